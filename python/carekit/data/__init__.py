@@ -1,0 +1,1 @@
+"""Training data: built-in real images and patch extraction."""

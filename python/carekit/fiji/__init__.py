@@ -1,0 +1,1 @@
+"""Running models inside Fiji/ImageJ (JVM start, image conversion, the CARE Restore plugin)."""

@@ -1,0 +1,95 @@
+"""Restore images with a trained model: normalization as in training, tiled with bounded memory, progress bar."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .config import ModelRecord
+from .data.patches import normalize_percentile
+from .errors import InputError
+from .io import Image, check_image
+from .tiling import iter_planes, n_tiles, tiled_apply
+
+DEFAULT_TILE = {2: (512, 512), 3: (32, 128, 128)}
+
+
+def receptive_halo(unet_depth: int, kern_size: int) -> int:
+    """Radius in pixels of a csbdeep U-Net's receptive field (2 convolutions per level, 2x pooling)."""
+    return (kern_size - 1) * (3 * 2**unet_depth - 2)
+
+
+@dataclass
+class Restoration:
+    """The restored image (normalized units: the input's low percentile maps to 0, its high percentile to 1),
+    plus the per-pixel Laplace scale for probabilistic models."""
+
+    image: np.ndarray
+    axes: str
+    scale: np.ndarray | None = None
+    pixel_size: dict | None = None
+
+    def as_image(self) -> Image:
+        return Image(self.image, self.axes, self.pixel_size or {})
+
+
+class KerasModelDir:
+    """A carekit model directory run with Keras/TensorFlow."""
+
+    def __init__(self, model_dir: str | Path, weights: str = "weights_best.h5"):
+        from .train.care import load_care
+
+        self.record = ModelRecord.load(model_dir)
+        self.model = load_care(model_dir, weights).keras_model
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        return self.model(batch, training=False).numpy()
+
+
+def restore(model: str | Path | KerasModelDir, image: np.ndarray | Image, axes: str | None = None,
+            tile: tuple[int, ...] | None = None, progress: bool = True) -> Restoration:
+    """Restore a 2D/3D image, or each plane/stack of a larger one (e.g. TYX, CZYX), with a CARE model.
+
+    The input is normalized with the model's training percentiles over each whole plane/stack before tiling,
+    so tiling never changes the normalization.
+    """
+    runner = model if isinstance(model, KerasModelDir) else KerasModelDir(model)
+    config = runner.record.train
+    pixel_size = None
+    if isinstance(image, Image):
+        image, axes, pixel_size = image.data, image.axes, image.pixel_size
+    image = np.asarray(image)
+    axes = (axes or {2: "YX", 3: config.axes if len(config.axes) == 3 else "TYX"}.get(image.ndim, "")).upper()
+    problems = check_image(image, "input image")
+    if problems:
+        raise InputError("; ".join(problems))
+    if len(axes) != image.ndim or not set(config.axes) <= set(axes):
+        raise InputError(f"the model needs axes {config.axes}, the image has shape {image.shape} with axes {axes!r}; "
+                         f"pass axes= naming every dimension (e.g. 'TYX')")
+    spatial = config.axes
+    order = [axes.index(a) for a in axes if a not in spatial] + [axes.index(a) for a in spatial]
+    work = np.transpose(image, order)
+    work_axes = "".join(axes[i] for i in order)
+    tile = tuple(tile or DEFAULT_TILE[len(spatial)])
+    if len(tile) != len(spatial):
+        raise InputError(f"tile {tile} needs one size per spatial axis {spatial}")
+    halo = (receptive_halo(config.unet_depth, config.unet_kern_size),) * len(spatial)
+    divisor = 2**config.unet_depth
+    planes = list(iter_planes(work, work_axes, spatial))
+    total = len(planes) * n_tiles(work.shape[-len(spatial):], tile, halo, divisor)
+    mean = np.empty(work.shape, np.float32)
+    scale = np.empty(work.shape, np.float32) if config.probabilistic else None
+    from .progress import progress_bar
+
+    with progress_bar(total, "restoring", unit="tile", disable=not progress or total < 2) as bar:
+        for selector, plane in planes:
+            normalized = normalize_percentile(plane, config.norm_pmin, config.norm_pmax)
+            out = tiled_apply(normalized, runner, tile, halo, divisor, on_tile=lambda: bar.update(1))
+            mean[selector] = out[..., 0]
+            if scale is not None:
+                scale[selector] = out[..., 1]
+    inverse = np.argsort(order)
+    return Restoration(np.transpose(mean, inverse), axes,
+                       None if scale is None else np.transpose(scale, inverse), pixel_size)

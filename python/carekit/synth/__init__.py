@@ -1,0 +1,1 @@
+"""Semi-synthetic and synthetic training data: PSFs, camera noise, structures, axial anisotropy."""

@@ -1,0 +1,59 @@
+"""Training history: read history.csv and plot loss, MAE and learning rate per epoch (no TensorFlow needed)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+
+def read(path: str | Path) -> dict[str, np.ndarray]:
+    path = Path(path)
+    if not path.exists():
+        return {}
+    with path.open() as fh:
+        rows = list(csv.DictReader(fh))
+    if not rows:
+        return {}
+    return {key: np.array([float(r[key]) if r.get(key) not in (None, "") else np.nan for r in rows]) for key in rows[0]}
+
+
+def columns(path: str | Path) -> list[str]:
+    with Path(path).open() as fh:
+        return next(csv.reader(fh))
+
+
+def best_value(path: str | Path, key: str) -> float:
+    values = read(path).get(key)
+    return float(np.nanmin(values)) if values is not None and len(values) else float("inf")
+
+
+def last_learning_rate(path: str | Path) -> float | None:
+    values = read(path).get("learning_rate")
+    return float(values[-1]) if values is not None and len(values) else None
+
+
+def plot_history(csv_path: str | Path, png_path: str | Path) -> Path:
+    """Three panels as in the semi-synthetic CARE paper's Fig. 1: loss, MAE, learning rate (log) per epoch."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    data = read(csv_path)
+    epochs = data.get("epoch", np.array([]))
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.4), constrained_layout=True)
+    for ax, key, title in [(axes[0], "loss", "loss"), (axes[1], "mae", "mean absolute error")]:
+        for prefix, style in [("", "-"), ("val_", "--")]:
+            if prefix + key in data:
+                ax.plot(epochs, data[prefix + key], style, marker=".", label="validation" if prefix else "training")
+        ax.set(title=title, xlabel="epoch")
+        ax.legend()
+    if "learning_rate" in data:
+        axes[2].semilogy(epochs, data["learning_rate"], marker=".")
+    axes[2].set(title="learning rate", xlabel="epoch")
+    png_path = Path(png_path)
+    fig.savefig(png_path, dpi=100)
+    plt.close(fig)
+    return png_path

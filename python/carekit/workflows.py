@@ -1,0 +1,95 @@
+"""User-facing workflows: where training data comes from, and training from it (the façade the CLI calls)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .config import ModelRecord, SynthConfig, TrainConfig, validated
+from .errors import InputError
+from .io import Image, list_tiffs, load_pairs, read_image, write_image
+
+
+def data_from_pairs(low_dir: str | Path, high_dir: str | Path) -> dict:
+    return {"source": "pairs", "low": str(Path(low_dir).resolve()), "high": str(Path(high_dir).resolve())}
+
+
+def data_from_clean(synth: SynthConfig, folder: str | Path | None = None, builtin: str | None = None,
+                    max_images: int | None = None) -> dict:
+    if (folder is None) == (builtin is None):
+        raise InputError("give either a folder of high-SNR images or the name of built-in data")
+    source = {"folder": str(Path(folder).resolve())} if folder else {"builtin": builtin}
+    return {"source": "clean", **source, "max_images": max_images, "synth": synth.model_dump()}
+
+
+def data_from_structures(structure: str, shape: tuple[int, ...], n_images: int, synth: SynthConfig) -> dict:
+    return {"source": "synthetic", "structure": structure, "shape": list(shape), "n_images": n_images,
+            "synth": synth.model_dump()}
+
+
+def clean_images(data: dict, ndim: int) -> tuple[list[np.ndarray], dict]:
+    """The clean (high-SNR) images a 'clean' or 'synthetic' data description refers to."""
+    from .data import builtin
+    from .synth.structures import synthetic_ground_truth
+
+    if data["source"] == "synthetic":
+        shape = tuple(data["shape"])
+        if len(shape) != ndim:
+            raise InputError(f"synthetic image shape {shape} does not match a {ndim}D model")
+        return synthetic_ground_truth(data["structure"], shape, data["n_images"], seed=data["synth"]["seed"]), {}
+    if data.get("builtin"):
+        return builtin.clean_images(data["builtin"], ndim, data.get("max_images"))
+    paths = list_tiffs(data["folder"])[: data.get("max_images")]
+    if not paths:
+        raise InputError(f"no .tif/.tiff files in {data['folder']}")
+    images = [read_image(p) for p in paths]
+    bad = [f"{p.name} ({im.data.shape})" for p, im in zip(paths, images) if im.data.ndim != ndim]
+    if bad:
+        raise InputError(f"a {ndim}D model needs {ndim}D images; these are not: {', '.join(bad)}")
+    return [im.data for im in images], images[0].pixel_size
+
+
+def training_pairs(data: dict, ndim: int) -> tuple[list[np.ndarray], list[np.ndarray], dict]:
+    """(sources, targets, pixel size) for any data description (also used to resume training)."""
+    from .synth.pairs import make_pairs
+
+    if data["source"] == "pairs":
+        lows, highs, axes = load_pairs(data["low"], data["high"])
+        if len(axes) != ndim:
+            raise InputError(f"the image pairs have axes {axes} but a {ndim}D model was asked for")
+        return lows, highs, read_image(list_tiffs(data["low"])[0]).pixel_size
+    clean, pixel_size = clean_images(data, ndim)
+    lows, highs = make_pairs(clean, SynthConfig(**data["synth"]))
+    return lows, highs, pixel_size
+
+
+def write_pairs(lows: list[np.ndarray], highs: list[np.ndarray], out_dir: str | Path, axes: str,
+                pixel_size: dict | None = None) -> Path:
+    """Save pairs as out_dir/low/NNN.tif and out_dir/high/NNN.tif, ready for `carekit train --pairs`."""
+    out_dir = Path(out_dir)
+    for index, (low, high) in enumerate(zip(lows, highs)):
+        name = f"{index:03d}.tif"
+        write_image(out_dir / "low" / name, Image(low.astype(np.float32), axes, pixel_size or {}))
+        write_image(out_dir / "high" / name, Image(high.astype(np.float32), axes, pixel_size or {}))
+    return out_dir
+
+
+def train(data: dict, model_dir: str | Path, config: TrainConfig | None = None, progress: bool = True, **overrides):
+    """Train a CARE model on the data a description names (see data_from_*), writing everything to `model_dir`."""
+    config = config or validated(TrainConfig, **overrides)
+    lows, highs, pixel_size = training_pairs(data, len(config.axes))
+    from .train.care import train_care
+
+    return train_care(lows, highs, config, model_dir, data_info=data, pixel_size=pixel_size, progress=progress)
+
+
+def resume(model_dir: str | Path, epochs: int, progress: bool = True):
+    """Continue training a model for `epochs` more epochs from its last checkpoint, on the same data."""
+    record = ModelRecord.load(model_dir)
+    if not record.data:
+        raise InputError(f"{model_dir} does not record its training data, so it cannot be resumed from the CLI")
+    lows, highs, _ = training_pairs(record.data, len(record.train.axes))
+    from .train.care import train_care
+
+    return train_care(lows, highs, record.train, model_dir, resume=True, extra_epochs=epochs, progress=progress)

@@ -1,0 +1,79 @@
+import csv
+
+import numpy as np
+import pytest
+
+from carekit.config import ModelRecord, TrainConfig
+from carekit.errors import InputError
+from carekit.evaluate.metrics import score
+from carekit.predict import KerasModelDir, restore
+from tests.conftest import TINY_TRAIN, synthetic_pairs
+
+
+def test_tiny_training_improves_psnr_on_held_out_images(tiny_model):
+    lows, highs = synthetic_pairs(2, shape=(160, 160), seed=99)
+    model = KerasModelDir(tiny_model)
+    gains = [score(h, restore(model, l, progress=False).image).psnr - score(h, l).psnr for l, h in zip(lows, highs)]
+    assert min(gains) > 1.5, gains
+
+
+def test_training_writes_config_history_and_plot(tiny_model):
+    record = ModelRecord.load(tiny_model)
+    assert record.epochs_done == 2 and record.train.patch_size == (32, 32)
+    with (tiny_model / "history.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert [int(r["epoch"]) for r in rows] == [1, 2]
+    assert {"loss", "val_loss", "mae", "learning_rate"} <= set(rows[0])
+    assert (tiny_model / "history.png").stat().st_size > 10_000
+    assert (tiny_model / "weights_best.h5").exists() and (tiny_model / "weights_last.h5").exists()
+
+
+def test_tiled_prediction_matches_whole_image(tiny_model):
+    low = synthetic_pairs(1, shape=(150, 210), seed=5)[0][0]
+    model = KerasModelDir(tiny_model)
+    whole = restore(model, low, tile=(512, 512), progress=False).image
+    tiled = restore(model, low, tile=(48, 64), progress=False).image
+    np.testing.assert_allclose(tiled, whole, atol=1e-3)
+
+
+def test_time_series_is_restored_frame_by_frame(tiny_model):
+    lows, _ = synthetic_pairs(2, shape=(64, 64), seed=3)
+    stack = np.stack(lows)
+    result = restore(KerasModelDir(tiny_model), stack, axes="TYX", progress=False)
+    assert result.image.shape == stack.shape and result.axes == "TYX"
+    with pytest.raises(InputError, match="pass axes="):
+        restore(KerasModelDir(tiny_model), stack[None], axes="TYX", progress=False)
+
+
+def test_resume_continues_from_the_last_checkpoint(tmp_path):
+    from carekit.train.care import train_care
+
+    lows, highs = synthetic_pairs(4, shape=(64, 64))
+    config = TrainConfig(**{**TINY_TRAIN, "epochs": 1, "steps_per_epoch": 5})
+    train_care(lows, highs, config, tmp_path / "m", progress=False)
+    result = train_care(lows, highs, config, tmp_path / "m", resume=True, extra_epochs=2, progress=False)
+    assert result.epochs_done == 3 and ModelRecord.load(tmp_path / "m").epochs_done == 3
+    with (tmp_path / "m" / "history.csv").open() as fh:
+        assert [int(r["epoch"]) for r in csv.DictReader(fh)] == [1, 2, 3]
+    with pytest.raises(InputError, match="not empty"):
+        train_care(lows, highs, config, tmp_path / "m", progress=False)
+
+
+def test_3d_and_probabilistic_training(tmp_path):
+    from carekit.train.care import train_care
+
+    volumes = [np.random.default_rng(i).random((16, 48, 48)).astype(np.float32) for i in range(2)]
+    config = TrainConfig(axes="ZYX", patch_size=(8, 16, 16), patches_per_image=8, epochs=1, steps_per_epoch=3,
+                         batch_size=4, unet_first=8, probabilistic=True)
+    train_care(volumes, volumes, config, tmp_path / "m3", progress=False)
+    result = restore(tmp_path / "m3", volumes[0], progress=False)
+    assert result.image.shape == (16, 48, 48)
+    assert result.scale is not None and result.scale.shape == (16, 48, 48) and (result.scale > 0).all()
+
+
+def test_wrong_dimensionality_is_rejected(tmp_path):
+    from carekit.train.care import train_care
+
+    with pytest.raises(InputError, match="model axes are ZYX"):
+        train_care([np.zeros((64, 64))], [np.zeros((64, 64))], TrainConfig(axes="ZYX", patch_size=(8, 16, 16)),
+                   tmp_path / "m", progress=False)

@@ -1,0 +1,42 @@
+import numpy as np
+import pytest
+
+from carekit.errors import InputError
+from carekit.evaluate.metrics import affine_fit, normalize_ground_truth, score
+
+
+def test_identical_images_score_perfectly(rng):
+    gt = rng.random((64, 64))
+    s = score(gt, gt)
+    assert s.psnr > 100 and s.ssim == pytest.approx(1.0) and s.nrmse < 1e-12
+
+
+def test_scores_ignore_affine_intensity_changes(rng):
+    gt = rng.random((64, 64))
+    noisy = gt + rng.normal(0, 0.05, gt.shape)
+    assert score(gt, 7 * noisy + 300).psnr == pytest.approx(score(gt, noisy).psnr, abs=1e-9)
+
+
+def test_psnr_matches_a_known_noise_level(rng):
+    gt = rng.random((256, 256))
+    sigma = 0.02
+    noisy = gt + rng.normal(0, sigma, gt.shape)
+    span = np.subtract(*np.percentile(gt, [99.9, 0.1]))
+    expected = -20 * np.log10(sigma / span)
+    assert score(gt, noisy).psnr == pytest.approx(expected, abs=0.1)
+    assert score(gt, noisy).nrmse == pytest.approx(sigma / span, rel=0.02)
+
+
+def test_affine_fit_recovers_scale_and_offset(rng):
+    target = rng.random(100)
+    np.testing.assert_allclose(affine_fit((target - 3) / 5, target), target, atol=1e-12)
+    assert normalize_ground_truth(np.arange(1001.0)).max() == pytest.approx(1.0, abs=2e-3)
+
+
+def test_3d_and_errors(rng):
+    gt = rng.random((8, 32, 32))
+    assert score(gt, gt + 0.01).psnr > 40
+    with pytest.raises(InputError, match="differ in shape"):
+        score(gt, gt[:4])
+    with pytest.raises(InputError, match="constant"):
+        score(np.ones((8, 8)), np.ones((8, 8)))
