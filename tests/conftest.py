@@ -35,3 +35,14 @@ def tiny_model(tmp_path_factory) -> Path:
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture(scope="session")
+def tiny_package(tiny_model, tmp_path_factory) -> Path:
+    """The tiny model packaged for bioimage.io (every weight format passed test_model while building)."""
+    from carekit.zoo.package import build_package
+
+    sample = synthetic_pairs(1, shape=(200, 200), seed=11)[0][0]
+    out = tmp_path_factory.mktemp("packages") / "tiny.zip"
+    build_package(tiny_model, out, name="tiny test model", sample=sample)
+    return out

@@ -1,4 +1,4 @@
-"""Command line: carekit data | synth | train | predict | doctor | demo.
+"""Command line: carekit data | synth | train | predict | package | validate | doctor | demo.
 
 Kept thin and fast: TensorFlow is imported only by the commands that train or predict.
 """
@@ -106,9 +106,11 @@ def cmd_train(args) -> int:
 
 def cmd_predict(args) -> int:
     from .io import read_image, write_image
-    from .predict import KerasModelDir, restore
+    from .predict import load_model, restore
 
-    model = KerasModelDir(args.model)
+    model = load_model(args.model, engine=args.engine)
+    if getattr(model, "spec", True) is None:
+        return _predict_foreign(args)
     out_dir = Path(args.out)
     for path in args.inputs:
         image = read_image(path, args.axes)
@@ -118,6 +120,45 @@ def cmd_predict(args) -> int:
         if result.scale is not None:
             write_image(out_dir / (Path(path).stem + "_scale.tif"), result.scale, result.axes, result.pixel_size)
     return 0
+
+
+def _predict_foreign(args) -> int:
+    from .io import Image, read_image, write_image
+    from .zoo.load import ENGINE_WEIGHTS, predict_with_bioimageio
+
+    print("not a carekit package: running it through bioimageio.core with its own pre/postprocessing")
+    for path in args.inputs:
+        image = read_image(path, args.axes)
+        result = predict_with_bioimageio(args.model, image.data, image.axes, ENGINE_WEIGHTS[args.engine])
+        axes = ("C" if result.ndim > len([a for a in image.axes if a in "ZYX"]) else "") + "".join(
+            a for a in image.axes if a in "ZYX")
+        target = write_image(Path(args.out) / Path(path).name, Image(result, axes, image.pixel_size))
+        print(f"restored {path} -> {target}")
+    return 0
+
+
+def cmd_package(args) -> int:
+    from .zoo.package import build_package
+
+    result = build_package(args.model, args.out, name=args.name, description=args.description,
+                           authors=tuple(args.author or ["carekit user"]), sample=args.sample,
+                           formats=tuple(args.formats))
+    for fmt, status in result.test_results.items():
+        print(f"bioimageio.core test_model [{fmt}]: {status}")
+    print(f"package: {result.zip_path}
+unzipped: {result.folder}")
+    return 0
+
+
+def cmd_validate(args) -> int:
+    from .zoo.package import validate_package
+
+    failed = 0
+    for package in args.packages:
+        for fmt, status in validate_package(package).items():
+            print(f"{package} [{fmt}]: {status}")
+            failed += status != "passed"
+    return 1 if failed else 0
 
 
 def cmd_doctor(args) -> int:
@@ -175,13 +216,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("predict", help="restore TIFFs with a trained model")
-    p.add_argument("--model", required=True, help="model folder")
+    p.add_argument("--model", required=True, help="model folder or bioimage.io package (.zip, folder, rdf.yaml)")
     p.add_argument("inputs", nargs="+", help="input TIFFs")
+    p.add_argument("--engine", choices=("onnx", "tensorflow", "keras"), default="onnx",
+                   help="weights to run for packages (default onnx)")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--axes", help="axes of the inputs if the files do not say, e.g. TYX")
     p.add_argument("--tile", type=int, nargs="+", help="tile size per spatial axis")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("package", help="build a BioImage Model Zoo package (validated with bioimageio.core)")
+    p.add_argument("--model", required=True, help="trained model folder")
+    p.add_argument("--out", required=True, help="package path (.zip); the unzipped folder is written next to it")
+    p.add_argument("--name", help="model name (5-128 characters)")
+    p.add_argument("--description")
+    p.add_argument("--author", action="append", help="author name (repeat for several)")
+    p.add_argument("--sample", help="sample image (TIFF) for the test tensors and cover; default: first training input")
+    p.add_argument("--formats", nargs="+", default=["keras_hdf5", "tensorflow_saved_model_bundle", "onnx"],
+                   choices=("keras_hdf5", "tensorflow_saved_model_bundle", "onnx"))
+    p.set_defaults(func=cmd_package)
+
+    p = sub.add_parser("validate", help="run bioimageio.core test_model on packages, every weight format")
+    p.add_argument("packages", nargs="+")
+    p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("doctor", help="check Java, ImageJ, Jython, TensorFlow, GPU and built-in data")
     p.add_argument("--no-tensorflow", action="store_true", help="skip importing TensorFlow")

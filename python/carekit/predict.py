@@ -21,6 +21,30 @@ def receptive_halo(unet_depth: int, kern_size: int) -> int:
     return (kern_size - 1) * (3 * 2**unet_depth - 2)
 
 
+@dataclass(frozen=True)
+class NetworkSpec:
+    """What prediction needs to know about a network, whichever form it is stored in."""
+
+    axes: str
+    pmin: float
+    pmax: float
+    halo: int
+    divisor: int
+    probabilistic: bool
+    eps: float = 1e-6
+
+    @property
+    def output_channels(self) -> tuple[str, ...]:
+        return ("mean", "scale") if self.probabilistic else ("restored",)
+
+
+def network_spec_from_record(record: ModelRecord) -> NetworkSpec:
+    config = record.train
+    return NetworkSpec(config.axes, config.norm_pmin, config.norm_pmax,
+                       receptive_halo(config.unet_depth, config.unet_kern_size), 2**config.unet_depth,
+                       config.probabilistic)
+
+
 @dataclass
 class Restoration:
     """The restored image (normalized units: the input's low percentile maps to 0, its high percentile to 1),
@@ -41,52 +65,61 @@ class KerasModelDir:
     def __init__(self, model_dir: str | Path, weights: str = "weights_best.h5"):
         from .train.care import load_care
 
-        self.record = ModelRecord.load(model_dir)
+        self.spec = network_spec_from_record(ModelRecord.load(model_dir))
         self.model = load_care(model_dir, weights).keras_model
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         return self.model(batch, training=False).numpy()
 
 
-def restore(model: str | Path | KerasModelDir, image: np.ndarray | Image, axes: str | None = None,
-            tile: tuple[int, ...] | None = None, progress: bool = True) -> Restoration:
-    """Restore a 2D/3D image, or each plane/stack of a larger one (e.g. TYX, CZYX), with a CARE model.
+def load_model(model: str | Path, engine: str = "onnx"):
+    """A runnable model: a carekit model directory (Keras) or a bioimage.io package (.zip, folder or rdf.yaml)."""
+    path = Path(model)
+    if (path / "carekit.json").exists() and not (path / "rdf.yaml").exists():
+        return KerasModelDir(path)
+    from .zoo.load import PackageModel
 
-    The input is normalized with the model's training percentiles over each whole plane/stack before tiling,
+    return PackageModel(path, engine=engine)
+
+
+def restore(model, image: np.ndarray | Image, axes: str | None = None, tile: tuple[int, ...] | None = None,
+            progress: bool = True, engine: str = "onnx") -> Restoration:
+    """Restore a 2D/3D image, or each plane/stack of a larger one (e.g. TYX, CZYX), with a CARE model
+    (a model directory, a bioimage.io package path, or an object from load_model).
+
+    The input is normalized with the model's percentiles over each whole plane/stack before tiling,
     so tiling never changes the normalization.
     """
-    runner = model if isinstance(model, KerasModelDir) else KerasModelDir(model)
-    config = runner.record.train
+    runner = load_model(model, engine) if isinstance(model, (str, Path)) else model
+    spec: NetworkSpec = runner.spec
     pixel_size = None
     if isinstance(image, Image):
         image, axes, pixel_size = image.data, image.axes, image.pixel_size
     image = np.asarray(image)
-    axes = (axes or {2: "YX", 3: config.axes if len(config.axes) == 3 else "TYX"}.get(image.ndim, "")).upper()
+    axes = (axes or {2: "YX", 3: spec.axes if len(spec.axes) == 3 else "TYX"}.get(image.ndim, "")).upper()
     problems = check_image(image, "input image")
     if problems:
         raise InputError("; ".join(problems))
-    if len(axes) != image.ndim or not set(config.axes) <= set(axes):
-        raise InputError(f"the model needs axes {config.axes}, the image has shape {image.shape} with axes {axes!r}; "
+    if len(axes) != image.ndim or not set(spec.axes) <= set(axes):
+        raise InputError(f"the model needs axes {spec.axes}, the image has shape {image.shape} with axes {axes!r}; "
                          f"pass axes= naming every dimension (e.g. 'TYX')")
-    spatial = config.axes
-    order = [axes.index(a) for a in axes if a not in spatial] + [axes.index(a) for a in spatial]
+    order = [axes.index(a) for a in axes if a not in spec.axes] + [axes.index(a) for a in spec.axes]
     work = np.transpose(image, order)
     work_axes = "".join(axes[i] for i in order)
-    tile = tuple(tile or DEFAULT_TILE[len(spatial)])
-    if len(tile) != len(spatial):
-        raise InputError(f"tile {tile} needs one size per spatial axis {spatial}")
-    halo = (receptive_halo(config.unet_depth, config.unet_kern_size),) * len(spatial)
-    divisor = 2**config.unet_depth
-    planes = list(iter_planes(work, work_axes, spatial))
-    total = len(planes) * n_tiles(work.shape[-len(spatial):], tile, halo, divisor)
+    tile = tuple(tile or DEFAULT_TILE[len(spec.axes)])
+    if len(tile) != len(spec.axes):
+        raise InputError(f"tile {tile} needs one size per spatial axis {spec.axes}")
+    halo = (spec.halo,) * len(spec.axes)
+    planes = list(iter_planes(work, work_axes, spec.axes))
+    total = len(planes) * n_tiles(work.shape[-len(spec.axes):], tile, halo, spec.divisor)
     mean = np.empty(work.shape, np.float32)
-    scale = np.empty(work.shape, np.float32) if config.probabilistic else None
+    scale = np.empty(work.shape, np.float32) if spec.probabilistic else None
     from .progress import progress_bar
 
     with progress_bar(total, "restoring", unit="tile", disable=not progress or total < 2) as bar:
         for selector, plane in planes:
-            normalized = normalize_percentile(plane, config.norm_pmin, config.norm_pmax)
-            out = tiled_apply(normalized, runner, tile, halo, divisor, on_tile=lambda: bar.update(1))
+            normalized = normalize_percentile(plane, spec.pmin, spec.pmax, spec.eps)
+            out = tiled_apply(normalized, runner, tile, halo, spec.divisor, on_tile=lambda: bar.update(1))
             mean[selector] = out[..., 0]
             if scale is not None:
                 scale[selector] = out[..., 1]

@@ -7,7 +7,7 @@ import numpy as np
 from ..errors import InputError
 
 
-def normalize_percentile(image: np.ndarray, pmin: float = 1.0, pmax: float = 99.8, eps: float = 1e-20) -> np.ndarray:
+def normalize_percentile(image: np.ndarray, pmin: float = 1.0, pmax: float = 99.8, eps: float = 1e-6) -> np.ndarray:
     """Map percentile `pmin` to 0 and `pmax` to 1 (no clipping), as csbdeep and bioimage.io's scale_range do."""
     image = np.asarray(image, dtype=np.float32)
     lo, hi = np.percentile(image, [pmin, pmax])

@@ -1,0 +1,82 @@
+"""Convert a trained CARE Keras model into the weight formats of a bioimage.io package (TensorFlow layer).
+
+All formats take and give channels-last float32 tensors (batch, [z,] y, x, channel); the output has one channel
+(restored) or two (Laplace mean and scale of probabilistic CARE).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .tf import import_tensorflow
+
+import_tensorflow()
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+ONNX_OPSET = 17
+INPUT_NAME = "input"
+OUTPUT_NAME = "output"
+
+
+def serializable_model(model: keras.Model) -> keras.Model:
+    """The same network with csbdeep's Lambda layer (scale + eps of probabilistic CARE) replaced by an equivalent
+    Rescaling layer, so the full model can be saved and reloaded as HDF5 without Python code."""
+    lambdas = [layer for layer in model.layers if isinstance(layer, keras.layers.Lambda)]
+    if not lambdas:
+        return model
+    config = model.get_config()
+    for entry in config["layers"]:
+        if entry["class_name"] != "Lambda":
+            continue
+        layer = model.get_layer(entry["name"])
+        offset = float(np.asarray(layer(np.zeros((1, 1), np.float32)))[0, 0])
+        entry.update(module="keras.layers", class_name="Rescaling", registered_name=None,
+                     config={"name": entry["name"], "scale": 1.0, "offset": offset, "dtype": entry["config"]["dtype"]})
+        for node in entry["inbound_nodes"]:
+            node["kwargs"] = {}
+    clean = keras.Model.from_config(config)
+    clean.set_weights(model.get_weights())
+    return clean
+
+
+def save_keras_hdf5(model: keras.Model, path: Path) -> Path:
+    serializable_model(model).save(str(path))
+    return path
+
+
+def save_saved_model_zip(model: keras.Model, zip_path: Path) -> Path:
+    """TF2 SavedModel whose 'serve' endpoint returns {'output': tensor} (what bioimageio.core and deepImageJ call),
+    zipped as the bioimage.io spec asks."""
+    n_spatial = len(model.input_shape) - 2
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+
+    @tf.function(input_signature=[tf.TensorSpec((None,) * (n_spatial + 1) + (1,), tf.float32, name=INPUT_NAME)])
+    def serve(x):
+        return {OUTPUT_NAME: model(x, training=False)}
+
+    archive.add_endpoint("serve", serve)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "saved_model"
+        archive.write_out(str(folder), verbose=False)
+        shutil.make_archive(str(zip_path.with_suffix("")), "zip", root_dir=folder)
+    return zip_path
+
+
+def save_onnx(model: keras.Model, path: Path, opset: int = ONNX_OPSET) -> Path:
+    import tf2onnx
+
+    n_spatial = len(model.input_shape) - 2
+
+    @tf.function(input_signature=[tf.TensorSpec((None,) * (n_spatial + 1) + (1,), tf.float32, name=INPUT_NAME)])
+    def forward(x):
+        return tf.identity(model(x, training=False), name=OUTPUT_NAME)
+
+    proto, _ = tf2onnx.convert.from_function(forward, input_signature=forward.input_signature, opset=opset)
+    path.write_bytes(proto.SerializeToString())
+    return path
