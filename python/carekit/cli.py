@@ -1,4 +1,4 @@
-"""Command line: carekit data | synth | train | predict | package | validate | doctor | demo.
+"""Command line: carekit data | synth | train | predict | package | validate | fiji | doctor | demo.
 
 Kept thin and fast: TensorFlow is imported only by the commands that train or predict.
 """
@@ -161,6 +161,29 @@ def cmd_validate(args) -> int:
     return 1 if failed else 0
 
 
+def cmd_fiji(args) -> int:
+    if args.action == "install":
+        from .fiji.install import install
+
+        result = install(args.target, python=args.python)
+        print(f"installed CARE Restore into {result.target} ({result.kind}); models run with {result.python}\n"
+              f"macro: run(\"CARE Restore\", \"model=[/path/model.zip] input=[/path/image.tif] output=[/path/out.tif]\");")
+        return 0
+    from .fiji.run import run_in_fiji
+    from .io import Image, read_image, write_image
+
+    out_dir = Path(args.out)
+    for path in args.inputs:
+        image = read_image(path, args.axes)
+        result = run_in_fiji(args.model, image, engine=args.engine, backend=args.backend, tile=args.tile,
+                             uncertainty=not args.no_uncertainty, python=args.python, fiji=args.fiji,
+                             macro_before=args.macro_before, macro_after=args.macro_after)
+        target = write_image(out_dir / Path(path).name, Image(result.values, "".join(result.dims),
+                                                               result.attrs.get("pixel_size", {})))
+        print(f"restored in ImageJ ({result.attrs['imagej']}): {path} -> {target}")
+    return 0
+
+
 def cmd_doctor(args) -> int:
     from .doctor import report, run_checks
 
@@ -240,6 +263,27 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="run bioimageio.core test_model on packages, every weight format")
     p.add_argument("packages", nargs="+")
     p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("fiji", help="install the CARE Restore plugin into Fiji/ImageJ, or restore images inside ImageJ")
+    fiji_sub = p.add_subparsers(dest="action", required=True)
+    q = fiji_sub.add_parser("install", help="copy the plugin, helpers and macros into a Fiji.app or ImageJ folder")
+    q.add_argument("--target", required=True, help="Fiji.app folder, or an ImageJ 1.x folder (plugins/ is created)")
+    q.add_argument("--python", help="Python that runs the models (default: this one)")
+    q.set_defaults(func=cmd_fiji)
+    q = fiji_sub.add_parser("run", help="restore TIFFs inside ImageJ with the CARE Restore plugin (run_in_fiji)")
+    q.add_argument("--model", required=True, help="bioimage.io package (.zip or folder)")
+    q.add_argument("inputs", nargs="+")
+    q.add_argument("--out", required=True, help="output folder")
+    q.add_argument("--axes", help="axes of the inputs if the files do not say")
+    q.add_argument("--engine", choices=("python", "deepimagej"), default="python")
+    q.add_argument("--backend", choices=("onnx", "tensorflow", "keras"), default="onnx")
+    q.add_argument("--tile", type=int, default=0)
+    q.add_argument("--no-uncertainty", action="store_true", help="leave out the scale channel of probabilistic models")
+    q.add_argument("--python", help="Python for the model worker (default: this one)")
+    q.add_argument("--fiji", help="local Fiji.app to use via PyImageJ (default: $FIJI_HOME, else ImageJ 1.x)")
+    q.add_argument("--macro-before", help="ImageJ macro code run on the image before restoring")
+    q.add_argument("--macro-after", help="ImageJ macro code run on the result")
+    q.set_defaults(func=cmd_fiji)
 
     p = sub.add_parser("doctor", help="check Java, ImageJ, Jython, TensorFlow, GPU and built-in data")
     p.add_argument("--no-tensorflow", action="store_true", help="skip importing TensorFlow")

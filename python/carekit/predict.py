@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -83,12 +84,13 @@ def load_model(model: str | Path, engine: str = "onnx"):
 
 
 def restore(model, image: np.ndarray | Image, axes: str | None = None, tile: tuple[int, ...] | None = None,
-            progress: bool = True, engine: str = "onnx") -> Restoration:
+            progress: bool = True, engine: str = "onnx",
+            on_progress: Callable[[int, int], None] | None = None) -> Restoration:
     """Restore a 2D/3D image, or each plane/stack of a larger one (e.g. TYX, CZYX), with a CARE model
     (a model directory, a bioimage.io package path, or an object from load_model).
 
     The input is normalized with the model's percentiles over each whole plane/stack before tiling,
-    so tiling never changes the normalization.
+    so tiling never changes the normalization. `on_progress(done, total)` is called after each tile.
     """
     runner = load_model(model, engine) if isinstance(model, (str, Path)) else model
     spec: NetworkSpec = runner.spec
@@ -117,9 +119,14 @@ def restore(model, image: np.ndarray | Image, axes: str | None = None, tile: tup
     from .progress import progress_bar
 
     with progress_bar(total, "restoring", unit="tile", disable=not progress or total < 2) as bar:
+        def tile_done():
+            bar.update(1)
+            if on_progress is not None:
+                on_progress(bar.n, total)
+
         for selector, plane in planes:
             normalized = normalize_percentile(plane, spec.pmin, spec.pmax, spec.eps)
-            out = tiled_apply(normalized, runner, tile, halo, spec.divisor, on_tile=lambda: bar.update(1))
+            out = tiled_apply(normalized, runner, tile, halo, spec.divisor, on_tile=tile_done)
             mean[selector] = out[..., 0]
             if scale is not None:
                 scale[selector] = out[..., 1]

@@ -20,31 +20,44 @@ def tile_grid(shape: tuple[int, ...], tile: tuple[int, ...], halo: tuple[int, ..
     return cores, halos
 
 
+def _tile_input(image: np.ndarray, starts, cores, halos, mode: str) -> np.ndarray:
+    """The window of one tile (core plus halo on each side), padded where it leaves the image exactly as if the
+    whole image had been padded (`mode` by the halo, then edge values), so tiling never changes the result."""
+    window, halo_pad, extra_pad = [], [], []
+    for start, core, halo, n in zip(starts, cores, halos, image.shape):
+        lo, hi = start - halo, start + core + halo
+        window.append(slice(max(lo, 0), min(hi, n)))
+        after = max(0, hi - n)
+        halo_pad.append((max(0, -lo), min(after, halo)))
+        extra_pad.append((0, after - min(after, halo)))
+    tile = np.pad(image[tuple(window)], halo_pad, mode=mode) if any(p != (0, 0) for p in halo_pad) else image[tuple(window)]
+    return np.pad(tile, extra_pad, mode="edge") if any(p != (0, 0) for p in extra_pad) else tile
+
+
 def tiled_apply(image: np.ndarray, fn: Callable[[np.ndarray], np.ndarray], tile: tuple[int, ...],
                 halo: tuple[int, ...], divisor: int, on_tile: Callable[[], None] | None = None) -> np.ndarray:
     """Apply `fn` (batch of 1 with trailing channel axis in, same layout out) tile by tile.
 
-    The image (spatial axes only) is reflect-padded by the halo; each tile sees its halo as context and only its
-    core is kept, so the result equals whole-image application up to the network's receptive field.
-    Returns an array of shape (*image.shape, channels_out).
+    Each tile sees its halo as context (reflected at the image border) and only its core is kept, so the result
+    equals whole-image application up to the network's receptive field. Memory beyond input and output is one
+    tile. Returns an array of shape (*image.shape, channels_out).
     """
     cores, halos = tile_grid(image.shape, tile, halo, divisor)
     counts = [math.ceil(n / c) for n, c in zip(image.shape, cores)]
-    halo_mode = "reflect" if all(h < n for h, n in zip(halos, image.shape)) else "symmetric"
-    padded = np.pad(image.astype(np.float32, copy=False), [(h, h) for h in halos], mode=halo_mode)
-    padded = np.pad(padded, [(0, k * c - n) for n, c, k in zip(image.shape, cores, counts)], mode="edge")
+    mode = "reflect" if all(h < n for h, n in zip(halos, image.shape)) else "symmetric"
     output = None
     for index in itertools.product(*[range(k) for k in counts]):
         starts = [i * c for i, c in zip(index, cores)]
-        window = tuple(slice(s, s + c + 2 * h) for s, c, h in zip(starts, cores, halos))
-        result = np.asarray(fn(padded[window][None, ..., None]))[0]
+        window = _tile_input(image, starts, cores, halos, mode)
+        result = np.asarray(fn(np.ascontiguousarray(window, dtype=np.float32)[None, ..., None]))[0]
         if output is None:
-            output = np.empty(tuple(k * c for k, c in zip(counts, cores)) + (result.shape[-1],), np.float32)
-        core = tuple(slice(h, h + c) for h, c in zip(halos, cores))
-        output[tuple(slice(s, s + c) for s, c in zip(starts, cores))] = result[core]
+            output = np.empty(image.shape + (result.shape[-1],), np.float32)
+        keep = [min(c, n - s) for s, c, n in zip(starts, cores, image.shape)]
+        output[tuple(slice(s, s + k) for s, k in zip(starts, keep))] = \
+            result[tuple(slice(h, h + k) for h, k in zip(halos, keep))]
         if on_tile is not None:
             on_tile()
-    return output[tuple(slice(0, n) for n in image.shape)]
+    return output
 
 
 def n_tiles(shape: tuple[int, ...], tile: tuple[int, ...], halo: tuple[int, ...], divisor: int) -> int:

@@ -1,0 +1,126 @@
+"""Model engines of the CARE Restore plugin: 'python' (warm Appose worker running the package with
+ONNX Runtime/TensorFlow, GPU when available) and 'deepimagej' (Fiji with deepImageJ installed)."""
+
+import os
+
+from ij import IJ, Menus
+from java.io import File
+from java.lang import System
+
+import appose_client
+import images
+
+TASK_SCRIPT = """
+from carekit.fiji.worker import restore_task
+restore_task(task, image, output, axes, model, backend, tile, uncertainty)
+"""
+
+
+class EngineError(Exception):
+    pass
+
+
+def find_python(explicit):
+    """The carekit environment's Python: option python=, $CAREKIT_PYTHON, or what the installer recorded."""
+    if explicit:
+        return explicit
+    from_env = System.getenv("CAREKIT_PYTHON")
+    if from_env:
+        return from_env
+    plugins = IJ.getDirectory("plugins")
+    if not plugins and System.getProperty("plugins.dir"):
+        plugins = os.path.join(System.getProperty("plugins.dir"), "plugins")
+    if plugins:
+        properties = os.path.join(plugins, "CARE", "carekit.properties")
+        if os.path.exists(properties):
+            for line in open(properties):
+                if line.startswith("python="):
+                    return line.split("=", 1)[1].strip()
+    return "python3"
+
+
+def restore_python(imp, opts):
+    shape, axes = images.layout(imp)
+    n_values = 1
+    for size in shape:
+        n_values *= size
+    channels_out = 2 if opts["uncertainty"] else 1
+    state = appose_client.worker(find_python(opts["python"]))
+    source = appose_client.SharedSegment(n_values)
+    target = None
+    try:
+        target = appose_client.SharedSegment(n_values * channels_out)
+        images.write_planes(imp, source.floats())
+
+        def progress(update):
+            if update.get("maximum"):
+                IJ.showProgress(int(update.get("current", 0)), int(update["maximum"]))
+            if update.get("message"):
+                IJ.showStatus(update["message"])
+
+        inputs = {"image": source.ndarray(shape), "output": target.ndarray([n_values * channels_out]),
+                  "axes": axes, "model": opts["model"], "backend": opts["backend"], "tile": opts["tile"],
+                  "uncertainty": opts["uncertainty"]}
+        outputs = appose_client.execute(state, TASK_SCRIPT, inputs, opts["timeout"], progress)
+        IJ.showProgress(1.0)
+        return images.read_image(target.floats(), outputs["shape"], outputs["axes"],
+                                 imp.getShortTitle() + "_CARE", imp.getCalibration())
+    finally:
+        source.dispose()
+        if target is not None:
+            target.dispose()
+
+
+def restore_deepimagej(imp, opts):
+    if Menus.getCommands().get("DeepImageJ Run") is None:
+        raise EngineError("deepImageJ is not installed here: in Fiji, Help > Update... > Manage update sites > "
+                          "DeepImageJ, then restart; or use engine=python.")
+    model = opts["model"]
+    if model.lower().endswith(".zip"):
+        from java.nio.file import Files
+        folder = Files.createTempDirectory("carekit-dij-").toString()
+        _unzip(model, folder)
+        model = folder
+    work = File.createTempFile("carekit-dij-", "")
+    work.delete()
+    work.mkdirs()
+    input_path = os.path.join(work.getAbsolutePath(), imp.getShortTitle() + ".tif")
+    IJ.saveAsTiff(imp, input_path)
+    output_folder = os.path.join(work.getAbsolutePath(), "output")
+    IJ.run("DeepImageJ Run", "model_path=[%s] input_path=[%s] output_folder=[%s] display_output=null"
+           % (model, input_path, output_folder))
+    results = sorted(f for f in os.listdir(output_folder) if f.lower().endswith(".tif")) if os.path.isdir(output_folder) else []
+    if not results:
+        raise EngineError("deepImageJ produced no output in %s; see the Log window" % output_folder)
+    result = IJ.openImage(os.path.join(output_folder, results[0]))
+    result.setTitle(imp.getShortTitle() + "_CARE")
+    return result
+
+
+def _unzip(path, folder):
+    from java.io import FileInputStream, FileOutputStream
+    from java.util.zip import ZipInputStream
+    from jarray import zeros
+
+    stream = ZipInputStream(FileInputStream(path))
+    buffer = zeros(65536, "b")
+    try:
+        entry = stream.getNextEntry()
+        while entry is not None:
+            target = File(folder, entry.getName())
+            if entry.isDirectory():
+                target.mkdirs()
+            else:
+                target.getParentFile().mkdirs()
+                out = FileOutputStream(target)
+                count = stream.read(buffer)
+                while count > 0:
+                    out.write(buffer, 0, count)
+                    count = stream.read(buffer)
+                out.close()
+            entry = stream.getNextEntry()
+    finally:
+        stream.close()
+
+
+ENGINES = {"python": restore_python, "deepimagej": restore_deepimagej}

@@ -1,0 +1,50 @@
+"""ImagePlus <-> flat float32 buffers in (T, Z, C, Y, X) order, the layout of ImageJ stacks."""
+
+from ij import CompositeImage, ImagePlus, ImageStack
+from ij.process import FloatProcessor
+
+
+def layout(imp):
+    """(shape, axes) of an ImagePlus without singleton axes, e.g. ([5, 256, 256], 'TYX')."""
+    dims = imp.getDimensions()  # width, height, channels, slices, frames
+    width, height, channels, slices, frames = [int(d) for d in dims]
+    shape, axes = [], ""
+    for size, name in ((frames, "T"), (slices, "Z"), (channels, "C")):
+        if size > 1:
+            shape.append(size)
+            axes += name
+    return shape + [height, width], axes + "YX"
+
+
+def write_planes(imp, float_buffer):
+    """Copy every plane, converted to 32-bit, into a java.nio.FloatBuffer in stack order."""
+    stack = imp.getStack()
+    for index in range(1, stack.getSize() + 1):
+        processor = stack.getProcessor(index).convertToFloatProcessor()
+        float_buffer.put(processor.getPixels())
+
+
+def read_image(float_buffer, shape, axes, title, calibration=None):
+    """An ImagePlus (hyperstack when needed) from a FloatBuffer holding an array of `shape`/`axes`."""
+    from jarray import zeros
+
+    height, width = shape[-2], shape[-1]
+    sizes = dict((a, s) for a, s in zip(axes, shape))
+    channels, slices, frames = sizes.get("C", 1), sizes.get("Z", 1), sizes.get("T", 1)
+    stack = ImageStack(width, height)
+    plane = width * height
+    for _ in range(channels * slices * frames):
+        pixels = zeros(plane, "f")
+        float_buffer.get(pixels)
+        stack.addSlice(FloatProcessor(width, height, pixels, None))
+    imp = ImagePlus(title, stack)
+    imp.setDimensions(channels, slices, frames)
+    if channels > 1:
+        imp = CompositeImage(imp, CompositeImage.GRAYSCALE)
+        imp.setOpenAsHyperStack(True)
+    if calibration is not None:
+        imp.setCalibration(calibration.copy())
+    for c in range(1, channels + 1):
+        imp.setC(c)
+        imp.resetDisplayRange()
+    return imp

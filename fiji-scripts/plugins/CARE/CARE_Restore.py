@@ -1,0 +1,40 @@
+#@ File (label="Model package (bioimage.io .zip or folder)", style="both") model
+#@ String (label="Input image file (empty: the current image)", value="", required=false) input
+#@ String (label="Engine", choices={"python", "deepimagej"}, value="python") engine
+#@ String (label="Python backend", choices={"onnx", "tensorflow", "keras"}, value="onnx") backend
+#@ Integer (label="Tile size in pixels (0: automatic)", value=0, min=0) tile
+#@ Boolean (label="Add the uncertainty channel (probabilistic models)", value=true) uncertainty
+#@ String (label="Save result as TIFF (optional)", value="", required=false) output
+#@ String (label="Python of the carekit environment (empty: as installed)", value="", required=false) python
+#@ Double (label="Timeout in seconds", value=600, min=1) timeout
+# CARE Restore: restore the image with a CARE model packaged by carekit (bioimage.io format).
+# Macro: run("CARE Restore", "model=[/path/model.zip] input=[/path/in.tif] output=[/path/out.tif]");
+# Plain ImageJ 1.x has no #@ parameters: the same keys are read from the macro options.
+import os
+import sys
+
+from ij import IJ, Macro
+
+for _folder in (IJ.getDirectory("imagej"), IJ.getDirectory("plugins")):
+    if _folder:
+        _lib = os.path.join(_folder, "jars", "Lib")
+        if os.path.isdir(_lib) and _lib not in sys.path:
+            sys.path.append(_lib)
+
+from carekit_fiji import options, restore
+
+try:
+    values = {"model": str(model), "input": input or "", "engine": engine, "backend": backend, "tile": tile,
+              "uncertainty": uncertainty, "output": output or "", "python": python or "", "timeout": timeout}
+except NameError:
+    macro_options = Macro.getOptions() or globals().get("__script_argument__", "")
+    values = None
+
+try:
+    if values is None:
+        values = options.from_macro_string(macro_options)
+    result = restore.run(values).getTitle()
+except restore.KNOWN_ERRORS, error:
+    result = restore.report(error)
+    if Macro.getOptions() is not None:
+        Macro.abort()

@@ -1,0 +1,107 @@
+"""Install the CARE Restore plugin into a Fiji.app or a plain ImageJ 1.x folder (`carekit fiji install`)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import EnvironmentProblem, InputError
+from . import locate
+
+PLUGIN = Path("plugins") / "CARE" / "CARE_Restore.py"
+
+
+def scripts_dir() -> Path:
+    """The repository's fiji-scripts folder ($CAREKIT_FIJI_SCRIPTS overrides)."""
+    path = Path(os.environ.get("CAREKIT_FIJI_SCRIPTS", Path(__file__).resolve().parents[3] / "fiji-scripts"))
+    if not (path / PLUGIN).exists():
+        raise EnvironmentProblem(f"fiji-scripts not found at {path}; set CAREKIT_FIJI_SCRIPTS to the repository's "
+                                 "fiji-scripts folder")
+    return path
+
+
+def is_fiji(target: Path) -> bool:
+    return (target / "jars").is_dir() and any((target / "jars").glob("ij-1.*.jar"))
+
+
+@dataclass
+class Installation:
+    target: Path
+    kind: str
+    plugin: Path
+    python: str
+
+
+def scripts_digest() -> str:
+    digest = hashlib.sha256()
+    for path in sorted(scripts_dir().rglob("*")):
+        if path.is_file():
+            digest.update(str(path.relative_to(scripts_dir())).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def install(target: str | Path, python: str | None = None) -> Installation:
+    """Copy the plugin, its Jython helpers and example macros; record which Python runs the models.
+
+    Fiji.app: plugins/CARE/, jars/Lib/carekit_fiji/, macros/carekit/.
+    ImageJ 1.x folder: plugins/CARE/, plugins/jars/Lib/carekit_fiji/, plus jython.jar and a small Jython
+    interpreter class compiled here with javac (ImageJ 1.x runs .py plugins through a class named Jython).
+    """
+    target = Path(target).expanduser().resolve()
+    python = python or sys.executable
+    source = scripts_dir()
+    fiji = is_fiji(target)
+    if not fiji and target.exists() and not target.is_dir():
+        raise InputError(f"{target} is not a folder")
+    lib_dir = target / ("jars" if fiji else "plugins/jars") / "Lib" / "carekit_fiji"
+    (target / PLUGIN).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(source / PLUGIN, target / PLUGIN)
+    if lib_dir.exists():
+        shutil.rmtree(lib_dir)
+    shutil.copytree(source / "lib" / "carekit_fiji", lib_dir, ignore=shutil.ignore_patterns("*.class", "__pycache__"))
+    shutil.copytree(source / "macros", target / "macros" / "carekit", dirs_exist_ok=True)
+    (target / PLUGIN).parent.joinpath("carekit.properties").write_text(f"python={python}\n")
+    if not fiji:
+        _install_jython(target / "plugins" / "jars", source / "imagej1" / "Jython.java")
+    (target / PLUGIN).parent.joinpath("carekit.version").write_text(scripts_digest() + "\n")
+    return Installation(target, "fiji" if fiji else "imagej1", target / PLUGIN, python)
+
+
+def _install_jython(jars: Path, java_source: Path) -> None:
+    ij_jar, jython_jar, home = locate.imagej_jar(), locate.jython_jar(), locate.java_home()
+    missing = [name for name, value in (("ij.jar", ij_jar), ("jython.jar", jython_jar), ("a JDK", home)) if value is None]
+    javac = home / "bin" / "javac" if home else None
+    if javac is not None and not javac.exists():
+        missing.append("javac (install a JDK, e.g. apt-get install default-jdk-headless)")
+    if missing:
+        raise EnvironmentProblem(f"cannot set up Jython for ImageJ 1.x: missing {', '.join(missing)} "
+                                 "(apt-get install imagej jython default-jdk-headless)")
+    jars.mkdir(parents=True, exist_ok=True)
+    shutil.copy(jython_jar.resolve(), jars / "jython.jar")
+    with tempfile.TemporaryDirectory() as tmp:
+        result = subprocess.run([str(javac), "-nowarn", "-cp", f"{ij_jar}{os.pathsep}{jython_jar}", "-d", tmp,
+                                 str(java_source)], capture_output=True, text=True)
+        if result.returncode != 0:
+            raise EnvironmentProblem(f"javac failed to build the Jython runner:\n{result.stderr}")
+        subprocess.run([str(home / "bin" / "jar"), "cf", str(jars / "carekit-jython.jar"), "-C", tmp, "Jython.class"],
+                       check=True)
+
+
+def ensure_local_imagej(home: Path | None = None, python: str | None = None) -> Installation:
+    """The ImageJ 1.x folder carekit uses itself (run_in_fiji without Fiji), installed or refreshed as needed."""
+    home = home or Path(os.environ.get("CAREKIT_CACHE", Path.home() / ".cache" / "carekit")) / "imagej"
+    version = home / PLUGIN.parent / "carekit.version"
+    properties = home / PLUGIN.parent / "carekit.properties"
+    python = python or sys.executable
+    if (version.exists() and version.read_text().strip() == scripts_digest()
+            and properties.exists() and properties.read_text().strip() == f"python={python}"
+            and (home / "plugins" / "jars" / "carekit-jython.jar").exists()):
+        return Installation(home, "imagej1", home / PLUGIN, python)
+    return install(home, python)

@@ -1,0 +1,92 @@
+"""run_in_fiji: restore an image inside ImageJ/Fiji with the same CARE Restore plugin macro users call."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import CarekitError, InputError
+from . import convert, runtime
+
+
+def _macro_value(value) -> str:
+    return f"[{value}]"
+
+
+def plugin_options(model: str | Path, engine: str = "python", backend: str = "onnx", tile: int = 0,
+                   uncertainty: bool = True, python: str | None = None, timeout: float = 600,
+                   input_path: str | Path | None = None, output_path: str | Path | None = None) -> str:
+    """The macro options string of CARE Restore (what a macro would pass to run("CARE Restore", ...))."""
+    parts = [f"model={_macro_value(Path(model).resolve())}", f"engine={engine}", f"backend={backend}",
+             f"tile={int(tile)}", f"uncertainty={str(bool(uncertainty)).lower()}", f"timeout={timeout:g}"]
+    if python:
+        parts.append(f"python={_macro_value(python)}")
+    if input_path:
+        parts.append(f"input={_macro_value(Path(input_path).resolve())}")
+    if output_path:
+        parts.append(f"output={_macro_value(Path(output_path).resolve())}")
+    return " ".join(parts)
+
+
+def run_in_fiji(model: str | Path, image, axes: str | None = None, *, engine: str = "python", backend: str = "onnx",
+                tile: int = 0, uncertainty: bool = True, macro_before: str | None = None,
+                macro_after: str | None = None, python: str | None = None, timeout: float = 600,
+                fiji: str | Path | None = None):
+    """Push `image` (numpy array or xarray.DataArray) into ImageJ, run CARE Restore on it, pull the result back.
+
+    Returns an xarray.DataArray with the ImageJ axes of the result (T, Z, C, Y, X without singletons; C holds
+    [mean, scale] for probabilistic models when `uncertainty`). `macro_before`/`macro_after` are ImageJ macro
+    code run on the current image before and after restoring. ImageJ starts once per Python process: Fiji via
+    PyImageJ when `fiji` or $FIJI_HOME names a local Fiji.app, else the local ImageJ 1.x with Jython.
+    """
+    import xarray as xr
+    from scyjava import jimport
+
+    array, axes, pixel_size = _as_array(image, axes)
+    if not Path(model).exists():
+        raise InputError(f"model package not found: {model}")
+    active = runtime.session(fiji, python)
+    IJ, WindowManager = jimport("ij.IJ"), jimport("ij.WindowManager")
+    imp = convert.to_imageplus(array, axes, "carekit_input", pixel_size)
+    WindowManager.setTempCurrentImage(imp)
+    if macro_before:
+        IJ.runMacro(macro_before)
+    options = plugin_options(model, engine, backend, tile, uncertainty, python or sys.executable, timeout)
+    if active.kind == "fiji":
+        IJ.run("CARE Restore", options)
+        outcome = ""
+    else:
+        outcome = str(IJ.runMacroFile(str(active.plugin), options) or "")
+    if outcome.startswith("ERROR:"):
+        raise CarekitError(outcome[len("ERROR:"):].strip())
+    result = WindowManager.getCurrentImage()
+    if result is None or result == imp:
+        raise CarekitError("CARE Restore produced no image; see ImageJ's log")
+    if macro_after:
+        IJ.runMacro(macro_after)
+        result = WindowManager.getCurrentImage()
+    data, out_axes, out_pixel_size = convert.from_imageplus(result)
+    coords = {}
+    if "C" in out_axes and data.shape[out_axes.index("C")] == 2 and "C" not in axes:
+        coords["C"] = ["mean", "scale"]
+    return xr.DataArray(data, dims=list(out_axes), coords=coords,
+                        attrs={"pixel_size": out_pixel_size, "title": str(result.getTitle()), "imagej": active.kind})
+
+
+def _as_array(image, axes: str | None) -> tuple[np.ndarray, str, dict]:
+    from ..io import Image
+
+    pixel_size: dict = {}
+    if isinstance(image, Image):
+        return image.data, image.axes, image.pixel_size
+    if hasattr(image, "dims") and hasattr(image, "values"):
+        axes = axes or "".join(str(d).upper() for d in image.dims)
+        pixel_size = dict(image.attrs.get("pixel_size", {}))
+        image = image.values
+    array = np.asarray(image)
+    axes = (axes or {2: "YX", 3: "ZYX"}.get(array.ndim, "")).upper()
+    if len(axes) != array.ndim:
+        raise InputError(f"give axes for an image of shape {array.shape}, e.g. axes='TYX'")
+    return array, axes, pixel_size

@@ -1,0 +1,78 @@
+"""The Python side of the ImageJ plugin's `python` engine: runs inside a warm Appose worker process.
+
+The Jython client (fiji-scripts/lib/carekit_fiji/appose_client.py) starts
+`python -c "import appose.python_worker; appose.python_worker.main()"` and sends tasks whose script calls
+`restore_task`. Images travel through shared memory segments that the client creates and removes; this side
+only attaches, reads, writes and detaches, so nothing is left in /dev/shm whatever happens to the worker.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+_MODELS: dict[tuple[str, str], object] = {}
+
+
+
+def _model(path: str, backend: str):
+    from ..predict import load_model
+
+    key = (str(Path(path).resolve()), backend)
+    if key not in _MODELS:
+        _MODELS[key] = load_model(path, engine=backend)
+    return _MODELS[key]
+
+
+def restore_array(image: np.ndarray, axes: str, model: str, backend: str = "onnx", tile: int = 0,
+                  uncertainty: bool = True, on_progress=None) -> tuple[np.ndarray, str]:
+    """Restore `image` (axes like 'TZCYX' without singleton axes) and return (result, result axes).
+
+    With a probabilistic model and `uncertainty`, the result gains a channel axis C holding
+    [mean, scale] for each input channel (ImageJ shows them as channels of one hyperstack).
+    """
+    from ..predict import restore
+
+    runner = _model(model, backend)
+    spatial = len(runner.spec.axes)
+    tile_shape = (tile,) * spatial if tile else None
+    result = restore(runner, image, axes=axes, tile=tile_shape, progress=False, on_progress=on_progress)
+    if result.scale is None or not uncertainty:
+        return result.image, axes
+    if "C" in axes:
+        c = axes.index("C")
+        stacked = np.stack([result.image, result.scale], axis=c + 1)
+        merged = stacked.reshape(stacked.shape[:c] + (-1,) + stacked.shape[c + 2:])
+        return merged, axes
+    c = max(axes.find("Z"), axes.find("T")) + 1
+    return np.stack([result.image, result.scale], axis=c), axes[:c] + "C" + axes[c:]
+
+
+def restore_task(task, image, output, axes: str, model: str, backend: str, tile: int, uncertainty: bool) -> None:
+    """Appose task body: read `image` (NDArray), write the restoration into `output` (NDArray, large enough
+    for two channels when uncertainty is asked for), report progress, return the result's shape and axes."""
+    started = time.perf_counter()
+    source = image.ndarray()
+    try:
+        def progress(done, total):
+            task.update(message=f"CARE: tile {done}/{total}", current=done, maximum=total)
+
+        restored, out_axes = restore_array(np.array(source, dtype=np.float32), axes, model, backend, tile,
+                                           uncertainty, progress)
+        target = output.ndarray()
+        flat = target.reshape(-1)
+        if restored.size > flat.size:
+            raise ValueError(f"output buffer too small: {flat.size} values for a result of shape {restored.shape}")
+        flat[: restored.size] = restored.astype(np.float32, copy=False).reshape(-1)
+        del target, flat
+    finally:
+        del source
+        for array in (image, output):
+            try:
+                array.shm.close()
+            except BufferError:  # a view is still alive after an error; the client removes the segment anyway
+                pass
+    task.outputs.update({"shape": list(restored.shape), "axes": out_axes,
+                         "seconds": round(time.perf_counter() - started, 4)})
