@@ -31,14 +31,16 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--work", default=str(HERE / "_work"))
+    parser.add_argument("--package-only", action="store_true", help="evaluate and package an already trained model")
     args = parser.parse_args()
 
     model_dir = Path(args.work) / NAME
-    if model_dir.exists():
-        shutil.rmtree(model_dir)
-    data = workflows.data_from_clean(SynthConfig(photons=PHOTONS), builtin="hela", max_images=16)
-    config = TrainConfig(epochs=args.epochs, steps_per_epoch=args.steps, patch_size=(64, 64), patches_per_image=64)
-    workflows.train(data, model_dir, config)
+    if not args.package_only:
+        if model_dir.exists():
+            shutil.rmtree(model_dir)
+        data = workflows.data_from_clean(SynthConfig(photons=PHOTONS), builtin="hela", max_images=16)
+        config = TrainConfig(epochs=args.epochs, steps_per_epoch=args.steps, patch_size=(64, 64), patches_per_image=64)
+        workflows.train(data, model_dir, config)
 
     frames, _ = builtin.clean_images("hela", ndim=2)
     lows, highs = make_pairs(frames[16:], SynthConfig(photons=PHOTONS, seed=2024))

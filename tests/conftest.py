@@ -46,3 +46,18 @@ def tiny_package(tiny_model, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("packages") / "tiny.zip"
     build_package(tiny_model, out, name="tiny test model", sample=sample)
     return out
+
+
+@pytest.fixture(scope="session")
+def prob_package(tmp_path_factory) -> Path:
+    """A tiny probabilistic CARE model (Laplace mean and scale outputs), packaged."""
+    from carekit.config import TrainConfig
+    from carekit.train.care import train_care
+    from carekit.zoo.package import build_package
+
+    lows, highs = synthetic_pairs(4, shape=(96, 96))
+    root = tmp_path_factory.mktemp("probabilistic")
+    config = TrainConfig(**{**TINY_TRAIN, "epochs": 1, "steps_per_epoch": 5, "probabilistic": True})
+    train_care(lows, highs, config, root / "model", progress=False)
+    build_package(root / "model", root / "prob.zip", name="probabilistic test", sample=lows[0])
+    return root / "prob.zip"

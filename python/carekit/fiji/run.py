@@ -52,7 +52,9 @@ def run_in_fiji(model: str | Path, image, axes: str | None = None, *, engine: st
     imp = convert.to_imageplus(array, axes, "carekit_input", pixel_size)
     WindowManager.setTempCurrentImage(imp)
     if macro_before:
-        IJ.runMacro(macro_before)
+        _run_macro(IJ, macro_before, "macro_before")
+        imp = WindowManager.getCurrentImage() or imp  # the macro may have replaced the image
+        WindowManager.setTempCurrentImage(imp)
     options = plugin_options(model, engine, backend, tile, uncertainty, python or sys.executable, timeout)
     if active.kind == "fiji":
         IJ.run("CARE Restore", options)
@@ -65,14 +67,21 @@ def run_in_fiji(model: str | Path, image, axes: str | None = None, *, engine: st
     if result is None or result == imp:
         raise CarekitError("CARE Restore produced no image; see ImageJ's log")
     if macro_after:
-        IJ.runMacro(macro_after)
-        result = WindowManager.getCurrentImage()
+        WindowManager.setTempCurrentImage(result)
+        _run_macro(IJ, macro_after, "macro_after")
+        result = WindowManager.getCurrentImage() or result
     data, out_axes, out_pixel_size = convert.from_imageplus(result)
     coords = {}
     if "C" in out_axes and data.shape[out_axes.index("C")] == 2 and "C" not in axes:
         coords["C"] = ["mean", "scale"]
     return xr.DataArray(data, dims=list(out_axes), coords=coords,
                         attrs={"pixel_size": out_pixel_size, "title": str(result.getTitle()), "imagej": active.kind})
+
+
+def _run_macro(IJ, code: str, name: str) -> None:
+    if str(IJ.runMacro(code) or "") == "[aborted]":
+        raise CarekitError(f"{name} failed in ImageJ (see the message above). Without a display, ImageJ 1.x macros "
+                           "cannot use menu commands (run(...)): use macro functions, xvfb-run, or Fiji")
 
 
 def _as_array(image, axes: str | None) -> tuple[np.ndarray, str, dict]:
