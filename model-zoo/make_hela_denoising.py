@@ -16,7 +16,9 @@ from pathlib import Path
 from carekit import workflows
 from carekit.config import SynthConfig, TrainConfig
 from carekit.data import builtin
+from carekit.evaluate.baselines import run_baselines
 from carekit.evaluate.metrics import score
+from carekit.evaluate.report import evaluate_images, markdown_table
 from carekit.predict import KerasModelDir, restore
 from carekit.synth.pairs import make_pairs
 from carekit.zoo.package import build_package
@@ -45,13 +47,18 @@ def main() -> None:
     frames, _ = builtin.clean_images("hela", ndim=2)
     lows, highs = make_pairs(frames[16:], SynthConfig(photons=PHOTONS, seed=2024))
     model = KerasModelDir(model_dir)
-    rows = []
+    rows, table_rows = [], []
+    camera = {"gain": 1.0, "read_noise": 2.0, "offset": 100.0}
     for index, (low, high) in enumerate(zip(lows, highs)):
         frame, photons = 16 + index // len(PHOTONS), PHOTONS[index % len(PHOTONS)]
         restored = restore(model, low, progress=False).image
         rows.append({"name": f"frame {frame}, {photons:g} photons", "raw": score(high, low).as_dict(),
                      "care": score(high, restored).as_dict()})
+        methods = {"Raw": [low], **{k: [v] for k, v in run_baselines(low, high, camera=camera).items()},
+                   "CARE": [restored]}
+        table_rows += evaluate_images([high], methods, dataset=f"HeLa {photons:g} photons", names=[f"frame {frame}"])
     evaluation = {"rows": rows}
+    (HERE / f"{NAME}.metrics.md").write_text(markdown_table(table_rows))
     result = build_package(model_dir, HERE / f"{NAME}.zip", name="CARE HeLa nuclei denoising",
                            description="Denoising of widefield fluorescence images of HeLa nuclei (H2B-GFP), "
                                        "trained on semi-synthetic low-SNR pairs at 3 and 10 photons peak signal.",

@@ -6,15 +6,17 @@ import ij.plugin.PlugInInterpreter;
 import java.io.File;
 import java.util.Properties;
 import org.python.core.PyObject;
+import org.python.core.PyStringMap;
 import org.python.core.PySystemState;
 import org.python.util.PythonInterpreter;
 
 public class Jython extends PlugInInterpreter {
-    private static boolean initialized;
+    private static PySystemState systemState;
     private String returnValue = "";
 
-    private static synchronized void initialize() {
-        if (initialized) return;
+    /** One Python system state for the JVM: modules stay imported between runs, each run gets fresh globals. */
+    private static synchronized PySystemState systemState() {
+        if (systemState != null) return systemState;
         Properties props = new Properties();
         String plugins = IJ.getDirectory("plugins");
         if (plugins != null) {
@@ -23,12 +25,12 @@ public class Jython extends PlugInInterpreter {
         props.setProperty("python.import.site", "false");
         props.setProperty("python.cachedir.skip", "true");
         PythonInterpreter.initialize(System.getProperties(), props, new String[0]);
-        initialized = true;
+        systemState = new PySystemState();
+        return systemState;
     }
 
     public String run(String code, String arg) {
-        initialize();
-        PythonInterpreter interpreter = new PythonInterpreter(null, new PySystemState());
+        PythonInterpreter interpreter = new PythonInterpreter(new PyStringMap(), systemState());
         try {
             interpreter.set("__script_argument__", arg == null ? "" : arg);
             interpreter.exec(code);
@@ -37,8 +39,6 @@ public class Jython extends PlugInInterpreter {
         } catch (Throwable error) {
             IJ.log("Jython error: " + error);
             throw new RuntimeException(error);
-        } finally {
-            interpreter.cleanup();
         }
         return returnValue;
     }

@@ -1,4 +1,4 @@
-"""Command line: carekit data | synth | train | predict | package | validate | fiji | doctor | demo.
+"""Command line: carekit data | synth | train | predict | package | validate | fiji | evaluate | doctor | demo.
 
 Kept thin and fast: TensorFlow is imported only by the commands that train or predict.
 """
@@ -145,8 +145,7 @@ def cmd_package(args) -> int:
                            formats=tuple(args.formats))
     for fmt, status in result.test_results.items():
         print(f"bioimageio.core test_model [{fmt}]: {status}")
-    print(f"package: {result.zip_path}
-unzipped: {result.folder}")
+    print(f"package: {result.zip_path}\nunzipped: {result.folder}")
     return 0
 
 
@@ -195,7 +194,46 @@ def cmd_doctor(args) -> int:
 def cmd_demo(args) -> int:
     from .demo import run_demo
 
-    run_demo(Path(args.out), quick=args.quick, progress=not args.quiet)
+    run_demo(Path(args.out), quick=args.quick, progress=not args.quiet, with_fiji=not args.no_fiji)
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from .errors import InputError
+    from .evaluate.report import comparison_figure, evaluate_folders, markdown_table, write_csv
+    from .io import list_tiffs, read_image
+
+    methods = {}
+    for item in args.method:
+        name, sep, folder = item.partition("=")
+        if not sep or not name or not folder:
+            raise InputError(f"--method takes NAME=FOLDER, got {item!r}")
+        methods[name] = folder
+    if args.baselines:
+        from .evaluate.baselines import run_baselines
+        from .io import Image, write_image
+
+        raw_name = next(iter(methods))
+        camera = {"gain": args.gain, "read_noise": args.read_noise, "offset": args.offset}
+        for path in list_tiffs(args.gt):
+            raw = read_image(Path(methods[raw_name]) / path.name).data
+            for name, result in run_baselines(raw, read_image(path).data, camera=camera).items():
+                write_image(Path(args.out) / "baselines" / name / path.name, Image(result, "YX" if result.ndim == 2 else "ZYX"))
+        for name in ("Gaussian", "NLM", "TV", "GAT+NLM", "BM3D"):
+            if (Path(args.out) / "baselines" / name).is_dir():
+                methods[name] = str(Path(args.out) / "baselines" / name)
+    rows = evaluate_folders(args.gt, methods, args.dataset)
+    out = Path(args.out)
+    write_csv(rows, out / "results.csv")
+    table = markdown_table(rows)
+    (out / "results.md").write_text(table)
+    first = list_tiffs(args.gt)[0]
+    images = {name: read_image(Path(folder) / first.name).data for name, folder in methods.items()}
+    raw_name = next(iter(images))
+    figure = comparison_figure(images.pop(raw_name), images, read_image(first).data, out / "comparison.png",
+                               title=first.name)
+    print(table)
+    print(f"wrote {out / 'results.csv'}, {out / 'results.md'}, {figure}")
     return 0
 
 
@@ -292,8 +330,22 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="the end-to-end demo on built-in data")
     p.add_argument("--out", default="carekit-demo", help="output folder (default ./carekit-demo)")
     p.add_argument("--quick", action="store_true", help="a ~2 minute version")
+    p.add_argument("--no-fiji", action="store_true", help="skip the ImageJ stage")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("evaluate", help="score restorations against ground truth (PSNR, SSIM, NRMSE) with baselines")
+    p.add_argument("--gt", required=True, help="folder of ground-truth TIFFs")
+    p.add_argument("--method", action="append", required=True, metavar="NAME=FOLDER",
+                   help="restored (or raw) images with the ground truth's file names; the first is the input "
+                        "that --baselines denoise (repeat for each method)")
+    p.add_argument("--baselines", action="store_true", help="also run Gaussian, NLM, TV, GAT+NLM on the first method")
+    p.add_argument("--gain", type=float, default=1.0, help="camera gain for GAT (default 1)")
+    p.add_argument("--read-noise", type=float, default=2.0, help="camera read noise for GAT (default 2)")
+    p.add_argument("--offset", type=float, default=100.0, help="camera offset for GAT (default 100)")
+    p.add_argument("--dataset", help="dataset name for the table (default: the ground-truth folder name)")
+    p.add_argument("--out", required=True, help="report folder")
+    p.set_defaults(func=cmd_evaluate)
     return parser
 
 

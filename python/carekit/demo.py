@@ -1,4 +1,7 @@
-"""The end-to-end demo on built-in data (the README's first command)."""
+"""The end-to-end demo on built-in data (the README's first command):
+semi-synthetic pairs from real HeLa images at two noise levels -> CARE training -> bioimage.io package validated
+with bioimageio.core -> prediction in Python and inside ImageJ -> evaluation against ground truth and classical
+baselines -> table, report and figures."""
 
 from __future__ import annotations
 
@@ -8,76 +11,144 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from .config import SynthConfig, TrainConfig
 
 DEMO_DATA = "hela"
 TRAIN_FRAMES = 16
+PHOTONS = (3.0, 10.0)
 
 
 @dataclass(frozen=True)
 class DemoSettings:
-    photons: tuple[float, ...]
     epochs: int
     steps_per_epoch: int
     patches_per_image: int
+    test_frames: int
+    test_crop: int | None
 
 
-FULL = DemoSettings(photons=(3.0, 10.0), epochs=20, steps_per_epoch=50, patches_per_image=64)
-QUICK = DemoSettings(photons=(3.0, 10.0), epochs=4, steps_per_epoch=25, patches_per_image=32)
+FULL = DemoSettings(epochs=20, steps_per_epoch=50, patches_per_image=64, test_frames=4, test_crop=None)
+QUICK = DemoSettings(epochs=4, steps_per_epoch=25, patches_per_image=32, test_frames=1, test_crop=384)
 
 
-def _step(message: str) -> float:
-    print(f"\n== {message}", flush=True)
-    return time.time()
+def _step(number: int, message: str) -> None:
+    print(f"\n[{number}/6] {message}", flush=True)
 
 
-def run_demo(out: Path, quick: bool = False, progress: bool = True) -> dict:
-    """Semi-synthetic pairs from real HeLa images at two noise levels -> CARE model -> restoration of a held-out
-    frame at each noise level -> PSNR/SSIM against ground truth. Returns the summary it writes to summary.json."""
+def _crop(image: np.ndarray, size: int | None) -> np.ndarray:
+    if size is None:
+        return image
+    y, x = [(n - size) // 2 for n in image.shape]
+    return image[y:y + size, x:x + size]
+
+
+def run_demo(out: Path, quick: bool = False, progress: bool = True, with_fiji: bool = True) -> dict:
+    """Run every stage; returns (and writes to summary.json) where everything is and the result table."""
     from . import workflows
     from .data import builtin
-    from .evaluate.metrics import score
+    from .evaluate.baselines import run_baselines
+    from .evaluate.report import comparison_figure, evaluate_images, markdown_table, write_csv
     from .io import Image, write_image
-    from .predict import KerasModelDir, restore
+    from .predict import load_model, restore
     from .synth.pairs import make_pairs
+    from .zoo.package import build_package
 
     settings = QUICK if quick else FULL
     out = Path(out)
-    model_dir = out / "model"
-    if model_dir.exists():
-        shutil.rmtree(model_dir)
+    for stale in ("model", "package", "images", "report"):
+        if (out / stale).exists():
+            shutil.rmtree(out / stale)
     out.mkdir(parents=True, exist_ok=True)
     started = time.time()
+    timings = {}
 
-    _step(f"training a CARE model on semi-synthetic pairs from built-in '{DEMO_DATA}' "
-          f"({TRAIN_FRAMES} frames, {len(settings.photons)} noise levels)")
-    synth = SynthConfig(photons=list(settings.photons))
+    _step(1, f"training CARE on semi-synthetic pairs from the built-in '{DEMO_DATA}' images "
+             f"({TRAIN_FRAMES} frames, {len(PHOTONS)} noise levels: {', '.join(f'{p:g}' for p in PHOTONS)} photons)")
+    tic = time.time()
+    synth = SynthConfig(photons=list(PHOTONS))
     data = workflows.data_from_clean(synth, builtin=DEMO_DATA, max_images=TRAIN_FRAMES)
     config = TrainConfig(epochs=settings.epochs, steps_per_epoch=settings.steps_per_epoch,
                          patches_per_image=settings.patches_per_image, patch_size=(64, 64))
-    trained = workflows.train(data, model_dir, config, progress=progress)
+    trained = workflows.train(data, out / "model", config, progress=progress)
+    timings["train"] = time.time() - tic
 
-    _step("restoring a held-out frame at each noise level")
+    _step(2, "packaging for the BioImage Model Zoo and validating every weight format with bioimageio.core")
+    tic = time.time()
     frames, pixel_size = builtin.clean_images(DEMO_DATA, ndim=2)
-    held_out = frames[-1]
-    lows, highs = make_pairs([held_out], SynthConfig(photons=list(settings.photons), seed=2024))
-    model = KerasModelDir(model_dir)
-    rows = []
-    for photons, low, high in zip(settings.photons, lows, highs):
-        restored = restore(model, low, progress=progress).image
-        tag = f"photons{photons:g}"
-        for name, image in (("input", low), ("restored", restored), ("ground_truth", high)):
-            write_image(out / "images" / f"{tag}_{name}.tif", Image(image, "YX", pixel_size))
-        raw, care = score(high, low), score(high, restored)
-        rows.append({"photons": photons, "raw": raw.as_dict(), "care": care.as_dict()})
+    held_out = [_crop(f, settings.test_crop) for f in frames[-settings.test_frames:]]
+    package = build_package(out / "model", out / "package" / "care-hela-demo.zip", name="CARE HeLa demo",
+                            sample=make_pairs([held_out[0]], SynthConfig(photons=[PHOTONS[0]], seed=1))[0][0])
+    for fmt, status in package.test_results.items():
+        print(f"  test_model [{fmt}]: {status}")
+    timings["package"] = time.time() - tic
 
-    print(f"\n{'noise level':>14} | {'raw PSNR':>8} {'SSIM':>5} | {'CARE PSNR':>9} {'SSIM':>5}")
-    for row in rows:
-        print(f"{row['photons']:>8g} phot | {row['raw']['psnr']:8.2f} {row['raw']['ssim']:5.3f} | "
-              f"{row['care']['psnr']:9.2f} {row['care']['ssim']:5.3f}")
-    summary = {"model": str(model_dir), "history_plot": str(trained.history_plot), "images": str(out / "images"),
-               "results": rows, "seconds": round(time.time() - started, 1), "quick": quick}
+    _step(3, f"restoring {len(held_out)} held-out frame(s) per noise level in Python (ONNX Runtime, tiled)")
+    tic = time.time()
+    model = load_model(package.zip_path, engine="onnx")
+    datasets = {}
+    for photons in PHOTONS:
+        lows, highs = make_pairs(held_out, SynthConfig(photons=[photons], seed=2024))
+        restored = [restore(model, low, progress=progress).image for low in lows]
+        datasets[f"HeLa {photons:g} photons"] = {"raw": lows, "gt": highs, "CARE": restored}
+    timings["predict"] = time.time() - tic
+
+    _step(4, "running the same package inside ImageJ with the CARE Restore plugin (run_in_fiji)")
+    tic = time.time()
+    fiji_diff = None
+    if with_fiji:
+        fiji_diff = _run_in_imagej(package.zip_path, datasets)
+        print(f"  ImageJ result vs Python: max |difference| = {fiji_diff:.2e}")
+    timings["imagej"] = time.time() - tic
+
+    _step(5, "classical baselines (oracle-tuned Gaussian, NLM, TV; GAT+NLM with the known camera model)")
+    tic = time.time()
+    camera = {"gain": synth.gain, "read_noise": synth.read_noise, "offset": synth.offset}
+    for name, images in datasets.items():
+        per_image = [run_baselines(low, gt, camera=camera) for low, gt in zip(images["raw"], images["gt"])]
+        for method in per_image[0]:
+            images[method] = [result[method] for result in per_image]
+    timings["baselines"] = time.time() - tic
+
+    _step(6, "evaluating against ground truth (CARE normalization: PSNR, SSIM, NRMSE)")
+    rows, figures = [], []
+    method_order = ["Raw", "Gaussian", "NLM", "TV", "GAT+NLM", "CARE"]
+    for name, images in datasets.items():
+        methods = {"Raw": images["raw"], **{m: images[m] for m in method_order[1:] if m in images}}
+        rows += evaluate_images(images["gt"], methods, dataset=name)
+        tag = name.replace(" ", "_")
+        figures.append(comparison_figure(images["raw"][0], {m: images[m][0] for m in method_order[1:]},
+                                         images["gt"][0], out / "report" / f"{tag}.png", title=name))
+        for kind in ("raw", "CARE", "gt"):
+            write_image(out / "images" / f"{tag}_{kind}.tif", Image(images[kind][0], "YX", pixel_size))
+    csv_path = write_csv(rows, out / "report" / "results.csv")
+    table = markdown_table(rows)
+    (out / "report" / "results.md").write_text(
+        "# carekit demo: CARE vs baselines on held-out semi-synthetic HeLa images\n\n" + table)
+    print("\n" + table)
+    summary = {
+        "quick": quick, "seconds": round(time.time() - started, 1), "timings": {k: round(v, 1) for k, v in timings.items()},
+        "model": str(out / "model"), "history_plot": str(trained.history_plot), "package": str(package.zip_path),
+        "bioimageio_test_model": package.test_results, "imagej_vs_python_max_abs_diff": fiji_diff,
+        "report": str(out / "report" / "results.md"), "csv": str(csv_path), "figures": [str(f) for f in figures],
+        "rows": rows,
+    }
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
-    print(f"\nmodel: {model_dir}\ntraining history: {trained.history_plot}\nimages: {out / 'images'}\n"
-          f"summary: {out / 'summary.json'}  ({summary['seconds']} s)")
+    print(f"package:   {package.zip_path}\nreport:    {out / 'report' / 'results.md'} (+ results.csv)\n"
+          f"figures:   {', '.join(str(f) for f in figures)}\nhistory:   {trained.history_plot}\n"
+          f"done in {summary['seconds']:.0f} s")
     return summary
+
+
+def _run_in_imagej(package: Path, datasets: dict) -> float:
+    from .fiji.run import run_in_fiji
+
+    largest = 0.0
+    for images in datasets.values():
+        images["CARE (ImageJ)"] = []
+        for low, python_result in zip(images["raw"], images["CARE"]):
+            result = run_in_fiji(package, low).values
+            images["CARE (ImageJ)"].append(result)
+            largest = max(largest, float(np.abs(result - python_result).max()))
+    return largest

@@ -13,14 +13,15 @@ from pathlib import Path
 
 import numpy as np
 
-_MODELS: dict[tuple[str, str], object] = {}
+_MODELS: dict[tuple[str, str, int], object] = {}
 
 
 
 def _model(path: str, backend: str):
     from ..predict import load_model
 
-    key = (str(Path(path).resolve()), backend)
+    resolved = Path(path).resolve()
+    key = (str(resolved), backend, resolved.stat().st_mtime_ns)  # a package rebuilt in place is reloaded
     if key not in _MODELS:
         _MODELS[key] = load_model(path, engine=backend)
     return _MODELS[key]

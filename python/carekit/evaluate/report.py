@@ -1,0 +1,132 @@
+"""Evaluation reports: per-image scores, a CSV, a Markdown table laid out like Hagen et al. Table 2 (rows =
+datasets, columns = methods, PSNR and SSIM), and a figure (input | baselines | CARE | ground truth + line profile)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from ..io import list_tiffs, read_image
+from .metrics import affine_fit, normalize_ground_truth, score
+
+COLUMNS = ("dataset", "image", "method", "psnr", "ssim", "nrmse")
+
+
+def evaluate_images(ground_truth: list[np.ndarray], methods: dict[str, list[np.ndarray]], dataset: str = "data",
+                    names: list[str] | None = None) -> list[dict]:
+    """Score every method's images against the ground truth: one row per (image, method)."""
+    names = names or [f"image{i:03d}" for i in range(len(ground_truth))]
+    rows = []
+    for method, images in methods.items():
+        if len(images) != len(ground_truth):
+            raise InputError(f"method {method!r} has {len(images)} images for {len(ground_truth)} ground-truth images")
+        for name, gt, image in zip(names, ground_truth, images):
+            rows.append({"dataset": dataset, "image": name, "method": method, **score(gt, image).as_dict()})
+    return rows
+
+
+def evaluate_folders(gt_dir: str | Path, method_dirs: dict[str, str | Path], dataset: str | None = None) -> list[dict]:
+    """Pair files by name between the ground-truth folder and each method's folder, then score them."""
+    gt_paths = list_tiffs(gt_dir)
+    if not gt_paths:
+        raise InputError(f"no .tif files in the ground-truth folder {gt_dir}")
+    methods = {}
+    for method, folder in method_dirs.items():
+        missing = [p.name for p in gt_paths if not (Path(folder) / p.name).exists()]
+        if missing:
+            raise InputError(f"{method}: no restored image for {', '.join(missing)} in {folder}")
+        methods[method] = [_first_channel(read_image(Path(folder) / p.name)) for p in gt_paths]
+    gts = [read_image(p).data for p in gt_paths]
+    return evaluate_images(gts, methods, dataset or Path(gt_dir).name, [p.name for p in gt_paths])
+
+
+def _first_channel(image) -> np.ndarray:
+    """Restorations saved with an uncertainty channel (C = mean, scale): score the mean."""
+    if "C" in image.axes:
+        return np.take(image.data, 0, axis=image.axes.index("C"))
+    return image.data
+
+
+def write_csv(rows: list[dict], path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows({k: row[k] for k in COLUMNS} for row in rows)
+    return path
+
+
+def summary(rows: list[dict]) -> dict[tuple[str, str], dict[str, tuple[float, float]]]:
+    """(dataset, method) -> {metric: (mean, std)}."""
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for row in rows:
+        groups.setdefault((row["dataset"], row["method"]), []).append(row)
+    return {key: {m: (float(np.mean([r[m] for r in group])), float(np.std([r[m] for r in group])))
+                  for m in ("psnr", "ssim", "nrmse")} for key, group in groups.items()}
+
+
+def markdown_table(rows: list[dict]) -> str:
+    """Rows = datasets; per method a PSNR column and an SSIM column (mean ± std over images); best in bold."""
+    stats = summary(rows)
+    datasets = list(dict.fromkeys(r["dataset"] for r in rows))
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    header = "| dataset | " + " | ".join(f"{m} PSNR | {m} SSIM" for m in methods) + " |"
+    lines = [header, "| --- |" + " --- | --- |" * len(methods)]
+    for dataset in datasets:
+        present = [m for m in methods if (dataset, m) in stats]
+        best_psnr = max(stats[(dataset, m)]["psnr"][0] for m in present)
+        best_ssim = max(stats[(dataset, m)]["ssim"][0] for m in present)
+        cells = []
+        for method in methods:
+            if (dataset, method) not in stats:
+                cells += ["", ""]
+                continue
+            (p, ps), (s, ss) = stats[(dataset, method)]["psnr"], stats[(dataset, method)]["ssim"]
+            p_text, s_text = f"{p:.2f} ± {ps:.2f}", f"{s:.3f} ± {ss:.3f}"
+            cells += [f"**{p_text}**" if p == best_psnr else p_text, f"**{s_text}**" if s == best_ssim else s_text]
+        lines.append(f"| {dataset} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def comparison_figure(raw: np.ndarray, results: dict[str, np.ndarray], ground_truth: np.ndarray, path: str | Path,
+                      title: str = "", profile_row: int | None = None) -> Path:
+    """Input | each method | ground truth, all mapped onto the normalized ground truth (affine fit), with a
+    line profile through the brightest row below (as in the semi-synthetic CARE paper's Fig. 4)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if ground_truth.ndim == 3:
+        middle = ground_truth.shape[0] // 2
+        raw, ground_truth = raw[middle], ground_truth[middle]
+        results = {k: v[middle] for k, v in results.items()}
+    gt = normalize_ground_truth(ground_truth)
+    panels = {"input": affine_fit(raw, gt), **{k: affine_fit(v, gt) for k, v in results.items()}, "ground truth": gt}
+    row = profile_row if profile_row is not None else int(np.argmax(np.percentile(gt, 99, axis=1)))
+    n = len(panels)
+    fig = plt.figure(figsize=(2.6 * n, 5.6), constrained_layout=True)
+    grid = fig.add_gridspec(2, n, height_ratios=[2.2, 1])
+    for index, (name, image) in enumerate(panels.items()):
+        ax = fig.add_subplot(grid[0, index])
+        ax.imshow(image, cmap="magma", vmin=0, vmax=1)
+        ax.axhline(row, color="cyan", lw=0.8, alpha=0.7)
+        ax.set_title(name, fontsize=11)
+        ax.axis("off")
+    profile = fig.add_subplot(grid[1, :])
+    for name, image in panels.items():
+        style = {"input": dict(color="0.7", lw=0.8), "ground truth": dict(color="k", lw=1.6, ls="--")}.get(name, dict(lw=1.1))
+        profile.plot(image[row], label=name, **style)
+    profile.set(xlabel="x (pixels)", ylabel="normalized intensity", title=f"line profile, row {row}")
+    profile.legend(ncol=min(n, 6), fontsize=8)
+    if title:
+        fig.suptitle(title)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
