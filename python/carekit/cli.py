@@ -1,4 +1,5 @@
-"""Command line: carekit data | synth | train | predict | package | validate | fiji | evaluate | doctor | demo.
+"""Command line: carekit data | synth | train | selfsup | finetune | predict | package | validate | fiji | evaluate |
+doctor | demo.
 
 Kept thin and fast: TensorFlow is imported only by the commands that train or predict.
 """
@@ -104,6 +105,32 @@ def cmd_train(args) -> int:
     return 0
 
 
+def cmd_selfsup(args) -> int:
+    from . import workflows
+    from .errors import InputError
+
+    if args.command == "finetune" and not args.pretrained:
+        raise InputError("finetune needs --pretrained MODEL (a supervised carekit model folder)")
+    if args.builtin:
+        from .config import SynthConfig, validated
+
+        synth = validated(SynthConfig, photons=args.photons)
+        data = workflows.data_from_noisy(builtin=args.builtin, synth=synth, max_images=args.max_images)
+    else:
+        data = workflows.data_from_noisy(folder=args.noisy, max_images=args.max_images)
+    overrides = {k: v for k, v in (("epochs", args.epochs), ("steps_per_epoch", args.steps),
+                                   ("learning_rate", args.learning_rate), ("batch_size", args.batch_size),
+                                   ("axes", args.axes), ("seed", args.seed)) if v is not None}
+    if args.patch_size:
+        overrides["patch_size"] = tuple(args.patch_size)
+    result = workflows.selfsupervised(data, args.model, method=args.method, pretrained=args.pretrained,
+                                      mask_fraction=args.mask_fraction, patience=args.patience,
+                                      progress=not args.quiet, **overrides)
+    print(f"model: {result.model_dir}\n  epochs trained: {result.epochs_done} (early stopping), best masked "
+          f"validation loss {result.best_val_loss:.4f}\n  history: {result.history_plot}")
+    return 0
+
+
 def cmd_predict(args) -> int:
     from .io import read_image, write_image
     from .predict import load_model, restore
@@ -200,7 +227,7 @@ def cmd_demo(args) -> int:
 
 def cmd_evaluate(args) -> int:
     from .errors import InputError
-    from .evaluate.report import comparison_figure, evaluate_folders, markdown_table, write_csv
+    from .evaluate.report import comparison_figure, evaluate_folders, markdown_table, mean_and_scale, write_csv
     from .io import list_tiffs, read_image
 
     methods = {}
@@ -228,7 +255,7 @@ def cmd_evaluate(args) -> int:
     table = markdown_table(rows)
     (out / "results.md").write_text(table)
     first = list_tiffs(args.gt)[0]
-    images = {name: read_image(Path(folder) / first.name).data for name, folder in methods.items()}
+    images = {name: mean_and_scale(read_image(Path(folder) / first.name))[0] for name, folder in methods.items()}
     raw_name = next(iter(images))
     figure = comparison_figure(images.pop(raw_name), images, read_image(first).data, out / "comparison.png",
                                title=first.name)
@@ -275,6 +302,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true")
     _add_source_args(p, pairs=True, required=False)
     p.set_defaults(func=cmd_train)
+
+    for name, text in (("selfsup", "self-supervised denoising (Noise2Void / Noise2Self) from noisy images only"),
+                       ("finetune", "transfer learning: fine-tune a supervised model self-supervised on your noisy images")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("--model", required=True, help="model folder to create")
+        source = p.add_mutually_exclusive_group(required=True)
+        source.add_argument("--noisy", help="folder of noisy TIFFs (no ground truth needed)")
+        source.add_argument("--builtin", help="demo: semi-synthetic noisy versions of built-in images")
+        p.add_argument("--pretrained", help="supervised model folder to start from" +
+                       (" (required)" if name == "finetune" else " (then this is transfer learning)"))
+        p.add_argument("--method", choices=("n2v", "n2s"), default="n2v")
+        p.add_argument("--mask-fraction", type=float, default=0.01, help="fraction of pixels masked per patch")
+        p.add_argument("--epochs", type=int)
+        p.add_argument("--steps", type=int, help="steps per epoch")
+        p.add_argument("--learning-rate", type=float, help="default: 4e-4 from scratch, pretrained rate / 10")
+        p.add_argument("--patience", type=int, default=10, help="early stopping patience (epochs)")
+        p.add_argument("--batch-size", type=int)
+        p.add_argument("--patch-size", type=int, nargs="+")
+        p.add_argument("--axes", choices=("YX", "ZYX"))
+        p.add_argument("--max-images", type=int)
+        p.add_argument("--seed", type=int)
+        p.add_argument("--photons", type=float, nargs="+", default=[10.0], help="--builtin: photon levels")
+        p.add_argument("--quiet", action="store_true")
+        p.set_defaults(func=cmd_selfsup)
 
     p = sub.add_parser("predict", help="restore TIFFs with a trained model")
     p.add_argument("--model", required=True, help="model folder or bioimage.io package (.zip, folder, rdf.yaml)")

@@ -14,7 +14,7 @@ from .errors import InputError
 from .io import Image, check_image
 from .tiling import iter_planes, n_tiles, tiled_apply
 
-DEFAULT_TILE = {2: (512, 512), 3: (32, 128, 128)}
+DEFAULT_TILE = {2: (1024, 1024), 3: (32, 128, 128)}
 
 
 def receptive_halo(unet_depth: int, kern_size: int) -> int:

@@ -93,3 +93,43 @@ def resume(model_dir: str | Path, epochs: int, progress: bool = True):
     from .train.care import train_care
 
     return train_care(lows, highs, record.train, model_dir, resume=True, extra_epochs=epochs, progress=progress)
+
+
+def data_from_noisy(folder: str | Path | None = None, builtin: str | None = None, synth: SynthConfig | None = None,
+                    max_images: int | None = None) -> dict:
+    """Noisy images for self-supervised training: your own folder, or (for demos and tests) semi-synthetic
+    noisy versions of built-in images whose clean originals are never shown to the network."""
+    if (folder is None) == (builtin is None):
+        raise InputError("give either a folder of noisy images or the name of built-in data")
+    if folder:
+        return {"source": "noisy", "folder": str(Path(folder).resolve()), "max_images": max_images}
+    return {"source": "noisy", "builtin": builtin, "max_images": max_images, "synth": (synth or SynthConfig()).model_dump()}
+
+
+def noisy_images(data: dict, ndim: int) -> list[np.ndarray]:
+    if data.get("folder"):
+        paths = list_tiffs(data["folder"])[: data.get("max_images")]
+        if not paths:
+            raise InputError(f"no .tif/.tiff files in {data['folder']}")
+        return [read_image(p).data for p in paths]
+    from .synth.pairs import make_pairs
+
+    clean, _ = clean_images({**data, "source": "clean"}, ndim)
+    return make_pairs(clean, SynthConfig(**data["synth"]))[0]
+
+
+def selfsupervised(data: dict, model_dir: str | Path, config: TrainConfig | None = None, method: str = "n2v",
+                   pretrained: str | Path | None = None, mask_fraction: float = 0.01, patience: int = 10,
+                   progress: bool = True, **overrides):
+    """Noise2Void/Noise2Self training on noisy images only; with `pretrained`, transfer learning from a
+    supervised model (its architecture and normalization are kept)."""
+    if pretrained is not None:
+        base = ModelRecord.load(pretrained).train
+        overrides = {"axes": base.axes, "patch_size": base.patch_size, "learning_rate": base.learning_rate / 10,
+                     **overrides}
+    config = config or validated(TrainConfig, **overrides)
+    noisy = noisy_images(data, len(config.axes))
+    from .train.selfsup import train_selfsupervised
+
+    return train_selfsupervised(noisy, config, model_dir, method=method, mask_fraction=mask_fraction,
+                                pretrained=pretrained, patience=patience, data_info=data, progress=progress)

@@ -40,3 +40,18 @@ def test_3d_and_errors(rng):
         score(gt, gt[:4])
     with pytest.raises(InputError, match="constant"):
         score(np.ones((8, 8)), np.ones((8, 8)))
+
+
+def test_laplace_interval_coverage_is_calibrated_for_laplace_noise(rng):
+    from carekit.evaluate.metrics import coverage, laplace_interval
+
+    gt = rng.random((200, 200))
+    scale = rng.uniform(0.002, 0.01, gt.shape)  # small against the signal, so the affine fit has slope ~1
+    mean = gt + rng.laplace(0, scale)
+    assert coverage(gt, mean, scale, 0.9) == pytest.approx(0.9, abs=0.01)
+    assert coverage(gt, 5 * mean - 2, 5 * scale, 0.9) == pytest.approx(coverage(gt, mean, scale, 0.9), abs=1e-9)
+    assert coverage(gt, mean, scale / 4, 0.9) < 0.5  # over-confident scales are caught
+    low, high = laplace_interval(np.zeros(3), np.ones(3), 0.5)
+    np.testing.assert_allclose(high, np.log(2))
+    with pytest.raises(InputError, match="level"):
+        laplace_interval(np.zeros(3), np.ones(3), 1.5)

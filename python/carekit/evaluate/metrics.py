@@ -70,3 +70,27 @@ def score(gt: np.ndarray, image: np.ndarray) -> Scores:
     gt_norm = normalize_ground_truth(gt)
     fitted = affine_fit(image, gt_norm)
     return Scores(psnr(gt_norm, fitted), ssim(gt_norm, fitted), nrmse(gt_norm, fitted))
+
+
+def laplace_interval(mean: np.ndarray, scale: np.ndarray, level: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
+    """Central interval holding `level` of a per-pixel Laplace(mean, scale) distribution (probabilistic CARE)."""
+    if not 0 < level < 1:
+        raise InputError(f"interval level must be in (0, 1), got {level}")
+    half_width = -np.log(1 - level) * np.asarray(scale)
+    return mean - half_width, mean + half_width
+
+
+def coverage(gt: np.ndarray, mean: np.ndarray, scale: np.ndarray, level: float = 0.9) -> float:
+    """Calibration check: the fraction of ground-truth pixels inside the predicted `level` interval (ideal: `level`).
+
+    The prediction is mapped onto the normalized ground truth by the same least-squares affine fit as for the
+    other metrics, and the interval with it (its width scales by |a|)."""
+    gt, mean, scale = (np.asarray(a, dtype=np.float64) for a in (gt, mean, scale))
+    if not gt.shape == mean.shape == scale.shape:
+        raise InputError(f"ground truth {gt.shape}, mean {mean.shape} and scale {scale.shape} must have one shape")
+    gt_norm = normalize_ground_truth(gt)
+    fitted = affine_fit(mean, gt_norm)
+    spread = np.std(mean)
+    a = np.std(fitted) / spread * np.sign(np.corrcoef(mean.ravel(), fitted.ravel())[0, 1]) if spread > 0 else 0.0
+    low, high = laplace_interval(fitted, abs(a) * scale, level)
+    return float(np.mean((gt_norm >= low) & (gt_norm <= high)))

@@ -10,21 +10,27 @@ import numpy as np
 
 from ..errors import InputError
 from ..io import list_tiffs, read_image
-from .metrics import affine_fit, normalize_ground_truth, score
+from .metrics import affine_fit, coverage, normalize_ground_truth, score
 
-COLUMNS = ("dataset", "image", "method", "psnr", "ssim", "nrmse")
+COLUMNS = ("dataset", "image", "method", "psnr", "ssim", "nrmse", "coverage90")
 
 
 def evaluate_images(ground_truth: list[np.ndarray], methods: dict[str, list[np.ndarray]], dataset: str = "data",
-                    names: list[str] | None = None) -> list[dict]:
-    """Score every method's images against the ground truth: one row per (image, method)."""
+                    names: list[str] | None = None, scales: dict[str, list[np.ndarray]] | None = None) -> list[dict]:
+    """Score every method's images against the ground truth: one row per (image, method). For methods with
+    per-pixel Laplace scales (probabilistic CARE), `coverage90` is the fraction of ground-truth pixels inside
+    the predicted 90% interval (well calibrated: 0.9)."""
     names = names or [f"image{i:03d}" for i in range(len(ground_truth))]
+    scales = scales or {}
     rows = []
     for method, images in methods.items():
         if len(images) != len(ground_truth):
             raise InputError(f"method {method!r} has {len(images)} images for {len(ground_truth)} ground-truth images")
-        for name, gt, image in zip(names, ground_truth, images):
-            rows.append({"dataset": dataset, "image": name, "method": method, **score(gt, image).as_dict()})
+        for index, (name, gt, image) in enumerate(zip(names, ground_truth, images)):
+            row = {"dataset": dataset, "image": name, "method": method, **score(gt, image).as_dict(), "coverage90": ""}
+            if method in scales:
+                row["coverage90"] = coverage(gt, image, scales[method][index], 0.9)
+            rows.append(row)
     return rows
 
 
@@ -33,21 +39,25 @@ def evaluate_folders(gt_dir: str | Path, method_dirs: dict[str, str | Path], dat
     gt_paths = list_tiffs(gt_dir)
     if not gt_paths:
         raise InputError(f"no .tif files in the ground-truth folder {gt_dir}")
-    methods = {}
+    methods, scales = {}, {}
     for method, folder in method_dirs.items():
         missing = [p.name for p in gt_paths if not (Path(folder) / p.name).exists()]
         if missing:
             raise InputError(f"{method}: no restored image for {', '.join(missing)} in {folder}")
-        methods[method] = [_first_channel(read_image(Path(folder) / p.name)) for p in gt_paths]
+        pairs = [mean_and_scale(read_image(Path(folder) / p.name)) for p in gt_paths]
+        methods[method] = [mean for mean, _ in pairs]
+        if all(scale is not None for _, scale in pairs):
+            scales[method] = [scale for _, scale in pairs]
     gts = [read_image(p).data for p in gt_paths]
-    return evaluate_images(gts, methods, dataset or Path(gt_dir).name, [p.name for p in gt_paths])
+    return evaluate_images(gts, methods, dataset or Path(gt_dir).name, [p.name for p in gt_paths], scales)
 
 
-def _first_channel(image) -> np.ndarray:
-    """Restorations saved with an uncertainty channel (C = mean, scale): score the mean."""
-    if "C" in image.axes:
-        return np.take(image.data, 0, axis=image.axes.index("C"))
-    return image.data
+def mean_and_scale(image) -> tuple[np.ndarray, np.ndarray | None]:
+    """Restorations saved with an uncertainty channel (C = mean, scale) give both; others only the image."""
+    if "C" in image.axes and image.data.shape[image.axes.index("C")] == 2:
+        c = image.axes.index("C")
+        return np.take(image.data, 0, axis=c), np.take(image.data, 1, axis=c)
+    return image.data, None
 
 
 def write_csv(rows: list[dict], path: str | Path) -> Path:
@@ -62,11 +72,8 @@ def write_csv(rows: list[dict], path: str | Path) -> Path:
 
 def summary(rows: list[dict]) -> dict[tuple[str, str], dict[str, tuple[float, float]]]:
     """(dataset, method) -> {metric: (mean, std)}."""
-    groups: dict[tuple[str, str], list[dict]] = {}
-    for row in rows:
-        groups.setdefault((row["dataset"], row["method"]), []).append(row)
     return {key: {m: (float(np.mean([r[m] for r in group])), float(np.std([r[m] for r in group])))
-                  for m in ("psnr", "ssim", "nrmse")} for key, group in groups.items()}
+                  for m in ("psnr", "ssim", "nrmse")} for key, group in _groups(rows).items()}
 
 
 def markdown_table(rows: list[dict]) -> str:
@@ -89,7 +96,20 @@ def markdown_table(rows: list[dict]) -> str:
             p_text, s_text = f"{p:.2f} ± {ps:.2f}", f"{s:.3f} ± {ss:.3f}"
             cells += [f"**{p_text}**" if p == best_psnr else p_text, f"**{s_text}**" if s == best_ssim else s_text]
         lines.append(f"| {dataset} | " + " | ".join(cells) + " |")
+    calibrated = [r for r in rows if r.get("coverage90") not in ("", None)]
+    if calibrated:
+        lines.append("")
+        for (dataset, method), group in _groups(calibrated).items():
+            lines.append(f"Calibration, {dataset}, {method}: {np.mean([r['coverage90'] for r in group]):.3f} of "
+                         "ground-truth pixels inside the predicted 90% interval (ideal 0.900).")
     return "\n".join(lines) + "\n"
+
+
+def _groups(rows: list[dict]) -> dict[tuple[str, str], list[dict]]:
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for row in rows:
+        groups.setdefault((row["dataset"], row["method"]), []).append(row)
+    return groups
 
 
 def comparison_figure(raw: np.ndarray, results: dict[str, np.ndarray], ground_truth: np.ndarray, path: str | Path,

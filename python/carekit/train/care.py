@@ -145,12 +145,13 @@ def _flip_augmenter(rng: np.random.Generator):
 
 
 class _EpochRecorder(keras.callbacks.Callback):
-    """Appends each epoch's metrics and learning rate to history.csv and updates carekit.json (for resume)."""
+    """Appends each epoch's metrics and learning rate to history.csv, updates carekit.json (for resume) and saves
+    weights_last.h5 (and weights_best.h5 when `save_best` and the validation loss improved)."""
 
-    def __init__(self, model_dir: Path, record: ModelRecord, start_epoch: int):
+    def __init__(self, model_dir: Path, record: ModelRecord, start_epoch: int, save_best: bool = False):
         super().__init__()
         self.path = model_dir / HISTORY_FILE
-        self.model_dir, self.record = model_dir, record
+        self.model_dir, self.record, self.save_best = model_dir, record, save_best
         self.record.epochs_done = start_epoch
         self.best_val_loss = history.best_value(self.path, "val_loss")
 
@@ -165,6 +166,8 @@ class _EpochRecorder(keras.callbacks.Callback):
             if new_file:
                 writer.writeheader()
             writer.writerow(row)
+        if self.save_best and row.get("val_loss", np.inf) < self.best_val_loss:
+            self.model.save_weights(str(self.model_dir / "weights_best.h5"))
         self.best_val_loss = min(self.best_val_loss, row.get("val_loss", np.inf))
         self.record.epochs_done = epoch + 1
         self.record.save(self.model_dir)

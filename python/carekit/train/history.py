@@ -49,7 +49,10 @@ def plot_history(csv_path: str | Path, png_path: str | Path) -> Path:
             if prefix + key in data:
                 ax.plot(epochs, data[prefix + key], style, marker=".", label="validation" if prefix else "training")
         ax.set(title=title, xlabel="epoch")
-        ax.legend()
+        if ax.lines:
+            ax.legend()
+        else:
+            ax.text(0.5, 0.5, f"no {title} recorded", ha="center", va="center", transform=ax.transAxes, color="0.5")
     if "learning_rate" in data:
         axes[2].semilogy(epochs, data["learning_rate"], marker=".")
     axes[2].set(title="learning rate", xlabel="epoch")

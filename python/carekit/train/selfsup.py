@@ -1,0 +1,105 @@
+"""Self-supervised denoising (Noise2Void / Noise2Self blind-spot masking) on csbdeep's CARE U-Net, from scratch or
+as fine-tuning of a supervised model (transfer learning, Wang et al.): lower learning rate, early stopping."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import shutil
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from .. import __version__
+from ..config import ModelRecord, TrainConfig
+from ..data.masking import blind_spot_batch
+from ..data.patches import normalize_percentile, sample_patches, split_validation
+from ..errors import InputError
+from ..io import check_image
+from . import history
+from .care import HISTORY_FILE, TrainResult, _EpochRecorder, _flip_augmenter, _ProgressBar, csbdeep_config, load_care
+from .tf import import_tensorflow
+
+import_tensorflow()
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+ARCHITECTURE_FIELDS = ("axes", "unet_depth", "unet_first", "unet_kern_size", "norm_pmin", "norm_pmax")
+
+
+def masked_mae(y_true, y_pred):
+    """Mean absolute error over the masked (blind-spot) pixels only: y_true = [noisy values, mask]."""
+    target, mask = y_true[..., :1], y_true[..., 1:2]
+    return tf.reduce_sum(mask * tf.abs(target - y_pred[..., :1])) / tf.maximum(tf.reduce_sum(mask), 1.0)
+
+
+def noisy_patches(noisy: list[np.ndarray], config: TrainConfig):
+    problems = [p for i, image in enumerate(noisy) for p in check_image(np.asarray(image), f"noisy image {i}")]
+    if not noisy:
+        problems.append("no noisy images given")
+    if problems:
+        raise InputError("cannot train on these images:\n  " + "\n  ".join(problems))
+    bad = [f"{i}: {np.shape(im)}" for i, im in enumerate(noisy) if np.ndim(im) != len(config.axes)]
+    if bad:
+        raise InputError(f"a {config.axes} model needs {len(config.axes)}D images; these are not: {', '.join(bad)}")
+    normalized = [normalize_percentile(image, config.norm_pmin, config.norm_pmax) for image in noisy]
+    x, _ = sample_patches(normalized, normalized, config.patch_size, config.patches_per_image, rng=config.seed,
+                          foreground_threshold=0.0)
+    (train, _), (val, _) = split_validation(x, x, config.validation_fraction, rng=config.seed)
+    return train[..., None], val[..., None]
+
+
+def _batches(patches: np.ndarray, batch_size: int, method: str, fraction: float, seed: int):
+    rng = np.random.default_rng(seed)
+    augment = _flip_augmenter(rng)
+    while True:
+        chosen = patches[rng.integers(0, len(patches), batch_size)]
+        chosen = np.stack([augment(p, p)[0] for p in chosen])
+        yield blind_spot_batch(chosen, rng, method, fraction)
+
+
+def train_selfsupervised(noisy: list[np.ndarray], config: TrainConfig, model_dir: str | Path, method: str = "n2v",
+                         mask_fraction: float = 0.01, pretrained: str | Path | None = None, patience: int = 10,
+                         data_info: dict | None = None, progress: bool = True) -> TrainResult:
+    """Train a blind-spot denoiser from noisy images only. With `pretrained`, start from that (supervised) model's
+    weights and architecture, e.g. with a 10x lower learning rate; training stops early when the masked
+    validation loss has not improved for `patience` epochs, and keeps the best weights."""
+    from csbdeep.models import CARE
+
+    model_dir = Path(model_dir)
+    if model_dir.exists() and any(model_dir.iterdir()):
+        raise InputError(f"{model_dir} already exists and is not empty; choose a new model folder")
+    if pretrained is not None:
+        base = ModelRecord.load(pretrained)
+        if base.train.probabilistic:
+            raise InputError("fine-tune a non-probabilistic model: blind-spot training fits a single output")
+        config = config.model_copy(update={k: getattr(base.train, k) for k in ARCHITECTURE_FIELDS})
+    if config.probabilistic:
+        raise InputError("self-supervised training is not probabilistic; leave probabilistic off")
+    x_train, x_val = noisy_patches(noisy, config)
+    validation = blind_spot_batch(x_val, np.random.default_rng(config.seed + 1), method, mask_fraction)
+
+    info = {"source": "selfsupervised", "method": method, "mask_fraction": mask_fraction,
+            "pretrained": str(Path(pretrained).resolve()) if pretrained else None, **(data_info or {})}
+    record = ModelRecord(carekit_version=__version__, name=model_dir.name, train=config, data=info)
+    care = CARE(csbdeep_config(config), name=model_dir.name, basedir=str(model_dir.parent))
+    if pretrained is not None:
+        care.keras_model.set_weights(load_care(pretrained).keras_model.get_weights())
+    record.save(model_dir)
+    care.keras_model.compile(optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate), loss=masked_mae)
+    recorder = _EpochRecorder(model_dir, record, 0, save_best=True)
+    callbacks = [keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=max(2, patience // 2), verbose=0),
+                 keras.callbacks.EarlyStopping(patience=patience, restore_best_weights=True), recorder]
+    if progress:
+        callbacks.append(_ProgressBar(config.epochs, config.steps_per_epoch, 0))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*shuffle=True.*")
+        care.keras_model.fit(_batches(x_train, config.batch_size, method, mask_fraction, config.seed),
+                             validation_data=validation, epochs=config.epochs, steps_per_epoch=config.steps_per_epoch,
+                             callbacks=callbacks, verbose=0)
+    if not (model_dir / "weights_best.h5").exists():
+        shutil.copy(model_dir / "weights_last.h5", model_dir / "weights_best.h5")
+    with contextlib.redirect_stdout(io.StringIO()):
+        plot = history.plot_history(model_dir / HISTORY_FILE, model_dir / "history.png")
+    return TrainResult(model_dir, model_dir / HISTORY_FILE, plot, record.epochs_done, recorder.best_val_loss)
