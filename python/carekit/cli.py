@@ -99,6 +99,11 @@ def cmd_train(args) -> int:
                            steps_per_epoch=args.steps, batch_size=args.batch_size, learning_rate=args.learning_rate,
                            unet_depth=args.unet_depth, unet_first=args.unet_first, unet_kern_size=args.unet_kern_size,
                            probabilistic=args.probabilistic, seed=args.seed)
+        if args.ensemble:
+            ensemble = workflows.train_ensemble(_data_description(args), args.model, config, members=args.ensemble,
+                                                progress=not args.quiet)
+            print(f"ensemble: {ensemble.model_dir} ({len(ensemble.members)} probabilistic members)")
+            return 0
         result = workflows.train(_data_description(args), args.model, config, progress=not args.quiet)
     print(f"model: {result.model_dir}\n  epochs trained: {result.epochs_done}, best validation loss {result.best_val_loss:.4f}\n"
           f"  history: {result.history_plot}")
@@ -144,8 +149,9 @@ def cmd_predict(args) -> int:
         result = restore(model, image, tile=tuple(args.tile) if args.tile else None, progress=not args.quiet)
         target = write_image(out_dir / Path(path).name, result.as_image())
         print(f"restored {path} -> {target}")
-        if result.scale is not None:
-            write_image(out_dir / (Path(path).stem + "_scale.tif"), result.scale, result.axes, result.pixel_size)
+        for name, extra in (("scale", result.scale), ("disagreement", result.disagreement)):
+            if extra is not None:
+                write_image(out_dir / f"{Path(path).stem}_{name}.tif", extra, result.axes, result.pixel_size)
     return 0
 
 
@@ -298,6 +304,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--unet-first", type=int, default=32)
     p.add_argument("--unet-kern-size", type=int, default=3)
     p.add_argument("--probabilistic", action="store_true", help="per-pixel Laplace mean and scale (probabilistic CARE)")
+    p.add_argument("--ensemble", type=int, metavar="M", help="train M probabilistic members with different seeds "
+                   "(prediction gives the mixture mean and the disagreement D in [0, 1])")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true")
     _add_source_args(p, pairs=True, required=False)

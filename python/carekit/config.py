@@ -84,7 +84,8 @@ class ModelRecord(_Strict):
     config_version: int = CONFIG_VERSION
     carekit_version: str
     name: str
-    kind: Literal["care"] = "care"
+    kind: Literal["care", "ensemble"] = "care"
+    members: list[str] = Field(default_factory=list, description="ensemble: member model folders (relative)")
     train: TrainConfig
     data: dict = Field(default_factory=dict, description="where the training data came from (source, synth settings)")
     pixel_size: dict[str, float] = Field(default_factory=dict)

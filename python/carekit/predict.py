@@ -34,9 +34,12 @@ class NetworkSpec:
     divisor: int
     probabilistic: bool
     eps: float = 1e-6
+    ensemble_members: int = 0
 
     @property
     def output_channels(self) -> tuple[str, ...]:
+        if self.ensemble_members:
+            return tuple(f"{kind}_{i}" for i in range(self.ensemble_members) for kind in ("mean", "scale"))
         return ("mean", "scale") if self.probabilistic else ("restored",)
 
 
@@ -44,18 +47,20 @@ def network_spec_from_record(record: ModelRecord) -> NetworkSpec:
     config = record.train
     return NetworkSpec(config.axes, config.norm_pmin, config.norm_pmax,
                        receptive_halo(config.unet_depth, config.unet_kern_size), 2**config.unet_depth,
-                       config.probabilistic)
+                       config.probabilistic or record.kind == "ensemble",
+                       ensemble_members=len(record.members) if record.kind == "ensemble" else 0)
 
 
 @dataclass
 class Restoration:
     """The restored image (normalized units: the input's low percentile maps to 0, its high percentile to 1),
-    plus the per-pixel Laplace scale for probabilistic models."""
+    plus the per-pixel Laplace scale for probabilistic models, or the disagreement D in [0, 1] for ensembles."""
 
     image: np.ndarray
     axes: str
     scale: np.ndarray | None = None
     pixel_size: dict | None = None
+    disagreement: np.ndarray | None = None
 
     def as_image(self) -> Image:
         return Image(self.image, self.axes, self.pixel_size or {})
@@ -65,10 +70,10 @@ class KerasModelDir:
     """A carekit model directory run with Keras/TensorFlow."""
 
     def __init__(self, model_dir: str | Path, weights: str = "weights_best.h5"):
-        from .train.care import load_care
+        from .train.care import load_keras_model
 
         self.spec = network_spec_from_record(ModelRecord.load(model_dir))
-        self.model = load_care(model_dir, weights).keras_model
+        self.model = load_keras_model(model_dir, weights)
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         return self.model(batch, training=False).numpy()
@@ -116,7 +121,8 @@ def restore(model, image: np.ndarray | Image, axes: str | None = None, tile: tup
     planes = list(iter_planes(work, work_axes, spec.axes))
     total = len(planes) * n_tiles(work.shape[-len(spec.axes):], tile, halo, spec.divisor)
     mean = np.empty(work.shape, np.float32)
-    scale = np.empty(work.shape, np.float32) if spec.probabilistic else None
+    scale = np.empty(work.shape, np.float32) if spec.probabilistic and not spec.ensemble_members else None
+    disagreement = np.empty(work.shape, np.float32) if spec.ensemble_members else None
     from .progress import progress_bar
 
     with progress_bar(total, "restoring", unit="tile", disable=not progress or total < 2) as bar:
@@ -128,9 +134,19 @@ def restore(model, image: np.ndarray | Image, axes: str | None = None, tile: tup
         for selector, plane in planes:
             normalized = normalize_percentile(plane, spec.pmin, spec.pmax, spec.eps)
             out = tiled_apply(normalized, runner, tile, halo, spec.divisor, on_tile=tile_done)
+            if spec.ensemble_members:
+                from .ensemble import disagreement as ensemble_disagreement, mixture_mean
+
+                members_mean = np.moveaxis(out[..., 0::2], -1, 0)
+                mean[selector] = mixture_mean(members_mean)
+                disagreement[selector] = ensemble_disagreement(members_mean, np.moveaxis(out[..., 1::2], -1, 0))
+                continue
             mean[selector] = out[..., 0]
             if scale is not None:
                 scale[selector] = out[..., 1]
     inverse = np.argsort(order)
-    return Restoration(np.transpose(mean, inverse), axes,
-                       None if scale is None else np.transpose(scale, inverse), pixel_size)
+
+    def back(array):
+        return None if array is None else np.transpose(array, inverse)
+
+    return Restoration(back(mean), axes, back(scale), pixel_size, back(disagreement))

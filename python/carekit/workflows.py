@@ -84,6 +84,15 @@ def train(data: dict, model_dir: str | Path, config: TrainConfig | None = None, 
     return train_care(lows, highs, config, model_dir, data_info=data, pixel_size=pixel_size, progress=progress)
 
 
+def train_ensemble(data: dict, model_dir: str | Path, config: TrainConfig, members: int = 5, progress: bool = True):
+    """Train an ensemble of `members` probabilistic CARE models on the described data."""
+    lows, highs, pixel_size = training_pairs(data, len(config.axes))
+    from .train.ensemble import train_ensemble as train
+
+    return train(lows, highs, config, model_dir, members=members, data_info=data, pixel_size=pixel_size,
+                 progress=progress)
+
+
 def resume(model_dir: str | Path, epochs: int, progress: bool = True):
     """Continue training a model for `epochs` more epochs from its last checkpoint, on the same data."""
     record = ModelRecord.load(model_dir)

@@ -133,3 +133,25 @@ def test_3d_package(tmp_path):
     assert set(result.test_results.values()) == {"passed"}
     out = restore(tmp_path / "m3.zip", volumes[1], progress=False)
     np.testing.assert_allclose(out.image, restore(tmp_path / "model3d", volumes[1], progress=False).image, atol=1e-4)
+
+
+def test_ensemble_trains_packages_and_gives_mean_and_disagreement(tmp_path):
+    from carekit.ensemble import mixture_mean
+    from carekit.train.ensemble import train_ensemble
+
+    lows, highs = synthetic_pairs(4, shape=(96, 96))
+    config = TrainConfig(**{**TINY_TRAIN, "epochs": 1, "steps_per_epoch": 5})
+    train_ensemble(lows, highs, config, tmp_path / "ensemble", members=3, progress=False)
+    members = [restore(tmp_path / "ensemble" / f"member_{i}", lows[0], progress=False) for i in range(3)]
+    combined = restore(tmp_path / "ensemble", lows[0], progress=False)
+    np.testing.assert_allclose(combined.image, mixture_mean(np.stack([m.image for m in members])), atol=1e-5)
+    assert combined.scale is None and combined.disagreement.shape == (96, 96)
+    assert 0 <= combined.disagreement.min() and combined.disagreement.max() <= 1 and combined.disagreement.max() > 0
+    result = build_package(tmp_path / "ensemble", tmp_path / "ens.zip", name="ensemble test", sample=lows[0])
+    assert set(result.test_results.values()) == {"passed"}
+    rdf = _load_yaml((tmp_path / "ens" / "rdf.yaml").read_text())
+    assert rdf["config"]["carekit"]["ensemble_members"] == 3
+    packaged = restore(tmp_path / "ens.zip", lows[0], progress=False)
+    np.testing.assert_allclose(packaged.disagreement, combined.disagreement, atol=1e-4)
+    with pytest.raises(InputError, match="at least 2 members"):
+        train_ensemble(lows, highs, config, tmp_path / "one", members=1, progress=False)

@@ -55,3 +55,20 @@ def test_laplace_interval_coverage_is_calibrated_for_laplace_noise(rng):
     np.testing.assert_allclose(high, np.log(2))
     with pytest.raises(InputError, match="level"):
         laplace_interval(np.zeros(3), np.ones(3), 1.5)
+
+
+def test_ensemble_disagreement_matches_numerical_integration():
+    from carekit.ensemble import disagreement, mixture_mean
+
+    means = np.array([[0.0, 0.0, 0.0], [0.0, 1.0, 50.0]])
+    scales = np.array([[1.0, 1.0, 1.0], [1.0, 1.0, 1.0]])
+    result = disagreement(means, scales)
+    assert result[0] == pytest.approx(0.0, abs=1e-6) and result[2] == pytest.approx(1.0, abs=1e-3)
+    t = np.linspace(-40, 40, 400_001)
+    p = [np.exp(-np.abs(t - m) / b) / (2 * b) for m, b in ((0.0, 1.0), (1.0, 1.0))]
+    mixture = (p[0] + p[1]) / 2
+    jsd = np.mean([np.trapezoid(q * np.log(q / mixture), t) for q in p])
+    assert result[1] == pytest.approx(jsd / np.log(2), abs=5e-3)  # Gauss-Laguerre across the kinks: ~2e-3
+    np.testing.assert_allclose(mixture_mean(means), [0, 0.5, 25])
+    with pytest.raises(InputError, match="at least 2 members"):
+        disagreement(means[:1], scales[:1])

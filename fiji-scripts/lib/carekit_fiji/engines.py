@@ -64,7 +64,7 @@ def restore_python(imp, opts):
         outputs = appose_client.execute(state, TASK_SCRIPT, inputs, opts["timeout"], progress)
         IJ.showProgress(1.0)
         return images.read_image(target.floats(), outputs["shape"], outputs["axes"],
-                                 imp.getShortTitle() + "_CARE", imp.getCalibration())
+                                 imp.getShortTitle() + "_CARE", imp.getCalibration(), outputs.get("channels"))
     finally:
         source.dispose()
         if target is not None:

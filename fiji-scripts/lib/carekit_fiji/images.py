@@ -24,8 +24,9 @@ def write_planes(imp, float_buffer):
         float_buffer.put(processor.getPixels())
 
 
-def read_image(float_buffer, shape, axes, title, calibration=None):
-    """An ImagePlus (hyperstack when needed) from a FloatBuffer holding an array of `shape`/`axes`."""
+def read_image(float_buffer, shape, axes, title, calibration=None, channel_names=None):
+    """An ImagePlus (hyperstack when needed) from a FloatBuffer holding an array of `shape`/`axes`;
+    `channel_names` label the planes of each channel (e.g. mean, scale)."""
     from jarray import zeros
 
     height, width = shape[-2], shape[-1]
@@ -33,10 +34,12 @@ def read_image(float_buffer, shape, axes, title, calibration=None):
     channels, slices, frames = sizes.get("C", 1), sizes.get("Z", 1), sizes.get("T", 1)
     stack = ImageStack(width, height)
     plane = width * height
-    for _ in range(channels * slices * frames):
+    names = list(channel_names or [])
+    for index in range(channels * slices * frames):
         pixels = zeros(plane, "f")
         float_buffer.get(pixels)
-        stack.addSlice(FloatProcessor(width, height, pixels, None))
+        label = names[index % channels] if len(names) == channels else None
+        stack.addSlice(label, FloatProcessor(width, height, pixels, None))
     imp = ImagePlus(title, stack)
     imp.setDimensions(channels, slices, frames)
     if channels > 1:

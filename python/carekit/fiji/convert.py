@@ -40,6 +40,14 @@ def to_imageplus(array: np.ndarray, axes: str, title: str = "image", pixel_size:
     return imp
 
 
+def channel_names(imp) -> list[str]:
+    """Slice labels of the first plane of each channel (e.g. ['mean', 'scale']), or [] when unlabeled."""
+    channels = int(imp.getNChannels())
+    stack = imp.getStack()
+    labels = [stack.getSliceLabel(c + 1) for c in range(channels)]
+    return [str(label) for label in labels] if channels > 1 and all(labels) else []
+
+
 def from_imageplus(imp) -> tuple[np.ndarray, str, dict]:
     """(array, axes, pixel size) of an ImagePlus; singleton T/Z/C axes are dropped."""
     width, height, channels, slices, frames = [int(d) for d in imp.getDimensions()]

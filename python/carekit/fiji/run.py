@@ -36,8 +36,8 @@ def run_in_fiji(model: str | Path, image, axes: str | None = None, *, engine: st
                 fiji: str | Path | None = None):
     """Push `image` (numpy array or xarray.DataArray) into ImageJ, run CARE Restore on it, pull the result back.
 
-    Returns an xarray.DataArray with the ImageJ axes of the result (T, Z, C, Y, X without singletons; C holds
-    [mean, scale] for probabilistic models when `uncertainty`). `macro_before`/`macro_after` are ImageJ macro
+    Returns an xarray.DataArray with the ImageJ axes of the result (T, Z, C, Y, X without singletons; with
+    `uncertainty`, C holds [mean, scale] for probabilistic models and [mean, disagreement] for ensembles). `macro_before`/`macro_after` are ImageJ macro
     code run on the current image before and after restoring. ImageJ starts once per Python process: Fiji via
     PyImageJ when `fiji` or $FIJI_HOME names a local Fiji.app, else the local ImageJ 1.x with Jython.
     """
@@ -71,9 +71,8 @@ def run_in_fiji(model: str | Path, image, axes: str | None = None, *, engine: st
         _run_macro(IJ, macro_after, "macro_after")
         result = WindowManager.getCurrentImage() or result
     data, out_axes, out_pixel_size = convert.from_imageplus(result)
-    coords = {}
-    if "C" in out_axes and data.shape[out_axes.index("C")] == 2 and "C" not in axes:
-        coords["C"] = ["mean", "scale"]
+    names = convert.channel_names(result)
+    coords = {"C": names} if names and "C" in out_axes else {}
     return xr.DataArray(data, dims=list(out_axes), coords=coords,
                         attrs={"pixel_size": out_pixel_size, "title": str(result.getTitle()), "imagej": active.kind})
 

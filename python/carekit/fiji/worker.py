@@ -28,11 +28,12 @@ def _model(path: str, backend: str):
 
 
 def restore_array(image: np.ndarray, axes: str, model: str, backend: str = "onnx", tile: int = 0,
-                  uncertainty: bool = True, on_progress=None) -> tuple[np.ndarray, str]:
-    """Restore `image` (axes like 'TZCYX' without singleton axes) and return (result, result axes).
+                  uncertainty: bool = True, on_progress=None) -> tuple[np.ndarray, str, list[str]]:
+    """Restore `image` (axes like 'TZCYX' without singleton axes); returns (result, result axes, channel names).
 
-    With a probabilistic model and `uncertainty`, the result gains a channel axis C holding
-    [mean, scale] for each input channel (ImageJ shows them as channels of one hyperstack).
+    With `uncertainty`, a probabilistic model adds a channel with the Laplace scale and an ensemble one with the
+    disagreement D: the result gains a channel axis C holding [mean, scale] (or [mean, disagreement]) for each
+    input channel, which ImageJ shows as channels of one hyperstack.
     """
     from ..predict import restore
 
@@ -40,15 +41,16 @@ def restore_array(image: np.ndarray, axes: str, model: str, backend: str = "onnx
     spatial = len(runner.spec.axes)
     tile_shape = (tile,) * spatial if tile else None
     result = restore(runner, image, axes=axes, tile=tile_shape, progress=False, on_progress=on_progress)
-    if result.scale is None or not uncertainty:
-        return result.image, axes
+    extra, name = ((result.scale, "scale") if result.scale is not None else (result.disagreement, "disagreement"))
+    if extra is None or not uncertainty:
+        return result.image, axes, []
     if "C" in axes:
         c = axes.index("C")
-        stacked = np.stack([result.image, result.scale], axis=c + 1)
+        stacked = np.stack([result.image, extra], axis=c + 1)
         merged = stacked.reshape(stacked.shape[:c] + (-1,) + stacked.shape[c + 2:])
-        return merged, axes
+        return merged, axes, [f"{kind} {i + 1}" for i in range(image.shape[c]) for kind in ("mean", name)]
     c = max(axes.find("Z"), axes.find("T")) + 1
-    return np.stack([result.image, result.scale], axis=c), axes[:c] + "C" + axes[c:]
+    return np.stack([result.image, extra], axis=c), axes[:c] + "C" + axes[c:], ["mean", name]
 
 
 def restore_task(task, image, output, axes: str, model: str, backend: str, tile: int, uncertainty: bool) -> None:
@@ -60,8 +62,8 @@ def restore_task(task, image, output, axes: str, model: str, backend: str, tile:
         def progress(done, total):
             task.update(message=f"CARE: tile {done}/{total}", current=done, maximum=total)
 
-        restored, out_axes = restore_array(np.array(source, dtype=np.float32), axes, model, backend, tile,
-                                           uncertainty, progress)
+        restored, out_axes, channels = restore_array(np.array(source, dtype=np.float32), axes, model, backend,
+                                                     tile, uncertainty, progress)
         target = output.ndarray()
         flat = target.reshape(-1)
         if restored.size > flat.size:
@@ -75,5 +77,5 @@ def restore_task(task, image, output, axes: str, model: str, backend: str, tile:
                 array.shm.close()
             except BufferError:  # a view is still alive after an error; the client removes the segment anyway
                 pass
-    task.outputs.update({"shape": list(restored.shape), "axes": out_axes,
+    task.outputs.update({"shape": list(restored.shape), "axes": out_axes, "channels": channels,
                          "seconds": round(time.perf_counter() - started, 4)})

@@ -82,6 +82,17 @@ def load_care(model_dir: str | Path, weights: str = "weights_best.h5"):
     return model
 
 
+def load_keras_model(model_dir: str | Path, weights: str = "weights_best.h5"):
+    """The Keras network of a model folder: a CARE model, or an ensemble's members combined into one network
+    whose outputs are [mean_0, scale_0, mean_1, scale_1, ...]."""
+    record = ModelRecord.load(model_dir)
+    if record.kind == "ensemble":
+        from .ensemble import ensemble_keras_model
+
+        return ensemble_keras_model(model_dir, weights)
+    return load_care(model_dir, weights).keras_model
+
+
 def train_care(sources: list[np.ndarray], targets: list[np.ndarray], config: TrainConfig, model_dir: str | Path,
                data_info: dict | None = None, pixel_size: dict | None = None, resume: bool = False,
                extra_epochs: int | None = None, progress: bool = True) -> TrainResult:

@@ -90,7 +90,8 @@ class PackageModel:
 
 def _spec_from_config(config: dict) -> NetworkSpec:
     return NetworkSpec(axes=config["axes"], pmin=config["norm_pmin"], pmax=config["norm_pmax"], halo=config["halo"],
-                       divisor=config["step"], probabilistic=config["probabilistic"])
+                       divisor=config["step"], probabilistic=config["probabilistic"],
+                       ensemble_members=config.get("ensemble_members", 0))
 
 
 def _onnx_runner(path: Path):

@@ -112,7 +112,10 @@ def _readme(record: ModelRecord, name: str, description: str, evaluation: dict |
         f"{2**train.unet_depth} per axis; normalized by the package (percentiles {train.norm_pmin} -> 0, "
         f"{train.norm_pmax} -> 1 of each image).",
         "- output: the restored image in those normalized units" +
-        (", plus a second channel with the per-pixel Laplace scale (probabilistic CARE)." if train.probabilistic else "."),
+        (f"; an ensemble of {len(record.members)} probabilistic networks: channels are the Laplace mean and scale of "
+         "each member (carekit combines them into the mixture mean and the disagreement D in [0, 1])."
+         if record.kind == "ensemble" else
+         ", plus a second channel with the per-pixel Laplace scale (probabilistic CARE)." if train.probabilistic else "."),
         "", "## Training", "",
         f"- data: `{json.dumps(data)}`",
         f"- network: U-Net depth {train.unet_depth}, {train.unet_first} first filters, kernel {train.unet_kern_size}",
@@ -184,13 +187,14 @@ def build_package(model_dir: str | Path, out_zip: str | Path, *, name: str | Non
     name = name or f"CARE {record.name}"
     if not 5 <= len(name) <= 128:
         raise InputError(f"a bioimage.io model name needs 5 to 128 characters, got {name!r}")
-    description = description or (f"CARE restoration of {len(spec.axes)}D fluorescence images "
-                                  f"({'probabilistic, ' if spec.probabilistic else ''}trained with carekit)")
+    kind = (f"ensemble of {spec.ensemble_members} probabilistic networks, " if spec.ensemble_members
+            else "probabilistic, " if spec.probabilistic else "")
+    description = description or f"CARE restoration of {len(spec.axes)}D fluorescence images ({kind}trained with carekit)"
 
     from ..train import export
-    from ..train.care import load_care
+    from ..train.care import load_keras_model
 
-    model = load_care(model_dir).keras_model
+    model = load_keras_model(model_dir)
     step, halo, min_size = axis_geometry(record.train.unet_depth, record.train.unet_kern_size)
     crop = _test_crop(_sample_image(record, sample), len(spec.axes), step, min_size)
     normalized = normalize_percentile(crop, spec.pmin, spec.pmax)
@@ -259,7 +263,9 @@ def _describe(record, spec, name, description, authors, tags, files, work, step,
         preprocessing=[v0_5.EnsureDtypeDescr(kwargs=v0_5.EnsureDtypeKwargs(dtype="float32")), scale_range])]
     outputs = [v0_5.OutputTensorDescr(
         id=v0_5.TensorId(TENSOR_OUTPUT), axes=output_axes,
-        description="restored image in normalized units" + (" (channel 0: Laplace mean, 1: scale)" if spec.probabilistic else ""),
+        description="restored image in normalized units" + (
+            f" (Laplace mean, scale of {spec.ensemble_members} ensemble members)" if spec.ensemble_members else " (channel 0: Laplace mean, 1: scale)"
+            if spec.probabilistic else ""),
         test_tensor=v0_5.FileDescr(source=work / "test_output.npy"),
         sample_tensor=v0_5.FileDescr(source=work / "sample_output.tif"),
         data=v0_5.IntervalOrRatioDataDescr(type="float32"))]
@@ -294,7 +300,7 @@ def _describe(record, spec, name, description, authors, tags, files, work, step,
                            "prediction": {"preprocess": [{"spec": None}], "postprocess": [{"spec": None}]}},
             "carekit": {"version": __version__, "probabilistic": spec.probabilistic, "axes": spec.axes,
                         "norm_pmin": spec.pmin, "norm_pmax": spec.pmax, "halo": halo, "step": step,
-                        "output_channels": list(spec.output_channels)},
+                        "output_channels": list(spec.output_channels), "ensemble_members": spec.ensemble_members},
         },
     )
 

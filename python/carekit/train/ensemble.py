@@ -1,0 +1,62 @@
+"""Ensembles of probabilistic CARE networks: M members trained with different seeds (initialization, patch
+order, augmentation), stored as sub-folders, combined into one Keras network for prediction and packaging."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .. import __version__
+from ..config import ModelRecord, TrainConfig
+from ..errors import InputError
+from .care import TrainResult, load_care, train_care
+from .export import serializable_model
+from .tf import import_tensorflow
+
+import_tensorflow()
+import keras  # noqa: E402
+
+
+@dataclass
+class EnsembleResult:
+    model_dir: Path
+    members: list[TrainResult]
+
+
+def train_ensemble(sources: list[np.ndarray], targets: list[np.ndarray], config: TrainConfig, model_dir: str | Path,
+                   members: int = 5, data_info: dict | None = None, pixel_size: dict | None = None,
+                   progress: bool = True) -> EnsembleResult:
+    """Train `members` probabilistic CARE models (seeds seed, seed+1, ...) into model_dir/member_<i>."""
+    if members < 2:
+        raise InputError(f"an ensemble needs at least 2 members, got {members}")
+    model_dir = Path(model_dir)
+    if model_dir.exists() and any(model_dir.iterdir()):
+        raise InputError(f"{model_dir} already exists and is not empty; choose a new model folder")
+    config = config.model_copy(update={"probabilistic": True})
+    names = [f"member_{i}" for i in range(members)]
+    record = ModelRecord(carekit_version=__version__, name=model_dir.name, kind="ensemble", train=config,
+                         data=data_info or {}, pixel_size=pixel_size or {}, members=names)
+    results = []
+    for index, name in enumerate(names):
+        if progress:
+            print(f"ensemble member {index + 1}/{members}", flush=True)
+        member_config = config.model_copy(update={"seed": config.seed + index})
+        results.append(train_care(sources, targets, member_config, model_dir / name, data_info=data_info,
+                                  pixel_size=pixel_size, progress=progress))
+    record.epochs_done = min(r.epochs_done for r in results)
+    record.save(model_dir)
+    return EnsembleResult(model_dir, results)
+
+
+def ensemble_keras_model(model_dir: str | Path, weights: str = "weights_best.h5") -> keras.Model:
+    record = ModelRecord.load(model_dir)
+    members = []
+    for index, name in enumerate(record.members):
+        member = serializable_model(load_care(Path(model_dir) / name, weights).keras_model)
+        member.name = f"member_{index}"
+        members.append(member)
+    inputs = keras.Input(shape=members[0].input_shape[1:], name="input")
+    outputs = keras.layers.Concatenate(axis=-1, name="members")([member(inputs) for member in members])
+    return keras.Model(inputs, outputs, name="care_ensemble")
