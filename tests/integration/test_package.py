@@ -125,7 +125,7 @@ def test_packaging_errors(tiny_model, tmp_path):
 def test_3d_package(tmp_path):
     from carekit.train.care import train_care
 
-    volumes = [np.random.default_rng(i).random((48, 64, 64)).astype(np.float32) for i in range(2)]
+    volumes = [np.random.default_rng(i).random((56, 64, 64)).astype(np.float32) for i in range(2)]
     config = TrainConfig(axes="ZYX", patch_size=(16, 32, 32), patches_per_image=8, epochs=1, steps_per_epoch=3,
                          batch_size=4, unet_first=8)
     train_care(volumes, volumes, config, tmp_path / "model3d", progress=False)

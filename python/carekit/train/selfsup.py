@@ -89,8 +89,15 @@ def train_selfsupervised(noisy: list[np.ndarray], config: TrainConfig, model_dir
     record.save(model_dir)
     care.keras_model.compile(optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate), loss=masked_mae)
     recorder = _EpochRecorder(model_dir, record, 0, save_best=True)
+    baseline = None
+    if pretrained is not None:
+        # the pretrained weights are the first candidate: fine-tuning must beat their masked validation loss
+        baseline = float(care.keras_model.evaluate(*validation, verbose=0))
+        recorder.best_val_loss = baseline
+        care.keras_model.save_weights(str(model_dir / "weights_best.h5"))
     callbacks = [keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=max(2, patience // 2), verbose=0),
-                 keras.callbacks.EarlyStopping(patience=patience, restore_best_weights=True), recorder]
+                 keras.callbacks.EarlyStopping(patience=patience, baseline=baseline, restore_best_weights=True),
+                 recorder]
     if progress:
         callbacks.append(_ProgressBar(config.epochs, config.steps_per_epoch, 0))
     with warnings.catch_warnings():
