@@ -14,7 +14,7 @@ log() { printf '\n[run.sh] %s\n' "$*" >&2; }
 
 install_system_packages() {
   local missing=()
-  command -v java >/dev/null 2>&1 || missing+=(default-jdk-headless)
+  command -v javac >/dev/null 2>&1 || missing+=(default-jdk-headless)
   [ -e /usr/share/java/ij.jar ] || missing+=(imagej)
   [ -e /usr/share/java/jython.jar ] || missing+=(jython)
   command -v xvfb-run >/dev/null 2>&1 || missing+=(xvfb)

@@ -37,7 +37,7 @@ def run(values):
             os.makedirs(folder)
         IJ.saveAsTiff(result, opts["output"])
     WindowManager.setTempCurrentImage(result)
-    if not IJ.getInstance() is None or IJ.isMacro() and not java_headless():
+    if not java_headless():
         result.show()
     IJ.showStatus("CARE: done")
     return result
