@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data.patches import normalize_percentile
 from ..errors import InputError
 from ..io import list_tiffs, read_image
 from .metrics import affine_fit, coverage, normalize_ground_truth, score
@@ -133,6 +134,8 @@ def comparison_figure(raw: np.ndarray, results: dict[str, np.ndarray], ground_tr
     grid = fig.add_gridspec(2, n, height_ratios=[2.2, 1])
     for index, (name, image) in enumerate(panels.items()):
         ax = fig.add_subplot(grid[0, index])
+        if name == "input":  # the fit shrinks a very noisy input towards its mean: show it contrast-stretched
+            image = np.clip(normalize_percentile(raw, 1, 99.8), 0, 1)
         ax.imshow(image, cmap="magma", vmin=0, vmax=1)
         ax.axhline(row, color="cyan", lw=0.8, alpha=0.7)
         ax.set_title(name, fontsize=11)
