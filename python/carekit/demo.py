@@ -26,14 +26,15 @@ class DemoSettings:
     steps_per_epoch: int
     patches_per_image: int
     learning_rate: float
+    unet_first: int
     test_frames: int
     test_crop: int | None
 
 
-FULL = DemoSettings(epochs=30, steps_per_epoch=50, patches_per_image=64, learning_rate=4e-4, test_frames=4,
-                    test_crop=None)
-QUICK = DemoSettings(epochs=10, steps_per_epoch=40, patches_per_image=48, learning_rate=4e-4, test_frames=1,
-                     test_crop=384)
+FULL = DemoSettings(epochs=30, steps_per_epoch=50, patches_per_image=64, learning_rate=4e-4, unet_first=32,
+                    test_frames=4, test_crop=None)
+QUICK = DemoSettings(epochs=10, steps_per_epoch=50, patches_per_image=64, learning_rate=4e-4, unet_first=32,
+                     test_frames=1, test_crop=384)
 
 
 def _step(number: int, message: str) -> None:
@@ -74,7 +75,7 @@ def run_demo(out: Path, quick: bool = False, progress: bool = True, with_fiji: b
     data = workflows.data_from_clean(synth, builtin=DEMO_DATA, max_images=TRAIN_FRAMES)
     config = TrainConfig(epochs=settings.epochs, steps_per_epoch=settings.steps_per_epoch,
                          patches_per_image=settings.patches_per_image, learning_rate=settings.learning_rate,
-                         patch_size=(64, 64))
+                         unet_first=settings.unet_first, patch_size=(64, 64))
     trained = workflows.train(data, out / "model", config, progress=progress)
     timings["train"] = time.time() - tic
 
