@@ -79,7 +79,7 @@ def main() -> None:
     (HERE / "results" / "predict.json").write_text(json.dumps(results, indent=2))
     lines = [f"# Prediction benchmark ({results['machine']}, {results['date']})", "",
              "Same trained model (U-Net depth 2, 32 filters). Random Poisson image. csbdeep: CARE.predict with "
-             "PercentileNormalizer(1, 99.8) (n_tiles=(4,4) at 8192^2 so it fits in memory); carekit: restore() with its default "
+             "PercentileNormalizer(1, 99.8) (n_tiles=(4,4) at 8192^2 so it fits in memory); carekit: restore() with "
              "1024^2 tiles (its default).", "",
              "| size | method | seconds | Mpx/s | throughput vs csbdeep | peak MB | memory vs csbdeep |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
