@@ -3,7 +3,8 @@ beat self-supervised training from scratch, at the same training budget?
 
     .venv/bin/python benchmarks/transfer_experiment.py [--steps 50] [--epochs 15]
 
-1. pretrain CARE supervised on semi-synthetic pairs from the built-in confocal nuclei (another microscope);
+1. pretrain CARE supervised on semi-synthetic pairs from the built-in confocal nuclei (another microscope), once
+   plainly and once as a blind-spot network (N2V-masked inputs, loss on the masked pixels against the clean target);
 2. 'user data': noisy widefield HeLa frames (semi-synthetic, 5 photons) -- the ground truth is not used;
 3. Noise2Void from scratch on them vs Noise2Void fine-tuning of (1) with a 10x lower learning rate + early stopping,
    with little data and a short budget (2 images, 5 epochs) and with more (16 images, --epochs);
@@ -47,6 +48,13 @@ def main() -> None:
     pretrain_data = workflows.data_from_clean(SynthConfig(photons=[PHOTONS]), builtin="nuclei3d")
     workflows.train(pretrain_data, work / "pretrained", TrainConfig(**budget), progress=False)
     timings["pretrain"] = time.time() - tic
+    tic = time.time()
+    from carekit.train.selfsup import train_selfsupervised
+
+    sources, targets, _ = workflows.training_pairs(pretrain_data, 2)
+    train_selfsupervised(sources, TrainConfig(**budget), work / "pretrained_blindspot", method="n2v", patience=5,
+                         progress=False, clean=targets, data_info=pretrain_data)
+    timings["pretrain blind-spot"] = time.time() - tic
 
     frames, _ = builtin.clean_images("hela", ndim=2)
     lows, highs = make_pairs(frames[16:], SynthConfig(photons=[PHOTONS], seed=4242))
@@ -56,16 +64,19 @@ def main() -> None:
                                                                           args.epochs)):
         noisy = workflows.data_from_noisy(builtin="hela", synth=SynthConfig(photons=[PHOTONS]), max_images=n_images)
         runs = {}
-        for name, pretrained in (("N2V from scratch", None), ("N2V fine-tuned (transfer)", work / "pretrained")):
+        for name, pretrained in (("N2V from scratch", None), ("N2V fine-tuned (transfer)", work / "pretrained"),
+                                 ("N2V fine-tuned from blind-spot pretraining", work / "pretrained_blindspot")):
             tic = time.time()
-            folder = work / f"{name.split()[1]}_{n_images}"
+            folder = work / f"{name.replace(' ', '_')}_{n_images}"
             extra = {} if pretrained else {"learning_rate": 4e-4}
             runs[name] = workflows.selfsupervised(noisy, folder, method="n2v", pretrained=pretrained, progress=False,
                                                   patience=5, epochs=epochs, steps_per_epoch=args.steps,
                                                   patch_size=(64, 64), patches_per_image=64, **extra)
             timings[f"{label}: {name}"] = time.time() - tic
         methods = {"Raw": lows, "supervised, other data (no fine-tuning)":
-                   [restore(work / "pretrained", low, progress=False).image for low in lows]}
+                   [restore(work / "pretrained", low, progress=False).image for low in lows],
+                   "blind-spot supervised, other data (no fine-tuning)":
+                   [restore(work / "pretrained_blindspot", low, progress=False).image for low in lows]}
         for name, result in runs.items():
             methods[name] = [restore(result.model_dir, low, progress=False).image for low in lows]
             trained[f"{label}: {name}"] = result.epochs_done

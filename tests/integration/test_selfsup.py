@@ -71,6 +71,11 @@ def test_finetune_cli_one_command(tmp_path, tiny_model, capsys):
     assert code == 0
     record = ModelRecord.load(tmp_path / "ft")
     assert record.train.learning_rate == pytest.approx(ModelRecord.load(tiny_model).train.learning_rate / 10)
+    assert record.data["source"] == "selfsupervised" and record.data["images"]["source"] == "noisy"
+    from carekit.zoo.package import build_package
+
+    packaged = build_package(tmp_path / "ft", tmp_path / "ft_package.zip", name="fine-tuned test")  # sample: a noisy image
+    assert set(packaged.test_results.values()) == {"passed"}
     assert main(["finetune", "--noisy", str(tmp_path / "noisy"), "--model", str(tmp_path / "x")]) == 2
     assert "needs --pretrained" in capsys.readouterr().err
 

@@ -34,7 +34,7 @@ def masked_mae(y_true, y_pred):
     return tf.reduce_sum(mask * tf.abs(target - y_pred[..., :1])) / tf.maximum(tf.reduce_sum(mask), 1.0)
 
 
-def noisy_patches(noisy: list[np.ndarray], config: TrainConfig):
+def noisy_patches(noisy: list[np.ndarray], config: TrainConfig, clean: list[np.ndarray] | None = None):
     problems = [p for i, image in enumerate(noisy) for p in check_image(np.asarray(image), f"noisy image {i}")]
     if not noisy:
         problems.append("no noisy images given")
@@ -44,27 +44,31 @@ def noisy_patches(noisy: list[np.ndarray], config: TrainConfig):
     if bad:
         raise InputError(f"a {config.axes} model needs {len(config.axes)}D images; these are not: {', '.join(bad)}")
     normalized = [normalize_percentile(image, config.norm_pmin, config.norm_pmax) for image in noisy]
-    x, _ = sample_patches(normalized, normalized, config.patch_size, config.patches_per_image, rng=config.seed,
-                          foreground_threshold=0.0)
-    (train, _), (val, _) = split_validation(x, x, config.validation_fraction, rng=config.seed)
-    return train[..., None], val[..., None]
+    targets = normalized if clean is None else [normalize_percentile(c, config.norm_pmin, config.norm_pmax) for c in clean]
+    x, y = sample_patches(normalized, targets, config.patch_size, config.patches_per_image, rng=config.seed,
+                          foreground_threshold=0.0 if clean is None else 0.4)
+    (x_train, y_train), (x_val, y_val) = split_validation(x, y, config.validation_fraction, rng=config.seed)
+    return (x_train[..., None], y_train[..., None]), (x_val[..., None], y_val[..., None])
 
 
-def _batches(patches: np.ndarray, batch_size: int, method: str, fraction: float, seed: int):
+def _batches(patches: np.ndarray, targets: np.ndarray, batch_size: int, method: str, fraction: float, seed: int):
     rng = np.random.default_rng(seed)
     augment = _flip_augmenter(rng)
     while True:
-        chosen = patches[rng.integers(0, len(patches), batch_size)]
-        chosen = np.stack([augment(p, p)[0] for p in chosen])
-        yield blind_spot_batch(chosen, rng, method, fraction)
+        index = rng.integers(0, len(patches), batch_size)
+        pairs = [augment(x, y) for x, y in zip(patches[index], targets[index])]
+        x, y = np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
+        yield blind_spot_batch(x, rng, method, fraction, targets=y)
 
 
 def train_selfsupervised(noisy: list[np.ndarray], config: TrainConfig, model_dir: str | Path, method: str = "n2v",
                          mask_fraction: float = 0.01, pretrained: str | Path | None = None, patience: int = 10,
-                         data_info: dict | None = None, progress: bool = True) -> TrainResult:
-    """Train a blind-spot denoiser from noisy images only. With `pretrained`, start from that (supervised) model's
-    weights and architecture, e.g. with a 10x lower learning rate; training stops early when the masked
-    validation loss has not improved for `patience` epochs, and keeps the best weights."""
+                         data_info: dict | None = None, progress: bool = True,
+                         clean: list[np.ndarray] | None = None) -> TrainResult:
+    """Train a blind-spot denoiser from noisy images only. With `pretrained`, start from that model's weights and
+    architecture, e.g. with a 10x lower learning rate; training stops early when the masked validation loss has
+    not improved for `patience` epochs, and keeps the best weights. With `clean` targets (aligned with `noisy`),
+    the same blind-spot network is trained supervised: a pretraining that Noise2Void fine-tuning continues."""
     from csbdeep.models import CARE
 
     model_dir = Path(model_dir)
@@ -77,11 +81,12 @@ def train_selfsupervised(noisy: list[np.ndarray], config: TrainConfig, model_dir
         config = config.model_copy(update={k: getattr(base.train, k) for k in ARCHITECTURE_FIELDS})
     if config.probabilistic:
         raise InputError("self-supervised training is not probabilistic; leave probabilistic off")
-    x_train, x_val = noisy_patches(noisy, config)
-    validation = blind_spot_batch(x_val, np.random.default_rng(config.seed + 1), method, mask_fraction)
+    (x_train, y_train), (x_val, y_val) = noisy_patches(noisy, config, clean)
+    validation = blind_spot_batch(x_val, np.random.default_rng(config.seed + 1), method, mask_fraction, targets=y_val)
 
-    info = {"source": "selfsupervised", "method": method, "mask_fraction": mask_fraction,
-            "pretrained": str(Path(pretrained).resolve()) if pretrained else None, **(data_info or {})}
+    info = {"source": "selfsupervised" if clean is None else "blind-spot supervised", "method": method,
+            "mask_fraction": mask_fraction, "pretrained": str(Path(pretrained).resolve()) if pretrained else None,
+            "images": data_info or {}}
     record = ModelRecord(carekit_version=__version__, name=model_dir.name, train=config, data=info)
     care = CARE(csbdeep_config(config), name=model_dir.name, basedir=str(model_dir.parent))
     if pretrained is not None:
@@ -102,7 +107,7 @@ def train_selfsupervised(noisy: list[np.ndarray], config: TrainConfig, model_dir
         callbacks.append(_ProgressBar(config.epochs, config.steps_per_epoch, 0))
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*shuffle=True.*")
-        care.keras_model.fit(_batches(x_train, config.batch_size, method, mask_fraction, config.seed),
+        care.keras_model.fit(_batches(x_train, y_train, config.batch_size, method, mask_fraction, config.seed),
                              validation_data=validation, epochs=config.epochs, steps_per_epoch=config.steps_per_epoch,
                              callbacks=callbacks, verbose=0)
     if not (model_dir / "weights_best.h5").exists():

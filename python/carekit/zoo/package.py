@@ -76,6 +76,11 @@ def _sample_image(record: ModelRecord, sample: str | Path | np.ndarray | None) -
 
         lows, _, _ = training_pairs(record.data, len(record.train.axes))
         return lows[0]
+    images = record.data.get("images", {})
+    if record.data.get("source") == "selfsupervised" and images.get("source") == "noisy":
+        from ..workflows import noisy_images
+
+        return noisy_images(images, len(record.train.axes))[0]
     raise InputError("this model does not record loadable training data; give a sample image (--sample image.tif)")
 
 
