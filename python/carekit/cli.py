@@ -99,6 +99,11 @@ def cmd_train(args) -> int:
                            steps_per_epoch=args.steps, batch_size=args.batch_size, learning_rate=args.learning_rate,
                            unet_depth=args.unet_depth, unet_first=args.unet_first, unet_kern_size=args.unet_kern_size,
                            probabilistic=args.probabilistic, seed=args.seed)
+        if args.blind_spot:
+            result = workflows.train_blind_spot(_data_description(args), args.model, config, progress=not args.quiet)
+            print(f"blind-spot model: {result.model_dir} (fine-tune it with: carekit finetune --pretrained "
+                  f"{result.model_dir} --noisy DIR --model NEW)")
+            return 0
         if args.ensemble:
             ensemble = workflows.train_ensemble(_data_description(args), args.model, config, members=args.ensemble,
                                                 progress=not args.quiet)
@@ -304,6 +309,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--unet-first", type=int, default=32)
     p.add_argument("--unet-kern-size", type=int, default=3)
     p.add_argument("--probabilistic", action="store_true", help="per-pixel Laplace mean and scale (probabilistic CARE)")
+    p.add_argument("--blind-spot", action="store_true", help="train a blind-spot network (Noise2Void-masked inputs) "
+                   "on the pairs: the pretraining to use for `carekit finetune`")
     p.add_argument("--ensemble", type=int, metavar="M", help="train M probabilistic members with different seeds "
                    "(prediction gives the mixture mean and the disagreement D in [0, 1])")
     p.add_argument("--seed", type=int, default=0)

@@ -93,6 +93,17 @@ def train_ensemble(data: dict, model_dir: str | Path, config: TrainConfig, membe
                  progress=progress)
 
 
+def train_blind_spot(data: dict, model_dir: str | Path, config: TrainConfig, method: str = "n2v",
+                     mask_fraction: float = 0.01, progress: bool = True):
+    """Supervised training of a blind-spot network (masked inputs, loss on the masked pixels against the clean
+    target): a pretraining that `finetune` (Noise2Void on the user's noisy images) continues consistently."""
+    lows, highs, _ = training_pairs(data, len(config.axes))
+    from .train.selfsup import train_selfsupervised
+
+    return train_selfsupervised(lows, config, model_dir, method=method, mask_fraction=mask_fraction,
+                                data_info=data, progress=progress, clean=highs)
+
+
 def resume(model_dir: str | Path, epochs: int, progress: bool = True):
     """Continue training a model for `epochs` more epochs from its last checkpoint, on the same data."""
     record = ModelRecord.load(model_dir)

@@ -91,3 +91,13 @@ def test_selfsup_bad_inputs(tmp_path, noisy_and_clean):
     with pytest.raises(InputError, match="not probabilistic"):
         train_selfsupervised(noisy_and_clean[0], config.model_copy(update={"probabilistic": True}), tmp_path / "c",
                              progress=False)
+
+
+def test_blind_spot_pretraining_from_the_cli(tmp_path):
+    from carekit.cli import main
+
+    code = main(["train", "--model", str(tmp_path / "bs"), "--synthetic", "granules", "--n-images", "3", "--size",
+                 "96", "96", "--blind-spot", "--epochs", "1", "--steps", "5", "--patch-size", "32", "32", "--quiet"])
+    assert code == 0
+    record = ModelRecord.load(tmp_path / "bs")
+    assert record.data["source"] == "blind-spot supervised" and record.data["images"]["source"] == "synthetic"
