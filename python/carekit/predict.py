@@ -123,6 +123,7 @@ def restore(model, image: np.ndarray | Image, axes: str | None = None, tile: tup
     mean = np.empty(work.shape, np.float32)
     scale = np.empty(work.shape, np.float32) if spec.probabilistic and not spec.ensemble_members else None
     disagreement = np.empty(work.shape, np.float32) if spec.ensemble_members else None
+    from .ensemble import disagreement as ensemble_disagreement, mixture_mean
     from .progress import progress_bar
 
     with progress_bar(total, "restoring", unit="tile", disable=not progress or total < 2) as bar:
@@ -135,8 +136,6 @@ def restore(model, image: np.ndarray | Image, axes: str | None = None, tile: tup
             normalized = normalize_percentile(plane, spec.pmin, spec.pmax, spec.eps)
             out = tiled_apply(normalized, runner, tile, halo, spec.divisor, on_tile=tile_done)
             if spec.ensemble_members:
-                from .ensemble import disagreement as ensemble_disagreement, mixture_mean
-
                 members_mean = np.moveaxis(out[..., 0::2], -1, 0)
                 mean[selector] = mixture_mean(members_mean)
                 disagreement[selector] = ensemble_disagreement(members_mean, np.moveaxis(out[..., 1::2], -1, 0))

@@ -3,8 +3,6 @@ as fine-tuning of a supervised model (transfer learning, Wang et al.): lower lea
 
 from __future__ import annotations
 
-import contextlib
-import io
 import shutil
 import warnings
 from pathlib import Path
@@ -112,6 +110,5 @@ def train_selfsupervised(noisy: list[np.ndarray], config: TrainConfig, model_dir
                              callbacks=callbacks, verbose=0)
     if not (model_dir / "weights_best.h5").exists():
         shutil.copy(model_dir / "weights_last.h5", model_dir / "weights_best.h5")
-    with contextlib.redirect_stdout(io.StringIO()):
-        plot = history.plot_history(model_dir / HISTORY_FILE, model_dir / "history.png")
+    plot = history.plot_history(model_dir / HISTORY_FILE, model_dir / "history.png")
     return TrainResult(model_dir, model_dir / HISTORY_FILE, plot, record.epochs_done, recorder.best_val_loss)
