@@ -99,11 +99,6 @@ def cmd_train(args) -> int:
                            steps_per_epoch=args.steps, batch_size=args.batch_size, learning_rate=args.learning_rate,
                            unet_depth=args.unet_depth, unet_first=args.unet_first, unet_kern_size=args.unet_kern_size,
                            probabilistic=args.probabilistic, seed=args.seed)
-        if args.blind_spot:
-            result = workflows.train_blind_spot(_data_description(args), args.model, config, progress=not args.quiet)
-            print(f"blind-spot model: {result.model_dir} (fine-tune it with: carekit finetune --pretrained "
-                  f"{result.model_dir} --noisy DIR --model NEW)")
-            return 0
         if args.ensemble:
             ensemble = workflows.train_ensemble(_data_description(args), args.model, config, members=args.ensemble,
                                                 progress=not args.quiet)
@@ -136,7 +131,7 @@ def cmd_selfsup(args) -> int:
     result = workflows.selfsupervised(data, args.model, method=args.method, pretrained=args.pretrained,
                                       mask_fraction=args.mask_fraction, patience=args.patience,
                                       progress=not args.quiet, **overrides)
-    print(f"model: {result.model_dir}\n  epochs trained: {result.epochs_done} (early stopping), best masked "
+    print(f"model: {result.model_dir}\n  epochs trained: {result.epochs_done} (early stopping), best {args.method} "
           f"validation loss {result.best_val_loss:.4f}\n  history: {result.history_plot}")
     return 0
 
@@ -309,8 +304,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--unet-first", type=int, default=32)
     p.add_argument("--unet-kern-size", type=int, default=3)
     p.add_argument("--probabilistic", action="store_true", help="per-pixel Laplace mean and scale (probabilistic CARE)")
-    p.add_argument("--blind-spot", action="store_true", help="train a blind-spot network (Noise2Void-masked inputs) "
-                   "on the pairs: the pretraining to use for `carekit finetune`")
     p.add_argument("--ensemble", type=int, metavar="M", help="train M probabilistic members with different seeds "
                    "(prediction gives the mixture mean and the disagreement D in [0, 1])")
     p.add_argument("--seed", type=int, default=0)
@@ -318,7 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_source_args(p, pairs=True, required=False)
     p.set_defaults(func=cmd_train)
 
-    for name, text in (("selfsup", "self-supervised denoising (Noise2Void / Noise2Self) from noisy images only"),
+    for name, text in (("selfsup", "self-supervised denoising (Noise2Void / Noise2Self / R2R) from noisy images only"),
                        ("finetune", "transfer learning: fine-tune a supervised model self-supervised on your noisy images")):
         p = sub.add_parser(name, help=text)
         p.add_argument("--model", required=True, help="model folder to create")
@@ -327,8 +320,10 @@ def build_parser() -> argparse.ArgumentParser:
         source.add_argument("--builtin", help="demo: semi-synthetic noisy versions of built-in images")
         p.add_argument("--pretrained", help="supervised model folder to start from" +
                        (" (required)" if name == "finetune" else " (then this is transfer learning)"))
-        p.add_argument("--method", choices=("n2v", "n2s"), default="n2v")
-        p.add_argument("--mask-fraction", type=float, default=0.01, help="fraction of pixels masked per patch")
+        p.add_argument("--method", choices=("n2v", "n2s", "r2r"), default="r2r" if name == "finetune" else "n2v",
+                       help="n2v/n2s: blind-spot masking; r2r: recorrupted pairs from an estimated noise model, "
+                       "trains the network a supervised model is (default for finetune)")
+        p.add_argument("--mask-fraction", type=float, default=0.01, help="n2v/n2s: fraction of pixels masked per patch")
         p.add_argument("--epochs", type=int)
         p.add_argument("--steps", type=int, help="steps per epoch")
         p.add_argument("--learning-rate", type=float, help="default: 4e-4 from scratch, pretrained rate / 10")

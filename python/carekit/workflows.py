@@ -93,17 +93,6 @@ def train_ensemble(data: dict, model_dir: str | Path, config: TrainConfig, membe
                  progress=progress)
 
 
-def train_blind_spot(data: dict, model_dir: str | Path, config: TrainConfig, method: str = "n2v",
-                     mask_fraction: float = 0.01, progress: bool = True):
-    """Supervised training of a blind-spot network (masked inputs, loss on the masked pixels against the clean
-    target): a pretraining that `finetune` (Noise2Void on the user's noisy images) continues consistently."""
-    lows, highs, _ = training_pairs(data, len(config.axes))
-    from .train.selfsup import train_selfsupervised
-
-    return train_selfsupervised(lows, config, model_dir, method=method, mask_fraction=mask_fraction,
-                                data_info=data, progress=progress, clean=highs)
-
-
 def resume(model_dir: str | Path, epochs: int, progress: bool = True):
     """Continue training a model for `epochs` more epochs from its last checkpoint, on the same data."""
     record = ModelRecord.load(model_dir)
@@ -141,8 +130,8 @@ def noisy_images(data: dict, ndim: int) -> list[np.ndarray]:
 def selfsupervised(data: dict, model_dir: str | Path, config: TrainConfig | None = None, method: str = "n2v",
                    pretrained: str | Path | None = None, mask_fraction: float = 0.01, patience: int = 10,
                    progress: bool = True, **overrides):
-    """Noise2Void/Noise2Self training on noisy images only; with `pretrained`, transfer learning from a
-    supervised model (its architecture and normalization are kept)."""
+    """Self-supervised training (Noise2Void, Noise2Self or R2R) on noisy images only; with `pretrained`, transfer
+    learning from a supervised model (its architecture and normalization are kept)."""
     if pretrained is not None:
         base = ModelRecord.load(pretrained).train
         overrides = {"axes": base.axes, "patch_size": base.patch_size, "learning_rate": base.learning_rate / 10,

@@ -28,6 +28,39 @@ def test_noise2void_from_noisy_images_only_improves_psnr(tmp_path, noisy_and_cle
     assert min(gains) > 1.0, gains
 
 
+def test_r2r_from_noisy_images_only_improves_psnr(tmp_path, noisy_and_clean):
+    from carekit.train.selfsup import train_selfsupervised
+
+    noisy, _ = noisy_and_clean
+    config = TrainConfig(**{**TINY_TRAIN, "epochs": 3, "steps_per_epoch": 60})
+    result = train_selfsupervised(noisy, config, tmp_path / "r2r", method="r2r", progress=False)
+    record = ModelRecord.load(result.model_dir)
+    assert record.data["method"] == "r2r" and record.data["r2r_alpha"] == 0.5
+    assert record.data["target_calibration"] == {"scale": 1.0, "offset": 0.0}
+    lows, highs = synthetic_pairs(2, shape=(160, 160), photons=5, seed=99)
+    gains = [score(h, restore(result.model_dir, l, progress=False).image).psnr - score(h, l).psnr
+             for l, h in zip(lows, highs)]
+    assert min(gains) > 1.0, gains
+
+
+def test_finetuning_targets_are_mapped_into_the_pretrained_intensity_scale(tmp_path, tiny_model, noisy_and_clean):
+    from carekit.evaluate.metrics import affine_coefficients
+    from carekit.train.care import load_care
+    from carekit.train.selfsup import noisy_patches, train_selfsupervised
+
+    noisy, _ = noisy_and_clean
+    config = TrainConfig(**{**TINY_TRAIN, "epochs": 1, "steps_per_epoch": 2})
+    result = train_selfsupervised(noisy, config, tmp_path / "ft", method="r2r", pretrained=tiny_model, progress=False)
+    recorded = ModelRecord.load(result.model_dir).data["target_calibration"]
+    # the least-squares fit of the noisy training patches onto the pretrained model's predictions of them
+    (patches, _), _ = noisy_patches(noisy, config, "r2r")
+    predicted = load_care(tiny_model).keras_model.predict(patches, verbose=0)
+    scale, offset = affine_coefficients(predicted, patches)
+    assert recorded != {"scale": 1.0, "offset": 0.0}  # from scratch the targets stay as they are
+    assert recorded["scale"] == pytest.approx(scale, rel=1e-3)
+    assert recorded["offset"] == pytest.approx(offset, abs=1e-3)
+
+
 def test_noise2self_masking_trains(tmp_path, noisy_and_clean):
     from carekit.train.selfsup import train_selfsupervised
 
@@ -72,6 +105,7 @@ def test_finetune_cli_one_command(tmp_path, tiny_model, capsys):
     record = ModelRecord.load(tmp_path / "ft")
     assert record.train.learning_rate == pytest.approx(ModelRecord.load(tiny_model).train.learning_rate / 10)
     assert record.data["source"] == "selfsupervised" and record.data["images"]["source"] == "noisy"
+    assert record.data["method"] == "r2r"  # finetune's default: the loss that trains the non-blind network
     from carekit.zoo.package import build_package
 
     packaged = build_package(tmp_path / "ft", tmp_path / "ft_package.zip", name="fine-tuned test")  # sample: a noisy image
@@ -88,16 +122,8 @@ def test_selfsup_bad_inputs(tmp_path, noisy_and_clean):
         train_selfsupervised([np.random.rand(20, 20)], config, tmp_path / "a", progress=False)
     with pytest.raises(InputError, match="needs 2D images"):
         train_selfsupervised([np.random.rand(64, 64, 3)], config, tmp_path / "b", progress=False)
+    with pytest.raises(InputError, match="unknown self-supervised method"):
+        train_selfsupervised(noisy_and_clean[0], config, tmp_path / "d", method="n2n", progress=False)
     with pytest.raises(InputError, match="not probabilistic"):
         train_selfsupervised(noisy_and_clean[0], config.model_copy(update={"probabilistic": True}), tmp_path / "c",
                              progress=False)
-
-
-def test_blind_spot_pretraining_from_the_cli(tmp_path):
-    from carekit.cli import main
-
-    code = main(["train", "--model", str(tmp_path / "bs"), "--synthetic", "granules", "--n-images", "3", "--size",
-                 "96", "96", "--blind-spot", "--epochs", "1", "--steps", "5", "--patch-size", "32", "32", "--quiet"])
-    assert code == 0
-    record = ModelRecord.load(tmp_path / "bs")
-    assert record.data["source"] == "blind-spot supervised" and record.data["images"]["source"] == "synthetic"

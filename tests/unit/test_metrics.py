@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from carekit.errors import InputError
-from carekit.evaluate.metrics import affine_fit, normalize_ground_truth, score
+from carekit.evaluate.metrics import affine_coefficients, affine_fit, normalize_ground_truth, score
 
 
 def test_identical_images_score_perfectly(rng):
@@ -30,6 +30,7 @@ def test_psnr_matches_a_known_noise_level(rng):
 def test_affine_fit_recovers_scale_and_offset(rng):
     target = rng.random(100)
     np.testing.assert_allclose(affine_fit((target - 3) / 5, target), target, atol=1e-12)
+    assert affine_coefficients((target - 3) / 5, target) == pytest.approx((5.0, 3.0))
     assert normalize_ground_truth(np.arange(1001.0)).max() == pytest.approx(1.0, abs=2e-3)
 
 

@@ -18,12 +18,8 @@ METHODS = ("n2v", "n2s")
 
 
 def blind_spot_batch(patches: np.ndarray, rng: np.random.Generator, method: str = "n2v",
-                     fraction: float = 0.01, radius: int = 2,
-                     targets: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Mask a batch of patches (N, *spatial, 1): returns (masked input, target with [values, mask] channels).
-
-    The values are the patches themselves (self-supervised) or, when given, aligned clean `targets`
-    (supervised blind-spot training, e.g. pretraining a network that fine-tunes well with Noise2Void)."""
+                     fraction: float = 0.01, radius: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """Mask a batch of patches (N, *spatial, 1): returns (masked input, target with [values, mask] channels)."""
     if method not in METHODS:
         raise InputError(f"unknown self-supervised method {method!r}; choose one of {METHODS}")
     if not 0 < fraction < 0.5:
@@ -45,7 +41,4 @@ def blind_spot_batch(patches: np.ndarray, rng: np.random.Generator, method: str 
             replacement = np.zeros(len(coords), patches.dtype)
         inputs[(index, *coords.T, 0)] = replacement
         mask[(index, *coords.T, 0)] = 1.0
-    values = patches if targets is None else targets
-    if values.shape != patches.shape:
-        raise InputError(f"targets {values.shape} must have the shape of the patches {patches.shape}")
-    return inputs, np.concatenate([values, mask], axis=-1)
+    return inputs, np.concatenate([patches, mask], axis=-1)

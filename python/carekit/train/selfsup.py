@@ -1,5 +1,8 @@
-"""Self-supervised denoising (Noise2Void / Noise2Self blind-spot masking) on csbdeep's CARE U-Net, from scratch or
-as fine-tuning of a supervised model (transfer learning, Wang et al.): lower learning rate, early stopping."""
+"""Self-supervised denoising on csbdeep's CARE U-Net, from scratch or as fine-tuning of a supervised model (transfer
+learning, Wang et al.: lower learning rate, early stopping).
+
+Methods: Noise2Void / Noise2Self blind-spot masking (masked loss), and Recorrupted-to-Recorrupted (R2R), which
+trains the non-blind network itself and so continues a supervised CARE model consistently."""
 
 from __future__ import annotations
 
@@ -13,7 +16,9 @@ from .. import __version__
 from ..config import ModelRecord, TrainConfig
 from ..data.masking import blind_spot_batch
 from ..data.patches import normalize_percentile, sample_patches, split_validation
+from ..data.recorrupt import recorrupted_batch, variance_map
 from ..errors import InputError
+from ..evaluate.metrics import affine_coefficients
 from ..io import check_image
 from . import history
 from .care import HISTORY_FILE, TrainResult, _EpochRecorder, _flip_augmenter, _ProgressBar, csbdeep_config, load_care
@@ -24,6 +29,8 @@ import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 ARCHITECTURE_FIELDS = ("axes", "unet_depth", "unet_first", "unet_kern_size", "norm_pmin", "norm_pmax")
+METHODS = ("n2v", "n2s", "r2r")
+R2R_ALPHA = 0.5
 
 
 def masked_mae(y_true, y_pred):
@@ -32,7 +39,8 @@ def masked_mae(y_true, y_pred):
     return tf.reduce_sum(mask * tf.abs(target - y_pred[..., :1])) / tf.maximum(tf.reduce_sum(mask), 1.0)
 
 
-def noisy_patches(noisy: list[np.ndarray], config: TrainConfig, clean: list[np.ndarray] | None = None):
+def noisy_patches(noisy: list[np.ndarray], config: TrainConfig, method: str = "n2v"):
+    """Normalized training and validation patches (x, y): y is the per-pixel noise variance for R2R, else x."""
     problems = [p for i, image in enumerate(noisy) for p in check_image(np.asarray(image), f"noisy image {i}")]
     if not noisy:
         problems.append("no noisy images given")
@@ -42,31 +50,59 @@ def noisy_patches(noisy: list[np.ndarray], config: TrainConfig, clean: list[np.n
     if bad:
         raise InputError(f"a {config.axes} model needs {len(config.axes)}D images; these are not: {', '.join(bad)}")
     normalized = [normalize_percentile(image, config.norm_pmin, config.norm_pmax) for image in noisy]
-    targets = normalized if clean is None else [normalize_percentile(c, config.norm_pmin, config.norm_pmax) for c in clean]
+    targets = [variance_map(image) for image in normalized] if method == "r2r" else normalized
     x, y = sample_patches(normalized, targets, config.patch_size, config.patches_per_image, rng=config.seed,
-                          foreground_threshold=0.0 if clean is None else 0.4)
+                          foreground_threshold=0.0)
     (x_train, y_train), (x_val, y_val) = split_validation(x, y, config.validation_fraction, rng=config.seed)
     return (x_train[..., None], y_train[..., None]), (x_val[..., None], y_val[..., None])
 
 
-def _batches(patches: np.ndarray, targets: np.ndarray, batch_size: int, method: str, fraction: float, seed: int):
+def _make_inputs(x: np.ndarray, y: np.ndarray, rng: np.random.Generator, method: str, fraction: float,
+                 calibration: tuple[float, float] = (1.0, 0.0)):
+    """(network input, loss target); the target values are mapped by (value - offset) / scale (see calibrate)."""
+    inputs, targets = recorrupted_batch(x, y, rng, R2R_ALPHA) if method == "r2r" else \
+        blind_spot_batch(x, rng, method, fraction)
+    scale, offset = calibration
+    targets[..., :1] = (targets[..., :1] - offset) / scale
+    return inputs, targets
+
+
+def calibrate(keras_model, noisy_patches: np.ndarray, max_patches: int = 256) -> tuple[float, float]:
+    """(scale, offset) with noisy ~ scale * prediction + offset, by least squares over the patches.
+
+    A supervised model predicts in its ground truth's intensity scale, not in the noisy input's; self-supervised
+    targets are noisy values. Mapping the targets into the model's scale lets fine-tuning refine structure
+    instead of first relearning intensities (which costs most of what pretraining gave). The noise sits in the
+    regressand, so the fit is unbiased."""
+    sample = noisy_patches[:max_patches]
+    prediction = keras_model.predict(sample, batch_size=16, verbose=0)[..., :1]
+    scale, offset = affine_coefficients(prediction, sample)
+    if not scale > 0:
+        raise InputError("the pretrained model's predictions do not follow the noisy images' intensities "
+                         "(fitted scale <= 0); is it a model for this kind of image?")
+    return scale, offset
+
+
+def _batches(patches: np.ndarray, targets: np.ndarray, batch_size: int, method: str, fraction: float, seed: int,
+             calibration: tuple[float, float]):
     rng = np.random.default_rng(seed)
     augment = _flip_augmenter(rng)
     while True:
         index = rng.integers(0, len(patches), batch_size)
         pairs = [augment(x, y) for x, y in zip(patches[index], targets[index])]
         x, y = np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
-        yield blind_spot_batch(x, rng, method, fraction, targets=y)
+        yield _make_inputs(x, y, rng, method, fraction, calibration)
 
 
 def train_selfsupervised(noisy: list[np.ndarray], config: TrainConfig, model_dir: str | Path, method: str = "n2v",
                          mask_fraction: float = 0.01, pretrained: str | Path | None = None, patience: int = 10,
-                         data_info: dict | None = None, progress: bool = True,
-                         clean: list[np.ndarray] | None = None) -> TrainResult:
-    """Train a blind-spot denoiser from noisy images only. With `pretrained`, start from that model's weights and
-    architecture, e.g. with a 10x lower learning rate; training stops early when the masked validation loss has
-    not improved for `patience` epochs, and keeps the best weights. With `clean` targets (aligned with `noisy`),
-    the same blind-spot network is trained supervised: a pretraining that Noise2Void fine-tuning continues."""
+                         data_info: dict | None = None, progress: bool = True) -> TrainResult:
+    """Train a denoiser from noisy images only: blind-spot masking ('n2v', 'n2s'; masked MAE) or recorrupted
+    pairs ('r2r'; MSE against the recorrupted target, noise model estimated from each image).
+
+    With `pretrained`, start from that model's weights and architecture, e.g. with a 10x lower learning rate;
+    training stops early when the validation loss has not improved for `patience` epochs, and keeps the best
+    weights (the pretrained ones unless fine-tuning beats them)."""
     from csbdeep.models import CARE
 
     model_dir = Path(model_dir)
@@ -75,26 +111,33 @@ def train_selfsupervised(noisy: list[np.ndarray], config: TrainConfig, model_dir
     if pretrained is not None:
         base = ModelRecord.load(pretrained)
         if base.train.probabilistic:
-            raise InputError("fine-tune a non-probabilistic model: blind-spot training fits a single output")
+            raise InputError("fine-tune a non-probabilistic model: self-supervised training fits a single output")
         config = config.model_copy(update={k: getattr(base.train, k) for k in ARCHITECTURE_FIELDS})
+    if method not in METHODS:
+        raise InputError(f"unknown self-supervised method {method!r}; choose one of {METHODS}")
     if config.probabilistic:
         raise InputError("self-supervised training is not probabilistic; leave probabilistic off")
-    (x_train, y_train), (x_val, y_val) = noisy_patches(noisy, config, clean)
-    validation = blind_spot_batch(x_val, np.random.default_rng(config.seed + 1), method, mask_fraction, targets=y_val)
-
-    info = {"source": "selfsupervised" if clean is None else "blind-spot supervised", "method": method,
-            "mask_fraction": mask_fraction, "pretrained": str(Path(pretrained).resolve()) if pretrained else None,
-            "images": data_info or {}}
-    record = ModelRecord(carekit_version=__version__, name=model_dir.name, train=config, data=info)
+    (x_train, y_train), (x_val, y_val) = noisy_patches(noisy, config, method)
     care = CARE(csbdeep_config(config), name=model_dir.name, basedir=str(model_dir.parent))
+    calibration = (1.0, 0.0)
     if pretrained is not None:
         care.keras_model.set_weights(load_care(pretrained).keras_model.get_weights())
+        calibration = calibrate(care.keras_model, x_train)
+    validation = _make_inputs(x_val, y_val, np.random.default_rng(config.seed + 1), method, mask_fraction, calibration)
+
+    info = {"source": "selfsupervised", "method": method,
+            "mask_fraction": mask_fraction if method != "r2r" else None,
+            "r2r_alpha": R2R_ALPHA if method == "r2r" else None,
+            "pretrained": str(Path(pretrained).resolve()) if pretrained else None,
+            "target_calibration": {"scale": calibration[0], "offset": calibration[1]}, "images": data_info or {}}
+    record = ModelRecord(carekit_version=__version__, name=model_dir.name, train=config, data=info)
     record.save(model_dir)
-    care.keras_model.compile(optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate), loss=masked_mae)
+    care.keras_model.compile(optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
+                             loss="mse" if method == "r2r" else masked_mae)
     recorder = _EpochRecorder(model_dir, record, 0, save_best=True)
     baseline = None
     if pretrained is not None:
-        # the pretrained weights are the first candidate: fine-tuning must beat their masked validation loss
+        # the pretrained weights are the first candidate: fine-tuning must beat their validation loss
         baseline = float(care.keras_model.evaluate(*validation, verbose=0))
         recorder.best_val_loss = baseline
         care.keras_model.save_weights(str(model_dir / "weights_best.h5"))
@@ -105,7 +148,8 @@ def train_selfsupervised(noisy: list[np.ndarray], config: TrainConfig, model_dir
         callbacks.append(_ProgressBar(config.epochs, config.steps_per_epoch, 0))
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*shuffle=True.*")
-        care.keras_model.fit(_batches(x_train, y_train, config.batch_size, method, mask_fraction, config.seed),
+        care.keras_model.fit(_batches(x_train, y_train, config.batch_size, method, mask_fraction, config.seed,
+                                      calibration),
                              validation_data=validation, epochs=config.epochs, steps_per_epoch=config.steps_per_epoch,
                              callbacks=callbacks, verbose=0)
     if not (model_dir / "weights_best.h5").exists():
