@@ -22,7 +22,7 @@ def normalize_ground_truth(gt: np.ndarray, pmin: float = GT_PERCENTILES[0], pmax
     gt = np.asarray(gt, dtype=np.float64)
     lo, hi = np.percentile(gt, [pmin, pmax])
     if hi <= lo:
-        raise InputError("ground truth is constant; metrics are undefined")
+        raise InputError("ground truth is constant: it holds no structure to learn from or to compare against")
     return (gt - lo) / (hi - lo)
 
 

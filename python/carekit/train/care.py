@@ -131,14 +131,19 @@ def train_care(sources: list[np.ndarray], targets: list[np.ndarray], config: Tra
         callbacks.append(_ProgressBar(end_epoch, config.steps_per_epoch, start_epoch))
     batches = DataWrapper(x_train, y_train, config.batch_size, length=n_epochs * config.steps_per_epoch,
                           augmenter=_flip_augmenter(np.random.default_rng(config.seed + start_epoch)))
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*shuffle=True.*")
-        care.keras_model.fit(iter(batches), validation_data=validation, initial_epoch=start_epoch, epochs=end_epoch,
-                             steps_per_epoch=config.steps_per_epoch, callbacks=callbacks, verbose=0)
+    fit_from_generator(care.keras_model, iter(batches), validation_data=validation, initial_epoch=start_epoch,
+                       epochs=end_epoch, steps_per_epoch=config.steps_per_epoch, callbacks=callbacks)
     with contextlib.redirect_stdout(io.StringIO()):
         care._training_finished()  # saves weights_last.h5, reloads weights_best.h5
     plot = history.plot_history(model_dir / HISTORY_FILE, model_dir / "history.png")
     return TrainResult(model_dir, model_dir / HISTORY_FILE, plot, record.epochs_done, epoch_logger.best_val_loss)
+
+
+def fit_from_generator(keras_model, batches, **fit_arguments):
+    """keras fit on an endless batch generator, without Keras's warning that generators ignore shuffle=True."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*shuffle=True.*")
+        keras_model.fit(batches, verbose=0, **fit_arguments)
 
 
 def _flip_augmenter(rng: np.random.Generator):

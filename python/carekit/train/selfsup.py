@@ -7,7 +7,6 @@ trains the non-blind network itself and so continues a supervised CARE model con
 from __future__ import annotations
 
 import shutil
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +20,8 @@ from ..errors import InputError
 from ..evaluate.metrics import affine_coefficients
 from ..io import check_image
 from . import history
-from .care import HISTORY_FILE, TrainResult, _EpochRecorder, _flip_augmenter, _ProgressBar, csbdeep_config, load_care
+from .care import (HISTORY_FILE, TrainResult, _EpochRecorder, _flip_augmenter, _ProgressBar, csbdeep_config,
+                   fit_from_generator, load_care)
 from .tf import import_tensorflow
 
 import_tensorflow()
@@ -146,12 +146,9 @@ def train_selfsupervised(noisy: list[np.ndarray], config: TrainConfig, model_dir
                  recorder]
     if progress:
         callbacks.append(_ProgressBar(config.epochs, config.steps_per_epoch, 0))
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*shuffle=True.*")
-        care.keras_model.fit(_batches(x_train, y_train, config.batch_size, method, mask_fraction, config.seed,
-                                      calibration),
-                             validation_data=validation, epochs=config.epochs, steps_per_epoch=config.steps_per_epoch,
-                             callbacks=callbacks, verbose=0)
+    batches = _batches(x_train, y_train, config.batch_size, method, mask_fraction, config.seed, calibration)
+    fit_from_generator(care.keras_model, batches, validation_data=validation, epochs=config.epochs,
+                       steps_per_epoch=config.steps_per_epoch, callbacks=callbacks)
     if not (model_dir / "weights_best.h5").exists():
         shutil.copy(model_dir / "weights_last.h5", model_dir / "weights_best.h5")
     plot = history.plot_history(model_dir / HISTORY_FILE, model_dir / "history.png")

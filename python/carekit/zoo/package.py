@@ -18,7 +18,7 @@ from .. import __version__
 from ..config import MODEL_CONFIG_FILE, ModelRecord
 from ..data.patches import normalize_percentile
 from ..errors import CarekitError, InputError
-from ..io import Image, read_image, write_image
+from ..io import Image, list_tiffs, read_image, write_image
 from ..predict import network_spec_from_record
 
 WEIGHT_FORMATS = ("keras_hdf5", "tensorflow_saved_model_bundle", "onnx")
@@ -71,10 +71,14 @@ def _sample_image(record: ModelRecord, sample: str | Path | np.ndarray | None) -
         return sample
     if sample is not None:
         return read_image(sample).data
-    if record.data.get("source") in ("pairs", "clean", "synthetic"):
+    source = record.data.get("source")
+    if source == "pairs":
+        return read_image(list_tiffs(record.data["low"])[0]).data
+    if source in ("clean", "synthetic"):
         from ..workflows import training_pairs
 
-        lows, _, _ = training_pairs(record.data, len(record.train.axes))
+        first_image_only = {**record.data, "max_images": 1} if source == "clean" else {**record.data, "n_images": 1}
+        lows, _, _ = training_pairs(first_image_only, len(record.train.axes))
         return lows[0]
     images = record.data.get("images", {})
     if record.data.get("source") == "selfsupervised" and images.get("source") == "noisy":
