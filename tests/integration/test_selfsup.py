@@ -122,6 +122,9 @@ def test_selfsup_bad_inputs(tmp_path, noisy_and_clean):
         train_selfsupervised([np.random.rand(20, 20)], config, tmp_path / "a", progress=False)
     with pytest.raises(InputError, match="needs 2D images"):
         train_selfsupervised([np.random.rand(64, 64, 3)], config, tmp_path / "b", progress=False)
+    with pytest.raises(InputError, match="noisy image 1: need .* at least 64x64 .* use n2v"):
+        train_selfsupervised([np.random.rand(96, 96), np.random.rand(48, 40)], config, tmp_path / "e", method="r2r",
+                             progress=False)
     with pytest.raises(InputError, match="unknown self-supervised method"):
         train_selfsupervised(noisy_and_clean[0], config, tmp_path / "d", method="n2n", progress=False)
     with pytest.raises(InputError, match="not probabilistic"):

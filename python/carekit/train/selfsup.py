@@ -50,11 +50,18 @@ def noisy_patches(noisy: list[np.ndarray], config: TrainConfig, method: str = "n
     if bad:
         raise InputError(f"a {config.axes} model needs {len(config.axes)}D images; these are not: {', '.join(bad)}")
     normalized = [normalize_percentile(image, config.norm_pmin, config.norm_pmax) for image in noisy]
-    targets = [variance_map(image) for image in normalized] if method == "r2r" else normalized
+    targets = [_variance_map(i, image) for i, image in enumerate(normalized)] if method == "r2r" else normalized
     x, y = sample_patches(normalized, targets, config.patch_size, config.patches_per_image, rng=config.seed,
                           foreground_threshold=0.0)
     (x_train, y_train), (x_val, y_val) = split_validation(x, y, config.validation_fraction, rng=config.seed)
     return (x_train[..., None], y_train[..., None]), (x_val[..., None], y_val[..., None])
+
+
+def _variance_map(index: int, image: np.ndarray) -> np.ndarray:
+    try:
+        return variance_map(image)
+    except InputError as error:
+        raise InputError(f"noisy image {index}: {error}; r2r needs its noise model, use n2v for such images") from None
 
 
 def _make_inputs(x: np.ndarray, y: np.ndarray, rng: np.random.Generator, method: str, fraction: float,
