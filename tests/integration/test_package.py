@@ -112,8 +112,8 @@ def test_probabilistic_package_outputs_mean_and_scale(prob_package):
 def test_packaging_errors(tiny_model, tmp_path):
     with pytest.raises(InputError, match="must end in .zip"):
         build_package(tiny_model, tmp_path / "model.tar", sample=np.zeros((64, 64)))
-    with pytest.raises(InputError, match="too small"):
-        build_package(tiny_model, tmp_path / "m.zip", sample=np.random.rand(20, 20))
+    with pytest.raises(InputError, match="at least 2 pixels along every axis"):
+        build_package(tiny_model, tmp_path / "m.zip", sample=np.random.rand(1, 64))
     with pytest.raises(InputError, match="5 to 128"):
         build_package(tiny_model, tmp_path / "m.zip", name="abc", sample=np.zeros((64, 64)))
     assert not (tmp_path / "m.zip").exists()
@@ -122,15 +122,17 @@ def test_packaging_errors(tiny_model, tmp_path):
     assert (tiny_model / "weights_best.h5").exists()
 
 
-def test_3d_package(tmp_path):
+def test_3d_package_from_short_stacks(tmp_path):
     from carekit.train.care import train_care
 
-    volumes = [np.random.default_rng(i).random((56, 64, 64)).astype(np.float32) for i in range(2)]
+    # 24 planes: fewer than the 52 the network's receptive field asks for; the test tensor is mirror-padded
+    volumes = [np.random.default_rng(i).random((24, 64, 64)).astype(np.float32) for i in range(2)]
     config = TrainConfig(axes="ZYX", patch_size=(16, 32, 32), patches_per_image=8, epochs=1, steps_per_epoch=3,
                          batch_size=4, unet_first=8)
     train_care(volumes, volumes, config, tmp_path / "model3d", progress=False)
     result = build_package(tmp_path / "model3d", tmp_path / "m3.zip", name="3d test model", sample=volumes[0])
     assert set(result.test_results.values()) == {"passed"}
+    assert np.load(tmp_path / "m3" / "test_input.npy").shape == (1, 52, 64, 64, 1)
     out = restore(tmp_path / "m3.zip", volumes[1], progress=False)
     np.testing.assert_allclose(out.image, restore(tmp_path / "model3d", volumes[1], progress=False).image, atol=1e-4)
 

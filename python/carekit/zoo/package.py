@@ -53,15 +53,15 @@ def axis_geometry(unet_depth: int, kern_size: int) -> tuple[int, int, int]:
 
 
 def _test_crop(image: np.ndarray, ndim: int, step: int, min_size: int) -> np.ndarray:
+    """A central crop of the sample for the test tensors; axes shorter than the network's minimum size (e.g. a
+    stack of few planes) are mirror-padded to it."""
     if image.ndim != ndim:
         raise InputError(f"the sample image must be {ndim}D like the model, got shape {image.shape}")
-    size = []
-    for n, wanted in zip(image.shape, TEST_SIZE[ndim]):
-        usable = (min(n, max(wanted, min_size)) // step) * step
-        if usable < min_size:
-            raise InputError(f"the sample image {image.shape} is too small for a test tensor: every axis needs at "
-                             f"least {min_size} pixels for this network")
-        size.append(usable)
+    if min(image.shape) < 2:
+        raise InputError(f"the sample image {image.shape} needs at least 2 pixels along every axis")
+    short = [max(0, min_size - n) for n in image.shape]
+    image = np.pad(image, [(pad // 2, pad - pad // 2) for pad in short], mode="symmetric")
+    size = [(min(n, max(wanted, min_size)) // step) * step for n, wanted in zip(image.shape, TEST_SIZE[ndim])]
     start = [(n - s) // 2 for n, s in zip(image.shape, size)]
     return np.ascontiguousarray(image[tuple(slice(a, a + s) for a, s in zip(start, size))], dtype=np.float32)
 
