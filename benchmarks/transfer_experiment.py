@@ -5,9 +5,9 @@ beat self-supervised training from scratch, at the same training budget?
 
 1. pretrain CARE supervised on semi-synthetic pairs from the built-in confocal nuclei (another microscope);
 2. 'user data': noisy widefield HeLa frames (semi-synthetic, 5 photons) -- the ground truth is not used;
-3. Noise2Void and Recorrupted-to-Recorrupted (R2R) from scratch on them vs fine-tuning (1) with the same losses at a
-   10x lower learning rate + early stopping, with little data and a short budget (2 images, 5 epochs) and with
-   more (16 images, --epochs);
+3. Noise2Void and Recorrupted-to-Recorrupted (R2R) from scratch on them vs fine-tuning (1) with the same losses
+   (`finetune`'s defaults: 3x lower learning rate, early stopping; R2R also at 10x lower and the same rate), with
+   little data and a short budget (2 images, 5 epochs) and with more (16 images, --epochs);
 4. evaluate on held-out HeLa frames 16-19 (other noise seed) against ground truth.
 Results: benchmarks/results/transfer.json and transfer.md.
 """
@@ -56,12 +56,16 @@ def main() -> None:
                                                                           args.epochs)):
         noisy = workflows.data_from_noisy(builtin="hela", synth=SynthConfig(photons=[PHOTONS]), max_images=n_images)
         runs = {}
-        for name, method, pretrained in (("N2V from scratch", "n2v", None), ("R2R from scratch", "r2r", None),
-                                         ("N2V fine-tuned", "n2v", work / "pretrained"),
-                                         ("R2R fine-tuned", "r2r", work / "pretrained")):
+        pretrained_rate = TrainConfig().learning_rate
+        for name, method, pretrained, rate in (
+                ("N2V from scratch", "n2v", None, pretrained_rate), ("R2R from scratch", "r2r", None, pretrained_rate),
+                ("N2V fine-tuned", "n2v", work / "pretrained", None),
+                ("R2R fine-tuned", "r2r", work / "pretrained", None),
+                ("R2R fine-tuned, rate / 10", "r2r", work / "pretrained", pretrained_rate / 10),
+                ("R2R fine-tuned, same rate", "r2r", work / "pretrained", pretrained_rate)):
             tic = time.time()
-            folder = work / f"{name.replace(' ', '_')}_{n_images}"
-            extra = {} if pretrained else {"learning_rate": 4e-4}
+            folder = work / f"{name.replace(' ', '_').replace(',', '').replace('/', 'over')}_{n_images}"
+            extra = {} if rate is None else {"learning_rate": rate}
             runs[name] = workflows.selfsupervised(noisy, folder, method=method, pretrained=pretrained, progress=False,
                                                   patience=5, epochs=epochs, steps_per_epoch=args.steps,
                                                   patch_size=(64, 64), patches_per_image=64, **extra)
@@ -80,7 +84,8 @@ def main() -> None:
         "# Transfer learning: self-supervised fine-tuning vs from scratch\n\n"
         f"Held-out HeLa frames 16-19 at {PHOTONS:g} photons. Pretraining: supervised CARE on semi-synthetic "
         f"confocal nuclei (built-in nuclei3d planes, {args.epochs} x {args.steps} steps). Self-supervised runs: "
-        f"{args.steps} steps per epoch, early stopping (patience 5); fine-tuning at a 10x lower learning rate, "
+        f"{args.steps} steps per epoch, early stopping (patience 5), learning rate {TrainConfig().learning_rate:g} "
+        "from scratch; fine-tuning (`finetune`'s defaults) at a 3x lower rate unless the name says otherwise, "
         "with the targets mapped into the pretrained model's intensity scale, keeping the pretrained weights unless "
         f"the validation loss improves. Epochs trained: {trained}.\n\n"
         + table)

@@ -10,6 +10,10 @@ from .config import ModelRecord, SynthConfig, TrainConfig, validated
 from .errors import InputError
 from .io import Image, list_tiffs, load_pairs, read_image, write_image
 
+# fine-tuning learning rate = pretraining rate / 3: lower, so the pretrained features survive; at / 10 fine-tuning
+# was too slow to beat training from scratch within 5-15 epochs (benchmarks/results/transfer.md)
+FINETUNE_LR_DIVISOR = 3
+
 
 def data_from_pairs(low_dir: str | Path, high_dir: str | Path) -> dict:
     return {"source": "pairs", "low": str(Path(low_dir).resolve()), "high": str(Path(high_dir).resolve())}
@@ -134,7 +138,7 @@ def selfsupervised(data: dict, model_dir: str | Path, config: TrainConfig | None
     learning from a supervised model (its architecture and normalization are kept)."""
     if pretrained is not None:
         base = ModelRecord.load(pretrained).train
-        overrides = {"axes": base.axes, "patch_size": base.patch_size, "learning_rate": base.learning_rate / 10,
+        overrides = {"axes": base.axes, "patch_size": base.patch_size, "learning_rate": base.learning_rate / FINETUNE_LR_DIVISOR,
                      **overrides}
     config = config or validated(TrainConfig, **overrides)
     noisy = noisy_images(data, len(config.axes))

@@ -103,7 +103,7 @@ def test_finetune_cli_one_command(tmp_path, tiny_model, capsys):
                  "--model", str(tmp_path / "ft"), "--epochs", "1", "--steps", "5", "--quiet"])
     assert code == 0
     record = ModelRecord.load(tmp_path / "ft")
-    assert record.train.learning_rate == pytest.approx(ModelRecord.load(tiny_model).train.learning_rate / 10)
+    assert record.train.learning_rate == pytest.approx(ModelRecord.load(tiny_model).train.learning_rate / 3)
     assert record.data["source"] == "selfsupervised" and record.data["images"]["source"] == "noisy"
     assert record.data["method"] == "r2r"  # finetune's default: the loss that trains the non-blind network
     from carekit.zoo.package import build_package

@@ -107,7 +107,7 @@ def train_selfsupervised(noisy: list[np.ndarray], config: TrainConfig, model_dir
     """Train a denoiser from noisy images only: blind-spot masking ('n2v', 'n2s'; masked MAE) or recorrupted
     pairs ('r2r'; MSE against the recorrupted target, noise model estimated from each image).
 
-    With `pretrained`, start from that model's weights and architecture, e.g. with a 10x lower learning rate;
+    With `pretrained`, start from that model's weights and architecture, e.g. with a 3x lower learning rate;
     training stops early when the validation loss has not improved for `patience` epochs, and keeps the best
     weights (the pretrained ones unless fine-tuning beats them)."""
     from csbdeep.models import CARE
