@@ -138,8 +138,8 @@ def selfsupervised(data: dict, model_dir: str | Path, config: TrainConfig | None
     learning from a supervised model (its architecture and normalization are kept)."""
     if pretrained is not None:
         base = ModelRecord.load(pretrained).train
-        overrides = {"axes": base.axes, "patch_size": base.patch_size, "learning_rate": base.learning_rate / FINETUNE_LR_DIVISOR,
-                     **overrides}
+        overrides = {"axes": base.axes, "patch_size": base.patch_size,
+                     "learning_rate": base.learning_rate / FINETUNE_LR_DIVISOR, **overrides}
     config = config or validated(TrainConfig, **overrides)
     noisy = noisy_images(data, len(config.axes))
     from .train.selfsup import train_selfsupervised

@@ -81,7 +81,7 @@ def _sample_image(record: ModelRecord, sample: str | Path | np.ndarray | None) -
         lows, _, _ = training_pairs(first_image_only, len(record.train.axes))
         return lows[0]
     images = record.data.get("images", {})
-    if record.data.get("source") == "selfsupervised" and images.get("source") == "noisy":
+    if source == "selfsupervised" and images.get("source") == "noisy":
         from ..workflows import noisy_images
 
         return noisy_images(images, len(record.train.axes))[0]
