@@ -15,6 +15,17 @@ from .errors import CarekitError
 STRUCTURES = ("tubules", "granules", "mixed")
 
 
+def _epochs(text: str) -> int:
+    """argparse type of --epochs: a whole number >= 1 (0 must not fall back to a default)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"epochs must be a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"epochs must be >= 1, got {value}")
+    return value
+
+
 def _add_source_args(parser: argparse.ArgumentParser, pairs: bool, required: bool = True) -> None:
     group = parser.add_argument_group("training data (choose one)")
     source = group.add_mutually_exclusive_group(required=required)
@@ -90,12 +101,12 @@ def cmd_train(args) -> int:
     if args.resume == has_source:
         raise InputError("give training data (--pairs, --builtin, --clean or --synthetic), or --resume to continue a model")
     if args.resume:
-        result = workflows.resume(args.model, args.epochs or 10, progress=not args.quiet)
+        result = workflows.resume(args.model, 10 if args.epochs is None else args.epochs, progress=not args.quiet)
     else:
         if args.patch_size is None:
             args.patch_size = [64, 64] if args.axes == "YX" else [16, 64, 64]
         config = validated(TrainConfig, axes=args.axes, patch_size=tuple(args.patch_size), patches_per_image=args.patches_per_image,
-                           validation_fraction=args.validation_fraction, epochs=args.epochs or 40,
+                           validation_fraction=args.validation_fraction, epochs=40 if args.epochs is None else args.epochs,
                            steps_per_epoch=args.steps, batch_size=args.batch_size, learning_rate=args.learning_rate,
                            unet_depth=args.unet_depth, unet_first=args.unet_first, unet_kern_size=args.unet_kern_size,
                            probabilistic=args.probabilistic, seed=args.seed)
@@ -232,27 +243,22 @@ def cmd_demo(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from .errors import InputError
+    from .evaluate.baselines import BASELINE_NAMES, check_camera
     from .evaluate.report import comparison_figure, evaluate_folders, markdown_table, mean_and_scale, write_csv
     from .io import list_tiffs, read_image
 
-    methods = {}
-    for item in args.method:
-        name, sep, folder = item.partition("=")
-        if not sep or not name or not folder:
-            raise InputError(f"--method takes NAME=FOLDER, got {item!r}")
-        methods[name] = folder
+    methods = _evaluated_methods(args.method, args.baselines)
+    camera = check_camera(args.gain, args.read_noise, args.offset)
     if args.baselines:
         from .evaluate.baselines import run_baselines
         from .io import Image, write_image
 
         raw_name = next(iter(methods))
-        camera = {"gain": args.gain, "read_noise": args.read_noise, "offset": args.offset}
         for path in list_tiffs(args.gt):
             raw = read_image(Path(methods[raw_name]) / path.name).data
             for name, result in run_baselines(raw, read_image(path).data, camera=camera).items():
                 write_image(Path(args.out) / "baselines" / name / path.name, Image(result, "YX" if result.ndim == 2 else "ZYX"))
-        for name in ("Gaussian", "NLM", "TV", "GAT+NLM", "BM3D"):
+        for name in BASELINE_NAMES:
             if (Path(args.out) / "baselines" / name).is_dir():
                 methods[name] = str(Path(args.out) / "baselines" / name)
     rows = evaluate_folders(args.gt, methods, args.dataset)
@@ -268,6 +274,27 @@ def cmd_evaluate(args) -> int:
     print(table)
     print(f"wrote {out / 'results.csv'}, {out / 'results.md'}, {figure}")
     return 0
+
+
+def _evaluated_methods(items: list[str], baselines: bool) -> dict[str, str]:
+    """--method NAME=FOLDER values as {name: folder}; a name given twice, or one that --baselines also writes,
+    is refused (one of the two would silently be lost)."""
+    from .errors import InputError
+    from .evaluate.baselines import BASELINE_NAMES
+    from .evaluate.report import unique_methods
+
+    pairs = []
+    for item in items:
+        name, sep, folder = item.partition("=")
+        if not sep or not name or not folder:
+            raise InputError(f"--method takes NAME=FOLDER, got {item!r}")
+        pairs.append((name, folder))
+    methods = unique_methods(pairs)
+    clash = sorted(set(methods) & set(BASELINE_NAMES)) if baselines else []
+    if clash:
+        raise InputError(f"--baselines adds methods named {', '.join(BASELINE_NAMES)}; rename your --method "
+                         f"{', '.join(clash)}")
+    return methods
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -296,7 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--patch-size", type=int, nargs="+")
     p.add_argument("--patches-per-image", type=int, default=64)
     p.add_argument("--validation-fraction", type=float, default=0.1)
-    p.add_argument("--epochs", type=int)
+    p.add_argument("--epochs", type=_epochs, help="epochs to train (default 40), or with --resume to add (default 10)")
     p.add_argument("--steps", type=int, default=100, help="steps per epoch")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--learning-rate", type=float, default=4e-4)
@@ -324,7 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="n2v/n2s: blind-spot masking; r2r: recorrupted pairs from an estimated noise model, "
                        "trains the network a supervised model is (default for finetune)")
         p.add_argument("--mask-fraction", type=float, default=0.01, help="n2v/n2s: fraction of pixels masked per patch")
-        p.add_argument("--epochs", type=int)
+        p.add_argument("--epochs", type=_epochs)
         p.add_argument("--steps", type=int, help="steps per epoch")
         p.add_argument("--learning-rate", type=float, help="default: 4e-4 from scratch, the pretrained rate / 3 when fine-tuning")
         p.add_argument("--patience", type=int, default=10, help="early stopping patience (epochs)")

@@ -51,6 +51,8 @@ class SynthConfig(_Strict):
 class TrainConfig(_Strict):
     """CARE network and training settings (passed on to csbdeep)."""
 
+    model_config = ConfigDict(allow_inf_nan=False)
+
     axes: Literal["YX", "ZYX"] = "YX"
     patch_size: tuple[int, ...] = (64, 64)
     patches_per_image: int = Field(64, ge=1)

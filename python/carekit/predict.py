@@ -9,7 +9,7 @@ from typing import Callable
 import numpy as np
 
 from .config import ModelRecord
-from .data.patches import normalize_percentile
+from .data.patches import normalize_percentile, real_array
 from .errors import InputError
 from .io import Image, check_image
 from .tiling import iter_planes, n_tiles, tiled_apply
@@ -103,7 +103,7 @@ def restore(model, image: np.ndarray | Image, axes: str | None = None, tile: tup
     pixel_size = None
     if isinstance(image, Image):
         image, axes, pixel_size = image.data, image.axes, image.pixel_size
-    image = np.asarray(image)
+    image = real_array(image, "input image")
     axes = (axes or {2: "YX", 3: spec.axes if len(spec.axes) == 3 else "TYX"}.get(image.ndim, "")).upper()
     problems = check_image(image, "input image")
     if problems:
@@ -133,8 +133,12 @@ def restore(model, image: np.ndarray | Image, axes: str | None = None, tile: tup
                 on_progress(bar.n, total)
 
         for selector, plane in planes:
-            normalized = normalize_percentile(plane, spec.pmin, spec.pmax, spec.eps)
+            normalized = normalize_percentile(plane, spec.pmin, spec.pmax, spec.eps, warn_as="input image")
             out = tiled_apply(normalized, runner, tile, halo, spec.divisor, on_tile=tile_done)
+            if not np.isfinite(out).all():
+                raise InputError(f"the model gave {out.size - np.count_nonzero(np.isfinite(out))} NaN/Inf output "
+                                 "values on a finite input: its weights may be damaged (e.g. by diverged training); "
+                                 "retrain it or use another model")
             if spec.ensemble_members:
                 members_mean = np.moveaxis(out[..., 0::2], -1, 0)
                 mean[selector] = mixture_mean(members_mean)

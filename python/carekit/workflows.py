@@ -99,6 +99,8 @@ def train_ensemble(data: dict, model_dir: str | Path, config: TrainConfig, membe
 
 def resume(model_dir: str | Path, epochs: int, progress: bool = True):
     """Continue training a model for `epochs` more epochs from its last checkpoint, on the same data."""
+    if epochs < 1:
+        raise InputError(f"epochs must be >= 1, got {epochs}")
     record = ModelRecord.load(model_dir)
     if not record.data:
         raise InputError(f"{model_dir} does not record its training data, so it cannot be resumed from the CLI")

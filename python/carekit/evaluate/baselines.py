@@ -57,6 +57,17 @@ def total_variation(image: np.ndarray, gt: np.ndarray | None = None) -> np.ndarr
     return _best([denoise_tv_chambolle(normalized, weight=w).astype(np.float32) for w in TV_WEIGHTS], gt)
 
 
+def check_camera(gain: float = 1.0, read_noise: float = 2.0, offset: float = 100.0) -> dict[str, float]:
+    """The camera parameters GAT needs as a dict, refused unless gain > 0, read noise >= 0 and offset finite."""
+    checks = {f"gain must be > 0, got {gain}": np.isfinite(gain) and gain > 0,
+              f"read noise must be >= 0, got {read_noise}": np.isfinite(read_noise) and read_noise >= 0,
+              f"offset must be a finite number, got {offset}": np.isfinite(offset)}
+    problems = [message for message, ok in checks.items() if not ok]
+    if problems:
+        raise InputError("camera parameters for GAT (--gain, --read-noise, --offset): " + "; ".join(problems))
+    return {"gain": float(gain), "read_noise": float(read_noise), "offset": float(offset)}
+
+
 def anscombe(counts: np.ndarray, gain: float, read_noise: float, offset: float) -> np.ndarray:
     """Generalized Anscombe transform: Poisson-Gaussian counts -> approximately unit-variance Gaussian."""
     z = (counts - offset) / gain
@@ -76,6 +87,7 @@ def inverse_anscombe(d: np.ndarray, gain: float, read_noise: float, offset: floa
 def gat_nlm(image: np.ndarray, gt: np.ndarray | None = None, gain: float = 1.0, read_noise: float = 2.0,
             offset: float = 100.0) -> np.ndarray:
     """Variance-stabilize with the GAT (needs the camera's gain, read noise and offset), NLM with sigma 1, invert."""
+    check_camera(gain, read_noise, offset)
     stabilized = anscombe(np.asarray(image, dtype=np.float64), gain, read_noise, offset)
     lo, hi = stabilized.min(), stabilized.max()
     scale = hi - lo if hi > lo else 1.0
@@ -106,6 +118,7 @@ BASELINES: dict[str, Callable] = {
     "TV": total_variation,
     "GAT+NLM": gat_nlm,
 }
+BASELINE_NAMES = (*BASELINES, "BM3D")
 
 
 def run_baselines(image: np.ndarray, gt: np.ndarray | None = None, names: tuple[str, ...] | None = None,

@@ -4,6 +4,7 @@ datasets, columns = methods, PSNR and SSIM), and a figure (input | baselines | C
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -16,15 +17,27 @@ from .metrics import affine_fit, coverage, normalize_ground_truth, score
 COLUMNS = ("dataset", "image", "method", "psnr", "ssim", "nrmse", "coverage90")
 
 
-def evaluate_images(ground_truth: list[np.ndarray], methods: dict[str, list[np.ndarray]], dataset: str = "data",
-                    names: list[str] | None = None, scales: dict[str, list[np.ndarray]] | None = None) -> list[dict]:
-    """Score every method's images against the ground truth: one row per (image, method). For methods with
-    per-pixel Laplace scales (probabilistic CARE), `coverage90` is the fraction of ground-truth pixels inside
-    the predicted 90% interval (well calibrated: 0.9)."""
+def unique_methods(methods: dict | Iterable[tuple[str, object]]) -> dict:
+    """Methods as {name: value}, from a dict or (name, value) pairs; a name given twice is refused (one of the
+    two would silently be lost)."""
+    pairs = list(methods.items()) if isinstance(methods, dict) else [tuple(pair) for pair in methods]
+    names = [name for name, _ in pairs]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise InputError(f"method names must be unique; given more than once: {', '.join(repeated)}")
+    return dict(pairs)
+
+
+def evaluate_images(ground_truth: list[np.ndarray], methods: dict | Iterable[tuple[str, list[np.ndarray]]],
+                    dataset: str = "data", names: list[str] | None = None,
+                    scales: dict[str, list[np.ndarray]] | None = None) -> list[dict]:
+    """Score every method's images ({name: images} or (name, images) pairs with unique names) against the ground
+    truth: one row per (image, method). For methods with per-pixel Laplace scales (probabilistic CARE),
+    `coverage90` is the fraction of ground-truth pixels inside the predicted 90% interval (well calibrated: 0.9)."""
     names = names or [f"image{i:03d}" for i in range(len(ground_truth))]
     scales = scales or {}
     rows = []
-    for method, images in methods.items():
+    for method, images in unique_methods(methods).items():
         if len(images) != len(ground_truth):
             raise InputError(f"method {method!r} has {len(images)} images for {len(ground_truth)} ground-truth images")
         for index, (name, gt, image) in enumerate(zip(names, ground_truth, images)):
@@ -35,8 +48,11 @@ def evaluate_images(ground_truth: list[np.ndarray], methods: dict[str, list[np.n
     return rows
 
 
-def evaluate_folders(gt_dir: str | Path, method_dirs: dict[str, str | Path], dataset: str | None = None) -> list[dict]:
-    """Pair files by name between the ground-truth folder and each method's folder, then score them."""
+def evaluate_folders(gt_dir: str | Path, method_dirs: dict | Iterable[tuple[str, str | Path]],
+                     dataset: str | None = None) -> list[dict]:
+    """Pair files by name between the ground-truth folder and each method's folder ({name: folder} or
+    (name, folder) pairs with unique names), then score them."""
+    method_dirs = unique_methods(method_dirs)
     gt_paths = list_tiffs(gt_dir)
     if not gt_paths:
         raise InputError(f"no .tif files in the ground-truth folder {gt_dir}")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import os
+import shutil
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,8 +15,8 @@ import numpy as np
 
 from .. import __version__
 from ..config import ModelRecord, TrainConfig
-from ..data.patches import normalize_percentile, sample_patches, split_validation
-from ..errors import InputError
+from ..data.patches import normalize_percentile, real_array, sample_patches, split_validation
+from ..errors import CarekitError, InputError
 from ..io import check_image
 from . import history
 from .tf import import_tensorflow
@@ -36,8 +38,10 @@ class TrainResult:
 
 def prepare_training_data(sources: list[np.ndarray], targets: list[np.ndarray], config: TrainConfig):
     """Normalize each pair by its percentiles, cut patches, add the channel axis and split off validation data."""
+    sources = [real_array(s, f"source {i}") for i, s in enumerate(sources)]
+    targets = [real_array(t, f"target {i}") for i, t in enumerate(targets)]
     problems = [p for i, (s, t) in enumerate(zip(sources, targets))
-                for p in check_image(np.asarray(s), f"source {i}") + check_image(np.asarray(t), f"target {i}")]
+                for p in check_image(s, f"source {i}") + check_image(t, f"target {i}")]
     if len(sources) != len(targets):
         problems.append(f"{len(sources)} sources but {len(targets)} targets")
     if not sources:
@@ -46,7 +50,7 @@ def prepare_training_data(sources: list[np.ndarray], targets: list[np.ndarray], 
         raise InputError("cannot train on these images:\n  " + "\n  ".join(problems))
     ndim = len(config.axes)
     for i, s in enumerate(sources):
-        if np.asarray(s).ndim != ndim:
+        if s.ndim != ndim:
             raise InputError(f"image {i} has shape {np.shape(s)} but the model axes are {config.axes}; "
                              "pass 2D images for YX or 3D stacks for ZYX")
     norm_sources = [normalize_percentile(s, config.norm_pmin, config.norm_pmax) for s in sources]
@@ -93,50 +97,99 @@ def load_keras_model(model_dir: str | Path, weights: str = "weights_best.h5"):
     return load_care(model_dir, weights).keras_model
 
 
+class TrainingDiverged(CarekitError):
+    """The loss or the weights became NaN/Inf; training stopped and the last good weights files were kept."""
+
+
 def train_care(sources: list[np.ndarray], targets: list[np.ndarray], config: TrainConfig, model_dir: str | Path,
                data_info: dict | None = None, pixel_size: dict | None = None, resume: bool = False,
                extra_epochs: int | None = None, progress: bool = True) -> TrainResult:
-    """Train (or with `resume`, continue training) a CARE model in `model_dir` from source/target image lists.
+    """Train (or with `resume`, continue training for `extra_epochs`, default config.epochs) a CARE model in
+    `model_dir` from source/target image lists (any real-valued arrays or nested lists).
 
-    Writes weights_best.h5 / weights_last.h5 (csbdeep), config.json (csbdeep), carekit.json (our config),
-    history.csv and history.png (loss, MAE and learning rate per epoch).
+    Writes weights_best.h5 / weights_last.h5, config.json (csbdeep), carekit.json (our config), history.csv and
+    history.png (loss, MAE and learning rate per epoch). The data is checked before anything is written.
     """
-    from csbdeep.internals.train import DataWrapper
-    from csbdeep.models import CARE
-
     model_dir = Path(model_dir)
     if resume:
         record = ModelRecord.load(model_dir)
         config = record.train
-        care = load_care(model_dir, weights="weights_last.h5")
-        start_epoch = record.epochs_done
-        learning_rate = history.last_learning_rate(model_dir / HISTORY_FILE) or config.learning_rate
     else:
-        if model_dir.exists() and any(model_dir.iterdir()):
-            raise InputError(f"{model_dir} already exists and is not empty; choose a new model folder or use resume")
+        check_new_model_folder(model_dir)
         record = ModelRecord(carekit_version=__version__, name=model_dir.name, train=config,
                              data=data_info or {}, pixel_size=pixel_size or {})
-        care = CARE(csbdeep_config(config), name=model_dir.name, basedir=str(model_dir.parent))
-        start_epoch = 0
-        learning_rate = config.learning_rate
-    record.save(model_dir)
-    n_epochs = extra_epochs if (resume and extra_epochs) else config.epochs
-    end_epoch = start_epoch + n_epochs
-
+    if resume and extra_epochs is not None and extra_epochs < 1:
+        raise InputError(f"epochs must be >= 1, got {extra_epochs}")
+    n_epochs = extra_epochs if resume and extra_epochs is not None else config.epochs
     (x_train, y_train), validation = prepare_training_data(sources, targets, config)
-    care.prepare_for_training(optimizer=keras.optimizers.Adam(learning_rate=learning_rate))
-    epoch_logger = _EpochRecorder(model_dir, record, start_epoch)
-    callbacks = list(care.callbacks) + [epoch_logger]
+    with removed_if_unusable(model_dir, new=not resume):
+        if resume:
+            care = load_care(model_dir, weights="weights_last.h5")
+            learning_rate = _resume_learning_rate(model_dir / HISTORY_FILE, config.learning_rate)
+        else:
+            care = new_care(config, model_dir)
+            learning_rate = config.learning_rate
+        record.save(model_dir)
+        care.prepare_for_training(optimizer=keras.optimizers.Adam(learning_rate=learning_rate))
+        recorder = _EpochRecorder(model_dir, record, record.epochs_done)
+        _fit(care, recorder, (x_train, y_train), validation, config, n_epochs, progress)
+    plot = history.plot_history(model_dir / HISTORY_FILE, model_dir / "history.png")
+    return TrainResult(model_dir, model_dir / HISTORY_FILE, plot, record.epochs_done, recorder.best_val_loss)
+
+
+def _fit(care, recorder: "_EpochRecorder", train_data, validation, config: TrainConfig, n_epochs: int,
+         progress: bool) -> None:
+    from csbdeep.internals.train import DataWrapper
+
+    start_epoch = recorder.record.epochs_done
+    # carekit's recorder saves the weights: csbdeep's checkpoints would restart "best so far" at infinity on resume
+    # and would save non-finite weights
+    callbacks = [c for c in care.callbacks if not isinstance(c, keras.callbacks.ModelCheckpoint)] + [recorder]
     if progress:
-        callbacks.append(_ProgressBar(end_epoch, config.steps_per_epoch, start_epoch))
-    batches = DataWrapper(x_train, y_train, config.batch_size, length=n_epochs * config.steps_per_epoch,
+        callbacks.append(_ProgressBar(start_epoch + n_epochs, config.steps_per_epoch, start_epoch))
+    batches = DataWrapper(*train_data, config.batch_size, length=n_epochs * config.steps_per_epoch,
                           augmenter=_flip_augmenter(np.random.default_rng(config.seed + start_epoch)))
     fit_from_generator(care.keras_model, iter(batches), validation_data=validation, initial_epoch=start_epoch,
-                       epochs=end_epoch, steps_per_epoch=config.steps_per_epoch, callbacks=callbacks)
-    with contextlib.redirect_stdout(io.StringIO()):
-        care._training_finished()  # saves weights_last.h5, reloads weights_best.h5
-    plot = history.plot_history(model_dir / HISTORY_FILE, model_dir / "history.png")
-    return TrainResult(model_dir, model_dir / HISTORY_FILE, plot, record.epochs_done, epoch_logger.best_val_loss)
+                       epochs=start_epoch + n_epochs, steps_per_epoch=config.steps_per_epoch, callbacks=callbacks)
+    recorder.raise_if_diverged()
+
+
+def check_new_model_folder(model_dir: Path) -> None:
+    if model_dir.exists() and (not model_dir.is_dir() or any(model_dir.iterdir())):
+        raise InputError(f"{model_dir} already exists and is not empty; choose a new model folder or use resume")
+
+
+def new_care(config: TrainConfig, model_dir: Path):
+    """A new csbdeep CARE model in `model_dir` (creates the folder and csbdeep's config.json)."""
+    from csbdeep.models import CARE
+
+    return CARE(csbdeep_config(config), name=model_dir.name, basedir=str(model_dir.parent))
+
+
+@contextlib.contextmanager
+def removed_if_unusable(model_dir: Path, new: bool = True):
+    """If a `new` training fails before its first epoch is saved, remove what it wrote to the (new or empty) model
+    folder: such a stub holds no usable weights and would block both a new run and resume."""
+    existed = model_dir.exists()
+    try:
+        yield
+    except BaseException:
+        if new and not (model_dir / "weights_last.h5").exists():
+            shutil.rmtree(model_dir, ignore_errors=True)
+            if existed:
+                model_dir.mkdir()
+        raise
+
+
+def _resume_learning_rate(history_csv: Path, configured: float) -> float:
+    rate = history.last_learning_rate(history_csv)
+    if rate is None:
+        return configured
+    if not (np.isfinite(rate) and rate > 0):
+        warnings.warn(f"{history_csv} records the learning rate {rate} for the last epoch, not a positive number; "
+                      f"continuing with the configured rate {configured}", stacklevel=3)
+        return configured
+    return rate
 
 
 def fit_from_generator(keras_model, batches, **fit_arguments):
@@ -160,34 +213,61 @@ def _flip_augmenter(rng: np.random.Generator):
     return augment
 
 
-class _EpochRecorder(keras.callbacks.Callback):
-    """Appends each epoch's metrics and learning rate to history.csv, updates carekit.json (for resume) and saves
-    weights_last.h5 (and weights_best.h5 when `save_best` and the validation loss improved)."""
+def weights_finite(keras_model) -> bool:
+    return all(np.isfinite(w).all() for w in keras_model.get_weights())
 
-    def __init__(self, model_dir: Path, record: ModelRecord, start_epoch: int, save_best: bool = False):
+
+def save_weights(keras_model, path: Path) -> None:
+    """Write under a temporary name, then rename: a crash never leaves a partial weights file under `path`."""
+    partial = path.with_name(f".{path.stem}.partial.h5")
+    keras_model.save_weights(str(partial))
+    os.replace(partial, path)
+
+
+class _EpochRecorder(keras.callbacks.Callback):
+    """After each epoch with finite loss and weights: saves weights_best.h5 (when the validation loss beats the best
+    in history.csv, so resuming never replaces the best weights by worse ones) and weights_last.h5, appends the
+    epoch's metrics and learning rate to history.csv and updates carekit.json (for resume). An epoch whose loss or
+    weights are NaN/Inf stops training without saving anything (see raise_if_diverged)."""
+
+    def __init__(self, model_dir: Path, record: ModelRecord, start_epoch: int):
         super().__init__()
         self.path = model_dir / HISTORY_FILE
-        self.model_dir, self.record, self.save_best = model_dir, record, save_best
+        self.model_dir, self.record = model_dir, record
         self.record.epochs_done = start_epoch
         self.best_val_loss = history.best_value(self.path, "val_loss")
+        self.diverged_epoch = None
 
     def on_epoch_end(self, epoch, logs=None):
-        logs = dict(logs or {})
-        logs["learning_rate"] = float(np.asarray(self.model.optimizer.learning_rate))
-        row = {"epoch": epoch + 1, **{k: float(v) for k, v in logs.items()}}
-        new_file = not self.path.exists()
-        fields = list(row) if new_file else history.columns(self.path)
-        with self.path.open("a", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
-            if new_file:
-                writer.writeheader()
-            writer.writerow(row)
-        if self.save_best and row.get("val_loss", np.inf) < self.best_val_loss:
-            self.model.save_weights(str(self.model_dir / "weights_best.h5"))
-        self.best_val_loss = min(self.best_val_loss, row.get("val_loss", np.inf))
+        row = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()},
+               "learning_rate": float(np.asarray(self.model.optimizer.learning_rate))}
+        if not (np.isfinite([row.get("loss", 0.0), row.get("val_loss", 0.0)]).all() and weights_finite(self.model)):
+            self.diverged_epoch = epoch + 1
+            self.model.stop_training = True
+            return
+        if row.get("val_loss", np.inf) < self.best_val_loss:
+            save_weights(self.model, self.model_dir / "weights_best.h5")
+            self.best_val_loss = row["val_loss"]
+        save_weights(self.model, self.model_dir / "weights_last.h5")
+        self._append(row)
         self.record.epochs_done = epoch + 1
         self.record.save(self.model_dir)
-        self.model.save_weights(str(self.model_dir / "weights_last.h5"))
+
+    def _append(self, row: dict) -> None:
+        fields = history.columns(self.path)
+        with self.path.open("a", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=fields or list(row), extrasaction="ignore")
+            if not fields:
+                writer.writeheader()
+            writer.writerow(row)
+
+    def raise_if_diverged(self) -> None:
+        if self.diverged_epoch is None:
+            return
+        kept = (f"{self.model_dir} keeps the weights of epoch {self.record.epochs_done}" if self.record.epochs_done
+                else "no weights were saved")
+        raise TrainingDiverged(f"training diverged: the loss or the weights became NaN/Inf in epoch "
+                               f"{self.diverged_epoch}; {kept}. Lower the learning rate or check the training data")
 
 
 class _ProgressBar(keras.callbacks.Callback):

@@ -8,28 +8,43 @@ from pathlib import Path
 import numpy as np
 
 
+def _number(text) -> float:
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return np.nan
+
+
 def read(path: str | Path) -> dict[str, np.ndarray]:
+    """Column -> values per epoch; empty or unreadable cells (a damaged file) read as NaN."""
     path = Path(path)
     if not path.exists():
         return {}
-    with path.open() as fh:
+    with path.open(newline="") as fh:
         rows = list(csv.DictReader(fh))
     if not rows:
         return {}
-    return {key: np.array([float(r[key]) if r.get(key) not in (None, "") else np.nan for r in rows]) for key in rows[0]}
+    return {key: np.array([_number(r.get(key)) for r in rows]) for key in rows[0] if key is not None}
 
 
 def columns(path: str | Path) -> list[str]:
-    with Path(path).open() as fh:
-        return next(csv.reader(fh))
+    """The header of a history file; empty when the file is missing or empty."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    with path.open(newline="") as fh:
+        return next(csv.reader(fh), [])
 
 
 def best_value(path: str | Path, key: str) -> float:
-    values = read(path).get(key)
-    return float(np.nanmin(values)) if values is not None and len(values) else float("inf")
+    """The smallest finite value recorded in a column (inf when there is none)."""
+    values = read(path).get(key, np.array([]))
+    values = values[np.isfinite(values)]
+    return float(values.min()) if len(values) else float("inf")
 
 
 def last_learning_rate(path: str | Path) -> float | None:
+    """The learning rate of the last recorded epoch as written (may be NaN in a damaged file); None if absent."""
     values = read(path).get("learning_rate")
     return float(values[-1]) if values is not None and len(values) else None
 

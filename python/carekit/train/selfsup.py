@@ -15,14 +15,14 @@ from .. import __version__
 from ..config import ModelRecord, TrainConfig
 from ..data.masking import METHODS as BLIND_SPOT_METHODS
 from ..data.masking import blind_spot_batch
-from ..data.patches import normalize_percentile, sample_patches, split_validation
+from ..data.patches import normalize_percentile, real_array, sample_patches, split_validation
 from ..data.recorrupt import recorrupted_batch, variance_map
 from ..errors import InputError
 from ..evaluate.metrics import affine_coefficients
 from ..io import check_image
 from . import history
-from .care import (HISTORY_FILE, TrainResult, _EpochRecorder, _flip_augmenter, _ProgressBar, csbdeep_config,
-                   fit_from_generator, load_care)
+from .care import (HISTORY_FILE, TrainResult, _EpochRecorder, _flip_augmenter, _ProgressBar, fit_from_generator,
+                   load_care, new_care, removed_if_unusable, save_weights)
 from .tf import import_tensorflow
 
 import_tensorflow()
@@ -42,12 +42,13 @@ def masked_mae(y_true, y_pred):
 
 def noisy_patches(noisy: list[np.ndarray], config: TrainConfig, method: str = "n2v"):
     """Normalized training and validation patches (x, y): y is the per-pixel noise variance for R2R, else x."""
-    problems = [p for i, image in enumerate(noisy) for p in check_image(np.asarray(image), f"noisy image {i}")]
+    noisy = [real_array(image, f"noisy image {i}") for i, image in enumerate(noisy)]
+    problems = [p for i, image in enumerate(noisy) for p in check_image(image, f"noisy image {i}")]
     if not noisy:
         problems.append("no noisy images given")
     if problems:
         raise InputError("cannot train on these images:\n  " + "\n  ".join(problems))
-    bad = [f"{i}: {np.shape(im)}" for i, im in enumerate(noisy) if np.ndim(im) != len(config.axes)]
+    bad = [f"{i}: {im.shape}" for i, im in enumerate(noisy) if im.ndim != len(config.axes)]
     if bad:
         raise InputError(f"a {config.axes} model needs {len(config.axes)}D images; these are not: {', '.join(bad)}")
     normalized = [normalize_percentile(image, config.norm_pmin, config.norm_pmax) for image in noisy]
@@ -111,9 +112,36 @@ def train_selfsupervised(noisy: list[np.ndarray], config: TrainConfig, model_dir
     With `pretrained`, start from that model's weights and architecture, e.g. with a 3x lower learning rate;
     training stops early when the validation loss has not improved for `patience` epochs, and keeps the best
     weights (the pretrained ones unless fine-tuning beats them)."""
-    from csbdeep.models import CARE
-
     model_dir = Path(model_dir)
+    config = _checked_config(config, model_dir, method, pretrained)
+    (x_train, y_train), (x_val, y_val) = noisy_patches(noisy, config, method)
+    with removed_if_unusable(model_dir):
+        care = new_care(config, model_dir)
+        calibration = (1.0, 0.0)
+        if pretrained is not None:
+            care.keras_model.set_weights(load_care(pretrained).keras_model.get_weights())
+            calibration = calibrate(care.keras_model, x_train)
+        validation = _make_inputs(x_val, y_val, np.random.default_rng(config.seed + 1), method, mask_fraction,
+                                  calibration)
+        info = {"source": "selfsupervised", "method": method,
+                "mask_fraction": mask_fraction if method != "r2r" else None,
+                "r2r_alpha": R2R_ALPHA if method == "r2r" else None,
+                "pretrained": str(Path(pretrained).resolve()) if pretrained else None,
+                "target_calibration": {"scale": calibration[0], "offset": calibration[1]}, "images": data_info or {}}
+        record = ModelRecord(carekit_version=__version__, name=model_dir.name, train=config, data=info)
+        record.save(model_dir)
+        care.keras_model.compile(optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
+                                 loss="mse" if method == "r2r" else masked_mae)
+        recorder = _EpochRecorder(model_dir, record, 0)
+        batches = _batches(x_train, y_train, config.batch_size, method, mask_fraction, config.seed, calibration)
+        _fit(care.keras_model, recorder, batches, validation, config, pretrained is not None, patience, progress)
+    if not (model_dir / "weights_best.h5").exists():
+        shutil.copy(model_dir / "weights_last.h5", model_dir / "weights_best.h5")
+    plot = history.plot_history(model_dir / HISTORY_FILE, model_dir / "history.png")
+    return TrainResult(model_dir, model_dir / HISTORY_FILE, plot, record.epochs_done, recorder.best_val_loss)
+
+
+def _checked_config(config: TrainConfig, model_dir: Path, method: str, pretrained: str | Path | None) -> TrainConfig:
     if model_dir.exists() and any(model_dir.iterdir()):
         raise InputError(f"{model_dir} already exists and is not empty; choose a new model folder")
     if pretrained is not None:
@@ -125,39 +153,22 @@ def train_selfsupervised(noisy: list[np.ndarray], config: TrainConfig, model_dir
         raise InputError(f"unknown self-supervised method {method!r}; choose one of {METHODS}")
     if config.probabilistic:
         raise InputError("self-supervised training is not probabilistic; leave probabilistic off")
-    (x_train, y_train), (x_val, y_val) = noisy_patches(noisy, config, method)
-    care = CARE(csbdeep_config(config), name=model_dir.name, basedir=str(model_dir.parent))
-    calibration = (1.0, 0.0)
-    if pretrained is not None:
-        care.keras_model.set_weights(load_care(pretrained).keras_model.get_weights())
-        calibration = calibrate(care.keras_model, x_train)
-    validation = _make_inputs(x_val, y_val, np.random.default_rng(config.seed + 1), method, mask_fraction, calibration)
+    return config
 
-    info = {"source": "selfsupervised", "method": method,
-            "mask_fraction": mask_fraction if method != "r2r" else None,
-            "r2r_alpha": R2R_ALPHA if method == "r2r" else None,
-            "pretrained": str(Path(pretrained).resolve()) if pretrained else None,
-            "target_calibration": {"scale": calibration[0], "offset": calibration[1]}, "images": data_info or {}}
-    record = ModelRecord(carekit_version=__version__, name=model_dir.name, train=config, data=info)
-    record.save(model_dir)
-    care.keras_model.compile(optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
-                             loss="mse" if method == "r2r" else masked_mae)
-    recorder = _EpochRecorder(model_dir, record, 0, save_best=True)
+
+def _fit(keras_model, recorder: _EpochRecorder, batches, validation, config: TrainConfig, fine_tuning: bool,
+         patience: int, progress: bool) -> None:
     baseline = None
-    if pretrained is not None:
+    if fine_tuning:
         # the pretrained weights are the first candidate: fine-tuning must beat their validation loss
-        baseline = float(care.keras_model.evaluate(*validation, verbose=0))
+        baseline = float(keras_model.evaluate(*validation, verbose=0))
         recorder.best_val_loss = baseline
-        care.keras_model.save_weights(str(model_dir / "weights_best.h5"))
+        save_weights(keras_model, recorder.model_dir / "weights_best.h5")
     callbacks = [keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=max(2, patience // 2), verbose=0),
                  keras.callbacks.EarlyStopping(patience=patience, baseline=baseline, restore_best_weights=True),
                  recorder]
     if progress:
         callbacks.append(_ProgressBar(config.epochs, config.steps_per_epoch, 0))
-    batches = _batches(x_train, y_train, config.batch_size, method, mask_fraction, config.seed, calibration)
-    fit_from_generator(care.keras_model, batches, validation_data=validation, epochs=config.epochs,
+    fit_from_generator(keras_model, batches, validation_data=validation, epochs=config.epochs,
                        steps_per_epoch=config.steps_per_epoch, callbacks=callbacks)
-    if not (model_dir / "weights_best.h5").exists():
-        shutil.copy(model_dir / "weights_last.h5", model_dir / "weights_best.h5")
-    plot = history.plot_history(model_dir / HISTORY_FILE, model_dir / "history.png")
-    return TrainResult(model_dir, model_dir / HISTORY_FILE, plot, record.epochs_done, recorder.best_val_loss)
+    recorder.raise_if_diverged()

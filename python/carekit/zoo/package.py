@@ -16,9 +16,9 @@ import numpy as np
 
 from .. import __version__
 from ..config import MODEL_CONFIG_FILE, ModelRecord
-from ..data.patches import normalize_percentile
+from ..data.patches import normalize_percentile, real_array
 from ..errors import CarekitError, InputError
-from ..io import Image, list_tiffs, read_image, write_image
+from ..io import Image, check_image, list_tiffs, read_image, write_image
 from ..predict import network_spec_from_record
 
 WEIGHT_FORMATS = ("keras_hdf5", "tensorflow_saved_model_bundle", "onnx")
@@ -86,6 +86,16 @@ def _sample_image(record: ModelRecord, sample: str | Path | np.ndarray | None) -
 
         return noisy_images(images, len(record.train.axes))[0]
     raise InputError("this model does not record loadable training data; give a sample image (--sample image.tif)")
+
+
+def _checked_sample(sample) -> np.ndarray:
+    """The sample as an array the test tensors can come from: real-valued and finite (NaN pixels would give an
+    all-NaN test output that test_model passes)."""
+    sample = real_array(sample, "sample image")
+    problems = check_image(sample, "sample image")
+    if problems:
+        raise InputError("; ".join(problems) + " (give another --sample)")
+    return sample
 
 
 def _cover(raw: np.ndarray, restored: np.ndarray, path: Path) -> Path:
@@ -205,9 +215,12 @@ def build_package(model_dir: str | Path, out_zip: str | Path, *, name: str | Non
 
     model = load_keras_model(model_dir)
     step, halo, min_size = axis_geometry(record.train.unet_depth, record.train.unet_kern_size)
-    crop = _test_crop(_sample_image(record, sample), len(spec.axes), step, min_size)
-    normalized = normalize_percentile(crop, spec.pmin, spec.pmax)
+    crop = _test_crop(_checked_sample(_sample_image(record, sample)), len(spec.axes), step, min_size)
+    normalized = normalize_percentile(crop, spec.pmin, spec.pmax, warn_as="sample image")
     test_out = np.asarray(model(normalized[None, ..., None], training=False))
+    if not np.isfinite(test_out).all():
+        raise InputError(f"{model_dir} gives NaN/Inf on the sample image: its weights are damaged (e.g. by diverged "
+                         "training); retrain or resume it from good weights before packaging")
 
     with tempfile.TemporaryDirectory(prefix="carekit-package-") as tmp:
         work = Path(tmp) / "files"
