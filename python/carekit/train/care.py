@@ -137,7 +137,7 @@ def train_care(sources: list[np.ndarray], targets: list[np.ndarray], config: Tra
     return TrainResult(model_dir, model_dir / HISTORY_FILE, plot, record.epochs_done, recorder.best_val_loss)
 
 
-def _fit(care, recorder: "_EpochRecorder", train_data, validation, config: TrainConfig, n_epochs: int,
+def _fit(care, recorder: _EpochRecorder, train_data, validation, config: TrainConfig, n_epochs: int,
          progress: bool) -> None:
     from csbdeep.internals.train import DataWrapper
 
