@@ -183,10 +183,12 @@ def cmd_package(args) -> int:
 
 
 def cmd_validate(args) -> int:
+    from .zoo.load import unpack
     from .zoo.package import validate_package
 
     failed = 0
     for package in args.packages:
+        unpack(package)  # clear errors for missing, non-package or unsafe files before bioimageio.core reads them
         for fmt, status in validate_package(package).items():
             print(f"{package} [{fmt}]: {status}")
             failed += status != "passed"
@@ -270,6 +272,16 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive whole number, got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="carekit", description=(
         "Train CARE restoration models for fluorescence microscopy, package them for the BioImage Model Zoo "
@@ -344,7 +356,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="weights to run for packages (default onnx)")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--axes", help="axes of the inputs if the files do not say, e.g. TYX")
-    p.add_argument("--tile", type=int, nargs="+", help="tile size per spatial axis")
+    p.add_argument("--tile", type=_positive_int, nargs="+", help="tile size per spatial axis")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_predict)
 
@@ -376,7 +388,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--axes", help="axes of the inputs if the files do not say")
     q.add_argument("--engine", choices=("python", "deepimagej"), default="python")
     q.add_argument("--backend", choices=("onnx", "tensorflow", "keras"), default="onnx")
-    q.add_argument("--tile", type=int, default=0)
+    q.add_argument("--tile", type=_positive_int, default=0, help="tile size per spatial axis (default: automatic)")
     q.add_argument("--no-uncertainty", action="store_true", help="leave out the scale channel of probabilistic models")
     q.add_argument("--python", help="Python for the model worker (default: this one)")
     q.add_argument("--fiji", help="local Fiji.app to use via PyImageJ (default: $FIJI_HOME, else ImageJ 1.x)")

@@ -67,11 +67,11 @@ def load_description(root: Path, source: str | Path):
 
 
 def check_weights(descr, root: Path, weight_format: str | None = None) -> dict[str, Path]:
-    """Every weight file of the package, each inside it and no symbolic link; the one that will run (`weight_format`,
-    or all when None) must match its recorded sha256."""
-    entries = {fmt: getattr(descr.weights, fmt, None) for fmt in type(descr.weights).model_fields}
-    return {fmt: weight_file(root, w.source, getattr(w, "sha256", None), verify=weight_format in (None, fmt))
-            for fmt, w in entries.items() if w is not None}
+    """The weight files that may run (`weight_format`, or every one when None): each inside the package, no
+    symbolic link, and matching its recorded sha256."""
+    formats = [weight_format] if weight_format else list(type(descr.weights).model_fields)
+    entries = {fmt: getattr(descr.weights, fmt, None) for fmt in formats}
+    return {fmt: weight_file(root, w.source, getattr(w, "sha256", None)) for fmt, w in entries.items() if w is not None}
 
 
 class PackageModel:
@@ -84,12 +84,11 @@ class PackageModel:
         self.root = unpack(source)
         self.descr = descr = load_description(self.root, source)
         self.engine = engine
-        files = check_weights(descr, self.root, ENGINE_WEIGHTS[engine])
-        if ENGINE_WEIGHTS[engine] not in files:
-            available = [e for e, w in ENGINE_WEIGHTS.items() if w in files]
+        if getattr(descr.weights, ENGINE_WEIGHTS[engine], None) is None:
+            available = [e for e, w in ENGINE_WEIGHTS.items() if getattr(descr.weights, w, None) is not None]
             raise InputError(f"{source} has no {ENGINE_WEIGHTS[engine]} weights for engine {engine!r}; "
                              f"available engines: {available}")
-        self.weights_path = files[ENGINE_WEIGHTS[engine]]
+        self.weights_path = check_weights(descr, self.root, ENGINE_WEIGHTS[engine])[ENGINE_WEIGHTS[engine]]
         config = getattr(descr, "config", None)
         carekit = (getattr(config, "model_extra", None) or {}).get("carekit")
         self.spec = _spec_from_config(carekit, source) if carekit else None
@@ -174,34 +173,18 @@ _RUNNERS = {"onnx": _onnx_runner, "tensorflow": _tensorflow_runner, "keras": _ke
 def predict_with_bioimageio(source: str | Path, image: np.ndarray, axes: str, weight_format: str | None = None) -> np.ndarray:
     """Run any single-input bioimage.io model through bioimageio.core (its own pre/postprocessing and blockwise
     inference). `axes` names the image's axes (e.g. 'YX', 'ZYX', 'CYX'); returns the first output with the same
-    spatial axes (and a leading channel axis if it has more than one channel)."""
+    spatial axes (and a leading channel axis if it has more than one channel). Non-finite pixels in the input or
+    the output are refused."""
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     from bioimageio.core import Tensor, create_prediction_pipeline, predict
 
     problems = check_image(np.asarray(image), "input image")
     if problems:
         raise InputError("; ".join(problems))
-    root = unpack(source)
-    descr = load_description(root, source)
-    for path in check_weights(descr, root, weight_format).values():
-        if zipfile.is_zipfile(path):
-            with zipfile.ZipFile(path) as zf:
-                check_zip(zf, path, shutil.disk_usage(root).free)
-    if len(descr.inputs) != 1:
-        raise InputError(f"only single-input models are supported here, this one has {len(descr.inputs)} inputs")
+    descr = _open_foreign(source, weight_format)
     input_descr = descr.inputs[0]
     model_axes = [str(a.id) for a in input_descr.axes]
-    image_axes = [{"C": "channel"}.get(a, a.lower()) for a in axes.upper()]
-    missing = [a for a in image_axes if a not in model_axes]
-    if missing:
-        raise InputError(f"the model's input axes are {model_axes}; the image axes {axes!r} do not fit ({missing})")
-    data = np.asarray(image, dtype=np.float32)
-    for axis in model_axes:
-        if axis not in image_axes:
-            data = data[..., None]
-            image_axes.append(axis)
-    data = np.transpose(data, [image_axes.index(a) for a in model_axes])
-    tensor = Tensor.from_numpy(data, dims=tuple(model_axes))
+    tensor = Tensor.from_numpy(_model_input(image, axes, model_axes), dims=tuple(model_axes))
     from ..train.tf import import_tensorflow
 
     import_tensorflow()
@@ -220,3 +203,31 @@ def predict_with_bioimageio(source: str | Path, image: np.ndarray, axes: str, we
         raise InputError(f"the model gave {bad} NaN/Inf output values ({100 * bad / result.size:.1f}%) for this "
                          "input; refusing the result (check that the input suits this model)")
     return result
+
+
+def _open_foreign(source: str | Path, weight_format: str | None):
+    """The description of a single-input package whose weights (and the zips bioimageio.core will unzip) passed
+    the checks."""
+    root = unpack(source)
+    descr = load_description(root, source)
+    for path in check_weights(descr, root, weight_format).values():
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as zf:
+                check_zip(zf, path, shutil.disk_usage(root).free)
+    if len(descr.inputs) != 1:
+        raise InputError(f"only single-input models are supported here, this one has {len(descr.inputs)} inputs")
+    return descr
+
+
+def _model_input(image: np.ndarray, axes: str, model_axes: list[str]) -> np.ndarray:
+    """The image as float32 in the model's axis order, with singleton axes for those the image lacks."""
+    image_axes = [{"C": "channel"}.get(a, a.lower()) for a in axes.upper()]
+    missing = [a for a in image_axes if a not in model_axes]
+    if missing:
+        raise InputError(f"the model's input axes are {model_axes}; the image axes {axes!r} do not fit ({missing})")
+    data = np.asarray(image, dtype=np.float32)
+    for axis in model_axes:
+        if axis not in image_axes:
+            data = data[..., None]
+            image_axes.append(axis)
+    return np.transpose(data, [image_axes.index(a) for a in model_axes])

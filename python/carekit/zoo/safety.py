@@ -156,9 +156,9 @@ def check_rdf(path: Path) -> None:
         raise InputError(f"{path} is not valid YAML: {str(err).splitlines()[0] if str(err) else err}") from err
 
 
-def weight_file(root: Path, source, sha256: str | None, verify: bool = True) -> Path:
+def weight_file(root: Path, source, sha256: str | None) -> Path:
     """The weight file `source` (as the rdf names it) inside the package folder `root`, refusing URLs, absolute
-    paths, paths leaving the package and symbolic links; with `verify`, its sha256 must match the rdf's."""
+    paths, paths leaving the package and symbolic links; its sha256 must match the rdf's where that records one."""
     name = str(getattr(source, "path", source))
     parts = PurePosixPath(name.replace("\\", "/")).parts
     if "://" in name or name.startswith(("/", "\\")) or ".." in parts or (parts and ":" in parts[0]):
@@ -172,7 +172,7 @@ def weight_file(root: Path, source, sha256: str | None, verify: bool = True) -> 
                              "refusing it (weights must be plain files inside the package)")
     if not path.is_file():
         raise InputError(f"weight file missing from the package: {name}; the package is incomplete")
-    if verify and sha256 is not None and sha256_file(path) != str(sha256):
+    if sha256 is not None and sha256_file(path) != str(sha256):
         raise InputError(f"the weight file {name} does not match the sha256 its rdf.yaml records; the package is "
                          "damaged or was modified: download or export it again")
     return path
