@@ -63,9 +63,9 @@ def _check_fits_memory(series: tifffile.TiffPageSeries, path: Path) -> None:
     needed = int(np.prod(series.shape, dtype=np.float64)) * np.dtype(series.dtype).itemsize
     available = psutil.virtual_memory().available
     if needed > available // 2:
-        raise InputError(f"{path}: the image {tuple(series.shape)} {series.dtype} needs {needed / 2**30:.1f} GiB of "
-                         f"memory (twice that to work with it) but only {available / 2**30:.1f} GiB is available; "
-                         "crop it or split it into smaller files")
+        raise InputError(f"{path}: the image {tuple(series.shape)} {series.dtype} ({needed / 2**30:.1f} GiB) needs at "
+                         f"least {2 * needed / 2**30:.1f} GiB of memory to read and work with, but only "
+                         f"{available / 2**30:.1f} GiB is available; crop it or split it into smaller files")
 
 
 def read_image(path: str | Path, axes: str | None = None) -> Image:
