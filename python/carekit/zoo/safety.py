@@ -70,7 +70,8 @@ def safe_extract(source: Path, target: Path, required: str | None = None, max_by
     try:
         with zipfile.ZipFile(source) as zf:
             if required is not None and required not in zf.namelist():
-                raise InputError(f"{source} holds no {required}: it is not a bioimage.io package")
+                raise InputError(f"{source} holds no {required} at its top level: it is not a complete bioimage.io "
+                                 "package (or SavedModel zip)")
             check_zip(zf, source, shutil.disk_usage(target.parent).free, max_bytes)
             tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
             try:
