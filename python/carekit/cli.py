@@ -15,15 +15,19 @@ from .errors import CarekitError
 STRUCTURES = ("tubules", "granules", "mixed")
 
 
-def _epochs(text: str) -> int:
-    """argparse type of --epochs: a whole number >= 1 (0 must not fall back to a default)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"epochs must be a whole number >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"epochs must be >= 1, got {value}")
-    return value
+def _at_least_one(what: str):
+    """argparse type: a whole number >= 1 (0 must not fall back to a default)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"{what} must be >= 1 (a positive whole number), got {text!r}")
+        return value
+
+    return parse
 
 
 def _add_source_args(parser: argparse.ArgumentParser, pairs: bool, required: bool = True) -> None:
@@ -194,10 +198,12 @@ def cmd_package(args) -> int:
 
 
 def cmd_validate(args) -> int:
+    from .zoo.load import unpack
     from .zoo.package import validate_package
 
     failed = 0
     for package in args.packages:
+        unpack(package)  # clear errors for missing, non-package or unsafe files before bioimageio.core reads them
         for fmt, status in validate_package(package).items():
             print(f"{package} [{fmt}]: {status}")
             failed += status != "passed"
@@ -323,7 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--patch-size", type=int, nargs="+")
     p.add_argument("--patches-per-image", type=int, default=64)
     p.add_argument("--validation-fraction", type=float, default=0.1)
-    p.add_argument("--epochs", type=_epochs, help="epochs to train (default 40), or with --resume to add (default 10)")
+    p.add_argument("--epochs", type=_at_least_one("epochs"), help="epochs to train (default 40), or with --resume to add (default 10)")
     p.add_argument("--steps", type=int, default=100, help="steps per epoch")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--learning-rate", type=float, default=4e-4)
@@ -351,7 +357,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="n2v/n2s: blind-spot masking; r2r: recorrupted pairs from an estimated noise model, "
                        "trains the network a supervised model is (default for finetune)")
         p.add_argument("--mask-fraction", type=float, default=0.01, help="n2v/n2s: fraction of pixels masked per patch")
-        p.add_argument("--epochs", type=_epochs)
+        p.add_argument("--epochs", type=_at_least_one("epochs"))
         p.add_argument("--steps", type=int, help="steps per epoch")
         p.add_argument("--learning-rate", type=float, help="default: 4e-4 from scratch, the pretrained rate / 3 when fine-tuning")
         p.add_argument("--patience", type=int, default=10, help="early stopping patience (epochs)")
@@ -371,7 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="weights to run for packages (default onnx)")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--axes", help="axes of the inputs if the files do not say, e.g. TYX")
-    p.add_argument("--tile", type=int, nargs="+", help="tile size per spatial axis")
+    p.add_argument("--tile", type=_at_least_one("tile"), nargs="+", help="tile size per spatial axis")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_predict)
 
@@ -403,7 +409,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--axes", help="axes of the inputs if the files do not say")
     q.add_argument("--engine", choices=("python", "deepimagej"), default="python")
     q.add_argument("--backend", choices=("onnx", "tensorflow", "keras"), default="onnx")
-    q.add_argument("--tile", type=int, default=0)
+    q.add_argument("--tile", type=_at_least_one("tile"), default=0, help="tile size per spatial axis (default: automatic)")
     q.add_argument("--no-uncertainty", action="store_true", help="leave out the scale channel of probabilistic models")
     q.add_argument("--python", help="Python for the model worker (default: this one)")
     q.add_argument("--fiji", help="local Fiji.app to use via PyImageJ (default: $FIJI_HOME, else ImageJ 1.x)")

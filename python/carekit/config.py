@@ -104,9 +104,12 @@ class ModelRecord(_Strict):
         if not path.exists():
             raise InputError(f"{model_dir} is not a carekit model directory (no {MODEL_CONFIG_FILE})")
         try:
-            return cls.model_validate(json.loads(path.read_text()))
-        except (ValidationError, json.JSONDecodeError) as err:
-            raise InputError(f"{path} is not a valid carekit model config: {err}") from err
+            return cls.model_validate(json.loads(path.read_text(encoding="utf-8")))
+        except ValidationError as err:
+            details = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg']}" for e in err.errors())
+            raise InputError(f"{path} is not a valid carekit model config ({details})") from err
+        except (ValueError, OSError) as err:  # JSON syntax, not UTF-8 text, unreadable
+            raise InputError(f"{path} is not a valid carekit model config ({err})") from err
 
 
 def validated(model: type[BaseModel], **values) -> BaseModel:

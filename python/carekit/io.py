@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import psutil
 import tifffile
 
 from .errors import InputError
@@ -28,36 +29,72 @@ class Image:
             raise InputError(f"axes {self.axes!r} do not match an image with {self.data.ndim} dimensions {self.data.shape}")
 
 
-def _axes_for_unknown(axes: str, ndim: int) -> str:
-    """tifffile names axes it cannot identify 'Q' (and 'I' for plain image sequences): assume a stack is Z."""
-    if ndim == 2:
+AXES_LETTERS = "TZCYXS"
+
+
+def check_axes(axes: str, shape: tuple[int, ...], name: str) -> None:
+    """Axes must name every dimension once, with letters from AXES_LETTERS."""
+    if len(axes) != len(shape):
+        raise InputError(f"{name}: axes {axes!r} given for an image of shape {shape}; give one letter per dimension "
+                         "(T, Z, C, Y, X), e.g. 'TYX'")
+    unknown = sorted(set(axes) - set(AXES_LETTERS))
+    repeated = sorted({a for a in axes if axes.count(a) > 1})
+    if unknown or repeated:
+        what = f"unknown letters {unknown}" if unknown else f"repeated letters {repeated}"
+        raise InputError(f"{name}: axes {axes!r} have {what}; name each dimension once with T (time), Z, C (channel), "
+                         "Y, X, e.g. 'TZYX'")
+
+
+def _axes_for_unknown(axes: str, shape: tuple[int, ...], path: Path) -> str:
+    """tifffile names axes it cannot identify 'Q' (and 'I' for plain image sequences): assume a single stack axis is
+    Z; more than one unknown axis needs the user's axes."""
+    if len(shape) == 2:
         return "YX"
     known = axes[:-2].replace("I", "Q").replace("S", "Q") + axes[-2:]
     if known.count("Q") == 1 and "Z" not in known:
         known = known.replace("Q", "Z")
+    if "Q" in known:
+        raise InputError(f"{path}: cannot tell what the dimensions of shape {shape} are (the file has no axes "
+                         f"metadata); give them with --axes (axes= in Python), e.g. '{'TZCYX'[-len(shape):]}'")
     return known
+
+
+def _check_fits_memory(series: tifffile.TiffPageSeries, path: Path) -> None:
+    needed = int(np.prod(series.shape, dtype=np.float64)) * np.dtype(series.dtype).itemsize
+    available = psutil.virtual_memory().available
+    if needed > available // 2:
+        raise InputError(f"{path}: the image {tuple(series.shape)} {series.dtype} ({needed / 2**30:.1f} GiB) needs at "
+                         f"least {2 * needed / 2**30:.1f} GiB of memory to read and work with, but only "
+                         f"{available / 2**30:.1f} GiB is available; crop it or split it into smaller files")
 
 
 def read_image(path: str | Path, axes: str | None = None) -> Image:
     """Read a TIFF with its axes and pixel size (ImageJ hyperstack or OME metadata when present).
 
-    `axes` overrides what the file says, e.g. 'TYX' for a time series stored without metadata.
+    `axes` overrides what the file says, e.g. 'TYX' for a time series stored without metadata. Files that are not
+    regular files (pipes, devices) and images larger than the available memory are refused before reading.
     """
     path = Path(path)
     if not path.exists():
         raise InputError(f"image file not found: {path}")
+    if not path.is_file():
+        raise InputError(f"{path} is not a regular file; give a TIFF file")
     try:
         with tifffile.TiffFile(path) as tif:
             series = tif.series[0]
+            _check_fits_memory(series, path)
+            shape, file_axes = tuple(series.shape), series.axes
+            if axes is None:
+                file_axes = file_axes.replace("S", "C") if file_axes.endswith("S") and shape[-1] <= 4 else file_axes
+                axes = _axes_for_unknown(file_axes, shape, path)
+            axes = axes.upper()
+            check_axes(axes, shape, str(path))
             data = series.asarray()
-            file_axes = series.axes
             pixel_size = _pixel_size(tif)
-    except (tifffile.TiffFileError, ValueError, OSError) as err:
+    except (tifffile.TiffFileError, ValueError, OSError, IndexError, KeyError) as err:
+        if isinstance(err, InputError):
+            raise
         raise InputError(f"cannot read {path} as TIFF ({err}); is it a valid .tif file?") from err
-    file_axes = file_axes.replace("S", "C") if file_axes.endswith("S") and data.shape[-1] <= 4 else file_axes
-    axes = (axes or _axes_for_unknown(file_axes, data.ndim)).upper()
-    if len(axes) != data.ndim:
-        raise InputError(f"{path}: axes {axes!r} given for an image of shape {data.shape}; give one letter per dimension")
     return Image(data, axes, {a: s for a, s in pixel_size.items() if a in axes})
 
 

@@ -11,8 +11,8 @@ import numpy as np
 from .config import ModelRecord
 from .data.patches import normalize_percentile, real_array
 from .errors import InputError
-from .io import Image, check_image
-from .tiling import iter_planes, n_tiles, tiled_apply
+from .io import Image, check_axes, check_image
+from .tiling import iter_planes, n_tiles, tile_grid, tiled_apply
 
 DEFAULT_TILE = {2: (1024, 1024), 3: (32, 128, 128)}
 
@@ -89,6 +89,40 @@ def load_model(model: str | Path, engine: str = "onnx"):
     return PackageModel(path, engine=engine)
 
 
+def _check_input(image: np.ndarray, axes: str, spec: NetworkSpec) -> None:
+    problems = check_image(image, "input image")
+    if problems:
+        raise InputError("; ".join(problems))
+    check_axes(axes, image.shape, "input image")
+    if not set(spec.axes) <= set(axes):
+        raise InputError(f"the model needs axes {spec.axes}, the image has shape {image.shape} with axes {axes!r}; "
+                         f"pass axes= naming every dimension (e.g. 'TYX')")
+
+
+def _check_tile(tile: tuple, spec: NetworkSpec) -> tuple[int, ...]:
+    if len(tile) != len(spec.axes) or not all(isinstance(t, (int, np.integer)) and t > 0 for t in tile):
+        raise InputError(f"tile {tile} needs one positive whole size per spatial axis {spec.axes}")
+    return tile
+
+
+MAX_PADDING_RATIO = 64  # network pixels per image pixel: beyond this, padding of tiny planes dominates the work
+MAX_PADDED_PIXELS = 1 << 25  # ... once that work exceeds ~40 s of a small U-Net on 2 CPU cores
+
+
+def _check_padding_work(shape, n_planes: int, n_calls: int, tile, halo, spec: NetworkSpec) -> None:
+    """Refuse inputs made of many planes far smaller than the network's receptive field (e.g. 20000 pages of 4x4
+    px): each is padded by the halo, so a few MB of input would keep the network busy for many minutes."""
+    spatial = shape[-len(spec.axes):]
+    cores, halos = tile_grid(spatial, tile, halo, spec.divisor)
+    padded = n_calls * int(np.prod([c + 2 * h for c, h in zip(cores, halos)], dtype=np.float64))
+    pixels = max(1, int(np.prod(shape, dtype=np.float64)))
+    if padded > MAX_PADDED_PIXELS and padded > MAX_PADDING_RATIO * pixels:
+        raise InputError(f"the input has {n_planes} planes of {spatial} px, far smaller than the network's "
+                         f"{spec.halo} px halo: restoring it would run the network on {padded / 1e6:.0f} Mpx for "
+                         f"{pixels / 1e6:.2f} Mpx of image; crop fewer, larger planes (or give --axes if these "
+                         "dimensions are not what the file says)")
+
+
 def restore(model, image: np.ndarray | Image, axes: str | None = None, tile: tuple[int, ...] | None = None,
             progress: bool = True, engine: str = "onnx",
             on_progress: Callable[[int, int], None] | None = None) -> Restoration:
@@ -105,21 +139,15 @@ def restore(model, image: np.ndarray | Image, axes: str | None = None, tile: tup
         image, axes, pixel_size = image.data, image.axes, image.pixel_size
     image = real_array(image, "input image")
     axes = (axes or {2: "YX", 3: spec.axes if len(spec.axes) == 3 else "TYX"}.get(image.ndim, "")).upper()
-    problems = check_image(image, "input image")
-    if problems:
-        raise InputError("; ".join(problems))
-    if len(axes) != image.ndim or not set(spec.axes) <= set(axes):
-        raise InputError(f"the model needs axes {spec.axes}, the image has shape {image.shape} with axes {axes!r}; "
-                         f"pass axes= naming every dimension (e.g. 'TYX')")
+    _check_input(image, axes, spec)
     order = [axes.index(a) for a in axes if a not in spec.axes] + [axes.index(a) for a in spec.axes]
     work = np.transpose(image, order)
     work_axes = "".join(axes[i] for i in order)
-    tile = tuple(tile or DEFAULT_TILE[len(spec.axes)])
-    if len(tile) != len(spec.axes):
-        raise InputError(f"tile {tile} needs one size per spatial axis {spec.axes}")
+    tile = _check_tile(tuple(tile or DEFAULT_TILE[len(spec.axes)]), spec)
     halo = (spec.halo,) * len(spec.axes)
     planes = list(iter_planes(work, work_axes, spec.axes))
     total = len(planes) * n_tiles(work.shape[-len(spec.axes):], tile, halo, spec.divisor)
+    _check_padding_work(work.shape, len(planes), total, tile, halo, spec)
     mean = np.empty(work.shape, np.float32)
     scale = np.empty(work.shape, np.float32) if spec.probabilistic and not spec.ensemble_members else None
     disagreement = np.empty(work.shape, np.float32) if spec.ensemble_members else None

@@ -80,9 +80,13 @@ def load_care(model_dir: str | Path, weights: str = "weights_best.h5"):
     ModelRecord.load(model_dir)
     if not (model_dir / weights).exists():
         raise InputError(f"{model_dir} has no {weights}; was training interrupted before the first epoch ended?")
-    with contextlib.redirect_stdout(io.StringIO()):  # csbdeep prints which weights it loads
-        model = CARE(config=None, name=model_dir.name, basedir=str(model_dir.parent))
-    model.keras_model.load_weights(str(model_dir / weights))
+    try:  # csbdeep reads config.json and loads the newest weights file already here
+        with contextlib.redirect_stdout(io.StringIO()):  # csbdeep prints which weights it loads
+            model = CARE(config=None, name=model_dir.name, basedir=str(model_dir.parent))
+        model.keras_model.load_weights(str(model_dir / weights))
+    except (ValueError, KeyError, TypeError, OSError) as err:
+        raise InputError(f"cannot load the model in {model_dir} ({str(err).splitlines()[0]}); its config.json or "
+                         "weights files are damaged") from err
     return model
 
 
