@@ -1,24 +1,34 @@
 """A minimal Appose client in Jython 2.7: a warm Python worker process, JSON lines on stdin/stdout, images in
-shared memory (/dev/shm) segments that this side creates and always removes.
+shared memory (/dev/shm) segments that this side creates and removes (also when the JVM exits).
 
 Protocol (Appose): requests {"task", "requestType": "EXECUTE", "script", "inputs"}; responses LAUNCH, UPDATE,
 COMPLETION (with "outputs"), FAILURE (with "error"), CANCELATION, CRASH. NDArrays are
 {"appose_type": "ndarray", "dtype", "shape", "shm": {"appose_type": "shm", "name", "rsize"}}.
+
+A SIGKILLed JVM cannot remove its segments, so their names carry its pid (psm_carekit_<pid>_<id>) and the next
+worker start removes those whose owner is gone; the worker itself exits with its parent (carekit.fiji.worker.main).
+Python errors reach the user as one line that names the worker log holding the traceback.
 """
 
 import json
+import os
+import re
 import time
 
 from java.io import BufferedReader, BufferedWriter, File, InputStreamReader, IOException, OutputStreamWriter
 from java.io import RandomAccessFile
-from java.lang import ProcessBuilder, System, Thread
+from java.lang import InterruptedException, ProcessBuilder, Runnable, Runtime, System, Thread
 from java.nio import ByteOrder
 from java.nio.channels import FileChannel
 from java.util import HashMap, UUID
 
 WORKER_KEY = "carekit.appose.worker"
+CLEANUP_KEY = "carekit.appose.cleanup"
 SHM_FOLDER = "/dev/shm"
-WORKER_COMMAND = "import appose.python_worker; appose.python_worker.main()"
+SEGMENT_PREFIX = "psm_carekit_"
+WORKER_COMMAND = "from carekit.fiji.worker import main; main()"
+LOG_PREFIX = "carekit-worker-"
+LOG_KEEP_MS = 24 * 3600 * 1000  # a dead session's worker log stays a day, for the error message that names it
 
 
 class WorkerError(Exception):
@@ -31,7 +41,7 @@ class SharedSegment(object):
     def __init__(self, n_floats):
         if not File(SHM_FOLDER).isDirectory():
             raise WorkerError("shared memory (%s) is not available on this system; use engine=deepimagej" % SHM_FOLDER)
-        self.name = "psm_carekit_" + UUID.randomUUID().toString().replace("-", "")[:16]
+        self.name = "%s%d_%s" % (SEGMENT_PREFIX, os.getpid(), UUID.randomUUID().toString().replace("-", "")[:16])
         self.path = SHM_FOLDER + "/" + self.name
         self.nbytes = max(4, int(n_floats) * 4)
         self.file = RandomAccessFile(self.path, "rw")
@@ -56,15 +66,74 @@ class SharedSegment(object):
             File(self.path).delete()
 
 
-def _log_tail(path, lines=15):
+def remove_stale_files():
+    """Remove the segments of JVMs that were killed before they could clean up, and their worker logs once
+    empty or a day old."""
+    if not os.path.isdir("/proc/self"):
+        return  # no way to tell live owners from dead ones
+    now = System.currentTimeMillis()
+    for folder, prefix, keep_ms in ((SHM_FOLDER, SEGMENT_PREFIX, 0),
+                                    (System.getProperty("java.io.tmpdir"), LOG_PREFIX, LOG_KEEP_MS)):
+        for name in File(folder).list() or []:
+            owner = re.match(r"(\d+)[_.]", name[len(prefix):]) if name.startswith(prefix) else None
+            if owner is None or os.path.exists("/proc/" + owner.group(1)):
+                continue
+            path = File(folder, name)
+            if path.length() == 0 or now - path.lastModified() >= keep_ms:
+                path.delete()
+
+
+class _RemoveOwnSegments(Runnable):
+    """A JVM shutdown hook (normal exit, SIGTERM, SIGINT): remove the segments this JVM still holds."""
+
+    def __init__(self, prefix):
+        self.prefix = prefix
+
+    def run(self):
+        for name in File(SHM_FOLDER).list() or []:
+            if name.startswith(self.prefix):
+                File(SHM_FOLDER, name).delete()
+
+
+def _remove_segments_at_exit():
+    if System.getProperty(CLEANUP_KEY) is None:
+        System.setProperty(CLEANUP_KEY, "registered")
+        Runtime.getRuntime().addShutdownHook(Thread(_RemoveOwnSegments("%s%d_" % (SEGMENT_PREFIX, os.getpid()))))
+
+
+def cause(text):
+    """The one-line cause at the end of a Python traceback (the exception after the last stack frame, without
+    the module path of its class, e.g. 'InputError: ...'), or the last line of a log without one."""
+    lines = [line for line in str(text or "").splitlines() if line.strip()]
+    frames = [i for i, line in enumerate(lines) if line.startswith(" ") or line.startswith("Traceback")]
+    message = " ".join(line.strip() for line in (lines[frames[-1] + 1:] if frames else lines[-1:]))
+    return re.sub(r"^[\w.]*\.(?=\w+: )", "", message)[:500]
+
+
+def _log_since(path, start):
     try:
         handle = open(path)
         try:
-            return "".join(handle.readlines()[-lines:])
+            handle.seek(start)
+            return handle.read()[-20000:]
         finally:
             handle.close()
     except IOError:
         return ""
+
+
+def _failure(state, what, error):
+    """One line for the user; the full traceback goes to the worker log, which the line names."""
+    error = str(error or "").strip()
+    try:
+        handle = open(state.get("log"), "a")
+        try:
+            handle.write("%s:\n%s\n" % (what, error))
+        finally:
+            handle.close()
+    except IOError:
+        pass  # the message below still carries the cause
+    return "%s: %s (Python traceback in %s)" % (what, cause(error) or "no message", state.get("log"))
 
 
 def worker(python):
@@ -75,10 +144,12 @@ def worker(python):
         if state.get("python") == python and state.get("process").isAlive():
             return state
         stop(state)
-    log = File.createTempFile("carekit-worker-", ".log")
-    log.deleteOnExit()
+    remove_stale_files()
+    _remove_segments_at_exit()
+    log = File(System.getProperty("java.io.tmpdir"), "%s%d.log" % (LOG_PREFIX, os.getpid()))
+    log_start = log.length()
     builder = ProcessBuilder([python, "-c", WORKER_COMMAND])
-    builder.redirectError(log)
+    builder.redirectError(ProcessBuilder.Redirect.appendTo(log))
     builder.environment().put("PYTHONUNBUFFERED", "1")
     builder.environment().put("TF_CPP_MIN_LOG_LEVEL", "3")
     try:
@@ -90,6 +161,7 @@ def worker(python):
     state.put("python", python)
     state.put("process", process)
     state.put("log", log.getAbsolutePath())
+    state.put("log_start", log_start)
     state.put("reader", BufferedReader(InputStreamReader(process.getInputStream(), "UTF-8")))
     state.put("writer", BufferedWriter(OutputStreamWriter(process.getOutputStream(), "UTF-8")))
     properties.put(WORKER_KEY, state)
@@ -137,10 +209,10 @@ def execute(state, script, inputs, timeout, on_update=None):
             elif kind == "COMPLETION":
                 return response.get("outputs") or {}
             elif kind == "FAILURE":
-                raise WorkerError("the restoration failed in Python:\n" + str(response.get("error", "")).strip())
+                raise WorkerError(_failure(state, "the restoration failed in Python", response.get("error")))
             elif kind in ("CANCELATION", "CRASH"):
                 stop(state)
-                raise WorkerError("the Python worker reported %s:\n%s" % (kind, response.get("error", "")))
+                raise WorkerError(_failure(state, "the Python worker reported " + kind, response.get("error")))
         elif not process.isAlive():
             break
         elif time.time() > deadline:
@@ -148,8 +220,13 @@ def execute(state, script, inputs, timeout, on_update=None):
             raise WorkerError("no answer from the Python worker within %g s; it was stopped. Use a larger "
                               "timeout=, smaller images or a GPU." % timeout)
         else:
-            Thread.sleep(5)
+            try:
+                Thread.sleep(5)
+            except InterruptedException:  # ImageJ aborted the command, or the JVM is shutting down
+                stop(state)
+                raise WorkerError("interrupted; the Python worker was stopped")
     code = process.waitFor()
     stop(state)
-    raise WorkerError("the Python worker exited (code %d). Its last messages:\n%s\nCheck that python=[...] "
-                      "points to the carekit environment (carekit doctor)." % (code, _log_tail(state.get("log"))))
+    message = cause(_log_since(state.get("log"), state.get("log_start"))) or "no message"
+    raise WorkerError("the Python worker exited (code %d): %s (log: %s). Check that python=[...] points to the "
+                      "carekit environment (carekit doctor)." % (code, message, state.get("log")))

@@ -1,7 +1,5 @@
 """Plugin options: from Fiji's #@ parameters or from an ImageJ macro options string."""
 
-from ij import Macro
-
 DEFAULTS = {
     "model": "",
     "input": "",
@@ -19,41 +17,79 @@ class OptionError(Exception):
     pass
 
 
+PATH_KEYS = ("model", "input", "output", "python")
+BRACKET_HINT = ("a path whose [ ] do not pair up cannot be written in [brackets]: put it in single quotes "
+                "instead, e.g. model='/data/run]2/model.zip'")
+
+
 def from_macro_string(options):
-    """Key=value pairs as ImageJ writes them (values with spaces in [brackets]); unknown keys are rejected."""
-    options = (options or "").strip() + " "
-    values = {}
-    for key, default in DEFAULTS.items():
-        values[key] = Macro.getValue(options, key, default)
-    known = set(DEFAULTS)
-    for token in _keys(options):
-        if token not in known:
-            raise OptionError("unknown option '%s'; known options: %s" % (token, ", ".join(sorted(known))))
+    """Key=value pairs as ImageJ reads them (Macro.getValue): a value in [brackets] ends at the matching ']',
+    one in 'quotes' at the next quote, any other at the next space. Unknown keys are rejected."""
+    values = dict(_pairs((options or "").strip()))
+    unknown = sorted(set(values) - set(DEFAULTS))
+    if unknown:
+        raise OptionError("unknown option '%s'; known options: %s" % (unknown[0], ", ".join(sorted(DEFAULTS))))
     return normalize(values)
 
 
-def _keys(options):
-    keys, depth, current = [], 0, ""
-    for char in options:
-        if char == "[":
-            depth += 1
-        elif char == "]":
-            depth -= 1
-        elif depth == 0 and char == "=":
-            keys.append(current.strip().split(" ")[-1])
-            current = ""
+def _pairs(options):
+    pairs, start = [], 0
+    while start < len(options):
+        end = options.find(" ", start)
+        equals = options.find("=", start)
+        if equals < 0 or (0 <= end < equals):  # a bare word (an ImageJ checkbox flag): no value
+            start = len(options) if end < 0 else end + 1
             continue
-        elif depth == 0 and char == " ":
-            current = ""
-            continue
-        if depth == 0 and char not in "[]":
-            current += char
-    return [k for k in keys if k]
+        key, start = options[start:equals], equals + 1
+        end = _value_end(options, start, key)
+        value = options[start:end]
+        pairs.append((key, value[1:-1] if value[:1] in ("[", "'") else value))
+        start = end + 1
+    return pairs
+
+
+def _value_end(options, start, key):
+    """Index just past the value of `key` that begins at `start`."""
+    opening = options[start:start + 1]
+    if opening == "'":
+        end = options.find("'", start + 1) + 1
+    elif opening == "[":
+        depth, end = 0, 0
+        for index in range(start, len(options)):
+            depth += {"[": 1, "]": -1}.get(options[index], 0)
+            if depth == 0:
+                end = index + 1
+                break
+    else:
+        end = options.find(" ", start)
+        return len(options) if end < 0 else end
+    if end <= 0:
+        raise OptionError("the value of %s= has no closing %s" % (key, "]: " + BRACKET_HINT if opening == "[" else
+                                                                  "quote"))
+    if end < len(options) and options[end] != " ":
+        raise OptionError("%s=%s is followed by '%s': %s" % (key, options[start:end], options[end:].split(" ")[0],
+                                                             BRACKET_HINT))
+    return end
+
+
+def _from_uri(value):
+    """run_in_fiji passes a path that no bracket form can carry as a file: URI."""
+    from java.io import File
+    from java.lang import IllegalArgumentException
+    from java.net import URI, URISyntaxException
+
+    try:
+        return File(URI(value)).getPath()
+    except (URISyntaxException, IllegalArgumentException), error:
+        raise OptionError("'%s' is not a valid file: URI (%s)" % (value, error))
 
 
 def normalize(values):
     out = dict(DEFAULTS)
     out.update(dict((k, v) for k, v in values.items() if v is not None))
+    for key in PATH_KEYS:
+        if str(out[key]).startswith("file:"):
+            out[key] = _from_uri(str(out[key]))
     out["engine"] = str(out["engine"]).lower()
     out["backend"] = str(out["backend"]).lower()
     out["uncertainty"] = str(out["uncertainty"]).lower() in ("true", "1", "yes", "on")

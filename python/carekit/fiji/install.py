@@ -60,6 +60,16 @@ def install(target: str | Path, python: str | None = None) -> Installation:
     fiji = is_fiji(target)
     if not fiji and target.exists() and not target.is_dir():
         raise InputError(f"{target} is not a folder")
+    try:
+        _copy_files(source, target, fiji, python)
+    except OSError as error:
+        where = f" ({error.filename})" if error.filename else ""
+        raise InputError(f"cannot install into {target}: {error.strerror or error}{where}; choose a folder you can "
+                         "write to, or fix its permissions") from None
+    return Installation(target, "fiji" if fiji else "imagej1", target / PLUGIN, python)
+
+
+def _copy_files(source: Path, target: Path, fiji: bool, python: str) -> None:
     lib_dir = target / ("jars" if fiji else "plugins/jars") / "Lib" / "carekit_fiji"
     (target / PLUGIN).parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(source / PLUGIN, target / PLUGIN)
@@ -71,7 +81,6 @@ def install(target: str | Path, python: str | None = None) -> Installation:
     if not fiji:
         _install_jython(target / "plugins" / "jars", source / "imagej1" / "Jython.java")
     (target / PLUGIN).parent.joinpath("carekit.version").write_text(scripts_digest() + "\n")
-    return Installation(target, "fiji" if fiji else "imagej1", target / PLUGIN, python)
 
 
 def _install_jython(jars: Path, java_source: Path) -> None:

@@ -12,7 +12,14 @@ from . import convert, runtime
 
 
 def _macro_value(value) -> str:
-    return f"[{value}]"
+    """`[value]`: ImageJ reads it up to the matching ']' (ij.Macro.getValue), so a path whose brackets do not
+    pair up goes as a file: URI, which has none (the plugin turns it back into the path)."""
+    text, depth = str(value), 0
+    for char in text:
+        depth += {"[": 1, "]": -1}.get(char, 0)
+        if depth < 0:
+            break
+    return f"[{text}]" if depth == 0 else f"[{Path(text).resolve().as_uri()}]"
 
 
 def plugin_options(model: str | Path, engine: str = "python", backend: str = "onnx", tile: int = 0,
@@ -42,6 +49,7 @@ def run_in_fiji(model: str | Path, image, axes: str | None = None, *, engine: st
     PyImageJ when `fiji` or $FIJI_HOME names a local Fiji.app, else the local ImageJ 1.x with Jython.
     """
     import xarray as xr
+    from jpype import JVMNotRunning
     from scyjava import jimport
 
     array, axes, pixel_size = _as_array(image, axes)
@@ -56,11 +64,10 @@ def run_in_fiji(model: str | Path, image, axes: str | None = None, *, engine: st
         imp = WindowManager.getCurrentImage() or imp  # the macro may have replaced the image
         WindowManager.setTempCurrentImage(imp)
     options = plugin_options(model, engine, backend, tile, uncertainty, python or sys.executable, timeout)
-    if active.kind == "fiji":
-        IJ.run("CARE Restore", options)
-        outcome = ""
-    else:
-        outcome = str(IJ.runMacroFile(str(active.plugin), options) or "")
+    try:
+        outcome = _run_plugin(IJ, active, options)
+    except JVMNotRunning:  # ^C: the JVM exits on SIGINT while this thread still waits for the plugin
+        raise KeyboardInterrupt from None
     if outcome.startswith("ERROR:"):
         raise CarekitError(outcome[len("ERROR:"):].strip())
     result = WindowManager.getCurrentImage()
@@ -75,6 +82,13 @@ def run_in_fiji(model: str | Path, image, axes: str | None = None, *, engine: st
     coords = {"C": names} if names and "C" in out_axes else {}
     return xr.DataArray(data, dims=list(out_axes), coords=coords,
                         attrs={"pixel_size": out_pixel_size, "title": str(result.getTitle()), "imagej": active.kind})
+
+
+def _run_plugin(IJ, active: runtime.Session, options: str) -> str:
+    if active.kind == "fiji":
+        IJ.run("CARE Restore", options)
+        return ""
+    return str(IJ.runMacroFile(str(active.plugin), options) or "")
 
 
 def _run_macro(IJ, code: str, name: str) -> None:

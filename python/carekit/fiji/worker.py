@@ -1,13 +1,15 @@
 """The Python side of the ImageJ plugin's `python` engine: runs inside a warm Appose worker process.
 
 The Jython client (fiji-scripts/lib/carekit_fiji/appose_client.py) starts
-`python -c "import appose.python_worker; appose.python_worker.main()"` and sends tasks whose script calls
-`restore_task`. Images travel through shared memory segments that the client creates and removes; this side
-only attaches, reads, writes and detaches, so nothing is left in /dev/shm whatever happens to the worker.
+`python -c "from carekit.fiji.worker import main; main()"` and sends tasks whose script calls `restore_task`.
+Images travel through shared memory segments that the client creates and removes; this side only attaches,
+reads, writes and detaches. The worker exits as soon as the process that started it is gone, even mid-task.
 """
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 from pathlib import Path
 
@@ -15,6 +17,23 @@ import numpy as np
 
 _MODELS: dict[tuple[str, str, int], object] = {}
 
+
+def main() -> None:
+    """Entry point of the worker process: Appose's worker loop, tied to the life of its parent."""
+    import appose.python_worker
+
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), name="carekit-parent-watch",
+                     daemon=True).start()
+    appose.python_worker.main()  # returns when stdin closes: the parent exited or stopped the worker
+    os._exit(0)  # a task thread still computing must not keep the process alive
+
+
+def _exit_with_parent(parent: int, interval: float = 0.5) -> None:
+    """Exit once the parent is gone (the process is then re-parented). Not prctl(PR_SET_PDEATHSIG): that fires
+    when the parent *thread* ends, and ImageJ runs each command in a short-lived thread."""
+    while os.getppid() == parent:
+        time.sleep(interval)
+    os._exit(0)
 
 
 def _model(path: str, backend: str):
