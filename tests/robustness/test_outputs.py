@@ -203,20 +203,21 @@ def nearly_full_disk(tmp_path):
         subprocess.run(["umount", str(mount)], check=True)
 
 
-def test_package_on_a_full_disk_keeps_the_previous_package(tiny_model, tiny_package, tmp_path, capsys, nearly_full_disk):
+def test_package_on_a_full_disk_keeps_the_previous_package(tiny_model, tmp_path, capsys, nearly_full_disk):
+    """Replacing a small package by a larger one on a nearly full disk: old code truncated the zip first and died
+    half-way (ENOSPC traceback, corrupt zip); now the previous package stays as it was."""
     disk, fill = nearly_full_disk
-    old_zip, old_folder = disk / "tiny.zip", disk / "tiny"
-    shutil.copy(tiny_package, old_zip)
-    shutil.copytree(tiny_package.with_suffix(""), old_folder)
-    fill()
-    before = old_zip.read_bytes()
-    folder_before = {p.relative_to(old_folder): p.read_bytes() for p in old_folder.rglob("*") if p.is_file()}
+    package, folder = disk / "tiny.zip", disk / "tiny"
     write_image(tmp_path / "sample.tif", _image(shape=(128, 128)))
-    rc, _, err = _cli(capsys, "package", "--model", tiny_model, "--out", old_zip, "--sample", tmp_path / "sample.tif",
-                      "--formats", "keras_hdf5")
-    _refused(rc, err, f"cannot write {old_zip}: No space left on device; the previous file is unchanged")
-    assert old_zip.read_bytes() == before and zipfile.ZipFile(old_zip).testzip() is None
-    assert {p.relative_to(old_folder): p.read_bytes() for p in old_folder.rglob("*") if p.is_file()} == folder_before
+    args = ["package", "--model", tiny_model, "--out", package, "--sample", tmp_path / "sample.tif"]
+    assert _cli(capsys, *args, "--formats", "keras_hdf5")[0] == 0  # the previous package: Keras weights only
+    fill()
+    before = package.read_bytes()
+    folder_before = {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    rc, _, err = _cli(capsys, *args)  # all weight formats: a larger zip than the space left
+    _refused(rc, err, f"cannot write {package}: No space left on device; the previous file is unchanged")
+    assert package.read_bytes() == before and zipfile.ZipFile(package).testzip() is None
+    assert {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()} == folder_before
     assert sorted(os.listdir(disk)) == [".filler", "tiny", "tiny.zip"]
 
 
