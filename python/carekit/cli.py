@@ -151,14 +151,27 @@ def cmd_selfsup(args) -> int:
     return 0
 
 
+def _output_plan(inputs: list[str], out_dir: Path, extras: tuple[str, ...] = ()) -> list[tuple[Path, Path]]:
+    """(output file, input) for every file a command will write: the result under the input's name, plus
+    NAME_extra.tif per extra output (scale, disagreement)."""
+    plan = []
+    for path in map(Path, inputs):
+        plan += [(out_dir / path.name, path)] + [(out_dir / f"{path.stem}_{extra}.tif", path) for extra in extras]
+    return plan
+
+
 def cmd_predict(args) -> int:
     from .io import read_image, write_image
     from .predict import load_model, restore
+    from .safe_write import check_targets, prepare_output_folder
 
+    out_dir = prepare_output_folder(args.out)
     model = load_model(args.model, engine=args.engine)
-    if getattr(model, "spec", True) is None:
-        return _predict_foreign(args)
-    out_dir = Path(args.out)
+    spec = model.spec
+    extras = ("disagreement",) if spec and spec.ensemble_members else ("scale",) if spec and spec.probabilistic else ()
+    check_targets(_output_plan(args.inputs, out_dir, extras), args.inputs)
+    if spec is None:
+        return _predict_foreign(args, out_dir)
     for path in args.inputs:
         image = read_image(path, args.axes)
         result = restore(model, image, tile=tuple(args.tile) if args.tile else None, progress=not args.quiet)
@@ -170,7 +183,7 @@ def cmd_predict(args) -> int:
     return 0
 
 
-def _predict_foreign(args) -> int:
+def _predict_foreign(args, out_dir: Path) -> int:
     from .io import Image, read_image, write_image
     from .zoo.load import ENGINE_WEIGHTS, predict_with_bioimageio
 
@@ -180,7 +193,7 @@ def _predict_foreign(args) -> int:
         result = predict_with_bioimageio(args.model, image.data, image.axes, ENGINE_WEIGHTS[args.engine])
         axes = ("C" if result.ndim > len([a for a in image.axes if a in "ZYX"]) else "") + "".join(
             a for a in image.axes if a in "ZYX")
-        target = write_image(Path(args.out) / Path(path).name, Image(result, axes, image.pixel_size))
+        target = write_image(out_dir / Path(path).name, Image(result, axes, image.pixel_size))
         print(f"restored {path} -> {target}")
     return 0
 
@@ -220,8 +233,10 @@ def cmd_fiji(args) -> int:
         return 0
     from .fiji.run import run_in_fiji
     from .io import Image, read_image, write_image
+    from .safe_write import check_targets, prepare_output_folder
 
-    out_dir = Path(args.out)
+    out_dir = prepare_output_folder(args.out)
+    check_targets(_output_plan(args.inputs, out_dir), args.inputs)
     for path in args.inputs:
         image = read_image(path, args.axes)
         result = run_in_fiji(args.model, image, engine=args.engine, backend=args.backend, tile=args.tile,

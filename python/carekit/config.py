@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import InputError
+from .safe_write import write_text
 
 CONFIG_VERSION = 1
 MODEL_CONFIG_FILE = "carekit.json"
@@ -94,9 +95,7 @@ class ModelRecord(_Strict):
     epochs_done: int = 0
 
     def save(self, model_dir: str | Path) -> Path:
-        path = Path(model_dir) / MODEL_CONFIG_FILE
-        path.write_text(self.model_dump_json(indent=2))
-        return path
+        return write_text(Path(model_dir) / MODEL_CONFIG_FILE, self.model_dump_json(indent=2))
 
     @classmethod
     def load(cls, model_dir: str | Path) -> "ModelRecord":

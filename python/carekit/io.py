@@ -10,6 +10,7 @@ import psutil
 import tifffile
 
 from .errors import InputError
+from .safe_write import atomic_path
 
 TIFF_SUFFIXES = (".tif", ".tiff")
 IMAGEJ_AXES_ORDER = "TZCYXS"
@@ -120,7 +121,9 @@ def _pixel_size(tif: tifffile.TiffFile) -> dict[str, float]:
 
 def write_image(path: str | Path, image: Image | np.ndarray, axes: str | None = None,
                 pixel_size: dict[str, float] | None = None) -> Path:
-    """Write an ImageJ-compatible TIFF (hyperstack axes, pixel size in µm) that Fiji opens with the right calibration."""
+    """Write an ImageJ-compatible TIFF (hyperstack axes, pixel size in µm) that Fiji opens with the right calibration.
+
+    The file appears under `path` complete or not at all (written beside it, then renamed)."""
     if isinstance(image, Image):
         data, axes, pixel_size = image.data, image.axes, image.pixel_size
     else:
@@ -145,8 +148,8 @@ def write_image(path: str | Path, image: Image | np.ndarray, axes: str | None = 
     if "Z" in pixel_size:
         metadata["spacing"] = pixel_size["Z"]
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tifffile.imwrite(path, data, imagej=True, metadata=metadata, **kwargs)
+    with atomic_path(path) as temp:
+        tifffile.imwrite(temp, data, imagej=True, metadata=metadata, **kwargs)
     return path
 
 

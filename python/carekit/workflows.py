@@ -9,6 +9,7 @@ import numpy as np
 from .config import ModelRecord, SynthConfig, TrainConfig, validated
 from .errors import InputError
 from .io import Image, list_tiffs, load_pairs, read_image, write_image
+from .safe_write import prepare_output_folder
 
 # fine-tuning learning rate = pretraining rate / 3: lower, so the pretrained features survive; at / 10 fine-tuning
 # was too slow to beat training from scratch within 5-15 epochs (benchmarks/results/transfer.md)
@@ -70,8 +71,15 @@ def training_pairs(data: dict, ndim: int) -> tuple[list[np.ndarray], list[np.nda
 
 def write_pairs(lows: list[np.ndarray], highs: list[np.ndarray], out_dir: str | Path, axes: str,
                 pixel_size: dict | None = None) -> Path:
-    """Save pairs as out_dir/low/NNN.tif and out_dir/high/NNN.tif, ready for `carekit train --pairs`."""
+    """Save pairs as out_dir/low/NNN.tif and out_dir/high/NNN.tif, ready for `carekit train --pairs`.
+
+    `out_dir` must be new or empty: new pairs mixed with the files of an earlier run would pair wrongly."""
     out_dir = Path(out_dir)
+    if out_dir.is_dir() and any(out_dir.iterdir()):
+        held = ", ".join(sorted(p.name + ("/" if p.is_dir() else "") for p in out_dir.iterdir())[:5])
+        raise InputError(f"{out_dir} is not empty (holds {held}); new pairs would mix with the files there: "
+                         "give a new or empty folder")
+    prepare_output_folder(out_dir)
     for index, (low, high) in enumerate(zip(lows, highs)):
         name = f"{index:03d}.tif"
         write_image(out_dir / "low" / name, Image(low.astype(np.float32), axes, pixel_size or {}))

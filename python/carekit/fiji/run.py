@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -33,7 +34,7 @@ def plugin_options(model: str | Path, engine: str = "python", backend: str = "on
     if input_path:
         parts.append(f"input={_macro_value(Path(input_path).resolve())}")
     if output_path:
-        parts.append(f"output={_macro_value(Path(output_path).resolve())}")
+        parts.append(f"output={_macro_value(os.path.abspath(output_path))}")  # not resolved: the plugin refuses links
     return " ".join(parts)
 
 

@@ -20,6 +20,7 @@ from ..data.patches import normalize_percentile, real_array
 from ..errors import CarekitError, InputError
 from ..io import Image, check_image, list_tiffs, read_image, write_image
 from ..predict import network_spec_from_record
+from ..safe_write import atomic_folder, copy_file, prepare_output_folder
 
 WEIGHT_FORMATS = ("keras_hdf5", "tensorflow_saved_model_bundle", "onnx")
 CARE_DOI = "10.1038/s41592-018-0216-7"
@@ -194,6 +195,9 @@ def build_package(model_dir: str | Path, out_zip: str | Path, *, name: str | Non
     model_dir, out_zip = Path(model_dir), Path(out_zip)
     if out_zip.suffix != ".zip":
         raise InputError(f"the package path must end in .zip, got {out_zip}")
+    if out_zip.is_dir():
+        raise InputError(f"the package path {out_zip} is a folder; give a .zip file path")
+    prepare_output_folder(out_zip.parent)
     unknown = set(formats) - set(WEIGHT_FORMATS)
     if unknown or "keras_hdf5" not in formats:
         raise InputError(f"weight formats must include keras_hdf5 and be among {WEIGHT_FORMATS}, got {formats}")
@@ -253,13 +257,10 @@ def build_package(model_dir: str | Path, out_zip: str | Path, *, name: str | Non
         if failed:
             raise PackageValidationError("bioimageio.core test_model failed; no package was saved:\n" +
                                          "\n".join(f"[{fmt}]\n{report}" for fmt, report in failed.items()))
-        out_zip.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(package, out_zip)
+        copy_file(package, out_zip)
     if folder is not None:
-        if folder.exists():
-            shutil.rmtree(folder)
-        with zipfile.ZipFile(out_zip) as zf:
-            zf.extractall(folder)
+        with atomic_folder(folder) as unzipped, zipfile.ZipFile(out_zip) as zf:
+            zf.extractall(unzipped)
     return PackageResult(out_zip, folder, results)
 
 
