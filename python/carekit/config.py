@@ -49,13 +49,16 @@ class SynthConfig(_Strict):
         return value
 
 
+DEFAULT_PATCH_SIZE = {"YX": (64, 64), "ZYX": (16, 64, 64)}
+
+
 class TrainConfig(_Strict):
     """CARE network and training settings (passed on to csbdeep)."""
 
     model_config = ConfigDict(allow_inf_nan=False)
 
     axes: Literal["YX", "ZYX"] = "YX"
-    patch_size: tuple[int, ...] = (64, 64)
+    patch_size: tuple[int, ...] = DEFAULT_PATCH_SIZE["YX"]
     patches_per_image: int = Field(64, ge=1)
     validation_fraction: float = Field(0.1, gt=0, lt=1)
     epochs: int = Field(40, ge=1)
@@ -69,6 +72,13 @@ class TrainConfig(_Strict):
     norm_pmin: float = Field(1.0, ge=0, lt=50, description="input normalization: low percentile")
     norm_pmax: float = Field(99.8, gt=50, le=100, description="input normalization: high percentile")
     seed: int = 0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_patch_for_axes(cls, values):
+        if isinstance(values, dict) and values.get("patch_size") is None:
+            values = {**values, "patch_size": DEFAULT_PATCH_SIZE.get(values.get("axes", "YX"), DEFAULT_PATCH_SIZE["YX"])}
+        return values
 
     @model_validator(mode="after")
     def _patch_fits_network(self) -> "TrainConfig":

@@ -14,6 +14,8 @@ from .safe_write import prepare_output_folder
 # fine-tuning learning rate = pretraining rate / 3: lower, so the pretrained features survive; at / 10 fine-tuning
 # was too slow to beat training from scratch within 5-15 epochs (benchmarks/results/transfer.md)
 FINETUNE_LR_DIVISOR = 3
+# epochs that `train --resume` adds when not told
+RESUME_EPOCHS = 10
 
 
 def data_from_pairs(low_dir: str | Path, high_dir: str | Path) -> dict:

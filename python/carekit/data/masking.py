@@ -15,6 +15,8 @@ import numpy as np
 from ..errors import InputError
 
 METHODS = ("n2v", "n2s")
+# every self-supervised method carekit trains: the blind-spot ones here, and r2r (data/recorrupt.py), which masks nothing
+SELF_SUPERVISED_METHODS = (*METHODS, "r2r")
 
 
 def blind_spot_batch(patches: np.ndarray, rng: np.random.Generator, method: str = "n2v",

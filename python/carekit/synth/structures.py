@@ -56,12 +56,13 @@ def granules(shape: tuple[int, ...], n_granules: int = 60, radius_px: tuple[floa
 
 
 STRUCTURES = {"tubules": tubules, "granules": granules}
+STRUCTURE_KINDS = (*sorted(STRUCTURES), "mixed")
 
 
 def synthetic_ground_truth(kind: str, shape: tuple[int, ...], n_images: int, seed: int = 0) -> list[np.ndarray]:
     """`n_images` ground-truth images of one structure kind ('tubules', 'granules' or 'mixed')."""
-    if kind not in (*STRUCTURES, "mixed"):
-        raise InputError(f"unknown structure {kind!r}; choose one of {sorted(STRUCTURES) + ['mixed']}")
+    if kind not in STRUCTURE_KINDS:
+        raise InputError(f"unknown structure {kind!r}; choose one of {STRUCTURE_KINDS}")
     rng = np.random.default_rng(seed)
     images = []
     for i in range(n_images):

@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import __version__
 from ..config import ModelRecord, TrainConfig
-from ..data.masking import METHODS as BLIND_SPOT_METHODS
+from ..data.masking import SELF_SUPERVISED_METHODS as METHODS
 from ..data.masking import blind_spot_batch
 from ..data.patches import normalize_percentile, real_array, sample_patches, split_validation
 from ..data.recorrupt import recorrupted_batch, variance_map
@@ -30,7 +30,6 @@ import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 ARCHITECTURE_FIELDS = ("axes", "unet_depth", "unet_first", "unet_kern_size", "norm_pmin", "norm_pmax")
-METHODS = (*BLIND_SPOT_METHODS, "r2r")
 R2R_ALPHA = 0.5
 
 

@@ -1,0 +1,96 @@
+"""Argument helpers shared by the commands: defaults read from the pydantic configs, the training-data options."""
+
+from __future__ import annotations
+
+import argparse
+import typing
+
+from pydantic import BaseModel
+
+from ..config import SynthConfig
+from ..synth.structures import STRUCTURE_KINDS
+
+
+def default(model: type[BaseModel], field: str):
+    """The config's own default, so the CLI never repeats (and never drifts from) it."""
+    return model.model_fields[field].default
+
+
+def choices(model: type[BaseModel], field: str) -> tuple[str, ...]:
+    """The values a Literal config field accepts."""
+    return typing.get_args(model.model_fields[field].annotation)
+
+
+def at_least_one(what: str):
+    """argparse type: a whole number >= 1 (0 must not fall back to a default)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"{what} must be >= 1 (a positive whole number), got {text!r}")
+        return value
+
+    return parse
+
+
+def add_source_args(parser: argparse.ArgumentParser, pairs: bool, required: bool = True) -> None:
+    group = parser.add_argument_group("training data (choose one)")
+    source = group.add_mutually_exclusive_group(required=required)
+    if pairs:
+        source.add_argument("--pairs", nargs=2, metavar=("LOW_DIR", "HIGH_DIR"),
+                            help="registered low/high-SNR TIFFs with matching file names")
+    source.add_argument("--builtin", metavar="NAME", help="built-in real high-SNR images: hela (2D) or nuclei3d (2D planes / 3D)")
+    source.add_argument("--clean", metavar="DIR", help="folder of your own high-SNR TIFFs to degrade semi-synthetically")
+    source.add_argument("--synthetic", choices=STRUCTURE_KINDS, help="fully synthetic ground truth")
+    group.add_argument("--n-images", type=int, default=8, help="number of synthetic images (default 8)")
+    group.add_argument("--size", type=int, nargs="+", default=[256, 256], help="synthetic image size, 2 or 3 numbers")
+    group.add_argument("--max-images", type=int, help="use at most this many clean images")
+    _add_synth_args(parser)
+
+
+def _add_synth_args(parser: argparse.ArgumentParser) -> None:
+    synth = parser.add_argument_group("semi-synthetic degradation (for --builtin/--clean/--synthetic)")
+    synth.add_argument("--photons", type=float, nargs="+", default=default(SynthConfig, "photons"),
+                       help="peak photon counts, one noise level each")
+    synth.add_argument("--psf", choices=choices(SynthConfig, "psf"), default=default(SynthConfig, "psf"))
+    synth.add_argument("--psf-sigma", type=float, default=default(SynthConfig, "psf_sigma_px"),
+                       help="Gaussian PSF sigma (pixels)")
+    synth.add_argument("--na", type=float, default=default(SynthConfig, "na"), help="numerical aperture (widefield PSF)")
+    synth.add_argument("--wavelength", type=float, default=default(SynthConfig, "wavelength_nm"),
+                       help="emission wavelength in nm (widefield PSF)")
+    synth.add_argument("--pixel-size-nm", type=float, default=default(SynthConfig, "pixel_size_nm"),
+                       help="pixel size in nm (widefield PSF)")
+    synth.add_argument("--read-noise", type=float, default=default(SynthConfig, "read_noise"),
+                       help="camera read noise (counts)")
+    synth.add_argument("--background", type=float, default=default(SynthConfig, "background_photons"),
+                       help="background photons per pixel")
+    synth.add_argument("--modulation", type=float, default=default(SynthConfig, "modulation"),
+                       help="random intensity modulation strength in [0, 1)")
+    synth.add_argument("--axial-subsample", type=int, default=default(SynthConfig, "axial_subsample"),
+                       help="3D: keep every n-th plane (anisotropy)")
+    synth.add_argument("--synth-seed", type=int, default=default(SynthConfig, "seed"))
+
+
+def synth_config(args) -> SynthConfig:
+    from ..config import validated
+
+    return validated(SynthConfig, psf=args.psf, psf_sigma_px=args.psf_sigma, na=args.na, wavelength_nm=args.wavelength,
+                     pixel_size_nm=args.pixel_size_nm, photons=args.photons, read_noise=args.read_noise,
+                     background_photons=args.background, modulation=args.modulation,
+                     axial_subsample=args.axial_subsample, seed=args.synth_seed)
+
+
+def data_description(args) -> dict:
+    from .. import workflows
+
+    if getattr(args, "pairs", None):
+        return workflows.data_from_pairs(*args.pairs)
+    synth = synth_config(args)
+    if args.synthetic:
+        return workflows.data_from_structures(args.synthetic, tuple(args.size), args.n_images, synth)
+    return workflows.data_from_clean(synth, folder=args.clean, builtin=args.builtin, max_images=args.max_images)
+
+

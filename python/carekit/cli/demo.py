@@ -1,0 +1,21 @@
+"""carekit demo: the end-to-end demo on built-in data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("demo", help="the end-to-end demo on built-in data")
+    p.add_argument("--out", default="carekit-demo", help="output folder (default ./carekit-demo)")
+    p.add_argument("--quick", action="store_true", help="a shorter version (a third of the training)")
+    p.add_argument("--no-fiji", action="store_true", help="skip the ImageJ stage")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ..demo import run_demo
+
+    run_demo(Path(args.out), quick=args.quick, progress=not args.quiet, with_fiji=not args.no_fiji)
+    return 0

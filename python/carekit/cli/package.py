@@ -1,0 +1,46 @@
+"""carekit package / validate: build BioImage Model Zoo packages and run bioimageio.core's test_model on them."""
+
+from __future__ import annotations
+
+from ..zoo.package import WEIGHT_FORMATS
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("package", help="build a BioImage Model Zoo package (validated with bioimageio.core)")
+    p.add_argument("--model", required=True, help="trained model folder")
+    p.add_argument("--out", required=True, help="package path (.zip); the unzipped folder is written next to it")
+    p.add_argument("--name", help="model name (5-128 characters)")
+    p.add_argument("--description")
+    p.add_argument("--author", action="append", help="author name (repeat for several)")
+    p.add_argument("--sample", help="sample image (TIFF) for the test tensors and cover; default: first training input")
+    p.add_argument("--formats", nargs="+", default=list(WEIGHT_FORMATS), choices=WEIGHT_FORMATS)
+    p.set_defaults(func=run_package)
+
+    p = sub.add_parser("validate", help="run bioimageio.core test_model on packages, every weight format")
+    p.add_argument("packages", nargs="+")
+    p.set_defaults(func=run_validate)
+
+
+def run_package(args) -> int:
+    from ..zoo.package import build_package
+
+    result = build_package(args.model, args.out, name=args.name, description=args.description,
+                           authors=tuple(args.author or ["carekit user"]), sample=args.sample,
+                           formats=tuple(args.formats))
+    for fmt, status in result.test_results.items():
+        print(f"bioimageio.core test_model [{fmt}]: {status}")
+    print(f"package: {result.zip_path}\nunzipped: {result.folder}")
+    return 0
+
+
+def run_validate(args) -> int:
+    from ..zoo.load import unpack
+    from ..zoo.package import validate_package
+
+    failed = 0
+    for package in args.packages:
+        unpack(package)  # clear errors for missing, non-package or unsafe files before bioimageio.core reads them
+        for fmt, status in validate_package(package).items():
+            print(f"{package} [{fmt}]: {status}")
+            failed += status != "passed"
+    return 1 if failed else 0

@@ -1,0 +1,70 @@
+"""carekit selfsup / finetune: self-supervised denoising from noisy images, optionally from a pretrained model."""
+
+from __future__ import annotations
+
+from ..config import SynthConfig, TrainConfig
+from ..data.masking import SELF_SUPERVISED_METHODS
+from .args import at_least_one, choices, default
+
+COMMANDS = {
+    "selfsup": "self-supervised denoising (Noise2Void / Noise2Self / R2R) from noisy images only",
+    "finetune": "transfer learning: fine-tune a supervised model self-supervised on your noisy images",
+}
+
+
+def add_parser(sub) -> None:
+    for name, text in COMMANDS.items():
+        p = sub.add_parser(name, help=text)
+        p.add_argument("--model", required=True, help="model folder to create")
+        source = p.add_mutually_exclusive_group(required=True)
+        source.add_argument("--noisy", help="folder of noisy TIFFs (no ground truth needed)")
+        source.add_argument("--builtin", help="demo: semi-synthetic noisy versions of built-in images")
+        p.add_argument("--pretrained", help="supervised model folder to start from" +
+                       (" (required)" if name == "finetune" else " (then this is transfer learning)"))
+        p.add_argument("--method", choices=SELF_SUPERVISED_METHODS, default="r2r" if name == "finetune" else "n2v",
+                       help="n2v/n2s: blind-spot masking; r2r: recorrupted pairs from an estimated noise model, "
+                       "trains the network a supervised model is (default for finetune)")
+        p.add_argument("--mask-fraction", type=float, default=0.01, help="n2v/n2s: fraction of pixels masked per patch")
+        p.add_argument("--epochs", type=at_least_one("epochs"))
+        p.add_argument("--steps", type=int, help="steps per epoch")
+        p.add_argument("--learning-rate", type=float, help="default: 4e-4 from scratch, the pretrained rate / 3 when fine-tuning")
+        p.add_argument("--patience", type=int, default=10, help="early stopping patience (epochs)")
+        p.add_argument("--batch-size", type=int)
+        p.add_argument("--patch-size", type=int, nargs="+")
+        p.add_argument("--axes", choices=choices(TrainConfig, "axes"))
+        p.add_argument("--max-images", type=int)
+        p.add_argument("--seed", type=int)
+        p.add_argument("--photons", type=float, nargs="+", default=default(SynthConfig, "photons"),
+                       help="--builtin: photon levels")
+        p.add_argument("--quiet", action="store_true")
+        p.set_defaults(func=run)
+
+
+def _overrides(args) -> dict:
+    overrides = {k: v for k, v in (("epochs", args.epochs), ("steps_per_epoch", args.steps),
+                                   ("learning_rate", args.learning_rate), ("batch_size", args.batch_size),
+                                   ("axes", args.axes), ("seed", args.seed)) if v is not None}
+    if args.patch_size:
+        overrides["patch_size"] = tuple(args.patch_size)
+    return overrides
+
+
+def run(args) -> int:
+    from .. import workflows
+    from ..errors import InputError
+
+    if args.command == "finetune" and not args.pretrained:
+        raise InputError("finetune needs --pretrained MODEL (a supervised carekit model folder)")
+    if args.builtin:
+        from ..config import validated
+
+        synth = validated(SynthConfig, photons=args.photons)
+        data = workflows.data_from_noisy(builtin=args.builtin, synth=synth, max_images=args.max_images)
+    else:
+        data = workflows.data_from_noisy(folder=args.noisy, max_images=args.max_images)
+    result = workflows.selfsupervised(data, args.model, method=args.method, pretrained=args.pretrained,
+                                      mask_fraction=args.mask_fraction, patience=args.patience,
+                                      progress=not args.quiet, **_overrides(args))
+    print(f"model: {result.model_dir}\n  epochs trained: {result.epochs_done} (early stopping), best {args.method} "
+          f"validation loss {result.best_val_loss:.4f}\n  history: {result.history_plot}")
+    return 0

@@ -1,0 +1,68 @@
+"""carekit train: supervised CARE (probabilistic, ensembles), or --resume to continue a model."""
+
+from __future__ import annotations
+
+from ..config import TrainConfig
+from ..workflows import RESUME_EPOCHS
+from .args import add_source_args, at_least_one, choices, data_description, default
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("train", help="train a CARE model")
+    p.add_argument("--model", required=True, help="model folder to create (or to resume)")
+    p.add_argument("--resume", action="store_true", help="continue training the model in --model for --epochs more")
+    p.add_argument("--axes", choices=choices(TrainConfig, "axes"), default=default(TrainConfig, "axes"))
+    p.add_argument("--patch-size", type=int, nargs="+", help="default: 64 64 for YX, 16 64 64 for ZYX")
+    p.add_argument("--patches-per-image", type=int, default=default(TrainConfig, "patches_per_image"))
+    p.add_argument("--validation-fraction", type=float, default=default(TrainConfig, "validation_fraction"))
+    p.add_argument("--epochs", type=at_least_one("epochs"), help=f"epochs to train (default "
+                   f"{default(TrainConfig, 'epochs')}), or with --resume to add (default {RESUME_EPOCHS})")
+    p.add_argument("--steps", type=int, default=default(TrainConfig, "steps_per_epoch"), help="steps per epoch")
+    p.add_argument("--batch-size", type=int, default=default(TrainConfig, "batch_size"))
+    p.add_argument("--learning-rate", type=float, default=default(TrainConfig, "learning_rate"))
+    p.add_argument("--unet-depth", type=int, default=default(TrainConfig, "unet_depth"))
+    p.add_argument("--unet-first", type=int, default=default(TrainConfig, "unet_first"))
+    p.add_argument("--unet-kern-size", type=int, default=default(TrainConfig, "unet_kern_size"))
+    p.add_argument("--probabilistic", action="store_true", help="per-pixel Laplace mean and scale (probabilistic CARE)")
+    p.add_argument("--ensemble", type=int, metavar="M", help="train M probabilistic members with different seeds "
+                   "(prediction gives the mixture mean and the disagreement D in [0, 1])")
+    p.add_argument("--seed", type=int, default=default(TrainConfig, "seed"))
+    p.add_argument("--quiet", action="store_true")
+    add_source_args(p, pairs=True, required=False)
+    p.set_defaults(func=run)
+
+
+def _config(args) -> TrainConfig:
+    from ..config import validated
+
+    values = dict(axes=args.axes, patches_per_image=args.patches_per_image,
+                  validation_fraction=args.validation_fraction, steps_per_epoch=args.steps,
+                  batch_size=args.batch_size, learning_rate=args.learning_rate, unet_depth=args.unet_depth,
+                  unet_first=args.unet_first, unet_kern_size=args.unet_kern_size,
+                  probabilistic=args.probabilistic, seed=args.seed)
+    if args.patch_size is not None:
+        values["patch_size"] = tuple(args.patch_size)
+    if args.epochs is not None:
+        values["epochs"] = args.epochs
+    return validated(TrainConfig, **values)
+
+
+def run(args) -> int:
+    from .. import workflows
+    from ..errors import InputError
+
+    has_source = any(getattr(args, k) for k in ("pairs", "builtin", "clean", "synthetic"))
+    if args.resume == has_source:
+        raise InputError("give training data (--pairs, --builtin, --clean or --synthetic), or --resume to continue a model")
+    if args.resume:
+        result = workflows.resume(args.model, args.epochs or RESUME_EPOCHS, progress=not args.quiet)
+    elif args.ensemble:
+        ensemble = workflows.train_ensemble(data_description(args), args.model, _config(args), members=args.ensemble,
+                                            progress=not args.quiet)
+        print(f"ensemble: {ensemble.model_dir} ({len(ensemble.members)} probabilistic members)")
+        return 0
+    else:
+        result = workflows.train(data_description(args), args.model, _config(args), progress=not args.quiet)
+    print(f"model: {result.model_dir}\n  epochs trained: {result.epochs_done}, best validation loss "
+          f"{result.best_val_loss:.4f}\n  history: {result.history_plot}")
+    return 0
