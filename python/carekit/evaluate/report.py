@@ -133,10 +133,7 @@ def comparison_figure(raw: np.ndarray, results: dict[str, np.ndarray], ground_tr
                       title: str = "", profile_row: int | None = None) -> Path:
     """Input | each method | ground truth, all mapped onto the normalized ground truth (affine fit), with a
     line profile through the brightest row below (as in the semi-synthetic CARE paper's Fig. 4)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     if ground_truth.ndim == 3:
         middle = ground_truth.shape[0] // 2
@@ -146,7 +143,7 @@ def comparison_figure(raw: np.ndarray, results: dict[str, np.ndarray], ground_tr
     panels = {"input": affine_fit(raw, gt), **{k: affine_fit(v, gt) for k, v in results.items()}, "ground truth": gt}
     row = profile_row if profile_row is not None else int(np.argmax(np.percentile(gt, 99, axis=1)))
     n = len(panels)
-    fig = plt.figure(figsize=(2.6 * n, 5.6), constrained_layout=True)
+    fig = Figure(figsize=(2.6 * n, 5.6), layout="constrained")
     grid = fig.add_gridspec(2, n, height_ratios=[2.2, 1])
     for index, (name, image) in enumerate(panels.items()):
         ax = fig.add_subplot(grid[0, index])
@@ -167,5 +164,4 @@ def comparison_figure(raw: np.ndarray, results: dict[str, np.ndarray], ground_tr
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return path
