@@ -153,6 +153,7 @@ def cmd_selfsup(args) -> int:
 
 def cmd_predict(args) -> int:
     from .io import read_image, write_image
+    from .outputs import extra_path
     from .predict import load_model, restore
 
     model = load_model(args.model, engine=args.engine)
@@ -166,7 +167,7 @@ def cmd_predict(args) -> int:
         print(f"restored {path} -> {target}")
         for name, extra in (("scale", result.scale), ("disagreement", result.disagreement)):
             if extra is not None:
-                write_image(out_dir / f"{Path(path).stem}_{name}.tif", extra, result.axes, result.pixel_size)
+                write_image(extra_path(out_dir / Path(path).name, name), extra, result.axes, result.pixel_size)
     return 0
 
 
