@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..outputs import extra_path
 from ..zoo.load import ENGINES, ENGINE_WEIGHTS
 from .args import at_least_one
 
@@ -25,7 +26,7 @@ def output_plan(inputs: list[str], out_dir: Path, extras: tuple[str, ...] = ()) 
     NAME_extra.tif per extra output (scale, disagreement)."""
     plan = []
     for path in map(Path, inputs):
-        plan += [(out_dir / path.name, path)] + [(out_dir / f"{path.stem}_{extra}.tif", path) for extra in extras]
+        plan += [(out_dir / path.name, path)] + [(extra_path(out_dir / path.name, extra), path) for extra in extras]
     return plan
 
 
@@ -48,7 +49,7 @@ def run(args) -> int:
         print(f"restored {path} -> {target}")
         for name, extra in (("scale", result.scale), ("disagreement", result.disagreement)):
             if extra is not None:
-                write_image(out_dir / f"{Path(path).stem}_{name}.tif", extra, result.axes, result.pixel_size)
+                write_image(extra_path(out_dir / Path(path).name, name), extra, result.axes, result.pixel_size)
     return 0
 
 

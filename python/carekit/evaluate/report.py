@@ -12,6 +12,7 @@ import numpy as np
 from ..data.patches import normalize_percentile
 from ..errors import InputError
 from ..io import list_tiffs, read_image
+from ..outputs import extra_path
 from .metrics import affine_fit, coverage, normalize_ground_truth, score
 
 COLUMNS = ("dataset", "image", "method", "psnr", "ssim", "nrmse", "coverage90")
@@ -51,7 +52,8 @@ def evaluate_images(ground_truth: list[np.ndarray], methods: dict | Iterable[tup
 def evaluate_folders(gt_dir: str | Path, method_dirs: dict | Iterable[tuple[str, str | Path]],
                      dataset: str | None = None) -> list[dict]:
     """Pair files by name between the ground-truth folder and each method's folder ({name: folder} or
-    (name, folder) pairs with unique names), then score them."""
+    (name, folder) pairs with unique names), then score them; a method's Laplace scales (see `read_restoration`)
+    give its coverage."""
     method_dirs = unique_methods(method_dirs)
     gt_paths = list_tiffs(gt_dir)
     if not gt_paths:
@@ -61,7 +63,7 @@ def evaluate_folders(gt_dir: str | Path, method_dirs: dict | Iterable[tuple[str,
         missing = [p.name for p in gt_paths if not (Path(folder) / p.name).exists()]
         if missing:
             raise InputError(f"{method}: no restored image for {', '.join(missing)} in {folder}")
-        pairs = [mean_and_scale(read_image(Path(folder) / p.name)) for p in gt_paths]
+        pairs = [read_restoration(Path(folder) / p.name) for p in gt_paths]
         methods[method] = [mean for mean, _ in pairs]
         if all(scale is not None for _, scale in pairs):
             scales[method] = [scale for _, scale in pairs]
@@ -75,6 +77,20 @@ def mean_and_scale(image) -> tuple[np.ndarray, np.ndarray | None]:
         c = image.axes.index("C")
         return np.take(image.data, 0, axis=c), np.take(image.data, 1, axis=c)
     return image.data, None
+
+
+def read_restoration(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """A restored image and its Laplace scale, if any: from a C = (mean, scale) channel axis (Fiji outputs) or
+    from the NAME_scale.tif that `carekit predict` writes next to NAME.tif. An ensemble's NAME_disagreement.tif
+    is no scale and gives none."""
+    mean, scale = mean_and_scale(read_image(path))
+    sibling = extra_path(path, "scale")
+    if scale is None and sibling.exists():
+        scale = read_image(sibling).data
+        if scale.shape != mean.shape:
+            raise InputError(f"{sibling} has shape {scale.shape} but its image {Path(path).name} has {mean.shape}; "
+                             "keep each NAME_scale.tif with the NAME.tif it was predicted with")
+    return mean, scale
 
 
 def write_csv(rows: list[dict], path: str | Path) -> Path:
@@ -133,10 +149,7 @@ def comparison_figure(raw: np.ndarray, results: dict[str, np.ndarray], ground_tr
                       title: str = "", profile_row: int | None = None) -> Path:
     """Input | each method | ground truth, all mapped onto the normalized ground truth (affine fit), with a
     line profile through the brightest row below (as in the semi-synthetic CARE paper's Fig. 4)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     if ground_truth.ndim == 3:
         middle = ground_truth.shape[0] // 2
@@ -146,7 +159,7 @@ def comparison_figure(raw: np.ndarray, results: dict[str, np.ndarray], ground_tr
     panels = {"input": affine_fit(raw, gt), **{k: affine_fit(v, gt) for k, v in results.items()}, "ground truth": gt}
     row = profile_row if profile_row is not None else int(np.argmax(np.percentile(gt, 99, axis=1)))
     n = len(panels)
-    fig = plt.figure(figsize=(2.6 * n, 5.6), constrained_layout=True)
+    fig = Figure(figsize=(2.6 * n, 5.6), layout="constrained")
     grid = fig.add_gridspec(2, n, height_ratios=[2.2, 1])
     for index, (name, image) in enumerate(panels.items()):
         ax = fig.add_subplot(grid[0, index])
@@ -167,5 +180,4 @@ def comparison_figure(raw: np.ndarray, results: dict[str, np.ndarray], ground_tr
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return path

@@ -51,14 +51,12 @@ def last_learning_rate(path: str | Path) -> float | None:
 
 def plot_history(csv_path: str | Path, png_path: str | Path) -> Path:
     """Three panels as in the semi-synthetic CARE paper's Fig. 1: loss, MAE, learning rate (log) per epoch."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     data = read(csv_path)
     epochs = data.get("epoch", np.array([]))
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.4), constrained_layout=True)
+    fig = Figure(figsize=(12, 3.4), layout="constrained")
+    axes = fig.subplots(1, 3)
     for ax, key, title in [(axes[0], "loss", "loss"), (axes[1], "mae", "mean absolute error")]:
         for prefix, style in [("", "-"), ("val_", "--")]:
             if prefix + key in data:
@@ -73,5 +71,4 @@ def plot_history(csv_path: str | Path, png_path: str | Path) -> Path:
     axes[2].set(title="learning rate", xlabel="epoch")
     png_path = Path(png_path)
     fig.savefig(png_path, dpi=100)
-    plt.close(fig)
     return png_path

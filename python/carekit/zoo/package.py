@@ -101,14 +101,12 @@ def _checked_sample(sample) -> np.ndarray:
 
 def _cover(raw: np.ndarray, restored: np.ndarray, path: Path) -> Path:
     """Input | restored side by side (2:1), each shown between its 1st and 99.8th percentile."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     if raw.ndim == 3:
         raw, restored = raw.max(axis=0), restored.max(axis=0)
-    fig, axes = plt.subplots(1, 2, figsize=(8, 4), dpi=100)
+    fig = Figure(figsize=(8, 4), dpi=100)
+    axes = fig.subplots(1, 2)
     for ax, image, title in ((axes[0], raw, "input"), (axes[1], restored, "CARE")):
         lo, hi = np.percentile(image, [1, 99.8])
         ax.imshow(image, cmap="magma", vmin=lo, vmax=hi)
@@ -116,7 +114,6 @@ def _cover(raw: np.ndarray, restored: np.ndarray, path: Path) -> Path:
         ax.axis("off")
     fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.92, wspace=0.02)
     fig.savefig(path)
-    plt.close(fig)
     return path
 
 
