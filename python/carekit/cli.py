@@ -161,17 +161,31 @@ def _output_plan(inputs: list[str], out_dir: Path, extras: tuple[str, ...] = ())
 
 
 def cmd_predict(args) -> int:
-    from .io import read_image, write_image
-    from .predict import load_model, restore
+    from .models import load_model
+    from .models.runner import PipelineRunner
     from .safe_write import check_targets, prepare_output_folder
 
+    created = not Path(args.out).exists()
     out_dir = prepare_output_folder(args.out)
-    model = load_model(args.model, engine=args.engine)
-    spec = model.spec
-    extras = ("disagreement",) if spec and spec.ensemble_members else ("scale",) if spec and spec.probabilistic else ()
-    check_targets(_output_plan(args.inputs, out_dir, extras), args.inputs)
-    if spec is None:
-        return _predict_foreign(args, out_dir)
+    try:
+        model = load_model(args.model, engine=args.engine)
+        spec = model.spec
+        extras = ("disagreement",) if spec.ensemble_members else ("scale",) if spec.probabilistic else ()
+        check_targets(_output_plan(args.inputs, out_dir, extras), args.inputs)
+        if isinstance(model, PipelineRunner):
+            print("not a carekit package: running it through bioimageio.core with its own pre/postprocessing")
+        _restore_files(model, args, out_dir)
+    except BaseException:
+        if created and not any(out_dir.iterdir()):  # a run that failed before writing leaves no folder behind
+            out_dir.rmdir()
+        raise
+    return 0
+
+
+def _restore_files(model, args, out_dir: Path) -> None:
+    from .io import read_image, write_image
+    from .predict import restore
+
     for path in args.inputs:
         image = read_image(path, args.axes)
         result = restore(model, image, tile=tuple(args.tile) if args.tile else None, progress=not args.quiet)
@@ -180,22 +194,6 @@ def cmd_predict(args) -> int:
         for name, extra in (("scale", result.scale), ("disagreement", result.disagreement)):
             if extra is not None:
                 write_image(out_dir / f"{Path(path).stem}_{name}.tif", extra, result.axes, result.pixel_size)
-    return 0
-
-
-def _predict_foreign(args, out_dir: Path) -> int:
-    from .io import Image, read_image, write_image
-    from .zoo.load import ENGINE_WEIGHTS, predict_with_bioimageio
-
-    print("not a carekit package: running it through bioimageio.core with its own pre/postprocessing")
-    for path in args.inputs:
-        image = read_image(path, args.axes)
-        result = predict_with_bioimageio(args.model, image.data, image.axes, ENGINE_WEIGHTS[args.engine])
-        axes = ("C" if result.ndim > len([a for a in image.axes if a in "ZYX"]) else "") + "".join(
-            a for a in image.axes if a in "ZYX")
-        target = write_image(out_dir / Path(path).name, Image(result, axes, image.pixel_size))
-        print(f"restored {path} -> {target}")
-    return 0
 
 
 def cmd_package(args) -> int:
@@ -211,7 +209,7 @@ def cmd_package(args) -> int:
 
 
 def cmd_validate(args) -> int:
-    from .zoo.load import unpack
+    from .models.package_files import unpack
     from .zoo.package import validate_package
 
     failed = 0
