@@ -38,7 +38,8 @@ def main() -> None:
 
     from carekit.fiji import convert
     from carekit.fiji.run import run_in_fiji
-    from carekit.predict import load_model, restore
+    from carekit.models import load_model
+    from carekit.predict import restore
 
     image = np.random.default_rng(0).poisson(20, (args.size, args.size)).astype(np.float32)
     megabytes = image.nbytes / 1e6

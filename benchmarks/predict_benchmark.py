@@ -38,7 +38,8 @@ if kind == "csbdeep":
     run = lambda: care.predict(image, "YX", normalizer=PercentileNormalizer(1, 99.8), n_tiles=n_tiles)
     care.predict(image[:256, :256], "YX")
 else:
-    from carekit.predict import load_model, restore
+    from carekit.models import load_model
+    from carekit.predict import restore
     engine = {"carekit-onnx": "onnx", "carekit-tensorflow": "tensorflow", "carekit-keras": "keras"}[kind]
     runner = load_model(model, engine=engine)
     run = lambda: restore(runner, image, progress=False)

@@ -19,7 +19,8 @@ from carekit.data import builtin
 from carekit.evaluate.baselines import run_baselines
 from carekit.evaluate.metrics import score
 from carekit.evaluate.report import evaluate_images, markdown_table
-from carekit.predict import KerasModelDir, restore
+from carekit.models.keras_dir import KerasModelDir
+from carekit.predict import restore
 from carekit.synth.pairs import make_pairs
 from carekit.zoo.package import build_package
 

@@ -121,6 +121,43 @@ class ModelRecord(_Strict):
             raise InputError(f"{path} is not a valid carekit model config ({err})") from err
 
 
+PACKAGE_BLOCK_VERSION = 1
+
+
+class PackageCarekitBlock(_Strict):
+    """The `config.carekit` block of a carekit package's rdf.yaml: what carekit needs to run the package's network
+    beyond the bioimage.io description. Written by zoo.package and read by models.carekit_package through this one
+    model. `block_version` grows when a field is added or changes meaning; packages written before it existed are
+    version 1."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
+
+    block_version: int = Field(PACKAGE_BLOCK_VERSION, ge=1)
+    version: str = Field(description="carekit version that wrote the package")
+    axes: Literal["YX", "ZYX"]
+    probabilistic: bool
+    norm_pmin: float = Field(ge=0, lt=50)
+    norm_pmax: float = Field(gt=50, le=100)
+    halo: int = Field(ge=0, description="pixels of context per side the network needs (a multiple of step)")
+    step: int = Field(ge=1, description="input sizes must be multiples of this (2**unet_depth)")
+    output_channels: list[str] = Field(min_length=1)
+    ensemble_members: int = Field(0, ge=0)
+
+    @classmethod
+    def read(cls, block, source) -> "PackageCarekitBlock":
+        """The block as found in the rdf of `source`, or an InputError naming what is wrong with it."""
+        version = block.get("block_version", 1) if isinstance(block, dict) else 1
+        if isinstance(version, int) and version > PACKAGE_BLOCK_VERSION:
+            raise InputError(f"{source} was packaged by a newer carekit (carekit block version {version}, this "
+                             f"carekit reads up to {PACKAGE_BLOCK_VERSION}); update carekit")
+        try:
+            return cls.model_validate(block)
+        except ValidationError as err:
+            details = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'block'}: {e['msg']}" for e in err.errors())
+            raise InputError(f"{source}: the carekit block of rdf.yaml is damaged ({details}); export the package "
+                             "again") from err
+
+
 def validated(model: type[BaseModel], **values) -> BaseModel:
     """Build a config from user values, turning pydantic's error into an InputError that names each bad field."""
     try:

@@ -55,7 +55,8 @@ def run_demo(out: Path, quick: bool = False, progress: bool = True, with_fiji: b
     from .evaluate.baselines import run_baselines
     from .evaluate.report import comparison_figure, evaluate_images, markdown_table, write_csv
     from .io import Image, write_image
-    from .predict import load_model, restore
+    from .models import load_model
+    from .predict import restore
     from .synth.pairs import make_pairs
     from .zoo.package import build_package
 

@@ -7,8 +7,10 @@ from ruyaml import YAML
 
 from carekit.config import TrainConfig
 from carekit.errors import InputError
-from carekit.predict import load_model, restore
-from carekit.zoo.load import PackageModel, predict_with_bioimageio
+from carekit.models import load_model
+from carekit.models.foreign import ForeignPackage
+from carekit.models.package_files import open_package
+from carekit.predict import restore
 from carekit.zoo.package import build_package, validate_package
 from tests.conftest import TINY_TRAIN, synthetic_pairs
 
@@ -63,7 +65,7 @@ def test_unzipped_folder_and_rdf_yaml_work_like_the_zip(tiny_package):
 def test_bioimageio_core_path_for_foreign_models_agrees_inside_the_image(tiny_package):
     image = synthetic_pairs(1, shape=(160, 160), seed=9)[0][0]
     ours = restore(tiny_package, image, progress=False).image
-    theirs = predict_with_bioimageio(tiny_package, image, "YX", "onnx")
+    theirs = ForeignPackage(open_package(tiny_package), "onnx").predict_image(image, "YX")
     assert theirs.shape == ours.shape
     # bioimageio.core pads before computing percentiles, which shifts normalization slightly (see README)
     assert np.abs(theirs - ours)[32:-32, 32:-32].max() < 0.05
@@ -81,7 +83,7 @@ def test_missing_weight_file_is_a_clear_error(tiny_package, tmp_path):
     shutil.copytree(tiny_package.with_suffix(""), folder)
     (folder / "care.onnx").unlink()
     with pytest.raises(InputError, match="weight file missing"):
-        PackageModel(folder, engine="onnx")
+        load_model(folder, engine="onnx")
     stripped = tmp_path / "stripped.zip"
     with zipfile.ZipFile(tiny_package) as src, zipfile.ZipFile(stripped, "w") as dst:
         for item in src.infolist():

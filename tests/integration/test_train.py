@@ -6,7 +6,8 @@ import pytest
 from carekit.config import ModelRecord, TrainConfig
 from carekit.errors import InputError
 from carekit.evaluate.metrics import score
-from carekit.predict import KerasModelDir, restore
+from carekit.models.keras_dir import KerasModelDir
+from carekit.predict import restore
 from tests.conftest import TINY_TRAIN, synthetic_pairs
 
 

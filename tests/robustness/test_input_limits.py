@@ -96,7 +96,8 @@ def test_bad_axes_are_refused_before_work(tmp_path, capsys, axes, word):
 
 
 def test_bad_axes_in_the_python_api():
-    from carekit.predict import load_model, restore
+    from carekit.models import load_model
+    from carekit.predict import restore
 
     model = load_model(SHIPPED)
     with pytest.raises(InputError, match="repeated"):
@@ -114,7 +115,8 @@ def test_bad_tile_sizes_are_refused(tmp_path, capsys, tile):
 
 @pytest.mark.parametrize("tile", [(0, 0), (-5, -5), (8.5, 8)])
 def test_bad_tile_sizes_in_the_python_api(tile):
-    from carekit.predict import load_model, restore
+    from carekit.models import load_model
+    from carekit.predict import restore
 
     with pytest.raises(InputError, match="positive whole size"):
         restore(load_model(SHIPPED), np.zeros((32, 32), np.float32), tile=tile, progress=False)

@@ -136,15 +136,15 @@ def test_zip_slip_entries_are_refused(package, image, tmp_path, cache, capsys, e
 
 
 def test_zip_slip_inside_the_tf_weights_is_refused(package, tmp_path, cache):
-    from carekit.zoo.load import PackageModel
+    from carekit.models import load_model
 
     with zipfile.ZipFile(package / TF_ZIP, "a") as zf:
         zf.writestr("../../evil.txt", b"x")
     edit_rdf(package, lambda rdf: rdf["weights"]["tensorflow_saved_model_bundle"].update(
         sha256=sha256(package / TF_ZIP)))
-    model = PackageModel(package, engine="tensorflow")
+    model = load_model(package, engine="tensorflow")
     with pytest.raises(InputError, match="outside the package"):
-        model(np.zeros((1, 64, 64, 1), np.float32))
+        model.forward(np.zeros((1, 64, 64, 1), np.float32))
     assert not list(tmp_path.rglob("evil.txt"))
     assert not list((cache / "saved_models").iterdir())
 
@@ -158,7 +158,7 @@ def test_decompression_bomb_is_refused_and_nothing_is_left(package, image, tmp_p
 
 
 def test_size_limit_is_checked_before_extracting(tmp_path):
-    from carekit.zoo.safety import safe_extract
+    from carekit.models.safety import safe_extract
 
     with pytest.raises(InputError, match="more than the limit"):
         safe_extract(SHIPPED, tmp_path / "target", max_bytes=1 << 20)
@@ -198,7 +198,7 @@ def test_yaml_alias_bomb_is_refused_quickly(package, image, tmp_path, capsys):
 
 
 def test_few_aliases_and_oversized_rdf(package, tmp_path):
-    from carekit.zoo.safety import check_rdf
+    from carekit.models.safety import check_rdf
 
     rdf = package / "rdf.yaml"
     original = rdf.read_text()
@@ -227,7 +227,7 @@ def test_validate_of_a_missing_file(tmp_path, capsys):
 RACE = """
 import sys, time
 from pathlib import Path
-from carekit.zoo.load import unpack
+from carekit.models.package_files import unpack
 go = Path(sys.argv[2])
 Path(sys.argv[3]).touch()
 while not go.exists():

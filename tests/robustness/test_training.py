@@ -209,7 +209,8 @@ def test_selfsupervised_patches_accept_int64_lists():
 
 
 def test_restore_accepts_int64_and_lists_and_refuses_bool_and_complex(trained):
-    from carekit.predict import KerasModelDir, restore
+    from carekit.models.keras_dir import KerasModelDir
+    from carekit.predict import restore
 
     runner = KerasModelDir(trained)
     counts = np.random.default_rng(1).poisson(30, (64, 64))
@@ -225,7 +226,8 @@ def test_restore_accepts_int64_and_lists_and_refuses_bool_and_complex(trained):
 
 
 def test_degenerate_intensity_range_warns_once_clearly(trained, pairs):
-    from carekit.predict import KerasModelDir, restore
+    from carekit.models.keras_dir import KerasModelDir
+    from carekit.predict import restore
 
     runner = KerasModelDir(trained)
     with warnings.catch_warnings():

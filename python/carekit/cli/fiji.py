@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..zoo.load import ENGINES
+from ..models.weights import ENGINES
 from .args import at_least_one
 from .predict import output_plan
 

@@ -34,7 +34,7 @@ def run_package(args) -> int:
 
 
 def run_validate(args) -> int:
-    from ..zoo.load import unpack
+    from ..models.package_files import unpack
     from ..zoo.package import validate_package
 
     failed = 0

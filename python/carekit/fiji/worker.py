@@ -37,7 +37,7 @@ def _exit_with_parent(parent: int, interval: float = 0.5) -> None:
 
 
 def _model(path: str, backend: str):
-    from ..predict import load_model
+    from ..models import load_model
 
     resolved = Path(path).resolve()
     key = (str(resolved), backend, resolved.stat().st_mtime_ns)  # a package rebuilt in place is reloaded

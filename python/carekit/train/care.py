@@ -90,17 +90,6 @@ def load_care(model_dir: str | Path, weights: str = "weights_best.h5"):
     return model
 
 
-def load_keras_model(model_dir: str | Path, weights: str = "weights_best.h5"):
-    """The Keras network of a model folder: a CARE model, or an ensemble's members combined into one network
-    whose outputs are [mean_0, scale_0, mean_1, scale_1, ...]."""
-    record = ModelRecord.load(model_dir)
-    if record.kind == "ensemble":
-        from .ensemble import ensemble_keras_model
-
-        return ensemble_keras_model(model_dir, weights)
-    return load_care(model_dir, weights).keras_model
-
-
 class TrainingDiverged(CarekitError):
     """The loss or the weights became NaN/Inf; training stopped and the last good weights files were kept."""
 

@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
-from ..config import MODEL_CONFIG_FILE, ModelRecord
+from ..config import MODEL_CONFIG_FILE, ModelRecord, PackageCarekitBlock
 from ..data.patches import normalize_percentile, real_array
 from ..errors import CarekitError, InputError
 from ..io import Image, check_image, list_tiffs, read_image, write_image
-from ..predict import network_spec_from_record
+from ..models.spec import network_spec_from_record, receptive_halo
 from ..safe_write import atomic_folder, copy_file, prepare_output_folder
 
 WEIGHT_FORMATS = ("keras_hdf5", "tensorflow_saved_model_bundle", "onnx")
@@ -46,8 +46,6 @@ def _round_up(value: int, multiple: int) -> int:
 def axis_geometry(unet_depth: int, kern_size: int) -> tuple[int, int, int]:
     """(step, halo, minimum size) per spatial axis: sizes must be multiples of 2**depth; the halo covers the
     receptive field and 2*halo is a multiple of the step (the spec requires it)."""
-    from ..predict import receptive_halo
-
     step = 2**unet_depth
     halo = _round_up(receptive_halo(unet_depth, kern_size), step)
     return step, halo, 2 * halo + step
@@ -211,8 +209,8 @@ def build_package(model_dir: str | Path, out_zip: str | Path, *, name: str | Non
             else "probabilistic, " if spec.probabilistic else "")
     description = description or f"CARE restoration of {len(spec.axes)}D fluorescence images ({kind}trained with carekit)"
 
+    from ..models.keras_dir import load_keras_model
     from ..train import export
-    from ..train.care import load_keras_model
 
     model = load_keras_model(model_dir)
     step, halo, min_size = axis_geometry(record.train.unet_depth, record.train.unet_kern_size)
@@ -318,9 +316,10 @@ def _describe(record, spec, name, description, authors, tags, files, work, step,
                            "architecture_description": "CARE U-Net (csbdeep), residual, channels last"},
             "deepimagej": {"pyramidal_model": False, "allow_tiling": True, "model_keys": None,
                            "prediction": {"preprocess": [{"spec": None}], "postprocess": [{"spec": None}]}},
-            "carekit": {"version": __version__, "probabilistic": spec.probabilistic, "axes": spec.axes,
-                        "norm_pmin": spec.pmin, "norm_pmax": spec.pmax, "halo": halo, "step": step,
-                        "output_channels": list(spec.output_channels), "ensemble_members": spec.ensemble_members},
+            "carekit": PackageCarekitBlock(
+                version=__version__, probabilistic=spec.probabilistic, axes=spec.axes, norm_pmin=spec.pmin,
+                norm_pmax=spec.pmax, halo=halo, step=step, output_channels=list(spec.output_channels),
+                ensemble_members=spec.ensemble_members).model_dump(),
         },
     )
 

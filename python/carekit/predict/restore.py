@@ -8,47 +8,17 @@ from typing import Callable
 
 import numpy as np
 
-from .config import ModelRecord
-from .data.patches import normalize_percentile, real_array
-from .errors import InputError
-from .io import Image, check_axes, check_image
-from .tiling import iter_planes, n_tiles, tile_grid, tiled_apply
+from ..data.patches import normalize_percentile, real_array
+from ..ensemble import disagreement as ensemble_disagreement, mixture_mean
+from ..errors import InputError
+from ..io import Image, check_axes, check_image
+from ..models import load_model
+from ..models.runner import ModelRunner, PipelineRunner
+from ..models.spec import NetworkSpec
+from ..progress import progress_bar
+from ..tiling import iter_planes, n_tiles, tile_grid, tiled_apply
 
 DEFAULT_TILE = {2: (1024, 1024), 3: (32, 128, 128)}
-
-
-def receptive_halo(unet_depth: int, kern_size: int) -> int:
-    """Radius in pixels of a csbdeep U-Net's receptive field: 2 convolutions per level on the way down, at the
-    bottom and on the way up, plus what max-pooling adds (measured: 22 px for depth 2, kernel 3; this gives 24)."""
-    return (kern_size - 1) * (3 * 2**unet_depth - 2) + 2**unet_depth
-
-
-@dataclass(frozen=True)
-class NetworkSpec:
-    """What prediction needs to know about a network, whichever form it is stored in."""
-
-    axes: str
-    pmin: float
-    pmax: float
-    halo: int
-    divisor: int
-    probabilistic: bool
-    eps: float = 1e-6
-    ensemble_members: int = 0
-
-    @property
-    def output_channels(self) -> tuple[str, ...]:
-        if self.ensemble_members:
-            return tuple(f"{kind}_{i}" for i in range(self.ensemble_members) for kind in ("mean", "scale"))
-        return ("mean", "scale") if self.probabilistic else ("restored",)
-
-
-def network_spec_from_record(record: ModelRecord) -> NetworkSpec:
-    config = record.train
-    return NetworkSpec(config.axes, config.norm_pmin, config.norm_pmax,
-                       receptive_halo(config.unet_depth, config.unet_kern_size), 2**config.unet_depth,
-                       config.probabilistic or record.kind == "ensemble",
-                       ensemble_members=len(record.members) if record.kind == "ensemble" else 0)
 
 
 @dataclass
@@ -64,29 +34,6 @@ class Restoration:
 
     def as_image(self) -> Image:
         return Image(self.image, self.axes, self.pixel_size or {})
-
-
-class KerasModelDir:
-    """A carekit model directory run with Keras/TensorFlow."""
-
-    def __init__(self, model_dir: str | Path, weights: str = "weights_best.h5"):
-        from .train.care import load_keras_model
-
-        self.spec = network_spec_from_record(ModelRecord.load(model_dir))
-        self.model = load_keras_model(model_dir, weights)
-
-    def __call__(self, batch: np.ndarray) -> np.ndarray:
-        return self.model(batch, training=False).numpy()
-
-
-def load_model(model: str | Path, engine: str = "onnx"):
-    """A runnable model: a carekit model directory (Keras) or a bioimage.io package (.zip, folder or rdf.yaml)."""
-    path = Path(model)
-    if (path / "carekit.json").exists() and not (path / "rdf.yaml").exists():
-        return KerasModelDir(path)
-    from .zoo.load import PackageModel
-
-    return PackageModel(path, engine=engine)
 
 
 def _check_input(image: np.ndarray, axes: str, spec: NetworkSpec) -> None:
@@ -123,27 +70,42 @@ def _check_padding_work(shape, n_planes: int, n_calls: int, tile, halo, spec: Ne
                          "dimensions are not what the file says)")
 
 
-def restore(model, image: np.ndarray | Image, axes: str | None = None, tile: tuple[int, ...] | None = None,
-            progress: bool = True, engine: str = "onnx",
+def restore(model: str | Path | ModelRunner, image: np.ndarray | Image, axes: str | None = None,
+            tile: tuple[int, ...] | None = None, progress: bool = True, engine: str | None = None,
             on_progress: Callable[[int, int], None] | None = None) -> Restoration:
     """Restore a 2D/3D image, or each plane/stack of a larger one (e.g. TYX, CZYX), with a CARE model
-    (a model directory, a bioimage.io package path, or an object from load_model).
+    (a model directory, a bioimage.io package path, or a runner from carekit.models.load_model).
 
     The input is normalized with the model's percentiles over each whole plane/stack before tiling,
     so tiling never changes the normalization. `on_progress(done, total)` is called after each tile.
+    A package not made by carekit runs through bioimageio.core with its own normalization and tiling (`tile`
+    and `on_progress` do not apply); a result with several channels then gets a leading C axis.
     """
     runner = load_model(model, engine) if isinstance(model, (str, Path)) else model
-    spec: NetworkSpec = runner.spec
+    spec = runner.spec
     pixel_size = None
     if isinstance(image, Image):
         image, axes, pixel_size = image.data, image.axes, image.pixel_size
     image = real_array(image, "input image")
     axes = (axes or {2: "YX", 3: spec.axes if len(spec.axes) == 3 else "TYX"}.get(image.ndim, "")).upper()
     _check_input(image, axes, spec)
+    if isinstance(runner, PipelineRunner):
+        result = runner.predict_image(image, axes)
+        spatial = "".join(a for a in axes if a in "ZYX")
+        return Restoration(result, ("C" if result.ndim > len(spatial) else "") + spatial, pixel_size=pixel_size)
     order = [axes.index(a) for a in axes if a not in spec.axes] + [axes.index(a) for a in spec.axes]
     work = np.transpose(image, order)
-    work_axes = "".join(axes[i] for i in order)
     tile = _check_tile(tuple(tile or DEFAULT_TILE[len(spec.axes)]), spec)
+    outputs = _restore_planes(runner, work, "".join(axes[i] for i in order), tile, progress, on_progress)
+    inverse = np.argsort(order)
+    mean, scale, disagreement = (None if a is None else np.transpose(a, inverse) for a in outputs)
+    return Restoration(mean, axes, scale, pixel_size, disagreement)
+
+
+def _restore_planes(runner: ModelRunner, work: np.ndarray, work_axes: str, tile: tuple[int, ...], progress: bool,
+                    on_progress) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """(mean, scale, disagreement) of an image whose spatial axes come last, plane by plane and tile by tile."""
+    spec = runner.spec
     halo = (spec.halo,) * len(spec.axes)
     planes = list(iter_planes(work, work_axes, spec.axes))
     total = len(planes) * n_tiles(work.shape[-len(spec.axes):], tile, halo, spec.divisor)
@@ -151,9 +113,6 @@ def restore(model, image: np.ndarray | Image, axes: str | None = None, tile: tup
     mean = np.empty(work.shape, np.float32)
     scale = np.empty(work.shape, np.float32) if spec.probabilistic and not spec.ensemble_members else None
     disagreement = np.empty(work.shape, np.float32) if spec.ensemble_members else None
-    from .ensemble import disagreement as ensemble_disagreement, mixture_mean
-    from .progress import progress_bar
-
     with progress_bar(total, "restoring", unit="tile", disable=not progress or total < 2) as bar:
         def tile_done():
             bar.update(1)
@@ -162,7 +121,7 @@ def restore(model, image: np.ndarray | Image, axes: str | None = None, tile: tup
 
         for selector, plane in planes:
             normalized = normalize_percentile(plane, spec.pmin, spec.pmax, spec.eps, warn_as="input image")
-            out = tiled_apply(normalized, runner, tile, halo, spec.divisor, on_tile=tile_done)
+            out = tiled_apply(normalized, runner.forward, tile, halo, spec.divisor, on_tile=tile_done)
             if not np.isfinite(out).all():
                 raise InputError(f"the model gave {out.size - np.count_nonzero(np.isfinite(out))} NaN/Inf output "
                                  "values on a finite input: its weights may be damaged (e.g. by diverged training); "
@@ -175,9 +134,4 @@ def restore(model, image: np.ndarray | Image, axes: str | None = None, tile: tup
             mean[selector] = out[..., 0]
             if scale is not None:
                 scale[selector] = out[..., 1]
-    inverse = np.argsort(order)
-
-    def back(array):
-        return None if array is None else np.transpose(array, inverse)
-
-    return Restoration(back(mean), axes, back(scale), pixel_size, back(disagreement))
+    return mean, scale, disagreement

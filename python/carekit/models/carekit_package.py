@@ -1,0 +1,36 @@
+"""Packages made by carekit (rdf.yaml with a `config.carekit` block): run one weight format (ONNX, TensorFlow
+SavedModel or Keras HDF5) on tiles that restore() prepares, as the model folder would."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..config import PackageCarekitBlock
+from ..errors import InputError
+from .package_files import OpenedPackage
+from .runner import ModelRunner
+from .spec import network_spec_from_block
+from .weights import WEIGHT_PRIORITY, choose_weight_format, load_runtime
+
+
+class CarekitPackage(ModelRunner):
+    """A carekit bioimage.io package run with one weight format (`engine`, or the first of WEIGHT_PRIORITY that the
+    package has and this machine can run); the runtime loads on the first forward call."""
+
+    def __init__(self, package: OpenedPackage, engine: str | None = None):
+        block = package.carekit_block()
+        if block is None:
+            raise InputError(f"{package.source} is not a carekit package (its rdf.yaml has no config.carekit block)")
+        self.spec = network_spec_from_block(PackageCarekitBlock.read(block, package.source))
+        self.root = package.root
+        self.weight_format = choose_weight_format(package.descr, engine, package.source)
+        if self.weight_format is None:
+            raise InputError(f"{package.source} has none of the weight formats carekit runs {WEIGHT_PRIORITY}; "
+                             "export the package again")
+        self.weights_path = package.checked_weights(self.weight_format)[self.weight_format]
+        self._run = None
+
+    def forward(self, batch: np.ndarray) -> np.ndarray:
+        if self._run is None:
+            self._run = load_runtime(self.weight_format, self.weights_path)
+        return self._run(np.ascontiguousarray(batch, dtype=np.float32))

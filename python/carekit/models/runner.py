@@ -1,0 +1,40 @@
+"""The one protocol every loaded model follows, whatever its source (carekit folder, carekit package, any
+bioimage.io package): `spec` says how to feed it, `forward` runs it on a batch."""
+
+from __future__ import annotations
+
+import abc
+
+import numpy as np
+
+from .spec import NetworkSpec
+
+
+class ModelRunner(abc.ABC):
+    """A loaded network. restore() normalizes each plane with `spec`'s percentiles, cuts it into tiles with
+    `spec.halo` of context and sizes that are multiples of `spec.divisor`, and calls `forward` on each tile."""
+
+    spec: NetworkSpec
+
+    @abc.abstractmethod
+    def forward(self, batch: np.ndarray) -> np.ndarray:
+        """float32 (batch, [z,] y, x, 1) in normalized units -> (batch, [z,] y, x, len(spec.output_channels))."""
+
+
+class PipelineRunner(ModelRunner):
+    """A package that brings its own pre/postprocessing and tiling (any bioimage.io model): restore() hands it whole
+    images through `predict_image` instead of normalizing and tiling them."""
+
+    @abc.abstractmethod
+    def predict_image(self, image: np.ndarray, axes: str) -> np.ndarray:
+        """The output for `image` with `axes` (e.g. 'YX', 'ZYX', 'CYX'): the spatial axes in the image's order,
+        after a leading channel axis when the model gives more than one channel."""
+
+    def forward(self, batch: np.ndarray) -> np.ndarray:
+        """Each item of a (batch, [z,] y, x, channel) array through predict_image, channels last again."""
+        outputs = []
+        for item in np.moveaxis(np.asarray(batch), -1, 1):
+            image, axes = (item[0], self.spec.axes) if len(item) == 1 else (item, "C" + self.spec.axes)
+            out = self.predict_image(image, axes)
+            outputs.append(np.moveaxis(out, 0, -1) if out.ndim > len(self.spec.axes) else out[..., None])
+        return np.stack(outputs)

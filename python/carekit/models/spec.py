@@ -1,0 +1,48 @@
+"""What prediction needs to know about a network (axes, normalization, halo, size divisor, outputs), whichever form
+it is stored in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..config import ModelRecord, PackageCarekitBlock
+
+
+def receptive_halo(unet_depth: int, kern_size: int) -> int:
+    """Radius in pixels of a csbdeep U-Net's receptive field: 2 convolutions per level on the way down, at the
+    bottom and on the way up, plus what max-pooling adds (measured: 22 px for depth 2, kernel 3; this gives 24)."""
+    return (kern_size - 1) * (3 * 2**unet_depth - 2) + 2**unet_depth
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """What prediction needs to know about a network. `pmin`/`pmax` are None for a package that normalizes its
+    input itself (a PipelineRunner)."""
+
+    axes: str
+    pmin: float | None
+    pmax: float | None
+    halo: int
+    divisor: int
+    probabilistic: bool
+    eps: float = 1e-6
+    ensemble_members: int = 0
+
+    @property
+    def output_channels(self) -> tuple[str, ...]:
+        if self.ensemble_members:
+            return tuple(f"{kind}_{i}" for i in range(self.ensemble_members) for kind in ("mean", "scale"))
+        return ("mean", "scale") if self.probabilistic else ("restored",)
+
+
+def network_spec_from_record(record: ModelRecord) -> NetworkSpec:
+    config = record.train
+    return NetworkSpec(config.axes, config.norm_pmin, config.norm_pmax,
+                       receptive_halo(config.unet_depth, config.unet_kern_size), 2**config.unet_depth,
+                       config.probabilistic or record.kind == "ensemble",
+                       ensemble_members=len(record.members) if record.kind == "ensemble" else 0)
+
+
+def network_spec_from_block(block: PackageCarekitBlock) -> NetworkSpec:
+    return NetworkSpec(block.axes, block.norm_pmin, block.norm_pmax, block.halo, block.step, block.probabilistic,
+                       ensemble_members=block.ensemble_members)

@@ -1,0 +1,104 @@
+"""Which weight format of a package runs, and the runtimes that run carekit's three formats (ONNX Runtime,
+TensorFlow SavedModel, Keras HDF5): the only place outside train/ that imports them."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from ..errors import InputError
+from .package_files import cache_dir
+from .safety import safe_extract, sha256_file
+
+ENGINES = ("onnx", "tensorflow", "keras")
+ENGINE_WEIGHTS = {"onnx": "onnx", "tensorflow": "tensorflow_saved_model_bundle", "keras": "keras_hdf5"}
+# Without an explicit engine, the first format in this order that the package has and whose runtime is installed
+# runs (as bioimageio.core's create_model_adapter does with its own order): ONNX Runtime starts fastest and needs
+# no TensorFlow; a SavedModel needs no model code; a Keras HDF5 full model comes last.
+WEIGHT_PRIORITY = ("onnx", "tensorflow_saved_model_bundle", "keras_hdf5")
+RUNTIME_MODULE = {"onnx": "onnxruntime", "tensorflow_saved_model_bundle": "tensorflow", "keras_hdf5": "tensorflow"}
+
+
+def present_formats(descr) -> list[str]:
+    return [fmt for fmt in type(descr.weights).model_fields if getattr(descr.weights, fmt, None) is not None]
+
+
+def choose_weight_format(descr, engine: str | None, source) -> str | None:
+    """The weight format to run: the engine's when one is given (an error if the package lacks it), else the first
+    of WEIGHT_PRIORITY present and runnable here; None when the package has none of those (bioimageio.core then
+    picks among its other formats, e.g. PyTorch)."""
+    present = present_formats(descr)
+    if engine is not None:
+        if engine not in ENGINES:
+            raise InputError(f"unknown engine {engine!r}; choose one of {ENGINES}")
+        if ENGINE_WEIGHTS[engine] not in present:
+            available = [e for e, fmt in ENGINE_WEIGHTS.items() if fmt in present]
+            raise InputError(f"{source} has no {ENGINE_WEIGHTS[engine]} weights for engine {engine!r}; "
+                             f"available engines: {available}")
+        return ENGINE_WEIGHTS[engine]
+    ours = [fmt for fmt in WEIGHT_PRIORITY if fmt in present]
+    runnable = [fmt for fmt in ours if importlib.util.find_spec(RUNTIME_MODULE[fmt]) is not None]
+    if ours and not runnable:
+        raise InputError(f"{source} has {ours} weights but neither onnxruntime nor tensorflow is installed; install "
+                         "one of them")
+    return runnable[0] if runnable else None
+
+
+def load_runtime(weight_format: str, path: Path):
+    """A function running one weight file on a float32 batch; a file that its runtime cannot load is a clear
+    error."""
+    try:
+        return _RUNTIMES[weight_format](path)
+    except (OSError, ValueError, KeyError, RuntimeError) as err:
+        cause = str(err).splitlines()[0] if str(err) else type(err).__name__
+        engine = next(e for e, fmt in ENGINE_WEIGHTS.items() if fmt == weight_format)
+        raise InputError(f"cannot load the {engine} weights {path.name} ({cause}); the package is damaged") from err
+
+
+def _onnx_runtime(path: Path):
+    import onnxruntime as ort
+    from onnxruntime.capi import onnxruntime_pybind11_state as ort_state
+
+    providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in ort.get_available_providers()]
+    try:
+        session = ort.InferenceSession(str(path), providers=providers)
+    except (ort_state.Fail, ort_state.InvalidGraph, ort_state.InvalidProtobuf, ort_state.NotImplemented) as err:
+        raise ValueError(str(err)) from err
+    input_name = session.get_inputs()[0].name
+    return lambda batch: session.run(None, {input_name: batch})[0]
+
+
+def _tensorflow_runtime(path: Path):
+    from ..train.tf import import_tensorflow
+
+    import_tensorflow()
+    import keras
+
+    folder = cache_dir() / "saved_models" / sha256_file(path)[:16]
+    if not (folder / "saved_model.pb").exists():
+        safe_extract(path, folder, required="saved_model.pb")
+    layer = keras.layers.TFSMLayer(str(folder), call_endpoint="serve")
+    return lambda batch: next(iter(layer(batch).values())).numpy()
+
+
+def _keras_runtime(path: Path):
+    from ..train.tf import import_tensorflow
+
+    import_tensorflow()
+    model = _load_hdf5_full_model(path)
+    return lambda batch: model(batch, training=False).numpy()
+
+
+def _load_hdf5_full_model(path: Path):
+    """A legacy HDF5 full model (architecture + weights). keras.models.load_model picks its HDF5 reader only by a
+    .h5/.hdf5 file name, and an rdf may name the weight file anything: so this one function calls that reader
+    directly, although it is private Keras API (keras.src)."""
+    import h5py
+    from keras.src.legacy.saving import legacy_h5_format
+
+    with h5py.File(path, "r") as fh:
+        return legacy_h5_format.load_model_from_hdf5(fh)
+
+
+_RUNTIMES = {"onnx": _onnx_runtime, "tensorflow_saved_model_bundle": _tensorflow_runtime,
+             "keras_hdf5": _keras_runtime}

@@ -1,0 +1,37 @@
+"""The rdf `config.carekit` block: one versioned model for the writer (zoo.package) and the reader (models)."""
+
+import pytest
+
+from carekit.config import PACKAGE_BLOCK_VERSION, PackageCarekitBlock
+from carekit.errors import InputError
+
+# the block as carekit 0.1.0 wrote it, before it had a block_version (the shipped model-zoo package)
+FIRST = {"version": "0.1.0", "probabilistic": False, "axes": "YX", "norm_pmin": 1.0, "norm_pmax": 99.8, "halo": 24,
+         "step": 4, "output_channels": ["restored"]}
+
+
+def test_blocks_without_a_version_read_as_version_1():
+    block = PackageCarekitBlock.read(FIRST, "old.zip")
+    assert block.block_version == 1 and block.ensemble_members == 0 and block.halo == 24
+
+
+def test_written_block_reads_back_identically():
+    written = PackageCarekitBlock(**{**FIRST, "probabilistic": True, "ensemble_members": 3,
+                                     "output_channels": ["mean_0", "scale_0"]}).model_dump()
+    assert written["block_version"] == PACKAGE_BLOCK_VERSION
+    assert PackageCarekitBlock.read(written, "new.zip").model_dump() == written
+
+
+@pytest.mark.parametrize("change, words", [({"axes": "TYX"}, "axes: Input should be 'YX' or 'ZYX'"),
+                                           ({"step": 0}, "step: Input should be greater than or equal to 1"),
+                                           ({"norm_pmin": float("nan")}, "norm_pmin"),
+                                           ({"stray": 1}, "stray: Extra inputs are not permitted")])
+def test_a_damaged_block_names_the_bad_field(change, words):
+    with pytest.raises(InputError, match="pkg.zip: the carekit block of rdf.yaml is damaged") as info:
+        PackageCarekitBlock.read({**FIRST, **change}, "pkg.zip")
+    assert words in str(info.value)
+
+
+def test_a_block_from_a_newer_carekit_asks_for_an_update():
+    with pytest.raises(InputError, match="newer carekit \\(carekit block version 2, this carekit reads up to 1\\)"):
+        PackageCarekitBlock.read({**FIRST, "block_version": 2}, "pkg.zip")
