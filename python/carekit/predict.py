@@ -67,26 +67,30 @@ class Restoration:
 
 
 class KerasModelDir:
-    """A carekit model directory run with Keras/TensorFlow."""
+    """A carekit model directory run with Keras/TensorFlow, in fp32 or (`precision` bf16 or auto, where the hardware
+    has it) bf16 mixed precision; see carekit.precision."""
 
-    def __init__(self, model_dir: str | Path, weights: str = "weights_best.h5"):
+    def __init__(self, model_dir: str | Path, weights: str = "weights_best.h5", precision: str = "fp32"):
         from .train.care import load_keras_model
+        from .train.precision import choose
 
         self.spec = network_spec_from_record(ModelRecord.load(model_dir))
-        self.model = load_keras_model(model_dir, weights)
+        self.precision = choose(precision)
+        self.model = load_keras_model(model_dir, weights, self.precision)
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         return self.model(batch, training=False).numpy()
 
 
-def load_model(model: str | Path, engine: str = "onnx"):
-    """A runnable model: a carekit model directory (Keras) or a bioimage.io package (.zip, folder or rdf.yaml)."""
+def load_model(model: str | Path, engine: str = "onnx", precision: str = "fp32"):
+    """A runnable model: a carekit model directory (Keras) or a bioimage.io package (.zip, folder or rdf.yaml).
+    `precision` other than fp32 runs a package's Keras weights in mixed precision, whatever the engine."""
     path = Path(model)
     if (path / "carekit.json").exists() and not (path / "rdf.yaml").exists():
-        return KerasModelDir(path)
+        return KerasModelDir(path, precision=precision)
     from .zoo.load import PackageModel
 
-    return PackageModel(path, engine=engine)
+    return PackageModel(path, engine=engine, precision=precision)
 
 
 def restore(model, image: np.ndarray | Image, axes: str | None = None, tile: tuple[int, ...] | None = None,

@@ -17,6 +17,7 @@ from ..data.patches import normalize_percentile, sample_patches, split_validatio
 from ..errors import InputError
 from ..io import check_image
 from . import history
+from .precision import apply_to_care, choose, optimizer_for
 from .tf import import_tensorflow
 
 import_tensorflow()
@@ -68,8 +69,18 @@ def csbdeep_config(config: TrainConfig):
     )
 
 
-def load_care(model_dir: str | Path, weights: str = "weights_best.h5"):
-    """The csbdeep CARE model of a carekit model directory, with the chosen weights loaded."""
+def build_care(config: TrainConfig, model_dir: str | Path):
+    """A new csbdeep CARE model for `config` in `model_dir`, computing in config.precision (fp32 | bf16 | fp16)."""
+    from csbdeep.models import CARE
+
+    model_dir = Path(model_dir)
+    care = CARE(csbdeep_config(config), name=model_dir.name, basedir=str(model_dir.parent))
+    return apply_to_care(care, config.precision)
+
+
+def load_care(model_dir: str | Path, weights: str = "weights_best.h5", precision: str = "fp32"):
+    """The csbdeep CARE model of a carekit model directory, with the chosen weights loaded, computing in
+    `precision` (fp32 | bf16 | fp16, as chosen by train.precision.choose)."""
     from csbdeep.models import CARE
 
     model_dir = Path(model_dir)
@@ -79,18 +90,18 @@ def load_care(model_dir: str | Path, weights: str = "weights_best.h5"):
     with contextlib.redirect_stdout(io.StringIO()):  # csbdeep prints which weights it loads
         model = CARE(config=None, name=model_dir.name, basedir=str(model_dir.parent))
     model.keras_model.load_weights(str(model_dir / weights))
-    return model
+    return apply_to_care(model, precision)
 
 
-def load_keras_model(model_dir: str | Path, weights: str = "weights_best.h5"):
+def load_keras_model(model_dir: str | Path, weights: str = "weights_best.h5", precision: str = "fp32"):
     """The Keras network of a model folder: a CARE model, or an ensemble's members combined into one network
-    whose outputs are [mean_0, scale_0, mean_1, scale_1, ...]."""
+    whose outputs are [mean_0, scale_0, mean_1, scale_1, ...]; float32 outputs in every precision."""
     record = ModelRecord.load(model_dir)
     if record.kind == "ensemble":
         from .ensemble import ensemble_keras_model
 
-        return ensemble_keras_model(model_dir, weights)
-    return load_care(model_dir, weights).keras_model
+        return ensemble_keras_model(model_dir, weights, precision)
+    return load_care(model_dir, weights, precision).keras_model
 
 
 def train_care(sources: list[np.ndarray], targets: list[np.ndarray], config: TrainConfig, model_dir: str | Path,
@@ -102,21 +113,21 @@ def train_care(sources: list[np.ndarray], targets: list[np.ndarray], config: Tra
     history.csv and history.png (loss, MAE and learning rate per epoch).
     """
     from csbdeep.internals.train import DataWrapper
-    from csbdeep.models import CARE
 
     model_dir = Path(model_dir)
     if resume:
         record = ModelRecord.load(model_dir)
-        config = record.train
-        care = load_care(model_dir, weights="weights_last.h5")
+        record.train = config = record.train.model_copy(update={"precision": choose(record.train.precision)})
+        care = load_care(model_dir, weights="weights_last.h5", precision=config.precision)
         start_epoch = record.epochs_done
         learning_rate = history.last_learning_rate(model_dir / HISTORY_FILE) or config.learning_rate
     else:
         if model_dir.exists() and any(model_dir.iterdir()):
             raise InputError(f"{model_dir} already exists and is not empty; choose a new model folder or use resume")
+        config = config.model_copy(update={"precision": choose(config.precision)})
         record = ModelRecord(carekit_version=__version__, name=model_dir.name, train=config,
                              data=data_info or {}, pixel_size=pixel_size or {})
-        care = CARE(csbdeep_config(config), name=model_dir.name, basedir=str(model_dir.parent))
+        care = build_care(config, model_dir)
         start_epoch = 0
         learning_rate = config.learning_rate
     record.save(model_dir)
@@ -124,7 +135,8 @@ def train_care(sources: list[np.ndarray], targets: list[np.ndarray], config: Tra
     end_epoch = start_epoch + n_epochs
 
     (x_train, y_train), validation = prepare_training_data(sources, targets, config)
-    care.prepare_for_training(optimizer=keras.optimizers.Adam(learning_rate=learning_rate))
+    care.prepare_for_training(optimizer=optimizer_for(keras.optimizers.Adam(learning_rate=learning_rate),
+                                                      config.precision))
     epoch_logger = _EpochRecorder(model_dir, record, start_epoch)
     callbacks = list(care.callbacks) + [epoch_logger]
     if progress:

@@ -21,8 +21,9 @@ from ..errors import InputError
 from ..evaluate.metrics import affine_coefficients
 from ..io import check_image
 from . import history
-from .care import (HISTORY_FILE, TrainResult, _EpochRecorder, _flip_augmenter, _ProgressBar, csbdeep_config,
+from .care import (HISTORY_FILE, TrainResult, _EpochRecorder, _flip_augmenter, _ProgressBar, build_care,
                    fit_from_generator, load_care)
+from .precision import choose, optimizer_for
 from .tf import import_tensorflow
 
 import_tensorflow()
@@ -111,8 +112,6 @@ def train_selfsupervised(noisy: list[np.ndarray], config: TrainConfig, model_dir
     With `pretrained`, start from that model's weights and architecture, e.g. with a 3x lower learning rate;
     training stops early when the validation loss has not improved for `patience` epochs, and keeps the best
     weights (the pretrained ones unless fine-tuning beats them)."""
-    from csbdeep.models import CARE
-
     model_dir = Path(model_dir)
     if model_dir.exists() and any(model_dir.iterdir()):
         raise InputError(f"{model_dir} already exists and is not empty; choose a new model folder")
@@ -126,7 +125,8 @@ def train_selfsupervised(noisy: list[np.ndarray], config: TrainConfig, model_dir
     if config.probabilistic:
         raise InputError("self-supervised training is not probabilistic; leave probabilistic off")
     (x_train, y_train), (x_val, y_val) = noisy_patches(noisy, config, method)
-    care = CARE(csbdeep_config(config), name=model_dir.name, basedir=str(model_dir.parent))
+    config = config.model_copy(update={"precision": choose(config.precision)})
+    care = build_care(config, model_dir)
     calibration = (1.0, 0.0)
     if pretrained is not None:
         care.keras_model.set_weights(load_care(pretrained).keras_model.get_weights())
@@ -140,7 +140,8 @@ def train_selfsupervised(noisy: list[np.ndarray], config: TrainConfig, model_dir
             "target_calibration": {"scale": calibration[0], "offset": calibration[1]}, "images": data_info or {}}
     record = ModelRecord(carekit_version=__version__, name=model_dir.name, train=config, data=info)
     record.save(model_dir)
-    care.keras_model.compile(optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
+    care.keras_model.compile(optimizer=optimizer_for(keras.optimizers.Adam(learning_rate=config.learning_rate),
+                                                     config.precision),
                              loss="mse" if method == "r2r" else masked_mae)
     recorder = _EpochRecorder(model_dir, record, 0, save_best=True)
     baseline = None

@@ -55,7 +55,9 @@ class PackageModel:
     """A bioimage.io model package, run with one weight format. carekit packages get the fast tiled path;
     other single-input models go through bioimageio.core (see predict_with_bioimageio)."""
 
-    def __init__(self, source: str | Path, engine: str = "onnx"):
+    def __init__(self, source: str | Path, engine: str = "onnx", precision: str = "fp32"):
+        """`precision` bf16 (or auto where the hardware has bf16) runs the package's float32 Keras weights in
+        bf16 mixed precision, whatever the engine: ONNX and SavedModel weights are float32 networks."""
         from bioimageio.spec import InvalidDescr, load_model_description
 
         if engine not in ENGINES:
@@ -65,12 +67,17 @@ class PackageModel:
         if isinstance(descr, InvalidDescr):
             raise InputError(f"{source} is not a valid bioimage.io model: {descr.validation_summary.format()}")
         self.descr = descr
-        self.engine = engine
-        weights = getattr(descr.weights, ENGINE_WEIGHTS[engine], None)
+        if precision != "fp32":
+            from ..train.precision import choose
+
+            precision = choose(precision)
+        self.precision = precision
+        self.engine = engine if self.precision == "fp32" else "keras"
+        weights = getattr(descr.weights, ENGINE_WEIGHTS[self.engine], None)
         if weights is None:
             available = [e for e, w in ENGINE_WEIGHTS.items() if getattr(descr.weights, w, None) is not None]
-            raise InputError(f"{source} has no {ENGINE_WEIGHTS[engine]} weights for engine {engine!r}; "
-                             f"available engines: {available}")
+            raise InputError(f"{source} has no {ENGINE_WEIGHTS[self.engine]} weights for engine {self.engine!r} "
+                             f"(precision {self.precision}); available engines: {available}")
         self.weights_path = self.root / str(weights.source.path if hasattr(weights.source, "path") else weights.source)
         if not self.weights_path.exists():
             raise InputError(f"weight file missing from the package: {self.weights_path.name}; the package is incomplete")
@@ -84,7 +91,8 @@ class PackageModel:
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         if self._run is None:
-            self._run = _RUNNERS[self.engine](self.weights_path)
+            self._run = (_keras_runner(self.weights_path, self.precision) if self.engine == "keras"
+                         else _RUNNERS[self.engine](self.weights_path))
         return self._run(np.ascontiguousarray(batch, dtype=np.float32))
 
 
@@ -117,7 +125,8 @@ def _tensorflow_runner(path: Path):
     return lambda batch: next(iter(layer(batch).values())).numpy()
 
 
-def _keras_runner(path: Path):
+def _keras_runner(path: Path, precision: str = "fp32"):
+    from ..train.precision import with_precision
     from ..train.tf import import_tensorflow
 
     import_tensorflow()
@@ -125,7 +134,7 @@ def _keras_runner(path: Path):
     from keras.src.legacy.saving import legacy_h5_format
 
     with h5py.File(path, "r") as fh:
-        model = legacy_h5_format.load_model_from_hdf5(fh)
+        model = with_precision(legacy_h5_format.load_model_from_hdf5(fh), precision)
     return lambda batch: model(batch, training=False).numpy()
 
 
