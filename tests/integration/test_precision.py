@@ -7,6 +7,7 @@ bf16 units the shipped model is also checked natively.
 """
 
 import json
+import sys
 import zipfile
 from pathlib import Path
 
@@ -16,7 +17,8 @@ import pytest
 
 from carekit.cli import main
 from carekit.config import ModelRecord, TrainConfig, validated
-from carekit.errors import InputError
+from carekit.errors import CarekitError, InputError
+from carekit.fiji import locate
 from carekit.io import Image, read_image, write_image
 from carekit.precision import EMULATION_ENV, cpu_flags, cpu_has_bf16, resolve
 from carekit.predict import KerasModelDir, load_model, restore
@@ -157,6 +159,23 @@ def test_shipped_model_bf16_prediction_within_tolerance(native, monkeypatch):
     runner = load_model(SHIPPED, precision="bf16")
     assert runner.precision in ("bf16", "fp16")
     _assert_close(restore(runner, image, progress=False).image, fp32)
+
+
+@pytest.mark.skipif(locate.imagej_jar() is None or locate.jython_jar() is None,
+                    reason="needs apt packages imagej and jython (bash run.sh installs them)")
+def test_fiji_plugin_precision_option_reaches_the_worker(bf16_package, tmp_path, emulated):
+    from carekit.fiji.run import run_in_fiji
+
+    python = tmp_path / "python-emulated-bf16"  # the worker's Python, allowed to emulate bf16
+    python.write_text(f'#!/bin/sh\n{EMULATION_ENV}=1 exec "{sys.executable}" "$@"\n')
+    python.chmod(0o755)
+    image = synthetic_pairs(1, shape=(96, 96), seed=12)[0][0]
+    in_fiji = np.asarray(run_in_fiji(bf16_package.zip_path, image, precision="bf16", python=str(python)))
+    expected = restore(load_model(bf16_package.zip_path, precision="bf16"), image, progress=False).image
+    np.testing.assert_allclose(in_fiji, expected, atol=1e-4)
+    _assert_close(in_fiji, restore(bf16_package.zip_path, image, progress=False).image)
+    with pytest.raises(CarekitError, match="precision must be auto, fp32 or bf16"):
+        run_in_fiji(bf16_package.zip_path, image, precision="fp8")
 
 
 def test_bf16_ensemble_gives_float32_scale_and_disagreement(tmp_path, emulated):
