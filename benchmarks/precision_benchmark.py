@@ -128,7 +128,8 @@ def case_train(precision: str, steps: int, seconds: float) -> dict:
 
     with tempfile.TemporaryDirectory() as tmp:
         care = build_care(config, Path(tmp) / "model")
-        care.prepare_for_training(optimizer=optimizer_for(keras.optimizers.Adam(config.learning_rate), config.precision))
+        optimizer = optimizer_for(keras.optimizers.Adam(config.learning_rate), config.precision)
+        care.prepare_for_training(optimizer=optimizer)
         batches = DataWrapper(x, y, config.batch_size, length=config.steps_per_epoch)
         fit_from_generator(care.keras_model, iter(batches), epochs=1, steps_per_epoch=config.steps_per_epoch,
                            callbacks=[Clock()])
@@ -173,7 +174,8 @@ def measure(args, hardware: dict) -> dict:
     for size in args.sizes:
         cases = [("fp32", "onnx"), ("fp32", "keras")] + ([(reduced, "keras")] if reduced else [])
         for precision, engine in cases:
-            record = {"size": size, "precision": precision, "weights": engine, **run_case("predict", precision, engine, size)}
+            record = {"size": size, "precision": precision, "weights": engine,
+                      **run_case("predict", precision, engine, size)}
             print(json.dumps(record), flush=True)
             results["prediction"].append(record)
     if reduced or args.emulated_accuracy:
@@ -183,22 +185,63 @@ def measure(args, hardware: dict) -> dict:
     fp32 = run_case("train", "fp32", args.train_steps, 0)
     results["training"].append({"run": "fp32, equal steps", **fp32})
     if reduced and "error" not in fp32:
-        results["training"].append({"run": f"{reduced}, equal steps", **run_case("train", reduced, args.train_steps, 0)})
+        results["training"].append({"run": f"{reduced}, equal steps",
+                                    **run_case("train", reduced, args.train_steps, 0)})
         results["training"].append({"run": f"{reduced}, equal time",
                                     **run_case("train", reduced, 0, fp32["train_seconds"])})
     print(json.dumps(results["training"]), flush=True)
     return results
 
 
+def summary(results: dict) -> dict:
+    """The goals in numbers: speed-ups of the reduced precision and its PSNR differences (where measured)."""
+    reduced, out = results["hardware"]["reduced"], {}
+
+    def seconds(size, precision, weights):
+        return next((r["seconds"] for r in results["prediction"] if "seconds" in r
+                     and (r["size"], r["precision"], r["weights"]) == (size, precision, weights)), None)
+
+    for size in sorted({r["size"] for r in results["prediction"]}):
+        fp32, onnx = seconds(size, "fp32", "keras"), seconds(size, "fp32", "onnx")
+        fast = seconds(size, reduced, "keras")
+        if reduced != "fp32" and fp32 and fast:
+            out[f"prediction {size}²: speed-up over fp32 Keras / fp32 ONNX"] = \
+                f"{fp32 / fast:.2f}x / {onnx / fast:.2f}x" if onnx else f"{fp32 / fast:.2f}x"
+    accuracy = results.get("accuracy") or {}
+    images = accuracy.get("images")
+    if images:
+        label = f"{accuracy['precision']}{' (emulated)' if accuracy['emulated'] else ''} - fp32"
+        differences = [r["psnr_reduced"] - r["psnr_fp32"] for r in images]
+        out[f"prediction PSNR difference {label} (mean, range)"] = \
+            f"{sum(differences) / len(differences):+.3f} dB ({min(differences):+.3f} to {max(differences):+.3f})"
+        out[f"prediction max / mean |{label}|"] = \
+            f"{max(r['max_abs_diff'] for r in images):.4f} / {max(r['mean_abs_diff'] for r in images):.5f}"
+    if reduced == "fp32":
+        return out
+    runs = {r["run"]: r for r in results["training"] if "error" not in r}
+    base, steps, timed = (runs.get(f"{p}, equal {what}") for p, what in
+                          (("fp32", "steps"), (reduced, "steps"), (reduced, "time")))
+    if base and steps:
+        out["training steps/s speed-up"] = f"{steps['steps_per_s'] / base['steps_per_s']:.2f}x"
+        out["training PSNR difference at equal steps"] = f"{steps['psnr'] - base['psnr']:+.2f} dB"
+    if base and timed:
+        out["training PSNR difference at equal time"] = f"{timed['psnr'] - base['psnr']:+.2f} dB"
+    return out
+
+
 def markdown(results: dict) -> str:
     hw = results["hardware"]
     lines = [f"# Precision benchmark ({results['machine']}, {results['date']})", "",
-             f"Command: `{results['command']}`; load average at start {results['load_average']}.", ""]
+             f"Command: `{results['command']}`; load average at start {results['load_average']}"
+             + (" (a shared machine: timings are slower than on an idle one)."
+                if results["load_average"][0] > os.cpu_count() else "."), ""]
     if hw["reduced"] == "fp32":
         lines += ["**This machine has no bf16 instructions (AVX512_BF16/AMX) and no GPU: bf16 would be emulated, "
                   "so carekit uses fp32 and only fp32 is measured here.**", ""]
+    lines += [f"- {key}: {value}" for key, value in results["summary"].items()] + [""] * bool(results["summary"])
     lines += ["## Prediction (shipped model, HeLa frame mirrored to size x size, fresh process per case)", "",
-              "| size | precision | weights | seconds | Mpx/s | vs fp32 Keras | peak MB |", "| --- | --- | --- | --- | --- | --- | --- |"]
+              "| size | precision | weights | seconds | Mpx/s | vs fp32 Keras | peak MB |",
+              "| --- | --- | --- | --- | --- | --- | --- |"]
     for r in results["prediction"]:
         if "error" in r:
             lines.append(f"| {r['size']}² | {r['precision']} | {r['weights']} | failed: {r['error']} | | | |")
@@ -212,7 +255,8 @@ def markdown(results: dict) -> str:
     if accuracy and "images" in accuracy:
         label = f"{accuracy['precision']}{' (emulated: accuracy only)' if accuracy['emulated'] else ''}"
         lines += ["", f"## Accuracy: fp32 against {label}, held-out HeLa frames (normalized units)", "",
-                  "| image | PSNR fp32 | PSNR reduced | PSNR difference | max abs diff | mean abs diff | output range |",
+                  "| image | PSNR fp32 | PSNR reduced | PSNR difference | max abs diff | mean abs diff | "
+                  "output range |",
                   "| --- | --- | --- | --- | --- | --- | --- |"]
         for r in accuracy["images"]:
             lines.append(f"| {r['name']} | {r['psnr_fp32']:.3f} | {r['psnr_reduced']:.3f} | "
@@ -221,7 +265,8 @@ def markdown(results: dict) -> str:
     elif accuracy:
         lines += ["", f"Accuracy run failed: {accuracy.get('error')}"]
     lines += ["", "## Training from scratch (shipped configuration: batch 16, 64x64 patches, U-Net depth 2 / 32)", "",
-              "| run | steps | training seconds | steps/s | PSNR held-out (fp32 prediction) |", "| --- | --- | --- | --- | --- |"]
+              "| run | steps | training seconds | steps/s | PSNR held-out (fp32 prediction) |",
+              "| --- | --- | --- | --- | --- |"]
     for r in results["training"]:
         if "error" in r:
             lines.append(f"| {r['run']} | failed: {r['error']} | | | |")
@@ -252,6 +297,7 @@ def main() -> None:
     if hardware.get("reduced") == "fp32":
         print("no bf16 instructions (AVX512_BF16/AMX) and no GPU here: measuring fp32 only", flush=True)
     results.update(measure(args, hardware))
+    results["summary"] = summary(results)
     (HERE / "results" / "precision.json").write_text(json.dumps(results, indent=2))
     text = markdown(results)
     (HERE / "results" / "precision.md").write_text(text)
