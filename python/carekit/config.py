@@ -72,6 +72,9 @@ class TrainConfig(_Strict):
     norm_pmin: float = Field(1.0, ge=0, lt=50, description="input normalization: low percentile")
     norm_pmax: float = Field(99.8, gt=50, le=100, description="input normalization: high percentile")
     seed: int = 0
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
+        "auto", description="auto | fp32 | bf16 (see carekit.precision); a trained model records the precision "
+                            "that trained it (fp32, bf16, or fp16 on GPUs without bf16)")
 
     @model_validator(mode="before")
     @classmethod

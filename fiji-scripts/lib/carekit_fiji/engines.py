@@ -12,7 +12,7 @@ import images
 
 TASK_SCRIPT = """
 from carekit.fiji.worker import restore_task
-restore_task(task, image, output, axes, model, backend, tile, uncertainty)
+restore_task(task, image, output, axes, model, backend, tile, uncertainty, precision)
 """
 
 
@@ -60,7 +60,7 @@ def restore_python(imp, opts):
 
         inputs = {"image": source.ndarray(shape), "output": target.ndarray([n_values * channels_out]),
                   "axes": axes, "model": opts["model"], "backend": opts["backend"], "tile": opts["tile"],
-                  "uncertainty": opts["uncertainty"]}
+                  "uncertainty": opts["uncertainty"], "precision": opts["precision"]}
         outputs = appose_client.execute(state, TASK_SCRIPT, inputs, opts["timeout"], progress)
         IJ.showProgress(1.0)
         return images.read_image(target.floats(), outputs["shape"], outputs["axes"],

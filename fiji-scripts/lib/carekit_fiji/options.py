@@ -10,7 +10,9 @@ DEFAULTS = {
     "uncertainty": "true",
     "python": "",
     "timeout": "600",
+    "precision": "fp32",
 }
+PRECISIONS = ("auto", "fp32", "bf16")
 
 
 class OptionError(Exception):
@@ -92,6 +94,7 @@ def normalize(values):
             out[key] = _from_uri(str(out[key]))
     out["engine"] = str(out["engine"]).lower()
     out["backend"] = str(out["backend"]).lower()
+    out["precision"] = str(out["precision"]).lower()
     out["uncertainty"] = str(out["uncertainty"]).lower() in ("true", "1", "yes", "on")
     try:
         out["tile"] = int(float(out["tile"] or 0))
@@ -104,4 +107,6 @@ def normalize(values):
         raise OptionError("engine must be 'python' or 'deepimagej', got '%s'" % out["engine"])
     if out["backend"] not in ("onnx", "tensorflow", "keras"):
         raise OptionError("backend must be onnx, tensorflow or keras, got '%s'" % out["backend"])
+    if out["precision"] not in PRECISIONS:
+        raise OptionError("precision must be auto, fp32 or bf16, got '%s'" % out["precision"])
     return out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..config import SynthConfig, TrainConfig
 from ..data.masking import SELF_SUPERVISED_METHODS
-from .args import at_least_one, choices, default
+from .args import add_precision_arg, at_least_one, choices, default
 
 COMMANDS = {
     "selfsup": "self-supervised denoising (Noise2Void / Noise2Self / R2R) from noisy images only",
@@ -36,6 +36,7 @@ def add_parser(sub) -> None:
         p.add_argument("--seed", type=int)
         p.add_argument("--photons", type=float, nargs="+", default=default(SynthConfig, "photons"),
                        help="--builtin: photon levels")
+        add_precision_arg(p, None, "training precision (default auto).")
         p.add_argument("--quiet", action="store_true")
         p.set_defaults(func=run)
 
@@ -43,7 +44,8 @@ def add_parser(sub) -> None:
 def _overrides(args) -> dict:
     overrides = {k: v for k, v in (("epochs", args.epochs), ("steps_per_epoch", args.steps),
                                    ("learning_rate", args.learning_rate), ("batch_size", args.batch_size),
-                                   ("axes", args.axes), ("seed", args.seed)) if v is not None}
+                                   ("axes", args.axes), ("seed", args.seed), ("precision", args.precision))
+                 if v is not None}
     if args.patch_size:
         overrides["patch_size"] = tuple(args.patch_size)
     return overrides

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..config import TrainConfig
 from ..workflows import RESUME_EPOCHS
-from .args import add_source_args, at_least_one, choices, data_description, default
+from .args import add_precision_arg, add_source_args, at_least_one, choices, data_description, default
 
 
 def add_parser(sub) -> None:
@@ -27,6 +27,8 @@ def add_parser(sub) -> None:
     p.add_argument("--ensemble", type=int, metavar="M", help="train M probabilistic members with different seeds "
                    "(prediction gives the mixture mean and the disagreement D in [0, 1])")
     p.add_argument("--seed", type=int, default=default(TrainConfig, "seed"))
+    add_precision_arg(p, default(TrainConfig, "precision"),
+                      "training precision (default auto; --resume keeps the recorded one).")
     p.add_argument("--quiet", action="store_true")
     add_source_args(p, pairs=True, required=False)
     p.set_defaults(func=run)
@@ -39,7 +41,7 @@ def _config(args) -> TrainConfig:
                   validation_fraction=args.validation_fraction, steps_per_epoch=args.steps,
                   batch_size=args.batch_size, learning_rate=args.learning_rate, unet_depth=args.unet_depth,
                   unet_first=args.unet_first, unet_kern_size=args.unet_kern_size,
-                  probabilistic=args.probabilistic, seed=args.seed)
+                  probabilistic=args.probabilistic, seed=args.seed, precision=args.precision)
     if args.patch_size is not None:
         values["patch_size"] = tuple(args.patch_size)
     if args.epochs is not None:

@@ -11,11 +11,15 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
 
-_MODELS: dict[tuple[str, str, int], object] = {}
+# a warm worker keeps the models it ran last (a macro looping over images reuses one); older ones are evicted so
+# that a session trying many packages does not hold every network in memory
+MODEL_CACHE_SIZE = 2
+_MODELS: OrderedDict[tuple[str, str, str, int], object] = OrderedDict()
 
 
 def main() -> None:
@@ -36,18 +40,23 @@ def _exit_with_parent(parent: int, interval: float = 0.5) -> None:
     os._exit(0)
 
 
-def _model(path: str, backend: str):
+def _model(path: str, backend: str, precision: str = "fp32"):
     from ..models import load_model
 
     resolved = Path(path).resolve()
-    key = (str(resolved), backend, resolved.stat().st_mtime_ns)  # a package rebuilt in place is reloaded
-    if key not in _MODELS:
-        _MODELS[key] = load_model(path, engine=backend)
+    key = (str(resolved), backend, precision, resolved.stat().st_mtime_ns)  # a package rebuilt in place is reloaded
+    if key in _MODELS:
+        _MODELS.move_to_end(key)
+    else:
+        _MODELS[key] = load_model(path, engine=backend, precision=precision)
+        while len(_MODELS) > MODEL_CACHE_SIZE:
+            _MODELS.popitem(last=False)
     return _MODELS[key]
 
 
 def restore_array(image: np.ndarray, axes: str, model: str, backend: str = "onnx", tile: int = 0,
-                  uncertainty: bool = True, on_progress=None) -> tuple[np.ndarray, str, list[str]]:
+                  uncertainty: bool = True, on_progress=None,
+                  precision: str = "fp32") -> tuple[np.ndarray, str, list[str]]:
     """Restore `image` (axes like 'TZCYX' without singleton axes); returns (result, result axes, channel names).
 
     With `uncertainty`, a probabilistic model adds a channel with the Laplace scale and an ensemble one with the
@@ -56,7 +65,7 @@ def restore_array(image: np.ndarray, axes: str, model: str, backend: str = "onnx
     """
     from ..predict import restore
 
-    runner = _model(model, backend)
+    runner = _model(model, backend, precision)
     spatial = len(runner.spec.axes)
     tile_shape = (tile,) * spatial if tile else None
     result = restore(runner, image, axes=axes, tile=tile_shape, progress=False, on_progress=on_progress)
@@ -72,7 +81,8 @@ def restore_array(image: np.ndarray, axes: str, model: str, backend: str = "onnx
     return np.stack([result.image, extra], axis=c), axes[:c] + "C" + axes[c:], ["mean", name]
 
 
-def restore_task(task, image, output, axes: str, model: str, backend: str, tile: int, uncertainty: bool) -> None:
+def restore_task(task, image, output, axes: str, model: str, backend: str, tile: int, uncertainty: bool,
+                 precision: str = "fp32") -> None:
     """Appose task body: read `image` (NDArray), write the restoration into `output` (NDArray, large enough
     for two channels when uncertainty is asked for), report progress, return the result's shape and axes."""
     started = time.perf_counter()
@@ -82,7 +92,7 @@ def restore_task(task, image, output, axes: str, model: str, backend: str, tile:
             task.update(message=f"CARE: tile {done}/{total}", current=done, maximum=total)
 
         restored, out_axes, channels = restore_array(np.array(source, dtype=np.float32), axes, model, backend,
-                                                     tile, uncertainty, progress)
+                                                     tile, uncertainty, progress, precision)
         target = output.ndarray()
         flat = target.reshape(-1)
         if restored.size > flat.size:

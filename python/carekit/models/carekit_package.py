@@ -17,12 +17,21 @@ class CarekitPackage(ModelRunner):
     """A carekit bioimage.io package run with one weight format (`engine`, or the first of WEIGHT_PRIORITY that the
     package has and this machine can run); the runtime loads on the first forward call."""
 
-    def __init__(self, package: OpenedPackage, engine: str | None = None):
+    def __init__(self, package: OpenedPackage, engine: str | None = None, precision: str = "fp32"):
+        """`precision` bf16 (or auto where the hardware has bf16) runs the package's float32 Keras weights in bf16
+        mixed precision, whatever the engine: ONNX and SavedModel weights are float32 networks."""
         block = package.carekit_block()
         if block is None:
             raise InputError(f"{package.source} is not a carekit package (its rdf.yaml has no config.carekit block)")
         self.spec = network_spec_from_block(PackageCarekitBlock.read(block, package.source))
         self.root = package.root
+        self.precision = "fp32"
+        if precision != "fp32":
+            from ..train.precision import choose
+
+            self.precision = choose(precision)
+        if self.precision != "fp32":
+            engine = "keras"
         self.weight_format = choose_weight_format(package.descr, engine, package.source)
         if self.weight_format is None:
             raise InputError(f"{package.source} has none of the weight formats carekit runs {WEIGHT_PRIORITY}; "
@@ -32,5 +41,5 @@ class CarekitPackage(ModelRunner):
 
     def forward(self, batch: np.ndarray) -> np.ndarray:
         if self._run is None:
-            self._run = load_runtime(self.weight_format, self.weights_path)
+            self._run = load_runtime(self.weight_format, self.weights_path, self.precision)
         return self._run(np.ascontiguousarray(batch, dtype=np.float32))

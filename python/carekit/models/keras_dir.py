@@ -11,25 +11,29 @@ from .runner import ModelRunner
 from .spec import network_spec_from_record
 
 
-def load_keras_model(model_dir: str | Path, weights: str = "weights_best.h5"):
+def load_keras_model(model_dir: str | Path, weights: str = "weights_best.h5", precision: str = "fp32"):
     """The Keras network of a model folder: a CARE model, or an ensemble's members combined into one network
-    whose outputs are [mean_0, scale_0, mean_1, scale_1, ...]."""
+    whose outputs are [mean_0, scale_0, mean_1, scale_1, ...]; float32 outputs in every precision."""
     record = ModelRecord.load(model_dir)
     if record.kind == "ensemble":
         from ..train.ensemble import ensemble_keras_model
 
-        return ensemble_keras_model(model_dir, weights)
+        return ensemble_keras_model(model_dir, weights, precision)
     from ..train.care import load_care
 
-    return load_care(model_dir, weights).keras_model
+    return load_care(model_dir, weights, precision).keras_model
 
 
 class KerasModelDir(ModelRunner):
-    """A carekit model directory run with Keras/TensorFlow."""
+    """A carekit model directory run with Keras/TensorFlow, in fp32 or (`precision` bf16 or auto, where the hardware
+    has it) bf16 mixed precision; see carekit.precision."""
 
-    def __init__(self, model_dir: str | Path, weights: str = "weights_best.h5"):
+    def __init__(self, model_dir: str | Path, weights: str = "weights_best.h5", precision: str = "fp32"):
+        from ..train.precision import choose
+
         self.spec = network_spec_from_record(ModelRecord.load(model_dir))
-        self.model = load_keras_model(model_dir, weights)
+        self.precision = choose(precision)
+        self.model = load_keras_model(model_dir, weights, self.precision)
 
     def forward(self, batch: np.ndarray) -> np.ndarray:
         return self.model(batch, training=False).numpy()

@@ -13,20 +13,21 @@ from .runner import ModelRunner
 from .weights import ENGINES
 
 
-def load_model(source: str | Path, engine: str | None = None) -> ModelRunner:
+def load_model(source: str | Path, engine: str | None = None, precision: str = "fp32") -> ModelRunner:
     """A runnable model: a carekit model folder (carekit.json; Keras) -> KerasModelDir; a bioimage.io package
     (.zip, folder or rdf.yaml) made by carekit -> CarekitPackage; any other bioimage.io model -> ForeignPackage
     (bioimageio.core with the package's own pre/postprocessing).
 
     `engine` ('onnx', 'tensorflow' or 'keras') picks the weights of a package; by default the first of onnx,
     tensorflow_saved_model_bundle and keras_hdf5 that the package has and this machine can run
-    (models.weights.WEIGHT_PRIORITY). Model folders always run with Keras."""
+    (models.weights.WEIGHT_PRIORITY). Model folders always run with Keras. `precision` other than fp32 (see
+    carekit.precision) runs Keras weights in mixed precision; bioimageio.core runs other packages as they are."""
     if engine is not None and engine not in ENGINES:
         raise InputError(f"unknown engine {engine!r}; choose one of {ENGINES}")
     path = Path(source)
     if (path / "carekit.json").exists() and not (path / "rdf.yaml").exists():
-        return KerasModelDir(path)
+        return KerasModelDir(path, precision=precision)
     package = open_package(path)
     if package.carekit_block() is None:
         return ForeignPackage(package, engine)
-    return CarekitPackage(package, engine)
+    return CarekitPackage(package, engine, precision)

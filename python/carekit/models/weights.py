@@ -44,10 +44,12 @@ def choose_weight_format(descr, engine: str | None, source) -> str | None:
     return runnable[0] if runnable else None
 
 
-def load_runtime(weight_format: str, path: Path):
-    """A function running one weight file on a float32 batch; a file that its runtime cannot load is a clear
-    error."""
+def load_runtime(weight_format: str, path: Path, precision: str = "fp32"):
+    """A function running one weight file on a float32 batch (Keras HDF5 weights also in bf16/fp16 mixed
+    `precision`); a file that its runtime cannot load is a clear error."""
     try:
+        if weight_format == "keras_hdf5":
+            return _keras_runtime(path, precision)
         return _RUNTIMES[weight_format](path)
     except (OSError, ValueError, KeyError, RuntimeError) as err:
         cause = str(err).splitlines()[0] if str(err) else type(err).__name__
@@ -81,11 +83,12 @@ def _tensorflow_runtime(path: Path):
     return lambda batch: next(iter(layer(batch).values())).numpy()
 
 
-def _keras_runtime(path: Path):
+def _keras_runtime(path: Path, precision: str = "fp32"):
+    from ..train.precision import with_precision
     from ..train.tf import import_tensorflow
 
     import_tensorflow()
-    model = _load_hdf5_full_model(path)
+    model = with_precision(_load_hdf5_full_model(path), precision)
     return lambda batch: model(batch, training=False).numpy()
 
 
@@ -100,5 +103,4 @@ def _load_hdf5_full_model(path: Path):
         return legacy_h5_format.load_model_from_hdf5(fh)
 
 
-_RUNTIMES = {"onnx": _onnx_runtime, "tensorflow_saved_model_bundle": _tensorflow_runtime,
-             "keras_hdf5": _keras_runtime}
+_RUNTIMES = {"onnx": _onnx_runtime, "tensorflow_saved_model_bundle": _tensorflow_runtime}

@@ -19,6 +19,7 @@ from ..data.patches import normalize_percentile, real_array, sample_patches, spl
 from ..errors import CarekitError, InputError
 from ..io import check_image
 from . import history
+from .precision import apply_to_care, choose, optimizer_for
 from .tf import import_tensorflow
 
 import_tensorflow()
@@ -72,8 +73,18 @@ def csbdeep_config(config: TrainConfig):
     )
 
 
-def load_care(model_dir: str | Path, weights: str = "weights_best.h5"):
-    """The csbdeep CARE model of a carekit model directory, with the chosen weights loaded."""
+def build_care(config: TrainConfig, model_dir: str | Path):
+    """A new csbdeep CARE model for `config` in `model_dir`, computing in config.precision (fp32 | bf16 | fp16)."""
+    from csbdeep.models import CARE
+
+    model_dir = Path(model_dir)
+    care = CARE(csbdeep_config(config), name=model_dir.name, basedir=str(model_dir.parent))
+    return apply_to_care(care, config.precision)
+
+
+def load_care(model_dir: str | Path, weights: str = "weights_best.h5", precision: str = "fp32"):
+    """The csbdeep CARE model of a carekit model directory, with the chosen weights loaded, computing in
+    `precision` (fp32 | bf16 | fp16, as chosen by train.precision.choose)."""
     from csbdeep.models import CARE
 
     model_dir = Path(model_dir)
@@ -87,7 +98,7 @@ def load_care(model_dir: str | Path, weights: str = "weights_best.h5"):
     except (ValueError, KeyError, TypeError, OSError) as err:
         raise InputError(f"cannot load the model in {model_dir} ({str(err).splitlines()[0]}); its config.json or "
                          "weights files are damaged") from err
-    return model
+    return apply_to_care(model, precision)
 
 
 class TrainingDiverged(CarekitError):
@@ -106,9 +117,10 @@ def train_care(sources: list[np.ndarray], targets: list[np.ndarray], config: Tra
     model_dir = Path(model_dir)
     if resume:
         record = ModelRecord.load(model_dir)
-        config = record.train
+        record.train = config = record.train.model_copy(update={"precision": choose(record.train.precision)})
     else:
         check_new_model_folder(model_dir)
+        config = config.model_copy(update={"precision": choose(config.precision)})
         record = ModelRecord(carekit_version=__version__, name=model_dir.name, train=config,
                              data=data_info or {}, pixel_size=pixel_size or {})
     if resume and extra_epochs is not None and extra_epochs < 1:
@@ -117,13 +129,14 @@ def train_care(sources: list[np.ndarray], targets: list[np.ndarray], config: Tra
     (x_train, y_train), validation = prepare_training_data(sources, targets, config)
     with removed_if_unusable(model_dir, new=not resume):
         if resume:
-            care = load_care(model_dir, weights="weights_last.h5")
+            care = load_care(model_dir, weights="weights_last.h5", precision=config.precision)
             learning_rate = _resume_learning_rate(model_dir / HISTORY_FILE, config.learning_rate)
         else:
-            care = new_care(config, model_dir)
+            care = build_care(config, model_dir)
             learning_rate = config.learning_rate
         record.save(model_dir)
-        care.prepare_for_training(optimizer=keras.optimizers.Adam(learning_rate=learning_rate))
+        care.prepare_for_training(optimizer=optimizer_for(keras.optimizers.Adam(learning_rate=learning_rate),
+                                                          config.precision))
         recorder = _EpochRecorder(model_dir, record, record.epochs_done)
         _fit(care, recorder, (x_train, y_train), validation, config, n_epochs, progress)
     plot = history.plot_history(model_dir / HISTORY_FILE, model_dir / "history.png")
@@ -150,13 +163,6 @@ def _fit(care, recorder: _EpochRecorder, train_data, validation, config: TrainCo
 def check_new_model_folder(model_dir: Path) -> None:
     if model_dir.exists() and (not model_dir.is_dir() or any(model_dir.iterdir())):
         raise InputError(f"{model_dir} already exists and is not empty; choose a new model folder or use resume")
-
-
-def new_care(config: TrainConfig, model_dir: Path):
-    """A new csbdeep CARE model in `model_dir` (creates the folder and csbdeep's config.json)."""
-    from csbdeep.models import CARE
-
-    return CARE(csbdeep_config(config), name=model_dir.name, basedir=str(model_dir.parent))
 
 
 @contextlib.contextmanager

@@ -12,7 +12,7 @@ from .. import __version__
 from ..config import ModelRecord, TrainConfig
 from ..errors import InputError
 from .care import TrainResult, load_care, train_care
-from .export import serializable_model
+from .precision import choose, rebuild
 from .tf import import_tensorflow
 
 import_tensorflow()
@@ -34,7 +34,7 @@ def train_ensemble(sources: list[np.ndarray], targets: list[np.ndarray], config:
     model_dir = Path(model_dir)
     if model_dir.exists() and any(model_dir.iterdir()):
         raise InputError(f"{model_dir} already exists and is not empty; choose a new model folder")
-    config = config.model_copy(update={"probabilistic": True})
+    config = config.model_copy(update={"probabilistic": True, "precision": choose(config.precision)})
     names = [f"member_{i}" for i in range(members)]
     record = ModelRecord(carekit_version=__version__, name=model_dir.name, kind="ensemble", train=config,
                          data=data_info or {}, pixel_size=pixel_size or {}, members=names)
@@ -50,11 +50,13 @@ def train_ensemble(sources: list[np.ndarray], targets: list[np.ndarray], config:
     return EnsembleResult(model_dir, results)
 
 
-def ensemble_keras_model(model_dir: str | Path, weights: str = "weights_best.h5") -> keras.Model:
+def ensemble_keras_model(model_dir: str | Path, weights: str = "weights_best.h5",
+                         precision: str = "fp32") -> keras.Model:
+    """The members combined into one network computing in `precision`, outputs float32 in every precision."""
     record = ModelRecord.load(model_dir)
     members = []
     for index, name in enumerate(record.members):
-        member = serializable_model(load_care(Path(model_dir) / name, weights).keras_model)
+        member = rebuild(load_care(Path(model_dir) / name, weights).keras_model, precision)  # no Lambda layer
         member.name = f"member_{index}"
         members.append(member)
     inputs = keras.Input(shape=members[0].input_shape[1:], name="input")

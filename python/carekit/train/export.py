@@ -1,7 +1,8 @@
 """Convert a trained CARE Keras model into the weight formats of a bioimage.io package (TensorFlow layer).
 
-All formats take and give channels-last float32 tensors (batch, [z,] y, x, channel); the output has one channel
-(restored) or two (Laplace mean and scale of probabilistic CARE).
+All formats hold float32 weights and networks (whatever precision trained the model) and take and give
+channels-last float32 tensors (batch, [z,] y, x, channel); the output has one channel (restored) or two
+(Laplace mean and scale of probabilistic CARE).
 """
 
 from __future__ import annotations
@@ -10,8 +11,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
+from .precision import is_float32, rebuild, with_precision
 from .tf import import_tensorflow
 
 import_tensorflow()
@@ -24,24 +24,12 @@ OUTPUT_NAME = "output"
 
 
 def serializable_model(model: keras.Model) -> keras.Model:
-    """The same network with csbdeep's Lambda layer (scale + eps of probabilistic CARE) replaced by an equivalent
-    Rescaling layer, so the full model can be saved and reloaded as HDF5 without Python code."""
-    lambdas = [layer for layer in model.layers if isinstance(layer, keras.layers.Lambda)]
-    if not lambdas:
+    """The same network computing in float32, with csbdeep's Lambda layer (scale + eps of probabilistic CARE)
+    replaced by an equivalent Rescaling layer, so the full model can be saved and reloaded as HDF5 without Python
+    code. Exports go through it: packages hold float32 networks whatever precision trained them."""
+    if is_float32(model) and not any(isinstance(layer, keras.layers.Lambda) for layer in model.layers):
         return model
-    config = model.get_config()
-    for entry in config["layers"]:
-        if entry["class_name"] != "Lambda":
-            continue
-        layer = model.get_layer(entry["name"])
-        offset = float(np.asarray(layer(np.zeros((1, 1), np.float32)))[0, 0])
-        entry.update(module="keras.layers", class_name="Rescaling", registered_name=None,
-                     config={"name": entry["name"], "scale": 1.0, "offset": offset, "dtype": entry["config"]["dtype"]})
-        for node in entry["inbound_nodes"]:
-            node["kwargs"] = {}
-    clean = keras.Model.from_config(config)
-    clean.set_weights(model.get_weights())
-    return clean
+    return rebuild(model, "fp32")
 
 
 def save_keras_hdf5(model: keras.Model, path: Path) -> Path:
@@ -52,6 +40,7 @@ def save_keras_hdf5(model: keras.Model, path: Path) -> Path:
 def save_saved_model_zip(model: keras.Model, zip_path: Path) -> Path:
     """TF2 SavedModel whose 'serve' endpoint returns {'output': tensor} (what bioimageio.core and deepImageJ call),
     zipped as the bioimage.io spec asks."""
+    model = with_precision(model, "fp32")
     n_spatial = len(model.input_shape) - 2
     archive = keras.export.ExportArchive()
     archive.track(model)
@@ -71,6 +60,7 @@ def save_saved_model_zip(model: keras.Model, zip_path: Path) -> Path:
 def save_onnx(model: keras.Model, path: Path, opset: int = ONNX_OPSET) -> Path:
     import tf2onnx
 
+    model = with_precision(model, "fp32")
     n_spatial = len(model.input_shape) - 2
 
     @tf.function(input_signature=[tf.TensorSpec((None,) * (n_spatial + 1) + (1,), tf.float32, name=INPUT_NAME)])

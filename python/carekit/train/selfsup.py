@@ -22,7 +22,8 @@ from ..evaluate.metrics import affine_coefficients
 from ..io import check_image
 from . import history
 from .care import (HISTORY_FILE, TrainResult, _EpochRecorder, _flip_augmenter, _ProgressBar, fit_from_generator,
-                   load_care, new_care, removed_if_unusable, save_weights)
+                   build_care, load_care, removed_if_unusable, save_weights)
+from .precision import choose, optimizer_for
 from .tf import import_tensorflow
 
 import_tensorflow()
@@ -113,9 +114,10 @@ def train_selfsupervised(noisy: list[np.ndarray], config: TrainConfig, model_dir
     weights (the pretrained ones unless fine-tuning beats them)."""
     model_dir = Path(model_dir)
     config = _checked_config(config, model_dir, method, pretrained)
+    config = config.model_copy(update={"precision": choose(config.precision)})
     (x_train, y_train), (x_val, y_val) = noisy_patches(noisy, config, method)
     with removed_if_unusable(model_dir):
-        care = new_care(config, model_dir)
+        care = build_care(config, model_dir)
         calibration = (1.0, 0.0)
         if pretrained is not None:
             care.keras_model.set_weights(load_care(pretrained).keras_model.get_weights())
@@ -129,7 +131,8 @@ def train_selfsupervised(noisy: list[np.ndarray], config: TrainConfig, model_dir
                 "target_calibration": {"scale": calibration[0], "offset": calibration[1]}, "images": data_info or {}}
         record = ModelRecord(carekit_version=__version__, name=model_dir.name, train=config, data=info)
         record.save(model_dir)
-        care.keras_model.compile(optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
+        care.keras_model.compile(optimizer=optimizer_for(keras.optimizers.Adam(learning_rate=config.learning_rate),
+                                                         config.precision),
                                  loss="mse" if method == "r2r" else masked_mae)
         recorder = _EpochRecorder(model_dir, record, 0)
         batches = _batches(x_train, y_train, config.batch_size, method, mask_fraction, config.seed, calibration)

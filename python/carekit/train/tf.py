@@ -39,3 +39,11 @@ def import_tensorflow():
 def gpu_devices() -> list[str]:
     tf = import_tensorflow()
     return [d.name for d in tf.config.list_physical_devices("GPU")]
+
+
+def gpu_compute_capability() -> tuple[int, int] | None:
+    """The lowest CUDA compute capability of the GPUs TensorFlow sees, or None without a GPU."""
+    tf = import_tensorflow()
+    capabilities = [tuple(tf.config.experimental.get_device_details(gpu).get("compute_capability") or (0, 0))
+                    for gpu in tf.config.list_physical_devices("GPU")]
+    return min(capabilities) if capabilities else None
