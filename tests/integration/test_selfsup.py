@@ -44,7 +44,7 @@ def test_r2r_from_noisy_images_only_improves_psnr(tmp_path, noisy_and_clean):
 
 
 def test_finetuning_targets_are_mapped_into_the_pretrained_intensity_scale(tmp_path, tiny_model, noisy_and_clean):
-    from carekit.evaluate.metrics import affine_coefficients
+    from carekit.normalize import affine_coefficients
     from carekit.train.care import load_care
     from carekit.train.selfsup import noisy_patches, train_selfsupervised
 

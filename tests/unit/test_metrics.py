@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from carekit.errors import InputError
-from carekit.evaluate.metrics import affine_coefficients, affine_fit, normalize_ground_truth, score
+from carekit.evaluate.metrics import score
+from carekit.normalize import affine_coefficients, affine_fit, normalize_ground_truth
 
 
 def test_identical_images_score_perfectly(rng):

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from carekit.data.noise_model import estimate_noise_model, local_mean
-from carekit.data.patches import normalize_percentile
+from carekit.normalize import normalize_percentile
 from carekit.data.recorrupt import recorrupted_batch, variance_map
 from carekit.errors import InputError
 from carekit.synth.noise import poisson_gaussian

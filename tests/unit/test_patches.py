@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from carekit.data.patches import normalize_percentile, sample_patches, split_validation
+from carekit.data.patches import sample_patches, split_validation
+from carekit.normalize import normalize_percentile
 from carekit.errors import InputError
 
 

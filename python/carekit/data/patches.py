@@ -1,17 +1,11 @@
-"""Normalization and random patch sampling for training (pure numpy, no TensorFlow)."""
+"""Input coercion and random patch sampling for training (pure numpy, no TensorFlow)."""
 
 from __future__ import annotations
-
-import warnings
 
 import numpy as np
 
 from ..errors import InputError
 from ..io import SUPPORTED_DTYPES
-
-# below this many eps between the percentiles, eps dominates the normalization and the result is nearly constant
-DEGENERATE_RANGE_EPS = 10
-
 
 def real_array(data, name: str = "image") -> np.ndarray:
     """Any real-valued array-like (nested lists, int64, uint64, longdouble) as an array of a dtype carekit's image
@@ -23,21 +17,6 @@ def real_array(data, name: str = "image") -> np.ndarray:
     if array.dtype.kind in "iuf" and not any(array.dtype == d for d in SUPPORTED_DTYPES):
         array = array.astype(np.float32)
     return array
-
-
-def normalize_percentile(image: np.ndarray, pmin: float = 1.0, pmax: float = 99.8, eps: float = 1e-6,
-                         warn_as: str | None = None) -> np.ndarray:
-    """Map percentile `pmin` to 0 and `pmax` to 1 (no clipping), as csbdeep and bioimage.io's scale_range do.
-
-    With `warn_as` (the image's name), warn when the percentile range is too small for that (a constant image, or
-    values scaled near the float limits): the normalized image, and so any restoration of it, is then constant."""
-    image = np.asarray(image, dtype=np.float32)
-    lo, hi = np.percentile(image, [pmin, pmax])
-    if warn_as is not None and not hi - lo >= DEGENERATE_RANGE_EPS * eps:
-        warnings.warn(f"{warn_as}: the intensity range between its {pmin} and {pmax} percentiles is {hi - lo:.3g}, "
-                      "too small to normalize (constant image, or values scaled near the float limits); the result "
-                      "will be constant: rescale the image to its original intensity units", stacklevel=2)
-    return ((image - lo) / (hi - lo + eps)).astype(np.float32)
 
 
 def sample_patches(sources: list[np.ndarray], targets: list[np.ndarray], patch_size: tuple[int, ...],

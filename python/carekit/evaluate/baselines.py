@@ -13,9 +13,9 @@ from typing import Callable
 import numpy as np
 from scipy import ndimage
 
-from ..data.patches import normalize_percentile
 from ..errors import InputError
-from .metrics import affine_fit, normalize_ground_truth, psnr
+from ..normalize import affine_fit, normalize_ground_truth, normalize_percentile
+from .metrics import psnr
 
 GAUSSIAN_SIGMAS = (0.5, 1.0, 1.5, 2.0, 3.0)
 NLM_STRENGTHS = (0.6, 0.9, 1.2)

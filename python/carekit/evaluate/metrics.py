@@ -13,32 +13,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ..errors import InputError
+from ..normalize import affine_fit, normalize_ground_truth
 
-GT_PERCENTILES = (0.1, 99.9)
 DATA_RANGE = 1.0
-
-
-def normalize_ground_truth(gt: np.ndarray, pmin: float = GT_PERCENTILES[0], pmax: float = GT_PERCENTILES[1]) -> np.ndarray:
-    gt = np.asarray(gt, dtype=np.float64)
-    lo, hi = np.percentile(gt, [pmin, pmax])
-    if hi <= lo:
-        raise InputError("ground truth is constant: it holds no structure to learn from or to compare against")
-    return (gt - lo) / (hi - lo)
-
-
-def affine_coefficients(x: np.ndarray, target: np.ndarray) -> tuple[float, float]:
-    """(a, b) minimizing ||a*x + b - target||^2 (closed form)."""
-    x, target = np.asarray(x, dtype=np.float64), np.asarray(target, dtype=np.float64)
-    xc, tc = x - x.mean(), target - target.mean()
-    var = np.sum(xc * xc)
-    a = np.sum(xc * tc) / var if var > 0 else 0.0
-    return float(a), float(target.mean() - a * x.mean())
-
-
-def affine_fit(x: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """a*x + b with (a, b) minimizing ||a*x + b - target||^2."""
-    a, b = affine_coefficients(x, target)
-    return a * np.asarray(x, dtype=np.float64) + b
 
 
 def psnr(gt_norm: np.ndarray, x_fit: np.ndarray) -> float:

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data.patches import normalize_percentile
 from ..errors import InputError
 from ..io import list_tiffs, read_image
 from ..outputs import extra_path
-from .metrics import affine_fit, coverage, normalize_ground_truth, score
+from ..normalize import affine_fit, normalize_ground_truth, normalize_percentile
+from .metrics import coverage, score
 
 COLUMNS = ("dataset", "image", "method", "psnr", "ssim", "nrmse", "coverage90")
 

@@ -8,13 +8,14 @@ from typing import Callable
 
 import numpy as np
 
-from ..data.patches import normalize_percentile, real_array
+from ..data.patches import real_array
 from ..ensemble import disagreement as ensemble_disagreement, mixture_mean
 from ..errors import InputError
 from ..io import Image, check_axes, check_image
 from ..models import load_model
 from ..models.runner import ModelRunner, PipelineRunner
 from ..models.spec import NetworkSpec
+from ..normalize import normalize_percentile
 from ..progress import progress_bar
 from ..tiling import iter_planes, n_tiles, tile_grid, tiled_apply
 

@@ -6,13 +6,13 @@ import numpy as np
 from scipy import ndimage
 
 from ..errors import InputError
-from ..evaluate import metrics
+from .. import normalize
 
 
 def normalize_ground_truth(image: np.ndarray) -> np.ndarray:
     """A high-SNR image scaled as the evaluation scales ground truth (percentile 0.1 -> 0, 99.9 -> 1), negatives
     clipped so that it can serve as an expected photon rate."""
-    return np.clip(metrics.normalize_ground_truth(image), 0, None).astype(np.float32)
+    return np.clip(normalize.normalize_ground_truth(image), 0, None).astype(np.float32)
 
 
 def poisson_gaussian(expected_photons: np.ndarray, read_noise: float = 2.0, gain: float = 1.0, offset: float = 100.0,

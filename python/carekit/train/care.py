@@ -15,9 +15,10 @@ import numpy as np
 
 from .. import __version__
 from ..config import ModelRecord, TrainConfig
-from ..data.patches import normalize_percentile, real_array, sample_patches, split_validation
+from ..data.patches import real_array, sample_patches, split_validation
 from ..errors import CarekitError, InputError
 from ..io import check_image
+from ..normalize import normalize_percentile
 from . import history
 from .precision import apply_to_care, choose, optimizer_for
 from .tf import import_tensorflow

@@ -15,11 +15,11 @@ from .. import __version__
 from ..config import ModelRecord, TrainConfig
 from ..data.masking import SELF_SUPERVISED_METHODS as METHODS
 from ..data.masking import blind_spot_batch
-from ..data.patches import normalize_percentile, real_array, sample_patches, split_validation
+from ..data.patches import real_array, sample_patches, split_validation
 from ..data.recorrupt import recorrupted_batch, variance_map
 from ..errors import InputError
-from ..evaluate.metrics import affine_coefficients
 from ..io import check_image
+from ..normalize import affine_coefficients, normalize_percentile
 from . import history
 from .care import (HISTORY_FILE, TrainResult, _EpochRecorder, _flip_augmenter, _ProgressBar, fit_from_generator,
                    build_care, load_care, removed_if_unusable, save_weights)

@@ -16,7 +16,8 @@ import numpy as np
 
 from .. import __version__
 from ..config import MODEL_CONFIG_FILE, ModelRecord, PackageCarekitBlock
-from ..data.patches import normalize_percentile, real_array
+from ..data.patches import real_array
+from ..normalize import normalize_percentile
 from ..errors import CarekitError, InputError
 from ..io import Image, check_image, list_tiffs, read_image, write_image
 from ..models.spec import network_spec_from_record, receptive_halo
