@@ -4,9 +4,9 @@ import os
 
 from ij import IJ, Macro, WindowManager
 
-import engines
-import options as plugin_options
-from appose_client import WorkerError
+from . import contract, engines
+from . import options as plugin_options
+from .appose_client import WorkerError
 
 
 def input_image(path):
@@ -54,7 +54,7 @@ def report(error):
     IJ.log(message)
     if not java_headless() and not IJ.isMacro():
         IJ.error("CARE Restore", str(error))
-    return "ERROR: %s" % error
+    return "%s %s" % (contract.ERROR_PREFIX, error)
 
 
 KNOWN_ERRORS = (plugin_options.OptionError, engines.EngineError, WorkerError)
