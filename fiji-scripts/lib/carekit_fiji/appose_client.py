@@ -22,11 +22,10 @@ from java.nio import ByteOrder
 from java.nio.channels import FileChannel
 from java.util import HashMap, UUID
 
-WORKER_KEY = "carekit.appose.worker"
+from . import contract
+
 CLEANUP_KEY = "carekit.appose.cleanup"
 SHM_FOLDER = "/dev/shm"
-SEGMENT_PREFIX = "psm_carekit_"
-WORKER_COMMAND = "from carekit.fiji.worker import main; main()"
 LOG_PREFIX = "carekit-worker-"
 LOG_KEEP_MS = 24 * 3600 * 1000  # a dead session's worker log stays a day, for the error message that names it
 
@@ -41,7 +40,8 @@ class SharedSegment(object):
     def __init__(self, n_floats):
         if not File(SHM_FOLDER).isDirectory():
             raise WorkerError("shared memory (%s) is not available on this system; use engine=deepimagej" % SHM_FOLDER)
-        self.name = "%s%d_%s" % (SEGMENT_PREFIX, os.getpid(), UUID.randomUUID().toString().replace("-", "")[:16])
+        unique = UUID.randomUUID().toString().replace("-", "")[:16]
+        self.name = "%s%d_%s" % (contract.SEGMENT_PREFIX, os.getpid(), unique)
         self.path = SHM_FOLDER + "/" + self.name
         self.nbytes = max(4, int(n_floats) * 4)
         self.file = RandomAccessFile(self.path, "rw")
@@ -72,7 +72,7 @@ def remove_stale_files():
     if not os.path.isdir("/proc/self"):
         return  # no way to tell live owners from dead ones
     now = System.currentTimeMillis()
-    for folder, prefix, keep_ms in ((SHM_FOLDER, SEGMENT_PREFIX, 0),
+    for folder, prefix, keep_ms in ((SHM_FOLDER, contract.SEGMENT_PREFIX, 0),
                                     (System.getProperty("java.io.tmpdir"), LOG_PREFIX, LOG_KEEP_MS)):
         for name in File(folder).list() or []:
             owner = re.match(r"(\d+)[_.]", name[len(prefix):]) if name.startswith(prefix) else None
@@ -98,7 +98,8 @@ class _RemoveOwnSegments(Runnable):
 def _remove_segments_at_exit():
     if System.getProperty(CLEANUP_KEY) is None:
         System.setProperty(CLEANUP_KEY, "registered")
-        Runtime.getRuntime().addShutdownHook(Thread(_RemoveOwnSegments("%s%d_" % (SEGMENT_PREFIX, os.getpid()))))
+        own = "%s%d_" % (contract.SEGMENT_PREFIX, os.getpid())
+        Runtime.getRuntime().addShutdownHook(Thread(_RemoveOwnSegments(own)))
 
 
 def cause(text):
@@ -139,7 +140,7 @@ def _failure(state, what, error):
 def worker(python):
     """The warm worker for this Python executable (started on first use, kept across plugin runs)."""
     properties = System.getProperties()
-    state = properties.get(WORKER_KEY)
+    state = properties.get(contract.WORKER_KEY)
     if state is not None:
         if state.get("python") == python and state.get("process").isAlive():
             return state
@@ -148,13 +149,13 @@ def worker(python):
     _remove_segments_at_exit()
     log = File(System.getProperty("java.io.tmpdir"), "%s%d.log" % (LOG_PREFIX, os.getpid()))
     log_start = log.length()
-    builder = ProcessBuilder([python, "-c", WORKER_COMMAND])
+    builder = ProcessBuilder([python, "-c", contract.WORKER_COMMAND])
     builder.redirectError(ProcessBuilder.Redirect.appendTo(log))
     builder.environment().put("PYTHONUNBUFFERED", "1")
     builder.environment().put("TF_CPP_MIN_LOG_LEVEL", "3")
     try:
         process = builder.start()
-    except IOException, error:
+    except IOException as error:
         raise WorkerError("cannot start Python at '%s' (%s). Give the carekit environment's Python with "
                           "python=[/path/to/.venv/bin/python], or run `carekit fiji install` again." % (python, error))
     state = HashMap()
@@ -164,12 +165,12 @@ def worker(python):
     state.put("log_start", log_start)
     state.put("reader", BufferedReader(InputStreamReader(process.getInputStream(), "UTF-8")))
     state.put("writer", BufferedWriter(OutputStreamWriter(process.getOutputStream(), "UTF-8")))
-    properties.put(WORKER_KEY, state)
+    properties.put(contract.WORKER_KEY, state)
     return state
 
 
 def stop(state):
-    System.getProperties().remove(WORKER_KEY)
+    System.getProperties().remove(contract.WORKER_KEY)
     process = state.get("process")
     try:
         state.get("writer").close()

@@ -7,13 +7,7 @@ from ij import IJ, Menus
 from java.io import File
 from java.lang import System
 
-import appose_client
-import images
-
-TASK_SCRIPT = """
-from carekit.fiji.worker import restore_task
-restore_task(task, image, output, axes, model, backend, tile, uncertainty, precision)
-"""
+from . import appose_client, contract, images
 
 
 class EngineError(Exception):
@@ -31,11 +25,11 @@ def find_python(explicit):
     if not plugins and System.getProperty("plugins.dir"):
         plugins = os.path.join(System.getProperty("plugins.dir"), "plugins")
     if plugins:
-        properties = os.path.join(plugins, "CARE", "carekit.properties")
+        properties = os.path.join(plugins, "CARE", contract.PROPERTIES_FILE)
         if os.path.exists(properties):
-            for line in open(properties):
-                if line.startswith("python="):
-                    return line.split("=", 1)[1].strip()
+            recorded = contract.python_from_properties(open(properties))
+            if recorded is not None:
+                return recorded
     return "python3"
 
 
@@ -44,12 +38,12 @@ def restore_python(imp, opts):
     n_values = 1
     for size in shape:
         n_values *= size
-    channels_out = 2 if opts["uncertainty"] else 1
+    out_values = contract.output_values(n_values, opts["uncertainty"])
     state = appose_client.worker(find_python(opts["python"]))
     source = appose_client.SharedSegment(n_values)
     target = None
     try:
-        target = appose_client.SharedSegment(n_values * channels_out)
+        target = appose_client.SharedSegment(out_values)
         images.write_planes(imp, source.floats())
 
         def progress(update):
@@ -58,10 +52,8 @@ def restore_python(imp, opts):
             if update.get("message"):
                 IJ.showStatus(update["message"])
 
-        inputs = {"image": source.ndarray(shape), "output": target.ndarray([n_values * channels_out]),
-                  "axes": axes, "model": opts["model"], "backend": opts["backend"], "tile": opts["tile"],
-                  "uncertainty": opts["uncertainty"], "precision": opts["precision"]}
-        outputs = appose_client.execute(state, TASK_SCRIPT, inputs, opts["timeout"], progress)
+        inputs = contract.task_inputs(source.ndarray(shape), target.ndarray([out_values]), axes, opts)
+        outputs = appose_client.execute(state, contract.TASK_SCRIPT, inputs, opts["timeout"], progress)
         IJ.showProgress(1.0)
         return images.read_image(target.floats(), outputs["shape"], outputs["axes"],
                                  imp.getShortTitle() + "_CARE", imp.getCalibration(), outputs.get("channels"))

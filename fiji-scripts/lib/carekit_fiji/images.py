@@ -3,17 +3,14 @@
 from ij import CompositeImage, ImagePlus, ImageStack
 from ij.process import FloatProcessor
 
+from . import contract
+
 
 def layout(imp):
     """(shape, axes) of an ImagePlus without singleton axes, e.g. ([5, 256, 256], 'TYX')."""
     dims = imp.getDimensions()  # width, height, channels, slices, frames
     width, height, channels, slices, frames = [int(d) for d in dims]
-    shape, axes = [], ""
-    for size, name in ((frames, "T"), (slices, "Z"), (channels, "C")):
-        if size > 1:
-            shape.append(size)
-            axes += name
-    return shape + [height, width], axes + "YX"
+    return contract.squeezed_layout(frames, slices, channels, height, width)
 
 
 def write_planes(imp, float_buffer):
@@ -30,8 +27,7 @@ def read_image(float_buffer, shape, axes, title, calibration=None, channel_names
     from jarray import zeros
 
     height, width = shape[-2], shape[-1]
-    sizes = dict((a, s) for a, s in zip(axes, shape))
-    channels, slices, frames = sizes.get("C", 1), sizes.get("Z", 1), sizes.get("T", 1)
+    channels, slices, frames = contract.hyperstack_dims(shape, axes)
     stack = ImageStack(width, height)
     plane = width * height
     names = list(channel_names or [])

@@ -1,25 +1,12 @@
 """Plugin options: from Fiji's #@ parameters or from an ImageJ macro options string."""
 
-DEFAULTS = {
-    "model": "",
-    "input": "",
-    "output": "",
-    "engine": "python",
-    "backend": "onnx",
-    "tile": "0",
-    "uncertainty": "true",
-    "python": "",
-    "timeout": "600",
-    "precision": "fp32",
-}
-PRECISIONS = ("auto", "fp32", "bf16")
+from . import contract
 
 
 class OptionError(Exception):
     pass
 
 
-PATH_KEYS = ("model", "input", "output", "python")
 BRACKET_HINT = ("a path whose [ ] do not pair up cannot be written in [brackets]: put it in single quotes "
                 "instead, e.g. model='/data/run]2/model.zip'")
 
@@ -28,9 +15,10 @@ def from_macro_string(options):
     """Key=value pairs as ImageJ reads them (Macro.getValue): a value in [brackets] ends at the matching ']',
     one in 'quotes' at the next quote, any other at the next space. Unknown keys are rejected."""
     values = dict(_pairs((options or "").strip()))
-    unknown = sorted(set(values) - set(DEFAULTS))
+    unknown = sorted(set(values) - set(contract.OPTION_DEFAULTS))
     if unknown:
-        raise OptionError("unknown option '%s'; known options: %s" % (unknown[0], ", ".join(sorted(DEFAULTS))))
+        raise OptionError("unknown option '%s'; known options: %s"
+                          % (unknown[0], ", ".join(sorted(contract.OPTION_DEFAULTS))))
     return normalize(values)
 
 
@@ -82,20 +70,20 @@ def _from_uri(value):
 
     try:
         return File(URI(value)).getPath()
-    except (URISyntaxException, IllegalArgumentException), error:
+    except (URISyntaxException, IllegalArgumentException) as error:
         raise OptionError("'%s' is not a valid file: URI (%s)" % (value, error))
 
 
 def normalize(values):
-    out = dict(DEFAULTS)
+    out = dict(contract.OPTION_DEFAULTS)
     out.update(dict((k, v) for k, v in values.items() if v is not None))
-    for key in PATH_KEYS:
+    for key in contract.PATH_OPTIONS:
         if str(out[key]).startswith("file:"):
             out[key] = _from_uri(str(out[key]))
     out["engine"] = str(out["engine"]).lower()
     out["backend"] = str(out["backend"]).lower()
     out["precision"] = str(out["precision"]).lower()
-    out["uncertainty"] = str(out["uncertainty"]).lower() in ("true", "1", "yes", "on")
+    out["uncertainty"] = str(out["uncertainty"]).lower() in contract.TRUE_WORDS
     try:
         out["tile"] = int(float(out["tile"] or 0))
         out["timeout"] = float(out["timeout"] or 600)
@@ -103,10 +91,10 @@ def normalize(values):
         raise OptionError("tile and timeout must be numbers (tile in pixels, timeout in seconds)")
     if not out["model"]:
         raise OptionError("no model given: pass model=[/path/to/package.zip] (a bioimage.io package made by carekit)")
-    if out["engine"] not in ("python", "deepimagej"):
+    if out["engine"] not in contract.ENGINES:
         raise OptionError("engine must be 'python' or 'deepimagej', got '%s'" % out["engine"])
-    if out["backend"] not in ("onnx", "tensorflow", "keras"):
+    if out["backend"] not in contract.BACKENDS:
         raise OptionError("backend must be onnx, tensorflow or keras, got '%s'" % out["backend"])
-    if out["precision"] not in PRECISIONS:
+    if out["precision"] not in contract.PRECISIONS:
         raise OptionError("precision must be auto, fp32 or bf16, got '%s'" % out["precision"])
     return out

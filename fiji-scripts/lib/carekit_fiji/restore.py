@@ -7,9 +7,9 @@ from java.io import IOException
 from java.nio.file import Files, Paths, StandardCopyOption
 from java.util import UUID
 
-import engines
-import options as plugin_options
-from appose_client import WorkerError
+from . import contract, engines
+from . import options as plugin_options
+from .appose_client import WorkerError
 
 
 def input_image(path):
@@ -118,7 +118,7 @@ def report(error):
     IJ.log(message)
     if not java_headless() and not IJ.isMacro():
         IJ.error("CARE Restore", str(error))
-    return "ERROR: %s" % error
+    return "%s %s" % (contract.ERROR_PREFIX, error)
 
 
 KNOWN_ERRORS = (plugin_options.OptionError, engines.EngineError, WorkerError)

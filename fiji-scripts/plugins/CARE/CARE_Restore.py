@@ -36,7 +36,7 @@ try:
     if values is None:
         values = options.from_macro_string(macro_options)
     result = restore.run(values).getTitle()
-except restore.KNOWN_ERRORS, error:
+except restore.KNOWN_ERRORS as error:
     result = restore.report(error)
     if Macro.getOptions() is not None:
         Macro.abort()

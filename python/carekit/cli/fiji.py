@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..models.weights import ENGINES
+from ..fiji.contract import BACKENDS, ENGINES
 from .args import add_precision_arg, at_least_one
 from .predict import output_plan
-
-FIJI_ENGINES = ("python", "deepimagej")
-
 
 def add_parser(sub) -> None:
     p = sub.add_parser("fiji", help="install the CARE Restore plugin into Fiji/ImageJ, or restore images inside ImageJ")
@@ -23,8 +20,8 @@ def add_parser(sub) -> None:
     q.add_argument("inputs", nargs="+")
     q.add_argument("--out", required=True, help="output folder")
     q.add_argument("--axes", help="axes of the inputs if the files do not say")
-    q.add_argument("--engine", choices=FIJI_ENGINES, default=FIJI_ENGINES[0])
-    q.add_argument("--backend", choices=ENGINES, default=ENGINES[0])
+    q.add_argument("--engine", choices=ENGINES, default=ENGINES[0])
+    q.add_argument("--backend", choices=BACKENDS, default=BACKENDS[0])
     q.add_argument("--tile", type=at_least_one("tile"), default=0, help="tile size per spatial axis (default: automatic)")
     add_precision_arg(q, "fp32", "as for predict.")
     q.add_argument("--no-uncertainty", action="store_true", help="leave out the scale channel of probabilistic models")

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import InputError
-
-IMAGEJ_ORDER = "TZCYX"
+from .contract import IMAGEJ_AXES, squeezed_layout
 
 
 def to_imageplus(array: np.ndarray, axes: str, title: str = "image", pixel_size: dict | None = None):
@@ -17,14 +16,14 @@ def to_imageplus(array: np.ndarray, axes: str, title: str = "image", pixel_size:
     ImagePlus, ImageStack = jimport("ij.ImagePlus"), jimport("ij.ImageStack")
     FloatProcessor = jimport("ij.process.FloatProcessor")
     axes = axes.upper()
-    if len(axes) != array.ndim or set(axes) - set(IMAGEJ_ORDER) or "Y" not in axes or "X" not in axes:
+    if len(axes) != array.ndim or set(axes) - set(IMAGEJ_AXES) or "Y" not in axes or "X" not in axes:
         raise InputError(f"axes {axes!r} do not describe an image of shape {array.shape} (letters from TZCYX)")
     full = np.asarray(array, dtype=np.float32)
-    for axis in IMAGEJ_ORDER:
+    for axis in IMAGEJ_AXES:
         if axis not in axes:
             full = full[..., None]
             axes += axis
-    full = np.ascontiguousarray(np.transpose(full, [axes.index(a) for a in IMAGEJ_ORDER]))
+    full = np.ascontiguousarray(np.transpose(full, [axes.index(a) for a in IMAGEJ_AXES]))
     frames, slices, channels, height, width = full.shape
     stack = ImageStack(width, height)
     for plane in full.reshape(-1, height * width):
@@ -59,9 +58,8 @@ def from_imageplus(imp) -> tuple[np.ndarray, str, dict]:
             processor = processor.convertToFloatProcessor()
         data[index] = np.asarray(memoryview(processor.getPixels()), dtype=np.float32).reshape(height, width)
     data = data.reshape(frames, slices, channels, height, width)
-    keep = [i for i, n in enumerate((frames, slices, channels)) if n > 1]
-    axes = "".join("TZC"[i] for i in keep) + "YX"
-    data = data.reshape([(frames, slices, channels)[i] for i in keep] + [height, width])
+    shape, axes = squeezed_layout(frames, slices, channels, height, width)
+    data = data.reshape(shape)
     calibration = imp.getCalibration()
     pixel_size = {"X": float(calibration.pixelWidth), "Y": float(calibration.pixelHeight)}
     if slices > 1:

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import EnvironmentProblem, InputError
-from . import locate
+from . import contract, locate
 
 PLUGIN = Path("plugins") / "CARE" / "CARE_Restore.py"
+CONTRACT = Path(contract.__file__)
 
 
 def scripts_dir() -> Path:
@@ -44,7 +45,17 @@ def scripts_digest() -> str:
         if path.is_file():
             digest.update(str(path.relative_to(scripts_dir())).encode())
             digest.update(path.read_bytes())
+    digest.update(CONTRACT.read_bytes())
     return digest.hexdigest()[:16]
+
+
+def copy_helpers(lib_dir: Path, source: Path | None = None) -> None:
+    """The plugin's Jython helpers into `lib_dir` (a carekit_fiji package folder), with the contract they import."""
+    if lib_dir.exists():
+        shutil.rmtree(lib_dir)
+    shutil.copytree((source or scripts_dir()) / "lib" / "carekit_fiji", lib_dir,
+                    ignore=shutil.ignore_patterns("*.class", "__pycache__"))
+    shutil.copy(CONTRACT, lib_dir / CONTRACT.name)
 
 
 def install(target: str | Path, python: str | None = None) -> Installation:
@@ -73,11 +84,9 @@ def _copy_files(source: Path, target: Path, fiji: bool, python: str) -> None:
     lib_dir = target / ("jars" if fiji else "plugins/jars") / "Lib" / "carekit_fiji"
     (target / PLUGIN).parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(source / PLUGIN, target / PLUGIN)
-    if lib_dir.exists():
-        shutil.rmtree(lib_dir)
-    shutil.copytree(source / "lib" / "carekit_fiji", lib_dir, ignore=shutil.ignore_patterns("*.class", "__pycache__"))
+    copy_helpers(lib_dir, source)
     shutil.copytree(source / "macros", target / "macros" / "carekit", dirs_exist_ok=True)
-    (target / PLUGIN).parent.joinpath("carekit.properties").write_text(f"python={python}\n")
+    (target / PLUGIN).parent.joinpath(contract.PROPERTIES_FILE).write_text(contract.properties_text(python))
     if not fiji:
         _install_jython(target / "plugins" / "jars", source / "imagej1" / "Jython.java")
     (target / PLUGIN).parent.joinpath("carekit.version").write_text(scripts_digest() + "\n")
@@ -107,10 +116,10 @@ def ensure_local_imagej(home: Path | None = None, python: str | None = None) -> 
     """The ImageJ 1.x folder carekit uses itself (run_in_fiji without Fiji), installed or refreshed as needed."""
     home = home or Path(os.environ.get("CAREKIT_CACHE", Path.home() / ".cache" / "carekit")) / "imagej"
     version = home / PLUGIN.parent / "carekit.version"
-    properties = home / PLUGIN.parent / "carekit.properties"
+    properties = home / PLUGIN.parent / contract.PROPERTIES_FILE
     python = python or sys.executable
     if (version.exists() and version.read_text().strip() == scripts_digest()
-            and properties.exists() and properties.read_text().strip() == f"python={python}"
+            and properties.exists() and properties.read_text().strip() == contract.properties_text(python).strip()
             and (home / "plugins" / "jars" / "carekit-jython.jar").exists()):
         return Installation(home, "imagej1", home / PLUGIN, python)
     return install(home, python)

@@ -9,18 +9,14 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import CarekitError, InputError
-from . import convert, runtime
+from . import contract, convert, runtime
 
 
 def _macro_value(value) -> str:
     """`[value]`: ImageJ reads it up to the matching ']' (ij.Macro.getValue), so a path whose brackets do not
     pair up goes as a file: URI, which has none (the plugin turns it back into the path)."""
-    text, depth = str(value), 0
-    for char in text:
-        depth += {"[": 1, "]": -1}.get(char, 0)
-        if depth < 0:
-            break
-    return f"[{text}]" if depth == 0 else f"[{Path(text).resolve().as_uri()}]"
+    text = str(value)
+    return f"[{text}]" if contract.brackets_pair(text) else f"[{Path(text).resolve().as_uri()}]"
 
 
 def plugin_options(model: str | Path, engine: str = "python", backend: str = "onnx", tile: int = 0,
@@ -72,8 +68,8 @@ def run_in_fiji(model: str | Path, image, axes: str | None = None, *, engine: st
         outcome = _run_plugin(IJ, active, options)
     except JVMNotRunning:  # ^C: the JVM exits on SIGINT while this thread still waits for the plugin
         raise KeyboardInterrupt from None
-    if outcome.startswith("ERROR:"):
-        raise CarekitError(outcome[len("ERROR:"):].strip())
+    if outcome.startswith(contract.ERROR_PREFIX):
+        raise CarekitError(outcome[len(contract.ERROR_PREFIX):].strip())
     result = WindowManager.getCurrentImage()
     if result is None or result == imp:
         raise CarekitError("CARE Restore produced no image; see ImageJ's log")
@@ -90,7 +86,7 @@ def run_in_fiji(model: str | Path, image, axes: str | None = None, *, engine: st
 
 def _run_plugin(IJ, active: runtime.Session, options: str) -> str:
     if active.kind == "fiji":
-        IJ.run("CARE Restore", options)
+        IJ.run(contract.COMMAND, options)
         return ""
     return str(IJ.runMacroFile(str(active.plugin), options) or "")
 

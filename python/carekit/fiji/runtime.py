@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import EnvironmentProblem
-from . import install, locate
+from . import contract, install, locate
 
 
 @dataclass
@@ -72,6 +72,6 @@ def _shutdown() -> None:
         ThreadUtil.threadPoolExecutor.shutdownNow()
     except Exception:  # noqa: BLE001 -- older ImageJ without the pool; nothing to stop
         pass
-    worker = scyjava.jimport("java.lang.System").getProperties().get("carekit.appose.worker")
+    worker = scyjava.jimport("java.lang.System").getProperties().get(contract.WORKER_KEY)
     if worker is not None:
         worker.get("process").destroy()

@@ -1,7 +1,7 @@
 """The Python side of the ImageJ plugin's `python` engine: runs inside a warm Appose worker process.
 
 The Jython client (fiji-scripts/lib/carekit_fiji/appose_client.py) starts
-`python -c "from carekit.fiji.worker import main; main()"` and sends tasks whose script calls `restore_task`.
+`python -c contract.WORKER_COMMAND` and sends tasks whose script (contract.TASK_SCRIPT) calls `restore_task`.
 Images travel through shared memory segments that the client creates and removes; this side only attaches,
 reads, writes and detaches. The worker exits as soon as the process that started it is gone, even mid-task.
 """
@@ -15,6 +15,8 @@ from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
+
+from .contract import TASK_OUTPUTS
 
 # a warm worker keeps the models it ran last (a macro looping over images reuses one); older ones are evicted so
 # that a session trying many packages does not hold every network in memory
@@ -106,5 +108,5 @@ def restore_task(task, image, output, axes: str, model: str, backend: str, tile:
                 array.shm.close()
             except BufferError:  # a view is still alive after an error; the client removes the segment anyway
                 pass
-    task.outputs.update({"shape": list(restored.shape), "axes": out_axes, "channels": channels,
-                         "seconds": round(time.perf_counter() - started, 4)})
+    task.outputs.update(zip(TASK_OUTPUTS, (list(restored.shape), out_axes, channels,
+                                           round(time.perf_counter() - started, 4))))

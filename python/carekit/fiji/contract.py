@@ -1,0 +1,99 @@
+"""What the CARE Restore plugin (Jython 2.7 inside ImageJ) and carekit (CPython 3) must agree on: the plugin's
+option names and defaults, ImageJ's TZCYX layout, the worker task, and the names both sides look up.
+
+One file for both interpreters, so it is written in the Python 2.7/3 common subset (no f-strings, no annotations)
+and imports nothing. This copy, inside the carekit package, is the only one in the repository: the CPython side
+(run_in_fiji, the worker, the installer) imports it as `carekit.fiji.contract` from wherever carekit is installed,
+and `carekit fiji install` copies it next to the plugin's Jython helpers (jars/Lib/carekit_fiji/contract.py), which
+already reach ImageJ only through the installer and import it as `from . import contract`. The other direction
+would make the installed package import a file from outside itself (fiji-scripts/).
+"""
+
+# The plugin's options: macro keys and #@ parameter names, with their defaults as a macro would write them.
+OPTION_DEFAULTS = {
+    "model": "",
+    "input": "",
+    "output": "",
+    "engine": "python",
+    "backend": "onnx",
+    "tile": "0",
+    "uncertainty": "true",
+    "python": "",
+    "timeout": "600",
+    "precision": "fp32",
+}
+PATH_OPTIONS = ("model", "input", "output", "python")
+ENGINES = ("python", "deepimagej")
+BACKENDS = ("onnx", "tensorflow", "keras")
+PRECISIONS = ("auto", "fp32", "bf16")  # as carekit.precision.CHOICES (a test checks they agree)
+TRUE_WORDS = ("true", "1", "yes", "on")
+
+COMMAND = "CARE Restore"  # the menu command ImageJ makes of plugins/CARE/CARE_Restore.py
+ERROR_PREFIX = "ERROR:"  # the plugin's result when it failed: this prefix, a space, the one-line message
+PROPERTIES_FILE = "carekit.properties"  # next to the plugin; names the Python that runs the models
+
+
+def brackets_pair(text):
+    """Whether `[text]` reads back as `text`: ImageJ ends a [value] at its matching ']' (ij.Macro.getValue)."""
+    depth = 0
+    for char in text:
+        depth += {"[": 1, "]": -1}.get(char, 0)
+        if depth < 0:
+            return False
+    return depth == 0
+
+
+def properties_text(python):
+    return "python=%s\n" % python
+
+
+def python_from_properties(lines):
+    """The Python recorded by properties_text, or None."""
+    for line in lines:
+        if line.startswith("python="):
+            return line.split("=", 1)[1].strip()
+    return None
+
+
+# ImageJ's stack order: planes by frame (T), slice (Z), channel (C); each plane Y rows of X pixels.
+IMAGEJ_AXES = "TZCYX"
+
+
+def squeezed_layout(frames, slices, channels, height, width):
+    """(shape, axes) of a hyperstack without its singleton T/Z/C axes, e.g. ([5, 256, 256], 'TYX')."""
+    shape, axes = [], ""
+    for size, name in ((frames, "T"), (slices, "Z"), (channels, "C")):
+        if size > 1:
+            shape.append(size)
+            axes += name
+    return shape + [height, width], axes + "YX"
+
+
+def hyperstack_dims(shape, axes):
+    """(channels, slices, frames) of an array with `shape`/`axes`, as ImagePlus.setDimensions takes them."""
+    sizes = dict((a, s) for a, s in zip(axes, shape))
+    return sizes.get("C", 1), sizes.get("Z", 1), sizes.get("T", 1)
+
+
+# The `python` engine: a warm Appose worker (carekit.fiji.worker) that the plugin's Jython client starts.
+WORKER_COMMAND = "from carekit.fiji.worker import main; main()"
+WORKER_KEY = "carekit.appose.worker"  # JVM system property holding the warm worker (stopped when Python exits)
+SEGMENT_PREFIX = "psm_carekit_"  # shared-memory segments in /dev/shm: psm_carekit_<JVM pid>_<id>
+TASK_INPUTS = ("image", "output", "axes", "model", "backend", "tile", "uncertainty", "precision")
+TASK_OUTPUTS = ("shape", "axes", "channels", "seconds")
+TASK_SCRIPT = """
+from carekit.fiji.worker import restore_task
+restore_task(task, %s)
+""" % ", ".join(TASK_INPUTS)
+
+
+def output_values(n_values, uncertainty):
+    """Size of the output segment in floats: room for a second channel (scale or disagreement) with uncertainty."""
+    return n_values * (2 if uncertainty else 1)
+
+
+def task_inputs(image, output, axes, options):
+    """The inputs of TASK_SCRIPT: the NDArrays of the two segments, the image's axes and the plugin's options."""
+    return {"image": image, "output": output, "axes": axes, "model": options["model"],
+            "backend": options["backend"], "tile": options["tile"], "uncertainty": options["uncertainty"],
+            "precision": options["precision"]}
