@@ -19,6 +19,7 @@ from ..data.patches import normalize_percentile, real_array, sample_patches, spl
 from ..errors import CarekitError, InputError
 from ..io import check_image
 from . import history
+from .sample import save_sample_input
 from .tf import import_tensorflow
 
 import_tensorflow()
@@ -134,6 +135,7 @@ def train_care(sources: list[np.ndarray], targets: list[np.ndarray], config: Tra
             care = new_care(config, model_dir)
             learning_rate = config.learning_rate
         record.save(model_dir)
+        save_sample_input(model_dir, sources[0], config.axes, record.pixel_size)
         care.prepare_for_training(optimizer=keras.optimizers.Adam(learning_rate=learning_rate))
         recorder = _EpochRecorder(model_dir, record, record.epochs_done)
         _fit(care, recorder, (x_train, y_train), validation, config, n_epochs, progress)
