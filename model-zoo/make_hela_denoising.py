@@ -22,6 +22,7 @@ from carekit.evaluate.report import evaluate_images, markdown_table
 from carekit.models.keras_dir import KerasModelDir
 from carekit.predict import restore
 from carekit.synth.pairs import make_pairs
+from carekit.train.sample import SAMPLE_INPUT_FILE
 from carekit.zoo.package import build_package
 
 HERE = Path(__file__).resolve().parent
@@ -59,11 +60,14 @@ def main() -> None:
                    "CARE": [restored]}
         table_rows += evaluate_images([high], methods, dataset=f"HeLa {photons:g} photons", names=[f"frame {frame}"])
     evaluation = {"rows": rows}
+    # a model folder trained before carekit kept a sample input: its first training input, regenerated
+    sample = None if (model_dir / SAMPLE_INPUT_FILE).exists() else \
+        make_pairs(frames[:1], SynthConfig(photons=PHOTONS))[0][0]
     (HERE / f"{NAME}.metrics.md").write_text(markdown_table(table_rows))
     result = build_package(model_dir, HERE / f"{NAME}.zip", name="CARE HeLa nuclei denoising",
                            description="Denoising of widefield fluorescence images of HeLa nuclei (H2B-GFP), "
                                        "trained on semi-synthetic low-SNR pairs at 3 and 10 photons peak signal.",
-                           authors=("carekit developers",), evaluation=evaluation, unzipped_folder=False,
+                           authors=("carekit developers",), sample=sample, evaluation=evaluation, unzipped_folder=False,
                            tags=("nuclei", "widefield", "hela"))
     shutil.copy(model_dir / "carekit.json", HERE / f"{NAME}.carekit.json")
     shutil.copy(model_dir / "history.png", HERE / f"{NAME}.history.png")

@@ -9,7 +9,7 @@ from matplotlib.image import imread
 
 from carekit.evaluate.report import comparison_figure
 from carekit.train.history import plot_history
-from carekit.zoo.package import _cover
+from carekit.zoo.docs import cover as _cover
 from tests.conftest import synthetic_pairs
 
 BLUE = np.array(to_rgb("C0"))  # the first line of every plot

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..zoo.package import WEIGHT_FORMATS
+from ..zoo.validate import WEIGHT_FORMATS
 
 
 def add_parser(sub) -> None:
@@ -35,7 +35,7 @@ def run_package(args) -> int:
 
 def run_validate(args) -> int:
     from ..models.package_files import unpack
-    from ..zoo.package import validate_package
+    from ..zoo.validate import validate_package
 
     failed = 0
     for package in args.packages:

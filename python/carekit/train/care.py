@@ -21,6 +21,7 @@ from ..io import check_image
 from ..normalize import normalize_percentile
 from . import history
 from .precision import apply_to_care, choose, optimizer_for
+from .sample import save_sample_input
 from .tf import import_tensorflow
 
 import_tensorflow()
@@ -136,6 +137,7 @@ def train_care(sources: list[np.ndarray], targets: list[np.ndarray], config: Tra
             care = build_care(config, model_dir)
             learning_rate = config.learning_rate
         record.save(model_dir)
+        save_sample_input(model_dir, sources[0], config.axes, record.pixel_size)
         care.prepare_for_training(optimizer=optimizer_for(keras.optimizers.Adam(learning_rate=learning_rate),
                                                           config.precision))
         recorder = _EpochRecorder(model_dir, record, record.epochs_done)

@@ -13,6 +13,7 @@ from ..config import ModelRecord, TrainConfig
 from ..errors import InputError
 from .care import TrainResult, load_care, train_care
 from .precision import choose, rebuild
+from .sample import save_sample_input
 from .tf import import_tensorflow
 
 import_tensorflow()
@@ -47,6 +48,7 @@ def train_ensemble(sources: list[np.ndarray], targets: list[np.ndarray], config:
                                   pixel_size=pixel_size, progress=progress))
     record.epochs_done = min(r.epochs_done for r in results)
     record.save(model_dir)
+    save_sample_input(model_dir, sources[0], config.axes, pixel_size)
     return EnsembleResult(model_dir, results)
 
 

@@ -24,6 +24,7 @@ from . import history
 from .care import (HISTORY_FILE, TrainResult, _EpochRecorder, _flip_augmenter, _ProgressBar, fit_from_generator,
                    build_care, load_care, removed_if_unusable, save_weights)
 from .precision import choose, optimizer_for
+from .sample import save_sample_input
 from .tf import import_tensorflow
 
 import_tensorflow()
@@ -131,6 +132,7 @@ def train_selfsupervised(noisy: list[np.ndarray], config: TrainConfig, model_dir
                 "target_calibration": {"scale": calibration[0], "offset": calibration[1]}, "images": data_info or {}}
         record = ModelRecord(carekit_version=__version__, name=model_dir.name, train=config, data=info)
         record.save(model_dir)
+        save_sample_input(model_dir, noisy[0], config.axes)
         care.keras_model.compile(optimizer=optimizer_for(keras.optimizers.Adam(learning_rate=config.learning_rate),
                                                          config.precision),
                                  loss="mse" if method == "r2r" else masked_mae)

@@ -1,0 +1,86 @@
+"""What a package shows people: its README (documentation) and its cover image."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .. import __version__
+from ..config import MODEL_CONFIG_FILE, ModelRecord
+
+
+def cover(raw: np.ndarray, restored: np.ndarray, path: Path) -> Path:
+    """Input | restored side by side (2:1), each shown between its 1st and 99.8th percentile."""
+    from matplotlib.figure import Figure
+
+    if raw.ndim == 3:
+        raw, restored = raw.max(axis=0), restored.max(axis=0)
+    fig = Figure(figsize=(8, 4), dpi=100)
+    axes = fig.subplots(1, 2)
+    for ax, image, title in ((axes[0], raw, "input"), (axes[1], restored, "CARE")):
+        lo, hi = np.percentile(image, [1, 99.8])
+        ax.imshow(image, cmap="magma", vmin=lo, vmax=hi)
+        ax.set_title(title, fontsize=14)
+        ax.axis("off")
+    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.92, wspace=0.02)
+    fig.savefig(path)
+    return path
+
+
+def readme(record: ModelRecord, name: str, description: str, evaluation: dict | None, formats: tuple[str, ...]) -> str:
+    train = record.train
+    lines = [
+        f"# {name}", "", description, "",
+        "A CARE network (content-aware image restoration, Weigert et al., Nature Methods 2018) trained with "
+        f"[carekit](https://github.com/) {__version__} on csbdeep's U-Net.", "",
+        "## Input and output", "",
+        f"- input: one channel, axes {'/'.join(train.axes.lower())}, any size that is a multiple of "
+        f"{2**train.unet_depth} per axis; normalized by the package (percentiles {train.norm_pmin} -> 0, "
+        f"{train.norm_pmax} -> 1 of each image).",
+        "- output: the restored image in those normalized units" + _output_channels(record),
+        "", "## Training", "",
+        f"- data: `{json.dumps(dict(record.data))}`",
+        f"- network: U-Net depth {train.unet_depth}, {train.unet_first} first filters, kernel {train.unet_kern_size}",
+        f"- training: {record.epochs_done} epochs x {train.steps_per_epoch} steps, batch {train.batch_size}, "
+        f"patches {train.patch_size}, learning rate {train.learning_rate}, loss {'Laplace' if train.probabilistic else 'MAE'}",
+        f"- full configuration: `{MODEL_CONFIG_FILE}` (attached); training history: `history.png`", "",
+        "## Validation", "",
+        *_validation(evaluation),
+        "", "The package's test tensors reproduce to 1e-4 with every weight format "
+        f"({', '.join(formats)}), checked with bioimageio.core test_model.", "",
+        "## How to run", "",
+        "- Python: `carekit predict --model this_package.zip image.tif --out restored/` "
+        "(engines: onnx, tensorflow, keras).",
+        "- Fiji/ImageJ: `run(\"CARE Restore\", \"model=[/path/to/this_package.zip] engine=python\");` with the carekit "
+        "Fiji scripts installed, or deepImageJ (ONNX / TF SavedModel weights; deepImageJ runs TF SavedModels made "
+        "with TensorFlow <= 2.10 only, so prefer the ONNX weights there).",
+        "- Any bioimage.io consumer: bioimageio.core `predict`, deepImageJ, ...", "",
+        "## Limitations", "",
+        "CARE learns the image content and noise it was trained on: use it on similar structures, microscope and "
+        "noise level, and check against ground truth before quantitative use.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _output_channels(record: ModelRecord) -> str:
+    if record.kind == "ensemble":
+        return (f"; an ensemble of {len(record.members)} probabilistic networks: channels are the Laplace mean and "
+                "scale of each member (carekit combines them into the mixture mean and the disagreement D in [0, 1]).")
+    if record.train.probabilistic:
+        return ", plus a second channel with the per-pixel Laplace scale (probabilistic CARE)."
+    return "."
+
+
+def _validation(evaluation: dict | None) -> list[str]:
+    if not evaluation:
+        return ["Validate on your own data: restore images with known high-SNR ground truth and compare with "
+                "`carekit evaluate` (PSNR/SSIM after CARE normalization)."]
+    lines = ["Held-out semi-synthetic images, CARE normalization (ground truth 0.1/99.9 percentiles, prediction "
+             "fitted by least squares), data range 1:", "",
+             "| image | PSNR raw | PSNR CARE | SSIM raw | SSIM CARE |", "| --- | --- | --- | --- | --- |"]
+    for row in evaluation.get("rows", []):
+        lines.append(f"| {row['name']} | {row['raw']['psnr']:.2f} | {row['care']['psnr']:.2f} | "
+                     f"{row['raw']['ssim']:.3f} | {row['care']['ssim']:.3f} |")
+    return lines
