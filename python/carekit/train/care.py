@@ -105,6 +105,7 @@ def train_care(sources: list[np.ndarray], targets: list[np.ndarray], config: Tra
     from csbdeep.models import CARE
 
     model_dir = Path(model_dir)
+    keras.utils.set_random_seed(config.seed)  # weight initialization, and csbdeep's batch order (numpy's RNG)
     if resume:
         record = ModelRecord.load(model_dir)
         config = record.train

@@ -126,6 +126,7 @@ def train_selfsupervised(noisy: list[np.ndarray], config: TrainConfig, model_dir
     if config.probabilistic:
         raise InputError("self-supervised training is not probabilistic; leave probabilistic off")
     (x_train, y_train), (x_val, y_val) = noisy_patches(noisy, config, method)
+    keras.utils.set_random_seed(config.seed)  # weight initialization
     care = CARE(csbdeep_config(config), name=model_dir.name, basedir=str(model_dir.parent))
     calibration = (1.0, 0.0)
     if pretrained is not None:
