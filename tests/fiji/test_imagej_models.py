@@ -22,7 +22,7 @@ def test_ensemble_gives_mean_and_disagreement_channels(tmp_path):
     config = TrainConfig(**{**TINY_TRAIN, "epochs": 1, "steps_per_epoch": 2, "unet_first": 8})
     train_ensemble(lows, highs, config, tmp_path / "ensemble", members=2, progress=False)
     package = build_package(tmp_path / "ensemble", tmp_path / "ensemble.zip", name="ensemble in imagej",
-                            sample=lows[0], formats=("onnx",)).zip_path
+                            sample=lows[0], formats=("keras_hdf5", "onnx")).zip_path
     image = synthetic_pairs(1, shape=(72, 88), seed=92)[0][0]
     result = run_in_fiji(package, image)
     assert result.dims == ("C", "Y", "X") and list(result.coords["C"].values) == ["mean", "disagreement"]
@@ -36,7 +36,7 @@ def test_3d_model_restores_a_stack(tmp_path, tiny_model_3d):
 
     volume = np.random.default_rng(93).random((12, 40, 36)).astype(np.float32)
     package = build_package(tiny_model_3d, tmp_path / "m3.zip", name="3d model in imagej", sample=volume,
-                            formats=("onnx",)).zip_path
+                            formats=("keras_hdf5", "onnx")).zip_path
     result = run_in_fiji(package, volume, tile=32)
     assert result.dims == ("Z", "Y", "X")
     np.testing.assert_allclose(result.values, restore(package, volume, progress=False).image, atol=1e-4)

@@ -71,16 +71,18 @@ def test_package_then_validate(tmp_path, tiny_model, capsys):
     sample = write_image(tmp_path / "sample.tif", synthetic_pairs(1, shape=(128, 128), seed=17)[0][0])
     package = tmp_path / "cli.zip"
     assert main(["package", "--model", str(tiny_model), "--out", str(package), "--name", "cli package test",
-                 "--sample", str(sample), "--formats", "onnx"]) == 0
-    assert "test_model [onnx]: passed" in capsys.readouterr().out
+                 "--sample", str(sample), "--formats", "keras_hdf5", "onnx"]) == 0
+    out = capsys.readouterr().out
+    assert "test_model [keras_hdf5]: passed" in out and "test_model [onnx]: passed" in out
     rdf = YAML(typ="safe").load((tmp_path / "cli" / "rdf.yaml").read_text())
-    assert rdf["name"] == "cli package test" and set(rdf["weights"]) == {"onnx"}
+    assert rdf["name"] == "cli package test" and set(rdf["weights"]) == {"keras_hdf5", "onnx"}
     image = read_image(sample).data
     np.testing.assert_allclose(restore(package, image, progress=False).image,
                                restore(tiny_model, image, progress=False).image, atol=1e-4)
 
     assert main(["validate", str(package)]) == 0
-    assert f"{package} [onnx]: passed" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"{package} [keras_hdf5]: passed" in out and f"{package} [onnx]: passed" in out
     broken = tmp_path / "broken"
     shutil.copytree(tmp_path / "cli", broken)
     expected = np.load(broken / "test_output.npy")
