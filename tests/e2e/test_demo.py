@@ -7,10 +7,10 @@ import pytest
 from carekit.io import read_image
 from tests.conftest import png_panels
 
-# The quick demo trains 500 steps; with ImageJ it takes ~2.5 minutes on 2 idle cores but over 20 on a busy
-# machine: slow. The default run still trains, packages, validates (bioimageio.core) and runs ImageJ on tiny
-# models (tests/integration, tests/fiji).
-pytestmark = [pytest.mark.slow, pytest.mark.imagej]
+# The quick demo trains 500 steps: ~2.5 minutes on 2 idle cores, but 38 minutes measured on a busy machine, so it
+# is slow (with a longer timeout). The default run still trains, packages, validates (bioimageio.core) and runs
+# ImageJ on tiny models (tests/integration, tests/fiji).
+pytestmark = [pytest.mark.slow, pytest.mark.imagej, pytest.mark.timeout(3600)]
 
 # CARE's PSNR gain over the raw input in quick mode, measured: 5.1 dB (3 photons) and 7.6 dB (10 photons)
 MIN_GAIN_DB = {"HeLa 3 photons": 3.0, "HeLa 10 photons": 5.0}
@@ -20,7 +20,7 @@ def test_quick_demo_end_to_end(tmp_path):
     """The README's main job in quick mode: train, package + validate, Python and ImageJ prediction, evaluation."""
     out = tmp_path / "demo"
     result = subprocess.run([sys.executable, "-m", "carekit.cli", "demo", "--quick", "--quiet", "--out", str(out)],
-                            capture_output=True, text=True, timeout=3000)
+                            capture_output=True, text=True, timeout=3500)
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads((out / "summary.json").read_text())
     assert set(summary["bioimageio_test_model"].values()) == {"passed"}

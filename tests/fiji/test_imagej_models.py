@@ -14,14 +14,15 @@ from tests.conftest import TINY_TRAIN, synthetic_pairs
 pytestmark = pytest.mark.imagej
 
 
+@pytest.mark.slow
 def test_ensemble_gives_mean_and_disagreement_channels(tmp_path):
     from carekit.train.ensemble import train_ensemble
     from carekit.zoo.package import build_package
 
     lows, highs = synthetic_pairs(2, shape=(64, 64), seed=91)
     config = TrainConfig(**{**TINY_TRAIN, "epochs": 1, "steps_per_epoch": 2, "unet_first": 8})
-    train_ensemble(lows, highs, config, tmp_path / "ensemble", members=2, progress=False)
-    package = build_package(tmp_path / "ensemble", tmp_path / "ensemble.zip", name="ensemble in imagej",
+    train_ensemble(lows, highs, config, tmp_path / "model", members=2, progress=False)
+    package = build_package(tmp_path / "model", tmp_path / "ensemble.zip", name="ensemble in imagej",
                             sample=lows[0], formats=("keras_hdf5", "onnx")).zip_path
     image = synthetic_pairs(1, shape=(72, 88), seed=92)[0][0]
     result = run_in_fiji(package, image)

@@ -18,6 +18,7 @@ TINY_CLI_TRAIN = ["--synthetic", "mixed", "--n-images", "2", "--size", "64", "64
                   "--unet-first", "8", "--quiet"]
 
 
+@pytest.mark.slow
 def test_train_resume_continues_the_model_for_more_epochs(tmp_path, capsys):
     model = tmp_path / "m"
     assert main(["train", "--model", str(model), *TINY_CLI_TRAIN]) == 0
@@ -31,6 +32,7 @@ def test_train_resume_continues_the_model_for_more_epochs(tmp_path, capsys):
     assert "not empty" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_train_ensemble_writes_members_that_predict_together(tmp_path, capsys):
     model = tmp_path / "ens"
     assert main(["train", "--model", str(model), "--ensemble", "2", *TINY_CLI_TRAIN]) == 0
@@ -65,7 +67,8 @@ def test_predict_writes_restorations_with_pixel_size_for_folders_and_packages(tm
     assert "not found" in capsys.readouterr().err
 
 
-def test_package_then_validate(tmp_path, tiny_model, capsys):
+@pytest.mark.slow
+def test_package_builds_a_package_that_restores_like_the_model(tmp_path, tiny_model, capsys):
     from ruyaml import YAML
 
     sample = write_image(tmp_path / "sample.tif", synthetic_pairs(1, shape=(128, 128), seed=17)[0][0])
@@ -80,11 +83,14 @@ def test_package_then_validate(tmp_path, tiny_model, capsys):
     np.testing.assert_allclose(restore(package, image, progress=False).image,
                                restore(tiny_model, image, progress=False).image, atol=1e-4)
 
-    assert main(["validate", str(package)]) == 0
+
+def test_validate_passes_a_good_package_and_fails_a_broken_one(tmp_path, tiny_package, capsys):
+    assert main(["validate", str(tiny_package)]) == 0
     out = capsys.readouterr().out
-    assert f"{package} [keras_hdf5]: passed" in out and f"{package} [onnx]: passed" in out
+    for fmt in ("keras_hdf5", "tensorflow_saved_model_bundle", "onnx"):
+        assert f"{tiny_package} [{fmt}]: passed" in out, fmt
     broken = tmp_path / "broken"
-    shutil.copytree(tmp_path / "cli", broken)
+    shutil.copytree(tiny_package.with_suffix(""), broken)
     expected = np.load(broken / "test_output.npy")
     np.save(broken / "test_output.npy", np.zeros_like(expected))  # the model no longer reproduces it
     assert main(["validate", str(broken / "rdf.yaml")]) == 1

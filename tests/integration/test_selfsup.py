@@ -13,6 +13,7 @@ def noisy_and_clean():
     return synthetic_pairs(8, photons=5)
 
 
+@pytest.mark.slow
 def test_noise2void_from_noisy_images_only_improves_psnr(tmp_path, noisy_and_clean):
     from carekit.train.selfsup import train_selfsupervised
 
@@ -28,6 +29,7 @@ def test_noise2void_from_noisy_images_only_improves_psnr(tmp_path, noisy_and_cle
     assert min(gains) > 1.0, gains
 
 
+@pytest.mark.slow
 def test_r2r_from_noisy_images_only_improves_psnr(tmp_path, noisy_and_clean):
     from carekit.train.selfsup import train_selfsupervised
 
@@ -84,6 +86,7 @@ def test_finetuning_calibration_puts_held_out_targets_on_the_pretrained_models_s
     assert error_calibrated < 0.8 * error_raw, (error_calibrated, error_raw)
 
 
+@pytest.mark.slow
 def test_noise2self_from_noisy_images_only_improves_psnr(tmp_path, noisy_and_clean):
     from carekit.train.selfsup import train_selfsupervised
 
@@ -122,6 +125,7 @@ def test_early_stopping_ends_training_when_validation_stalls(tmp_path, tiny_mode
     assert result.epochs_done < 12
 
 
+@pytest.mark.slow
 def test_finetune_cli_one_command(tmp_path, tiny_model, capsys):
     from carekit.cli import main
     from carekit.io import write_image

@@ -51,6 +51,7 @@ def test_3d_tiled_prediction_equals_whole_volume_prediction(tiny_model_3d):
     np.testing.assert_allclose(tiled, whole, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_the_same_seed_gives_the_same_weights(tmp_path):
     from carekit.train.care import load_care, train_care
 
@@ -73,6 +74,7 @@ def test_time_series_is_restored_frame_by_frame(tiny_model):
         restore(KerasModelDir(tiny_model), stack[None], axes="TYX", progress=False)
 
 
+@pytest.mark.slow
 def test_resume_continues_from_the_last_checkpoint(tmp_path):
     from carekit.train.care import train_care
 
