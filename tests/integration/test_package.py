@@ -124,6 +124,7 @@ def test_packaging_errors(tiny_model, tmp_path):
     assert (tiny_model / "weights_best.h5").exists()
 
 
+@pytest.mark.slow
 def test_3d_package_from_short_stacks(tmp_path):
     from carekit.train.care import train_care
 
@@ -139,6 +140,7 @@ def test_3d_package_from_short_stacks(tmp_path):
     np.testing.assert_allclose(out.image, restore(tmp_path / "model3d", volumes[1], progress=False).image, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_ensemble_trains_packages_and_gives_mean_and_disagreement(tmp_path):
     from carekit.ensemble import mixture_mean
     from carekit.train.ensemble import train_ensemble

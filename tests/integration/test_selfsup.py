@@ -13,6 +13,7 @@ def noisy_and_clean():
     return synthetic_pairs(8, photons=5)
 
 
+@pytest.mark.slow
 def test_noise2void_from_noisy_images_only_improves_psnr(tmp_path, noisy_and_clean):
     from carekit.train.selfsup import train_selfsupervised
 
@@ -28,6 +29,7 @@ def test_noise2void_from_noisy_images_only_improves_psnr(tmp_path, noisy_and_cle
     assert min(gains) > 1.0, gains
 
 
+@pytest.mark.slow
 def test_r2r_from_noisy_images_only_improves_psnr(tmp_path, noisy_and_clean):
     from carekit.train.selfsup import train_selfsupervised
 
@@ -43,32 +45,62 @@ def test_r2r_from_noisy_images_only_improves_psnr(tmp_path, noisy_and_clean):
     assert min(gains) > 1.0, gains
 
 
-def test_finetuning_targets_are_mapped_into_the_pretrained_intensity_scale(tmp_path, tiny_model, noisy_and_clean):
-    from carekit.normalize import affine_coefficients
+def test_calibration_recovers_a_known_affine_and_maps_the_targets_into_the_models_scale():
+    import keras
+
+    from carekit.train.selfsup import _make_inputs, calibrate
+
+    model = keras.Sequential([keras.Input((None, None, 1)), keras.layers.Rescaling(0.5, offset=-0.1)])
+    patches = np.random.default_rng(0).random((40, 32, 32, 1)).astype(np.float32)
+    scale, offset = calibrate(model, patches)  # noisy = 2 * prediction + 0.2
+    assert scale == pytest.approx(2.0, rel=1e-5) and offset == pytest.approx(0.2, abs=1e-5)
+    _, targets = _make_inputs(patches, patches, np.random.default_rng(1), "n2v", 0.05, (scale, offset))
+    # the noisy targets are mapped onto the model's outputs, not the outputs onto the targets: the model's
+    # prediction of the (unmasked) patch is the target, so fine-tuning starts at zero loss
+    np.testing.assert_allclose(targets[..., 0], model.predict(patches, verbose=0)[..., 0], atol=1e-5)
+    flat = keras.Sequential([keras.Input((None, None, 1)), keras.layers.Rescaling(0.0)])
+    with pytest.raises(InputError, match="fitted scale <= 0"):
+        calibrate(flat, patches)
+
+
+def test_finetuning_calibration_puts_held_out_targets_on_the_pretrained_models_scale(tmp_path, tiny_model,
+                                                                                    noisy_and_clean):
     from carekit.train.care import load_care
     from carekit.train.selfsup import noisy_patches, train_selfsupervised
 
     noisy, _ = noisy_and_clean
-    config = TrainConfig(**{**TINY_TRAIN, "epochs": 1, "steps_per_epoch": 2})
+    config = TrainConfig(**{**TINY_TRAIN, "epochs": 1, "steps_per_epoch": 1, "learning_rate": 1e-12})
     result = train_selfsupervised(noisy, config, tmp_path / "ft", method="r2r", pretrained=tiny_model, progress=False)
     recorded = ModelRecord.load(result.model_dir).data["target_calibration"]
-    # the least-squares fit of the noisy training patches onto the pretrained model's predictions of them
-    (patches, _), _ = noisy_patches(noisy, config, "r2r")
-    predicted = load_care(tiny_model).keras_model.predict(patches, verbose=0)
-    scale, offset = affine_coefficients(predicted, patches)
-    assert recorded != {"scale": 1.0, "offset": 0.0}  # from scratch the targets stay as they are
-    assert recorded["scale"] == pytest.approx(scale, rel=1e-3)
-    assert recorded["offset"] == pytest.approx(offset, abs=1e-3)
+    _, (held_out, _) = noisy_patches(noisy, config, "r2r")  # validation patches: not used to fit the calibration
+    predicted = load_care(tiny_model).keras_model.predict(held_out, verbose=0)[..., :1].ravel()
+    noisy_values = held_out.ravel()
+    calibrated = (noisy_values - recorded["offset"]) / recorded["scale"]
+    slope, intercept = np.polyfit(predicted, calibrated, 1)
+    assert slope == pytest.approx(1, abs=0.05) and intercept == pytest.approx(0, abs=0.05), (slope, intercept)
+    raw_slope, raw_intercept = np.polyfit(predicted, noisy_values, 1)
+    assert abs(raw_slope - 1) > 0.1 or abs(raw_intercept) > 0.1, (raw_slope, raw_intercept)  # scales differ
+    # and it helps: in the noisy images' units the pretrained model explains the calibrated targets better
+    error_calibrated = np.mean((noisy_values - recorded["scale"] * predicted - recorded["offset"]) ** 2)
+    error_raw = np.mean((noisy_values - predicted) ** 2)
+    assert error_calibrated < 0.8 * error_raw, (error_calibrated, error_raw)
 
 
-def test_noise2self_masking_trains(tmp_path, noisy_and_clean):
+@pytest.mark.slow
+def test_noise2self_from_noisy_images_only_improves_psnr(tmp_path, noisy_and_clean):
     from carekit.train.selfsup import train_selfsupervised
 
     noisy, _ = noisy_and_clean
-    config = TrainConfig(**{**TINY_TRAIN, "epochs": 2, "steps_per_epoch": 40})
+    config = TrainConfig(**{**TINY_TRAIN, "epochs": 3, "steps_per_epoch": 60})
     result = train_selfsupervised(noisy, config, tmp_path / "n2s", method="n2s", mask_fraction=0.03, progress=False)
-    history = (result.model_dir / "history.csv").read_text().splitlines()
-    assert len(history) == 3 and np.isfinite(result.best_val_loss)
+    assert ModelRecord.load(result.model_dir).data["method"] == "n2s"
+    assert len((result.model_dir / "history.csv").read_text().splitlines()) == 4
+    lows, highs = synthetic_pairs(2, shape=(160, 160), photons=5, seed=99)
+    gains = [score(h, restore(result.model_dir, l, progress=False).image).psnr - score(h, l).psnr
+             for l, h in zip(lows, highs)]
+    # measured 0.53-0.74 dB here (masks of 3-10%, 180-360 steps): zero-masking gains less than n2v through
+    # CARE's residual U-Net, but clearly more than the 0 dB of a network that returns its input
+    assert min(gains) > 0.3, gains
 
 
 def test_finetuning_starts_from_the_pretrained_weights(tmp_path, tiny_model, noisy_and_clean):
@@ -93,6 +125,7 @@ def test_early_stopping_ends_training_when_validation_stalls(tmp_path, tiny_mode
     assert result.epochs_done < 12
 
 
+@pytest.mark.slow
 def test_finetune_cli_one_command(tmp_path, tiny_model, capsys):
     from carekit.cli import main
     from carekit.io import write_image

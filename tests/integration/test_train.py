@@ -1,5 +1,6 @@
 import csv
 
+import matplotlib.image
 import numpy as np
 import pytest
 
@@ -25,7 +26,12 @@ def test_training_writes_config_history_and_plot(tiny_model):
         rows = list(csv.DictReader(fh))
     assert [int(r["epoch"]) for r in rows] == [1, 2]
     assert {"loss", "val_loss", "mae", "learning_rate"} <= set(rows[0])
-    assert (tiny_model / "history.png").stat().st_size > 10_000
+    # loss | mean absolute error | learning rate, 12 x 3.4 inches at 100 dpi, each panel with its coloured curves
+    pixels = matplotlib.image.imread(str(tiny_model / "history.png"))[..., :3]
+    assert pixels.shape == (340, 1200, 3)
+    coloured = [np.count_nonzero(np.ptp(pixels[:, panel], axis=-1) > 0.3)
+                for panel in np.array_split(np.arange(1200), 3)]
+    assert min(coloured) > 300, coloured
     assert (tiny_model / "weights_best.h5").exists() and (tiny_model / "weights_last.h5").exists()
 
 
@@ -37,6 +43,29 @@ def test_tiled_prediction_matches_whole_image(tiny_model):
     np.testing.assert_allclose(tiled, whole, atol=1e-3)
 
 
+def test_3d_tiled_prediction_equals_whole_volume_prediction(tiny_model_3d):
+    volume = np.random.default_rng(7).random((12, 40, 36)).astype(np.float32)
+    model = KerasModelDir(tiny_model_3d)
+    whole = restore(model, volume, tile=(64, 128, 128), progress=False).image
+    tiled = restore(model, volume, tile=(8, 24, 24), progress=False).image  # 2 x 2 x 2 tiles
+    assert whole.shape == volume.shape
+    np.testing.assert_allclose(tiled, whole, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_the_same_seed_gives_the_same_weights(tmp_path):
+    from carekit.train.care import load_care, train_care
+
+    lows, highs = synthetic_pairs(2, shape=(64, 64))
+    config = TrainConfig(**{**TINY_TRAIN, "epochs": 1, "steps_per_epoch": 3, "unet_first": 8, "seed": 3})
+    for name, seed in (("a", 3), ("b", 3), ("c", 4)):
+        train_care(lows, highs, config.model_copy(update={"seed": seed}), tmp_path / name, progress=False)
+    weights = {name: load_care(tmp_path / name, "weights_last.h5").keras_model.get_weights() for name in "abc"}
+    for same, other in zip(weights["a"], weights["b"]):
+        np.testing.assert_array_equal(same, other)
+    assert any(not np.array_equal(w, v) for w, v in zip(weights["a"], weights["c"]))
+
+
 def test_time_series_is_restored_frame_by_frame(tiny_model):
     lows, _ = synthetic_pairs(2, shape=(64, 64), seed=3)
     stack = np.stack(lows)
@@ -46,6 +75,7 @@ def test_time_series_is_restored_frame_by_frame(tiny_model):
         restore(KerasModelDir(tiny_model), stack[None], axes="TYX", progress=False)
 
 
+@pytest.mark.slow
 def test_resume_continues_from_the_last_checkpoint(tmp_path):
     from carekit.train.care import train_care
 

@@ -3,7 +3,6 @@ or write through a link, names never collide, files appear complete or not at al
 
 import os
 import resource
-import shutil
 import signal
 import subprocess
 import sys

@@ -87,3 +87,15 @@ def test_empty_folder_and_unsupported_dtype(tmp_path):
 def test_image_axes_must_match_dimensions():
     with pytest.raises(InputError, match="do not match"):
         Image(np.zeros((4, 4)), "ZYX")
+
+
+@pytest.mark.parametrize("unit, factor", [("nm", 1e-3), ("nanometer", 1e-3), ("mm", 1e3), ("millimeter", 1e3),
+                                          ("um", 1.0), ("micron", 1.0)])
+def test_pixel_size_in_imagej_metadata_is_converted_to_micrometres(tmp_path, unit, factor):
+    path = tmp_path / f"{unit}.tif"
+    tifffile.imwrite(path, np.zeros((3, 8, 8), np.float32), imagej=True, resolution=(1 / 65, 1 / 80),
+                     metadata={"axes": "ZYX", "unit": unit, "spacing": 300})
+    image = read_image(path)
+    assert image.pixel_size["X"] == pytest.approx(65 * factor, rel=1e-4)
+    assert image.pixel_size["Y"] == pytest.approx(80 * factor, rel=1e-4)
+    assert image.pixel_size["Z"] == pytest.approx(300 * factor, rel=1e-6)

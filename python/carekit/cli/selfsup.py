@@ -26,7 +26,7 @@ def add_parser(sub) -> None:
                        "trains the network a supervised model is (default for finetune)")
         p.add_argument("--mask-fraction", type=float, default=0.01, help="n2v/n2s: fraction of pixels masked per patch")
         p.add_argument("--epochs", type=at_least_one("epochs"))
-        p.add_argument("--steps", type=int, help="steps per epoch")
+        p.add_argument("--steps", "--steps-per-epoch", type=int, help="steps per epoch")
         p.add_argument("--learning-rate", type=float, help="default: 4e-4 from scratch, the pretrained rate / 3 when fine-tuning")
         p.add_argument("--patience", type=int, default=10, help="early stopping patience (epochs)")
         p.add_argument("--batch-size", type=int)

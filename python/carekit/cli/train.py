@@ -17,7 +17,8 @@ def add_parser(sub) -> None:
     p.add_argument("--validation-fraction", type=float, default=default(TrainConfig, "validation_fraction"))
     p.add_argument("--epochs", type=at_least_one("epochs"), help=f"epochs to train (default "
                    f"{default(TrainConfig, 'epochs')}), or with --resume to add (default {RESUME_EPOCHS})")
-    p.add_argument("--steps", type=int, default=default(TrainConfig, "steps_per_epoch"), help="steps per epoch")
+    p.add_argument("--steps", "--steps-per-epoch", type=int, default=default(TrainConfig, "steps_per_epoch"),
+                   help="steps per epoch")
     p.add_argument("--batch-size", type=int, default=default(TrainConfig, "batch_size"))
     p.add_argument("--learning-rate", type=float, default=default(TrainConfig, "learning_rate"))
     p.add_argument("--unet-depth", type=int, default=default(TrainConfig, "unet_depth"))

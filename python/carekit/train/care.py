@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import csv
 import io
-import os
+import random
 import shutil
 import warnings
 from dataclasses import dataclass
@@ -16,19 +15,17 @@ import numpy as np
 from .. import __version__
 from ..config import ModelRecord, TrainConfig
 from ..data.patches import real_array, sample_patches, split_validation
-from ..errors import CarekitError, InputError
+from ..errors import InputError
 from ..io import check_image
 from ..normalize import normalize_percentile
 from . import history
+from .callbacks import HISTORY_FILE, EpochRecorder, ProgressBar
 from .precision import apply_to_care, choose, optimizer_for
 from .sample import save_sample_input
 from .tf import import_tensorflow
 
 import_tensorflow()
 import keras  # noqa: E402  (after import_tensorflow, which sets the backend and silences TF's import banner)
-
-HISTORY_FILE = "history.csv"
-
 
 @dataclass
 class TrainResult:
@@ -103,10 +100,6 @@ def load_care(model_dir: str | Path, weights: str = "weights_best.h5", precision
     return apply_to_care(model, precision)
 
 
-class TrainingDiverged(CarekitError):
-    """The loss or the weights became NaN/Inf; training stopped and the last good weights files were kept."""
-
-
 def train_care(sources: list[np.ndarray], targets: list[np.ndarray], config: TrainConfig, model_dir: str | Path,
                data_info: dict | None = None, pixel_size: dict | None = None, resume: bool = False,
                extra_epochs: int | None = None, progress: bool = True) -> TrainResult:
@@ -116,7 +109,27 @@ def train_care(sources: list[np.ndarray], targets: list[np.ndarray], config: Tra
     Writes weights_best.h5 / weights_last.h5, config.json (csbdeep), carekit.json (our config), history.csv and
     history.png (loss, MAE and learning rate per epoch). The data is checked before anything is written.
     """
-    model_dir = Path(model_dir)
+    with seeded(config.seed):
+        return _train_care(sources, targets, config, Path(model_dir), data_info, pixel_size, resume, extra_epochs,
+                           progress)
+
+
+@contextlib.contextmanager
+def seeded(seed: int):
+    """A reproducible run: Keras's weight initialization and numpy's global generator (csbdeep's batch order) start
+    from `seed`. numpy's and Python's global generators are restored afterwards (the caller's, not ours);
+    TensorFlow's global seed cannot be read back and stays set."""
+    numpy_state, python_state = np.random.get_state(), random.getstate()
+    keras.utils.set_random_seed(seed)
+    try:
+        yield
+    finally:
+        np.random.set_state(numpy_state)
+        random.setstate(python_state)
+
+
+def _train_care(sources, targets, config: TrainConfig, model_dir: Path, data_info, pixel_size, resume: bool,
+                extra_epochs: int | None, progress: bool) -> TrainResult:
     if resume:
         record = ModelRecord.load(model_dir)
         record.train = config = record.train.model_copy(update={"precision": choose(record.train.precision)})
@@ -140,13 +153,13 @@ def train_care(sources: list[np.ndarray], targets: list[np.ndarray], config: Tra
         save_sample_input(model_dir, sources[0], config.axes, record.pixel_size)
         care.prepare_for_training(optimizer=optimizer_for(keras.optimizers.Adam(learning_rate=learning_rate),
                                                           config.precision))
-        recorder = _EpochRecorder(model_dir, record, record.epochs_done)
+        recorder = EpochRecorder(model_dir, record, record.epochs_done)
         _fit(care, recorder, (x_train, y_train), validation, config, n_epochs, progress)
     plot = history.plot_history(model_dir / HISTORY_FILE, model_dir / "history.png")
     return TrainResult(model_dir, model_dir / HISTORY_FILE, plot, record.epochs_done, recorder.best_val_loss)
 
 
-def _fit(care, recorder: _EpochRecorder, train_data, validation, config: TrainConfig, n_epochs: int,
+def _fit(care, recorder: EpochRecorder, train_data, validation, config: TrainConfig, n_epochs: int,
          progress: bool) -> None:
     from csbdeep.internals.train import DataWrapper
 
@@ -155,7 +168,7 @@ def _fit(care, recorder: _EpochRecorder, train_data, validation, config: TrainCo
     # and would save non-finite weights
     callbacks = [c for c in care.callbacks if not isinstance(c, keras.callbacks.ModelCheckpoint)] + [recorder]
     if progress:
-        callbacks.append(_ProgressBar(start_epoch + n_epochs, config.steps_per_epoch, start_epoch))
+        callbacks.append(ProgressBar(start_epoch + n_epochs, config.steps_per_epoch, start_epoch))
     batches = DataWrapper(*train_data, config.batch_size, length=n_epochs * config.steps_per_epoch,
                           augmenter=_flip_augmenter(np.random.default_rng(config.seed + start_epoch)))
     fit_from_generator(care.keras_model, iter(batches), validation_data=validation, initial_epoch=start_epoch,
@@ -213,84 +226,3 @@ def _flip_augmenter(rng: np.random.Generator):
         return x, y
 
     return augment
-
-
-def weights_finite(keras_model) -> bool:
-    return all(np.isfinite(w).all() for w in keras_model.get_weights())
-
-
-def save_weights(keras_model, path: Path) -> None:
-    """Write under a temporary name, then rename: a crash never leaves a partial weights file under `path`."""
-    partial = path.with_name(f".{path.stem}.partial.h5")
-    keras_model.save_weights(str(partial))
-    os.replace(partial, path)
-
-
-class _EpochRecorder(keras.callbacks.Callback):
-    """After each epoch with finite loss and weights: saves weights_best.h5 (when the validation loss beats the best
-    in history.csv, so resuming never replaces the best weights by worse ones) and weights_last.h5, appends the
-    epoch's metrics and learning rate to history.csv and updates carekit.json (for resume). An epoch whose loss or
-    weights are NaN/Inf stops training without saving anything (see raise_if_diverged)."""
-
-    def __init__(self, model_dir: Path, record: ModelRecord, start_epoch: int):
-        super().__init__()
-        self.path = model_dir / HISTORY_FILE
-        self.model_dir, self.record = model_dir, record
-        self.record.epochs_done = start_epoch
-        self.best_val_loss = history.best_value(self.path, "val_loss")
-        self.diverged_epoch = None
-
-    def on_epoch_end(self, epoch, logs=None):
-        row = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()},
-               "learning_rate": float(np.asarray(self.model.optimizer.learning_rate))}
-        if not (np.isfinite([row.get("loss", 0.0), row.get("val_loss", 0.0)]).all() and weights_finite(self.model)):
-            self.diverged_epoch = epoch + 1
-            self.model.stop_training = True
-            return
-        if row.get("val_loss", np.inf) < self.best_val_loss:
-            save_weights(self.model, self.model_dir / "weights_best.h5")
-            self.best_val_loss = row["val_loss"]
-        save_weights(self.model, self.model_dir / "weights_last.h5")
-        self._append(row)
-        self.record.epochs_done = epoch + 1
-        self.record.save(self.model_dir)
-
-    def _append(self, row: dict) -> None:
-        fields = history.columns(self.path)
-        with self.path.open("a", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=fields or list(row), extrasaction="ignore")
-            if not fields:
-                writer.writeheader()
-            writer.writerow(row)
-
-    def raise_if_diverged(self) -> None:
-        if self.diverged_epoch is None:
-            return
-        kept = (f"{self.model_dir} keeps the weights of epoch {self.record.epochs_done}" if self.record.epochs_done
-                else "no weights were saved")
-        raise TrainingDiverged(f"training diverged: the loss or the weights became NaN/Inf in epoch "
-                               f"{self.diverged_epoch}; {kept}. Lower the learning rate or check the training data")
-
-
-class _ProgressBar(keras.callbacks.Callback):
-    def __init__(self, end_epoch: int, steps_per_epoch: int, start_epoch: int):
-        super().__init__()
-        from ..progress import progress_bar
-
-        self.steps = steps_per_epoch
-        self.bar = progress_bar(end_epoch * steps_per_epoch, "training", unit="step", initial=start_epoch * steps_per_epoch)
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.bar.set_description(f"epoch {epoch + 1}/{self.bar.total // self.steps}")
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.bar.update(1)
-        if logs and "loss" in logs:
-            self.bar.set_postfix(loss=f"{float(logs['loss']):.4f}", refresh=False)
-
-    def on_epoch_end(self, epoch, logs=None):
-        if logs and "val_loss" in logs:
-            self.bar.set_postfix(loss=f"{float(logs['loss']):.4f}", val_loss=f"{float(logs['val_loss']):.4f}")
-
-    def on_train_end(self, logs=None):
-        self.bar.close()

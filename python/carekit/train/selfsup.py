@@ -21,8 +21,9 @@ from ..errors import InputError
 from ..io import check_image
 from ..normalize import affine_coefficients, normalize_percentile
 from . import history
-from .care import (HISTORY_FILE, TrainResult, _EpochRecorder, _flip_augmenter, _ProgressBar, fit_from_generator,
-                   build_care, load_care, removed_if_unusable, save_weights)
+from .callbacks import HISTORY_FILE, EpochRecorder, ProgressBar, save_weights
+from .care import (TrainResult, _flip_augmenter, build_care, fit_from_generator, load_care, removed_if_unusable,
+                   seeded)
 from .precision import choose, optimizer_for
 from .sample import save_sample_input
 from .tf import import_tensorflow
@@ -117,7 +118,7 @@ def train_selfsupervised(noisy: list[np.ndarray], config: TrainConfig, model_dir
     config = _checked_config(config, model_dir, method, pretrained)
     config = config.model_copy(update={"precision": choose(config.precision)})
     (x_train, y_train), (x_val, y_val) = noisy_patches(noisy, config, method)
-    with removed_if_unusable(model_dir):
+    with seeded(config.seed), removed_if_unusable(model_dir):
         care = build_care(config, model_dir)
         calibration = (1.0, 0.0)
         if pretrained is not None:
@@ -136,7 +137,7 @@ def train_selfsupervised(noisy: list[np.ndarray], config: TrainConfig, model_dir
         care.keras_model.compile(optimizer=optimizer_for(keras.optimizers.Adam(learning_rate=config.learning_rate),
                                                          config.precision),
                                  loss="mse" if method == "r2r" else masked_mae)
-        recorder = _EpochRecorder(model_dir, record, 0)
+        recorder = EpochRecorder(model_dir, record, 0)
         batches = _batches(x_train, y_train, config.batch_size, method, mask_fraction, config.seed, calibration)
         _fit(care.keras_model, recorder, batches, validation, config, pretrained is not None, patience, progress)
     if not (model_dir / "weights_best.h5").exists():
@@ -160,7 +161,7 @@ def _checked_config(config: TrainConfig, model_dir: Path, method: str, pretraine
     return config
 
 
-def _fit(keras_model, recorder: _EpochRecorder, batches, validation, config: TrainConfig, fine_tuning: bool,
+def _fit(keras_model, recorder: EpochRecorder, batches, validation, config: TrainConfig, fine_tuning: bool,
          patience: int, progress: bool) -> None:
     baseline = None
     if fine_tuning:
@@ -172,7 +173,7 @@ def _fit(keras_model, recorder: _EpochRecorder, batches, validation, config: Tra
                  keras.callbacks.EarlyStopping(patience=patience, baseline=baseline, restore_best_weights=True),
                  recorder]
     if progress:
-        callbacks.append(_ProgressBar(config.epochs, config.steps_per_epoch, 0))
+        callbacks.append(ProgressBar(config.epochs, config.steps_per_epoch, 0))
     fit_from_generator(keras_model, batches, validation_data=validation, epochs=config.epochs,
                        steps_per_epoch=config.steps_per_epoch, callbacks=callbacks)
     recorder.raise_if_diverged()
