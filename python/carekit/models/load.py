@@ -15,8 +15,8 @@ from .weights import ENGINES
 
 def load_model(source: str | Path, engine: str | None = None, precision: str = "fp32") -> ModelRunner:
     """A runnable model: a carekit model folder (carekit.json; Keras) -> KerasModelDir; a bioimage.io package
-    (.zip, folder or its bioimageio.yaml / *.bioimageio.yaml / rdf.yaml) made by carekit -> CarekitPackage; any other bioimage.io model -> ForeignPackage
-    (bioimageio.core with the package's own pre/postprocessing).
+    (.zip, folder or its bioimageio.yaml / *.bioimageio.yaml / rdf.yaml) made by carekit -> CarekitPackage; any
+    other bioimage.io model -> ForeignPackage (bioimageio.core with the package's own pre/postprocessing).
 
     `engine` ('onnx', 'tensorflow' or 'keras') picks the weights of a package; by default the first of onnx,
     tensorflow_saved_model_bundle and keras_hdf5 that the package has and this machine can run

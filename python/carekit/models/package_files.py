@@ -23,7 +23,8 @@ def package_cache_dir() -> Path:
 
 
 RDF_NAMES = ("bioimageio.yaml", "rdf.yaml")  # spec 0.5 name first, then the 0.4 one; also *.bioimageio.yaml
-ACCEPTED = "a bioimage.io package (.zip), its folder or its description file (bioimageio.yaml, *.bioimageio.yaml or rdf.yaml)"
+ACCEPTED = ("a bioimage.io package (.zip), its folder or its description file (bioimageio.yaml, *.bioimageio.yaml "
+            "or rdf.yaml)")
 
 
 def is_rdf_name(name: str) -> bool:
@@ -94,12 +95,14 @@ def unpack(source: str | Path) -> Path:
 
 
 def load_description(rdf: Path, source: str | Path):
-    """The model description in the file `rdf` (bioimageio.spec, format 0.4 or 0.5), as a clear error when it is
-    not one."""
+    """The model description in the file `rdf` (bioimageio.spec; format 0.4 is converted to the latest 0.5, which
+    bioimageio.core tiles with halos), as a clear error when it is not one."""
     from bioimageio.spec import InvalidDescr, load_model_description
 
     try:
         descr = load_model_description(rdf, perform_io_checks=False)
+        if str(getattr(descr, "format_version", "")).startswith("0.4"):
+            descr = load_model_description(rdf, perform_io_checks=False, format_version="latest")
     except ValueError as err:
         raise InputError(f"{source} is not a valid bioimage.io model: {str(err).splitlines()[0]}") from err
     if isinstance(descr, InvalidDescr):
