@@ -127,6 +127,17 @@ def test_fixed_size_package_matches_bioimageio_core(package, image):
         np.testing.assert_allclose(ours.data, reference[name], atol=1e-5)
 
 
+def test_image_smaller_than_the_fixed_size(package, image):
+    """A 40x50 image is padded (symmetric) to the 64x64 the model accepts after whole-image normalization;
+    bioimageio.core itself refuses images smaller than one block."""
+    small = image[:40, :50]
+    result = restore(package, small, axes="YX", progress=False)
+    reference = _reference(small.astype(np.float64))
+    for name in OUTPUTS:
+        assert result.outputs[name].data.shape == small.shape
+        np.testing.assert_allclose(result.outputs[name].data, reference[name], atol=1e-5)
+
+
 @pytest.mark.parametrize("form", ["folder", "zip", "rdf.yaml", "named.bioimageio.yaml"])
 def test_package_forms(package, tmp_path, form):
     folder = tmp_path / "pkg"
@@ -197,3 +208,49 @@ def test_unmappable_axes(package, tmp_path):
     axes = first["axes"][:1] + [{"type": "time", "size": 1}] + first["axes"][1:]
     with pytest.raises(InputError, match=r"axes \['time'\] that carekit cannot map"):
         load_model(_bad_package(package, tmp_path, inputs=[{**first, "axes": axes}]))
+
+
+def _dynamic_package(folder, spatial: str, sizes: dict, halos: dict):
+    """A one-output package with parameterized spatial sizes ({axis: (min, step)}) and a 3x3(x3) convolution."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    kernel = np.random.default_rng(3).normal(size=(1, 1) + (3,) * len(spatial)).astype(np.float32)
+    shape = [1, 1] + list(spatial)
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["raw", "w"], ["out"], pads=[1] * 2 * len(spatial))], "tiny",
+        [helper.make_tensor_value_info("raw", TensorProto.FLOAT, shape)],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, shape)], [numpy_helper.from_array(kernel, "w")])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8),
+              folder / "weights.onnx")
+    test_input = np.random.default_rng(4).normal(size=[1, 1] + [sizes[a][0] for a in spatial]).astype(np.float32)
+    np.save(folder / "test_input.npy", test_input)
+    np.save(folder / "test_foreground.npy", test_input)  # not checked: perform_io_checks=False below
+    (folder / "README.md").write_text("# tiny\n")
+    axes = _tensor_axes(None)[:2]
+    space = [{"type": "space", "id": a, "size": {"min": sizes[a][0], "step": sizes[a][1]}} for a in spatial]
+    inputs = [{"id": "raw", "axes": axes + space, "test_tensor": {"source": "test_input.npy"},
+               "preprocessing": [{"id": "zero_mean_unit_variance", "kwargs": {"axes": list(spatial)}}]}]
+    outputs = [{"id": "foreground", "test_tensor": {"source": "test_foreground.npy"},
+                "axes": axes + [{"type": "space", "id": a, "size": {"tensor_id": "raw", "axis_id": a},
+                                 "halo": halos[a]} for a in spatial], "postprocessing": [{"id": "sigmoid"}]}]
+    return _write_package(folder, inputs=inputs, outputs=outputs), kernel[0, 0]
+
+
+@pytest.mark.parametrize("spatial, shape", [("yx", (100, 150)), ("zyx", (40, 150, 50))])
+def test_parameterized_sizes_2d_3d(tmp_path, spatial, shape):
+    """Blocks of min + n*step with the declared halo (3D: 32x128x128 at most, so the ZYX image is cut into
+    several blocks); the result equals the untiled computation within 1e-5."""
+    from scipy.ndimage import correlate
+
+    sizes = {"z": (8, 4), "y": (24, 8), "x": (24, 8)}
+    halos = {"z": 2, "y": 8, "x": 8}
+    folder = tmp_path / "pkg"
+    folder.mkdir()
+    rdf, kernel = _dynamic_package(folder, spatial, sizes, halos)
+    image = np.random.default_rng(5).gamma(2.0, 50.0, size=shape).astype(np.float32)
+    result = restore(rdf, image, axes=spatial.upper(), progress=False)
+    norm = (image.astype(np.float64) - image.mean()) / (image.std() + 1e-6)
+    expected = 1 / (1 + np.exp(-correlate(norm, kernel.astype(np.float64), mode="reflect")))
+    assert result.axes == spatial.upper() and result.image.shape == shape
+    np.testing.assert_allclose(result.image, expected, atol=1e-5)

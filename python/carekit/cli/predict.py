@@ -12,7 +12,8 @@ from .args import add_precision_arg, at_least_one
 
 def add_parser(sub) -> None:
     p = sub.add_parser("predict", help="restore TIFFs with a trained model")
-    p.add_argument("--model", required=True, help="model folder or bioimage.io package (.zip, folder, bioimageio.yaml or rdf.yaml)")
+    p.add_argument("--model", required=True, help="model folder or bioimage.io package (.zip, folder, "
+                   "bioimageio.yaml, *.bioimageio.yaml or rdf.yaml)")
     p.add_argument("inputs", nargs="+", help="input TIFFs")
     p.add_argument("--engine", choices=ENGINES, help="weights to run for packages (default: the first the package has "
                    f"of {', '.join(WEIGHT_PRIORITY)})")

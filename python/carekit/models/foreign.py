@@ -60,17 +60,23 @@ class ForeignPackage(PipelineRunner):
 
         import_tensorflow()  # first: bioimageio.core reads KERAS_BACKEND on import (its default is torch)
         from bioimageio.core import Tensor, create_prediction_pipeline, predict
+        from bioimageio.core.digest_spec import create_sample_for_model
 
         data = _model_input(image, axes, self.model_axes)
-        tensor = Tensor.from_numpy(data, dims=tuple(self.model_axes))
-        ns = blocksize_parameter(self.input, dict(zip(self.model_axes, data.shape)), _output_halo(self.descr))
+        shape = dict(zip(self.model_axes, data.shape))
+        ns = blocksize_parameter(self.input, shape, _output_halo(self.descr))
+        block = {str(a): n for a, n in self.descr.get_tensor_sizes(ns, 1).inputs[self.input.id].items()}
         work = cache_dir() / "bioimageio"
         work.mkdir(parents=True, exist_ok=True)
         with contextlib.chdir(work):  # bioimageio.core unzips TensorFlow weights into the working directory
             if self._pipeline is None:
                 self._pipeline = create_prediction_pipeline(self.descr, weight_format=self.weight_format)
-            sample = predict(model=self._pipeline, inputs={self.input.id: tensor}, blocksize_parameter=ns or 0)
-        results = {str(k): _output_array(v, axes) for k, v in sample.members.items()}
+            sample = create_sample_for_model(self.descr, inputs={self.input.id: Tensor.from_numpy(
+                data, dims=tuple(self.model_axes))}, sample_id="image")
+            self._pipeline.apply_preprocessing(sample)  # statistics over the whole image, before any padding
+            padded = _pad_to_block(sample, self.input.id, block)
+            output = predict(model=self._pipeline, inputs=padded, skip_preprocessing=True, blocksize_parameter=ns or 0)
+        results = {str(k): _output_array(_crop(v, shape), axes) for k, v in output.members.items()}
         for name, result in results.items():
             bad = result.size - np.count_nonzero(np.isfinite(result))
             if bad:
@@ -78,6 +84,25 @@ class ForeignPackage(PipelineRunner):
                                  f"output {name!r} for this input; refusing the result (check that the input suits "
                                  "this model)")
         return results
+
+
+def _pad_to_block(sample, input_id, block: dict[str, int]):
+    """The sample with its input padded at the end (symmetric, bioimageio.core's default) along each spatial axis
+    shorter than one block: bioimageio.core tiles only images at least one block large."""
+    from bioimageio.core import Sample, Tensor
+
+    tensor = sample.members[input_id]
+    dims = [str(d) for d in tensor.dims]
+    widths = [(0, max(0, block.get(d, 0) - n) if d in ("z", "y", "x") else 0) for d, n in zip(dims, tensor.data.shape)]
+    if not any(after for _, after in widths):
+        return sample
+    data = np.pad(np.asarray(tensor.data.values), widths, mode="symmetric")
+    return Sample(members={input_id: Tensor.from_numpy(data, dims=tuple(dims))}, stat=sample.stat, id=sample.id)
+
+
+def _crop(tensor, shape: dict[str, int]):
+    """An output tensor cut back to the image's spatial size (it was padded up to one block)."""
+    return tensor[{d: slice(0, shape[str(d)]) for d in tensor.dims if str(d) in ("z", "y", "x") and str(d) in shape}]
 
 
 def _output_halo(descr) -> dict[str, int]:

@@ -104,7 +104,8 @@ def load_description(rdf: Path, source: str | Path):
         if str(getattr(descr, "format_version", "")).startswith("0.4"):
             descr = load_model_description(rdf, perform_io_checks=False, format_version="latest")
     except ValueError as err:
-        raise InputError(f"{source} is not a valid bioimage.io model: {str(err).splitlines()[0]}") from err
+        reason = " ".join(line.strip() for line in str(err).splitlines() if line.strip())
+        raise InputError(f"{source} is not a valid bioimage.io model: {reason[:500]}") from err
     if isinstance(descr, InvalidDescr):
         raise InputError(f"{source} is not a valid bioimage.io model: {descr.validation_summary.format()}")
     if getattr(descr, "weights", None) is None:
