@@ -254,3 +254,28 @@ def test_parameterized_sizes_2d_3d(tmp_path, spatial, shape):
     expected = 1 / (1 + np.exp(-correlate(norm, kernel.astype(np.float64), mode="reflect")))
     assert result.axes == spatial.upper() and result.image.shape == shape
     np.testing.assert_allclose(result.image, expected, atol=1e-5)
+
+
+def test_spec_04_rdf_yaml(package, image, tmp_path):
+    """The same network described in spec 0.4 (rdf.yaml, axes letters, halo list): converted to 0.5 on loading,
+    so bioimageio.core tiles it with the halo as well."""
+    folder = shutil.copytree(package.parent, tmp_path / "v04")
+    (folder / "bioimageio.yaml").unlink()
+    sha = hashlib.sha256((folder / "weights.onnx").read_bytes()).hexdigest()
+    output = {"axes": "bcyx", "data_type": "float32", "halo": [0, 0, HALO, HALO],
+              "postprocessing": [{"name": "sigmoid"}],
+              "shape": {"reference_tensor": "raw", "scale": [1, 1, 1, 1], "offset": [0, 0, 0, 0]}}
+    rdf = {"format_version": "0.4.10", "type": "model", "name": "tiny fixed-size net 0.4", "description": "by hand",
+           "authors": [{"name": "Test"}], "license": "MIT", "documentation": "README.md", "timestamp": "2024-01-01",
+           "cite": [{"text": "none", "doi": "10.5281/zenodo.5764892"}],
+           "inputs": [{"name": "raw", "axes": "bcyx", "data_type": "float32", "shape": [1, 1, SIZE, SIZE],
+                       "preprocessing": [{"name": "zero_mean_unit_variance",
+                                          "kwargs": {"mode": "per_sample", "axes": "yx"}}]}],
+           "outputs": [{**output, "name": name} for name in OUTPUTS],
+           "test_inputs": ["test_input.npy"], "test_outputs": [f"test_{name}.npy" for name in OUTPUTS],
+           "weights": {"onnx": {"source": "weights.onnx", "sha256": sha, "opset_version": 17}}}
+    (folder / "rdf.yaml").write_text(json.dumps(rdf, indent=1))
+    result = restore(folder / "rdf.yaml", image, axes="YX", progress=False)
+    reference = _reference(image.astype(np.float64))
+    for name in OUTPUTS:
+        np.testing.assert_allclose(result.outputs[name].data, reference[name], atol=1e-5)

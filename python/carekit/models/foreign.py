@@ -1,19 +1,21 @@
 """Any bioimage.io model package with one required input (spec 0.4 or 0.5; 0.4 descriptions are converted to 0.5
 on loading), run through bioimageio.core's prediction pipeline with the package's own pre/postprocessing.
 
-Tiling: bioimageio.core's blockwise prediction. The preprocessing steps that need statistics (e.g.
-zero_mean_unit_variance, scale_range) are computed over the whole image, as carekit normalizes its own models;
-then the image is cut into blocks of exactly the size the model accepts: a fixed size as declared, a parameterized
-size (min + n*step) with the smallest n that covers the image plus its halo, at most carekit's default tile
-(1024² in 2D, 32x128x128 in 3D). Each block carries the declared output halo as context (cropped from the output);
-the image edge is padded as the input declares (symmetric by default). Blockwise postprocessing (e.g. sigmoid)
-runs per block, whole-image postprocessing on the assembled output. Every output tensor is returned by its id.
+Tiling: bioimageio.core's blockwise prediction. The preprocessing (e.g. zero_mean_unit_variance, scale_range) runs
+over the whole image, as carekit normalizes its own models; then the image is cut into blocks of exactly the size
+the model accepts: a fixed size as declared, a parameterized size (min + n*step) with the smallest n that covers
+the image plus its halo, at most carekit's default tile (1024² in 2D, 32x128x128 in 3D). Each block carries the
+declared output halo as context (cropped from the output); bioimageio.core pads the image edge as the input
+declares (symmetric by default). An image smaller than one block is first padded at its end (symmetric, after
+normalization) to one block and the outputs cropped back. Blockwise postprocessing (e.g. sigmoid) runs per block,
+whole-image postprocessing on the assembled output. Every output tensor is returned by its id.
 
 Where the result differs from `bioimageio predict`: that command, without --blockwise, feeds the whole image padded
 by the halo, which fails on a model with a fixed input size (ONNX Runtime refuses the shape) and on images larger
 than memory allows; with --blockwise N it tiles like carekit but with the same N for every parameterized axis, so
-block seams (where the halo is smaller than the receptive field) fall elsewhere. For a fixed input size carekit's
-output equals `bioimageio.core.predict(..., blocksize_parameter=...)` exactly."""
+block seams (where the halo is smaller than the receptive field) fall elsewhere. On images smaller than one block
+bioimageio.core refuses to tile; carekit pads them as said above. For a fixed input size and an image at least one
+block large, carekit's output equals `bioimageio.core.predict(..., blocksize_parameter=0)` (tested to 1e-5)."""
 
 from __future__ import annotations
 
