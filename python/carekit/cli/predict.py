@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from ..outputs import extra_path
@@ -11,7 +12,8 @@ from .args import add_precision_arg, at_least_one
 
 def add_parser(sub) -> None:
     p = sub.add_parser("predict", help="restore TIFFs with a trained model")
-    p.add_argument("--model", required=True, help="model folder or bioimage.io package (.zip, folder, rdf.yaml)")
+    p.add_argument("--model", required=True, help="model folder or bioimage.io package (.zip, folder, "
+                   "bioimageio.yaml, *.bioimageio.yaml or rdf.yaml)")
     p.add_argument("inputs", nargs="+", help="input TIFFs")
     p.add_argument("--engine", choices=ENGINES, help="weights to run for packages (default: the first the package has "
                    f"of {', '.join(WEIGHT_PRIORITY)})")
@@ -25,12 +27,23 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
-def output_plan(inputs: list[str], out_dir: Path, extras: tuple[str, ...] = ()) -> list[tuple[Path, Path]]:
+def output_path(restored: Path, output_id: str) -> Path:
+    """NAME_<output id>.tif: one file per output of a package with several outputs."""
+    return restored.with_name(f"{restored.stem}_{re.sub(r'[^A-Za-z0-9_.-]', '_', output_id)}.tif")
+
+
+def output_plan(inputs: list[str], out_dir: Path, extras: tuple[str, ...] = (),
+                output_ids: tuple[str, ...] = ()) -> list[tuple[Path, Path]]:
     """(output file, input) for every file a command will write: the result under the input's name, plus
-    NAME_extra.tif per extra output (scale, disagreement)."""
+    NAME_extra.tif per extra output (scale, disagreement); for a package with several `output_ids`,
+    NAME_<output id>.tif per output instead."""
     plan = []
     for path in map(Path, inputs):
-        plan += [(out_dir / path.name, path)] + [(extra_path(out_dir / path.name, extra), path) for extra in extras]
+        restored = out_dir / path.name
+        if len(output_ids) > 1:
+            plan += [(output_path(restored, name), path) for name in output_ids]
+        else:
+            plan += [(restored, path)] + [(extra_path(restored, extra), path) for extra in extras]
     return plan
 
 
@@ -45,7 +58,8 @@ def run(args) -> int:
         model = load_model(args.model, engine=args.engine, precision=args.precision)
         spec = model.spec
         extras = ("disagreement",) if spec.ensemble_members else ("scale",) if spec.probabilistic else ()
-        check_targets(output_plan(args.inputs, out_dir, extras), args.inputs)
+        output_ids = tuple(getattr(model, "output_ids", ()))
+        check_targets(output_plan(args.inputs, out_dir, extras, output_ids), args.inputs)
         if isinstance(model, PipelineRunner):
             print("not a carekit package: running it through bioimageio.core with its own pre/postprocessing")
         _restore_files(model, args, out_dir)
@@ -63,6 +77,11 @@ def _restore_files(model, args, out_dir: Path) -> None:
     for path in args.inputs:
         image = read_image(path, args.axes)
         result = restore(model, image, tile=tuple(args.tile) if args.tile else None, progress=not args.quiet)
+        if result.outputs is not None and len(result.outputs) > 1:
+            for name, output in result.outputs.items():
+                target = write_image(output_path(out_dir / Path(path).name, name), output)
+                print(f"restored {path} -> {target} (output {name!r})")
+            continue
         target = write_image(out_dir / Path(path).name, result.as_image())
         print(f"restored {path} -> {target}")
         for name, extra in (("scale", result.scale), ("disagreement", result.disagreement)):

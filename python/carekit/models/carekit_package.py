@@ -1,4 +1,4 @@
-"""Packages made by carekit (rdf.yaml with a `config.carekit` block): run one weight format (ONNX, TensorFlow
+"""Packages made by carekit (a description with a `config.carekit` block): run one weight format (ONNX, TensorFlow
 SavedModel or Keras HDF5) on tiles that restore() prepares, as the model folder would."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ class CarekitPackage(ModelRunner):
         mixed precision, whatever the engine: ONNX and SavedModel weights are float32 networks."""
         block = package.carekit_block()
         if block is None:
-            raise InputError(f"{package.source} is not a carekit package (its rdf.yaml has no config.carekit block)")
+            raise InputError(f"{package.source} is not a carekit package (its description has no config.carekit block)")
         self.spec = network_spec_from_block(PackageCarekitBlock.read(block, package.source))
         self.root = package.root
         self.precision = "fp32"

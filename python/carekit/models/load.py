@@ -8,15 +8,15 @@ from ..errors import InputError
 from .carekit_package import CarekitPackage
 from .foreign import ForeignPackage
 from .keras_dir import KerasModelDir
-from .package_files import open_package
+from .package_files import folder_rdf, open_package
 from .runner import ModelRunner
 from .weights import ENGINES
 
 
 def load_model(source: str | Path, engine: str | None = None, precision: str = "fp32") -> ModelRunner:
     """A runnable model: a carekit model folder (carekit.json; Keras) -> KerasModelDir; a bioimage.io package
-    (.zip, folder or rdf.yaml) made by carekit -> CarekitPackage; any other bioimage.io model -> ForeignPackage
-    (bioimageio.core with the package's own pre/postprocessing).
+    (.zip, folder or its bioimageio.yaml / *.bioimageio.yaml / rdf.yaml) made by carekit -> CarekitPackage; any
+    other bioimage.io model -> ForeignPackage (bioimageio.core with the package's own pre/postprocessing).
 
     `engine` ('onnx', 'tensorflow' or 'keras') picks the weights of a package; by default the first of onnx,
     tensorflow_saved_model_bundle and keras_hdf5 that the package has and this machine can run
@@ -25,7 +25,7 @@ def load_model(source: str | Path, engine: str | None = None, precision: str = "
     if engine is not None and engine not in ENGINES:
         raise InputError(f"unknown engine {engine!r}; choose one of {ENGINES}")
     path = Path(source)
-    if (path / "carekit.json").exists() and not (path / "rdf.yaml").exists():
+    if (path / "carekit.json").exists() and folder_rdf(path) is None:
         return KerasModelDir(path, precision=precision)
     package = open_package(path)
     if package.carekit_block() is None:

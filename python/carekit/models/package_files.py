@@ -1,5 +1,6 @@
-"""Open bioimage.io packages (zip, folder or rdf.yaml): extract a zip once into the cache, check the rdf and the
-weight files before anything reads them, and load the model description."""
+"""Open bioimage.io packages (zip, folder or the description file: bioimageio.yaml, *.bioimageio.yaml or rdf.yaml,
+spec 0.4 and 0.5): extract a zip once into the cache, check the description and the weight files before anything
+reads them, and load the model description."""
 
 from __future__ import annotations
 
@@ -21,38 +22,90 @@ def package_cache_dir() -> Path:
     return cache_dir() / "packages"
 
 
-def unpack(source: str | Path) -> Path:
-    """The folder holding rdf.yaml: a zip is extracted once into the cache (keyed by its content hash) and its
-    rdf.yaml checked (size, YAML aliases) before anything else reads it."""
+RDF_NAMES = ("bioimageio.yaml", "rdf.yaml")  # spec 0.5 name first, then the 0.4 one; also *.bioimageio.yaml
+ACCEPTED = ("a bioimage.io package (.zip), its folder or its description file (bioimageio.yaml, *.bioimageio.yaml "
+            "or rdf.yaml)")
+
+
+def is_rdf_name(name: str) -> bool:
+    return name in RDF_NAMES or name.endswith(".bioimageio.yaml")
+
+
+def rdf_name(names) -> str | None:
+    """The model description among the file names of a package's top level: bioimageio.yaml, else the single
+    *.bioimageio.yaml, else rdf.yaml; None when there is none (an error when several *.bioimageio.yaml compete)."""
+    names = set(names)
+    named = sorted(n for n in names if n.endswith(".bioimageio.yaml"))
+    if "bioimageio.yaml" in names:
+        return "bioimageio.yaml"
+    if len(named) > 1:
+        raise InputError(f"the package holds several descriptions {named}; give the one to run")
+    return named[0] if named else ("rdf.yaml" if "rdf.yaml" in names else None)
+
+
+def folder_rdf(folder: Path) -> Path | None:
+    """The description file of a package folder (see rdf_name), None when it has none."""
+    name = rdf_name(p.name for p in folder.iterdir() if is_rdf_name(p.name))
+    return None if name is None else folder / name
+
+
+def locate(source: str | Path) -> Path:
+    """The description file of a package given as zip, folder or that file: a zip is extracted once into the cache
+    (keyed by its content hash); the file is checked (size, YAML aliases) before anything else reads it."""
     source = Path(source)
     if not source.exists():
         raise InputError(f"model package not found: {source}")
     if source.is_dir():
-        if not (source / "rdf.yaml").exists():
-            raise InputError(f"{source} is neither a carekit model folder (carekit.json) nor a bioimage.io package (rdf.yaml)")
-        root = source
+        rdf = folder_rdf(source)
+        if rdf is None:
+            raise InputError(f"{source} is neither a carekit model folder (carekit.json) nor a bioimage.io package "
+                             f"(bioimageio.yaml, *.bioimageio.yaml or rdf.yaml)")
     elif not source.is_file():
-        raise InputError(f"{source} is not a regular file; give a bioimage.io package (.zip), its folder or its rdf.yaml")
-    elif source.name.endswith(".yaml"):
-        root = source.parent
+        raise InputError(f"{source} is not a regular file; give {ACCEPTED}")
+    elif source.suffix in (".yaml", ".yml"):
+        if not is_rdf_name(source.name):
+            raise InputError(f"{source.name} is not a bioimage.io description name; give {ACCEPTED}")
+        rdf = source
     elif not zipfile.is_zipfile(source):
-        raise InputError(f"{source} is not a zip file; give a bioimage.io package (.zip), its folder or its rdf.yaml")
+        raise InputError(f"{source} is not a zip file; give {ACCEPTED}")
     else:
-        root = package_cache_dir() / sha256_file(source)[:16]
-        if not (root / "rdf.yaml").exists():
-            safe_extract(source, root, required="rdf.yaml")
-    check_rdf(root / "rdf.yaml")
-    return root
+        rdf = _extracted_rdf(source)
+    check_rdf(rdf)
+    return rdf
 
 
-def load_description(root: Path, source: str | Path):
-    """The model description of an unpacked package (bioimageio.spec), as a clear error when it is not one."""
+def _extracted_rdf(source: Path) -> Path:
+    try:
+        with zipfile.ZipFile(source) as zf:
+            name = rdf_name(n for n in zf.namelist() if "/" not in n and is_rdf_name(n))
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError) as err:
+        raise InputError(f"{source} is a corrupt or unsupported zip ({err}); download or export it again") from err
+    if name is None:
+        raise InputError(f"{source} holds no bioimageio.yaml, *.bioimageio.yaml or rdf.yaml at its top level: it is "
+                         "not a bioimage.io package")
+    root = package_cache_dir() / sha256_file(source)[:16]
+    if not (root / name).exists():
+        safe_extract(source, root, required=name)
+    return root / name
+
+
+def unpack(source: str | Path) -> Path:
+    """The folder holding the package's files (see locate)."""
+    return locate(source).parent
+
+
+def load_description(rdf: Path, source: str | Path):
+    """The model description in the file `rdf` (bioimageio.spec; format 0.4 is converted to the latest 0.5, which
+    bioimageio.core tiles with halos), as a clear error when it is not one."""
     from bioimageio.spec import InvalidDescr, load_model_description
 
     try:
-        descr = load_model_description(root / "rdf.yaml", perform_io_checks=False)
+        descr = load_model_description(rdf, perform_io_checks=False)
+        if str(getattr(descr, "format_version", "")).startswith("0.4"):
+            descr = load_model_description(rdf, perform_io_checks=False, format_version="latest")
     except ValueError as err:
-        raise InputError(f"{source} is not a valid bioimage.io model: {str(err).splitlines()[0]}") from err
+        reason = " ".join(line.strip() for line in str(err).splitlines() if line.strip())
+        raise InputError(f"{source} is not a valid bioimage.io model: {reason[:500]}") from err
     if isinstance(descr, InvalidDescr):
         raise InputError(f"{source} is not a valid bioimage.io model: {descr.validation_summary.format()}")
     if getattr(descr, "weights", None) is None:
@@ -91,5 +144,5 @@ class OpenedPackage:
 
 
 def open_package(source: str | Path) -> OpenedPackage:
-    root = unpack(source)
-    return OpenedPackage(source, root, load_description(root, source))
+    rdf = locate(source)
+    return OpenedPackage(source, rdf.parent, load_description(rdf, source))

@@ -30,6 +30,10 @@ class PipelineRunner(ModelRunner):
         """The output for `image` with `axes` (e.g. 'YX', 'ZYX', 'CYX'): the spatial axes in the image's order,
         after a leading channel axis when the model gives more than one channel."""
 
+    @abc.abstractmethod
+    def predict_outputs(self, image: np.ndarray, axes: str) -> dict[str, np.ndarray]:
+        """Every output of the model by id, each as predict_image gives the first."""
+
     def forward(self, batch: np.ndarray) -> np.ndarray:
         """Each item of a (batch, [z,] y, x, channel) array through predict_image, channels last again."""
         outputs = []

@@ -1,5 +1,6 @@
 """Checks on untrusted package content before anything opens it: zip entries and sizes (extracted atomically into
-the cache only), the size and alias expansion of rdf.yaml, and each weight file's path and sha256."""
+the cache only), the size and alias expansion of the description
+(bioimageio.yaml, *.bioimageio.yaml or rdf.yaml), and each weight file's path and sha256."""
 
 from __future__ import annotations
 
@@ -114,8 +115,8 @@ def _publish(tmp: Path, target: Path, required: str | None) -> None:
 
 
 def check_rdf(path: Path) -> None:
-    """Refuse an rdf.yaml that is not a regular file, too large, not YAML, or whose aliases expand it beyond
-    MAX_YAML_NODES nodes (a 'billion laughs' bomb), before bioimageio.spec parses it."""
+    """Refuse a description file (whatever its name) that is not a regular file, too large, not YAML, or whose
+    aliases expand it beyond MAX_YAML_NODES nodes (a 'billion laughs' bomb), before bioimageio.spec parses it."""
     from ruyaml import YAML, events
     from ruyaml.error import YAMLError
 
@@ -160,6 +161,9 @@ def check_rdf(path: Path) -> None:
 def weight_file(root: Path, source, sha256: str | None) -> Path:
     """The weight file `source` (as the rdf names it) inside the package folder `root`, refusing URLs, absolute
     paths, paths leaving the package and symbolic links; its sha256 must match the rdf's where that records one."""
+    if "://" in str(source):
+        raise InputError(f"the package's weights are at the URL {source}, which carekit does not download; download "
+                         "the file into the package folder and name it in the description")
     name = str(getattr(source, "path", source))
     parts = PurePosixPath(name.replace("\\", "/")).parts
     if "://" in name or name.startswith(("/", "\\")) or ".." in parts or (parts and ":" in parts[0]):
@@ -174,6 +178,6 @@ def weight_file(root: Path, source, sha256: str | None) -> Path:
     if not path.is_file():
         raise InputError(f"weight file missing from the package: {name}; the package is incomplete")
     if sha256 is not None and sha256_file(path) != str(sha256):
-        raise InputError(f"the weight file {name} does not match the sha256 its rdf.yaml records; the package is "
+        raise InputError(f"the weight file {name} does not match the sha256 its description records; the package is "
                          "damaged or was modified: download or export it again")
     return path

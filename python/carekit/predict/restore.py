@@ -25,13 +25,15 @@ DEFAULT_TILE = {2: (1024, 1024), 3: (32, 128, 128)}
 @dataclass
 class Restoration:
     """The restored image (normalized units: the input's low percentile maps to 0, its high percentile to 1),
-    plus the per-pixel Laplace scale for probabilistic models, or the disagreement D in [0, 1] for ensembles."""
+    plus the per-pixel Laplace scale for probabilistic models, or the disagreement D in [0, 1] for ensembles.
+    `outputs` holds every output tensor of a package not made by carekit, by output id (`image` is the first)."""
 
     image: np.ndarray
     axes: str
     scale: np.ndarray | None = None
     pixel_size: dict | None = None
     disagreement: np.ndarray | None = None
+    outputs: dict[str, Image] | None = None
 
     def as_image(self) -> Image:
         return Image(self.image, self.axes, self.pixel_size or {})
@@ -80,7 +82,8 @@ def restore(model: str | Path | ModelRunner, image: np.ndarray | Image, axes: st
     The input is normalized with the model's percentiles over each whole plane/stack before tiling,
     so tiling never changes the normalization. `on_progress(done, total)` is called after each tile.
     A package not made by carekit runs through bioimageio.core with its own normalization and tiling (`tile`
-    and `on_progress` do not apply); a result with several channels then gets a leading C axis.
+    and `on_progress` do not apply); an output with several channels then gets a leading C axis, and every output
+    is in `outputs`.
     """
     runner = load_model(model, engine) if isinstance(model, (str, Path)) else model
     spec = runner.spec
@@ -91,9 +94,7 @@ def restore(model: str | Path | ModelRunner, image: np.ndarray | Image, axes: st
     axes = (axes or {2: "YX", 3: spec.axes if len(spec.axes) == 3 else "TYX"}.get(image.ndim, "")).upper()
     _check_input(image, axes, spec)
     if isinstance(runner, PipelineRunner):
-        result = runner.predict_image(image, axes)
-        spatial = "".join(a for a in axes if a in "ZYX")
-        return Restoration(result, ("C" if result.ndim > len(spatial) else "") + spatial, pixel_size=pixel_size)
+        return _pipeline_restoration(runner, image, axes, pixel_size)
     order = [axes.index(a) for a in axes if a not in spec.axes] + [axes.index(a) for a in spec.axes]
     work = np.transpose(image, order)
     tile = _check_tile(tuple(tile or DEFAULT_TILE[len(spec.axes)]), spec)
@@ -101,6 +102,14 @@ def restore(model: str | Path | ModelRunner, image: np.ndarray | Image, axes: st
     inverse = np.argsort(order)
     mean, scale, disagreement = (None if a is None else np.transpose(a, inverse) for a in outputs)
     return Restoration(mean, axes, scale, pixel_size, disagreement)
+
+
+def _pipeline_restoration(runner: PipelineRunner, image: np.ndarray, axes: str, pixel_size) -> Restoration:
+    spatial = "".join(a for a in axes if a in "ZYX")
+    outputs = {name: Image(result, ("C" if result.ndim > len(spatial) else "") + spatial, pixel_size or {})
+               for name, result in runner.predict_outputs(image, axes).items()}
+    first = next(iter(outputs.values()))
+    return Restoration(first.data, first.axes, pixel_size=pixel_size, outputs=outputs)
 
 
 def _restore_planes(runner: ModelRunner, work: np.ndarray, work_axes: str, tile: tuple[int, ...], progress: bool,
