@@ -12,6 +12,10 @@ from pathlib import Path
 import pytest
 
 from carekit.fiji import locate
+from carekit.fiji.run import plugin_options
+from carekit.io import read_image, write_image
+from carekit.predict import restore
+from tests.conftest import synthetic_pairs
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = "carekit/fiji/scripts/"
@@ -59,30 +63,60 @@ def test_wheel_contains_plugin_helpers_macros_and_jython_runner(wheel):
     assert not any(name.endswith((".class", ".pyc")) for name in names)
 
 
-@pytest.mark.skipif(locate.imagej_jar() is None or locate.jython_jar() is None or locate.java_home() is None,
-                    reason="needs apt packages imagej, jython and a JDK (bash run.sh installs them)")
-def test_fiji_install_from_the_installed_wheel_runs_in_imagej(fresh_env, tmp_path):
-    home = tmp_path / "ImageJ"
+NEEDS_IMAGEJ = pytest.mark.skipif(
+    locate.imagej_jar() is None or locate.jython_jar() is None or locate.java_home() is None,
+    reason="needs apt packages imagej, jython and a JDK (bash run.sh installs them)")
+
+
+@pytest.fixture(scope="module")
+def wheel_imagej(fresh_env, tmp_path_factory) -> Path:
+    """`carekit fiji install` run by the wheel's carekit into a new ImageJ 1.x folder."""
+    work = tmp_path_factory.mktemp("wheel-imagej")
+    home = work / "ImageJ"
     code = ("import sys, carekit; from carekit.cli import main; print('carekit from', carekit.__file__); "
             f"sys.exit(main(['fiji', 'install', '--target', {str(home)!r}]))")
-    result = subprocess.run([str(fresh_env), "-c", code], cwd=tmp_path, env=_clean_env(), capture_output=True,
+    result = subprocess.run([str(fresh_env), "-c", code], cwd=work, env=_clean_env(), capture_output=True,
                             text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"carekit from {fresh_env.parents[1]}" in result.stdout, result.stdout
+    return home
+
+
+def _run_macro(home: Path, macro: Path) -> str:
+    java = str(locate.java_home() / "bin" / "java")
+    log = subprocess.run([java, "-Djava.awt.headless=true", f"-Dplugins.dir={home}", "-cp", str(locate.imagej_jar()),
+                          "ij.ImageJ", "-batch", str(macro)], capture_output=True, text=True, timeout=300)
+    return log.stdout + log.stderr
+
+
+@NEEDS_IMAGEJ
+def test_fiji_install_from_the_installed_wheel_lays_out_the_plugin(wheel_imagej, fresh_env, tmp_path):
+    home = wheel_imagej
     for path in ("plugins/CARE/CARE_Restore.py", "plugins/jars/Lib/carekit_fiji/restore.py",
                  "plugins/jars/Lib/carekit_fiji/contract.py", "plugins/jars/carekit-jython.jar",
                  "macros/carekit/care_restore_image.ijm"):
         assert (home / path).is_file(), path
     assert (home / "plugins/CARE/carekit.properties").read_text().strip() == f"python={fresh_env}"
-
-    # The installed plugin, its helpers and the compiled Jython runner work: a missing model is reported in one line.
+    # The plugin, its helpers and the compiled Jython runner work: a missing model is reported in one line.
     macro = tmp_path / "check.ijm"
     plugin = home / "plugins" / "CARE" / "CARE_Restore.py"
     macro.write_text(f'result = runMacro("{plugin}", "model=[{tmp_path}/missing.zip] input=[{tmp_path}/in.tif]");\n'
                      'print("plugin said: " + result);\n')
-    java = str(locate.java_home() / "bin" / "java")
-    log = subprocess.run([java, "-Djava.awt.headless=true", f"-Dplugins.dir={home}", "-cp", str(locate.imagej_jar()),
-                          "ij.ImageJ", "-batch", str(macro)], capture_output=True, text=True, timeout=300)
-    output = log.stdout + log.stderr
+    output = _run_macro(home, macro)
     assert f"plugin said: ERROR: model package not found: {tmp_path}/missing.zip" in output, output
     assert "Traceback" not in output and "ImportError" not in output, output
+
+
+@NEEDS_IMAGEJ
+def test_plugin_installed_from_the_wheel_restores_like_python(wheel_imagej, tiny_package, tmp_path):
+    """The model runs in the wheel's environment (its Appose worker) and matches carekit predict."""
+    image = synthetic_pairs(1, shape=(120, 100), seed=5)[0][0]
+    write_image(tmp_path / "in.tif", image)
+    options = plugin_options(tiny_package, input_path=tmp_path / "in.tif", output_path=tmp_path / "out.tif")
+    macro = tmp_path / "restore.ijm"
+    plugin = wheel_imagej / "plugins" / "CARE" / "CARE_Restore.py"
+    macro.write_text(f'result = runMacro("{plugin}", "{options}");\nprint("plugin said: " + result);\n')
+    output = _run_macro(wheel_imagej, macro)
+    assert "plugin said: out.tif" in output, output
+    expected = restore(tiny_package, image, progress=False).image
+    assert abs(read_image(tmp_path / "out.tif").data - expected).max() <= 1e-4
