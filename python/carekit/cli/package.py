@@ -12,6 +12,8 @@ def add_parser(sub) -> None:
     p.add_argument("--name", help="model name (5-128 characters)")
     p.add_argument("--description")
     p.add_argument("--author", action="append", help="author name (repeat for several)")
+    p.add_argument("--maintainer", action="append", metavar="GITHUB_USER",
+                   help="GitHub user name of a maintainer (repeat for several); bioimage.io needs one for an upload")
     p.add_argument("--sample", help="sample image (TIFF) for the test tensors and cover; default: first training input")
     p.add_argument("--formats", nargs="+", default=list(WEIGHT_FORMATS), choices=WEIGHT_FORMATS)
     p.set_defaults(func=run_package)
@@ -26,21 +28,28 @@ def run_package(args) -> int:
 
     result = build_package(args.model, args.out, name=args.name, description=args.description,
                            authors=tuple(args.author or ["carekit user"]), sample=args.sample,
-                           formats=tuple(args.formats))
+                           formats=tuple(args.formats), maintainers=tuple(args.maintainer or ()))
     for fmt, status in result.test_results.items():
         print(f"bioimageio.core test_model [{fmt}]: {status}")
+        for warning in result.warnings.get(fmt, []):
+            print(f"  warning: {warning}")
+    if not args.maintainer:
+        print("note: no --maintainer GITHUB_USER given; bioimage.io needs one before it accepts an upload")
     print(f"package: {result.zip_path}\nunzipped: {result.folder}")
     return 0
 
 
 def run_validate(args) -> int:
     from ..models.package_files import unpack
-    from ..zoo.validate import validate_package
+    from ..zoo.validate import check_package
 
     failed = 0
     for package in args.packages:
         unpack(package)  # clear errors for missing, non-package or unsafe files before bioimageio.core reads them
-        for fmt, status in validate_package(package).items():
+        results, warnings = check_package(package)
+        for fmt, status in results.items():
             print(f"{package} [{fmt}]: {status}")
+            for warning in warnings.get(fmt, []):
+                print(f"  warning: {warning}")
             failed += status != "passed"
     return 1 if failed else 0

@@ -14,16 +14,16 @@ from pathlib import Path
 from ..errors import EnvironmentProblem, InputError
 from . import contract, locate
 
-PLUGIN = Path("plugins") / "CARE" / "CARE_Restore.py"
+PLUGIN = locate.PLUGIN_FILE
 CONTRACT = Path(contract.__file__)
 
 
 def scripts_dir() -> Path:
-    """The repository's fiji-scripts folder ($CAREKIT_FIJI_SCRIPTS overrides)."""
-    path = Path(os.environ.get("CAREKIT_FIJI_SCRIPTS", Path(__file__).resolve().parents[3] / "fiji-scripts"))
+    """The Fiji scripts shipped with carekit ($CAREKIT_FIJI_SCRIPTS overrides)."""
+    path = locate.fiji_scripts()
     if not (path / PLUGIN).exists():
-        raise EnvironmentProblem(f"fiji-scripts not found at {path}; set CAREKIT_FIJI_SCRIPTS to the repository's "
-                                 "fiji-scripts folder")
+        raise EnvironmentProblem(f"carekit's Fiji scripts not found at {path}: reinstall carekit, or set "
+                                 "CAREKIT_FIJI_SCRIPTS to a fiji-scripts folder")
     return path
 
 

@@ -1,4 +1,4 @@
-"""Find Java, ImageJ and Jython on this machine (no JVM is started here)."""
+"""Find Java, ImageJ, Jython and carekit's Fiji scripts on this machine (no JVM is started here)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+PLUGIN_FILE = Path("plugins") / "CARE" / "CARE_Restore.py"
 IMAGEJ_JAR_CANDIDATES = ("/usr/share/java/ij.jar", "/usr/share/imagej/ij.jar")
 JYTHON_JAR_CANDIDATES = ("/usr/share/java/jython.jar",)
 
@@ -53,3 +54,14 @@ def fiji_app() -> Path | None:
 def xvfb_run() -> Path | None:
     found = shutil.which("xvfb-run")
     return Path(found) if found else None
+
+
+def fiji_scripts() -> Path:
+    """The Fiji scripts: $CAREKIT_FIJI_SCRIPTS, else carekit/fiji/scripts (package data in an installed wheel; in a
+    checkout a symlink to the top-level fiji-scripts/), else that fiji-scripts/ folder itself (a checkout whose
+    symlink was not created, e.g. on Windows). The path returned may lack the plugin; the caller checks."""
+    if os.environ.get("CAREKIT_FIJI_SCRIPTS"):
+        return Path(os.environ["CAREKIT_FIJI_SCRIPTS"])
+    here = Path(__file__).resolve().parent
+    candidates = (here / "scripts", here.parents[2] / "fiji-scripts")
+    return next((path for path in candidates if (path / PLUGIN_FILE).is_file()), candidates[0])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -12,8 +13,10 @@ from ..config import MODEL_CONFIG_FILE, ModelRecord
 
 
 def cover(raw: np.ndarray, restored: np.ndarray, path: Path) -> Path:
-    """Input | restored side by side (2:1), each shown between its 1st and 99.8th percentile."""
+    """Input | restored side by side (800x400, 2:1), each shown between its 1st and 99.8th percentile; saved as a
+    256-colour PNG (a noisy image as full-colour PNG exceeds the 500 KB bioimage.io allows for covers)."""
     from matplotlib.figure import Figure
+    from PIL import Image as PILImage
 
     if raw.ndim == 3:
         raw, restored = raw.max(axis=0), restored.max(axis=0)
@@ -25,16 +28,26 @@ def cover(raw: np.ndarray, restored: np.ndarray, path: Path) -> Path:
         ax.set_title(title, fontsize=14)
         ax.axis("off")
     fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.92, wspace=0.02)
-    fig.savefig(path)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    buffer.seek(0)
+    with PILImage.open(buffer) as rendered:
+        rendered.convert("RGB").quantize(colors=256).save(path, optimize=True)
     return path
 
 
 def readme(record: ModelRecord, name: str, description: str, evaluation: dict | None, formats: tuple[str, ...]) -> str:
+    """The package documentation, with the sections bioimage.io reviewers look for (description, intended use,
+    input/output, training, validation with measured metrics, how to run, limitations, citation, license)."""
     train = record.train
     lines = [
         f"# {name}", "", description, "",
+        "## Model description", "",
         "A CARE network (content-aware image restoration, Weigert et al., Nature Methods 2018) trained with "
-        f"[carekit](https://github.com/) {__version__} on csbdeep's U-Net.", "",
+        f"carekit {__version__} on csbdeep's U-Net.", "",
+        "## Intended use", "",
+        "Restoring (denoising) fluorescence microscopy images that resemble the training data: same kind of "
+        "structures, microscope and noise level.", "",
         "## Input and output", "",
         f"- input: one channel, axes {'/'.join(train.axes.lower())}, any size that is a multiple of "
         f"{2**train.unet_depth} per axis; normalized by the package (percentiles {train.norm_pmin} -> 0, "
@@ -54,14 +67,26 @@ def readme(record: ModelRecord, name: str, description: str, evaluation: dict | 
         "- Python: `carekit predict --model this_package.zip image.tif --out restored/` "
         "(engines: onnx, tensorflow, keras).",
         "- Fiji/ImageJ: `run(\"CARE Restore\", \"model=[/path/to/this_package.zip] engine=python\");` with the carekit "
-        "Fiji scripts installed, or deepImageJ (ONNX / TF SavedModel weights; deepImageJ runs TF SavedModels made "
-        "with TensorFlow <= 2.10 only, so prefer the ONNX weights there).",
-        "- Any bioimage.io consumer: bioimageio.core `predict`, deepImageJ, ...", "",
+        "Fiji plugin installed (`carekit fiji install`).",
+        _deepimagej(formats),
+        "- Any bioimage.io consumer that runs ONNX or TensorFlow weights, e.g. bioimageio.core `predict`.", "",
         "## Limitations", "",
         "CARE learns the image content and noise it was trained on: use it on similar structures, microscope and "
-        "noise level, and check against ground truth before quantitative use.",
+        "noise level, and check against ground truth before quantitative use.", "",
+        "## Citation", "",
+        "Weigert et al. Content-aware image restoration: pushing the limits of fluorescence microscopy. "
+        "Nature Methods 15, 1090-1097 (2018), doi:10.1038/s41592-018-0216-7", "",
+        "## License", "",
+        "The weights and files of this package: CC-BY-4.0.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _deepimagej(formats: tuple[str, ...]) -> str:
+    advice = ("use the ONNX weights" if "onnx" in formats
+              else "this package has no ONNX weights: rebuild it with `carekit package --formats ... onnx`")
+    return (f"- deepImageJ: {advice}. deepImageJ's TensorFlow engines stop at TensorFlow 2.10 and carekit's "
+            "TensorFlow SavedModel is made with a newer TensorFlow; deepImageJ does not run Keras HDF5 weights.")
 
 
 def _output_channels(record: ModelRecord) -> str:

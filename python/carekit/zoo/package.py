@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 import zipfile
@@ -18,7 +19,7 @@ from ..safe_write import atomic_folder, copy_file, prepare_output_folder
 from . import docs
 from .sample import central_test_crop, checked_sample, sample_image
 from .spec import axis_geometry, describe, write_test_tensors
-from .validate import WEIGHT_FORMATS, validate_package
+from .validate import WEIGHT_FORMATS, check_package, validate_package  # noqa: F401 (validate_package: public here)
 
 
 class PackageValidationError(CarekitError):
@@ -30,20 +31,25 @@ class PackageResult:
     zip_path: Path
     folder: Path | None
     test_results: dict[str, str] = field(default_factory=dict)
+    warnings: dict[str, list[str]] = field(default_factory=dict)
 
 
 def build_package(model_dir: str | Path, out_zip: str | Path, *, name: str | None = None, description: str | None = None,
                   authors: tuple[str, ...] = ("carekit user",), sample: str | Path | np.ndarray | None = None,
                   formats: tuple[str, ...] = WEIGHT_FORMATS, evaluation: dict | None = None,
-                  unzipped_folder: bool = True, tags: tuple[str, ...] = ()) -> PackageResult:
+                  unzipped_folder: bool = True, tags: tuple[str, ...] = (),
+                  maintainers: tuple[str, ...] = ()) -> PackageResult:
     """Package a trained model as a bioimage.io spec 0.5 zip (and an unzipped folder next to it).
 
     The test tensors and cover come from `sample`, by default from the sample input the model folder keeps from
     training. Every weight format is checked with bioimageio.core's test_model; if any fails, nothing is written
-    and PackageValidationError carries the failing report.
+    and PackageValidationError carries the failing report. `maintainers` are GitHub user names: bioimage.io
+    needs at least one to accept an upload (without one, test_model warns).
     """
     model_dir, out_zip = Path(model_dir), Path(out_zip)
     _check_target(out_zip, formats)
+    for user in maintainers:
+        _check_github_user(user)
     record = ModelRecord.load(model_dir)
     folder = out_zip.with_suffix("") if unzipped_folder else None
     if folder is not None and folder.exists() and not (folder / "rdf.yaml").exists():
@@ -70,14 +76,20 @@ def build_package(model_dir: str | Path, out_zip: str | Path, *, name: str | Non
         write_test_tensors(work, crop, test_out, spec.axes, record.pixel_size)
         docs.cover(crop, test_out[0, ..., 0], work / "cover.png")
         (work / "README.md").write_text(docs.readme(record, name, description, evaluation, formats))
-        descr = describe(spec, name, description, authors, tags, files, work, geometry, _attachments(model_dir, work))
+        descr = describe(spec, name, description, authors, tags, files, work, geometry, _attachments(model_dir, work),
+                         maintainers)
         package = Path(tmp) / out_zip.name
-        results = _saved_and_tested(descr, package, formats)
+        results, warnings = _saved_and_tested(descr, package, formats)
         copy_file(package, out_zip)
     if folder is not None:
         with atomic_folder(folder) as unzipped, zipfile.ZipFile(out_zip) as zf:
             zf.extractall(unzipped)
-    return PackageResult(out_zip, folder, results)
+    return PackageResult(out_zip, folder, results, warnings)
+
+
+def _check_github_user(user: str) -> None:
+    if not re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}", user):
+        raise InputError(f"a maintainer is a GitHub user name (letters, digits, single hyphens), got {user!r}")
 
 
 def _check_target(out_zip: Path, formats: tuple[str, ...]) -> None:
@@ -128,14 +140,16 @@ def _attachments(model_dir: Path, work: Path) -> list[Path]:
     return attachments
 
 
-def _saved_and_tested(descr, package: Path, formats: tuple[str, ...]) -> dict[str, str]:
-    """Write the package zip and run test_model on each weight format; PackageValidationError if any fails."""
-    from bioimageio.spec import save_bioimageio_package
+def _saved_and_tested(descr, package: Path, formats: tuple[str, ...]) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """Write the package zip and run test_model on each weight format; PackageValidationError if any fails.
+    Returns the results and the warnings per format."""
+    from bioimageio.spec import ValidationContext, save_bioimageio_package
 
-    save_bioimageio_package(descr, output_path=package)
-    results = validate_package(package, formats)
+    with ValidationContext(perform_io_checks=False):  # its re-load would look maintainers up on GitHub (see describe)
+        save_bioimageio_package(descr, output_path=package)
+    results, warnings = check_package(package, formats)
     failed = {fmt: report for fmt, report in results.items() if report != "passed"}
     if failed:
         raise PackageValidationError("bioimageio.core test_model failed; no package was saved:\n" +
                                      "\n".join(f"[{fmt}]\n{report}" for fmt, report in failed.items()))
-    return results
+    return results, warnings

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
+from bioimageio.spec import ValidationContext
 from bioimageio.spec.model import v0_5
 
 from .. import __version__
@@ -107,20 +108,29 @@ def _config(spec: NetworkSpec, geometry: AxisGeometry) -> dict:
 
 def describe(spec: NetworkSpec, name: str, description: str, authors: tuple[str, ...],
              tags: tuple[str, ...], files: dict[str, Path | None], work: Path, geometry: AxisGeometry,
-             attachments: list[Path]) -> v0_5.ModelDescr:
-    """The model description; every file it names lies in `work` (README.md, cover.png, test tensors, ...)."""
-    return v0_5.ModelDescr(
-        name=name, description=description,
-        authors=[v0_5.Author(name=a) for a in authors],
-        cite=[v0_5.CiteEntry(text=CARE_CITATION, doi=v0_5.Doi(CARE_DOI))],
-        license=v0_5.LicenseId("CC-BY-4.0"),
+             attachments: list[Path], github_users: tuple[str, ...] = ()) -> v0_5.ModelDescr:
+    """The model description; every file it names lies in `work` (README.md, cover.png, test tensors, ...).
+
+    The file entries are made first, with I/O checks (they record each file's SHA-256); the description itself
+    without: with them bioimageio.spec looks each maintainer up with the GitHub API (no network here; bioimage.io
+    checks the names on upload, test_model checks the rest)."""
+    parts = dict(
         documentation=v0_5.FileDescr(source=work / "README.md"),
         covers=[v0_5.FileDescr(source=work / "cover.png")],
         attachments=[v0_5.FileDescr(source=p) for p in attachments],
-        tags=sorted({"care", "csbdeep", "denoising", "fluorescence-light-microscopy", f"{len(spec.axes)}d",
-                     "tensorflow", "onnx", *tags}),
-        version="0.1.0",
         inputs=[_input_tensor(spec, geometry, work)], outputs=[_output_tensor(spec, geometry, work)],
         weights=_weights(files),
-        config=_config(spec, geometry),
     )
+    with ValidationContext(perform_io_checks=False):
+        return v0_5.ModelDescr(
+            name=name, description=description,
+            authors=[v0_5.Author(name=a) for a in authors],
+            maintainers=[v0_5.Maintainer(github_user=user) for user in github_users],
+            cite=[v0_5.CiteEntry(text=CARE_CITATION, doi=v0_5.Doi(CARE_DOI))],
+            license=v0_5.LicenseId("CC-BY-4.0"),
+            tags=sorted({"care", "csbdeep", "denoising", "fluorescence-light-microscopy", f"{len(spec.axes)}d",
+                         "tensorflow", "onnx", *tags}),
+            version="0.1.0",
+            config=_config(spec, geometry),
+            **parts,
+        )
