@@ -71,7 +71,7 @@ def test_time_series_is_restored_frame_by_frame(tiny_model):
     stack = np.stack(lows)
     result = restore(KerasModelDir(tiny_model), stack, axes="TYX", progress=False)
     assert result.image.shape == stack.shape and result.axes == "TYX"
-    with pytest.raises(InputError, match="pass axes="):
+    with pytest.raises(InputError, match="one letter per dimension"):
         restore(KerasModelDir(tiny_model), stack[None], axes="TYX", progress=False)
 
 

@@ -39,7 +39,7 @@ def _refused(rc: int, err: str, *phrases: str) -> None:
 
 
 def _visible(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
+    return sorted(p.name for p in folder.iterdir() if not p.name.startswith(".")) if folder.exists() else []
 
 
 @pytest.mark.parametrize("layout", ["same folder", "hard link in --out"])
