@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import EnvironmentProblem
-from . import contract, install, locate
+from . import contract, install, jvm_signals, locate
 
 
 @dataclass
@@ -29,7 +29,7 @@ def session(fiji: str | Path | None = None, python: str | None = None) -> Sessio
         return _SESSION
     fiji = Path(fiji) if fiji else locate.fiji_app()
     _SESSION = _start_fiji(fiji, python) if fiji else _start_imagej1(python)
-    atexit.register(_shutdown)
+    atexit.register(_shutdown, jvm_signals.save())
     return _SESSION
 
 
@@ -61,12 +61,15 @@ def _start_fiji(fiji: Path, python: str | None) -> Session:
     return Session("fiji", fiji, installed.plugin)
 
 
-def _shutdown() -> None:
-    """ImageJ's thread pool keeps the JVM (and so Python's exit) waiting: stop it first."""
+def _shutdown(jvm_handlers: dict) -> None:
+    """Runs at exit before JPype shuts the JVM down (atexit runs the last registered first). The JVM's fault
+    handlers go back in first, since Java runs below and at JVM shutdown; then ImageJ's thread pool stops, which
+    would keep the JVM (and so Python's exit) waiting."""
     import scyjava
 
     if not scyjava.jvm_started():
         return
+    jvm_signals.restore(jvm_handlers)
     try:
         ThreadUtil = scyjava.jimport("ij.util.ThreadUtil")
         ThreadUtil.threadPoolExecutor.shutdownNow()
