@@ -202,5 +202,5 @@ def test_foreign_package_refuses_non_finite_output(foreign, tmp_path, capsys):
         yaml.dump(rdf, fh)
     image = write_image(tmp_path / "good.tif", np.random.default_rng(0).poisson(20, (64, 64)).astype(np.uint16))
     rc, err = predict(capsys, [image], model=foreign, out=tmp_path / "out")
-    assert one_clear_line(rc, err, "NaN/Inf output values"), err
+    assert one_clear_line(rc, err, "NaN/Inf values", "output"), err
     assert not (tmp_path / "out").exists()

@@ -20,6 +20,7 @@ block large, carekit's output equals `bioimageio.core.predict(..., blocksize_par
 from __future__ import annotations
 
 import contextlib
+import io
 
 import numpy as np
 
@@ -52,7 +53,7 @@ class ForeignPackage(PipelineRunner):
         """The first output for `image` (see predict_outputs)."""
         return next(iter(self.predict_outputs(image, axes).values()))
 
-    def predict_outputs(self, image: np.ndarray, axes: str) -> dict[str, np.ndarray]:
+    def predict_outputs(self, image: np.ndarray, axes: str, progress: bool = True) -> dict[str, np.ndarray]:
         """Every output tensor by id, each with the image's spatial axes (plus a leading channel axis when it has
         several channels). Non-finite pixels in the input or the outputs are refused."""
         problems = check_image(np.asarray(image), "input image")
@@ -77,7 +78,10 @@ class ForeignPackage(PipelineRunner):
                 data, dims=tuple(self.model_axes))}, sample_id="image")
             self._pipeline.apply_preprocessing(sample)  # statistics over the whole image, before any padding
             padded = _pad_to_block(sample, self.input.id, block)
-            output = predict(model=self._pipeline, inputs=padded, skip_preprocessing=True, blocksize_parameter=ns or 0)
+            # bioimageio.core's block progress bar has no switch: without `progress` its stderr output is dropped
+            with contextlib.nullcontext() if progress else contextlib.redirect_stderr(io.StringIO()):
+                output = predict(model=self._pipeline, inputs=padded, skip_preprocessing=True,
+                                 blocksize_parameter=ns or 0)
         results = {str(k): _output_array(_crop(v, shape), axes) for k, v in output.members.items()}
         for name, result in results.items():
             bad = result.size - np.count_nonzero(np.isfinite(result))

@@ -31,8 +31,9 @@ class PipelineRunner(ModelRunner):
         after a leading channel axis when the model gives more than one channel."""
 
     @abc.abstractmethod
-    def predict_outputs(self, image: np.ndarray, axes: str) -> dict[str, np.ndarray]:
-        """Every output of the model by id, each as predict_image gives the first."""
+    def predict_outputs(self, image: np.ndarray, axes: str, progress: bool = True) -> dict[str, np.ndarray]:
+        """Every output of the model by id, each as predict_image gives the first (with a progress bar unless
+        `progress` is False)."""
 
     def forward(self, batch: np.ndarray) -> np.ndarray:
         """Each item of a (batch, [z,] y, x, channel) array through predict_image, channels last again."""

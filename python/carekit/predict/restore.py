@@ -94,7 +94,7 @@ def restore(model: str | Path | ModelRunner, image: np.ndarray | Image, axes: st
     axes = (axes or {2: "YX", 3: spec.axes if len(spec.axes) == 3 else "TYX"}.get(image.ndim, "")).upper()
     _check_input(image, axes, spec)
     if isinstance(runner, PipelineRunner):
-        return _pipeline_restoration(runner, image, axes, pixel_size)
+        return _pipeline_restoration(runner, image, axes, pixel_size, progress)
     order = [axes.index(a) for a in axes if a not in spec.axes] + [axes.index(a) for a in spec.axes]
     work = np.transpose(image, order)
     tile = _check_tile(tuple(tile or DEFAULT_TILE[len(spec.axes)]), spec)
@@ -104,10 +104,11 @@ def restore(model: str | Path | ModelRunner, image: np.ndarray | Image, axes: st
     return Restoration(mean, axes, scale, pixel_size, disagreement)
 
 
-def _pipeline_restoration(runner: PipelineRunner, image: np.ndarray, axes: str, pixel_size) -> Restoration:
+def _pipeline_restoration(runner: PipelineRunner, image: np.ndarray, axes: str, pixel_size,
+                          progress: bool) -> Restoration:
     spatial = "".join(a for a in axes if a in "ZYX")
     outputs = {name: Image(result, ("C" if result.ndim > len(spatial) else "") + spatial, pixel_size or {})
-               for name, result in runner.predict_outputs(image, axes).items()}
+               for name, result in runner.predict_outputs(image, axes, progress).items()}
     first = next(iter(outputs.values()))
     return Restoration(first.data, first.axes, pixel_size=pixel_size, outputs=outputs)
 
