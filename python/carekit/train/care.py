@@ -176,9 +176,11 @@ def _fit(care, recorder: EpochRecorder, train_data, validation, config: TrainCon
     recorder.raise_if_diverged()
 
 
-def check_new_model_folder(model_dir: Path) -> None:
+def check_new_model_folder(model_dir: Path, can_resume: bool = True) -> None:
+    """A new model goes into a folder that is new or empty (a file or a folder holding anything is refused)."""
     if model_dir.exists() and (not model_dir.is_dir() or any(model_dir.iterdir())):
-        raise InputError(f"{model_dir} already exists and is not empty; choose a new model folder or use resume")
+        raise InputError(f"{model_dir} already exists and is not empty; choose a new model folder"
+                         + (" or use resume" if can_resume else ""))
 
 
 @contextlib.contextmanager

@@ -11,7 +11,7 @@ import numpy as np
 from .. import __version__
 from ..config import ModelRecord, TrainConfig
 from ..errors import InputError
-from .care import TrainResult, load_care, train_care
+from .care import TrainResult, check_new_model_folder, load_care, train_care
 from .precision import choose, rebuild
 from .sample import save_sample_input
 from .tf import import_tensorflow
@@ -33,8 +33,7 @@ def train_ensemble(sources: list[np.ndarray], targets: list[np.ndarray], config:
     if members < 2:
         raise InputError(f"an ensemble needs at least 2 members, got {members}")
     model_dir = Path(model_dir)
-    if model_dir.exists() and any(model_dir.iterdir()):
-        raise InputError(f"{model_dir} already exists and is not empty; choose a new model folder")
+    check_new_model_folder(model_dir, can_resume=False)
     config = config.model_copy(update={"probabilistic": True, "precision": choose(config.precision)})
     names = [f"member_{i}" for i in range(members)]
     record = ModelRecord(carekit_version=__version__, name=model_dir.name, kind="ensemble", train=config,

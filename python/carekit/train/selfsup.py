@@ -22,8 +22,8 @@ from ..io import check_image
 from ..normalize import affine_coefficients, normalize_percentile
 from . import history
 from .callbacks import HISTORY_FILE, EpochRecorder, ProgressBar, save_weights
-from .care import (TrainResult, _flip_augmenter, build_care, fit_from_generator, load_care, removed_if_unusable,
-                   seeded)
+from .care import (TrainResult, _flip_augmenter, build_care, check_new_model_folder, fit_from_generator, load_care,
+                   removed_if_unusable, seeded)
 from .precision import choose, optimizer_for
 from .sample import save_sample_input
 from .tf import import_tensorflow
@@ -147,8 +147,7 @@ def train_selfsupervised(noisy: list[np.ndarray], config: TrainConfig, model_dir
 
 
 def _checked_config(config: TrainConfig, model_dir: Path, method: str, pretrained: str | Path | None) -> TrainConfig:
-    if model_dir.exists() and any(model_dir.iterdir()):
-        raise InputError(f"{model_dir} already exists and is not empty; choose a new model folder")
+    check_new_model_folder(model_dir, can_resume=False)
     if pretrained is not None:
         base = ModelRecord.load(pretrained)
         if base.train.probabilistic:
