@@ -190,23 +190,6 @@ def test_python_errors_reach_imagej_as_one_line_with_the_log_that_holds_the_trac
     assert "carekit.errors.InputError" in worker_log.read_text()
 
 
-@pytest.fixture
-def read_only_folder(tmp_path):
-    folder = tmp_path / "read-only"
-    folder.mkdir()
-    if os.geteuid() != 0:
-        folder.chmod(0o555)
-        yield folder
-        folder.chmod(0o755)
-        return
-    if subprocess.run(["mount", "--bind", "-o", "ro", str(folder), str(folder)], capture_output=True).returncode:
-        pytest.skip("running as root and cannot mount a read-only folder")
-    try:
-        yield folder
-    finally:
-        subprocess.run(["umount", str(folder)], check=True)
-
-
 @pytest.mark.parametrize("inside", ["", "ImageJ"], ids=["folder", "new-subfolder"])
 def test_fiji_install_into_a_read_only_folder_is_one_clear_line(read_only_folder, inside):
     target = read_only_folder / inside

@@ -101,24 +101,6 @@ def test_probabilistic_scale_output_colliding_with_an_input_result_is_refused(pr
     assert rc == 0 and _visible(out) == ["x.tif", "x_scale.tif"]
 
 
-@pytest.fixture
-def read_only_folder(tmp_path):
-    """A folder nobody can write into: a read-only tmpfs as root (root ignores permission bits), else chmod."""
-    folder = tmp_path / "read_only"
-    folder.mkdir()
-    if os.geteuid() != 0:
-        folder.chmod(0o555)
-        yield folder
-        folder.chmod(0o755)
-        return
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(folder)]).returncode:
-        pytest.skip("cannot mount a read-only tmpfs here")
-    try:
-        yield folder
-    finally:
-        subprocess.run(["umount", str(folder)], check=True)
-
-
 def test_bad_output_folders_are_refused_in_one_line_before_predicting(tiny_package, tmp_path, capsys, read_only_folder):
     write_image(tmp_path / "in.tif", _image())
     (tmp_path / "a_file.tif").write_bytes(b"not a folder")
