@@ -9,14 +9,14 @@ from typing import Callable, Iterator
 import numpy as np
 
 
-def _round_up(value: int, multiple: int) -> int:
+def round_up(value: int, multiple: int) -> int:
     return int(math.ceil(value / multiple) * multiple)
 
 
 def tile_grid(shape: tuple[int, ...], tile: tuple[int, ...], halo: tuple[int, ...], divisor: int):
     """Core tile size per axis (multiple of `divisor`, at most the padded image) and the halo rounded to `divisor`."""
-    cores = tuple(min(_round_up(t, divisor), _round_up(n, divisor)) for n, t in zip(shape, tile))
-    halos = tuple(_round_up(h, divisor) if h > 0 else 0 for h in halo)
+    cores = tuple(min(round_up(t, divisor), round_up(n, divisor)) for n, t in zip(shape, tile))
+    halos = tuple(round_up(h, divisor) if h > 0 else 0 for h in halo)
     return cores, halos
 
 

@@ -47,14 +47,20 @@ def clean_images(data: dict, ndim: int) -> tuple[list[np.ndarray], dict]:
         return synthetic_ground_truth(data["structure"], shape, data["n_images"], seed=data["synth"]["seed"]), {}
     if data.get("builtin"):
         return builtin.clean_images(data["builtin"], ndim, data.get("max_images"))
-    paths = list_tiffs(data["folder"])[: data.get("max_images")]
-    if not paths:
-        raise InputError(f"no .tif/.tiff files in {data['folder']}")
+    paths = _folder_tiffs(data)
     images = [read_image(p) for p in paths]
     bad = [f"{p.name} ({im.data.shape})" for p, im in zip(paths, images) if im.data.ndim != ndim]
     if bad:
         raise InputError(f"a {ndim}D model needs {ndim}D images; these are not: {', '.join(bad)}")
     return [im.data for im in images], images[0].pixel_size
+
+
+def _folder_tiffs(data: dict) -> list[Path]:
+    """The TIFFs of a data description's folder, at most its max_images; an empty folder is an error."""
+    paths = list_tiffs(data["folder"])[: data.get("max_images")]
+    if not paths:
+        raise InputError(f"no .tif/.tiff files in {data['folder']}")
+    return paths
 
 
 def training_pairs(data: dict, ndim: int) -> tuple[list[np.ndarray], list[np.ndarray], dict]:
@@ -133,10 +139,7 @@ def data_from_noisy(folder: str | Path | None = None, builtin: str | None = None
 
 def noisy_images(data: dict, ndim: int) -> list[np.ndarray]:
     if data.get("folder"):
-        paths = list_tiffs(data["folder"])[: data.get("max_images")]
-        if not paths:
-            raise InputError(f"no .tif/.tiff files in {data['folder']}")
-        return [read_image(p).data for p in paths]
+        return [read_image(p).data for p in _folder_tiffs(data)]
     from .synth.pairs import make_pairs
 
     clean, _ = clean_images({**data, "source": "clean"}, ndim)

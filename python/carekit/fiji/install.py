@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import EnvironmentProblem, InputError
+from ..models.package_files import cache_dir
 from . import contract, locate
 
 PLUGIN = locate.PLUGIN_FILE
@@ -114,7 +115,7 @@ def _install_jython(jars: Path, java_source: Path) -> None:
 
 def ensure_local_imagej(home: Path | None = None, python: str | None = None) -> Installation:
     """The ImageJ 1.x folder carekit uses itself (run_in_fiji without Fiji), installed or refreshed as needed."""
-    home = home or Path(os.environ.get("CAREKIT_CACHE", Path.home() / ".cache" / "carekit")) / "imagej"
+    home = home or cache_dir() / "imagej"
     version = home / PLUGIN.parent / "carekit.version"
     properties = home / PLUGIN.parent / contract.PROPERTIES_FILE
     python = python or sys.executable

@@ -13,6 +13,7 @@ from .. import __version__
 from ..config import PackageCarekitBlock
 from ..io import Image, write_image
 from ..models.spec import NetworkSpec, receptive_halo
+from ..tiling import round_up
 from ..train.tf import import_tensorflow
 
 CARE_DOI = "10.1038/s41592-018-0216-7"
@@ -27,15 +28,11 @@ class AxisGeometry(NamedTuple):
     min_size: int
 
 
-def _round_up(value: int, multiple: int) -> int:
-    return -(-value // multiple) * multiple
-
-
 def axis_geometry(unet_depth: int, kern_size: int) -> AxisGeometry:
     """(step, halo, minimum size) per spatial axis: sizes must be multiples of 2**depth; the halo covers the
     receptive field and 2*halo is a multiple of the step (the spec requires it)."""
     step = 2**unet_depth
-    halo = _round_up(receptive_halo(unet_depth, kern_size), step)
+    halo = round_up(receptive_halo(unet_depth, kern_size), step)
     return AxisGeometry(step, halo, 2 * halo + step)
 
 
