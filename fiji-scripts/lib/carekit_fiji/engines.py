@@ -7,7 +7,7 @@ from ij import IJ, Menus
 from java.io import File
 from java.lang import System
 
-from . import appose_client, contract, images
+from . import appose_client, contract, images, unzip
 
 
 class EngineError(Exception):
@@ -69,10 +69,10 @@ def restore_deepimagej(imp, opts):
                           "DeepImageJ, then restart; or use engine=python.")
     model = opts["model"]
     if model.lower().endswith(".zip"):
-        from java.nio.file import Files
-        folder = Files.createTempDirectory("carekit-dij-").toString()
-        _unzip(model, folder)
-        model = folder
+        try:
+            model = unzip.extract(model)
+        except unzip.UnzipError as error:
+            raise EngineError(str(error))
     work = File.createTempFile("carekit-dij-", "")
     work.delete()
     work.mkdirs()
@@ -87,32 +87,6 @@ def restore_deepimagej(imp, opts):
     result = IJ.openImage(os.path.join(output_folder, results[0]))
     result.setTitle(imp.getShortTitle() + "_CARE")
     return result
-
-
-def _unzip(path, folder):
-    from java.io import FileInputStream, FileOutputStream
-    from java.util.zip import ZipInputStream
-    from jarray import zeros
-
-    stream = ZipInputStream(FileInputStream(path))
-    buffer = zeros(65536, "b")
-    try:
-        entry = stream.getNextEntry()
-        while entry is not None:
-            target = File(folder, entry.getName())
-            if entry.isDirectory():
-                target.mkdirs()
-            else:
-                target.getParentFile().mkdirs()
-                out = FileOutputStream(target)
-                count = stream.read(buffer)
-                while count > 0:
-                    out.write(buffer, 0, count)
-                    count = stream.read(buffer)
-                out.close()
-            entry = stream.getNextEntry()
-    finally:
-        stream.close()
 
 
 ENGINES = {"python": restore_python, "deepimagej": restore_deepimagej}
