@@ -28,7 +28,8 @@ def _run_macro(home: Path, macro: Path, cache: Path) -> str:
     java = str(locate.java_home() / "bin" / "java")
     command = [str(locate.xvfb_run()), "-a", java, f"-Dplugins.dir={home}", "-cp", str(locate.imagej_jar()),
                "ij.ImageJ", "-batch", str(macro)]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=300, env={**os.environ, "CAREKIT_CACHE": str(cache)})
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "CAREKIT_CACHE": str(cache)})
     return result.stdout + result.stderr
 
 

@@ -1,6 +1,5 @@
-"""bioimage.io packages that carekit did not make, written by hand as other tools do (spec 0.5, `bioimageio.yaml`,
-a FIXED 64x64 input, output halo 8, zero_mean_unit_variance preprocessing, sigmoid postprocessing, two outputs; a
-tiny ONNX network built with onnx.helper, no training), run by carekit and compared with bioimageio.core."""
+"""bioimage.io packages that carekit did not make (tests/foreign_package.py writes them by hand, as other tools do),
+run by carekit and compared with bioimageio.core."""
 
 import hashlib
 import importlib.util
@@ -17,77 +16,13 @@ from carekit.io import read_image, write_image
 from carekit.models import load_model
 from carekit.models.foreign import ForeignPackage
 from carekit.predict import restore
-
-SIZE, HALO = 64, 8
-KERNELS = np.random.default_rng(0).normal(size=(2, 1, 3, 3)).astype(np.float32)
-OUTPUTS = ("foreground", "boundary")  # foreground = conv_0, boundary = -conv_1, both through the sigmoid
-
-
-def _onnx_model(path):
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-
-    shape = [1, 1, SIZE, SIZE]
-    nodes = [helper.make_node("Conv", ["raw", "w"], ["feat"], pads=[1, 1, 1, 1]),
-             helper.make_node("Split", ["feat", "split"], ["a", "b"], axis=1),
-             helper.make_node("Identity", ["a"], ["foreground"]),
-             helper.make_node("Neg", ["b"], ["boundary"])]
-    graph = helper.make_graph(
-        nodes, "tiny", [helper.make_tensor_value_info("raw", TensorProto.FLOAT, shape)],
-        [helper.make_tensor_value_info(name, TensorProto.FLOAT, shape) for name in OUTPUTS],
-        [numpy_helper.from_array(KERNELS, "w"), numpy_helper.from_array(np.array([1, 1], np.int64), "split")])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
-    onnx.checker.check_model(model, full_check=True)
-    onnx.save(model, path)
-
-
-def _tensor_axes(size):
-    return [{"type": "batch"}, {"type": "channel", "channel_names": ["c"]},
-            {"type": "space", "id": "y", "size": size}, {"type": "space", "id": "x", "size": size}]
-
-
-def _rdf(folder, **changes) -> dict:
-    sha = hashlib.sha256((folder / "weights.onnx").read_bytes()).hexdigest()
-    axes = _tensor_axes(None)[:2] + [{"type": "space", "id": a, "size": {"tensor_id": "raw", "axis_id": a},
-                                      "halo": HALO} for a in ("y", "x")]
-    outputs = [{"id": name, "axes": axes, "test_tensor": {"source": f"test_{name}.npy"},
-                "postprocessing": [{"id": "sigmoid"}]} for name in OUTPUTS]
-    rdf = {"format_version": "0.5.4", "type": "model", "name": "tiny fixed-size net",
-           "description": "a package written by hand", "authors": [{"name": "Test"}], "license": "MIT",
-           "cite": [{"text": "none", "doi": "10.5281/zenodo.5764892"}], "documentation": "README.md",
-           "inputs": [{"id": "raw", "axes": _tensor_axes(SIZE), "test_tensor": {"source": "test_input.npy"},
-                       "preprocessing": [{"id": "zero_mean_unit_variance", "kwargs": {"axes": ["y", "x"]}}]}],
-           "outputs": outputs,
-           "weights": {"onnx": {"source": "weights.onnx", "sha256": sha, "opset_version": 17}}}
-    rdf.update(changes)
-    return rdf
-
-
-def _write_package(folder, name="bioimageio.yaml", **changes):
-    (folder / name).write_text(json.dumps(_rdf(folder, **changes), indent=1))  # JSON is YAML
-    return folder / name
-
-
-def _reference(image):
-    """What the package computes, without tiling: per-image zero mean / unit variance, the 3x3 convolution with
-    symmetric edge padding (bioimageio.core's default), sigmoid."""
-    norm = (image - image.mean()) / (image.std() + 1e-6)
-    padded = np.pad(norm, 1, mode="symmetric")
-    conv = [sum(k[i, j] * padded[i:i + image.shape[0], j:j + image.shape[1]] for i in range(3) for j in range(3))
-            for k in KERNELS[:, 0]]
-    return {"foreground": 1 / (1 + np.exp(-conv[0])), "boundary": 1 / (1 + np.exp(conv[1]))}
+from tests.foreign_package import HALO, OUTPUTS, SIZE, package_rdf, reference_outputs, tensor_axes, write_package, \
+    write_foreign_package
 
 
 @pytest.fixture(scope="module")
 def package(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("foreign")
-    _onnx_model(folder / "weights.onnx")
-    test_input = np.random.default_rng(1).normal(size=(1, 1, SIZE, SIZE)).astype(np.float32)
-    np.save(folder / "test_input.npy", test_input)
-    for name, out in _reference(test_input[0, 0]).items():
-        np.save(folder / f"test_{name}.npy", out[None, None])
-    (folder / "README.md").write_text("# tiny fixed-size net\n")
-    return _write_package(folder)
+    return write_foreign_package(tmp_path_factory.mktemp("foreign"))
 
 
 @pytest.fixture(autouse=True)
@@ -118,7 +53,7 @@ def test_fixed_size_package_matches_bioimageio_core(package, image):
     descr = load_description(package, perform_io_checks=False)
     tensor = Tensor.from_numpy(image[None, None], dims=("batch", "channel", "y", "x"))
     theirs = predict(model=descr, inputs={"raw": tensor}, blocksize_parameter=0)
-    reference = _reference(image.astype(np.float64))
+    reference = reference_outputs(image.astype(np.float64))
     for name in OUTPUTS:
         ours = result.outputs[name]
         assert ours.axes == "YX" and ours.data.shape == image.shape
@@ -132,7 +67,7 @@ def test_image_smaller_than_the_fixed_size(package, image):
     bioimageio.core itself refuses images smaller than one block."""
     small = image[:40, :50]
     result = restore(package, small, axes="YX", progress=False)
-    reference = _reference(small.astype(np.float64))
+    reference = reference_outputs(small.astype(np.float64))
     for name in OUTPUTS:
         assert result.outputs[name].data.shape == small.shape
         np.testing.assert_allclose(result.outputs[name].data, reference[name], atol=1e-5)
@@ -167,7 +102,7 @@ def test_cli_writes_every_output(package, image, tmp_path, capsys):
     write_image(tmp_path / "in.tif", image, "YX")
     assert main(["predict", "--model", str(package), str(tmp_path / "in.tif"), "--out", str(tmp_path / "out"),
                  "--quiet"]) == 0
-    reference = _reference(image.astype(np.float64))
+    reference = reference_outputs(image.astype(np.float64))
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["in_boundary.tif", "in_foreground.tif"]
     for name in OUTPUTS:
         np.testing.assert_allclose(read_image(tmp_path / "out" / f"in_{name}.tif").data, reference[name], atol=1e-5)
@@ -175,7 +110,7 @@ def test_cli_writes_every_output(package, image, tmp_path, capsys):
 
 def _bad_package(package, tmp_path, **changes):
     folder = shutil.copytree(package.parent, tmp_path / "bad")
-    return _write_package(folder, **changes)
+    return write_package(folder, **changes)
 
 
 def test_weights_only_at_url(package, tmp_path):
@@ -193,18 +128,18 @@ def test_no_runnable_weights(package, tmp_path):
     weights = {"torchscript": {"source": "weights.pt", "sha256": hashlib.sha256(b"not a model").hexdigest(),
                                "pytorch_version": "2.1"}}
     with pytest.raises(InputError, match=r"has \['torchscript'\] weights, none of which runs here"):
-        load_model(_write_package(folder, weights=weights))
+        load_model(write_package(folder, weights=weights))
 
 
 def test_two_required_inputs(package, tmp_path):
-    first = _rdf(package.parent)["inputs"][0]
+    first = package_rdf(package.parent)["inputs"][0]
     second = {**first, "id": "mask", "preprocessing": []}
     with pytest.raises(InputError, match=r"needs 2 input tensors \['raw', 'mask'\]"):
         load_model(_bad_package(package, tmp_path, inputs=[first, second]))
 
 
 def test_unmappable_axes(package, tmp_path):
-    first = _rdf(package.parent)["inputs"][0]
+    first = package_rdf(package.parent)["inputs"][0]
     axes = first["axes"][:1] + [{"type": "time", "size": 1}] + first["axes"][1:]
     with pytest.raises(InputError, match=r"axes \['time'\] that carekit cannot map"):
         load_model(_bad_package(package, tmp_path, inputs=[{**first, "axes": axes}]))
@@ -227,14 +162,14 @@ def _dynamic_package(folder, spatial: str, sizes: dict, halos: dict):
     np.save(folder / "test_input.npy", test_input)
     np.save(folder / "test_foreground.npy", test_input)  # not checked: perform_io_checks=False below
     (folder / "README.md").write_text("# tiny\n")
-    axes = _tensor_axes(None)[:2]
+    axes = tensor_axes(None)[:2]
     space = [{"type": "space", "id": a, "size": {"min": sizes[a][0], "step": sizes[a][1]}} for a in spatial]
     inputs = [{"id": "raw", "axes": axes + space, "test_tensor": {"source": "test_input.npy"},
                "preprocessing": [{"id": "zero_mean_unit_variance", "kwargs": {"axes": list(spatial)}}]}]
     outputs = [{"id": "foreground", "test_tensor": {"source": "test_foreground.npy"},
                 "axes": axes + [{"type": "space", "id": a, "size": {"tensor_id": "raw", "axis_id": a},
                                  "halo": halos[a]} for a in spatial], "postprocessing": [{"id": "sigmoid"}]}]
-    return _write_package(folder, inputs=inputs, outputs=outputs), kernel[0, 0]
+    return write_package(folder, inputs=inputs, outputs=outputs), kernel[0, 0]
 
 
 @pytest.mark.parametrize("spatial, shape", [("yx", (100, 150)), ("zyx", (40, 150, 50))])
@@ -276,6 +211,6 @@ def test_spec_04_rdf_yaml(package, image, tmp_path):
            "weights": {"onnx": {"source": "weights.onnx", "sha256": sha, "opset_version": 17}}}
     (folder / "rdf.yaml").write_text(json.dumps(rdf, indent=1))
     result = restore(folder / "rdf.yaml", image, axes="YX", progress=False)
-    reference = _reference(image.astype(np.float64))
+    reference = reference_outputs(image.astype(np.float64))
     for name in OUTPUTS:
         np.testing.assert_allclose(result.outputs[name].data, reference[name], atol=1e-5)

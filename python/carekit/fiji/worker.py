@@ -71,6 +71,8 @@ def restore_array(image: np.ndarray, axes: str, model: str, backend: str = "onnx
     spatial = len(runner.spec.axes)
     tile_shape = (tile,) * spatial if tile else None
     result = restore(runner, image, axes=axes, tile=tile_shape, progress=False, on_progress=on_progress)
+    if result.outputs and len(result.outputs) > 1:  # a package not made by carekit: one channel per output
+        return _output_channels(result.outputs, axes)
     extra, name = ((result.scale, "scale") if result.scale is not None else (result.disagreement, "disagreement"))
     if extra is None or not uncertainty:
         return result.image, axes, []
@@ -81,6 +83,15 @@ def restore_array(image: np.ndarray, axes: str, model: str, backend: str = "onnx
         return merged, axes, [f"{kind} {i + 1}" for i in range(image.shape[c]) for kind in ("mean", name)]
     c = max(axes.find("Z"), axes.find("T")) + 1
     return np.stack([result.image, extra], axis=c), axes[:c] + "C" + axes[c:], ["mean", name]
+
+
+def _output_channels(outputs: dict, axes: str) -> tuple[np.ndarray, str, list[str]]:
+    if "C" in axes or any(out.axes != axes for out in outputs.values()):
+        raise ValueError(f"the model's outputs {sorted(outputs)} have axes {[o.axes for o in outputs.values()]}; "
+                         f"ImageJ gets them as channels of one image only when each has the input's axes {axes} "
+                         "without C: run carekit predict, which writes one file per output")
+    c = max(axes.find("Z"), axes.find("T")) + 1
+    return np.stack([out.data for out in outputs.values()], axis=c), axes[:c] + "C" + axes[c:], list(outputs)
 
 
 def restore_task(task, image, output, axes: str, model: str, backend: str, tile: int, uncertainty: bool,
@@ -98,7 +109,8 @@ def restore_task(task, image, output, axes: str, model: str, backend: str, tile:
         target = output.ndarray()
         flat = target.reshape(-1)
         if restored.size > flat.size:
-            raise ValueError(f"output buffer too small: {flat.size} values for a result of shape {restored.shape}")
+            raise ValueError(f"output buffer too small: {flat.size} values for a result of shape {restored.shape} "
+                             f"(channels {channels}); run with uncertainty=true, which makes room for two channels")
         flat[: restored.size] = restored.astype(np.float32, copy=False).reshape(-1)
         del target, flat
     finally:
