@@ -1,8 +1,13 @@
-"""Every package shipped in model-zoo/ passes bioimageio.core and restores real held-out images."""
+"""Every package shipped in model-zoo/ passes bioimageio.core, is upload-ready and restores real held-out images."""
 
+import io
+import re
+import zipfile
 from pathlib import Path
 
 import pytest
+from PIL import Image as PILImage
+from ruyaml import YAML
 
 from carekit.config import SynthConfig
 from carekit.data import builtin
@@ -23,6 +28,28 @@ def test_shipped_package_passes_bioimageio_core(package):
     results = validate_package(package)
     assert set(results) == {"keras_hdf5", "tensorflow_saved_model_bundle", "onnx"}
     assert all(status == "passed" for status in results.values()), results
+
+
+@pytest.mark.parametrize("package", PACKAGES, ids=[p.stem for p in PACKAGES])
+def test_shipped_package_cover_docs_and_deepimagej_config(package):
+    with zipfile.ZipFile(package) as zf:
+        cover, readme = zf.read("cover.png"), zf.read("README.md").decode()
+        rdf = YAML(typ="safe").load(zf.read("rdf.yaml"))
+    assert len(cover) < 500_000
+    with PILImage.open(io.BytesIO(cover)) as image:
+        assert image.size[0] in (image.size[1], 2 * image.size[1]), image.size
+    for heading in ("Model description", "Intended use", "Training", "Validation", "How to run", "Limitations",
+                    "Citation", "License"):
+        assert re.search(rf"^## {heading}$", readme, re.M), heading
+    assert re.search(r"^\| frame 16, 3 photons \| [0-9.]+ \| 26\.\d\d \|", readme, re.M)  # measured metrics
+    assert not re.search(r"\(https?://github\.com/?\)", readme)
+    assert "use the ONNX weights" in readme and "evaluation.json" in [a["source"] for a in rdf["attachments"]]
+    # what deepImageJ 3 reads (JDLL DeepImageJExecutionConfig.build): booleans cast with (boolean), `prediction`
+    # a map whose preprocess/postprocess entries run nothing when their spec is null
+    deepimagej = rdf["config"]["deepimagej"]
+    assert deepimagej["pyramidal_model"] is False and deepimagej["allow_tiling"] is True
+    assert deepimagej["prediction"] == {"preprocess": [{"spec": None}], "postprocess": [{"spec": None}]}
+    assert "test_information" not in deepimagej or isinstance(deepimagej["test_information"], dict)
 
 
 def test_shipped_hela_model_beats_raw_on_a_held_out_frame():

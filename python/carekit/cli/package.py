@@ -7,7 +7,11 @@ from ..zoo.validate import WEIGHT_FORMATS
 
 def add_parser(sub) -> None:
     p = sub.add_parser("package", help="build a BioImage Model Zoo package (validated with bioimageio.core)")
-    p.add_argument("--model", required=True, help="trained model folder")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--model", help="trained model folder")
+    source.add_argument("--from-package", metavar="PACKAGE",
+                        help="an existing carekit package (.zip): package it again with the current packager (docs, "
+                             "cover) and --maintainer added, without retraining")
     p.add_argument("--out", required=True, help="package path (.zip); the unzipped folder is written next to it")
     p.add_argument("--name", help="model name (5-128 characters)")
     p.add_argument("--description")
@@ -25,17 +29,21 @@ def add_parser(sub) -> None:
 
 def run_package(args) -> int:
     from ..zoo.package import build_package
+    from ..zoo.repackage import repackage
 
-    result = build_package(args.model, args.out, name=args.name, description=args.description,
-                           authors=tuple(args.author or ["carekit user"]), sample=args.sample,
-                           formats=tuple(args.formats), maintainers=tuple(args.maintainer or ()))
+    if args.from_package:
+        result = repackage(args.from_package, args.out, maintainers=tuple(args.maintainer or ()))
+    else:
+        result = build_package(args.model, args.out, name=args.name, description=args.description,
+                               authors=tuple(args.author or ["carekit user"]), sample=args.sample,
+                               formats=tuple(args.formats), maintainers=tuple(args.maintainer or ()))
     for fmt, status in result.test_results.items():
         print(f"bioimageio.core test_model [{fmt}]: {status}")
         for warning in result.warnings.get(fmt, []):
             print(f"  warning: {warning}")
     if not args.maintainer:
         print("note: no --maintainer GITHUB_USER given; bioimage.io needs one before it accepts an upload")
-    print(f"package: {result.zip_path}\nunzipped: {result.folder}")
+    print(f"package: {result.zip_path}" + (f"\nunzipped: {result.folder}" if result.folder else ""))
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import tempfile
@@ -76,8 +77,8 @@ def build_package(model_dir: str | Path, out_zip: str | Path, *, name: str | Non
         write_test_tensors(work, crop, test_out, spec.axes, record.pixel_size)
         docs.cover(crop, test_out[0, ..., 0], work / "cover.png")
         (work / "README.md").write_text(docs.readme(record, name, description, evaluation, formats))
-        descr = describe(spec, name, description, authors, tags, files, work, geometry, _attachments(model_dir, work),
-                         maintainers)
+        descr = describe(spec, name, description, authors, tags, files, work, geometry,
+                         _attachments(model_dir, work, evaluation), maintainers)
         package = Path(tmp) / out_zip.name
         results, warnings = _saved_and_tested(descr, package, formats)
         copy_file(package, out_zip)
@@ -130,10 +131,14 @@ def _export_weights(model, work: Path, formats: tuple[str, ...]) -> dict[str, Pa
     }
 
 
-def _attachments(model_dir: Path, work: Path) -> list[Path]:
-    """The carekit configuration and, when present, the training-history plot, copied into `work`."""
+def _attachments(model_dir: Path, work: Path, evaluation: dict | None) -> list[Path]:
+    """The carekit configuration, the measured metrics (evaluation.json, which re-packaging reuses) and, when
+    present, the training-history plot, copied into `work`."""
     shutil.copy(model_dir / MODEL_CONFIG_FILE, work / MODEL_CONFIG_FILE)
     attachments = [work / MODEL_CONFIG_FILE]
+    if evaluation:
+        (work / "evaluation.json").write_text(json.dumps(evaluation, indent=2))
+        attachments.append(work / "evaluation.json")
     if (model_dir / "history.png").exists():
         shutil.copy(model_dir / "history.png", work / "history.png")
         attachments.append(work / "history.png")
