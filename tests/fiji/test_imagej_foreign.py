@@ -62,13 +62,14 @@ def test_plugin_macro_writes_every_output_as_a_channel(package, image, expected,
         assert np.abs(restored[index] - expected[name]).max() <= 1e-4, name
 
 
-@pytest.mark.parametrize("form", ["zip", "bioimageio.yaml"])
-def test_run_in_fiji_names_outputs_by_id(package, image, expected, form, tmp_path):
+@pytest.mark.parametrize("form, uncertainty", [("zip", True), ("bioimageio.yaml", False)])
+def test_run_in_fiji_names_outputs_by_id(package, image, expected, form, uncertainty, tmp_path):
+    """Without uncertainty the plugin's output segment holds one channel: it runs again with room for both."""
     model = package
     if form != "zip":
         shutil.unpack_archive(package, tmp_path / "pkg")
         model = tmp_path / "pkg" / "bioimageio.yaml"
-    result = run_in_fiji(model, image)
+    result = run_in_fiji(model, image, uncertainty=uncertainty)
     assert result.dims == ("C", "Y", "X") and list(result.coords["C"].values) == list(OUTPUTS)
     for name in OUTPUTS:
         assert np.abs(result.sel(C=name).values - expected[name]).max() <= 1e-4, name

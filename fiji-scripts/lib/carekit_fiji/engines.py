@@ -33,27 +33,40 @@ def find_python(explicit):
     return "python3"
 
 
-def restore_python(imp, opts):
-    shape, axes = images.layout(imp)
+def _count(shape):
     n_values = 1
     for size in shape:
         n_values *= size
+    return n_values
+
+
+def _progress(update):
+    if update.get("maximum"):
+        IJ.showProgress(int(update.get("current", 0)), int(update["maximum"]))
+    if update.get("message"):
+        IJ.showStatus(update["message"])
+
+
+def restore_python(imp, opts):
+    shape, axes = images.layout(imp)
+    n_values = _count(shape)
     out_values = contract.output_values(n_values, opts["uncertainty"])
     state = appose_client.worker(find_python(opts["python"]))
     source = appose_client.SharedSegment(n_values)
     target = None
     try:
-        target = appose_client.SharedSegment(out_values)
         images.write_planes(imp, source.floats())
-
-        def progress(update):
-            if update.get("maximum"):
-                IJ.showProgress(int(update.get("current", 0)), int(update["maximum"]))
-            if update.get("message"):
-                IJ.showStatus(update["message"])
-
-        inputs = contract.task_inputs(source.ndarray(shape), target.ndarray([out_values]), axes, opts)
-        outputs = appose_client.execute(state, contract.TASK_SCRIPT, inputs, opts["timeout"], progress)
+        while True:
+            target = appose_client.SharedSegment(out_values)
+            inputs = contract.task_inputs(source.ndarray(shape), target.ndarray([out_values]), axes, opts)
+            outputs = appose_client.execute(state, contract.TASK_SCRIPT, inputs, opts["timeout"], _progress)
+            if _count(outputs["shape"]) <= out_values:
+                break
+            # more output channels than the segment had room for (a package with several outputs): the worker
+            # wrote nothing and said the shape; run again with a segment that large
+            out_values = _count(outputs["shape"])
+            target.dispose()
+            target = None
         IJ.showProgress(1.0)
         return images.read_image(target.floats(), outputs["shape"], outputs["axes"],
                                  imp.getShortTitle() + "_CARE", imp.getCalibration(), outputs.get("channels"))
