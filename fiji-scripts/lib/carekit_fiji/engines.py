@@ -81,7 +81,9 @@ def restore_deepimagej(imp, opts):
         raise EngineError("deepImageJ is not installed here: in Fiji, Help > Update... > Manage update sites > "
                           "DeepImageJ, then restart; or use engine=python.")
     model = opts["model"]
-    if model.lower().endswith(".zip"):
+    if model.lower().endswith((".yaml", ".yml")):  # the description file: deepImageJ takes its folder
+        model = os.path.dirname(os.path.abspath(model))
+    elif model.lower().endswith(".zip"):
         try:
             model = unzip.extract(model)
         except unzip.UnzipError as error:
