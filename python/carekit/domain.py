@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage
+from scipy.fft import irfft2, next_fast_len, rfft2
 
 from .normalize import normalize_percentile
 
 STATISTICS = ("scale_px", "noise", "foreground")
 # how far outside the training range (as a factor) an input may lie before a warning
 TOLERANCE = {"scale_px": 1.5, "noise": 2.0, "foreground": 2.0, "pixel_size": 1.3, "uncertainty": 2.0}
-MAX_PLANES = 8
+MAX_PLANES = 4
 MAD_TO_STD = 1.4826
 
 
@@ -32,15 +33,14 @@ def _planes(image: np.ndarray) -> list[np.ndarray]:
 
 def autocorrelation_width(plane: np.ndarray) -> float:
     """Lag in pixels where the radially averaged autocorrelation falls to half its value at lag 1."""
-    centred = plane - plane.mean()
-    padded = np.zeros([2 * n for n in plane.shape])
-    padded[: plane.shape[0], : plane.shape[1]] = centred
-    power = np.abs(np.fft.rfft2(padded))**2
-    acf = np.fft.fftshift(np.fft.irfft2(power, padded.shape))
-    cy, cx = (n // 2 for n in padded.shape)
     limit = max(2, min(plane.shape) // 4)
-    y, x = np.ogrid[-cy:padded.shape[0] - cy, -cx:padded.shape[1] - cx]
-    radius = np.sqrt(y**2 + x**2).round().astype(int)
+    # zero padding by `limit` keeps the wrap-around of the circular correlation out of the lags used
+    padded = np.zeros([next_fast_len(n + limit) for n in plane.shape])
+    padded[: plane.shape[0], : plane.shape[1]] = plane - plane.mean()
+    acf = irfft2(np.abs(rfft2(padded))**2, padded.shape)
+    lags = np.arange(-limit, limit + 1)
+    acf = acf[np.ix_(lags % padded.shape[0], lags % padded.shape[1])]  # lags up to `limit`, zero lag centred
+    radius = np.sqrt(lags[:, None]**2 + lags[None, :]**2).round().astype(int)
     inside = radius <= limit
     profile = ndimage.mean(acf[inside], radius[inside], index=np.arange(limit + 1))
     below = np.nonzero(profile[1:] <= 0.5 * profile[1])[0]

@@ -56,3 +56,16 @@ def test_pixel_size_and_validation_scale_travel_with_the_package(prob_package):
                                                                           "pixel_size": {"X": 0.65, "Y": 0.65}}})
     messages = _restore_warnings(runner, Image(similar, "YX", {"X": 0.1, "Y": 0.1}))
     assert len(messages) == 1 and "pixel size 0.1 vs 0.65" in messages[0]
+
+
+def test_ensemble_records_its_validation_disagreement(tmp_path):
+    from carekit.config import TrainConfig
+    from carekit.train.ensemble import train_ensemble
+    from tests.conftest import TINY_TRAIN
+
+    lows, highs = synthetic_pairs(3, shape=(96, 96))
+    config = TrainConfig(**{**TINY_TRAIN, "epochs": 1, "steps_per_epoch": 3})
+    train_ensemble(lows, highs, config, tmp_path / "ensemble", members=2, progress=False)
+    domain = ModelRecord.load(tmp_path / "ensemble").domain
+    assert set(domain) == {"scale_px", "noise", "foreground", "disagreement"} and 0 <= domain["disagreement"] <= 1
+    assert _restore_warnings(tmp_path / "ensemble", synthetic_pairs(1, shape=(96, 96), seed=9)[0][0]) == []

@@ -10,6 +10,7 @@ import numpy as np
 from ..domain import domain_warnings, image_statistics, uncertainty_warning
 from ..models.spec import NetworkSpec
 
+MIN_SIDE = 16  # smaller planes say little about object scale or noise
 MAX_SIDE = 1024  # statistics from a central crop: enough for the object scale, bounded time on huge planes
 
 
@@ -26,7 +27,7 @@ def _central_crop(work: np.ndarray) -> np.ndarray:
 def warn_input(spec: NetworkSpec, work: np.ndarray, pixel_size: dict | None) -> list[str]:
     """Warn (OutOfRangeWarning) when `work` (spatial axes last) lies outside the model's recorded training range;
     the messages are returned too. Models without recorded statistics say nothing."""
-    if not spec.domain:
+    if not spec.domain or min(work.shape[-2:]) < MIN_SIDE:
         return []
     messages = domain_warnings(spec.domain, image_statistics(_central_crop(work), spec.pmin, spec.pmax), pixel_size)
     if messages:
