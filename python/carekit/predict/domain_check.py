@@ -9,6 +9,7 @@ import numpy as np
 
 from ..domain import domain_warnings, image_statistics, uncertainty_warning
 from ..models.spec import NetworkSpec
+from ..normalize import DEGENERATE_RANGE_EPS
 
 MIN_SIDE = 16  # smaller planes say little about object scale or noise
 MAX_SIDE = 1024  # statistics from a central crop: enough for the object scale, bounded time on huge planes
@@ -29,7 +30,11 @@ def warn_input(spec: NetworkSpec, work: np.ndarray, pixel_size: dict | None) -> 
     the messages are returned too. Models without recorded statistics say nothing."""
     if not spec.domain or min(work.shape[-2:]) < MIN_SIDE:
         return []
-    messages = domain_warnings(spec.domain, image_statistics(_central_crop(work), spec.pmin, spec.pmax), pixel_size)
+    crop = _central_crop(work)
+    low, high = np.percentile(crop, [spec.pmin, spec.pmax])
+    if not high - low >= DEGENERATE_RANGE_EPS * spec.eps:  # normalization warns about that image already
+        return []
+    messages = domain_warnings(spec.domain, image_statistics(crop, spec.pmin, spec.pmax), pixel_size)
     if messages:
         _warn("the input is unlike the model's training data: " + "; ".join(messages))
     return messages
