@@ -101,11 +101,16 @@ def evaluate_image(runner, low, high, pixel_size, camera) -> dict:
             "lost": care < baselines[best], "warned": bool(messages), "warnings": messages}
 
 
+def _rounded(value):
+    return [round(v, 3) for v in value] if isinstance(value, list) else value
+
+
 def markdown(rows: list[dict], reference: dict) -> str:
     cells = {(w, l): sum(r["warned"] == w and r["lost"] == l for r in rows) for w in (True, False) for l in (True, False)}
     lines = ["# Out-of-range warnings vs where the shipped HeLa model loses", "",
              "Model: model-zoo/care-hela-nuclei-denoising; reference statistics rebuilt from its training recipe: "
-             + ", ".join(f"{k} {v}" for k, v in reference.items()) + ".", "",
+             + "; ".join(f"{k} {_rounded(v)}" for k, v in reference.items()) + ". Noise: carekit.synth at the "
+             "training recipe's camera (background 1 photon, read noise 2, offset 100).", "",
              "| images | model loses to the best baseline | model wins |", "| --- | --- | --- |",
              f"| warned | {cells[True, True]} | {cells[True, False]} |",
              f"| not warned | {cells[False, True]} | {cells[False, False]} |", "",
