@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import warnings
 
 
 def add_parser(sub) -> None:
@@ -21,17 +22,18 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    import warnings
-
     from ..evaluate.workflow import evaluate_to_folder
 
     with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+        warnings.simplefilter("always", UserWarning)
         result = evaluate_to_folder(args.gt, _method_folders(args.method), args.out, baselines=args.baselines,
                                     gain=args.gain, read_noise=args.read_noise, offset=args.offset,
                                     dataset=args.dataset)
-    for warning in caught:
-        print(f"warning: {warning.message}", file=sys.stderr)
+    for warning in caught:  # ours as one line each (e.g. camera parameters that contradict the data)
+        if issubclass(warning.category, UserWarning):
+            print(f"warning: {warning.message}", file=sys.stderr)
+        else:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
     print(result.table)
     print(f"wrote {result.csv}, {result.markdown}, {', '.join(str(f) for f in result.figures)}")
     return 0

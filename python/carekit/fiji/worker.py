@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import os
 import threading
-import warnings
 import time
+import warnings
 from collections import OrderedDict
 from pathlib import Path
 

@@ -17,8 +17,8 @@ from ..models.runner import ModelRunner, PipelineRunner
 from ..models.spec import NetworkSpec
 from ..normalize import normalize_percentile
 from ..progress import progress_bar
-from .domain_check import warn_input, warn_uncertainty
 from ..tiling import iter_planes, n_tiles, tile_grid, tiled_apply
+from .domain_check import warn_input, warn_uncertainty
 
 DEFAULT_TILE = {2: (1024, 1024), 3: (32, 128, 128)}
 
