@@ -106,6 +106,8 @@ class ModelRecord(_Strict):
     data: dict = Field(default_factory=dict, description="where the training data came from (source, synth settings)")
     pixel_size: dict[str, float] = Field(default_factory=dict)
     epochs_done: int = 0
+    domain: dict = Field(default_factory=dict, description="reference statistics of the training inputs and the "
+                                                           "validation uncertainty (carekit.domain); empty if unknown")
 
     def save(self, model_dir: str | Path) -> Path:
         return write_text(Path(model_dir) / MODEL_CONFIG_FILE, self.model_dump_json(indent=2))
@@ -145,6 +147,8 @@ class PackageCarekitBlock(_Strict):
     step: int = Field(ge=1, description="input sizes must be multiples of this (2**unet_depth)")
     output_channels: list[str] = Field(min_length=1)
     ensemble_members: int = Field(0, ge=0)
+    domain: dict = Field(default_factory=dict, description="what the model was trained on (carekit.domain), for "
+                                                           "out-of-range warnings; empty in older packages")
 
     @classmethod
     def read(cls, block, source) -> "PackageCarekitBlock":

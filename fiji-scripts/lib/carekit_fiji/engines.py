@@ -58,7 +58,8 @@ def restore_python(imp, opts):
         images.write_planes(imp, source.floats())
         while True:
             target = appose_client.SharedSegment(out_values)
-            inputs = contract.task_inputs(source.ndarray(shape), target.ndarray([out_values]), axes, opts)
+            inputs = contract.task_inputs(source.ndarray(shape), target.ndarray([out_values]), axes, opts,
+                                          _pixel_size(imp))
             outputs = appose_client.execute(state, contract.TASK_SCRIPT, inputs, opts["timeout"], _progress)
             if _count(outputs["shape"]) <= out_values:
                 break
@@ -68,12 +69,22 @@ def restore_python(imp, opts):
             target.dispose()
             target = None
         IJ.showProgress(1.0)
+        for message in outputs.get("warnings") or []:
+            IJ.log("CARE Restore: warning: %s" % message)
         return images.read_image(target.floats(), outputs["shape"], outputs["axes"],
                                  imp.getShortTitle() + "_CARE", imp.getCalibration(), outputs.get("channels"))
     finally:
         source.dispose()
         if target is not None:
             target.dispose()
+
+
+def _pixel_size(imp):
+    """The image's lateral pixel size when it is calibrated, else None (no pixel-size check)."""
+    calibration = imp.getCalibration()
+    if not calibration.scaled():
+        return None
+    return {"X": float(calibration.pixelWidth), "Y": float(calibration.pixelHeight)}
 
 
 def restore_deepimagej(imp, opts):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import sys
+import warnings
 from pathlib import Path
 
 from ..outputs import extra_path
@@ -73,10 +75,18 @@ def run(args) -> int:
 def _restore_files(model, args, out_dir: Path) -> None:
     from ..io import read_image, write_image
     from ..predict import restore
+    from ..predict.domain_check import OutOfRangeWarning
 
     for path in args.inputs:
         image = read_image(path, args.axes)
-        result = restore(model, image, tile=tuple(args.tile) if args.tile else None, progress=not args.quiet)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", OutOfRangeWarning)
+            result = restore(model, image, tile=tuple(args.tile) if args.tile else None, progress=not args.quiet)
+        for warning in caught:
+            if issubclass(warning.category, OutOfRangeWarning):
+                print(f"warning: {path}: {warning.message}", file=sys.stderr)
+            else:
+                warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
         if result.outputs is not None and len(result.outputs) > 1:
             for name, output in result.outputs.items():
                 target = write_image(output_path(out_dir / Path(path).name, name), output)

@@ -70,3 +70,38 @@ def estimate_noise_model(image: np.ndarray, n_bins: int = 16) -> NoiseModel:
         slope, intercept = 0.0, float(np.average(variances, weights=weights))
     floor = max(float(np.min(variances)) * 0.5, 1e-12)
     return NoiseModel(float(slope), float(intercept), floor)
+
+
+def estimate_camera(image: np.ndarray, dark_percentile: float = 0.5) -> dict[str, float]:
+    """Camera gain, read noise and offset for the generalized Anscombe transform, estimated from one noisy image.
+
+    The fitted line fixes gain (slope) and read noise^2 - gain * offset (intercept) only, and that is all the GAT
+    depends on; the split takes the image's dark level (a low percentile of the local mean) as the offset, lowered
+    when needed so that the read noise is real."""
+    model = estimate_noise_model(image)
+    # constant (Gaussian) noise: a gain far below the noise makes the GAT an affine map, as it should be
+    gain = model.slope if model.slope > 0 else 1e-3 * float(np.sqrt(model.intercept))
+    offset = float(np.percentile(local_mean(image), dark_percentile))
+    read_variance = model.intercept + gain * offset
+    if read_variance < 0:
+        offset, read_variance = -model.intercept / gain, 0.0
+    return {"gain": float(gain), "read_noise": float(np.sqrt(read_variance)), "offset": offset}
+
+
+def camera_contradiction(image: np.ndarray, camera: dict, estimated: dict, tolerance: float = 2.0) -> str | None:
+    """Why the given camera parameters contradict the image's own noise, or None: the variance they predict
+    (gain * (mean - offset) + read noise^2) at the image's dark and bright levels must be positive and within a
+    factor `tolerance` of the variance estimated from the data."""
+    levels = np.percentile(local_mean(image), [10, 90])
+    given = camera["gain"] * (levels - camera["offset"]) + camera["read_noise"]**2
+    measured = estimated["gain"] * (levels - estimated["offset"]) + estimated["read_noise"]**2
+    if np.all(given > 0) and np.all(np.abs(np.log(given / np.maximum(measured, 1e-12))) <= np.log(tolerance)):
+        return None
+    return (f"the camera parameters (gain {camera['gain']:g}, read noise {camera['read_noise']:g}, offset "
+            f"{camera['offset']:g}) predict noise variances {_fmt(given)} at the image's dark and bright levels "
+            f"{_fmt(levels)}, but the data show {_fmt(measured)} (estimated: gain {estimated['gain']:.3g}, read noise "
+            f"{estimated['read_noise']:.3g}, offset {estimated['offset']:.4g})")
+
+
+def _fmt(values: np.ndarray) -> str:
+    return "/".join(f"{v:.3g}" for v in values)

@@ -79,8 +79,8 @@ def hyperstack_dims(shape, axes):
 WORKER_COMMAND = "from carekit.fiji.worker import main; main()"
 WORKER_KEY = "carekit.appose.worker"  # JVM system property holding the warm worker (stopped when Python exits)
 SEGMENT_PREFIX = "psm_carekit_"  # shared-memory segments in /dev/shm: psm_carekit_<JVM pid>_<id>
-TASK_INPUTS = ("image", "output", "axes", "model", "backend", "tile", "uncertainty", "precision")
-TASK_OUTPUTS = ("shape", "axes", "channels", "seconds")
+TASK_INPUTS = ("image", "output", "axes", "model", "backend", "tile", "uncertainty", "precision", "pixel_size")
+TASK_OUTPUTS = ("shape", "axes", "channels", "seconds", "warnings")  # warnings: lines for ImageJ's Log
 TASK_SCRIPT = """
 from carekit.fiji.worker import restore_task
 restore_task(task, %s)
@@ -92,8 +92,9 @@ def output_values(n_values, uncertainty):
     return n_values * (2 if uncertainty else 1)
 
 
-def task_inputs(image, output, axes, options):
-    """The inputs of TASK_SCRIPT: the NDArrays of the two segments, the image's axes and the plugin's options."""
+def task_inputs(image, output, axes, options, pixel_size=None):
+    """The inputs of TASK_SCRIPT: the NDArrays of the two segments, the image's axes, the plugin's options and
+    the image's pixel size ({'X': .., 'Y': ..} when calibrated, for the out-of-range check)."""
     return {"image": image, "output": output, "axes": axes, "model": options["model"],
             "backend": options["backend"], "tile": options["tile"], "uncertainty": options["uncertainty"],
-            "precision": options["precision"]}
+            "precision": options["precision"], "pixel_size": pixel_size}

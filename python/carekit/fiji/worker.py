@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+import warnings
 from collections import OrderedDict
 from pathlib import Path
 
@@ -57,20 +58,29 @@ def _model(path: str, backend: str, precision: str = "fp32"):
 
 
 def restore_array(image: np.ndarray, axes: str, model: str, backend: str = "onnx", tile: int = 0,
-                  uncertainty: bool = True, on_progress=None,
-                  precision: str = "fp32") -> tuple[np.ndarray, str, list[str]]:
+                  uncertainty: bool = True, on_progress=None, precision: str = "fp32",
+                  pixel_size: dict | None = None, on_warning=None) -> tuple[np.ndarray, str, list[str]]:
     """Restore `image` (axes like 'TZCYX' without singleton axes); returns (result, result axes, channel names).
 
     With `uncertainty`, a probabilistic model adds a channel with the Laplace scale and an ensemble one with the
     disagreement D: the result gains a channel axis C holding [mean, scale] (or [mean, disagreement]) for each
-    input channel, which ImageJ shows as channels of one hyperstack.
+    input channel, which ImageJ shows as channels of one hyperstack. Out-of-range warnings (the input unlike the
+    model's training data) go to `on_warning(message)`.
     """
+    from ..io import Image
     from ..predict import restore
+    from ..predict.domain_check import OutOfRangeWarning
 
     runner = _model(model, backend, precision)
     spatial = len(runner.spec.axes)
     tile_shape = (tile,) * spatial if tile else None
-    result = restore(runner, image, axes=axes, tile=tile_shape, progress=False, on_progress=on_progress)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", OutOfRangeWarning)
+        result = restore(runner, Image(image, axes, pixel_size or {}), tile=tile_shape, progress=False,
+                         on_progress=on_progress)
+    for warning in caught:
+        if on_warning is not None and issubclass(warning.category, OutOfRangeWarning):
+            on_warning(str(warning.message))
     if result.outputs and len(result.outputs) > 1:  # a package not made by carekit: one channel per output
         return _output_channels(result.outputs, axes)
     extra, name = ((result.scale, "scale") if result.scale is not None else (result.disagreement, "disagreement"))
@@ -95,17 +105,19 @@ def _output_channels(outputs: dict, axes: str) -> tuple[np.ndarray, str, list[st
 
 
 def restore_task(task, image, output, axes: str, model: str, backend: str, tile: int, uncertainty: bool,
-                 precision: str = "fp32") -> None:
+                 precision: str = "fp32", pixel_size: dict | None = None) -> None:
     """Appose task body: read `image` (NDArray), write the restoration into `output` (NDArray) when it fits,
     report progress, return the result's shape and axes (a larger shape than `output` holds: nothing was written)."""
     started = time.perf_counter()
+    messages = []
     source = image.ndarray()
     try:
         def progress(done, total):
             task.update(message=f"CARE: tile {done}/{total}", current=done, maximum=total)
 
         restored, out_axes, channels = restore_array(np.array(source, dtype=np.float32), axes, model, backend,
-                                                     tile, uncertainty, progress, precision)
+                                                     tile, uncertainty, progress, precision, pixel_size,
+                                                     messages.append)
         target = output.ndarray()
         flat = target.reshape(-1)
         if restored.size <= flat.size:  # else the client runs the task again with room for the shape returned
@@ -119,4 +131,4 @@ def restore_task(task, image, output, axes: str, model: str, backend: str, tile:
             except BufferError:  # a view is still alive after an error; the client removes the segment anyway
                 pass
     task.outputs.update(zip(TASK_OUTPUTS, (list(restored.shape), out_axes, channels,
-                                           round(time.perf_counter() - started, 4))))
+                                           round(time.perf_counter() - started, 4), messages)))

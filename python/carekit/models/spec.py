@@ -3,7 +3,7 @@ it is stored in."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..config import ModelRecord, PackageCarekitBlock
 
@@ -27,6 +27,7 @@ class NetworkSpec:
     probabilistic: bool
     eps: float = 1e-6
     ensemble_members: int = 0
+    domain: dict = field(default_factory=dict, compare=False)  # carekit.domain reference statistics, if recorded
 
     @property
     def output_channels(self) -> tuple[str, ...]:
@@ -40,9 +41,16 @@ def network_spec_from_record(record: ModelRecord) -> NetworkSpec:
     return NetworkSpec(config.axes, config.norm_pmin, config.norm_pmax,
                        receptive_halo(config.unet_depth, config.unet_kern_size), 2**config.unet_depth,
                        config.probabilistic or record.kind == "ensemble",
-                       ensemble_members=len(record.members) if record.kind == "ensemble" else 0)
+                       ensemble_members=len(record.members) if record.kind == "ensemble" else 0,
+                       domain=_record_domain(record))
+
+
+def _record_domain(record: ModelRecord) -> dict:
+    """The recorded training statistics plus the training pixel size (when known)."""
+    pixel_size = {"pixel_size": record.pixel_size} if record.pixel_size else {}
+    return {**record.domain, **pixel_size} if record.domain else pixel_size
 
 
 def network_spec_from_block(block: PackageCarekitBlock) -> NetworkSpec:
     return NetworkSpec(block.axes, block.norm_pmin, block.norm_pmax, block.halo, block.step, block.probabilistic,
-                       ensemble_members=block.ensemble_members)
+                       ensemble_members=block.ensemble_members, domain=block.domain)

@@ -18,6 +18,7 @@ from ..models.spec import NetworkSpec
 from ..normalize import normalize_percentile
 from ..progress import progress_bar
 from ..tiling import iter_planes, n_tiles, tile_grid, tiled_apply
+from .domain_check import warn_input, warn_uncertainty
 
 DEFAULT_TILE = {2: (1024, 1024), 3: (32, 128, 128)}
 
@@ -75,7 +76,7 @@ def _check_padding_work(shape, n_planes: int, n_calls: int, tile, halo, spec: Ne
 
 def restore(model: str | Path | ModelRunner, image: np.ndarray | Image, axes: str | None = None,
             tile: tuple[int, ...] | None = None, progress: bool = True, engine: str | None = None,
-            on_progress: Callable[[int, int], None] | None = None) -> Restoration:
+            on_progress: Callable[[int, int], None] | None = None, check_domain: bool = True) -> Restoration:
     """Restore a 2D/3D image, or each plane/stack of a larger one (e.g. TYX, CZYX), with a CARE model
     (a model directory, a bioimage.io package path, or a runner from carekit.models.load_model).
 
@@ -84,6 +85,8 @@ def restore(model: str | Path | ModelRunner, image: np.ndarray | Image, axes: st
     A package not made by carekit runs through bioimageio.core with its own normalization and tiling (`tile`
     and `on_progress` do not apply); an output with several channels then gets a leading C axis, and every output
     is in `outputs`.
+    With `check_domain`, an input unlike the model's recorded training data, or a predicted uncertainty well above
+    its validation level, gives an OutOfRangeWarning (see predict.domain_check).
     """
     runner = load_model(model, engine) if isinstance(model, (str, Path)) else model
     spec = runner.spec
@@ -98,9 +101,13 @@ def restore(model: str | Path | ModelRunner, image: np.ndarray | Image, axes: st
     order = [axes.index(a) for a in axes if a not in spec.axes] + [axes.index(a) for a in spec.axes]
     work = np.transpose(image, order)
     tile = _check_tile(tuple(tile or DEFAULT_TILE[len(spec.axes)]), spec)
+    if check_domain:
+        warn_input(spec, work, pixel_size)
     outputs = _restore_planes(runner, work, "".join(axes[i] for i in order), tile, progress, on_progress)
     inverse = np.argsort(order)
     mean, scale, disagreement = (None if a is None else np.transpose(a, inverse) for a in outputs)
+    if check_domain:
+        warn_uncertainty(spec, scale, disagreement)
     return Restoration(mean, axes, scale, pixel_size, disagreement)
 
 

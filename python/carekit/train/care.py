@@ -20,6 +20,7 @@ from ..io import check_image
 from ..normalize import normalize_percentile
 from . import history
 from .callbacks import HISTORY_FILE, EpochRecorder, ProgressBar
+from .domain_stats import training_domain, validation_uncertainty
 from .precision import apply_to_care, choose, optimizer_for
 from .sample import save_sample_input
 from .tf import import_tensorflow
@@ -142,6 +143,8 @@ def _train_care(sources, targets, config: TrainConfig, model_dir: Path, data_inf
         raise InputError(f"epochs must be >= 1, got {extra_epochs}")
     n_epochs = extra_epochs if resume and extra_epochs is not None else config.epochs
     (x_train, y_train), validation = prepare_training_data(sources, targets, config)
+    if not record.domain:
+        record.domain = training_domain(sources, config)
     with removed_if_unusable(model_dir, new=not resume):
         if resume:
             care = load_care(model_dir, weights="weights_last.h5", precision=config.precision)
@@ -155,6 +158,10 @@ def _train_care(sources, targets, config: TrainConfig, model_dir: Path, data_inf
                                                           config.precision))
         recorder = EpochRecorder(model_dir, record, record.epochs_done)
         _fit(care, recorder, (x_train, y_train), validation, config, n_epochs, progress)
+        if config.probabilistic:
+            record.domain = {**record.domain, **validation_uncertainty(care.keras_model, validation[0],
+                                                                      config.batch_size)}
+            record.save(model_dir)
     plot = history.plot_history(model_dir / HISTORY_FILE, model_dir / "history.png")
     return TrainResult(model_dir, model_dir / HISTORY_FILE, plot, record.epochs_done, recorder.best_val_loss)
 

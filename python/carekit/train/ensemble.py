@@ -11,7 +11,8 @@ import numpy as np
 from .. import __version__
 from ..config import ModelRecord, TrainConfig
 from ..errors import InputError
-from .care import TrainResult, check_new_model_folder, load_care, train_care
+from .care import TrainResult, check_new_model_folder, load_care, prepare_training_data, train_care
+from .domain_stats import validation_uncertainty
 from .precision import choose, rebuild
 from .sample import save_sample_input
 from .tf import import_tensorflow
@@ -47,6 +48,10 @@ def train_ensemble(sources: list[np.ndarray], targets: list[np.ndarray], config:
                                   pixel_size=pixel_size, progress=progress))
     record.epochs_done = min(r.epochs_done for r in results)
     record.save(model_dir)
+    member_domain = ModelRecord.load(model_dir / names[0]).domain
+    record.domain = {**{k: v for k, v in member_domain.items() if k != "scale"},
+                     **_validation_disagreement(sources, targets, config, model_dir, members)}
+    record.save(model_dir)
     save_sample_input(model_dir, sources[0], config.axes, pixel_size)
     return EnsembleResult(model_dir, results)
 
@@ -63,3 +68,9 @@ def ensemble_keras_model(model_dir: str | Path, weights: str = "weights_best.h5"
     inputs = keras.Input(shape=members[0].input_shape[1:], name="input")
     outputs = keras.layers.Concatenate(axis=-1, name="members")([member(inputs) for member in members])
     return keras.Model(inputs, outputs, name="care_ensemble")
+
+
+def _validation_disagreement(sources, targets, config: TrainConfig, model_dir: Path, members: int) -> dict:
+    """{'disagreement': median D} of the trained ensemble on the validation patches (the first member's split)."""
+    _, (x_val, _) = prepare_training_data(sources, targets, config)
+    return validation_uncertainty(ensemble_keras_model(model_dir), x_val, config.batch_size, members)

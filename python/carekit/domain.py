@@ -1,0 +1,109 @@
+"""What a model was trained on, and whether an input looks like it (pure numpy): warnings before hallucinations.
+
+Each image is summarized on its YX planes after the model's percentile normalization:
+- `scale_px`: object size, the lag (pixels) where the radially averaged autocorrelation of the image falls to half
+  its value at lag 1 (white camera noise only adds to lag 0, so noise barely moves it);
+- `noise`: the noise standard deviation in normalized units (robust MAD of a high-pass residual), i.e. 1 / SNR;
+- `foreground`: the fraction of pixels above half the normalized range after light smoothing.
+Training records the range of each over its input images (`reference_statistics`); prediction compares
+(`domain_warnings`). Pixel sizes compare when both are known; the predicted uncertainty (Laplace scale or ensemble
+disagreement) compares with its median on the model's validation data (`uncertainty_warning`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+from scipy.fft import irfft2, next_fast_len, rfft2
+
+from .normalize import normalize_percentile
+
+STATISTICS = ("scale_px", "noise", "foreground")
+# how far outside the training range (as a factor) an input may lie before a warning
+TOLERANCE = {"scale_px": 1.5, "noise": 2.0, "foreground": 2.0, "pixel_size": 1.3, "uncertainty": 2.0}
+MAX_PLANES = 4
+MAD_TO_STD = 1.4826
+
+
+def _planes(image: np.ndarray) -> list[np.ndarray]:
+    """Up to MAX_PLANES evenly spaced YX planes of an image whose last two axes are YX."""
+    planes = np.asarray(image, np.float32).reshape((-1, *image.shape[-2:]))
+    return list(planes[np.unique(np.linspace(0, len(planes) - 1, MAX_PLANES).round().astype(int))])
+
+
+def autocorrelation_width(plane: np.ndarray) -> float:
+    """Lag in pixels where the radially averaged autocorrelation falls to half its value at lag 1."""
+    limit = max(2, min(plane.shape) // 4)
+    # zero padding by `limit` keeps the wrap-around of the circular correlation out of the lags used
+    padded = np.zeros([next_fast_len(n + limit) for n in plane.shape])
+    padded[: plane.shape[0], : plane.shape[1]] = plane - plane.mean()
+    acf = irfft2(np.abs(rfft2(padded))**2, padded.shape)
+    lags = np.arange(-limit, limit + 1)
+    acf = acf[np.ix_(lags % padded.shape[0], lags % padded.shape[1])]  # lags up to `limit`, zero lag centred
+    radius = np.sqrt(lags[:, None]**2 + lags[None, :]**2).round().astype(int)
+    inside = radius <= limit
+    profile = ndimage.mean(acf[inside], radius[inside], index=np.arange(limit + 1))
+    below = np.nonzero(profile[1:] <= 0.5 * profile[1])[0]
+    if len(below) == 0:
+        return float(limit)
+    r = below[0] + 1  # first lag at or under half; interpolate between r-1 and r
+    return float(r - 1 + (profile[r - 1] - 0.5 * profile[1]) / max(profile[r - 1] - profile[r], 1e-12))
+
+
+def noise_level(plane: np.ndarray) -> float:
+    """Robust standard deviation of the pixel noise: MAD of each pixel minus the mean of its 8 neighbours."""
+    neighbours = (ndimage.uniform_filter(plane, 3, mode="reflect") * 9 - plane) / 8
+    residual = ((plane - neighbours) / np.sqrt(1 + 1 / 8))[1:-1, 1:-1]
+    return float(MAD_TO_STD * np.median(np.abs(residual - np.median(residual))))
+
+
+def image_statistics(image: np.ndarray, pmin: float = 1.0, pmax: float = 99.8) -> dict[str, float]:
+    """The STATISTICS of one image (2D, or with YX last), as the model sees it (percentile-normalized)."""
+    per_plane = []
+    for plane in _planes(image):
+        normalized = normalize_percentile(plane, pmin, pmax).astype(np.float64)
+        per_plane.append({"scale_px": autocorrelation_width(normalized), "noise": noise_level(normalized),
+                          "foreground": float(np.mean(ndimage.gaussian_filter(normalized, 2) > 0.5))})
+    return {k: float(np.median([p[k] for p in per_plane])) for k in STATISTICS}
+
+
+def reference_statistics(images: list[np.ndarray], pmin: float = 1.0, pmax: float = 99.8) -> dict[str, list[float]]:
+    """{statistic: [low, median, high]} over the training input images (5th/50th/95th percentiles)."""
+    stats = [image_statistics(image, pmin, pmax) for image in images]
+    return {k: [float(v) for v in np.percentile([s[k] for s in stats], [5, 50, 95])] for k in STATISTICS}
+
+
+def _outside(value: float, low: float, high: float, tolerance: float) -> bool:
+    return value < low / tolerance or value > high * tolerance
+
+
+def domain_warnings(reference: dict, stats: dict[str, float], pixel_size: dict | None = None) -> list[str]:
+    """One message per statistic (and the pixel size) of an input outside the model's training range; statistics
+    the reference lacks (older models) are not checked."""
+    names = {"scale_px": "object scale (autocorrelation width, px)", "noise": "noise level (normalized units)",
+             "foreground": "bright-area fraction"}
+    messages = []
+    trained_px = (reference.get("pixel_size") or {}).get("X")
+    given_px = (pixel_size or {}).get("X")
+    if trained_px and given_px and _outside(given_px, trained_px, trained_px, TOLERANCE["pixel_size"]):
+        messages.append(f"pixel size {given_px:.4g} vs {trained_px:.4g} in training (ratio "
+                        f"{given_px / trained_px:.2f}): rescale the image to the training pixel size")
+    for key in STATISTICS:
+        if key in reference and key in stats and _outside(stats[key], reference[key][0], reference[key][2],
+                                                          TOLERANCE[key]):
+            low, _, high = reference[key]
+            messages.append(f"{names[key]} {stats[key]:.3g} is outside the training range {low:.3g}-{high:.3g}")
+    return messages
+
+
+def uncertainty_warning(reference: dict, kind: str, predicted: np.ndarray) -> str | None:
+    """A message when the median predicted uncertainty (`kind`: 'scale' or 'disagreement') exceeds its median on
+    the model's validation data by more than the tolerance; None otherwise or without a recorded level."""
+    level = reference.get(kind)
+    if not level or predicted is None:
+        return None
+    median = float(np.median(predicted))
+    if median <= level * TOLERANCE["uncertainty"]:
+        return None
+    return (f"the predicted {kind} (median {median:.3g}) is {median / level:.1f}x its level on the model's "
+            f"validation data ({level:.3g})")

@@ -1,0 +1,33 @@
+"""Out-of-range warnings reach ImageJ's Log (issue #16 part 3): the worker returns them with the result and the
+plugin logs one line each; an input like the training data logs none."""
+
+import pytest
+from scipy import ndimage
+
+from carekit.config import SynthConfig
+from carekit.fiji.run import plugin_options
+from carekit.io import Image, write_image
+from carekit.synth import structures
+from carekit.synth.pairs import make_pairs
+from tests.fiji.test_imagej import _run_imagej, imagej_home  # noqa: F401  (the module's ImageJ fixture)
+
+pytestmark = pytest.mark.imagej
+
+
+def test_out_of_range_input_logs_a_warning_in_imagej(imagej_home, tiny_package, tmp_path):  # noqa: F811
+    clean = structures.synthetic_ground_truth("mixed", (128, 128), 1, seed=7)
+    images = {"similar": clean[0], "zoomed": ndimage.zoom(clean[0], 4, order=1)[64:192, 64:192]}
+    plugin = imagej_home / "plugins" / "CARE" / "CARE_Restore.py"
+    logs = {}
+    for name, image in images.items():
+        low = make_pairs([image], SynthConfig(photons=[5.0], seed=7))[0][0]
+        write_image(tmp_path / f"{name}.tif", Image(low, "YX"))
+        options = plugin_options(tiny_package, input_path=tmp_path / f"{name}.tif",
+                                 output_path=tmp_path / f"{name}_out.tif")
+        macro = tmp_path / f"{name}.ijm"
+        macro.write_text(f'result = runMacro("{plugin}", "{options}");\nprint("plugin said: " + result);\n')
+        logs[name] = _run_imagej(imagej_home, str(macro))
+        assert f"plugin said: {name}_out.tif" in logs[name], logs[name]
+    assert "warning" not in logs["similar"].lower(), logs["similar"]
+    warned = [line for line in logs["zoomed"].splitlines() if line.startswith("CARE Restore: warning: ")]
+    assert len(warned) == 1 and "object scale" in warned[0], logs["zoomed"]

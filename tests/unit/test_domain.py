@@ -1,0 +1,63 @@
+"""Statistics behind the out-of-range warnings (carekit.domain): measured on known images."""
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from carekit.config import PackageCarekitBlock
+from carekit.domain import (autocorrelation_width, domain_warnings, image_statistics, noise_level,
+                            reference_statistics, uncertainty_warning)
+from carekit.models.spec import network_spec_from_block
+
+
+def _blobs(shape=(256, 256), radius=4.0, seed=0):
+    rng = np.random.default_rng(seed)
+    image = np.zeros(shape)
+    image[tuple(rng.integers(0, n, 60) for n in shape)] = 1
+    return ndimage.gaussian_filter(image, radius) * radius**2
+
+
+def test_autocorrelation_width_follows_object_size_and_ignores_white_noise():
+    small, large = _blobs(radius=3), _blobs(radius=6)
+    assert autocorrelation_width(large) / autocorrelation_width(small) == pytest.approx(2.0, rel=0.15)
+    noisy = small + np.random.default_rng(1).normal(0, 0.3 * small.std(), small.shape)
+    assert autocorrelation_width(noisy) == pytest.approx(autocorrelation_width(small), rel=0.1)
+
+
+def test_noise_level_of_gaussian_noise_on_a_smooth_image():
+    smooth = _blobs(radius=8)
+    noise = np.random.default_rng(2).normal(0, 0.05, smooth.shape)
+    assert noise_level(smooth + noise) == pytest.approx(0.05, rel=0.1)
+
+
+def test_reference_range_and_warnings():
+    rng = np.random.default_rng(3)
+    train = [_blobs(radius=4, seed=s) + rng.normal(0, 0.02, (256, 256)) for s in range(6)]
+    reference = reference_statistics(train)
+    assert set(reference) == {"scale_px", "noise", "foreground"}
+    assert all(low <= mid <= high for low, mid, high in reference.values())
+    similar = _blobs(radius=4, seed=10) + rng.normal(0, 0.02, (256, 256))
+    assert domain_warnings(reference, image_statistics(similar)) == []
+    zoomed = ndimage.zoom(similar, 4, order=1)[:256, :256]
+    messages = domain_warnings(reference, image_statistics(zoomed))
+    assert any(m.startswith("object scale") for m in messages), messages
+    pixel = domain_warnings({**reference, "pixel_size": {"X": 0.65, "Y": 0.65}}, image_statistics(similar),
+                            {"X": 0.16, "Y": 0.16})
+    assert len(pixel) == 1 and "pixel size 0.16 vs 0.65" in pixel[0]
+    assert domain_warnings({**reference, "pixel_size": {"X": 0.65}}, image_statistics(similar), {"X": 0.6}) == []
+    assert domain_warnings({}, image_statistics(zoomed), {"X": 1.0}) == []  # nothing recorded: nothing to say
+
+
+def test_uncertainty_warning_against_the_validation_level():
+    scale = np.full((32, 32), 0.05)
+    assert uncertainty_warning({"scale": 0.04}, "scale", scale) is None
+    assert "3.0x its level" in uncertainty_warning({"scale": 0.04}, "scale", scale * 2.4)
+    assert uncertainty_warning({}, "scale", scale * 10) is None
+
+
+def test_old_package_blocks_load_without_statistics():
+    block = dict(version="0.1.0", axes="YX", probabilistic=False, norm_pmin=1.0, norm_pmax=99.8, halo=22, step=4,
+                 output_channels=["restored"])
+    assert network_spec_from_block(PackageCarekitBlock.read(block, "old.zip")).domain == {}
+    recorded = {"scale_px": [8.0, 10.0, 12.0], "pixel_size": {"X": 0.645}}
+    assert network_spec_from_block(PackageCarekitBlock.read({**block, "domain": recorded}, "new.zip")).domain == recorded
