@@ -18,6 +18,7 @@ from ..models.spec import NetworkSpec
 from ..normalize import normalize_percentile
 from ..progress import progress_bar
 from ..tiling import iter_planes, n_tiles, tile_grid, tiled_apply
+from .projection import project
 
 DEFAULT_TILE = {2: (1024, 1024), 3: (32, 128, 128)}
 
@@ -91,6 +92,10 @@ def restore(model: str | Path | ModelRunner, image: np.ndarray | Image, axes: st
     if isinstance(image, Image):
         image, axes, pixel_size = image.data, image.axes, image.pixel_size
     image = real_array(image, "input image")
+    if spec.projection:
+        axes = (axes or {2: "YX", 3: "ZYX"}.get(image.ndim, "")).upper()
+        projected = project(runner, image, axes, tile, progress, on_progress)
+        return Restoration(projected, "YX", None, {a: s for a, s in (pixel_size or {}).items() if a in "YX"})
     axes = (axes or {2: "YX", 3: spec.axes if len(spec.axes) == 3 else "TYX"}.get(image.ndim, "")).upper()
     _check_input(image, axes, spec)
     if isinstance(runner, PipelineRunner):
