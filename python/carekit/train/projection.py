@@ -115,9 +115,10 @@ def check_projection_pairs(stacks: list[np.ndarray], targets: list[np.ndarray], 
 
 def train_projection(stacks: list[np.ndarray], targets: list[np.ndarray], config: TrainConfig,
                      model_dir: str | Path, head_depth: int = 2, head_filters: int = 8, data_info: dict | None = None,
-                     pixel_size: dict | None = None, progress: bool = True) -> TrainResult:
+                     pixel_size: dict | None = None, progress: bool = True,
+                     callbacks: list | None = None) -> TrainResult:
     """Train a projection model (kind 'projection', axes YX of the output) in a new `model_dir`. Computes in fp32
-    (mixed precision is not wired for this network)."""
+    (mixed precision is not wired for this network). `callbacks`: extra Keras callbacks (e.g. a time budget)."""
     if config.axes != "YX" or config.probabilistic:
         raise InputError("a projection model has 2D (YX) outputs and is not probabilistic; use axes YX and no "
                          "--probabilistic")
@@ -137,7 +138,8 @@ def train_projection(stacks: list[np.ndarray], targets: list[np.ndarray], config
             record.save(model_dir)
             save_sample_input(model_dir, np.asarray(stacks[0], np.float32), "ZYX", record.pixel_size)
             recorder = EpochRecorder(model_dir, record, 0)
-            callbacks = [recorder, keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=10, min_delta=0)]
+            callbacks = [recorder, keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=10, min_delta=0),
+                         *(callbacks or [])]
             if progress:
                 callbacks.append(ProgressBar(config.epochs, config.steps_per_epoch, 0))
             batches = _batches(x_train, y_train, config.batch_size, np.random.default_rng(config.seed))
