@@ -1,7 +1,7 @@
 """Joint surface projection + denoising on held-out curved surfaces: CARE's projection model against maximum and
 mean intensity projection, MIP after the best classical denoiser and a best-focus-plane projection.
 
-Real 2D images (built-in HeLa frames and nuclei3d planes) are embedded on smooth random surfaces in 16-plane stacks
+Real 2D images (built-in HeLa frames and nuclei3d planes) are embedded on smooth random surfaces in 12-plane stacks
 with an axial PSF, out-of-focus haze and Poisson-Gaussian noise at 3 and 10 photons (carekit.synth.surface). One
 model is trained on both levels within a wall-clock budget; test images and surfaces are never seen in training.
 
@@ -50,10 +50,10 @@ def main() -> None:
     from carekit.synth.surface import SurfaceSettings, surface_pairs
     from carekit.train.projection import keras, train_projection
 
-    settings = SurfaceSettings(n_planes=16)
+    settings = SurfaceSettings(n_planes=12)
     train_images, test_images = images()
     stacks, targets = surface_pairs(train_images * 2, list(PHOTONS), settings, seed=0)
-    config = TrainConfig(axes="YX", patch_size=(64, 64), patches_per_image=48, epochs=200, steps_per_epoch=20,
+    config = TrainConfig(axes="YX", patch_size=(48, 48), patches_per_image=48, epochs=200, steps_per_epoch=20,
                          batch_size=8, unet_depth=2, unet_first=16, learning_rate=4e-4, seed=0)
     budget_s = args.budget_minutes * 60
 
