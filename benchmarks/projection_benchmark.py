@@ -53,7 +53,7 @@ def main() -> None:
     settings = SurfaceSettings(n_planes=12)
     train_images, test_images = images()
     stacks, targets = surface_pairs(train_images * 2, list(PHOTONS), settings, seed=0)
-    config = TrainConfig(axes="YX", patch_size=(48, 48), patches_per_image=48, epochs=200, steps_per_epoch=20,
+    config = TrainConfig(axes="YX", patch_size=(32, 32), patches_per_image=64, epochs=200, steps_per_epoch=20,
                          batch_size=8, unet_depth=2, unet_first=16, learning_rate=4e-4, seed=0)
     budget_s = args.budget_minutes * 60
 
