@@ -27,23 +27,29 @@ def _cleans(n, seed, shape=(64, 64)):
     return images
 
 
-@pytest.fixture(scope="module")
-def projection_model(tmp_path_factory):
+def _trained(root, epochs: int, steps: int):
     from carekit.train.projection import train_projection
 
     stacks, targets = surface_pairs(_cleans(6, 0), [10.0], SETTINGS, seed=1)
-    config = TrainConfig(patch_size=(32, 32), patches_per_image=32, epochs=4, steps_per_epoch=15, batch_size=8,
-                         unet_first=8, learning_rate=1e-3)
-    model_dir = tmp_path_factory.mktemp("projection") / "model"
-    train_projection(stacks, targets, config, model_dir, head_depth=1, data_info={"source": "test"},
+    config = TrainConfig(patch_size=(32, 32), patches_per_image=32, epochs=epochs, steps_per_epoch=steps,
+                         batch_size=8, unet_first=8, learning_rate=1e-3)
+    train_projection(stacks, targets, config, root / "model", head_depth=1, data_info={"source": "test"},
                      pixel_size={"Y": 0.5, "X": 0.5}, progress=False)
-    return model_dir
+    return root / "model"
 
 
-def test_training_beats_the_maximum_projection(projection_model):
+@pytest.fixture(scope="module")
+def projection_model(tmp_path_factory):
+    """Two training steps: barely trained, which is all shape, tiling and refusal tests need."""
+    return _trained(tmp_path_factory.mktemp("projection"), 1, 2)
+
+
+@pytest.mark.slow
+def test_training_beats_the_maximum_projection(tmp_path):
+    model = _trained(tmp_path, 4, 15)
     stacks, targets = surface_pairs(_cleans(3, 7), [10.0], SETTINGS, seed=8)
     for stack, target in zip(stacks, targets):
-        care = restore(projection_model, stack, progress=False)
+        care = restore(model, stack, progress=False)
         assert care.image.shape == target.shape and care.axes == "YX"
         care_psnr, mip_psnr = score(target, care.image).psnr, score(target, stack.max(0)).psnr
         assert care_psnr > mip_psnr + 1, (care_psnr, mip_psnr)  # 60 steps: ~+1.8 dB measured
@@ -83,6 +89,7 @@ def test_training_refuses_unmatched_pairs(tmp_path):
     assert not (tmp_path / "a").exists()
 
 
+@pytest.mark.slow
 def test_cli_trains_on_pairs_and_predicts_a_2d_tiff(tmp_path, capsys):
     stacks, targets = surface_pairs(_cleans(2, 11), [10.0], SETTINGS, seed=12)
     for i, (stack, target) in enumerate(zip(stacks, targets)):
