@@ -94,13 +94,16 @@ class TrainConfig(_Strict):
         return self
 
 
+PROJECTION_MIN_PLANES = 3  # a projection model refuses stacks with fewer planes (nothing to choose between)
+
+
 class ModelRecord(_Strict):
     """Everything needed to rebuild, reload or fine-tune a trained model."""
 
     config_version: int = CONFIG_VERSION
     carekit_version: str
     name: str
-    kind: Literal["care", "ensemble"] = "care"
+    kind: Literal["care", "ensemble", "projection"] = "care"
     members: list[str] = Field(default_factory=list, description="ensemble: member model folders (relative)")
     train: TrainConfig
     data: dict = Field(default_factory=dict, description="where the training data came from (source, synth settings)")
@@ -108,6 +111,9 @@ class ModelRecord(_Strict):
     epochs_done: int = 0
     domain: dict = Field(default_factory=dict, description="reference statistics of the training inputs and the "
                                                            "validation uncertainty (carekit.domain); empty if unknown")
+    projection_head_depth: int = Field(2, ge=1, le=4, description="projection: 3D head levels (pooling 1x2x2)")
+    projection_head_filters: int = Field(8, ge=1, description="projection: 3D head filters at the first level")
+    projection_planes: int = Field(0, ge=0, description="projection: planes of the training stacks")
 
     def save(self, model_dir: str | Path) -> Path:
         return write_text(Path(model_dir) / MODEL_CONFIG_FILE, self.model_dump_json(indent=2))

@@ -8,7 +8,7 @@ import numpy as np
 
 from .config import ModelRecord, SynthConfig, TrainConfig, validated
 from .errors import InputError
-from .io import Image, list_tiffs, load_pairs, read_image, write_image
+from .io import Image, list_tiffs, load_pairs, pair_folders, read_image, write_image
 from .safe_write import prepare_output_folder
 
 # fine-tuning learning rate = pretraining rate / 3: lower, so the pretrained features survive; at / 10 fine-tuning
@@ -104,6 +104,34 @@ def train(data: dict, model_dir: str | Path, config: TrainConfig | None = None, 
     return train_care(lows, highs, config, model_dir, data_info=data, pixel_size=pixel_size, progress=progress)
 
 
+def projection_pairs(data: dict, planes: int) -> tuple[list[np.ndarray], list[np.ndarray], dict]:
+    """(stacks, 2D targets, YX pixel size) for a projection model: registered pairs (a 3D low-SNR stack and its 2D
+    ground truth with the same file name), or clean 2D images embedded on random curved surfaces of `planes`
+    planes at the description's photon levels and camera (synth.surface)."""
+    from .synth.surface import SurfaceSettings, surface_pairs
+
+    if data["source"] == "pairs":
+        pairs = [(read_image(low), read_image(high)) for low, high in pair_folders(data["low"], data["high"])]
+        pixel_size = {a: v for a, v in pairs[0][0].pixel_size.items() if a in "YX"}
+        return [low.data for low, _ in pairs], [high.data for _, high in pairs], pixel_size
+    clean, pixel_size = clean_images(data, 2)
+    synth = SynthConfig(**data["synth"])
+    settings = SurfaceSettings(n_planes=planes, background_photons=synth.background_photons,
+                               read_noise=synth.read_noise, gain=synth.gain, offset=synth.offset)
+    stacks, targets = surface_pairs(clean, synth.photons, settings, seed=synth.seed)
+    return stacks, targets, pixel_size
+
+
+def train_projection(data: dict, model_dir: str | Path, config: TrainConfig, planes: int = 16,
+                     progress: bool = True):
+    """Train a joint surface projection + denoising model (stack in, 2D image out) on the described data."""
+    stacks, targets, pixel_size = projection_pairs(data, planes)
+    from .train.projection import train_projection as train
+
+    return train(stacks, targets, config, model_dir, data_info={**data, "planes": planes}, pixel_size=pixel_size,
+                 progress=progress)
+
+
 def train_ensemble(data: dict, model_dir: str | Path, config: TrainConfig, members: int = 5, progress: bool = True):
     """Train an ensemble of `members` probabilistic CARE models on the described data."""
     lows, highs, pixel_size = training_pairs(data, len(config.axes))
@@ -120,6 +148,8 @@ def resume(model_dir: str | Path, epochs: int, progress: bool = True):
     record = ModelRecord.load(model_dir)
     if not record.data:
         raise InputError(f"{model_dir} does not record its training data, so it cannot be resumed from the CLI")
+    if record.kind == "projection":
+        raise InputError(f"{model_dir} is a projection model; resuming those is not supported: train a new one")
     lows, highs, _ = training_pairs(record.data, len(record.train.axes))
     from .train.care import train_care
 

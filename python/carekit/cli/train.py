@@ -1,4 +1,4 @@
-"""carekit train: supervised CARE (probabilistic, ensembles), or --resume to continue a model."""
+"""carekit train: supervised CARE (probabilistic, ensembles, surface projection), or --resume to continue a model."""
 
 from __future__ import annotations
 
@@ -27,6 +27,11 @@ def add_parser(sub) -> None:
     p.add_argument("--probabilistic", action="store_true", help="per-pixel Laplace mean and scale (probabilistic CARE)")
     p.add_argument("--ensemble", type=int, metavar="M", help="train M probabilistic members with different seeds "
                    "(prediction gives the mixture mean and the disagreement D in [0, 1])")
+    p.add_argument("--projection", action="store_true", help="joint surface projection + denoising: a 3D stack in, "
+                   "a 2D image out (--pairs: 3D low-SNR stacks and 2D truths; --builtin/--clean/--synthetic: 2D "
+                   "images embedded on random curved surfaces)")
+    p.add_argument("--planes", type=at_least_one("planes"), default=16,
+                   help="--projection with semi-synthetic data: planes per stack (default 16)")
     p.add_argument("--seed", type=int, default=default(TrainConfig, "seed"))
     add_precision_arg(p, default(TrainConfig, "precision"),
                       "training precision (default auto; --resume keeps the recorded one).")
@@ -59,6 +64,9 @@ def run(args) -> int:
         raise InputError("give training data (--pairs, --builtin, --clean or --synthetic), or --resume to continue a model")
     if args.resume:
         result = workflows.resume(args.model, args.epochs or RESUME_EPOCHS, progress=not args.quiet)
+    elif args.projection:
+        result = workflows.train_projection(data_description(args), args.model, _config(args), planes=args.planes,
+                                            progress=not args.quiet)
     elif args.ensemble:
         ensemble = workflows.train_ensemble(data_description(args), args.model, _config(args), members=args.ensemble,
                                             progress=not args.quiet)

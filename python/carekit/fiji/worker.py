@@ -85,7 +85,7 @@ def restore_array(image: np.ndarray, axes: str, model: str, backend: str = "onnx
         return _output_channels(result.outputs, axes)
     extra, name = ((result.scale, "scale") if result.scale is not None else (result.disagreement, "disagreement"))
     if extra is None or not uncertainty:
-        return result.image, axes, []
+        return result.image, result.axes if runner.spec.projection else axes, []  # a projection has no Z
     if "C" in axes:
         c = axes.index("C")
         stacked = np.stack([result.image, extra], axis=c + 1)

@@ -19,6 +19,10 @@ def load_keras_model(model_dir: str | Path, weights: str = "weights_best.h5", pr
         from ..train.ensemble import ensemble_keras_model
 
         return ensemble_keras_model(model_dir, weights, precision)
+    if record.kind == "projection":  # fp32 only: mixed precision is not wired for this network
+        from ..train.projection import load_projection_model
+
+        return load_projection_model(model_dir, weights)
     from ..train.care import load_care
 
     return load_care(model_dir, weights, precision).keras_model

@@ -28,6 +28,7 @@ class NetworkSpec:
     eps: float = 1e-6
     ensemble_members: int = 0
     domain: dict = field(default_factory=dict, compare=False)  # carekit.domain reference statistics, if recorded
+    projection: bool = False  # input (Z, Y, X) with any number of planes -> output (Y, X); axes is the output's
 
     @property
     def output_channels(self) -> tuple[str, ...]:
@@ -38,6 +39,9 @@ class NetworkSpec:
 
 def network_spec_from_record(record: ModelRecord) -> NetworkSpec:
     config = record.train
+    if record.kind == "projection":
+        return projection_spec(config.unet_depth, config.unet_kern_size, record.projection_head_depth,
+                               config.norm_pmin, config.norm_pmax)
     return NetworkSpec(config.axes, config.norm_pmin, config.norm_pmax,
                        receptive_halo(config.unet_depth, config.unet_kern_size), 2**config.unet_depth,
                        config.probabilistic or record.kind == "ensemble",
@@ -54,3 +58,11 @@ def _record_domain(record: ModelRecord) -> dict:
 def network_spec_from_block(block: PackageCarekitBlock) -> NetworkSpec:
     return NetworkSpec(block.axes, block.norm_pmin, block.norm_pmax, block.halo, block.step, block.probabilistic,
                        ensemble_members=block.ensemble_members, domain=block.domain)
+
+
+def projection_spec(unet_depth: int, kern_size: int, head_depth: int, pmin: float, pmax: float) -> NetworkSpec:
+    """A projection network: the lateral halo of the 2D U-Net plus the 3D head's (kernel 3, no bottom
+    convolutions), rounded up to the lateral size divisor; the whole Z axis is always given."""
+    divisor = 2**max(unet_depth, head_depth)
+    halo = receptive_halo(unet_depth, kern_size) + receptive_halo(head_depth, 3)
+    return NetworkSpec("YX", pmin, pmax, -(-halo // divisor) * divisor, divisor, False, projection=True)

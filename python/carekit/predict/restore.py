@@ -19,6 +19,7 @@ from ..normalize import normalize_percentile
 from ..progress import progress_bar
 from ..tiling import iter_planes, n_tiles, tile_grid, tiled_apply
 from .domain_check import warn_input, warn_uncertainty
+from .projection import project
 
 DEFAULT_TILE = {2: (1024, 1024), 3: (32, 128, 128)}
 
@@ -94,6 +95,10 @@ def restore(model: str | Path | ModelRunner, image: np.ndarray | Image, axes: st
     if isinstance(image, Image):
         image, axes, pixel_size = image.data, image.axes, image.pixel_size
     image = real_array(image, "input image")
+    if spec.projection:
+        axes = (axes or {2: "YX", 3: "ZYX"}.get(image.ndim, "")).upper()
+        projected = project(runner, image, axes, tile, progress, on_progress)
+        return Restoration(projected, "YX", None, {a: s for a, s in (pixel_size or {}).items() if a in "YX"})
     axes = (axes or {2: "YX", 3: spec.axes if len(spec.axes) == 3 else "TYX"}.get(image.ndim, "")).upper()
     _check_input(image, axes, spec)
     if isinstance(runner, PipelineRunner):
