@@ -100,12 +100,15 @@ class ModelRecord(_Strict):
     config_version: int = CONFIG_VERSION
     carekit_version: str
     name: str
-    kind: Literal["care", "ensemble"] = "care"
+    kind: Literal["care", "ensemble", "isotropic"] = "care"
     members: list[str] = Field(default_factory=list, description="ensemble: member model folders (relative)")
     train: TrainConfig
     data: dict = Field(default_factory=dict, description="where the training data came from (source, synth settings)")
     pixel_size: dict[str, float] = Field(default_factory=dict)
     epochs_done: int = 0
+    z_factor: float = Field(1.0, ge=1, allow_inf_nan=False,
+                            description="isotropic: the Z/XY pixel-size ratio trained for; a 3D CARE model: its "
+                                        "axial subsampling (prediction zooms Z by it first)")
 
     def save(self, model_dir: str | Path) -> Path:
         return write_text(Path(model_dir) / MODEL_CONFIG_FILE, self.model_dump_json(indent=2))
@@ -145,6 +148,9 @@ class PackageCarekitBlock(_Strict):
     step: int = Field(ge=1, description="input sizes must be multiples of this (2**unet_depth)")
     output_channels: list[str] = Field(min_length=1)
     ensemble_members: int = Field(0, ge=0)
+    kind: Literal["care", "isotropic"] = Field("care", description="isotropic: a 2D network that carekit applies to "
+                                                                   "the XZ and YZ planes of a Z-zoomed stack")
+    z_factor: float = Field(1.0, ge=1, description="Z zoom before the network (isotropic, or axial upsampling)")
 
     @classmethod
     def read(cls, block, source) -> "PackageCarekitBlock":

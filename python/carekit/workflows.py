@@ -101,7 +101,9 @@ def train(data: dict, model_dir: str | Path, config: TrainConfig | None = None, 
     lows, highs, pixel_size = training_pairs(data, len(config.axes))
     from .train.care import train_care
 
-    return train_care(lows, highs, config, model_dir, data_info=data, pixel_size=pixel_size, progress=progress)
+    subsample = data.get("synth", {}).get("axial_subsample", 1) if config.axes == "ZYX" else 1
+    return train_care(lows, highs, config, model_dir, data_info=data, pixel_size=pixel_size, progress=progress,
+                      record_fields={"z_factor": subsample})
 
 
 def train_ensemble(data: dict, model_dir: str | Path, config: TrainConfig, members: int = 5, progress: bool = True):

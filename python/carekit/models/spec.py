@@ -27,6 +27,8 @@ class NetworkSpec:
     probabilistic: bool
     eps: float = 1e-6
     ensemble_members: int = 0
+    kind: str = "care"
+    z_factor: float = 1.0
 
     @property
     def output_channels(self) -> tuple[str, ...]:
@@ -40,9 +42,10 @@ def network_spec_from_record(record: ModelRecord) -> NetworkSpec:
     return NetworkSpec(config.axes, config.norm_pmin, config.norm_pmax,
                        receptive_halo(config.unet_depth, config.unet_kern_size), 2**config.unet_depth,
                        config.probabilistic or record.kind == "ensemble",
-                       ensemble_members=len(record.members) if record.kind == "ensemble" else 0)
+                       ensemble_members=len(record.members) if record.kind == "ensemble" else 0,
+                       kind="isotropic" if record.kind == "isotropic" else "care", z_factor=record.z_factor)
 
 
 def network_spec_from_block(block: PackageCarekitBlock) -> NetworkSpec:
     return NetworkSpec(block.axes, block.norm_pmin, block.norm_pmax, block.halo, block.step, block.probabilistic,
-                       ensemble_members=block.ensemble_members)
+                       ensemble_members=block.ensemble_members, kind=block.kind, z_factor=block.z_factor)

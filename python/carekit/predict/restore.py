@@ -18,6 +18,7 @@ from ..models.spec import NetworkSpec
 from ..normalize import normalize_percentile
 from ..progress import progress_bar
 from ..tiling import iter_planes, n_tiles, tile_grid, tiled_apply
+from .isotropic import restore_isotropic, upsample_z
 
 DEFAULT_TILE = {2: (1024, 1024), 3: (32, 128, 128)}
 
@@ -75,7 +76,7 @@ def _check_padding_work(shape, n_planes: int, n_calls: int, tile, halo, spec: Ne
 
 def restore(model: str | Path | ModelRunner, image: np.ndarray | Image, axes: str | None = None,
             tile: tuple[int, ...] | None = None, progress: bool = True, engine: str | None = None,
-            on_progress: Callable[[int, int], None] | None = None) -> Restoration:
+            on_progress: Callable[[int, int], None] | None = None, z_factor: float | None = None) -> Restoration:
     """Restore a 2D/3D image, or each plane/stack of a larger one (e.g. TYX, CZYX), with a CARE model
     (a model directory, a bioimage.io package path, or a runner from carekit.models.load_model).
 
@@ -84,6 +85,9 @@ def restore(model: str | Path | ModelRunner, image: np.ndarray | Image, axes: st
     A package not made by carekit runs through bioimageio.core with its own normalization and tiling (`tile`
     and `on_progress` do not apply); an output with several channels then gets a leading C axis, and every output
     is in `outputs`.
+
+    An isotropic model restores a (Z, Y, X) stack to round(Z * factor) planes (predict.isotropic; `z_factor`, when
+    given, must match the model's); a 3D model trained with axial subsampling zooms Z by its factor first.
     """
     runner = load_model(model, engine) if isinstance(model, (str, Path)) else model
     spec = runner.spec
@@ -91,8 +95,13 @@ def restore(model: str | Path | ModelRunner, image: np.ndarray | Image, axes: st
     if isinstance(image, Image):
         image, axes, pixel_size = image.data, image.axes, image.pixel_size
     image = real_array(image, "input image")
+    if spec.kind == "isotropic":
+        return _isotropic_restoration(runner, image, (axes or {3: "ZYX"}.get(image.ndim, "YX")).upper(), pixel_size,
+                                      tile, progress, on_progress, z_factor)
     axes = (axes or {2: "YX", 3: spec.axes if len(spec.axes) == 3 else "TYX"}.get(image.ndim, "")).upper()
     _check_input(image, axes, spec)
+    if spec.z_factor > 1:
+        image, pixel_size = upsample_z(image, axes, spec.z_factor, pixel_size)
     if isinstance(runner, PipelineRunner):
         return _pipeline_restoration(runner, image, axes, pixel_size, progress)
     order = [axes.index(a) for a in axes if a not in spec.axes] + [axes.index(a) for a in spec.axes]
@@ -102,6 +111,17 @@ def restore(model: str | Path | ModelRunner, image: np.ndarray | Image, axes: st
     inverse = np.argsort(order)
     mean, scale, disagreement = (None if a is None else np.transpose(a, inverse) for a in outputs)
     return Restoration(mean, axes, scale, pixel_size, disagreement)
+
+
+def _isotropic_restoration(runner, image, axes, pixel_size, tile, progress, on_progress, z_factor) -> Restoration:
+    check_axes(axes, image.shape, "input image")
+    problems = check_image(image, "input image")
+    if problems:
+        raise InputError("; ".join(problems))
+    tile = _check_tile(tuple(tile or DEFAULT_TILE[2]), runner.spec)
+    mean, scale, out_pixel_size = restore_isotropic(runner, image, axes, tile, pixel_size, z_factor, progress,
+                                                    on_progress)
+    return Restoration(mean, axes, scale, out_pixel_size)
 
 
 def _pipeline_restoration(runner: PipelineRunner, image: np.ndarray, axes: str, pixel_size,
