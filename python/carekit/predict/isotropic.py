@@ -7,8 +7,8 @@ plane it sees (XZ recovers X-Z structure, YZ recovers Y-Z structure) and halluci
 by a multiplicative combination, which keeps a voxel bright only where both passes agree; it is what the CARE paper's
 code does, so results stay comparable. A probabilistic model's scale is the larger of the two passes' scales.
 
-Memory: the input, the output (and the scale), plus one slab of `slab` rows zoomed along Z (2 float32 copies of
-slab x Z*factor x X) and one network tile. The output may be any preallocated array the caller gives (e.g. a
+Memory: the input, the output (and the scale), plus one slab of planes zoomed along Z (a few float32 copies of
+about BATCH_PIXELS voxels) and the network's activations for one batch of tiles. The output may be any preallocated array the caller gives (e.g. a
 np.memmap), so a 512x2048x2048 result never needs to fit in RAM: only the input and a few slabs do.
 """
 
@@ -22,10 +22,11 @@ from ..errors import InputError
 from ..models.runner import ModelRunner
 from ..progress import progress_bar
 from ..synth.isotropic import FACTOR_TOLERANCE, zoom_z
-from ..tiling import n_tiles, tiled_apply
+from ..tiling import n_tiles, tile_grid, tiled_apply
 
 PERCENTILE_SAMPLES = 1 << 24  # percentiles of larger volumes come from a regular subsample of this many voxels
-SLAB = 16  # planes of one pass zoomed at a time
+BATCH_PIXELS = 1 << 20  # network input pixels per call (a slab of planes), as one default 1024x1024 tile
+MAX_SLAB = 64
 
 
 def check_factor(model_factor: float, pixel_size: dict | None, z_factor: float | None) -> None:
@@ -74,44 +75,60 @@ def restore_isotropic(runner: ModelRunner, image: np.ndarray, axes: str = "ZYX",
     else:
         scale_out = None
     lo, hi = global_range(image, spec.pmin, spec.pmax)
-    halo = (spec.halo,) * 2
-    per_plane = [n_tiles((n_z, n), tile, halo, spec.divisor) for n in (image.shape[2], image.shape[1])]
-    total = image.shape[1] * per_plane[0] + image.shape[2] * per_plane[1]
+    passes = [_Pass(axis, image.shape[3 - axis], n_z, tile, spec) for axis in (1, 2)]  # XZ planes, then YZ planes
+    total = sum(p.n_tiles(image.shape[p.axis]) for p in passes)
     with progress_bar(total, "restoring", unit="tile", disable=not progress or total < 2) as bar:
         def tile_done():
             bar.update(1)
             if on_progress is not None:
                 on_progress(bar.n, total)
 
-        def net(plane):
-            return tiled_apply(plane, runner.forward, tile, halo, spec.divisor, on_tile=tile_done)
-
-        for axis in (1, 2):  # 1: XZ planes (one per Y), 2: YZ planes (one per X)
-            _pass(image, axis, factor, (lo, hi, spec.eps), net, out, scale_out, first=axis == 1)
+        for direction in passes:
+            direction.run(image, runner, factor, (lo, hi, spec.eps), out, scale_out, tile_done)
     return out, scale_out, _output_pixel_size(pixel_size, factor)
 
 
-def _pass(image, axis: int, factor: float, norm, net, out, scale_out, first: bool) -> None:
-    """One direction: slabs of SLAB planes along `axis`, each zoomed in Z and restored plane by plane; the first
-    pass writes, the second combines (geometric mean, scale by maximum)."""
-    lo, hi, eps = norm
-    for start in range(0, image.shape[axis], SLAB):
-        index = [slice(None)] * 3
-        index[axis] = slice(start, start + SLAB)
-        slab = zoom_z((np.asarray(image[tuple(index)], np.float32) - lo) / (hi - lo + eps), factor)
-        for j in range(slab.shape[axis]):
-            plane_index = [slice(None)] * 3
-            plane_index[axis] = j
-            result = net(np.ascontiguousarray(slab[tuple(plane_index)]))
-            target = [slice(None)] * 3
-            target[axis] = start + j
-            target = tuple(target)
-            if first:
-                out[target] = result[..., 0]
-            else:
-                out[target] = np.sqrt(np.maximum(out[target], 0) * np.maximum(result[..., 0], 0))
+class _Pass:
+    """One direction (`axis` 1: the XZ plane of each Y; 2: the YZ plane of each X) in slabs of planes. A slab is
+    zoomed in Z and goes through the network as a batch of planes, tiled like one plane (tiled_apply on
+    (planes, Z, length) with no halo across planes), so each plane's result equals its own tiled restoration."""
+
+    def __init__(self, axis: int, length: int, n_z: int, tile: tuple[int, int], spec):
+        self.axis, self.spec = axis, spec
+        self.tile, self.halo = tuple(tile), (spec.halo,) * 2
+        cores, halos = tile_grid((n_z, length), self.tile, self.halo, spec.divisor)
+        padded = int(np.prod([c + 2 * h for c, h in zip(cores, halos)]))
+        self.slab = int(np.clip(BATCH_PIXELS // padded // spec.divisor * spec.divisor, 1, MAX_SLAB))
+        self.n_z, self.length = n_z, length
+
+    def _geometry(self, planes: int):
+        return (planes,) + self.tile, (0,) + self.halo
+
+    def n_tiles(self, n_planes: int) -> int:
+        counts = 0
+        for start in range(0, n_planes, self.slab):
+            planes = min(self.slab, n_planes - start)
+            counts += n_tiles((planes, self.n_z, self.length), *self._geometry(planes), self.spec.divisor)
+        return counts
+
+    def run(self, image, runner: ModelRunner, factor: float, norm, out, scale_out, tile_done) -> None:
+        """The first pass writes `out`, the second combines (geometric mean; scale by maximum)."""
+        lo, hi, eps = norm
+        first = self.axis == 1
+        for start in range(0, image.shape[self.axis], self.slab):
+            index = [slice(None)] * 3
+            index[self.axis] = slice(start, start + self.slab)
+            index = tuple(index)
+            slab = zoom_z((np.asarray(image[index], np.float32) - lo) / (hi - lo + eps), factor)
+            slab = np.moveaxis(slab, self.axis, 0)
+            tile, halo = self._geometry(len(slab))
+            result = tiled_apply(slab, lambda w: runner.forward(w[0])[None], tile, halo, self.spec.divisor,
+                                 on_tile=tile_done)
+            result = np.moveaxis(result, 0, self.axis)
+            mean = result[..., 0]
+            out[index] = mean if first else np.sqrt(np.maximum(out[index], 0) * np.maximum(mean, 0))
             if scale_out is not None:
-                scale_out[target] = result[..., 1] if first else np.maximum(scale_out[target], result[..., 1])
+                scale_out[index] = result[..., 1] if first else np.maximum(scale_out[index], result[..., 1])
 
 
 def _checked_out(array: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
