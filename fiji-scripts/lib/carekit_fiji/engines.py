@@ -54,13 +54,28 @@ def restore_python(imp, opts):
 
         inputs = contract.task_inputs(source.ndarray(shape), target.ndarray([out_values]), axes, opts)
         outputs = appose_client.execute(state, contract.TASK_SCRIPT, inputs, opts["timeout"], progress)
+        if outputs.get(contract.NEEDS_VALUES):  # the model adds Z planes (isotropic / axial upsampling)
+            target.dispose()
+            target = appose_client.SharedSegment(int(outputs[contract.NEEDS_VALUES]))
+            outputs = appose_client.execute(state, contract.FETCH_SCRIPT,
+                                            {"output": target.ndarray([int(outputs[contract.NEEDS_VALUES])])},
+                                            opts["timeout"], progress)
         IJ.showProgress(1.0)
-        return images.read_image(target.floats(), outputs["shape"], outputs["axes"],
-                                 imp.getShortTitle() + "_CARE", imp.getCalibration(), outputs.get("channels"))
+        return images.read_image(target.floats(), outputs["shape"], outputs["axes"], imp.getShortTitle() + "_CARE",
+                                 _calibration(imp, shape, axes, outputs), outputs.get("channels"))
     finally:
         source.dispose()
         if target is not None:
             target.dispose()
+
+
+def _calibration(imp, shape, axes, outputs):
+    """The input's calibration, with the Z voxel size divided by the Z zoom of the result."""
+    calibration = imp.getCalibration().copy()
+    if "Z" in axes and "Z" in outputs["axes"]:
+        zoom = float(outputs["shape"][outputs["axes"].index("Z")]) / shape[axes.index("Z")]
+        calibration.pixelDepth = calibration.pixelDepth / zoom
+    return calibration
 
 
 def restore_deepimagej(imp, opts):

@@ -16,12 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .contract import TASK_OUTPUTS
+from .contract import NEEDS_VALUES, TASK_OUTPUTS
 
 # a warm worker keeps the models it ran last (a macro looping over images reuses one); older ones are evicted so
 # that a session trying many packages does not hold every network in memory
 MODEL_CACHE_SIZE = 2
 _MODELS: OrderedDict[tuple[str, str, str, int], object] = OrderedDict()
+_PENDING: dict = {}  # a result too large for its output segment, until FETCH_SCRIPT collects it
 
 
 def main() -> None:
@@ -95,12 +96,13 @@ def restore_task(task, image, output, axes: str, model: str, backend: str, tile:
 
         restored, out_axes, channels = restore_array(np.array(source, dtype=np.float32), axes, model, backend,
                                                      tile, uncertainty, progress, precision)
-        target = output.ndarray()
-        flat = target.reshape(-1)
-        if restored.size > flat.size:
-            raise ValueError(f"output buffer too small: {flat.size} values for a result of shape {restored.shape}")
-        flat[: restored.size] = restored.astype(np.float32, copy=False).reshape(-1)
-        del target, flat
+        outputs = dict(zip(TASK_OUTPUTS, (list(restored.shape), out_axes, channels,
+                                           round(time.perf_counter() - started, 4))))
+        if restored.size > int(np.prod(output.shape)):
+            _PENDING.update(result=restored, outputs=outputs)
+            task.outputs[NEEDS_VALUES] = int(restored.size)
+            return
+        _write(output, restored)
     finally:
         del source
         for array in (image, output):
@@ -108,5 +110,28 @@ def restore_task(task, image, output, axes: str, model: str, backend: str, tile:
                 array.shm.close()
             except BufferError:  # a view is still alive after an error; the client removes the segment anyway
                 pass
-    task.outputs.update(zip(TASK_OUTPUTS, (list(restored.shape), out_axes, channels,
-                                           round(time.perf_counter() - started, 4))))
+    task.outputs.update(outputs)
+
+
+def _write(output, restored: np.ndarray) -> None:
+    target = output.ndarray()
+    flat = target.reshape(-1)
+    if restored.size > flat.size:
+        raise ValueError(f"output buffer too small: {flat.size} values for a result of shape {restored.shape}")
+    flat[: restored.size] = restored.astype(np.float32, copy=False).reshape(-1)
+    del target, flat
+
+
+def fetch_task(task, output) -> None:
+    """Appose task body of FETCH_SCRIPT: write the result kept by restore_task into the larger `output`."""
+    if not _PENDING:
+        raise ValueError("no restored image is waiting to be fetched")
+    try:
+        _write(output, _PENDING["result"])
+    finally:
+        try:
+            output.shm.close()
+        except BufferError:
+            pass
+    task.outputs.update(_PENDING.pop("outputs"))
+    _PENDING.clear()
