@@ -22,8 +22,8 @@ def test_isotropic_package_in_imagej_matches_python(tmp_path):
     stack = Image(rng.random((8, 48, 40)).astype(np.float32) + np.linspace(0, 1, 40, dtype=np.float32),
                   "ZYX", {"Z": 1.2, "Y": 0.4, "X": 0.4})
     config = TrainConfig(**{**TINY_TRAIN, "epochs": 1, "steps_per_epoch": 2, "unet_first": 8})
-    train_isotropic(stack, tmp_path / "iso", config, progress=False)
-    package = build_package(tmp_path / "iso", tmp_path / "iso.zip", name="isotropic in imagej",
+    train_isotropic(stack, tmp_path / "model", config, progress=False)
+    package = build_package(tmp_path / "model", tmp_path / "iso.zip", name="isotropic in imagej",
                             formats=("keras_hdf5", "onnx")).zip_path
     result = run_in_fiji(package, stack)
     assert result.dims == ("Z", "Y", "X") and result.shape == (24, 48, 40)
