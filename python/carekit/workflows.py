@@ -122,6 +122,9 @@ def resume(model_dir: str | Path, epochs: int, progress: bool = True):
     record = ModelRecord.load(model_dir)
     if not record.data:
         raise InputError(f"{model_dir} does not record its training data, so it cannot be resumed from the CLI")
+    if record.kind == "isotropic":
+        raise InputError(f"{model_dir} is an isotropic model; resuming those is not supported yet: train a new one "
+                         "with more --epochs")
     lows, highs, _ = training_pairs(record.data, len(record.train.axes))
     from .train.care import train_care
 
