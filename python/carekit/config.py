@@ -103,7 +103,7 @@ class ModelRecord(_Strict):
     config_version: int = CONFIG_VERSION
     carekit_version: str
     name: str
-    kind: Literal["care", "ensemble", "projection"] = "care"
+    kind: Literal["care", "ensemble", "isotropic", "projection"] = "care"
     members: list[str] = Field(default_factory=list, description="ensemble: member model folders (relative)")
     train: TrainConfig
     data: dict = Field(default_factory=dict, description="where the training data came from (source, synth settings)")
@@ -114,6 +114,9 @@ class ModelRecord(_Strict):
     projection_head_depth: int = Field(2, ge=1, le=4, description="projection: 3D head levels (pooling 1x2x2)")
     projection_head_filters: int = Field(8, ge=1, description="projection: 3D head filters at the first level")
     projection_planes: int = Field(0, ge=0, description="projection: planes of the training stacks")
+    z_factor: float = Field(1.0, ge=1, allow_inf_nan=False,
+                            description="isotropic: the Z/XY pixel-size ratio trained for; a 3D CARE model: its "
+                                        "axial subsampling (prediction zooms Z by it first)")
 
     def save(self, model_dir: str | Path) -> Path:
         return write_text(Path(model_dir) / MODEL_CONFIG_FILE, self.model_dump_json(indent=2))
@@ -155,6 +158,9 @@ class PackageCarekitBlock(_Strict):
     ensemble_members: int = Field(0, ge=0)
     domain: dict = Field(default_factory=dict, description="what the model was trained on (carekit.domain), for "
                                                            "out-of-range warnings; empty in older packages")
+    kind: Literal["care", "isotropic", "projection"] = Field("care", description="isotropic: a 2D network that carekit applies to "
+                                                                   "the XZ and YZ planes of a Z-zoomed stack")
+    z_factor: float = Field(1.0, ge=1, description="Z zoom before the network (isotropic, or axial upsampling)")
 
     @classmethod
     def read(cls, block, source) -> "PackageCarekitBlock":

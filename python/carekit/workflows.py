@@ -101,7 +101,9 @@ def train(data: dict, model_dir: str | Path, config: TrainConfig | None = None, 
     lows, highs, pixel_size = training_pairs(data, len(config.axes))
     from .train.care import train_care
 
-    return train_care(lows, highs, config, model_dir, data_info=data, pixel_size=pixel_size, progress=progress)
+    subsample = data.get("synth", {}).get("axial_subsample", 1) if config.axes == "ZYX" else 1
+    return train_care(lows, highs, config, model_dir, data_info=data, pixel_size=pixel_size, progress=progress,
+                      record_fields={"z_factor": subsample})
 
 
 def projection_pairs(data: dict, planes: int) -> tuple[list[np.ndarray], list[np.ndarray], dict]:
@@ -150,6 +152,9 @@ def resume(model_dir: str | Path, epochs: int, progress: bool = True):
         raise InputError(f"{model_dir} does not record its training data, so it cannot be resumed from the CLI")
     if record.kind == "projection":
         raise InputError(f"{model_dir} is a projection model; resuming those is not supported: train a new one")
+    if record.kind == "isotropic":
+        raise InputError(f"{model_dir} is an isotropic model; resuming those is not supported yet: train a new one "
+                         "with more --epochs")
     lows, highs, _ = training_pairs(record.data, len(record.train.axes))
     from .train.care import train_care
 

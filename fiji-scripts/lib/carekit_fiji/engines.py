@@ -56,23 +56,21 @@ def restore_python(imp, opts):
     target = None
     try:
         images.write_planes(imp, source.floats())
-        while True:
-            target = appose_client.SharedSegment(out_values)
-            inputs = contract.task_inputs(source.ndarray(shape), target.ndarray([out_values]), axes, opts,
-                                          _pixel_size(imp))
-            outputs = appose_client.execute(state, contract.TASK_SCRIPT, inputs, opts["timeout"], _progress)
-            if _count(outputs["shape"]) <= out_values:
-                break
-            # more output channels than the segment had room for (a package with several outputs): the worker
-            # wrote nothing and said the shape; run again with a segment that large
-            out_values = _count(outputs["shape"])
+        target = appose_client.SharedSegment(out_values)
+        inputs = contract.task_inputs(source.ndarray(shape), target.ndarray([out_values]), axes, opts,
+                                      _pixel_size(imp))
+        outputs = appose_client.execute(state, contract.TASK_SCRIPT, inputs, opts["timeout"], _progress)
+        if outputs.get(contract.NEEDS_VALUES):  # more Z planes (isotropic, upsampling) or more output channels
             target.dispose()
-            target = None
+            target = appose_client.SharedSegment(int(outputs[contract.NEEDS_VALUES]))
+            outputs = appose_client.execute(state, contract.FETCH_SCRIPT,
+                                            {"output": target.ndarray([int(outputs[contract.NEEDS_VALUES])])},
+                                            opts["timeout"], _progress)
         IJ.showProgress(1.0)
         for message in outputs.get("warnings") or []:
             IJ.log("CARE Restore: warning: %s" % message)
-        return images.read_image(target.floats(), outputs["shape"], outputs["axes"],
-                                 imp.getShortTitle() + "_CARE", imp.getCalibration(), outputs.get("channels"))
+        return images.read_image(target.floats(), outputs["shape"], outputs["axes"], imp.getShortTitle() + "_CARE",
+                                 _calibration(imp, shape, axes, outputs), outputs.get("channels"))
     finally:
         source.dispose()
         if target is not None:
@@ -85,6 +83,15 @@ def _pixel_size(imp):
     if not calibration.scaled():
         return None
     return {"X": float(calibration.pixelWidth), "Y": float(calibration.pixelHeight)}
+
+
+def _calibration(imp, shape, axes, outputs):
+    """The input's calibration, with the Z voxel size divided by the Z zoom of the result."""
+    calibration = imp.getCalibration().copy()
+    if "Z" in axes and "Z" in outputs["axes"]:
+        zoom = float(outputs["shape"][outputs["axes"].index("Z")]) / shape[axes.index("Z")]
+        calibration.pixelDepth = calibration.pixelDepth / zoom
+    return calibration
 
 
 def restore_deepimagej(imp, opts):

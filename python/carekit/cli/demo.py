@@ -11,10 +11,17 @@ def add_parser(sub) -> None:
     p.add_argument("--quick", action="store_true", help="a shorter version (a third of the training)")
     p.add_argument("--no-fiji", action="store_true", help="skip the ImageJ stage")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--task", choices=("restoration", "isotropic"), default="restoration",
+                   help="restoration (default: denoising on HeLa, the full demo) or isotropic (nuclei3d, Z x4)")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
+    if args.task == "isotropic":
+        from ..demo_isotropic import run_isotropic_demo
+
+        run_isotropic_demo(Path(args.out), quick=args.quick, progress=not args.quiet)
+        return 0
     from ..demo import run_demo
 
     run_demo(Path(args.out), quick=args.quick, progress=not args.quiet, with_fiji=not args.no_fiji)

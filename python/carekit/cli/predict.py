@@ -22,6 +22,8 @@ def add_parser(sub) -> None:
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--axes", help="axes of the inputs if the files do not say, e.g. TYX")
     p.add_argument("--tile", type=at_least_one("tile"), nargs="+", help="tile size per spatial axis")
+    p.add_argument("--z-factor", type=float, help="isotropic models: the stacks' Z/XY pixel-size ratio when the files "
+                   "do not record it (must match the model's)")
     add_precision_arg(p, "fp32", "default fp32 (reproduces the package's test outputs); bf16 and auto run the Keras "
                       "weights in mixed precision (|difference| up to about 0.05 in normalized units, 0.002 on "
                       "average).")
@@ -81,7 +83,8 @@ def _restore_files(model, args, out_dir: Path) -> None:
         image = read_image(path, args.axes)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", OutOfRangeWarning)
-            result = restore(model, image, tile=tuple(args.tile) if args.tile else None, progress=not args.quiet)
+            result = restore(model, image, tile=tuple(args.tile) if args.tile else None, progress=not args.quiet,
+                             z_factor=args.z_factor)
         for warning in caught:
             if issubclass(warning.category, OutOfRangeWarning):
                 print(f"warning: {path}: {warning.message}", file=sys.stderr)

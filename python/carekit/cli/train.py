@@ -36,8 +36,43 @@ def add_parser(sub) -> None:
     add_precision_arg(p, default(TrainConfig, "precision"),
                       "training precision (default auto; --resume keeps the recorded one).")
     p.add_argument("--quiet", action="store_true")
+    _add_isotropic_args(p)
     add_source_args(p, pairs=True, required=False)
     p.set_defaults(func=run)
+
+
+def _add_isotropic_args(p) -> None:
+    iso = p.add_argument_group("isotropic restoration (--isotropic --stack S.tif)")
+    iso.add_argument("--isotropic", action="store_true", help="train a 2D network on the lateral planes of --stack "
+                     "that restores its XZ/YZ planes (no isotropic ground truth needed)")
+    iso.add_argument("--stack", help="the anisotropic (Z, Y, X) TIFF stack to learn from")
+    iso.add_argument("--z-factor", type=float, help="Z/XY pixel-size ratio (default: from the TIFF's pixel sizes)")
+    iso.add_argument("--axial-psf", choices=("gaussian", "widefield", "measured", "none"), default="gaussian",
+                     help="axial PSF rotated into the plane: gaussian (sigma_z = factor/2 px), widefield (from --na, "
+                          "--wavelength, --pixel-size-nm), measured (--psf-file), none")
+    iso.add_argument("--psf-file", help="measured PSF TIFF, (Z, Y, X) or an XZ section (Z, X)")
+    iso.add_argument("--iso-photons", type=float, help="add Poisson noise at this peak photon count (default none)")
+    iso.add_argument("--max-planes", type=int, help="use at most this many lateral planes (evenly spaced)")
+
+
+def _train_isotropic(args) -> int:
+    from ..errors import InputError
+    from ..io import read_image
+    from ..train.isotropic import axial_psf, train_isotropic, z_factor_from_pixel_size
+
+    if not args.stack:
+        raise InputError("--isotropic needs --stack S.tif (the anisotropic stack to learn from)")
+    stack = read_image(args.stack, args.axes if args.axes == "ZYX" else None)
+    factor = args.z_factor or z_factor_from_pixel_size(stack.pixel_size, args.stack)
+    measured = read_image(args.psf_file).data if args.psf_file else None
+    psf = axial_psf(args.axial_psf, factor, na=args.na, wavelength_nm=args.wavelength,
+                    pixel_size_nm=args.pixel_size_nm, measured=measured)
+    config = _config(args).model_copy(update={"axes": "YX"})
+    result = train_isotropic(stack, args.model, config, factor, psf, args.iso_photons, max_planes=args.max_planes,
+                             data_info={"stack": args.stack}, progress=not args.quiet)
+    print(f"isotropic model (Z/XY factor {factor:g}): {result.model_dir}\n  epochs trained: {result.epochs_done}, "
+          f"best validation loss {result.best_val_loss:.4f}")
+    return 0
 
 
 def _config(args) -> TrainConfig:
@@ -59,6 +94,8 @@ def run(args) -> int:
     from .. import workflows
     from ..errors import InputError
 
+    if args.isotropic:
+        return _train_isotropic(args)
     has_source = any(getattr(args, k) for k in ("pairs", "builtin", "clean", "synthetic"))
     if args.resume == has_source:
         raise InputError("give training data (--pairs, --builtin, --clean or --synthetic), or --resume to continue a model")

@@ -85,6 +85,14 @@ TASK_SCRIPT = """
 from carekit.fiji.worker import restore_task
 restore_task(task, %s)
 """ % ", ".join(TASK_INPUTS)
+# A result larger than the output segment (isotropic or axially upsampling models add Z planes): TASK_SCRIPT then
+# returns only NEEDS_VALUES (the floats it needs) and keeps the result; FETCH_SCRIPT copies it into a segment that
+# large (input "output") and returns TASK_OUTPUTS.
+NEEDS_VALUES = "needs_values"
+FETCH_SCRIPT = """
+from carekit.fiji.worker import fetch_task
+fetch_task(task, output)
+"""
 
 
 def output_values(n_values, uncertainty):

@@ -17,12 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .contract import TASK_OUTPUTS
+from .contract import NEEDS_VALUES, TASK_OUTPUTS
 
 # a warm worker keeps the models it ran last (a macro looping over images reuses one); older ones are evicted so
 # that a session trying many packages does not hold every network in memory
 MODEL_CACHE_SIZE = 2
 _MODELS: OrderedDict[tuple[str, str, str, int], object] = OrderedDict()
+_PENDING: dict = {}  # a result too large for its output segment, until FETCH_SCRIPT collects it
 
 
 def main() -> None:
@@ -85,7 +86,7 @@ def restore_array(image: np.ndarray, axes: str, model: str, backend: str = "onnx
         return _output_channels(result.outputs, axes)
     extra, name = ((result.scale, "scale") if result.scale is not None else (result.disagreement, "disagreement"))
     if extra is None or not uncertainty:
-        return result.image, result.axes if runner.spec.projection else axes, []  # a projection has no Z
+        return result.image, result.axes if runner.spec.kind == "projection" else axes, []  # a projection has no Z
     if "C" in axes:
         c = axes.index("C")
         stacked = np.stack([result.image, extra], axis=c + 1)
@@ -107,7 +108,8 @@ def _output_channels(outputs: dict, axes: str) -> tuple[np.ndarray, str, list[st
 def restore_task(task, image, output, axes: str, model: str, backend: str, tile: int, uncertainty: bool,
                  precision: str = "fp32", pixel_size: dict | None = None) -> None:
     """Appose task body: read `image` (NDArray), write the restoration into `output` (NDArray) when it fits,
-    report progress, return the result's shape and axes (a larger shape than `output` holds: nothing was written)."""
+    report progress, return the result's shape and axes. A result larger than `output` (more Z planes, or more
+    output channels) is kept and only NEEDS_VALUES returned: FETCH_SCRIPT then copies it into a larger segment."""
     started = time.perf_counter()
     messages = []
     source = image.ndarray()
@@ -118,11 +120,13 @@ def restore_task(task, image, output, axes: str, model: str, backend: str, tile:
         restored, out_axes, channels = restore_array(np.array(source, dtype=np.float32), axes, model, backend,
                                                      tile, uncertainty, progress, precision, pixel_size,
                                                      messages.append)
-        target = output.ndarray()
-        flat = target.reshape(-1)
-        if restored.size <= flat.size:  # else the client runs the task again with room for the shape returned
-            flat[: restored.size] = restored.astype(np.float32, copy=False).reshape(-1)
-        del target, flat
+        outputs = dict(zip(TASK_OUTPUTS, (list(restored.shape), out_axes, channels,
+                                           round(time.perf_counter() - started, 4), messages)))
+        if restored.size > int(np.prod(output.shape)):
+            _PENDING.update(result=restored, outputs=outputs)
+            task.outputs[NEEDS_VALUES] = int(restored.size)
+            return
+        _write(output, restored)
     finally:
         del source
         for array in (image, output):
@@ -130,5 +134,28 @@ def restore_task(task, image, output, axes: str, model: str, backend: str, tile:
                 array.shm.close()
             except BufferError:  # a view is still alive after an error; the client removes the segment anyway
                 pass
-    task.outputs.update(zip(TASK_OUTPUTS, (list(restored.shape), out_axes, channels,
-                                           round(time.perf_counter() - started, 4), messages)))
+    task.outputs.update(outputs)
+
+
+def _write(output, restored: np.ndarray) -> None:
+    target = output.ndarray()
+    flat = target.reshape(-1)
+    if restored.size > flat.size:
+        raise ValueError(f"output buffer too small: {flat.size} values for a result of shape {restored.shape}")
+    flat[: restored.size] = restored.astype(np.float32, copy=False).reshape(-1)
+    del target, flat
+
+
+def fetch_task(task, output) -> None:
+    """Appose task body of FETCH_SCRIPT: write the result kept by restore_task into the larger `output`."""
+    if not _PENDING:
+        raise ValueError("no restored image is waiting to be fetched")
+    try:
+        _write(output, _PENDING["result"])
+    finally:
+        try:
+            output.shm.close()
+        except BufferError:
+            pass
+    task.outputs.update(_PENDING.pop("outputs"))
+    _PENDING.clear()

@@ -28,7 +28,8 @@ class NetworkSpec:
     eps: float = 1e-6
     ensemble_members: int = 0
     domain: dict = field(default_factory=dict, compare=False)  # carekit.domain reference statistics, if recorded
-    projection: bool = False  # input (Z, Y, X) with any number of planes -> output (Y, X); axes is the output's
+    kind: str = "care"  # care | isotropic | projection (input (Z, Y, X), any number of planes -> (Y, X))
+    z_factor: float = 1.0
 
     @property
     def output_channels(self) -> tuple[str, ...]:
@@ -46,7 +47,8 @@ def network_spec_from_record(record: ModelRecord) -> NetworkSpec:
                        receptive_halo(config.unet_depth, config.unet_kern_size), 2**config.unet_depth,
                        config.probabilistic or record.kind == "ensemble",
                        ensemble_members=len(record.members) if record.kind == "ensemble" else 0,
-                       domain=_record_domain(record))
+                       domain=_record_domain(record),
+                       kind="isotropic" if record.kind == "isotropic" else "care", z_factor=record.z_factor)
 
 
 def _record_domain(record: ModelRecord) -> dict:
@@ -57,7 +59,8 @@ def _record_domain(record: ModelRecord) -> dict:
 
 def network_spec_from_block(block: PackageCarekitBlock) -> NetworkSpec:
     return NetworkSpec(block.axes, block.norm_pmin, block.norm_pmax, block.halo, block.step, block.probabilistic,
-                       ensemble_members=block.ensemble_members, domain=block.domain)
+                       ensemble_members=block.ensemble_members, domain=block.domain, kind=block.kind,
+                       z_factor=block.z_factor)
 
 
 def projection_spec(unet_depth: int, kern_size: int, head_depth: int, pmin: float, pmax: float) -> NetworkSpec:
@@ -65,4 +68,4 @@ def projection_spec(unet_depth: int, kern_size: int, head_depth: int, pmin: floa
     convolutions), rounded up to the lateral size divisor; the whole Z axis is always given."""
     divisor = 2**max(unet_depth, head_depth)
     halo = receptive_halo(unet_depth, kern_size) + receptive_halo(head_depth, 3)
-    return NetworkSpec("YX", pmin, pmax, -(-halo // divisor) * divisor, divisor, False, projection=True)
+    return NetworkSpec("YX", pmin, pmax, -(-halo // divisor) * divisor, divisor, False, kind="projection")

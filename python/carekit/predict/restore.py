@@ -20,6 +20,7 @@ from ..progress import progress_bar
 from ..tiling import iter_planes, n_tiles, tile_grid, tiled_apply
 from .domain_check import warn_input, warn_uncertainty
 from .projection import project
+from .isotropic import restore_isotropic, upsample_z
 
 DEFAULT_TILE = {2: (1024, 1024), 3: (32, 128, 128)}
 
@@ -77,7 +78,8 @@ def _check_padding_work(shape, n_planes: int, n_calls: int, tile, halo, spec: Ne
 
 def restore(model: str | Path | ModelRunner, image: np.ndarray | Image, axes: str | None = None,
             tile: tuple[int, ...] | None = None, progress: bool = True, engine: str | None = None,
-            on_progress: Callable[[int, int], None] | None = None, check_domain: bool = True) -> Restoration:
+            on_progress: Callable[[int, int], None] | None = None, check_domain: bool = True,
+            z_factor: float | None = None) -> Restoration:
     """Restore a 2D/3D image, or each plane/stack of a larger one (e.g. TYX, CZYX), with a CARE model
     (a model directory, a bioimage.io package path, or a runner from carekit.models.load_model).
 
@@ -88,6 +90,9 @@ def restore(model: str | Path | ModelRunner, image: np.ndarray | Image, axes: st
     is in `outputs`.
     With `check_domain`, an input unlike the model's recorded training data, or a predicted uncertainty well above
     its validation level, gives an OutOfRangeWarning (see predict.domain_check).
+
+    An isotropic model restores a (Z, Y, X) stack to round(Z * factor) planes (predict.isotropic; `z_factor`, when
+    given, must match the model's); a 3D model trained with axial subsampling zooms Z by its factor first.
     """
     runner = load_model(model, engine) if isinstance(model, (str, Path)) else model
     spec = runner.spec
@@ -95,12 +100,17 @@ def restore(model: str | Path | ModelRunner, image: np.ndarray | Image, axes: st
     if isinstance(image, Image):
         image, axes, pixel_size = image.data, image.axes, image.pixel_size
     image = real_array(image, "input image")
-    if spec.projection:
+    if spec.kind == "projection":
         axes = (axes or {2: "YX", 3: "ZYX"}.get(image.ndim, "")).upper()
         projected = project(runner, image, axes, tile, progress, on_progress)
         return Restoration(projected, "YX", None, {a: s for a, s in (pixel_size or {}).items() if a in "YX"})
+    if spec.kind == "isotropic":
+        return _isotropic_restoration(runner, image, (axes or {3: "ZYX"}.get(image.ndim, "YX")).upper(), pixel_size,
+                                      tile, progress, on_progress, z_factor)
     axes = (axes or {2: "YX", 3: spec.axes if len(spec.axes) == 3 else "TYX"}.get(image.ndim, "")).upper()
     _check_input(image, axes, spec)
+    if spec.z_factor > 1:
+        image, pixel_size = upsample_z(image, axes, spec.z_factor, pixel_size)
     if isinstance(runner, PipelineRunner):
         return _pipeline_restoration(runner, image, axes, pixel_size, progress)
     order = [axes.index(a) for a in axes if a not in spec.axes] + [axes.index(a) for a in spec.axes]
@@ -114,6 +124,17 @@ def restore(model: str | Path | ModelRunner, image: np.ndarray | Image, axes: st
     if check_domain:
         warn_uncertainty(spec, scale, disagreement)
     return Restoration(mean, axes, scale, pixel_size, disagreement)
+
+
+def _isotropic_restoration(runner, image, axes, pixel_size, tile, progress, on_progress, z_factor) -> Restoration:
+    check_axes(axes, image.shape, "input image")
+    problems = check_image(image, "input image")
+    if problems:
+        raise InputError("; ".join(problems))
+    tile = _check_tile(tuple(tile or DEFAULT_TILE[2]), runner.spec)
+    mean, scale, out_pixel_size = restore_isotropic(runner, image, axes, tile, pixel_size, z_factor, progress,
+                                                    on_progress)
+    return Restoration(mean, axes, scale, out_pixel_size)
 
 
 def _pipeline_restoration(runner: PipelineRunner, image: np.ndarray, axes: str, pixel_size,

@@ -103,16 +103,17 @@ def load_care(model_dir: str | Path, weights: str = "weights_best.h5", precision
 
 def train_care(sources: list[np.ndarray], targets: list[np.ndarray], config: TrainConfig, model_dir: str | Path,
                data_info: dict | None = None, pixel_size: dict | None = None, resume: bool = False,
-               extra_epochs: int | None = None, progress: bool = True) -> TrainResult:
+               extra_epochs: int | None = None, progress: bool = True, record_fields: dict | None = None) -> TrainResult:
     """Train (or with `resume`, continue training for `extra_epochs`, default config.epochs) a CARE model in
     `model_dir` from source/target image lists (any real-valued arrays or nested lists).
 
     Writes weights_best.h5 / weights_last.h5, config.json (csbdeep), carekit.json (our config), history.csv and
     history.png (loss, MAE and learning rate per epoch). The data is checked before anything is written.
+    `record_fields` sets further ModelRecord fields of a new model (e.g. kind and z_factor).
     """
     with seeded(config.seed):
         return _train_care(sources, targets, config, Path(model_dir), data_info, pixel_size, resume, extra_epochs,
-                           progress)
+                           progress, record_fields or {})
 
 
 @contextlib.contextmanager
@@ -130,7 +131,7 @@ def seeded(seed: int):
 
 
 def _train_care(sources, targets, config: TrainConfig, model_dir: Path, data_info, pixel_size, resume: bool,
-                extra_epochs: int | None, progress: bool) -> TrainResult:
+                extra_epochs: int | None, progress: bool, record_fields: dict) -> TrainResult:
     if resume:
         record = ModelRecord.load(model_dir)
         record.train = config = record.train.model_copy(update={"precision": choose(record.train.precision)})
@@ -138,7 +139,7 @@ def _train_care(sources, targets, config: TrainConfig, model_dir: Path, data_inf
         check_new_model_folder(model_dir)
         config = config.model_copy(update={"precision": choose(config.precision)})
         record = ModelRecord(carekit_version=__version__, name=model_dir.name, train=config,
-                             data=data_info or {}, pixel_size=pixel_size or {})
+                             data=data_info or {}, pixel_size=pixel_size or {}, **record_fields)
     if resume and extra_epochs is not None and extra_epochs < 1:
         raise InputError(f"epochs must be >= 1, got {extra_epochs}")
     n_epochs = extra_epochs if resume and extra_epochs is not None else config.epochs

@@ -36,6 +36,20 @@ def cover(raw: np.ndarray, restored: np.ndarray, path: Path) -> Path:
     return path
 
 
+def _recipe_note(record: ModelRecord) -> list[str]:
+    """What a user without carekit must do around the network of an isotropic or axially upsampling model."""
+    if record.kind == "isotropic":
+        return [f"- **Isotropic model**: the weights are the 2D network only. carekit (predict, the Fiji plugin) runs "
+                f"the whole recipe on a (Z, Y, X) stack. Without carekit: normalize the stack with the percentiles "
+                f"above, zoom Z linearly by {record.z_factor:g}, run the network on every XZ plane and every YZ plane "
+                "(Z along the network's first axis, Y), and combine the two results voxel by voxel as "
+                "sqrt(max(xz, 0) * max(yz, 0)); the output's Z pixel size is the input's divided by the factor."]
+    if record.z_factor > 1:
+        return [f"- **Axial upsampling**: zoom Z of the raw stack linearly by {record.z_factor:g} before the network "
+                "(carekit does this itself); the output's Z pixel size is the input's divided by the factor."]
+    return []
+
+
 def readme(record: ModelRecord, name: str, description: str, evaluation: dict | None, formats: tuple[str, ...]) -> str:
     """The package documentation, with the sections bioimage.io reviewers look for (description, intended use,
     input/output, training, validation with measured metrics, how to run, limitations, citation, license)."""
@@ -69,6 +83,7 @@ def readme(record: ModelRecord, name: str, description: str, evaluation: dict | 
         "- Fiji/ImageJ: `run(\"CARE Restore\", \"model=[/path/to/this_package.zip] engine=python\");` with the carekit "
         "Fiji plugin installed (`carekit fiji install`).",
         _deepimagej(formats),
+        *_recipe_note(record),
         "- Any bioimage.io consumer that runs ONNX or TensorFlow weights, e.g. bioimageio.core `predict`.", "",
         "## Limitations", "",
         "CARE learns the image content and noise it was trained on: use it on similar structures, microscope and "

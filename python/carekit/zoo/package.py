@@ -105,6 +105,9 @@ def _check_target(out_zip: Path, formats: tuple[str, ...]) -> None:
 
 
 def _default_description(spec: NetworkSpec) -> str:
+    if spec.kind == "isotropic":
+        return (f"Isotropic CARE restoration of anisotropic 3D stacks (Z/XY factor {spec.z_factor:g}): a 2D network for "
+                "the XZ/YZ planes of the Z-zoomed stack (trained with carekit)")
     kind = (f"ensemble of {spec.ensemble_members} probabilistic networks, " if spec.ensemble_members
             else "probabilistic, " if spec.probabilistic else "")
     return f"CARE restoration of {len(spec.axes)}D fluorescence images ({kind}trained with carekit)"

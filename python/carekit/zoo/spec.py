@@ -99,7 +99,8 @@ def _config(spec: NetworkSpec, geometry: AxisGeometry) -> dict:
         "carekit": PackageCarekitBlock(
             version=__version__, probabilistic=spec.probabilistic, axes=spec.axes, norm_pmin=spec.pmin,
             norm_pmax=spec.pmax, halo=halo, step=step, output_channels=list(spec.output_channels),
-            ensemble_members=spec.ensemble_members, domain=spec.domain).model_dump(),
+            ensemble_members=spec.ensemble_members, domain=spec.domain, kind=spec.kind,
+            z_factor=spec.z_factor).model_dump(),
     }
 
 
