@@ -44,14 +44,16 @@ def output_chunks(source: ArraySource, spatial: str, halo: int) -> tuple[int, ..
                  for a, c, n in zip(source.axes, source.chunks, source.shape))
 
 
-def chunk_tasks(source: ArraySource, spatial: str, chunks: tuple[int, ...], halo: int, levels: list) -> list[ChunkTask]:
-    """One task per output chunk, with the percentile values of the planes/stacks it holds."""
+def chunk_tasks(source: ArraySource, spatial: str, chunks: tuple[int, ...], halo: int, divisor: int,
+                levels: list) -> list[ChunkTask]:
+    """One task per output chunk, with the percentile values of the planes/stacks it holds. The region read starts
+    on a multiple of the network's `divisor` (its pooling grid), as restore's tiles do, or results would differ."""
     extra = [i for i, a in enumerate(source.axes) if a not in spatial]
     extra_shape = [source.shape[i] for i in extra]
     tasks = []
     for index in itertools.product(*[range(math.ceil(n / c)) for n, c in zip(source.shape, chunks)]):
         core = tuple(slice(i * c, min((i + 1) * c, n)) for i, c, n in zip(index, chunks, source.shape))
-        read = tuple(slice(max(0, s.start - halo), min(n, s.stop + halo)) if a in spatial else s
+        read = tuple(slice(max(0, s.start - s.start % divisor - halo), min(n, s.stop + halo)) if a in spatial else s
                      for s, a, n in zip(core, source.axes, source.shape))
         planes = itertools.product(*[range(core[i].start, core[i].stop) for i in extra])
         plane_levels = tuple(levels[int(np.ravel_multi_index(p, extra_shape))] if extra else levels[0] for p in planes)
@@ -86,7 +88,7 @@ def restore_large(client, model: str | Path, source: ArraySource, out: str | Pat
     done = prepare_output(plan, overwrite)
     levels = compute_levels(client, source, spec.axes, spec.pmin, spec.pmax, exact_bytes)
     _warn_degenerate(levels, spec)
-    tasks = chunk_tasks(source, spec.axes, chunks, halo, levels)
+    tasks = chunk_tasks(source, spec.axes, chunks, halo, spec.divisor, levels)
     todo = [t for t in tasks if t.key not in done]
     result = LargeRestoration(out, len(tasks), len(tasks) - len(todo))
     futures = [client.submit(run_chunk, ref, source, plan, t, tile, pure=False, key=f"carekit-chunk-{t.key}")
