@@ -54,21 +54,31 @@ def _multiscales(plan: OutputPlan, name: str, n_levels: int) -> dict:
     return {"version": "0.4", "name": name, "axes": ngff_axes(plan.axes), "datasets": datasets}
 
 
+def check_output(plan: OutputPlan, overwrite: bool) -> bool:
+    """Refuse an existing output unless `overwrite` or it is an unfinished restoration of the same input with the
+    same model (then True: resume it). Writes nothing."""
+    path = Path(plan.path)
+    if not path.exists() or overwrite:
+        return False
+    state = _carekit_state(path)
+    if state.get("complete"):
+        raise InputError(f"{path} already holds a complete restoration; give --overwrite to replace it, or "
+                         "another --out")
+    if state.get("source") != plan.source:
+        raise InputError(f"{path} already exists and is not an unfinished restoration of this input with this "
+                         "model; give --overwrite to replace it, or another --out")
+    return True
+
+
 def prepare_output(plan: OutputPlan, overwrite: bool) -> set[str]:
     """Create the output (or reopen an unfinished one of the same input and model); the chunk keys already done."""
     path = Path(plan.path)
-    if path.exists():
-        state = _carekit_state(path)
-        if overwrite:
-            shutil.rmtree(path) if path.is_dir() else path.unlink()
-        elif state.get("complete"):
-            raise InputError(f"{path} already holds a complete restoration; give --overwrite to replace it, or "
-                             "another --out")
-        elif state.get("source") != plan.source:
-            raise InputError(f"{path} already exists and is not an unfinished restoration of this input with this "
-                             "model; give --overwrite to replace it, or another --out")
-        else:
-            return done_chunks(plan.path)
+    if check_output(plan, overwrite):
+        return done_chunks(plan.path)
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
     root = zarr.open_group(str(path), mode="w", zarr_format=2)
     shapes = level_shapes(plan.shape, plan.chunks, plan.axes)
     for name in plan.images:

@@ -33,12 +33,14 @@ def run_large(args) -> int:
     from ..errors import InputError
     from ..ngff import open_source
     from ..predict.cluster import dask_client
-    from ..predict.distributed import restore_large
+    from ..ngff_write import check_output
+    from ..predict.distributed import plan_large, restore_large
 
     if len(args.inputs) != 1 or not args.out.rstrip("/").lower().endswith(".zarr"):
         raise InputError("large data: give one input (OME-Zarr, Zarr or TIFF) and an --out ending in .ome.zarr, "
                          "e.g. carekit predict --model M big.ome.zarr --out restored.ome.zarr")
     source = open_source(args.inputs[0], args.axes)
+    check_output(plan_large(args.model, source, args.out, args.engine, args.precision).plan, args.overwrite)
     with dask_client(args.scheduler, args.scheduler_file, args.workers, args.threads_per_worker,
                      args.memory_limit) as client:
         if not args.quiet:

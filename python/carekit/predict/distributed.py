@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import secrets
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,10 +69,19 @@ def check_paths(source: ArraySource, out: Path) -> None:
                          "an output path outside it")
 
 
-def restore_large(client, model: str | Path, source: ArraySource, out: str | Path, engine: str | None = None,
-                  precision: str = "fp32", tile: tuple[int, ...] | None = None, overwrite: bool = False,
-                  progress: bool = True, exact_bytes: int = EXACT_BYTES) -> LargeRestoration:
-    """Restore `source` with `model` into the OME-Zarr `out` on the cluster behind `client`."""
+@dataclass(frozen=True)
+class LargeJob:
+    """A checked plan: the model to load on the workers, the output to write, its chunking and halo."""
+
+    ref: ModelRef
+    source: ArraySource
+    plan: OutputPlan
+    halo: int
+
+
+def plan_large(model: str | Path, source: ArraySource, out: str | Path, engine: str | None = None,
+               precision: str = "fp32") -> LargeJob:
+    """Load the model here (once per process) and check that it can restore `source` into `out`."""
     out = Path(out)
     check_paths(source, out)
     ref = ModelRef(str(Path(model).resolve()), engine, precision)
@@ -82,19 +92,29 @@ def restore_large(client, model: str | Path, source: ArraySource, out: str | Pat
         raise InputError(f"the model needs axes {spec.axes}, the input {source.path} has axes {source.axes!r} "
                          f"(shape {source.shape}); give --axes naming every dimension")
     halo = round_up(spec.halo, spec.divisor)
-    chunks = output_chunks(source, spec.axes, halo)
-    plan = OutputPlan(str(out), source.axes, source.shape, chunks, source.pixel_size, output_names(runner),
-                      {"input": str(Path(source.path).resolve()), "model": ref.path, "engine": engine})
-    done = prepare_output(plan, overwrite)
+    plan = OutputPlan(str(out), source.axes, source.shape, output_chunks(source, spec.axes, halo), source.pixel_size,
+                      output_names(runner), {"input": str(Path(source.path).resolve()), "model": ref.path,
+                                             "engine": engine})
+    return LargeJob(ref, source, plan, halo)
+
+
+def restore_large(client, model: str | Path, source: ArraySource, out: str | Path, engine: str | None = None,
+                  precision: str = "fp32", tile: tuple[int, ...] | None = None, overwrite: bool = False,
+                  progress: bool = True, exact_bytes: int = EXACT_BYTES) -> LargeRestoration:
+    """Restore `source` with `model` into the OME-Zarr `out` on the cluster behind `client`."""
+    job = plan_large(model, source, out, engine, precision)
+    spec = cached_model(job.ref).spec
+    done = prepare_output(job.plan, overwrite)
     levels = compute_levels(client, source, spec.axes, spec.pmin, spec.pmax, exact_bytes)
     _warn_degenerate(levels, spec)
-    tasks = chunk_tasks(source, spec.axes, chunks, halo, spec.divisor, levels)
+    tasks = chunk_tasks(source, spec.axes, job.plan.chunks, job.halo, spec.divisor, levels)
     todo = [t for t in tasks if t.key not in done]
-    result = LargeRestoration(out, len(tasks), len(tasks) - len(todo))
-    futures = [client.submit(run_chunk, ref, source, plan, t, tile, pure=False, key=f"carekit-chunk-{t.key}")
+    result = LargeRestoration(Path(out), len(tasks), len(tasks) - len(todo))
+    run = secrets.token_hex(4)  # task names unique per run, readable on the dashboard
+    futures = [client.submit(run_chunk, job.ref, source, job.plan, t, tile, key=f"carekit-chunk-{t.key}-{run}")
                for t in todo]
     _gather(client, futures, result, progress)
-    finish(plan)
+    finish(job.plan)
     return result
 
 
