@@ -49,6 +49,10 @@ class ArraySource:
         return np.asarray(self.array()[region])
 
 
+def example_axes(ndim: int) -> str:
+    return {2: "YX", 3: "ZYX", 4: "TZYX"}.get(ndim, "TZCYX")
+
+
 def is_zarr(path: str | Path) -> bool:
     path = Path(path)
     return path.suffix.lower() == ".zarr" or any((path / name).exists() for name in (".zgroup", ".zarray", "zarr.json"))
@@ -90,7 +94,7 @@ def _tiff_source(path: Path, axes: str | None) -> ArraySource:
 def _plain_source(path: Path, array, axes: str | None) -> ArraySource:
     if axes is None:
         raise InputError(f"{path} is a plain Zarr array without axes metadata; give its axes with --axes, "
-                         f"e.g. '{'TZCYX'[-array.ndim:]}'")
+                         f"e.g. '{example_axes(array.ndim)}'")
     axes = axes.upper()
     check_axes(axes, array.shape, str(path))
     return ArraySource(str(path), "zarr", "", axes, tuple(array.shape), str(array.dtype), tuple(array.chunks))
@@ -121,7 +125,7 @@ def _ngff_source(path: Path, group, axes: str | None) -> ArraySource:
     if axes is None and (len(file_axes) != array.ndim or "?" in file_axes):
         raise InputError(f"{path}: OME-Zarr {version or '?'} axes {names} are not all of t, c, z, y, x (or do not "
                          f"match the array's {array.ndim} dimensions); give them with --axes, e.g. "
-                         f"'{'TZCYX'[-array.ndim:]}'")
+                         f"'{example_axes(array.ndim)}'")
     axes = (axes or file_axes).upper()
     check_axes(axes, array.shape, str(path))
     return ArraySource(str(path), "zarr", dataset["path"], axes, tuple(array.shape), str(array.dtype),
