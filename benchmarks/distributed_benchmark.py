@@ -158,6 +158,7 @@ def bounded_memory(work: Path, planes: int, size: int, memory_limit: str) -> dic
         peaks = client.run(_peak_rss_mb)
     return {"dataset_gib_float32": dataset_gib, "memory_limit_per_worker": memory_limit, "workers": 2,
             "chunks": [1, 1024, 1024], "n_chunks": len(per_chunk), "total_s": total,
+            "chunk_s_mean": float(np.mean(per_chunk)),
             "peak_rss_mb_per_worker": sorted(peaks.values()), "network": "U-Net depth 1, 4 filters (untrained)"}
 
 
