@@ -223,8 +223,8 @@ def main() -> None:
             results["scaling"] = overhead_and_scaling(work, *((2, 512) if args.quick else (4, 1024)))
             write_results(results)
         if "bounded_memory" in only:
-            results["bounded_memory"] = bounded_memory(work, *((2, 2048, "1.5GiB") if args.quick
-                                                               else (12, 8192, "1.5GiB")))
+            results["bounded_memory"] = bounded_memory(work, *((2, 2048, "1.25GiB") if args.quick
+                                                               else (16, 4096, "1.25GiB")))
             write_results(results)
 
 
