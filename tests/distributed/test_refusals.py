@@ -84,7 +84,7 @@ def test_worker_out_of_memory_is_one_line_and_output_stays_unfinished(tmp_path, 
                str(out), "--workers", "1", "--threads-per-worker", "1", "--memory-limit", "250MB", "--quiet"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert done.returncode == 2, done.stderr[-3000:]
-    last = done.stderr.strip().splitlines()[-1]
-    assert last.startswith(("error: a dask worker died", "error: every dask worker has been paused"))
-    assert "--memory-limit" in last
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "--memory-limit" in errors[0], done.stderr[-3000:]
+    assert errors[0].startswith(("error: a dask worker died", "error: every dask worker has been paused"))
     assert zarr.open_group(str(out), mode="r").attrs["carekit"]["complete"] is False
