@@ -3,6 +3,9 @@ against csbdeep's own CARE.predict on the same model, at 2048^2 and 8192^2.
 
     .venv/bin/python benchmarks/predict_benchmark.py [--model DIR] [--package ZIP] [--sizes 2048 8192]
 
+Runs on a fresh clone from the shipped package alone: without --model, the model folder that csbdeep and Keras need
+is rebuilt from the package (its carekit.json and Keras weights) in a temporary folder.
+
 Each case runs in a fresh process (peak memory = the process's VmHWM, including the runtime). Results:
 benchmarks/results/predict.json and predict.md.
 """
@@ -12,9 +15,12 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
+import zipfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -62,12 +68,31 @@ def run_case(kind: str, model: Path, size: int) -> dict:
     return record
 
 
+def model_folder_from_package(package: Path, folder: Path) -> Path:
+    """A carekit model folder (carekit.json, csbdeep config.json, weights_best.h5) from a carekit package."""
+    from carekit.config import ModelRecord
+    from carekit.train.care import csbdeep_config
+    from csbdeep.models import CARE
+
+    with zipfile.ZipFile(package) as archive:
+        archive.extractall(folder / "package")
+    record = ModelRecord.load(folder / "package")
+    model_dir = folder / record.name
+    CARE(csbdeep_config(record.train), name=model_dir.name, basedir=str(folder))
+    shutil.copy(folder / "package" / "carekit.json", model_dir / "carekit.json")
+    shutil.copy(folder / "package" / "care_keras.h5", model_dir / "weights_best.h5")
+    return model_dir
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--model", default=str(ROOT / "model-zoo" / "_work" / "care-hela-nuclei-denoising"))
+    parser.add_argument("--model", help="trained model folder (default: rebuilt from --package)")
     parser.add_argument("--package", default=str(ROOT / "model-zoo" / "care-hela-nuclei-denoising.zip"))
     parser.add_argument("--sizes", type=int, nargs="+", default=[2048, 8192])
     args = parser.parse_args()
+    temp = tempfile.TemporaryDirectory(prefix="carekit-benchmark-")
+    if args.model is None:
+        args.model = str(model_folder_from_package(Path(args.package), Path(temp.name)))
     cases = [("csbdeep", args.model), ("carekit-onnx", args.package), ("carekit-tensorflow", args.package),
              ("carekit-keras", args.model)]
     results = {"machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores", "date": time.strftime("%Y-%m-%d"),

@@ -30,6 +30,13 @@ def normalize_percentile(image: np.ndarray, pmin: float = 1.0, pmax: float = 99.
         warnings.warn(f"{warn_as}: the intensity range between its {pmin} and {pmax} percentiles is {hi - lo:.3g}, "
                       "too small to normalize (constant image, or values scaled near the float limits); the result "
                       "will be constant: rescale the image to its original intensity units", stacklevel=2)
+    return normalize_range(image, lo, hi, eps)
+
+
+def normalize_range(image: np.ndarray, lo, hi, eps: float = 1e-6) -> np.ndarray:
+    """Map `lo` to 0 and `hi` to 1 (no clipping): normalize_percentile with percentiles computed elsewhere (e.g. over
+    a whole dataset that is processed chunk by chunk)."""
+    image = np.asarray(image, dtype=np.float32)
     return ((image - lo) / (hi - lo + eps)).astype(np.float32)
 
 

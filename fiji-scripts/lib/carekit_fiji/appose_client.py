@@ -17,7 +17,7 @@ import time
 
 from java.io import BufferedReader, BufferedWriter, File, InputStreamReader, IOException, OutputStreamWriter
 from java.io import RandomAccessFile
-from java.lang import InterruptedException, ProcessBuilder, Runnable, Runtime, System, Thread
+from java.lang import IllegalArgumentException, InterruptedException, ProcessBuilder, Runnable, Runtime, System, Thread
 from java.nio import ByteOrder
 from java.nio.channels import FileChannel
 from java.util import HashMap, UUID
@@ -45,9 +45,16 @@ class SharedSegment(object):
         self.path = SHM_FOLDER + "/" + self.name
         self.nbytes = max(4, int(n_floats) * 4)
         self.file = RandomAccessFile(self.path, "rw")
-        self.file.setLength(self.nbytes)
-        self.channel = self.file.getChannel()
-        self.buffer = self.channel.map(FileChannel.MapMode.READ_WRITE, 0, self.nbytes)
+        try:
+            self.file.setLength(self.nbytes)
+            self.channel = self.file.getChannel()
+            self.buffer = self.channel.map(FileChannel.MapMode.READ_WRITE, 0, self.nbytes)
+        except (IOException, IllegalArgumentException) as error:  # /dev/shm full, or over 2 GiB (one Java buffer)
+            self.file.close()
+            File(self.path).delete()
+            raise WorkerError("the image (%d MB as float32) does not fit in shared memory (%s); CARE Restore is for "
+                              "images that fit in memory: restore larger ones chunk by chunk with `carekit predict "
+                              "--model M big.ome.zarr --out restored.ome.zarr`" % (self.nbytes // 2**20, error))
         self.buffer.order(ByteOrder.LITTLE_ENDIAN)
 
     def floats(self):

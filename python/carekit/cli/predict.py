@@ -10,16 +10,17 @@ from pathlib import Path
 from ..outputs import extra_path
 from ..models.weights import ENGINES, WEIGHT_PRIORITY
 from .args import add_precision_arg, at_least_one
+from .predict_large import add_cluster_args, is_large, run_large
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("predict", help="restore TIFFs with a trained model")
     p.add_argument("--model", required=True, help="model folder or bioimage.io package (.zip, folder, "
                    "bioimageio.yaml, *.bioimageio.yaml or rdf.yaml)")
-    p.add_argument("inputs", nargs="+", help="input TIFFs")
+    p.add_argument("inputs", nargs="+", help="input TIFFs, or one OME-Zarr/Zarr (restored on a dask cluster)")
     p.add_argument("--engine", choices=ENGINES, help="weights to run for packages (default: the first the package has "
                    f"of {', '.join(WEIGHT_PRIORITY)})")
-    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--out", required=True, help="output folder (an .ome.zarr for large data)")
     p.add_argument("--axes", help="axes of the inputs if the files do not say, e.g. TYX")
     p.add_argument("--tile", type=at_least_one("tile"), nargs="+", help="tile size per spatial axis")
     p.add_argument("--z-factor", type=float, help="isotropic models: the stacks' Z/XY pixel-size ratio when the files "
@@ -28,6 +29,7 @@ def add_parser(sub) -> None:
                       "weights in mixed precision (|difference| up to about 0.05 in normalized units, 0.002 on "
                       "average).")
     p.add_argument("--quiet", action="store_true")
+    add_cluster_args(p)
     p.set_defaults(func=run)
 
 
@@ -56,6 +58,8 @@ def run(args) -> int:
     from ..models.runner import PipelineRunner
     from ..safe_write import check_targets, prepare_output_folder
 
+    if is_large(args):
+        return run_large(args)
     created = not Path(args.out).exists()
     out_dir = prepare_output_folder(args.out)
     try:

@@ -52,6 +52,7 @@ def run_in_fiji(model: str | Path, image, axes: str | None = None, *, engine: st
     from scyjava import jimport
 
     array, axes, pixel_size = _as_array(image, axes)
+    _check_fits_memory(array)
     if not Path(model).exists():
         raise InputError(f"model package not found: {model}")
     active = runtime.session(fiji, python)
@@ -95,6 +96,19 @@ def _run_macro(IJ, code: str, name: str) -> None:
     if str(IJ.runMacro(code) or "") == "[aborted]":
         raise CarekitError(f"{name} failed in ImageJ (see the message above). Without a display, ImageJ 1.x macros "
                            "cannot use menu commands (run(...)): use macro functions, xvfb-run, or Fiji")
+
+
+def _check_fits_memory(array: np.ndarray) -> None:
+    """ImageJ holds the image as float32, shared memory a copy, the worker its result: about 3x float32 in RAM."""
+    import psutil
+
+    needed = 3 * 4 * array.size
+    available = psutil.virtual_memory().available
+    if needed > available:
+        raise InputError(f"the image {array.shape} needs about {needed / 2**30:.1f} GiB in ImageJ and the worker, more "
+                         f"than the {available / 2**30:.1f} GiB available; run_in_fiji is for images that fit in "
+                         "memory: restore larger ones chunk by chunk with `carekit predict --model M big.ome.zarr "
+                         "--out restored.ome.zarr` (OME-Zarr, Zarr or TIFF input, see README 'Large data')")
 
 
 def _as_array(image, axes: str | None) -> tuple[np.ndarray, str, dict]:

@@ -165,17 +165,27 @@ def _restore_planes(runner: ModelRunner, work: np.ndarray, work_axes: str, tile:
 
         for selector, plane in planes:
             normalized = normalize_percentile(plane, spec.pmin, spec.pmax, spec.eps, warn_as="input image")
-            out = tiled_apply(normalized, runner.forward, tile, halo, spec.divisor, on_tile=tile_done)
-            if not np.isfinite(out).all():
-                raise InputError(f"the model gave {out.size - np.count_nonzero(np.isfinite(out))} NaN/Inf output "
-                                 "values on a finite input: its weights may be damaged (e.g. by diverged training); "
-                                 "retrain it or use another model")
-            if spec.ensemble_members:
-                members_mean = np.moveaxis(out[..., 0::2], -1, 0)
-                mean[selector] = mixture_mean(members_mean)
-                disagreement[selector] = ensemble_disagreement(members_mean, np.moveaxis(out[..., 1::2], -1, 0))
-                continue
-            mean[selector] = out[..., 0]
+            plane_mean, plane_scale, plane_disagreement = restore_normalized(runner, normalized, tile, tile_done)
+            mean[selector] = plane_mean
             if scale is not None:
-                scale[selector] = out[..., 1]
+                scale[selector] = plane_scale
+            if disagreement is not None:
+                disagreement[selector] = plane_disagreement
     return mean, scale, disagreement
+
+
+def restore_normalized(runner: ModelRunner, normalized: np.ndarray, tile: tuple[int, ...], on_tile=None
+                       ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """(mean, scale, disagreement) of one normalized plane/stack, tile by tile (the recipe the distributed path
+    runs on each chunk too)."""
+    spec = runner.spec
+    out = tiled_apply(normalized, runner.forward, tile, (spec.halo,) * len(spec.axes), spec.divisor, on_tile=on_tile)
+    if not np.isfinite(out).all():
+        raise InputError(f"the model gave {out.size - np.count_nonzero(np.isfinite(out))} NaN/Inf output "
+                         "values on a finite input: its weights may be damaged (e.g. by diverged training); "
+                         "retrain it or use another model")
+    if spec.ensemble_members:
+        members_mean = np.moveaxis(out[..., 0::2], -1, 0)
+        return (mixture_mean(members_mean), None,
+                ensemble_disagreement(members_mean, np.moveaxis(out[..., 1::2], -1, 0)))
+    return out[..., 0], (out[..., 1] if spec.probabilistic else None), None

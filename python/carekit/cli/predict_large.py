@@ -1,0 +1,53 @@
+"""carekit predict on large data: an OME-Zarr/Zarr input (or any input with an --out ending in .zarr) is restored
+chunk by chunk on a dask cluster into an OME-Zarr (carekit.predict.distributed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .args import at_least_one
+
+
+def add_cluster_args(p) -> None:
+    group = p.add_argument_group("large data (OME-Zarr/Zarr input, or --out ending in .zarr): dask cluster")
+    group.add_argument("--scheduler", help="address of a running dask scheduler, e.g. tcp://host:8786 (default: a "
+                       "local cluster on this machine)")
+    group.add_argument("--scheduler-file", help="scheduler file written by `dask scheduler --scheduler-file F` or "
+                       "dask-jobqueue")
+    group.add_argument("--workers", type=at_least_one("workers"), help="local cluster: number of worker processes")
+    group.add_argument("--threads-per-worker", type=at_least_one("threads per worker"), help="local cluster: "
+                       "threads per worker")
+    group.add_argument("--memory-limit", help="local cluster: memory per worker, e.g. 2GiB (default: the machine's "
+                       "memory shared by the workers)")
+    group.add_argument("--overwrite", action="store_true", help="replace an existing output OME-Zarr (an unfinished "
+                       "one of the same input and model is resumed without it)")
+
+
+def is_large(args) -> bool:
+    from ..ngff import is_zarr
+
+    return args.out.rstrip("/").lower().endswith(".zarr") or any(is_zarr(path) for path in args.inputs)
+
+
+def run_large(args) -> int:
+    from ..errors import InputError
+    from ..ngff import open_source
+    from ..predict.cluster import dask_client
+    from ..ngff_write import check_output
+    from ..predict.distributed import plan_large, restore_large
+
+    if len(args.inputs) != 1 or not args.out.rstrip("/").lower().endswith(".zarr"):
+        raise InputError("large data: give one input (OME-Zarr, Zarr or TIFF) and an --out ending in .ome.zarr, "
+                         "e.g. carekit predict --model M big.ome.zarr --out restored.ome.zarr")
+    source = open_source(args.inputs[0], args.axes)
+    check_output(plan_large(args.model, source, args.out, args.engine, args.precision).plan, args.overwrite)
+    with dask_client(args.scheduler, args.scheduler_file, args.workers, args.threads_per_worker,
+                     args.memory_limit) as client:
+        if not args.quiet:
+            print(f"dask dashboard: {client.dashboard_link}")
+        result = restore_large(client, args.model, source, args.out, engine=args.engine, precision=args.precision,
+                               tile=tuple(args.tile) if args.tile else None, overwrite=args.overwrite,
+                               progress=not args.quiet)
+    resumed = f" ({result.chunks_done_before} done before, resumed)" if result.chunks_done_before else ""
+    print(f"restored {args.inputs[0]} -> {Path(args.out)} ({result.chunks_total} chunks{resumed})")
+    return 0

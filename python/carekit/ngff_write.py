@@ -1,0 +1,130 @@
+"""OME-Zarr (NGFF 0.4) output written chunk by chunk: each finished chunk leaves a marker so that a run that was
+stopped resumes where it was, a multiscale pyramid (napari, BigDataViewer/MoBIE, neuroglancer) is built at the end,
+and only then is the image marked complete. Extra outputs (scale, disagreement) are images in subgroups."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import dask.array as da
+import numpy as np
+import zarr
+
+from .errors import InputError
+from .ngff import is_zarr, ngff_axes
+
+DONE_FOLDER = ".carekit-done"
+MAX_LEVELS = 6
+
+
+@dataclass(frozen=True)
+class OutputPlan:
+    """What to write: `images` are the names of the outputs, the first at the group's root, the others (scale,
+    disagreement) in subgroups of the same name; `source` says what was restored with what (for resuming)."""
+
+    path: str
+    axes: str
+    shape: tuple[int, ...]
+    chunks: tuple[int, ...]
+    pixel_size: dict
+    images: tuple[str, ...]
+    source: dict
+
+    def array_path(self, image: str, level: int = 0) -> str:
+        return f"{level}" if image == self.images[0] else f"{image}/{level}"
+
+
+def level_shapes(shape: tuple[int, ...], chunks: tuple[int, ...], axes: str) -> list[tuple[int, ...]]:
+    """Full resolution, then Y and X halved until a level fits in one chunk in Y and X."""
+    shapes = [tuple(shape)]
+    yx = [axes.index(a) for a in "YX" if a in axes]
+    while len(shapes) < MAX_LEVELS and any(shapes[-1][i] > chunks[i] for i in yx):
+        shapes.append(tuple(n // 2 if i in yx else n for i, n in enumerate(shapes[-1])))
+    return shapes
+
+
+def _multiscales(plan: OutputPlan, name: str, n_levels: int) -> dict:
+    datasets = []
+    for level in range(n_levels):
+        scale = [plan.pixel_size.get(a, 1.0) * (2**level if a in "YX" else 1) for a in plan.axes]
+        datasets.append({"path": str(level), "coordinateTransformations": [{"type": "scale", "scale": scale}]})
+    return {"version": "0.4", "name": name, "axes": ngff_axes(plan.axes), "datasets": datasets}
+
+
+def check_output(plan: OutputPlan, overwrite: bool) -> bool:
+    """Refuse an existing output unless `overwrite` or it is an unfinished restoration of the same input with the
+    same model (then True: resume it). Writes nothing."""
+    path = Path(plan.path)
+    if not path.exists() or overwrite:
+        return False
+    state = _carekit_state(path)
+    if state.get("complete"):
+        raise InputError(f"{path} already holds a complete restoration; give --overwrite to replace it, or "
+                         "another --out")
+    if state.get("source") != plan.source:
+        raise InputError(f"{path} already exists and is not an unfinished restoration of this input with this "
+                         "model; give --overwrite to replace it, or another --out")
+    return True
+
+
+def prepare_output(plan: OutputPlan, overwrite: bool) -> set[str]:
+    """Create the output (or reopen an unfinished one of the same input and model); the chunk keys already done."""
+    path = Path(plan.path)
+    if check_output(plan, overwrite):
+        return done_chunks(plan.path)
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+    root = zarr.open_group(str(path), mode="w", zarr_format=2)
+    shapes = level_shapes(plan.shape, plan.chunks, plan.axes)
+    for name in plan.images:
+        group = root if name == plan.images[0] else root.create_group(name)
+        for level, shape in enumerate(shapes):
+            group.create_array(str(level), shape=shape, chunks=tuple(min(c, n) for c, n in zip(plan.chunks, shape)),
+                               dtype="float32", fill_value=0.0, chunk_key_encoding={"name": "v2", "separator": "/"})
+        group.attrs["multiscales"] = [_multiscales(plan, name, len(shapes))]
+    root.attrs["carekit"] = {"complete": False, "source": plan.source, "images": list(plan.images)}
+    (path / DONE_FOLDER).mkdir()
+    return set()
+
+
+def _carekit_state(path: Path) -> dict:
+    attrs = path / ".zattrs"
+    if not is_zarr(path) or not attrs.is_file():
+        return {}
+    try:
+        return json.loads(attrs.read_text()).get("carekit", {})
+    except (OSError, ValueError):
+        return {}
+
+
+def done_chunks(path: str) -> set[str]:
+    folder = Path(path) / DONE_FOLDER
+    return {p.name for p in folder.iterdir()} if folder.is_dir() else set()
+
+
+def write_chunk(plan: OutputPlan, key: str, region: tuple[slice, ...], outputs: dict) -> None:
+    """Write one chunk of every output, then its marker (a chunk without marker is redone on resume)."""
+    root = zarr.open_group(plan.path, mode="r+", zarr_format=2)
+    for name, data in outputs.items():
+        root[plan.array_path(name)][region] = data
+    (Path(plan.path) / DONE_FOLDER / key).touch()
+
+
+def finish(plan: OutputPlan) -> None:
+    """Build the pyramid of every output from its full resolution, then mark the output complete."""
+    root = zarr.open_group(plan.path, mode="r+", zarr_format=2)
+    yx = {plan.axes.index(a): 2 for a in "YX" if a in plan.axes}
+    for name in plan.images:
+        for level in range(1, len(level_shapes(plan.shape, plan.chunks, plan.axes))):
+            previous = da.from_zarr(root[plan.array_path(name, level - 1)])
+            target = root[plan.array_path(name, level)]
+            smaller = da.coarsen(np.mean, previous, yx, trim_excess=True).astype("float32")
+            da.store(smaller.rechunk(target.chunks), target, lock=False)
+    shutil.rmtree(Path(plan.path) / DONE_FOLDER, ignore_errors=True)
+    state = dict(root.attrs["carekit"])
+    root.attrs["carekit"] = {**state, "complete": True}

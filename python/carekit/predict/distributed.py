@@ -1,0 +1,166 @@
+"""Restore an image of any size (OME-Zarr, Zarr, large TIFF) on a dask.distributed cluster into an OME-Zarr.
+
+The same recipe as in-memory `restore` (restore.restore_normalized), run chunk by chunk: every output chunk is one
+task that reads the chunk grown by the model's halo, so tiling never changes the result (as restore's own tiles);
+normalization uses each plane's/stack's percentiles computed over the whole plane/stack first (percentiles.py).
+Tasks write their chunk themselves (the cluster never gathers the image), finished chunks are skipped on a rerun,
+and the output is marked complete only once every chunk and the pyramid are written."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import secrets
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from ..ngff import ArraySource
+from ..ngff_write import OutputPlan, finish, prepare_output
+from ..normalize import DEGENERATE_RANGE_EPS
+from ..progress import progress_bar
+from ..tiling import round_up
+from .chunks import ChunkTask, ModelRef, cached_model, check_distributable, output_names, run_chunk
+from .percentiles import EXACT_BYTES, compute_levels
+
+
+WAIT_S = 2
+PAUSED_LIMIT_S = 30  # all workers paused (memory over 80% of their limit) this long without progress: out of memory
+
+
+@dataclass
+class LargeRestoration:
+    """What a distributed run did: chunks restored now and skipped (already done), seconds per chunk."""
+
+    path: Path
+    chunks_total: int
+    chunks_done_before: int
+    chunk_seconds: list[float] = field(default_factory=list)
+
+
+def output_chunks(source: ArraySource, spatial: str, halo: int) -> tuple[int, ...]:
+    """The input's chunking, grown on the model's axes to at least twice the halo (so a chunk's halo never needs
+    more than its neighbours)."""
+    least = 2 * halo
+    return tuple(c if a not in spatial or c >= least else min(n, round_up(least, c))
+                 for a, c, n in zip(source.axes, source.chunks, source.shape))
+
+
+def chunk_tasks(source: ArraySource, spatial: str, chunks: tuple[int, ...], halo: int, divisor: int,
+                levels: list) -> list[ChunkTask]:
+    """One task per output chunk, with the percentile values of the planes/stacks it holds. The region read starts
+    on a multiple of the network's `divisor` (its pooling grid), as restore's tiles do, or results would differ."""
+    extra = [i for i, a in enumerate(source.axes) if a not in spatial]
+    extra_shape = [source.shape[i] for i in extra]
+    tasks = []
+    for index in itertools.product(*[range(math.ceil(n / c)) for n, c in zip(source.shape, chunks)]):
+        core = tuple(slice(i * c, min((i + 1) * c, n)) for i, c, n in zip(index, chunks, source.shape))
+        read = tuple(slice(max(0, s.start - s.start % divisor - halo), min(n, s.stop + halo)) if a in spatial else s
+                     for s, a, n in zip(core, source.axes, source.shape))
+        planes = itertools.product(*[range(core[i].start, core[i].stop) for i in extra])
+        plane_levels = tuple(levels[int(np.ravel_multi_index(p, extra_shape))] if extra else levels[0] for p in planes)
+        tasks.append(ChunkTask(".".join(map(str, index)), core, read, plane_levels))
+    return tasks
+
+
+def check_paths(source: ArraySource, out: Path) -> None:
+    src, target = Path(source.path).resolve(), out.resolve()
+    if target == src or src in target.parents or target in src.parents:
+        raise InputError(f"--out {out} would overlap the input {source.path}; the input is never written to: give "
+                         "an output path outside it")
+
+
+@dataclass(frozen=True)
+class LargeJob:
+    """A checked plan: the model to load on the workers, the output to write, its chunking and halo."""
+
+    ref: ModelRef
+    source: ArraySource
+    plan: OutputPlan
+    halo: int
+
+
+def plan_large(model: str | Path, source: ArraySource, out: str | Path, engine: str | None = None,
+               precision: str = "fp32") -> LargeJob:
+    """Load the model here (once per process) and check that it can restore `source` into `out`."""
+    out = Path(out)
+    check_paths(source, out)
+    ref = ModelRef(str(Path(model).resolve()), engine, precision)
+    runner = cached_model(ref)
+    check_distributable(runner)
+    spec = runner.spec
+    if not set(spec.axes) <= set(source.axes):
+        raise InputError(f"the model needs axes {spec.axes}, the input {source.path} has axes {source.axes!r} "
+                         f"(shape {source.shape}); give --axes naming every dimension")
+    halo = round_up(spec.halo, spec.divisor)
+    plan = OutputPlan(str(out), source.axes, source.shape, output_chunks(source, spec.axes, halo), source.pixel_size,
+                      output_names(runner), {"input": str(Path(source.path).resolve()), "model": ref.path,
+                                             "engine": engine})
+    return LargeJob(ref, source, plan, halo)
+
+
+def restore_large(client, model: str | Path, source: ArraySource, out: str | Path, engine: str | None = None,
+                  precision: str = "fp32", tile: tuple[int, ...] | None = None, overwrite: bool = False,
+                  progress: bool = True, exact_bytes: int = EXACT_BYTES) -> LargeRestoration:
+    """Restore `source` with `model` into the OME-Zarr `out` on the cluster behind `client`."""
+    job = plan_large(model, source, out, engine, precision)
+    spec = cached_model(job.ref).spec
+    done = prepare_output(job.plan, overwrite)
+    levels = compute_levels(client, source, spec.axes, spec.pmin, spec.pmax, exact_bytes)
+    _warn_degenerate(levels, spec)
+    tasks = chunk_tasks(source, spec.axes, job.plan.chunks, job.halo, spec.divisor, levels)
+    todo = [t for t in tasks if t.key not in done]
+    result = LargeRestoration(Path(out), len(tasks), len(tasks) - len(todo))
+    run = secrets.token_hex(4)  # task names unique per run, readable on the dashboard
+    futures = [client.submit(run_chunk, job.ref, source, job.plan, t, tile, key=f"carekit-chunk-{t.key}-{run}")
+               for t in todo]
+    _gather(client, futures, result, progress)
+    finish(job.plan)
+    return result
+
+
+def _warn_degenerate(levels: list, spec) -> None:
+    flat = [i for i, (lo, hi) in enumerate(levels) if not hi - lo >= DEGENERATE_RANGE_EPS * spec.eps]
+    if flat:
+        warnings.warn(f"{len(flat)} of {len(levels)} planes/stacks have almost no intensity range between their "
+                      f"{spec.pmin} and {spec.pmax} percentiles (constant?): their restoration will be constant",
+                      stacklevel=3)
+
+
+def _gather(client, futures: list, result: LargeRestoration, progress: bool) -> None:
+    from distributed import wait
+    from distributed.scheduler import KilledWorker
+
+    pending, paused_since = set(futures), None
+    with progress_bar(result.chunks_total, "restoring", unit="chunk", initial=result.chunks_done_before,
+                      disable=not progress) as bar:
+        try:
+            while pending:
+                try:
+                    done, pending = wait(pending, timeout=WAIT_S, return_when="FIRST_COMPLETED")
+                except TimeoutError:
+                    done = set()
+                for future in done:
+                    result.chunk_seconds.append(future.result())
+                    bar.update(1)
+                paused_since = None if done or not _all_paused(client) else paused_since or time.monotonic()
+                if paused_since is not None and time.monotonic() - paused_since > PAUSED_LIMIT_S:
+                    raise InputError(f"every dask worker has been paused for {PAUSED_LIMIT_S} s because it uses over "
+                                     "80% of its memory limit (the model alone may need more): give each worker more "
+                                     "(--memory-limit) or fewer threads; the chunks written so far are kept and a "
+                                     "rerun resumes")
+        except KilledWorker as err:
+            raise InputError(f"a dask worker died while restoring a chunk ({getattr(err, 'task', err)}), most often "
+                             "because it ran out of memory: give each worker more (--memory-limit) or fewer threads; "
+                             "the chunks written so far are kept and a rerun resumes") from err
+        finally:
+            client.cancel(list(pending))
+
+
+def _all_paused(client) -> bool:
+    workers = client.scheduler_info().get("workers", {})
+    return bool(workers) and all(w.get("status") == "paused" for w in workers.values())
