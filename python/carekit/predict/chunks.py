@@ -40,7 +40,7 @@ def cached_model(ref: ModelRef) -> ModelRunner:
 
 
 def check_distributable(runner: ModelRunner) -> None:
-    kind = "axial upsampling" if runner.spec.z_factor > 1 else runner.spec.kind
+    kind = "axial upsampling" if runner.spec.kind == "care" and runner.spec.z_factor > 1 else runner.spec.kind
     if isinstance(runner, PipelineRunner):
         raise InputError("this package is not a carekit model (it brings its own normalization and tiling); it cannot "
                          "run on the distributed path yet: convert the region you need to TIFF and predict that")
