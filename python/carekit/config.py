@@ -155,6 +155,7 @@ class PackageCarekitBlock(_Strict):
     ensemble_members: int = Field(0, ge=0)
     domain: dict = Field(default_factory=dict, description="what the model was trained on (carekit.domain), for "
                                                            "out-of-range warnings; empty in older packages")
+    projection: bool = Field(False, description="a projection network: input a stack (Z, Y, X), output `axes` (YX)")
 
     @classmethod
     def read(cls, block, source) -> "PackageCarekitBlock":

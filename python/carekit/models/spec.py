@@ -57,7 +57,8 @@ def _record_domain(record: ModelRecord) -> dict:
 
 def network_spec_from_block(block: PackageCarekitBlock) -> NetworkSpec:
     return NetworkSpec(block.axes, block.norm_pmin, block.norm_pmax, block.halo, block.step, block.probabilistic,
-                       ensemble_members=block.ensemble_members, domain=block.domain)
+                       ensemble_members=block.ensemble_members, domain=block.domain,
+                       projection=block.projection)
 
 
 def projection_spec(unet_depth: int, kern_size: int, head_depth: int, pmin: float, pmax: float) -> NetworkSpec:
