@@ -74,3 +74,19 @@ def test_keras_only_or_2d_sample_is_refused(projection_model, tmp_path):
     with pytest.raises(InputError, match=r"must be a stack \(Z, Y, X\)"):
         build_package(projection_model, tmp_path / "p.zip", sample=np.ones((64, 64), np.float32))
     assert not (tmp_path / "p.zip").exists()
+
+
+
+def test_repackaging_a_projection_package_is_refused_in_one_line(package, tmp_path, capsys):
+    assert main(["package", "--from-package", str(package.zip_path), "--out", str(tmp_path / "again.zip")]) == 2
+    assert "re-packaging supports CARE models, not 'projection' ones" in capsys.readouterr().err
+
+
+@pytest.mark.imagej
+def test_fiji_plugin_gives_a_2d_imageplus_from_the_zip(package, projection_model, stack):
+    from carekit.fiji.run import run_in_fiji
+
+    image = Image(stack[:, :40, :52], "ZYX", {"Z": 1.0, "Y": 0.25, "X": 0.25})
+    result = run_in_fiji(package.zip_path, image, tile=32)
+    assert result.dims == ("Y", "X") and result.shape == (40, 52)
+    np.testing.assert_allclose(result.values, restore(projection_model, image, progress=False).image, atol=1e-4)

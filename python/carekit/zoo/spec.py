@@ -66,7 +66,7 @@ def _input_tensor(spec: NetworkSpec, geometry: AxisGeometry, work: Path) -> v0_5
         axes=[v0_5.AxisId(a) for a in space_ids], min_percentile=spec.pmin, max_percentile=spec.pmax, eps=spec.eps))
     return v0_5.InputTensorDescr(
         id=v0_5.TensorId(TENSOR_INPUT), axes=axes,
-        description="raw fluorescence " + ("stack, every plane (one channel)" if spec.projection else "image (one channel)"),
+        description="raw fluorescence " + ("stack, every plane" if spec.projection else "image") + " (one channel)",
         test_tensor=v0_5.FileDescr(source=work / "test_input.npy"),
         sample_tensor=v0_5.FileDescr(source=work / "sample_input.tif"),
         data=v0_5.IntervalOrRatioDataDescr(type="float32"),
