@@ -158,8 +158,9 @@ class PackageCarekitBlock(_Strict):
     ensemble_members: int = Field(0, ge=0)
     domain: dict = Field(default_factory=dict, description="what the model was trained on (carekit.domain), for "
                                                            "out-of-range warnings; empty in older packages")
-    kind: Literal["care", "isotropic", "projection"] = Field("care", description="isotropic: a 2D network that carekit applies to "
-                                                                   "the XZ and YZ planes of a Z-zoomed stack")
+    kind: Literal["care", "isotropic", "projection"] = Field(
+        "care", description="isotropic: a 2D network that carekit applies to the XZ and YZ planes of a Z-zoomed stack; "
+                            "projection: input a stack (Z, Y, X), output `axes` (YX)")
     z_factor: float = Field(1.0, ge=1, description="Z zoom before the network (isotropic, or axial upsampling)")
 
     @classmethod

@@ -32,6 +32,10 @@ class NetworkSpec:
     z_factor: float = 1.0
 
     @property
+    def projection(self) -> bool:
+        return self.kind == "projection"
+
+    @property
     def output_channels(self) -> tuple[str, ...]:
         if self.ensemble_members:
             return tuple(f"{kind}_{i}" for i in range(self.ensemble_members) for kind in ("mean", "scale"))

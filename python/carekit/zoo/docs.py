@@ -18,8 +18,7 @@ def cover(raw: np.ndarray, restored: np.ndarray, path: Path) -> Path:
     from matplotlib.figure import Figure
     from PIL import Image as PILImage
 
-    if raw.ndim == 3:
-        raw, restored = raw.max(axis=0), restored.max(axis=0)
+    raw, restored = (image.max(axis=0) if image.ndim == 3 else image for image in (raw, restored))
     fig = Figure(figsize=(8, 4), dpi=100)
     axes = fig.subplots(1, 2)
     for ax, image, title in ((axes[0], raw, "input"), (axes[1], restored, "CARE")):
@@ -63,10 +62,7 @@ def readme(record: ModelRecord, name: str, description: str, evaluation: dict | 
         "Restoring (denoising) fluorescence microscopy images that resemble the training data: same kind of "
         "structures, microscope and noise level.", "",
         "## Input and output", "",
-        f"- input: one channel, axes {'/'.join(train.axes.lower())}, any size that is a multiple of "
-        f"{2**train.unet_depth} per axis; normalized by the package (percentiles {train.norm_pmin} -> 0, "
-        f"{train.norm_pmax} -> 1 of each image).",
-        "- output: the restored image in those normalized units" + _output_channels(record),
+        *_input_output(record),
         "", "## Training", "",
         f"- data: `{json.dumps(dict(record.data))}`",
         f"- network: U-Net depth {train.unet_depth}, {train.unet_first} first filters, kernel {train.unet_kern_size}",
@@ -95,6 +91,23 @@ def readme(record: ModelRecord, name: str, description: str, evaluation: dict | 
         "The weights and files of this package: CC-BY-4.0.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _input_output(record: ModelRecord) -> list[str]:
+    train = record.train
+    normalized = (f"normalized by the package (percentiles {train.norm_pmin} -> 0, {train.norm_pmax} -> 1 of each "
+                  f"{'stack' if record.kind == 'projection' else 'image'}).")
+    if record.kind == "projection":
+        step = 2**max(train.unet_depth, record.projection_head_depth)
+        return [f"- input: one channel, a stack with axes z/y/x: any number of planes (at least 3; trained on "
+                f"{record.projection_planes}), y and x any multiple of {step}; {normalized}",
+                "- output: the restored 2D projection (axes y/x) in those normalized units. A 3D head gives "
+                "per-pixel weights over z (softmax), the weighted sum of the planes goes through a CARE U-Net.",
+                "- weights: TensorFlow SavedModel and ONNX only. No Keras HDF5: the weighted sum over z is a custom "
+                "Keras layer (carekit's WeightedZSum) that Keras cannot load without carekit's code."]
+    return [f"- input: one channel, axes {'/'.join(train.axes.lower())}, any size that is a multiple of "
+            f"{2**train.unet_depth} per axis; {normalized}",
+            "- output: the restored image in those normalized units" + _output_channels(record)]
 
 
 def _deepimagej(formats: tuple[str, ...]) -> str:

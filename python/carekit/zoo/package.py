@@ -18,8 +18,8 @@ from ..models.spec import NetworkSpec, network_spec_from_record
 from ..normalize import normalize_percentile
 from ..safe_write import atomic_folder, copy_file, prepare_output_folder
 from . import docs
-from .sample import central_test_crop, checked_sample, sample_image
-from .spec import axis_geometry, describe, write_test_tensors
+from .sample import central_projection_crop, central_test_crop, checked_sample, sample_image
+from .spec import describe, network_geometry, write_test_tensors
 from .validate import WEIGHT_FORMATS, check_package, validate_package  # noqa: F401 (validate_package: public here)
 
 
@@ -45,13 +45,16 @@ def build_package(model_dir: str | Path, out_zip: str | Path, *, name: str | Non
     The test tensors and cover come from `sample`, by default from the sample input the model folder keeps from
     training. Every weight format is checked with bioimageio.core's test_model; if any fails, nothing is written
     and PackageValidationError carries the failing report. `maintainers` are GitHub user names: bioimage.io
-    needs at least one to accept an upload (without one, test_model warns).
+    needs at least one to accept an upload (without one, test_model warns). A projection model (stack in, 2D
+    out) gets no keras_hdf5 weights: Keras cannot load its custom layer without carekit.
     """
     model_dir, out_zip = Path(model_dir), Path(out_zip)
-    _check_target(out_zip, formats)
+    record = ModelRecord.load(model_dir)
+    if record.kind == "projection":
+        formats = tuple(fmt for fmt in formats if fmt != "keras_hdf5")
+    _check_target(out_zip, formats, record.kind)
     for user in maintainers:
         _check_github_user(user)
-    record = ModelRecord.load(model_dir)
     folder = out_zip.with_suffix("") if unzipped_folder else None
     if folder is not None and folder.exists() and not (folder / "rdf.yaml").exists():
         raise InputError(f"{folder} exists and is not a bioimage.io package folder; the unzipped package would "
@@ -65,16 +68,17 @@ def build_package(model_dir: str | Path, out_zip: str | Path, *, name: str | Non
     from ..models.keras_dir import load_keras_model
 
     model = load_keras_model(model_dir)
-    geometry = axis_geometry(record.train.unet_depth, record.train.unet_kern_size)
-    crop = central_test_crop(checked_sample(sample_image(record, model_dir, sample)), len(spec.axes),
-                             geometry.step, geometry.min_size)
+    geometry = network_geometry(spec, record.train.unet_depth, record.train.unet_kern_size)
+    image = checked_sample(sample_image(record, model_dir, sample))
+    crop = (central_projection_crop(image, geometry.step, geometry.min_size) if spec.projection
+            else central_test_crop(image, len(spec.axes), geometry.step, geometry.min_size))
     test_out = _test_output(model, crop, spec, model_dir)
 
     with tempfile.TemporaryDirectory(prefix="carekit-package-") as tmp:
         work = Path(tmp) / "files"
         work.mkdir()
         files = _export_weights(model, work, formats)
-        write_test_tensors(work, crop, test_out, spec.axes, record.pixel_size)
+        write_test_tensors(work, crop, test_out, spec.axes, record.pixel_size, "ZYX" if spec.projection else None)
         docs.cover(crop, test_out[0, ..., 0], work / "cover.png")
         (work / "README.md").write_text(docs.readme(record, name, description, evaluation, formats))
         descr = describe(spec, name, description, authors, tags, files, work, geometry,
@@ -93,14 +97,17 @@ def _check_github_user(user: str) -> None:
         raise InputError(f"a maintainer is a GitHub user name (letters, digits, single hyphens), got {user!r}")
 
 
-def _check_target(out_zip: Path, formats: tuple[str, ...]) -> None:
+def _check_target(out_zip: Path, formats: tuple[str, ...], kind: str) -> None:
     if out_zip.suffix != ".zip":
         raise InputError(f"the package path must end in .zip, got {out_zip}")
     if out_zip.is_dir():
         raise InputError(f"the package path {out_zip} is a folder; give a .zip file path")
     prepare_output_folder(out_zip.parent)
     unknown = set(formats) - set(WEIGHT_FORMATS)
-    if unknown or "keras_hdf5" not in formats:
+    if kind == "projection" and (unknown or not formats):
+        raise InputError(f"a projection package holds tensorflow_saved_model_bundle and/or onnx weights (Keras "
+                         f"cannot load its custom layer from keras_hdf5 without carekit), got {formats}")
+    if kind != "projection" and (unknown or "keras_hdf5" not in formats):
         raise InputError(f"weight formats must include keras_hdf5 and be among {WEIGHT_FORMATS}, got {formats}")
 
 
@@ -108,6 +115,8 @@ def _default_description(spec: NetworkSpec) -> str:
     if spec.kind == "isotropic":
         return (f"Isotropic CARE restoration of anisotropic 3D stacks (Z/XY factor {spec.z_factor:g}): a 2D network for "
                 "the XZ/YZ planes of the Z-zoomed stack (trained with carekit)")
+    if spec.kind == "projection":
+        return "CARE joint surface projection and denoising of 3D fluorescence stacks to 2D (trained with carekit)"
     kind = (f"ensemble of {spec.ensemble_members} probabilistic networks, " if spec.ensemble_members
             else "probabilistic, " if spec.probabilistic else "")
     return f"CARE restoration of {len(spec.axes)}D fluorescence images ({kind}trained with carekit)"
@@ -127,7 +136,7 @@ def _export_weights(model, work: Path, formats: tuple[str, ...]) -> dict[str, Pa
     from ..train import export
 
     return {
-        "keras_hdf5": export.save_keras_hdf5(model, work / "care_keras.h5"),
+        "keras_hdf5": export.save_keras_hdf5(model, work / "care_keras.h5") if "keras_hdf5" in formats else None,
         "tensorflow_saved_model_bundle": export.save_saved_model_zip(model, work / "care_tf_saved_model.zip")
         if "tensorflow_saved_model_bundle" in formats else None,
         "onnx": export.save_onnx(model, work / "care.onnx") if "onnx" in formats else None,

@@ -26,6 +26,10 @@ def repackage(source: str | Path, out_zip: str | Path, maintainers: tuple[str, .
     if package.carekit_block() is None or not (package.root / MODEL_CONFIG_FILE).is_file():
         raise InputError(f"{source} was not made by carekit (no config.carekit and {MODEL_CONFIG_FILE}); only carekit "
                          "packages can be re-packaged")
+    kind = ModelRecord.load(package.root).kind
+    if kind != "care":  # before the weights: a projection package has no keras_hdf5 weights to rebuild from
+        raise InputError(f"re-packaging supports CARE models, not {kind!r} ones; package the model folder "
+                         "with `carekit package --model`")
     descr = package.descr
     weights = package.checked_weights("keras_hdf5")["keras_hdf5"]
     formats = tuple(fmt for fmt in ("keras_hdf5", "tensorflow_saved_model_bundle", "onnx")
@@ -46,9 +50,6 @@ def repackage(source: str | Path, out_zip: str | Path, maintainers: tuple[str, .
 def _model_folder(root: Path, weights: Path, model_dir: Path) -> Path:
     """A carekit model folder (carekit.json, csbdeep config.json, weights_best.h5, history.png) from a package."""
     record = ModelRecord.load(root)
-    if record.kind != "care":
-        raise InputError(f"re-packaging supports CARE models, not {record.kind!r} ones; package the model folder "
-                         "with `carekit package --model`")
     from ..train.callbacks import save_weights
     from ..train.care import build_care
 

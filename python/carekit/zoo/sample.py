@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import ModelRecord
+from ..config import PROJECTION_MIN_PLANES, ModelRecord
 from ..data.patches import real_array
 from ..errors import InputError
 from ..io import check_image, list_tiffs, read_image
@@ -52,3 +52,15 @@ def central_test_crop(image: np.ndarray, ndim: int, step: int, min_size: int) ->
     size = [(min(n, max(wanted, min_size)) // step) * step for n, wanted in zip(image.shape, TEST_SIZE[ndim])]
     start = [(n - s) // 2 for n, s in zip(image.shape, size)]
     return np.ascontiguousarray(image[tuple(slice(a, a + s) for a, s in zip(start, size))], dtype=np.float32)
+
+
+def central_projection_crop(stack: np.ndarray, step: int, min_size: int) -> np.ndarray:
+    """The test input of a projection model: the same central lateral crop of every plane of a stack (Z, Y, X),
+    at most TEST_SIZE[3][0] central planes (the network takes any number from PROJECTION_MIN_PLANES)."""
+    if stack.ndim != 3:
+        raise InputError(f"the sample image of a projection model must be a stack (Z, Y, X), got shape {stack.shape}")
+    if stack.shape[0] < PROJECTION_MIN_PLANES:
+        raise InputError(f"the sample stack has {stack.shape[0]} planes; a projection model needs at least "
+                         f"{PROJECTION_MIN_PLANES}")
+    start = max(0, (stack.shape[0] - TEST_SIZE[3][0]) // 2)
+    return np.stack([central_test_crop(plane, 2, step, min_size) for plane in stack[start:start + TEST_SIZE[3][0]]])

@@ -10,7 +10,7 @@ from bioimageio.spec import ValidationContext
 from bioimageio.spec.model import v0_5
 
 from .. import __version__
-from ..config import PackageCarekitBlock
+from ..config import PROJECTION_MIN_PLANES, PackageCarekitBlock
 from ..io import Image, write_image
 from ..models.spec import NetworkSpec, receptive_halo
 from ..tiling import round_up
@@ -36,23 +36,37 @@ def axis_geometry(unet_depth: int, kern_size: int) -> AxisGeometry:
     return AxisGeometry(step, halo, 2 * halo + step)
 
 
-def write_test_tensors(work: Path, test_in: np.ndarray, test_out: np.ndarray, axes: str, pixel_size: dict) -> None:
-    """The test tensors (batch and channel axes added) and the sample tensors (one channel, as TIFF)."""
+def network_geometry(spec: NetworkSpec, unet_depth: int, kern_size: int) -> AxisGeometry:
+    """The lateral geometry of a network: a projection spec's halo is already rounded to its step (the 3D head's
+    pooling can set it); Z of a projection input is free (any number of planes from PROJECTION_MIN_PLANES)."""
+    if spec.projection:
+        return AxisGeometry(spec.divisor, spec.halo, 2 * spec.halo + spec.divisor)
+    return axis_geometry(unet_depth, kern_size)
+
+
+def write_test_tensors(work: Path, test_in: np.ndarray, test_out: np.ndarray, axes: str, pixel_size: dict,
+                       in_axes: str | None = None) -> None:
+    """The test tensors (batch and channel axes added) and the sample tensors (one channel, as TIFF); `in_axes`
+    when the input's axes differ from the output's `axes` (a projection model: ZYX in, YX out)."""
     np.save(work / "test_input.npy", test_in[None, ..., None])
     np.save(work / "test_output.npy", test_out)
-    write_image(work / "sample_input.tif", Image(test_in, axes, pixel_size))
+    write_image(work / "sample_input.tif", Image(test_in, in_axes or axes, pixel_size))
     write_image(work / "sample_output.tif", Image(test_out[0, ..., 0], axes, pixel_size))
 
 
 def _input_tensor(spec: NetworkSpec, geometry: AxisGeometry, work: Path) -> v0_5.InputTensorDescr:
     space_ids = [a.lower() for a in spec.axes]
-    axes = [v0_5.BatchAxis()] + [
+    planes = [v0_5.SpaceInputAxis(id=v0_5.AxisId("z"), size=v0_5.ParameterizedSize(min=PROJECTION_MIN_PLANES, step=1))
+              ] if spec.projection else []
+    axes = [v0_5.BatchAxis()] + planes + [
         v0_5.SpaceInputAxis(id=v0_5.AxisId(a), size=v0_5.ParameterizedSize(min=geometry.min_size, step=geometry.step))
         for a in space_ids] + [v0_5.ChannelAxis(channel_names=[v0_5.Identifier("raw")])]
+    space_ids = ["z"] * spec.projection + space_ids
     scale_range = v0_5.ScaleRangeDescr(kwargs=v0_5.ScaleRangeKwargs(
         axes=[v0_5.AxisId(a) for a in space_ids], min_percentile=spec.pmin, max_percentile=spec.pmax, eps=spec.eps))
     return v0_5.InputTensorDescr(
-        id=v0_5.TensorId(TENSOR_INPUT), axes=axes, description="raw fluorescence image (one channel)",
+        id=v0_5.TensorId(TENSOR_INPUT), axes=axes,
+        description="raw fluorescence " + ("stack, every plane" if spec.projection else "image") + " (one channel)",
         test_tensor=v0_5.FileDescr(source=work / "test_input.npy"),
         sample_tensor=v0_5.FileDescr(source=work / "sample_input.tif"),
         data=v0_5.IntervalOrRatioDataDescr(type="float32"),
@@ -67,7 +81,7 @@ def _output_tensor(spec: NetworkSpec, geometry: AxisGeometry, work: Path) -> v0_
         v0_5.ChannelAxis(channel_names=[v0_5.Identifier(c) for c in spec.output_channels])]
     return v0_5.OutputTensorDescr(
         id=v0_5.TensorId(TENSOR_OUTPUT), axes=axes,
-        description="restored image in normalized units" + (
+        description=("restored projection" if spec.projection else "restored image") + " in normalized units" + (
             f" (Laplace mean, scale of {spec.ensemble_members} ensemble members)" if spec.ensemble_members
             else " (channel 0: Laplace mean, 1: scale)" if spec.probabilistic else ""),
         test_tensor=v0_5.FileDescr(source=work / "test_output.npy"),
@@ -76,24 +90,35 @@ def _output_tensor(spec: NetworkSpec, geometry: AxisGeometry, work: Path) -> v0_
 
 
 def _weights(files: dict[str, Path | None]) -> v0_5.WeightsDescr:
-    """keras_hdf5 is the parent the other formats were converted from; formats not exported are None in `files`."""
+    """The first format exported (keras_hdf5, else the SavedModel of a projection model) is the parent the other
+    formats were converted from; formats not exported are None in `files`."""
     tf_version = v0_5.Version(import_tensorflow().__version__)
-    weights = {"keras_hdf5": v0_5.KerasHdf5WeightsDescr(source=files["keras_hdf5"], tensorflow_version=tf_version)}
+    parent = next(fmt for fmt, path in files.items() if path)
+    weights = {}
+    if files["keras_hdf5"]:
+        weights["keras_hdf5"] = v0_5.KerasHdf5WeightsDescr(source=files["keras_hdf5"], tensorflow_version=tf_version)
     if files["tensorflow_saved_model_bundle"]:
         weights["tensorflow_saved_model_bundle"] = v0_5.TensorflowSavedModelBundleWeightsDescr(
-            source=files["tensorflow_saved_model_bundle"], tensorflow_version=tf_version, parent="keras_hdf5")
+            source=files["tensorflow_saved_model_bundle"], tensorflow_version=tf_version,
+            parent=None if parent == "tensorflow_saved_model_bundle" else parent)
     if files["onnx"]:
         from ..train.export import ONNX_OPSET
 
-        weights["onnx"] = v0_5.OnnxWeightsDescr(source=files["onnx"], opset_version=ONNX_OPSET, parent="keras_hdf5")
+        weights["onnx"] = v0_5.OnnxWeightsDescr(source=files["onnx"], opset_version=ONNX_OPSET,
+                                                parent=None if parent == "onnx" else parent)
     return v0_5.WeightsDescr(**weights)
+
+
+_ARCHITECTURE = {False: "CARE U-Net (csbdeep), residual, channels last",
+                 True: "3D encoder-decoder -> softmax over Z -> weighted sum of the planes -> CARE U-Net (csbdeep), "
+                       "residual, channels last"}
 
 
 def _config(spec: NetworkSpec, geometry: AxisGeometry) -> dict:
     halo, step = geometry.halo, geometry.step
     return {
-        "bioimageio": {"architecture_type": "csbdeep-unet",
-                       "architecture_description": "CARE U-Net (csbdeep), residual, channels last"},
+        "bioimageio": {"architecture_type": "carekit-projection" if spec.projection else "csbdeep-unet",
+                       "architecture_description": _ARCHITECTURE[spec.projection]},
         "deepimagej": {"pyramidal_model": False, "allow_tiling": True, "model_keys": None,
                        "prediction": {"preprocess": [{"spec": None}], "postprocess": [{"spec": None}]}},
         "carekit": PackageCarekitBlock(
@@ -127,6 +152,7 @@ def describe(spec: NetworkSpec, name: str, description: str, authors: tuple[str,
             cite=[v0_5.CiteEntry(text=CARE_CITATION, doi=v0_5.Doi(CARE_DOI))],
             license=v0_5.LicenseId("CC-BY-4.0"),
             tags=sorted({"care", "csbdeep", "denoising", "fluorescence-light-microscopy", f"{len(spec.axes)}d",
+                         *(("projection", "3d") if spec.projection else ()),
                          "tensorflow", "onnx", *tags}),
             version="0.1.0",
             config=_config(spec, geometry),
