@@ -135,7 +135,7 @@ class ModelRecord(_Strict):
             raise InputError(f"{path} is not a valid carekit model config ({err})") from err
 
 
-PACKAGE_BLOCK_VERSION = 1
+PACKAGE_BLOCK_VERSION = 2  # 2: domain, kind, z_factor
 
 
 class PackageCarekitBlock(_Strict):
@@ -171,7 +171,7 @@ class PackageCarekitBlock(_Strict):
             raise InputError(f"{source} was packaged by a newer carekit (carekit block version {version}, this "
                              f"carekit reads up to {PACKAGE_BLOCK_VERSION}); update carekit")
         try:
-            return cls.model_validate(block)
+            return cls.model_validate({"block_version": 1, **block} if isinstance(block, dict) else block)
         except ValidationError as err:
             details = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'block'}: {e['msg']}" for e in err.errors())
             raise InputError(f"{source}: the carekit block of rdf.yaml is damaged ({details}); export the package "

@@ -33,5 +33,7 @@ def test_a_damaged_block_names_the_bad_field(change, words):
 
 
 def test_a_block_from_a_newer_carekit_asks_for_an_update():
-    with pytest.raises(InputError, match="newer carekit \\(carekit block version 2, this carekit reads up to 1\\)"):
-        PackageCarekitBlock.read({**FIRST, "block_version": 2}, "pkg.zip")
+    newer = PACKAGE_BLOCK_VERSION + 1
+    with pytest.raises(InputError, match=f"newer carekit \\(carekit block version {newer}, this carekit reads up to "
+                                         f"{PACKAGE_BLOCK_VERSION}\\)"):
+        PackageCarekitBlock.read({**FIRST, "block_version": newer}, "pkg.zip")
