@@ -27,8 +27,9 @@ MAD_TO_STD = 1.4826
 
 def _planes(image: np.ndarray) -> list[np.ndarray]:
     """Up to MAX_PLANES evenly spaced YX planes of an image whose last two axes are YX."""
-    planes = np.asarray(image, np.float32).reshape((-1, *image.shape[-2:]))
-    return list(planes[np.unique(np.linspace(0, len(planes) - 1, MAX_PLANES).round().astype(int))])
+    planes = np.asarray(image).reshape((-1, *image.shape[-2:]))
+    chosen = np.unique(np.linspace(0, len(planes) - 1, MAX_PLANES).round().astype(int))
+    return [planes[i].astype(np.float32) for i in chosen]  # only the chosen planes are copied
 
 
 def autocorrelation_width(plane: np.ndarray) -> float:

@@ -101,9 +101,13 @@ def train(data: dict, model_dir: str | Path, config: TrainConfig | None = None, 
     lows, highs, pixel_size = training_pairs(data, len(config.axes))
     from .train.care import train_care
 
-    subsample = data.get("synth", {}).get("axial_subsample", 1) if config.axes == "ZYX" else 1
     return train_care(lows, highs, config, model_dir, data_info=data, pixel_size=pixel_size, progress=progress,
-                      record_fields={"z_factor": subsample})
+                      record_fields={"z_factor": _axial_subsample(data, config)})
+
+
+def _axial_subsample(data: dict, config: TrainConfig) -> int:
+    """The axial subsampling of 3D training pairs (prediction zooms Z by it first), 1 when there is none."""
+    return data.get("synth", {}).get("axial_subsample", 1) if config.axes == "ZYX" else 1
 
 
 def projection_pairs(data: dict, planes: int) -> tuple[list[np.ndarray], list[np.ndarray], dict]:
@@ -136,6 +140,9 @@ def train_projection(data: dict, model_dir: str | Path, config: TrainConfig, pla
 
 def train_ensemble(data: dict, model_dir: str | Path, config: TrainConfig, members: int = 5, progress: bool = True):
     """Train an ensemble of `members` probabilistic CARE models on the described data."""
+    if _axial_subsample(data, config) > 1:
+        raise InputError("ensembles of axial-upsampling models are not supported (the members would not record the "
+                         "Z zoom their inputs need): train one model with --axial-subsample, or drop it")
     lows, highs, pixel_size = training_pairs(data, len(config.axes))
     from .train.ensemble import train_ensemble as train
 

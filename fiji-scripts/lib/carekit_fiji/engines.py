@@ -7,7 +7,7 @@ from ij import IJ, Menus
 from java.io import File
 from java.lang import System
 
-from . import appose_client, contract, images, unzip
+from . import appose_client, contract, images, package_kind, unzip
 
 
 class EngineError(Exception):
@@ -82,7 +82,7 @@ def _pixel_size(imp):
     calibration = imp.getCalibration()
     if not calibration.scaled():
         return None
-    return {"X": float(calibration.pixelWidth), "Y": float(calibration.pixelHeight)}
+    return contract.pixel_size_um(calibration.getUnit(), calibration.pixelWidth, calibration.pixelHeight)
 
 
 def _calibration(imp, shape, axes, outputs):
@@ -106,6 +106,9 @@ def restore_deepimagej(imp, opts):
             model = unzip.extract(model)
         except unzip.UnzipError as error:
             raise EngineError(str(error))
+    problem = package_kind.deepimagej_problem(package_kind.description_text(model))
+    if problem:
+        raise EngineError(problem)
     work = File.createTempFile("carekit-dij-", "")
     work.delete()
     work.mkdirs()

@@ -94,6 +94,8 @@ def run(args) -> int:
     from .. import workflows
     from ..errors import InputError
 
+    if args.ensemble and (args.isotropic or args.projection):
+        raise InputError("--ensemble trains CARE models only; it cannot be combined with --isotropic or --projection")
     if args.isotropic:
         return _train_isotropic(args)
     has_source = any(getattr(args, k) for k in ("pairs", "builtin", "clean", "synthetic"))

@@ -100,6 +100,18 @@ def output_values(n_values, uncertainty):
     return n_values * (2 if uncertainty else 1)
 
 
+MICRONS_PER_UNIT = {"nm": 0.001, "nanometer": 0.001, "mm": 1000.0, "millimeter": 1000.0, "um": 1.0, "micron": 1.0,
+                    "microns": 1.0, "micrometer": 1.0, u"\u00b5m": 1.0}  # as carekit.io reads TIFFs
+
+
+def pixel_size_um(unit, width, height):
+    """An ImageJ calibration as carekit's pixel size in micrometres ({'X': .., 'Y': ..}), None for unknown units."""
+    factor = MICRONS_PER_UNIT.get(unit)
+    if factor is None:
+        return None
+    return {"X": float(width) * factor, "Y": float(height) * factor}
+
+
 def task_inputs(image, output, axes, options, pixel_size=None):
     """The inputs of TASK_SCRIPT: the NDArrays of the two segments, the image's axes, the plugin's options and
     the image's pixel size ({'X': .., 'Y': ..} when calibrated, for the out-of-range check)."""

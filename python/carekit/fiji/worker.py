@@ -82,7 +82,7 @@ def restore_array(image: np.ndarray, axes: str, model: str, backend: str = "onnx
     for warning in caught:
         if on_warning is not None and issubclass(warning.category, OutOfRangeWarning):
             on_warning(str(warning.message))
-    if result.outputs and len(result.outputs) > 1:  # a package not made by carekit: one channel per output
+    if result.outputs and (len(result.outputs) > 1 or "C" in result.axes):  # not made by carekit: C per output
         return _output_channels(result.outputs, axes)
     extra, name = ((result.scale, "scale") if result.scale is not None else (result.disagreement, "disagreement"))
     if extra is None or not uncertainty:
@@ -97,12 +97,19 @@ def restore_array(image: np.ndarray, axes: str, model: str, backend: str = "onnx
 
 
 def _output_channels(outputs: dict, axes: str) -> tuple[np.ndarray, str, list[str]]:
-    if "C" in axes or any(out.axes != axes for out in outputs.values()):
+    """Every output of a package not made by carekit as channels of one image: an output with the input's axes is
+    one channel, one with a leading C axis several (named `id i`)."""
+    if "C" in axes or any(out.axes not in (axes, "C" + axes) for out in outputs.values()):
         raise ValueError(f"the model's outputs {sorted(outputs)} have axes {[o.axes for o in outputs.values()]}; "
                          f"ImageJ gets them as channels of one image only when each has the input's axes {axes} "
-                         "without C: run carekit predict, which writes one file per output")
+                         "(with or without a leading C): run carekit predict, which writes one file per output")
+    planes, names = [], []
+    for name, out in outputs.items():
+        data = out.data if out.axes[0] == "C" else out.data[np.newaxis]
+        planes.append(data)
+        names += [name] if len(data) == 1 and out.axes != "C" + axes else [f"{name} {i + 1}" for i in range(len(data))]
     c = max(axes.find("Z"), axes.find("T")) + 1
-    return np.stack([out.data for out in outputs.values()], axis=c), axes[:c] + "C" + axes[c:], list(outputs)
+    return np.moveaxis(np.concatenate(planes), 0, c), axes[:c] + "C" + axes[c:], names
 
 
 def restore_task(task, image, output, axes: str, model: str, backend: str, tile: int, uncertainty: bool,

@@ -20,7 +20,7 @@ from ..progress import progress_bar
 from ..tiling import iter_planes, n_tiles, tile_grid, tiled_apply
 from .domain_check import warn_input, warn_uncertainty
 from .projection import project
-from .isotropic import restore_isotropic, upsample_z
+from .isotropic import check_factor, restore_isotropic, upsample_z
 
 DEFAULT_TILE = {2: (1024, 1024), 3: (32, 128, 128)}
 
@@ -100,6 +100,8 @@ def restore(model: str | Path | ModelRunner, image: np.ndarray | Image, axes: st
     if isinstance(image, Image):
         image, axes, pixel_size = image.data, image.axes, image.pixel_size
     image = real_array(image, "input image")
+    if z_factor is not None and spec.kind != "isotropic":  # the isotropic recipe checks it against the file too
+        _check_z_zoom(spec, z_factor)
     if spec.kind == "projection":
         axes = (axes or {2: "YX", 3: "ZYX"}.get(image.ndim, "")).upper()
         projected = project(runner, image, axes, tile, progress, on_progress)
@@ -124,6 +126,13 @@ def restore(model: str | Path | ModelRunner, image: np.ndarray | Image, axes: st
     if check_domain:
         warn_uncertainty(spec, scale, disagreement)
     return Restoration(mean, axes, scale, pixel_size, disagreement)
+
+
+def _check_z_zoom(spec: NetworkSpec, z_factor: float) -> None:
+    if spec.z_factor == 1:
+        raise InputError(f"z_factor={z_factor:g} was given, but this {spec.kind} model does not zoom Z (only "
+                         "isotropic and axial-upsampling models do): leave it out")
+    check_factor(spec.z_factor, None, z_factor)
 
 
 def _isotropic_restoration(runner, image, axes, pixel_size, tile, progress, on_progress, z_factor) -> Restoration:
