@@ -1,13 +1,12 @@
 """The deepImageJ engine refuses carekit packages whose network needs carekit's Z zoom (isotropic, axial
 upsampling): fiji-scripts/lib/carekit_fiji/package_kind.py (Jython 2.7 / CPython 3 common code) under CPython."""
 
-import importlib.util
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from carekit.fiji.install import scripts_dir
+from tests.jython_helpers import load_helper
 
 SHIPPED = Path(__file__).resolve().parents[2] / "model-zoo" / "care-hela-nuclei-denoising.zip"
 
@@ -28,11 +27,7 @@ config:
 
 @pytest.fixture(scope="module")
 def package_kind():
-    path = scripts_dir() / "lib" / "carekit_fiji" / "package_kind.py"
-    spec = importlib.util.spec_from_file_location("carekit_fiji_package_kind", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_helper("package_kind")
 
 
 @pytest.mark.parametrize("kind, z_factor, refused", [("isotropic", 4.0, "an isotropic carekit model"),

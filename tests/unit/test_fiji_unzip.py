@@ -2,23 +2,18 @@
 under CPython: unsafe entries are refused before anything is written, extraction is all or nothing.
 tests/fiji/test_imagej_unzip.py runs the same file in real ImageJ + Jython."""
 
-import importlib.util
 import stat
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from carekit.fiji.install import scripts_dir
+from tests.jython_helpers import load_helper
 
 
 @pytest.fixture(scope="module")
 def unzip():
-    path = scripts_dir() / "lib" / "carekit_fiji" / "unzip.py"
-    spec = importlib.util.spec_from_file_location("carekit_fiji_unzip", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_helper("unzip")
 
 
 def _zip(path: Path, entries) -> Path:
