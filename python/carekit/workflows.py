@@ -95,14 +95,16 @@ def write_pairs(lows: list[np.ndarray], highs: list[np.ndarray], out_dir: str | 
     return out_dir
 
 
-def train(data: dict, model_dir: str | Path, config: TrainConfig | None = None, progress: bool = True, **overrides):
-    """Train a CARE model on the data a description names (see data_from_*), writing everything to `model_dir`."""
+def train(data: dict, model_dir: str | Path, config: TrainConfig | None = None, progress: bool = True,
+          init_from: tuple[Path, Path] | None = None, **overrides):
+    """Train a CARE model on the data a description names (see data_from_*), writing everything to `model_dir`;
+    `init_from` = (model folder or unpacked package, its Keras weights) to start from (train_care)."""
     config = config or validated(TrainConfig, **overrides)
     lows, highs, pixel_size = training_pairs(data, len(config.axes))
     from .train.care import train_care
 
     return train_care(lows, highs, config, model_dir, data_info=data, pixel_size=pixel_size, progress=progress,
-                      record_fields={"z_factor": _axial_subsample(data, config)})
+                      record_fields={"z_factor": _axial_subsample(data, config)}, init_from=init_from)
 
 
 def _axial_subsample(data: dict, config: TrainConfig) -> int:

@@ -11,6 +11,9 @@ def add_parser(sub) -> None:
     p = sub.add_parser("train", help="train a CARE model")
     p.add_argument("--model", required=True, help="model folder to create (or to resume)")
     p.add_argument("--resume", action="store_true", help="continue training the model in --model for --epochs more")
+    p.add_argument("--from", dest="init_from", metavar="MODEL_OR_ZIP", help="start from the weights of a carekit "
+                   "model folder or package (e.g. model-zoo/care-generalist-nuclei-denoising.zip); its network "
+                   "settings are used unless you give others")
     p.add_argument("--axes", choices=choices(TrainConfig, "axes"), default=default(TrainConfig, "axes"))
     p.add_argument("--patch-size", type=int, nargs="+", help="default: 64 64 for YX, 16 64 64 for ZYX")
     p.add_argument("--patches-per-image", type=int, default=default(TrainConfig, "patches_per_image"))
@@ -96,6 +99,9 @@ def run(args) -> int:
 
     if args.ensemble and (args.isotropic or args.projection):
         raise InputError("--ensemble trains CARE models only; it cannot be combined with --isotropic or --projection")
+    if args.init_from and (args.resume or args.isotropic or args.projection or args.ensemble):
+        raise InputError("--from starts a new CARE model; it cannot be combined with --resume, --isotropic, "
+                         "--projection or --ensemble")
     if args.isotropic:
         return _train_isotropic(args)
     has_source = any(getattr(args, k) for k in ("pairs", "builtin", "clean", "synthetic"))
@@ -111,6 +117,12 @@ def run(args) -> int:
                                             progress=not args.quiet)
         print(f"ensemble: {ensemble.model_dir} ({len(ensemble.members)} probabilistic members)")
         return 0
+    elif args.init_from:
+        from .train_from import config_from, resolve
+
+        source = resolve(args.init_from)
+        result = workflows.train(data_description(args), args.model, config_from(_config(args), source[0]),
+                                 progress=not args.quiet, init_from=source)
     else:
         result = workflows.train(data_description(args), args.model, _config(args), progress=not args.quiet)
     print(f"model: {result.model_dir}\n  epochs trained: {result.epochs_done}, best validation loss "

@@ -103,17 +103,21 @@ def load_care(model_dir: str | Path, weights: str = "weights_best.h5", precision
 
 def train_care(sources: list[np.ndarray], targets: list[np.ndarray], config: TrainConfig, model_dir: str | Path,
                data_info: dict | None = None, pixel_size: dict | None = None, resume: bool = False,
-               extra_epochs: int | None = None, progress: bool = True, record_fields: dict | None = None) -> TrainResult:
+               extra_epochs: int | None = None, progress: bool = True, record_fields: dict | None = None,
+               init_from: tuple[Path, Path] | None = None) -> TrainResult:
     """Train (or with `resume`, continue training for `extra_epochs`, default config.epochs) a CARE model in
     `model_dir` from source/target image lists (any real-valued arrays or nested lists).
 
     Writes weights_best.h5 / weights_last.h5, config.json (csbdeep), carekit.json (our config), history.csv and
     history.png (loss, MAE and learning rate per epoch). The data is checked before anything is written.
-    `record_fields` sets further ModelRecord fields of a new model (e.g. kind and z_factor).
+    `record_fields` sets further ModelRecord fields of a new model (e.g. kind and z_factor). `init_from` =
+    (folder holding a carekit.json, Keras weights file): a new model starts from those weights (the same network).
     """
+    if init_from is not None:
+        data_info = {**(data_info or {}), "initialized_from": str(init_from[0])}
     with seeded(config.seed):
         return _train_care(sources, targets, config, Path(model_dir), data_info, pixel_size, resume, extra_epochs,
-                           progress, record_fields or {})
+                           progress, record_fields or {}, init_from)
 
 
 @contextlib.contextmanager
@@ -131,7 +135,11 @@ def seeded(seed: int):
 
 
 def _train_care(sources, targets, config: TrainConfig, model_dir: Path, data_info, pixel_size, resume: bool,
-                extra_epochs: int | None, progress: bool, record_fields: dict) -> TrainResult:
+                extra_epochs: int | None, progress: bool, record_fields: dict, init_from=None) -> TrainResult:
+    if resume and init_from is not None:
+        raise InputError("resume continues a model from its own weights; it cannot also start from another model")
+    if init_from is not None:
+        check_same_network(ModelRecord.load(init_from[0]).train, config, init_from[0])
     if resume:
         record = ModelRecord.load(model_dir)
         record.train = config = record.train.model_copy(update={"precision": choose(record.train.precision)})
@@ -153,6 +161,8 @@ def _train_care(sources, targets, config: TrainConfig, model_dir: Path, data_inf
         else:
             care = build_care(config, model_dir)
             learning_rate = config.learning_rate
+            if init_from is not None:
+                _load_initial_weights(care.keras_model, Path(init_from[1]))
         record.save(model_dir)
         save_sample_input(model_dir, sources[0], config.axes, record.pixel_size)
         care.prepare_for_training(optimizer=optimizer_for(keras.optimizers.Adam(learning_rate=learning_rate),
@@ -182,6 +192,25 @@ def _fit(care, recorder: EpochRecorder, train_data, validation, config: TrainCon
     fit_from_generator(care.keras_model, iter(batches), validation_data=validation, initial_epoch=start_epoch,
                        epochs=start_epoch + n_epochs, steps_per_epoch=config.steps_per_epoch, callbacks=callbacks)
     recorder.raise_if_diverged()
+
+
+NETWORK_FIELDS = ("axes", "unet_depth", "unet_first", "unet_kern_size", "probabilistic", "norm_pmin", "norm_pmax")
+
+
+def check_same_network(source: TrainConfig, config: TrainConfig, where) -> None:
+    """Starting from another model's weights needs its network and input normalization: else one clear line."""
+    differ = [f"{k} {getattr(source, k)} there, {getattr(config, k)} here" for k in NETWORK_FIELDS
+              if getattr(source, k) != getattr(config, k)]
+    if differ:
+        raise InputError(f"cannot start from {where}: its network differs ({'; '.join(differ)}); train with its "
+                         "settings (the CLI's --from takes them unless you give others)")
+
+
+def _load_initial_weights(keras_model, weights: Path) -> None:
+    try:
+        keras_model.load_weights(str(weights))
+    except (ValueError, KeyError, OSError) as err:
+        raise InputError(f"cannot load the weights {weights} to start from ({str(err).splitlines()[0]})") from err
 
 
 def check_new_model_folder(model_dir: Path, can_resume: bool = True) -> None:

@@ -1,0 +1,193 @@
+"""Leave-one-dataset-out benchmark of the generalist denoiser.
+
+    .venv/bin/python benchmarks/generalist_benchmark.py [--epochs 6] [--steps 50] [--stage train|evaluate|all]
+
+For each built-in dataset D (hela, nuclei3d, bbbc007, mahotas): a generalist model is trained on the training images
+of every OTHER dataset (carekit.generalist, the shipped model's recipe, fewer steps) and tested on the held-out
+images of D (synth.generalist.split) degraded by carekit's camera model (background 1 photon, read noise 2, offset
+100, no blur) at 3 and 10 photons. Compared per image with the best of the oracle-tuned classical baselines
+(Gaussian, NLM, TV, GAT+NLM with the true camera; evaluate/baselines.py), the shipped in-domain HeLa model, and the
+shipped generalist (trained on the training images of all four datasets) when model-zoo holds it.
+Models go to benchmarks/_work/generalist/; results to benchmarks/results/generalist.{json,md,png}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+WORK = HERE / "_work" / "generalist"
+RESULTS = HERE / "results"
+ZOO = HERE.parent / "model-zoo"
+PHOTONS = (3.0, 10.0)
+CAMERA = {"gain": 1.0, "read_noise": 2.0, "offset": 100.0}
+
+
+def lodo_dir(left_out: str) -> Path:
+    return WORK / f"without-{left_out}"
+
+
+def train_all(epochs: int, steps: int) -> dict:
+    from carekit.generalist import DATASETS, recipe, train_generalist
+
+    times = {}
+    for left_out in DATASETS:
+        model_dir = lodo_dir(left_out)
+        if (model_dir / "weights_best.h5").exists():
+            continue
+        start = time.time()
+        train_generalist(model_dir, recipe(epochs, steps), leave_out=left_out, progress=False)
+        times[left_out] = round(time.time() - start, 1)
+        print(f"trained without {left_out}: {times[left_out]} s, load {os.getloadavg()}", flush=True)
+    return times
+
+
+def test_pairs(names) -> dict:
+    """{(dataset, photons): (lows, highs)}: the held-out images of each dataset at each photon level."""
+    from carekit.config import SynthConfig
+    from carekit.generalist import splits
+    from carekit.synth.pairs import make_pairs
+
+    held_out = {name: test for name, (_, test) in splits(names).items()}
+    return {(name, p): make_pairs(held_out[name], SynthConfig(photons=[p], seed=2026))
+            for name in names for p in PHOTONS}
+
+
+def models(left_out: str) -> dict:
+    """The models compared on dataset `left_out`: never saw it (LODO), shipped generalist, shipped HeLa model."""
+    from carekit.models import load_model
+
+    found = {"generalist without it (LODO)": lodo_dir(left_out),
+             "shipped generalist (saw its training images)": ZOO / "care-generalist-nuclei-denoising.zip",
+             "shipped HeLa model": ZOO / "care-hela-nuclei-denoising.zip"}
+    return {name: load_model(path) for name, path in found.items() if path.exists()}
+
+
+def score_image(low, high, runners: dict) -> dict:
+    from carekit.evaluate.baselines import run_baselines
+    from carekit.evaluate.metrics import score
+    from carekit.predict import restore
+
+    row = {"raw": score(high, low).psnr, "baselines": {}, "models": {}}
+    images = {"raw": low}
+    for name, result in run_baselines(low, high, camera=CAMERA).items():
+        row["baselines"][name] = round(score(high, result).psnr, 2)
+        images[name] = result
+    best = max(row["baselines"], key=row["baselines"].get)
+    row.update(best_baseline=best, best_baseline_psnr=row["baselines"][best])
+    for name, runner in runners.items():
+        restored = restore(runner, low, axes="YX", progress=False, check_domain=False).image
+        row["models"][name] = round(score(high, restored).psnr, 2)
+        images[name] = restored
+    images["best baseline"], images["truth"] = images[best], high
+    return row, images
+
+
+def evaluate_all(epochs: int, steps: int) -> None:
+    from carekit.generalist import DATASETS
+
+    rows, figure_images = [], {}
+    for (name, photons), (lows, highs) in test_pairs(DATASETS).items():
+        runners = models(name)
+        for index, (low, high) in enumerate(zip(lows, highs)):
+            row, images = score_image(low, high, runners)
+            rows.append({"dataset": name, "photons": photons, "image": index, **row})
+            if index == 0:
+                figure_images[name, photons] = images
+            print(name, photons, index, row["best_baseline_psnr"], row["models"], flush=True)
+    summary = summarize(rows)
+    result = {"protocol": {"epochs": epochs, "steps_per_epoch": steps, "photons": PHOTONS, "camera": CAMERA,
+                           "load_average": os.getloadavg()}, "summary": summary, "rows": rows}
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "generalist.json").write_text(json.dumps(result, indent=2))
+    (RESULTS / "generalist.md").write_text(markdown(summary, epochs, steps))
+    figure(figure_images, RESULTS / "generalist.png")
+
+
+def summarize(rows: list[dict]) -> list[dict]:
+    """Mean PSNR per dataset and photon level: raw, the per-image best baseline, each model, margins."""
+    out = []
+    for key in dict.fromkeys((r["dataset"], r["photons"]) for r in rows):
+        group = [r for r in rows if (r["dataset"], r["photons"]) == key]
+        entry = {"dataset": key[0], "photons": key[1], "images": len(group),
+                 "raw": round(float(np.mean([r["raw"] for r in group])), 2),
+                 "best_baseline": round(float(np.mean([r["best_baseline_psnr"] for r in group])), 2),
+                 "best_baseline_names": sorted({r["best_baseline"] for r in group}), "models": {}}
+        for name in group[0]["models"]:
+            psnr = float(np.mean([r["models"][name] for r in group]))
+            entry["models"][name] = {"psnr": round(psnr, 2), "margin": round(psnr - entry["best_baseline"], 2),
+                                     "worst_image_margin": round(min(r["models"][name] - r["best_baseline_psnr"]
+                                                                     for r in group), 2)}
+        out.append(entry)
+    return out
+
+
+def markdown(summary: list[dict], epochs: int, steps: int) -> str:
+    names = list(dict.fromkeys(n for e in summary for n in e["models"]))
+    lines = ["# Generalist denoiser: leave-one-dataset-out", "",
+             f"Each LODO model: the generalist recipe (carekit.generalist.recipe: probabilistic CARE, U-Net depth 3, "
+             f"32 filters) trained {epochs} x {steps} steps on the training images of the other three datasets. Test: "
+             "held-out images of the left-out dataset, carekit's camera model (background 1 photon, read noise 2, "
+             "offset 100) at 3 and 10 photons. Best baseline = per image the best of Gaussian, NLM, TV and "
+             "GAT+NLM (true camera), each oracle-tuned on the ground truth. PSNR in dB (mean over images; margin = "
+             "model - best baseline; worst = the smallest per-image margin).", "",
+             "| left-out dataset | photons | images | raw | best baseline | " + " | ".join(names) + " |",
+             "| --- | --- | --- | --- | --- | " + " | ".join("---" for _ in names) + " |"]
+    for e in summary:
+        cells = [f"{e['models'][n]['psnr']:.2f} ({e['models'][n]['margin']:+.2f}; worst "
+                 f"{e['models'][n]['worst_image_margin']:+.2f})" if n in e["models"] else "-" for n in names]
+        lines.append(f"| {e['dataset']} | {e['photons']:g} | {e['images']} | {e['raw']:.2f} | {e['best_baseline']:.2f} "
+                     f"({', '.join(e['best_baseline_names'])}) | " + " | ".join(cells) + " |")
+    lodo = [e["models"].get("generalist without it (LODO)") for e in summary]
+    if all(lodo):
+        met = sum(m["margin"] >= 1.0 for m in lodo)
+        lines += ["", f"Goal (>= 1 dB over the best baseline on every left-out dataset and photon level): met in "
+                      f"{met} of {len(lodo)} cases; margins " + ", ".join(f"{m['margin']:+.2f}" for m in lodo) + " dB."]
+    return "\n".join(lines) + "\n"
+
+
+def figure(images: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")  # a script: owns the backend
+    import matplotlib.pyplot as plt
+    from carekit.normalize import normalize_ground_truth
+
+    columns = ["raw", "best baseline", "shipped HeLa model", "generalist without it (LODO)", "truth"]
+    fig, axes = plt.subplots(len(images), len(columns), figsize=(2.2 * len(columns), 2.2 * len(images)))
+    for row, ((name, photons), panel) in zip(axes, images.items()):
+        for ax, column in zip(row, columns):
+            ax.set_axis_off()
+            if column not in panel:
+                continue
+            image = panel[column]
+            cy, cx = image.shape[0] // 2, image.shape[1] // 2
+            crop = normalize_ground_truth(image[max(cy - 96, 0):cy + 96, max(cx - 96, 0):cx + 96])
+            ax.imshow(crop, cmap="magma", vmin=0, vmax=1)
+            ax.set_title(f"{name} {photons:g} ph\n{column}" if column == "raw" else column.replace(" (LODO)", ""),
+                         fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--stage", choices=("train", "evaluate", "all"), default="all")
+    args = parser.parse_args()
+    if args.stage in ("train", "all"):
+        train_all(args.epochs, args.steps)
+    if args.stage in ("evaluate", "all"):
+        evaluate_all(args.epochs, args.steps)
+
+
+if __name__ == "__main__":
+    main()

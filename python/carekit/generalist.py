@@ -1,0 +1,47 @@
+"""The generalist denoiser's data and training: every built-in image set (or all but one, for the
+leave-one-dataset-out protocol), degraded at random zoom, optics and noise (synth.generalist)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .config import TrainConfig
+from .data import builtin
+from .errors import InputError
+from .synth.generalist import GeneralistSettings, generalist_pairs, split
+
+DATASETS = ("hela", "nuclei3d", "bbbc007", "mahotas")
+
+
+def splits(names=DATASETS) -> dict[str, tuple[list[np.ndarray], list[np.ndarray]]]:
+    """{dataset: (training images, held-out test images)} of built-in 2D image sets."""
+    return {name: split(name, builtin.clean_images(name, ndim=2)[0]) for name in names}
+
+
+def training_data(leave_out: str | None = None, settings: GeneralistSettings | None = None):
+    """(sources, targets, data description) from the training images of every dataset except `leave_out`."""
+    if leave_out is not None and leave_out not in DATASETS:
+        raise InputError(f"unknown dataset to leave out {leave_out!r}; choose from {', '.join(DATASETS)}")
+    settings = settings or GeneralistSettings()
+    names = [n for n in DATASETS if n != leave_out]
+    lows, highs = generalist_pairs({n: train for n, (train, _) in splits(names).items()}, settings)
+    return lows, highs, {"source": "generalist", "datasets": names, "left_out": leave_out,
+                         "settings": settings.as_dict()}
+
+
+def train_generalist(model_dir: str | Path, config: TrainConfig, leave_out: str | None = None,
+                     settings: GeneralistSettings | None = None, progress: bool = True):
+    """Train a (normally probabilistic) CARE model on generalist pairs in `model_dir`."""
+    from .train.care import train_care
+
+    lows, highs, info = training_data(leave_out, settings)
+    return train_care(lows, highs, config, model_dir, data_info=info, progress=progress)
+
+
+def recipe(epochs: int = 12, steps_per_epoch: int = 50, seed: int = 0) -> TrainConfig:
+    """The generalist's network and training settings (the shipped model and the benchmarks use the same):
+    probabilistic, U-Net depth 3 (a receptive field for nuclei zoomed up to 2x), 32 filters, 64x64 patches."""
+    return TrainConfig(probabilistic=True, unet_depth=3, unet_first=32, patch_size=(64, 64), patches_per_image=16,
+                       batch_size=16, epochs=epochs, steps_per_epoch=steps_per_epoch, seed=seed)

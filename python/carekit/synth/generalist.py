@@ -1,0 +1,99 @@
+"""Training pairs for a generalist denoiser: every image set at random zoom, optics, photon level, background and
+read noise, so that one network meets the variety of microscopes it will be used on.
+
+Each pair is a random crop of a clean image, zoomed by a log-uniform factor, blurred by a random Gaussian PSF (the
+blur is part of the clean image: the model denoises, it does not deconvolve), normalized as ground truth (99.9th
+percentile = 1) and degraded by carekit's camera model at a log-uniform photon level. Every dataset contributes
+the same number of pairs, however many images it has.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from ..errors import InputError
+from . import noise
+
+# held-out images per built-in dataset (never used for training by the generalist or the benchmarks)
+TEST_PICKS = {"hela": [16, 17, 18, 19], "nuclei3d": [2, 5, 9, 12], "bbbc007": [1, 5, 9, 13]}
+
+
+@dataclass(frozen=True)
+class GeneralistSettings:
+    zoom: tuple[float, float] = (0.5, 2.0)
+    photons: tuple[float, float] = (1.0, 50.0)
+    background_photons: tuple[float, float] = (0.0, 5.0)
+    blur_sigma_px: tuple[float, float] = (0.0, 1.5)
+    read_noise: tuple[float, float] = (0.5, 5.0)
+    gain: float = 1.0
+    offset: float = 100.0
+    pairs_per_dataset: int = 64
+    crop: int = 256
+    seed: int = 0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def split(name: str, images: list[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """(training images, held-out test images) of a built-in dataset: the TEST_PICKS indices, or for a single
+    image (mahotas) its left half for training and a 512-row crop of its right half for testing."""
+    if len(images) == 1:
+        image = images[0]
+        half, rows = image.shape[1] // 2, min(512, image.shape[0])
+        top = (image.shape[0] - rows) // 2
+        return [image[:, :half]], [image[top:top + rows, half:]]
+    picks = TEST_PICKS.get(name)
+    if picks is None or max(picks) >= len(images):
+        raise InputError(f"no held-out split is defined for {name!r} with {len(images)} images")
+    return [im for i, im in enumerate(images) if i not in picks], [images[i] for i in picks]
+
+
+def _log_uniform(rng: np.random.Generator, bounds: tuple[float, float]) -> float:
+    return float(np.exp(rng.uniform(np.log(bounds[0]), np.log(bounds[1]))))
+
+
+def _zoomed_crop(image: np.ndarray, zoom: float, crop: int, rng: np.random.Generator) -> np.ndarray:
+    """A random region of `image` that becomes at most crop x crop pixels after zooming by `zoom`."""
+    size = [min(s, int(np.ceil(crop / zoom))) for s in image.shape]
+    start = [int(rng.integers(0, s - c + 1)) for s, c in zip(image.shape, size)]
+    region = image[start[0]:start[0] + size[0], start[1]:start[1] + size[1]].astype(np.float32)
+    if zoom < 1:  # average before subsampling, as a coarser camera pixel does
+        region = ndimage.gaussian_filter(region, 0.5 / zoom)
+    return ndimage.zoom(region, zoom, order=1)
+
+
+def make_pair(image: np.ndarray, settings: GeneralistSettings,
+              rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """One (camera counts, normalized ground truth) pair from a clean 2D image."""
+    clean = _zoomed_crop(image, _log_uniform(rng, settings.zoom), settings.crop, rng)
+    sigma = rng.uniform(*settings.blur_sigma_px)
+    if sigma > 0:
+        clean = ndimage.gaussian_filter(clean, sigma)
+    truth = noise.normalize_ground_truth(clean)
+    expected = truth * _log_uniform(rng, settings.photons) + rng.uniform(*settings.background_photons)
+    low = noise.poisson_gaussian(expected, rng.uniform(*settings.read_noise), settings.gain, settings.offset, rng)
+    return low, truth
+
+
+def generalist_pairs(datasets: dict[str, list[np.ndarray]],
+                     settings: GeneralistSettings | None = None) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """`settings.pairs_per_dataset` pairs from each dataset's 2D images (random image per pair); reproducible."""
+    settings = settings or GeneralistSettings()
+    if not datasets or not all(datasets.values()):
+        raise InputError("the generalist needs at least one dataset, each with at least one image")
+    bad = [name for name, images in datasets.items() if any(np.ndim(im) != 2 for im in images)]
+    if bad:
+        raise InputError(f"generalist training takes 2D images; these datasets hold others: {', '.join(bad)}")
+    rng = np.random.default_rng(settings.seed)
+    lows, highs = [], []
+    for name in sorted(datasets):
+        images = datasets[name]
+        for _ in range(settings.pairs_per_dataset):
+            low, high = make_pair(images[int(rng.integers(len(images)))], settings, rng)
+            lows.append(low)
+            highs.append(high)
+    return lows, highs

@@ -1,0 +1,70 @@
+"""`carekit train --from MODEL_OR_ZIP`: a new supervised model starts from another model's weights (a model folder
+or a package zip), takes its network settings, and a mismatched network is refused in one line."""
+
+import h5py
+import numpy as np
+import pytest
+
+from carekit.cli import main
+from carekit.config import ModelRecord, TrainConfig
+from carekit.errors import InputError
+from carekit.train.care import check_same_network
+
+FROM_TRAIN = ["--synthetic", "mixed", "--n-images", "2", "--size", "64", "64", "--patch-size", "32", "32",
+              "--patches-per-image", "8", "--epochs", "1", "--steps-per-epoch", "2", "--batch-size", "4",
+              "--learning-rate", "1e-9", "--quiet"]
+
+
+def _kernels(weights_file) -> list[np.ndarray]:
+    """Every array of a Keras weights file, in file order."""
+    arrays = []
+    with h5py.File(weights_file, "r") as fh:
+        fh.visititems(lambda name, item: arrays.append(item[()]) if isinstance(item, h5py.Dataset) else None)
+    return arrays
+
+
+def _max_difference(a, b) -> float:
+    first, second = _kernels(a), _kernels(b)
+    assert len(first) == len(second) and first
+    return max(float(np.abs(x - y).max()) for x, y in zip(first, second))
+
+
+def test_train_from_a_model_folder_starts_from_its_weights(tmp_path, tiny_model):
+    # at a learning rate of 1e-9 two steps leave the weights where they started: the source's, not new random ones
+    started = tmp_path / "from"
+    assert main(["train", "--model", str(started), "--from", str(tiny_model), *FROM_TRAIN]) == 0
+    assert _max_difference(started / "weights_last.h5", tiny_model / "weights_best.h5") < 1e-5
+    record = ModelRecord.load(started)
+    assert record.train.unet_first == ModelRecord.load(tiny_model).train.unet_first == 16  # taken from the source
+    assert record.data["initialized_from"] == str(tiny_model)
+    scratch = tmp_path / "scratch"
+    assert main(["train", "--model", str(scratch), "--unet-first", "16", *FROM_TRAIN]) == 0
+    assert _max_difference(scratch / "weights_last.h5", tiny_model / "weights_best.h5") > 1e-2
+
+
+def test_train_from_a_package_zip_takes_its_probabilistic_network(tmp_path, prob_package):
+    started = tmp_path / "from-zip"
+    assert main(["train", "--model", str(started), "--from", str(prob_package), *FROM_TRAIN]) == 0
+    record = ModelRecord.load(started)
+    assert record.train.probabilistic and record.train.unet_first == 16
+    from carekit.models.package_files import open_package
+
+    source_weights = open_package(prob_package).checked_weights("keras_hdf5")["keras_hdf5"]
+    assert _max_difference(started / "weights_last.h5", source_weights) < 1e-5
+
+
+def test_train_from_refuses_a_different_network_in_one_line(tmp_path, tiny_model, capsys):
+    assert main(["train", "--model", str(tmp_path / "m"), "--from", str(tiny_model), "--unet-first", "8",
+                 *FROM_TRAIN]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "cannot start from" in err and "unet_first 16 there, 8 here" in err
+    assert not (tmp_path / "m").exists()
+    assert main(["train", "--model", str(tiny_model), "--resume", "--from", str(tiny_model), "--quiet"]) == 2
+    assert "--from starts a new CARE model" in capsys.readouterr().err
+    assert main(["train", "--model", str(tmp_path / "n"), "--from", str(tmp_path / "missing.zip"), *FROM_TRAIN]) == 2
+
+
+def test_check_same_network_names_every_difference():
+    with pytest.raises(InputError, match="unet_depth 3 there, 2 here; probabilistic True there, False here"):
+        check_same_network(TrainConfig(unet_depth=3, probabilistic=True), TrainConfig(), "generalist.zip")
+    check_same_network(TrainConfig(patch_size=(32, 32), epochs=3), TrainConfig(), "same network")
