@@ -68,8 +68,14 @@ def _zoomed_crop(image: np.ndarray, zoom: float, crop: int, rng: np.random.Gener
 
 def make_pair(image: np.ndarray, settings: GeneralistSettings,
               rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """One (camera counts, normalized ground truth) pair from a clean 2D image."""
-    clean = _zoomed_crop(image, _log_uniform(rng, settings.zoom), settings.crop, rng)
+    """One (camera counts, normalized ground truth) pair from a clean 2D image (crops without structure, e.g.
+    empty background, are drawn again)."""
+    for _ in range(20):
+        clean = _zoomed_crop(image, _log_uniform(rng, settings.zoom), settings.crop, rng)
+        if np.percentile(clean, 99.9) > np.percentile(clean, 0.1):
+            break
+    else:
+        raise InputError(f"an image of shape {image.shape} gave 20 crops without structure; is it empty?")
     sigma = rng.uniform(*settings.blur_sigma_px)
     if sigma > 0:
         clean = ndimage.gaussian_filter(clean, sigma)

@@ -136,4 +136,4 @@ def _validation(evaluation: dict | None) -> list[str]:
     for row in evaluation.get("rows", []):
         lines.append(f"| {row['name']} | {row['raw']['psnr']:.2f} | {row['care']['psnr']:.2f} | "
                      f"{row['raw']['ssim']:.3f} | {row['care']['ssim']:.3f} |")
-    return lines
+    return lines + list(evaluation.get("notes", []))  # further lines of the validation section (protocol, baselines)

@@ -1,0 +1,189 @@
+"""PSNR vs wall time: supervised training on a left-out dataset from scratch vs from the generalist that never saw it.
+
+    .venv/bin/python benchmarks/finetune_curves.py [--dataset mahotas] [--budgets 1 2.5 5 10]
+
+The "user's data" are the training images of the left-out dataset (synth.generalist.split) made into semi-synthetic
+pairs at 3 and 10 photons (carekit's camera model, 4 noise seeds); the test images are its held-out images at 3 and
+10 photons (as in generalist_benchmark.py). Both runs use the generalist recipe (carekit.generalist.recipe) and
+learning rate; "from the generalist" starts from benchmarks/_work/generalist/without-DATASET (trained by
+generalist_benchmark.py, which never saw the dataset), i.e. what `carekit train --from` does. Weights are saved when
+the training time passes each budget (minutes; data preparation and the saves are not counted) and evaluated
+afterwards. The best oracle-tuned classical baseline (true camera) is the reference line.
+Results: benchmarks/results/finetune.{json,md,png}. Times are on whatever machine runs it (its load is recorded).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+WORK = HERE / "_work" / "finetune"
+RESULTS = HERE / "results"
+PHOTONS = (3.0, 10.0)
+CAMERA = {"gain": 1.0, "read_noise": 2.0, "offset": 100.0}
+
+
+def user_pairs(dataset: str):
+    from carekit.config import SynthConfig
+    from carekit.generalist import splits
+    from carekit.synth.pairs import make_pairs
+
+    train, test = splits([dataset])[dataset]
+    lows, highs = [], []
+    for seed in range(4):
+        low, high = make_pairs(train, SynthConfig(photons=list(PHOTONS), seed=100 + seed))
+        lows += low
+        highs += high
+    tests = {p: make_pairs(test, SynthConfig(photons=[p], seed=2026)) for p in PHOTONS}
+    return lows, highs, tests
+
+
+def timed_training(lows, highs, start_from: Path | None, budgets_s: list[float], folder: Path) -> dict:
+    """Train until the last budget, saving the weights as each budget of training time passes."""
+    import keras
+    from csbdeep.internals.train import DataWrapper
+
+    from carekit import __version__
+    from carekit.config import ModelRecord
+    from carekit.generalist import recipe
+    from carekit.train.care import build_care, fit_from_generator, prepare_training_data, seeded
+
+    config = recipe(epochs=100000, steps_per_epoch=5).model_copy(update={"patches_per_image": 32, "precision": "fp32"})
+    shutil.rmtree(folder, ignore_errors=True)
+    with seeded(config.seed):
+        (x, y), _ = prepare_training_data(lows, highs, config)
+        care = build_care(config, folder / "model")
+        if start_from is not None:
+            care.keras_model.load_weights(str(start_from / "weights_best.h5"))
+        care.prepare_for_training(optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate))
+        record = ModelRecord(carekit_version=__version__, name="snapshot", train=config)
+        snapshots = Snapshots(budgets_s, folder, record)
+        batches = DataWrapper(x, y, config.batch_size, length=10**9)
+        fit_from_generator(care.keras_model, iter(batches), epochs=config.epochs, steps_per_epoch=5,
+                           callbacks=[snapshots])
+    return snapshots.saved
+
+
+def Snapshots(budgets_s, folder: Path, record):  # noqa: N802  (a Keras callback built after TF is imported)
+    import keras
+
+    from carekit.train.callbacks import save_weights
+
+    class _Snapshots(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.pending, self.saved, self.steps, self.trained, self.last = list(budgets_s), {}, 0, 0.0, None
+
+        def on_train_batch_begin(self, batch, logs=None):
+            self.last = time.perf_counter()
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.trained += time.perf_counter() - self.last
+            self.steps += 1
+            while self.pending and self.trained >= self.pending[0]:
+                budget = self.pending.pop(0)
+                target = folder / f"after_{budget:g}s"
+                shutil.copytree(folder / "model", target, ignore=shutil.ignore_patterns("*.h5"), dirs_exist_ok=True)
+                record.save(target)
+                save_weights(self.model, target / "weights_best.h5")
+                self.saved[budget] = {"folder": str(target), "steps": self.steps, "load": os.getloadavg()[0]}
+            if not self.pending:
+                self.model.stop_training = True
+
+    return _Snapshots()
+
+
+def psnr_of(model, tests: dict) -> dict:
+    from carekit.evaluate.metrics import score
+    from carekit.predict import restore
+
+    return {p: round(float(np.mean([score(h, restore(model, l, axes="YX", progress=False, check_domain=False).image).psnr
+                                    for l, h in zip(*tests[p])])), 2) for p in tests}
+
+
+def best_baselines(tests: dict) -> dict:
+    from carekit.evaluate.baselines import run_baselines
+    from carekit.evaluate.metrics import score
+
+    best = {}
+    for p, (lows, highs) in tests.items():
+        best[p] = round(float(np.mean([max(score(h, r).psnr for r in run_baselines(l, h, camera=CAMERA).values())
+                                       for l, h in zip(lows, highs)])), 2)
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--dataset", default="mahotas")
+    parser.add_argument("--budgets", type=float, nargs="+", default=[1, 2.5, 5, 10], help="minutes")
+    args = parser.parse_args()
+    start_from = HERE / "_work" / "generalist" / f"without-{args.dataset}"
+    lows, highs, tests = user_pairs(args.dataset)
+    budgets = [b * 60 for b in args.budgets]
+    result = {"dataset": args.dataset, "budgets_min": args.budgets, "photons": PHOTONS, "camera": CAMERA,
+              "cpu_cores": os.cpu_count(), "load_average_start": os.getloadavg(), "runs": {}}
+    result["best_baseline"] = best_baselines(tests)
+    result["generalist_before_training"] = psnr_of(start_from, tests)
+    for name, source in (("from scratch", None), ("from the generalist", start_from)):
+        saved = timed_training(lows, highs, source, budgets, WORK / name.replace(" ", "_"))
+        result["runs"][name] = [{"minutes": b / 60, **info, "psnr": psnr_of(info["folder"], tests)}
+                                for b, info in saved.items()]
+        print(name, json.dumps(result["runs"][name]), flush=True)
+    result["load_average_end"] = os.getloadavg()
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "finetune.json").write_text(json.dumps(result, indent=2))
+    (RESULTS / "finetune.md").write_text(markdown(result))
+    figure(result, RESULTS / "finetune.png")
+
+
+def markdown(result: dict) -> str:
+    lines = [f"# PSNR vs training time on a left-out dataset ({result['dataset']})", "",
+             f"{result['cpu_cores']} CPU cores shared with other jobs (load average {result['load_average_start'][0]:.1f}"
+             f" at the start, {result['load_average_end'][0]:.1f} at the end): times are on a loaded 2-core machine "
+             "and count training steps only. Supervised, semi-synthetic pairs from the dataset's training images "
+             "at 3 and 10 photons; PSNR (dB) on its held-out images. The generalist start never saw this dataset.", "",
+             "| run | minutes | steps | PSNR 3 photons | PSNR 10 photons |", "| --- | --- | --- | --- | --- |",
+             f"| best classical baseline | - | - | {result['best_baseline'][3.0]:.2f} | "
+             f"{result['best_baseline'][10.0]:.2f} |",
+             f"| generalist, no fine-tuning | 0 | 0 | {result['generalist_before_training'][3.0]:.2f} | "
+             f"{result['generalist_before_training'][10.0]:.2f} |"]
+    for name, points in result["runs"].items():
+        lines += [f"| {name} | {p['minutes']:g} | {p['steps']} | {p['psnr'][3.0]:.2f} | {p['psnr'][10.0]:.2f} |"
+                  for p in points]
+    return "\n".join(lines) + "\n"
+
+
+def figure(result: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")  # a script: owns the backend
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(PHOTONS), figsize=(9, 3.6))
+    for ax, photons in zip(axes, PHOTONS):
+        for (name, points), color in zip(result["runs"].items(), ("tab:gray", "tab:blue")):
+            minutes = [p["minutes"] for p in points]
+            psnr = [p["psnr"][photons] for p in points]
+            if name == "from the generalist":
+                minutes, psnr = [0.0] + minutes, [result["generalist_before_training"][photons]] + psnr
+            ax.plot(minutes, psnr, "o-", color=color, label=name)
+        best = result["best_baseline"][photons]
+        ax.axhline(best, color="tab:red", ls="--", label="best classical baseline")
+        ax.axhline(best + 2, color="tab:red", ls=":", label="goal: baseline + 2 dB")
+        ax.set(title=f"{result['dataset']}, {photons:g} photons", xlabel="training minutes (loaded 2 cores)",
+               ylabel="PSNR (dB)")
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    main()

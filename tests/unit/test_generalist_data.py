@@ -1,0 +1,53 @@
+"""Generalist training pairs (synth.generalist): every dataset contributes equally, at random zoom and noise level,
+reproducibly; held-out images are split off by fixed rules."""
+
+import numpy as np
+import pytest
+
+from carekit.errors import InputError
+from carekit.synth.generalist import GeneralistSettings, generalist_pairs, make_pair, split
+
+
+def _nuclei(size=200, radius=6, seed=0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:size, :size]
+    image = np.zeros((size, size), np.float32)
+    for cy, cx in rng.integers(10, size - 10, (15, 2)):
+        image[(yy - cy) ** 2 + (xx - cx) ** 2 < radius**2] = 100
+    return image + 5
+
+
+def test_pairs_balance_the_datasets_and_are_reproducible():
+    settings = GeneralistSettings(pairs_per_dataset=5, crop=96, seed=3)
+    datasets = {"many": [_nuclei(seed=i) for i in range(6)], "one": [_nuclei(300, 12, seed=9)]}
+    lows, highs = generalist_pairs(datasets, settings)
+    assert len(lows) == len(highs) == 10
+    assert all(low.shape == high.shape and max(high.shape) <= 97 for low, high in zip(lows, highs))
+    again, _ = generalist_pairs(datasets, settings)
+    assert all(np.array_equal(a, b) for a, b in zip(lows, again))
+    assert all(np.percentile(h, 99.9) == pytest.approx(1, abs=0.05) for h in highs)  # the ground truth scale
+
+
+def test_zoom_and_photons_span_their_ranges():
+    settings = GeneralistSettings(crop=256)
+    rng = np.random.default_rng(0)
+    pairs = [make_pair(_nuclei(64), settings, rng) for _ in range(40)]
+    shapes = [low.shape[0] for low, _ in pairs]
+    assert min(shapes) <= 40 and max(shapes) >= 100 and max(shapes) <= 128  # a 64-px image zoomed 0.5-2x
+    # the signal range in counts (photon level, plus background and read noise) varies several-fold across pairs
+    gains = [np.percentile(low, 99) - np.percentile(low, 1) for low, _ in pairs]
+    assert max(gains) / min(gains) > 4
+
+
+def test_split_holds_out_fixed_images_and_half_of_a_single_image():
+    frames = [np.full((8, 8), i, np.float32) for i in range(20)]
+    train, test = split("hela", frames)
+    assert [int(t[0, 0]) for t in test] == [16, 17, 18, 19] and len(train) == 16
+    image = np.arange(1024 * 1344, dtype=np.float32).reshape(1024, 1344)
+    (left,), (right,) = split("mahotas", [image])
+    assert left.shape == (1024, 672) and right.shape == (512, 672)
+    assert (left % 1344).max() < 672 <= (right % 1344).min()
+    with pytest.raises(InputError, match="no held-out split"):
+        split("unknown", frames)
+    with pytest.raises(InputError, match="2D images"):
+        generalist_pairs({"stack": [np.zeros((4, 8, 8))]})
