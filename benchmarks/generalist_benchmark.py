@@ -4,10 +4,11 @@
 
 For each built-in dataset D (hela, nuclei3d, bbbc007, mahotas): a generalist model is trained on the training images
 of every OTHER dataset (carekit.generalist, the shipped model's recipe, fewer steps) and tested on the held-out
-images of D (synth.generalist.split) degraded by carekit's camera model (background 1 photon, read noise 2, offset
+images of D (synth.generalist.split; central 512x512 crops) degraded by carekit's camera model (background 1 photon, read noise 2, offset
 100, no blur) at 3 and 10 photons. Compared per image with the best of the oracle-tuned classical baselines
 (Gaussian, NLM, TV, GAT+NLM with the true camera; evaluate/baselines.py), the shipped in-domain HeLa model, and the
-shipped generalist (trained on the training images of all four datasets) when model-zoo holds it.
+shipped generalist (trained on the training images of all four datasets; its model folder in model-zoo/_work, as
+make_generalist.py leaves it) when present.
 Models go to benchmarks/_work/generalist/; results to benchmarks/results/generalist.{json,md,png}.
 """
 
@@ -25,6 +26,8 @@ HERE = Path(__file__).resolve().parent
 WORK = HERE / "_work" / "generalist"
 RESULTS = HERE / "results"
 ZOO = HERE.parent / "model-zoo"
+# the shipped generalist's model folder as make_generalist.py leaves it (the zip holds the same weights)
+SHIPPED = ZOO / "_work" / "care-generalist-nuclei-denoising"
 PHOTONS = (3.0, 10.0)
 CAMERA = {"gain": 1.0, "read_noise": 2.0, "offset": 100.0}
 
@@ -54,9 +57,14 @@ def test_pairs(names) -> dict:
     from carekit.generalist import splits
     from carekit.synth.pairs import make_pairs
 
-    held_out = {name: test for name, (_, test) in splits(names).items()}
+    held_out = {name: [_central(im, 512) for im in test] for name, (_, test) in splits(names).items()}
     return {(name, p): make_pairs(held_out[name], SynthConfig(photons=[p], seed=2026))
             for name in names for p in PHOTONS}
+
+
+def _central(image: np.ndarray, size: int) -> np.ndarray:
+    top, left = max(image.shape[0] - size, 0) // 2, max(image.shape[1] - size, 0) // 2
+    return image[top:top + size, left:left + size]
 
 
 def models(left_out: str) -> dict:
@@ -64,7 +72,7 @@ def models(left_out: str) -> dict:
     from carekit.models import load_model
 
     found = {"generalist without it (LODO)": lodo_dir(left_out),
-             "shipped generalist (saw its training images)": ZOO / "care-generalist-nuclei-denoising.zip",
+             "shipped generalist (saw its training images)": SHIPPED,
              "shipped HeLa model": ZOO / "care-hela-nuclei-denoising.zip"}
     return {name: load_model(path) for name, path in found.items() if path.exists()}
 
@@ -74,7 +82,8 @@ def score_image(low, high, runners: dict) -> dict:
     from carekit.evaluate.metrics import score
     from carekit.predict import restore
 
-    row = {"raw": score(high, low).psnr, "baselines": {}, "models": {}}
+    row = {"raw": score(high, low).psnr, "raw_scores": score(high, low).as_dict(), "baselines": {}, "models": {},
+           "model_scores": {}}
     images = {"raw": low}
     for name, result in run_baselines(low, high, camera=CAMERA).items():
         row["baselines"][name] = round(score(high, result).psnr, 2)
@@ -83,7 +92,8 @@ def score_image(low, high, runners: dict) -> dict:
     row.update(best_baseline=best, best_baseline_psnr=row["baselines"][best])
     for name, runner in runners.items():
         restored = restore(runner, low, axes="YX", progress=False, check_domain=False).image
-        row["models"][name] = round(score(high, restored).psnr, 2)
+        row["model_scores"][name] = score(high, restored).as_dict()
+        row["models"][name] = round(row["model_scores"][name]["psnr"], 2)
         images[name] = restored
     images["best baseline"], images["truth"] = images[best], high
     return row, images

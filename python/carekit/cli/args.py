@@ -51,7 +51,7 @@ def add_source_args(parser: argparse.ArgumentParser, pairs: bool, required: bool
     if pairs:
         source.add_argument("--pairs", nargs=2, metavar=("LOW_DIR", "HIGH_DIR"),
                             help="registered low/high-SNR TIFFs with matching file names")
-    source.add_argument("--builtin", metavar="NAME", help="built-in real high-SNR images: hela (2D) or nuclei3d (2D planes / 3D)")
+    source.add_argument("--builtin", metavar="NAME", help="built-in real high-SNR images: hela, bbbc007, mahotas (2D) or nuclei3d (2D planes / 3D)")
     source.add_argument("--clean", metavar="DIR", help="folder of your own high-SNR TIFFs to degrade semi-synthetically")
     source.add_argument("--synthetic", choices=STRUCTURE_KINDS, help="fully synthetic ground truth")
     group.add_argument("--n-images", type=int, default=8, help="number of synthetic images (default 8)")

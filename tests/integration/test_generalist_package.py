@@ -1,0 +1,45 @@
+"""The shipped generalist (model-zoo/care-generalist-nuclei-denoising.zip): small, probabilistic, restores held-out
+images of every built-in dataset, documents its protocol, and is a starting point for `carekit train --from`."""
+
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from carekit.cli import main
+from carekit.config import ModelRecord, SynthConfig
+from carekit.evaluate.metrics import score
+from carekit.generalist import DATASETS, splits
+from carekit.predict import restore
+from carekit.synth.pairs import make_pairs
+
+PACKAGE = Path(__file__).resolve().parents[2] / "model-zoo" / "care-generalist-nuclei-denoising.zip"
+
+
+def test_generalist_package_is_small_probabilistic_and_documents_its_protocol():
+    assert PACKAGE.stat().st_size < 5_000_000
+    with zipfile.ZipFile(PACKAGE) as zf:
+        readme = zf.read("README.md").decode()
+    assert "Leave-one-dataset-out protocol" in readme and "| mahotas | 10 |" in readme
+    record = ModelRecord.model_validate_json(PACKAGE.with_suffix(".carekit.json").read_text())
+    assert record.train.probabilistic and record.data["source"] == "generalist"
+    assert record.data["datasets"] == list(DATASETS) and record.data["left_out"] is None
+
+
+@pytest.mark.parametrize("dataset", DATASETS)
+def test_generalist_restores_held_out_images_of_every_dataset(dataset):
+    test = splits([dataset])[dataset][1][0][:256, :256]
+    lows, highs = make_pairs([test], SynthConfig(photons=[10.0], seed=5))
+    result = restore(PACKAGE, lows[0], axes="YX", progress=False)
+    assert result.scale is not None and result.scale.shape == test.shape
+    assert score(highs[0], result.image).psnr > score(highs[0], lows[0]).psnr + 6
+
+
+def test_train_from_the_generalist_zip(tmp_path):
+    model = tmp_path / "mine"
+    assert main(["train", "--model", str(model), "--from", str(PACKAGE), "--builtin", "bbbc007", "--max-images", "2",
+                 "--photons", "3", "10", "--patches-per-image", "8", "--epochs", "1", "--steps-per-epoch", "2",
+                 "--batch-size", "4", "--quiet"]) == 0
+    record = ModelRecord.load(model)
+    assert record.train.probabilistic and record.train.unet_depth == 3 and record.train.unet_first == 16
+    assert record.data["initialized_from"]
