@@ -4,7 +4,7 @@
 
 The "user's data" are the training images of the left-out dataset (synth.generalist.split) made into semi-synthetic
 pairs at 3 and 10 photons (carekit's camera model, 4 noise seeds); the test images are its held-out images at 3 and
-10 photons (as in generalist_benchmark.py). Both runs use the generalist recipe (carekit.generalist.recipe) and
+10 photons (central 512x512 crops, as in generalist_benchmark.py). Both runs use the generalist recipe (carekit.generalist.recipe) and
 learning rate; "from the generalist" starts from benchmarks/_work/generalist/without-DATASET (trained by
 generalist_benchmark.py, which never saw the dataset), i.e. what `carekit train --from` does. Weights are saved when
 the training time passes each budget (minutes; data preparation and the saves are not counted) and evaluated
@@ -41,8 +41,13 @@ def user_pairs(dataset: str):
         low, high = make_pairs(train, SynthConfig(photons=list(PHOTONS), seed=100 + seed))
         lows += low
         highs += high
-    tests = {p: make_pairs(test, SynthConfig(photons=[p], seed=2026)) for p in PHOTONS}
+    tests = {p: make_pairs([_central(im) for im in test], SynthConfig(photons=[p], seed=2026)) for p in PHOTONS}
     return lows, highs, tests
+
+
+def _central(image: np.ndarray, size: int = 512) -> np.ndarray:
+    top, left = max(image.shape[0] - size, 0) // 2, max(image.shape[1] - size, 0) // 2
+    return image[top:top + size, left:left + size]
 
 
 def timed_training(lows, highs, start_from: Path | None, budgets_s: list[float], folder: Path) -> dict:

@@ -51,15 +51,14 @@ def train_all(epochs: int, steps: int, names=None) -> dict:
     return times
 
 
-def test_pairs(names) -> dict:
-    """{(dataset, photons): (lows, highs)}: the held-out images of each dataset at each photon level."""
+def test_pairs(name: str, photons: float):
+    """(lows, highs): the held-out images of a dataset (central crops) at a photon level."""
     from carekit.config import SynthConfig
     from carekit.generalist import splits
     from carekit.synth.pairs import make_pairs
 
-    held_out = {name: [_central(im, 512) for im in test] for name, (_, test) in splits(names).items()}
-    return {(name, p): make_pairs(held_out[name], SynthConfig(photons=[p], seed=2026))
-            for name in names for p in PHOTONS}
+    held_out = [_central(im, 512) for im in splits([name])[name][1]]
+    return make_pairs(held_out, SynthConfig(photons=[photons], seed=2026))
 
 
 def _central(image: np.ndarray, size: int) -> np.ndarray:
@@ -99,25 +98,32 @@ def score_image(low, high, runners: dict) -> dict:
     return row, images
 
 
-def evaluate_all(epochs: int, steps: int) -> None:
+def evaluate_all(epochs: int, steps: int, names=None) -> None:
+    """Score every model on the held-out images of `names` (default all; rows kept per dataset in WORK), then
+    summarize all datasets scored so far."""
     from carekit.generalist import DATASETS
 
-    rows, figure_images = [], {}
-    for (name, photons), (lows, highs) in test_pairs(DATASETS).items():
-        runners = models(name)
-        for index, (low, high) in enumerate(zip(lows, highs)):
-            row, images = score_image(low, high, runners)
-            rows.append({"dataset": name, "photons": photons, "image": index, **row})
-            if index == 0:
-                figure_images[name, photons] = images
-            print(name, photons, index, row["best_baseline_psnr"], row["models"], flush=True)
+    for name in names or DATASETS:
+        runners, rows = models(name), []
+        for photons in PHOTONS:
+            lows, highs = test_pairs(name, photons)
+            for index, (low, high) in enumerate(zip(lows, highs)):
+                row, images = score_image(low, high, runners)
+                rows.append({"dataset": name, "photons": photons, "image": index, **row})
+                if index == 0:
+                    np.savez_compressed(WORK / f"figure_{name}_{photons:g}.npz", **images)
+                print(name, photons, index, row["best_baseline_psnr"], row["models"], flush=True)
+        (WORK / f"rows_{name}.json").write_text(json.dumps(rows))
+    rows = [r for name in DATASETS if (WORK / f"rows_{name}.json").exists()
+            for r in json.loads((WORK / f"rows_{name}.json").read_text())]
     summary = summarize(rows)
     result = {"protocol": {"epochs": epochs, "steps_per_epoch": steps, "photons": PHOTONS, "camera": CAMERA,
                            "load_average": os.getloadavg()}, "summary": summary, "rows": rows}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "generalist.json").write_text(json.dumps(result, indent=2))
     (RESULTS / "generalist.md").write_text(markdown(summary, epochs, steps))
-    figure(figure_images, RESULTS / "generalist.png")
+    figure({(r["dataset"], r["photons"]): dict(np.load(WORK / f"figure_{r['dataset']}_{r['photons']:g}.npz"))
+            for r in summary}, RESULTS / "generalist.png")
 
 
 def summarize(rows: list[dict]) -> list[dict]:
@@ -192,12 +198,13 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--stage", choices=("train", "evaluate", "all"), default="all")
-    parser.add_argument("--datasets", nargs="+", help="train: only the models without these datasets")
+    parser.add_argument("--datasets", nargs="+", help="only the models without these datasets (train), or score "
+                        "only these datasets and summarize with those scored before (evaluate)")
     args = parser.parse_args()
     if args.stage in ("train", "all"):
         train_all(args.epochs, args.steps, args.datasets)
     if args.stage in ("evaluate", "all"):
-        evaluate_all(args.epochs, args.steps)
+        evaluate_all(args.epochs, args.steps, args.datasets)
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ def test_generalist_restores_held_out_images_of_every_dataset(dataset):
     lows, highs = make_pairs([test], SynthConfig(photons=[10.0], seed=5))
     result = restore(PACKAGE, lows[0], axes="YX", progress=False)
     assert result.scale is not None and result.scale.shape == test.shape
-    assert score(highs[0], result.image).psnr > score(highs[0], lows[0]).psnr + 6
+    assert score(highs[0], result.image).psnr > score(highs[0], lows[0]).psnr + 3
 
 
 def test_train_from_the_generalist_zip(tmp_path):
