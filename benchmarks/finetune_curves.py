@@ -4,11 +4,12 @@
 
 The "user's data" are the training images of the left-out dataset (synth.generalist.split) made into semi-synthetic
 pairs at 3 and 10 photons (carekit's camera model, 4 noise seeds); the test images are its held-out images at 3 and
-10 photons (central 512x512 crops, as in generalist_benchmark.py). Both runs use the generalist recipe (carekit.generalist.recipe) and
-learning rate; "from the generalist" starts from benchmarks/_work/generalist/without-DATASET (trained by
-generalist_benchmark.py, which never saw the dataset), i.e. what `carekit train --from` does. Weights are saved when
-the training time passes each budget (minutes; data preparation and the saves are not counted) and evaluated
-afterwards. The best oracle-tuned classical baseline (true camera) is the reference line.
+10 photons (central 512x512 crops, as in generalist_benchmark.py). Both runs use the generalist recipe
+(carekit.generalist.recipe) and learning rate; "from the generalist" starts from
+benchmarks/_work/generalist/without-DATASET (trained by generalist_benchmark.py, which never saw the dataset), i.e.
+what `carekit train --from` does. Weights are saved when the training time passes each budget (minutes; data
+preparation and the saves are not counted) and evaluated afterwards. The best oracle-tuned classical baseline (true
+camera) is the reference line.
 Results: benchmarks/results/finetune.{json,md,png}. Times are on whatever machine runs it (its load is recorded).
 """
 

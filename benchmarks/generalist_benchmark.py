@@ -4,11 +4,11 @@
 
 For each built-in dataset D (hela, nuclei3d, bbbc007, mahotas): a generalist model is trained on the training images
 of every OTHER dataset (carekit.generalist, the shipped model's recipe, fewer steps) and tested on the held-out
-images of D (synth.generalist.split; central 512x512 crops) degraded by carekit's camera model (background 1 photon, read noise 2, offset
-100, no blur) at 3 and 10 photons. Compared per image with the best of the oracle-tuned classical baselines
-(Gaussian, NLM, TV, GAT+NLM with the true camera; evaluate/baselines.py), the shipped in-domain HeLa model, and the
-shipped generalist (trained on the training images of all four datasets; its model folder in model-zoo/_work, as
-make_generalist.py leaves it) when present.
+images of D (synth.generalist.split; central 512x512 crops) degraded by carekit's camera model (background 1 photon,
+read noise 2, offset 100, no blur) at 3 and 10 photons. Compared per image with the best of the oracle-tuned
+classical baselines (Gaussian, NLM, TV, GAT+NLM with the true camera; evaluate/baselines.py), the shipped in-domain
+HeLa model, and the shipped generalist (trained on the training images of all four datasets; its model folder in
+model-zoo/_work, as make_generalist.py leaves it) when present.
 Models go to benchmarks/_work/generalist/; results to benchmarks/results/generalist.{json,md,png}.
 """
 

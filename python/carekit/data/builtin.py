@@ -107,7 +107,8 @@ def _extract(dataset: BuiltinDataset, zf: zipfile.ZipFile, tmp: Path) -> np.ndar
             data = np.asarray(PILImage.open(fh))
         return data if data.ndim == 2 else data[..., 0]
     members = [dataset.member] if not dataset.member.endswith("/") else sorted(
-        n for n in zf.namelist() if n.startswith(dataset.member) and n.endswith(".tif") and not n.endswith("_labels.tif"))
+        n for n in zf.namelist()
+        if n.startswith(dataset.member) and n.endswith(".tif") and not n.endswith("_labels.tif"))
     planes = [read_image(zf.extract(member, tmp), axes=dataset.axes[-2:] if len(members) > 1 else dataset.axes).data
               for member in members]
     if len(planes) == 1:
