@@ -1,6 +1,7 @@
 """What a dask worker does for one output chunk: read the chunk plus the model's halo, normalize each plane/stack
 with the percentiles computed over the whole plane/stack beforehand, run restore's recipe, keep the core, write it.
-The model is loaded once per worker process (a cache keyed by model path, engine and precision)."""
+The model is loaded once per worker process (a cache keyed by model path, engine and precision), its network capped
+to the worker's threads (--threads-per-worker) so that several workers on one machine do not fight over its cores."""
 
 from __future__ import annotations
 
@@ -30,12 +31,23 @@ class ModelRef:
     precision: str = "fp32"
 
 
+def _worker_threads() -> int | None:
+    """The threads of the dask worker running this task; None outside a worker (the runtime's default)."""
+    from distributed import get_worker
+
+    try:
+        return get_worker().state.nthreads
+    except ValueError:
+        return None
+
+
 def cached_model(ref: ModelRef) -> ModelRunner:
-    """The model, loaded at most once per process."""
-    key = (ref.path, ref.engine, ref.precision)
+    """The model, loaded at most once per process (per thread count)."""
+    threads = _worker_threads()
+    key = (ref.path, ref.engine, ref.precision, threads)
     with _MODELS_LOCK:
         if key not in _MODELS:
-            _MODELS[key] = load_model(ref.path, ref.engine, ref.precision)
+            _MODELS[key] = load_model(ref.path, ref.engine, ref.precision, threads)
         return _MODELS[key]
 
 
