@@ -11,7 +11,6 @@ from __future__ import annotations
 import itertools
 import math
 import secrets
-import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,12 +23,9 @@ from ..ngff_write import OutputPlan, finish, prepare_output
 from ..normalize import DEGENERATE_RANGE_EPS
 from ..progress import progress_bar
 from ..tiling import round_up
+from .cluster import wait_tasks
 from .chunks import ChunkTask, ModelRef, cached_model, check_distributable, output_names, run_chunk
 from .percentiles import EXACT_BYTES, compute_levels
-
-
-WAIT_S = 2
-PAUSED_LIMIT_S = 30  # all workers paused (memory over 80% of their limit) this long without progress: out of memory
 
 
 @dataclass
@@ -132,35 +128,10 @@ def _warn_degenerate(levels: list, spec) -> None:
 
 
 def _gather(client, futures: list, result: LargeRestoration, progress: bool) -> None:
-    from distributed import wait
-    from distributed.scheduler import KilledWorker
-
-    pending, paused_since = set(futures), None
     with progress_bar(result.chunks_total, "restoring", unit="chunk", initial=result.chunks_done_before,
                       disable=not progress) as bar:
-        try:
-            while pending:
-                try:
-                    done, pending = wait(pending, timeout=WAIT_S, return_when="FIRST_COMPLETED")
-                except TimeoutError:
-                    done = set()
-                for future in done:
-                    result.chunk_seconds.append(future.result())
-                    bar.update(1)
-                paused_since = None if done or not _all_paused(client) else paused_since or time.monotonic()
-                if paused_since is not None and time.monotonic() - paused_since > PAUSED_LIMIT_S:
-                    raise InputError(f"every dask worker has been paused for {PAUSED_LIMIT_S} s because it uses over "
-                                     "80% of its memory limit (the model alone may need more): give each worker more "
-                                     "(--memory-limit) or fewer threads; the chunks written so far are kept and a "
-                                     "rerun resumes")
-        except KilledWorker as err:
-            raise InputError(f"a dask worker died while restoring a chunk ({getattr(err, 'task', err)}), most often "
-                             "because it ran out of memory: give each worker more (--memory-limit) or fewer threads; "
-                             "the chunks written so far are kept and a rerun resumes") from err
-        finally:
-            client.cancel(list(pending))
+        def chunk_done(seconds: float) -> None:
+            result.chunk_seconds.append(seconds)
+            bar.update(1)
 
-
-def _all_paused(client) -> bool:
-    workers = client.scheduler_info().get("workers", {})
-    return bool(workers) and all(w.get("status") == "paused" for w in workers.values())
+        wait_tasks(client, futures, "restoring a chunk", chunk_done)

@@ -1,8 +1,9 @@
 """The normalization percentiles of every plane (2D models) or stack (3D models) of a large image, computed on the
 dask cluster in one pass before any chunk is restored, so chunking never changes the normalization.
 
-- exact: a plane/stack up to `exact_bytes` (as float32) is read whole by one worker: np.percentile, bit for bit
-  what in-memory `restore` computes.
+- exact: a plane/stack up to `exact_bytes` (as float32), and at most an eighth of a worker's memory limit (the
+  read, its float32 copy and np.percentile's working copy must fit), is read whole by one worker: np.percentile,
+  bit for bit what in-memory `restore` computes.
 - histogram: larger ones are counted chunk by chunk (min/max, then a histogram). For integer images with a range of
   at most 2**20 values there is one bin per value, so the result is exact; otherwise 2**16 bins and the value is
   interpolated inside its bin (error at most one bin width, (max - min) / 65536; see benchmarks/distributed_benchmark.py).
@@ -15,6 +16,7 @@ import itertools
 import numpy as np
 
 from ..ngff import ArraySource
+from .cluster import smallest_worker_memory, wait_tasks
 
 EXACT_BYTES = 512 * 2**20
 FLOAT_BINS = 2**16
@@ -88,13 +90,18 @@ def compute_levels(client, source: ArraySource, spatial: str, pmin: float, pmax:
     """(low, high) percentile values of each plane/stack (plane_regions order), computed on the cluster."""
     regions = plane_regions(source, spatial)
     plane_bytes = 4 * int(np.prod([r.stop - r.start for r in regions[0]], dtype=np.float64))
-    if plane_bytes <= exact_bytes:
-        return client.gather([client.submit(_exact, source, r, pmin, pmax, pure=False) for r in regions])
+    memory = smallest_worker_memory(client)
+    if plane_bytes <= min(exact_bytes, memory // 8 if memory else exact_bytes):
+        return _gather(client, [client.submit(_exact, source, r, pmin, pmax, pure=False) for r in regions])
     levels = []
     for region in regions:
         parts = _sub_regions(source, region)
-        extremes = client.gather([client.submit(_min_max, source, part, pure=False) for part in parts])
+        extremes = _gather(client, [client.submit(_min_max, source, part, pure=False) for part in parts])
         edges, exact_bins = _edges(source, min(e[0] for e in extremes), max(e[1] for e in extremes))
-        counts = sum(client.gather([client.submit(_counts, source, part, edges, pure=False) for part in parts]))
+        counts = sum(_gather(client, [client.submit(_counts, source, part, edges, pure=False) for part in parts]))
         levels.append(tuple(histogram_percentiles(counts, edges, exact_bins, (pmin, pmax))))
     return levels
+
+
+def _gather(client, futures: list) -> list:
+    return wait_tasks(client, futures, "computing the normalization percentiles")
