@@ -40,14 +40,15 @@ def run_large(args) -> int:
         raise InputError("large data: give one input (OME-Zarr, Zarr or TIFF) and an --out ending in .ome.zarr, "
                          "e.g. carekit predict --model M big.ome.zarr --out restored.ome.zarr")
     source = open_source(args.inputs[0], args.axes)
-    check_output(plan_large(args.model, source, args.out, args.engine, args.precision).plan, args.overwrite)
+    check_output(plan_large(args.model, source, args.out, args.engine, args.precision, args.z_factor).plan,
+                 args.overwrite)
     with dask_client(args.scheduler, args.scheduler_file, args.workers, args.threads_per_worker,
                      args.memory_limit) as client:
         if not args.quiet:
             print(f"dask dashboard: {client.dashboard_link}")
         result = restore_large(client, args.model, source, args.out, engine=args.engine, precision=args.precision,
                                tile=tuple(args.tile) if args.tile else None, overwrite=args.overwrite,
-                               progress=not args.quiet)
+                               progress=not args.quiet, z_factor=args.z_factor)
     resumed = f" ({result.chunks_done_before} done before, resumed)" if result.chunks_done_before else ""
     print(f"restored {args.inputs[0]} -> {Path(args.out)} ({result.chunks_total} chunks{resumed})")
     return 0
