@@ -19,14 +19,18 @@ import numpy as np
 
 from ..errors import InputError
 from ..ngff import ArraySource
-from ..ngff_write import OutputPlan, finish, prepare_output
+from ..ngff_write import NGFF_VERSIONS, OutputPlan, finish, prepare_output
 from ..normalize import DEGENERATE_RANGE_EPS
 from ..progress import progress_bar
 from ..tiling import round_up
 from .cluster import wait_tasks
 from .chunks import ChunkTask, ModelRef, cached_model, check_distributable, output_names, run_chunk
 from .layouts import Layout, check_source, layout_of
-from .percentiles import EXACT_BYTES, compute_levels
+from .domain_check import MAX_SIDE, warn_input
+from .percentiles import EXACT_BYTES, compute_levels, plane_regions
+
+
+SAMPLE_PLANES = 32  # Z planes of a 3D model's stack in the out-of-range sample
 
 
 @dataclass
@@ -69,7 +73,7 @@ def chunk_tasks(source: ArraySource, layout: Layout, chunks: tuple[int, ...], ha
 
 
 def output_plan(out: Path, source: ArraySource, layout: Layout, grid: tuple[int, ...], images: tuple[str, ...],
-                about: dict) -> OutputPlan:
+                about: dict, version: str = "0.4") -> OutputPlan:
     """The output image: the input's axes (Z dropped by projection), Z scaled by isotropic/upsampling models (its
     chunks too, its pixel size divided), the task grid's chunking on the other axes."""
     kept = [(a, n, c, g) for a, n, c, g in zip(source.axes, source.shape, source.chunks, grid)
@@ -78,7 +82,7 @@ def output_plan(out: Path, source: ArraySource, layout: Layout, grid: tuple[int,
     chunks = tuple(min(m, layout.out_length(a, c)) if layout.full_z and a == "Z" else g
                    for (a, _, c, g), m in zip(kept, shape))
     return OutputPlan(str(out), layout.out_axes(source.axes), shape, chunks, layout.out_pixel_size(source.pixel_size),
-                      images, about)
+                      images, about, version)
 
 
 def check_paths(source: ArraySource, out: Path) -> None:
@@ -102,9 +106,11 @@ class LargeJob:
 
 
 def plan_large(model: str | Path, source: ArraySource, out: str | Path, engine: str | None = None,
-               precision: str = "fp32", z_factor: float | None = None) -> LargeJob:
-    """Load the model here (once per process) and check that it can restore `source` into `out` (`z_factor`:
-    isotropic models, the stack's Z/XY pixel-size ratio when the metadata do not say it)."""
+               precision: str = "fp32", z_factor: float | None = None, ngff_version: str = "0.4") -> LargeJob:
+    """Load the model here (once per process) and check that it can restore `source` into `out`, an OME-Zarr of
+    `ngff_version` (`z_factor`: isotropic models, the stack's Z/XY pixel-size ratio when the metadata lack it)."""
+    if ngff_version not in NGFF_VERSIONS:
+        raise InputError(f"NGFF version {ngff_version!r} cannot be written; choose one of {NGFF_VERSIONS}")
     out = Path(out)
     check_paths(source, out)
     ref = ModelRef(str(Path(model).resolve()), engine, precision)
@@ -119,21 +125,23 @@ def plan_large(model: str | Path, source: ArraySource, out: str | Path, engine: 
     halo = round_up(spec.halo, spec.divisor)
     grid = output_chunks(source, layout, halo)
     plan = output_plan(out, source, layout, grid, output_names(runner),
-                       {"input": str(Path(source.path).resolve()), "model": ref.path, "engine": engine})
+                       {"input": str(Path(source.path).resolve()), "model": ref.path, "engine": engine,
+                        "ngff": ngff_version}, ngff_version)
     return LargeJob(ref, source, layout, grid, halo, plan)
 
 
 def restore_large(client, model: str | Path, source: ArraySource, out: str | Path, engine: str | None = None,
                   precision: str = "fp32", tile: tuple[int, ...] | None = None, overwrite: bool = False,
-                  progress: bool = True, exact_bytes: int = EXACT_BYTES, z_factor: float | None = None
-                  ) -> LargeRestoration:
-    """Restore `source` with `model` into the OME-Zarr `out` on the cluster behind `client`."""
-    job = plan_large(model, source, out, engine, precision, z_factor)
+                  progress: bool = True, exact_bytes: int = EXACT_BYTES, z_factor: float | None = None,
+                  ngff_version: str = "0.4") -> LargeRestoration:
+    """Restore `source` with `model` into the OME-Zarr `out` (NGFF `ngff_version`) on the cluster behind `client`."""
+    job = plan_large(model, source, out, engine, precision, z_factor, ngff_version)
     spec, layout = cached_model(job.ref).spec, job.layout
     done = prepare_output(job.plan, overwrite)
     levels = compute_levels(client, source, layout.stack_axes, spec.pmin, spec.pmax, exact_bytes,
                             layout.z_factor if layout.normalizes_zoomed else 1.0)
     _warn_degenerate(levels, spec)
+    _check_domain(source, layout, spec)
     tasks = chunk_tasks(source, layout, job.grid, job.halo, spec.divisor, levels)
     todo = [t for t in tasks if t.key not in done]
     result = LargeRestoration(Path(out), len(tasks), len(tasks) - len(todo))
@@ -143,6 +151,25 @@ def restore_large(client, model: str | Path, source: ArraySource, out: str | Pat
     _gather(client, futures, result, progress)
     finish(job.plan)
     return result
+
+
+def _check_domain(source: ArraySource, layout: Layout, spec) -> None:
+    """The in-memory out-of-range check (predict.domain_check: OutOfRangeWarning) on a cheap sample read here: the
+    central crop (MAX_SIDE px in Y and X, at most SAMPLE_PLANES in Z) of the middle plane/stack. CARE models only, as
+    in memory (isotropic and projection models are not checked there either)."""
+    if layout.kind != "care" or not spec.domain:
+        return
+    regions = plane_regions(source, spec.axes)
+    middle = regions[len(regions) // 2]
+    region = tuple(_central(r, MAX_SIDE if a in "YX" else SAMPLE_PLANES) if a in spec.axes else r
+                   for r, a in zip(middle, source.axes))
+    order = [i for i, a in enumerate(source.axes) if a not in spec.axes] + [source.axes.index(a) for a in spec.axes]
+    warn_input(spec, np.transpose(source.read(region), order), source.pixel_size)
+
+
+def _central(whole: slice, size: int) -> slice:
+    start = whole.start + max(0, (whole.stop - whole.start - size) // 2)
+    return slice(start, min(whole.stop, start + size))
 
 
 def _warn_degenerate(levels: list, spec) -> None:
