@@ -15,7 +15,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import sys
 import tempfile
 import time
@@ -136,7 +135,12 @@ def _projection(chunk_s: float, task_s: float, n_chunks: int = 100_000) -> list[
 
 
 def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Peak resident memory of this process since it started (VmHWM). Not getrusage's ru_maxrss: Linux carries that
+    over from the parent through fork and exec, so a dask worker spawned by a large process reports the parent's."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def _tiny_onnx_package(work: Path) -> Path:
@@ -179,7 +183,9 @@ def bounded_memory(work: Path, planes: int, size: int, memory_limit: str) -> dic
 
 def write_results(results: dict) -> None:
     (HERE / "results" / "distributed.json").write_text(json.dumps(results, indent=2, default=list))
-    lines = [f"# Distributed prediction benchmark ({results['machine']}, {results['date']})", ""]
+    lines = [f"# Distributed prediction benchmark ({results['machine']}, {results['date']})", "",
+             f"Load average at the start of the last run: {results.get('load_average', '?')} (other jobs share the "
+             "cores: times are noisy).", ""]
     c = results.get("correctness")
     if c:
         lines += ["## Correctness (dask vs in-memory restore)", "",
@@ -203,7 +209,7 @@ def write_results(results: dict) -> None:
             lines.append(f"| {key[0]} x 1 | {r['chunks']} | {r['n_chunks']} | {r['total_s']:.1f} | "
                          f"{r['chunk_s_mean']:.2f} | {r['scheduler_s_per_task'] * 1e3:.1f} ms |")
         lines += ["", f"Measured efficiency with 2 workers: {o['measured_efficiency_2_workers']:.2f} (this machine "
-                  "has 2 cores, shared with other jobs; one worker's network already uses both).", "",
+                  "has 2 cores, shared with other jobs; each worker's network is capped to its one thread).", "",
                   "Projected for 100,000 chunks if each worker has its own cores (per-chunk cost and scheduler cost "
                   "per task as measured with 1 worker):", "", "| workers | total h | efficiency |", "| --- | --- | --- |"]
         lines += [f"| {p['workers']} | {p['total_h']:.2f} | {p['efficiency']:.2f} |" for p in o["projected"]]
@@ -229,7 +235,8 @@ def main() -> None:
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     results_path = HERE / "results" / "distributed.json"
     results = json.loads(results_path.read_text()) if args.only and results_path.exists() else {}
-    results.update({"machine": f"{platform.machine()}, {os.cpu_count()} cores", "date": time.strftime("%Y-%m-%d")})
+    results.update({"machine": f"{platform.machine()}, {os.cpu_count()} cores", "date": time.strftime("%Y-%m-%d"),
+                    "load_average": round(os.getloadavg()[0], 1)})
     only = args.only or ("correctness", "scaling", "bounded_memory")
     with tempfile.TemporaryDirectory(prefix="carekit-dask-bench-") as temp:
         work = Path(temp)
@@ -241,7 +248,7 @@ def main() -> None:
             write_results(results)
         if "bounded_memory" in only:
             results["bounded_memory"] = bounded_memory(work, *((2, 4096, "512MiB") if args.quick
-                                                               else (40, 4096, "512MiB")))
+                                                               else (32, 4096, "512MiB")))
             write_results(results)
 
 
