@@ -15,7 +15,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import sys
 import tempfile
 import time
@@ -136,11 +135,28 @@ def _projection(chunk_s: float, task_s: float, n_chunks: int = 100_000) -> list[
 
 
 def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Peak resident memory of this process since it started (VmHWM). Not getrusage's ru_maxrss: Linux carries that
+    over from the parent through fork and exec, so a dask worker spawned by a large process reports the parent's."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _tiny_onnx_package(work: Path) -> Path:
+    """A fast tiny network (U-Net depth 1, 4 filters, 2 training steps) packaged with ONNX weights (run first: models.weights.WEIGHT_PRIORITY), so the
+    workers run ONNX Runtime and never load TensorFlow."""
+    from carekit.zoo.package import build_package
+
+    model = _tiny_model(work / "tiny2d", "YX", unet_depth=1, unet_first=4)
+    return build_package(model, work / "tiny2d.zip", name="tiny benchmark network", formats=("keras_hdf5", "onnx"),
+                         unzipped_folder=False).zip_path
 
 
 def bounded_memory(work: Path, planes: int, size: int, memory_limit: str) -> dict:
-    model = _tiny_model(work / "tiny2d", "YX", unet_depth=1, unet_first=4)
+    from dask.utils import parse_bytes
+
+    model = _tiny_onnx_package(work)
     root = zarr.open_group(str(work / "big.ome.zarr"), mode="w", zarr_format=2)
     array = root.create_array("0", shape=(planes, size, size), chunks=(1, 1024, 1024), dtype="float32")
     rng = np.random.default_rng(0)
@@ -151,20 +167,25 @@ def bounded_memory(work: Path, planes: int, size: int, memory_limit: str) -> dic
                                                              {"name": "x", "type": "space"}],
                                   "datasets": [{"path": "0", "coordinateTransformations": [
                                       {"type": "scale", "scale": [1, 1, 1]}]}]}]
-    dataset_gib = planes * size * size * 4 / 2**30
+    dataset_bytes = planes * size * size * 4
     with dask_client(workers=2, threads_per_worker=1, memory_limit=memory_limit) as client:
         _warm(client, work, model)
+        warm_rss = client.run(_peak_rss_mb)
         total, per_chunk = _timed_large(client, model, open_source(work / "big.ome.zarr"), work / "big-out.ome.zarr")
         peaks = client.run(_peak_rss_mb)
-    return {"dataset_gib_float32": dataset_gib, "memory_limit_per_worker": memory_limit, "workers": 2,
-            "chunks": [1, 1024, 1024], "n_chunks": len(per_chunk), "total_s": total,
-            "chunk_s_mean": float(np.mean(per_chunk)),
-            "peak_rss_mb_per_worker": sorted(peaks.values()), "network": "U-Net depth 1, 4 filters (untrained)"}
+    return {"dataset_gib_float32": dataset_bytes / 2**30, "memory_limit_per_worker": memory_limit,
+            "dataset_over_memory_limit": dataset_bytes / parse_bytes(memory_limit), "workers": 2,
+            "image": [planes, size, size], "chunks": [1, 1024, 1024], "n_chunks": len(per_chunk), "total_s": total,
+            "chunk_s_mean": float(np.mean(per_chunk)), "peak_rss_mb_per_worker_after_warm_up": sorted(warm_rss.values()),
+            "peak_rss_mb_per_worker": sorted(peaks.values()),
+            "network": "U-Net depth 1, 4 filters (2 training steps), ONNX weights (no TensorFlow on the workers)"}
 
 
 def write_results(results: dict) -> None:
     (HERE / "results" / "distributed.json").write_text(json.dumps(results, indent=2, default=list))
-    lines = [f"# Distributed prediction benchmark ({results['machine']}, {results['date']})", ""]
+    lines = [f"# Distributed prediction benchmark ({results['machine']}, {results['date']})", "",
+             f"Load average at the start of the last run: {results.get('load_average', '?')} (other jobs share the "
+             "cores: times are noisy).", ""]
     c = results.get("correctness")
     if c:
         lines += ["## Correctness (dask vs in-memory restore)", "",
@@ -188,7 +209,7 @@ def write_results(results: dict) -> None:
             lines.append(f"| {key[0]} x 1 | {r['chunks']} | {r['n_chunks']} | {r['total_s']:.1f} | "
                          f"{r['chunk_s_mean']:.2f} | {r['scheduler_s_per_task'] * 1e3:.1f} ms |")
         lines += ["", f"Measured efficiency with 2 workers: {o['measured_efficiency_2_workers']:.2f} (this machine "
-                  "has 2 cores, shared with other jobs; one worker's network already uses both).", "",
+                  "has 2 cores, shared with other jobs; each worker's network is capped to its one thread).", "",
                   "Projected for 100,000 chunks if each worker has its own cores (per-chunk cost and scheduler cost "
                   "per task as measured with 1 worker):", "", "| workers | total h | efficiency |", "| --- | --- | --- |"]
         lines += [f"| {p['workers']} | {p['total_h']:.2f} | {p['efficiency']:.2f} |" for p in o["projected"]]
@@ -196,10 +217,12 @@ def write_results(results: dict) -> None:
     b = results.get("bounded_memory")
     if b:
         lines += ["## Bounded memory", "",
-                  f"{b['dataset_gib_float32']:.1f} GiB float32 dataset, {b['workers']} workers with --memory-limit "
-                  f"{b['memory_limit_per_worker']}, {b['network']}, {b['n_chunks']} chunks of {b['chunks']}: "
-                  f"{b['total_s']:.0f} s; peak RSS per worker {', '.join(f'{m:.0f}' for m in b['peak_rss_mb_per_worker'])}"
-                  " MB (TensorFlow runtime included).", ""]
+                  f"{b['dataset_gib_float32']:.1f} GiB float32 dataset {b['image']} ({b['dataset_over_memory_limit']:.1f}x "
+                  f"a worker's --memory-limit {b['memory_limit_per_worker']}), {b['workers']} workers x 1 thread, "
+                  f"{b['network']}, {b['n_chunks']} chunks of {b['chunks']}: {b['total_s']:.0f} s "
+                  f"({b['chunk_s_mean']:.2f} s per chunk); peak RSS per worker "
+                  f"{', '.join(f'{m:.0f}' for m in b['peak_rss_mb_per_worker'])} MB (after the warm-up on a tiny "
+                  f"image: {', '.join(f'{m:.0f}' for m in b['peak_rss_mb_per_worker_after_warm_up'])} MB).", ""]
     (HERE / "results" / "distributed.md").write_text("\n".join(lines))
     print("\n".join(lines))
 
@@ -212,7 +235,8 @@ def main() -> None:
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     results_path = HERE / "results" / "distributed.json"
     results = json.loads(results_path.read_text()) if args.only and results_path.exists() else {}
-    results.update({"machine": f"{platform.machine()}, {os.cpu_count()} cores", "date": time.strftime("%Y-%m-%d")})
+    results.update({"machine": f"{platform.machine()}, {os.cpu_count()} cores", "date": time.strftime("%Y-%m-%d"),
+                    "load_average": round(os.getloadavg()[0], 1)})
     only = args.only or ("correctness", "scaling", "bounded_memory")
     with tempfile.TemporaryDirectory(prefix="carekit-dask-bench-") as temp:
         work = Path(temp)
@@ -223,8 +247,8 @@ def main() -> None:
             results["scaling"] = overhead_and_scaling(work, *((2, 512) if args.quick else (4, 1024)))
             write_results(results)
         if "bounded_memory" in only:
-            results["bounded_memory"] = bounded_memory(work, *((2, 2048, "1.25GiB") if args.quick
-                                                               else (16, 4096, "1.25GiB")))
+            results["bounded_memory"] = bounded_memory(work, *((2, 4096, "512MiB") if args.quick
+                                                               else (32, 4096, "512MiB")))
             write_results(results)
 
 

@@ -1,6 +1,7 @@
-"""OME-Zarr (NGFF 0.4) output written chunk by chunk: each finished chunk leaves a marker so that a run that was
-stopped resumes where it was, a multiscale pyramid (napari, BigDataViewer/MoBIE, neuroglancer) is built at the end,
-and only then is the image marked complete. Extra outputs (scale, disagreement) are images in subgroups."""
+"""OME-Zarr output (NGFF 0.4 on Zarr v2, or 0.5 on Zarr v3) written chunk by chunk: each finished chunk leaves a
+marker so that a run that was stopped resumes where it was, a multiscale pyramid (napari, BigDataViewer/MoBIE,
+neuroglancer) is built at the end, and only then is the image marked complete. Extra outputs (scale, disagreement)
+are images in subgroups."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from .ngff import is_zarr, ngff_axes
 
 DONE_FOLDER = ".carekit-done"
 MAX_LEVELS = 6
+NGFF_VERSIONS = ("0.4", "0.5")
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,11 @@ class OutputPlan:
     pixel_size: dict
     images: tuple[str, ...]
     source: dict
+    version: str = "0.4"
+
+    @property
+    def zarr_format(self) -> int:
+        return 2 if self.version == "0.4" else 3
 
     def array_path(self, image: str, level: int = 0) -> str:
         return f"{level}" if image == self.images[0] else f"{image}/{level}"
@@ -46,12 +53,16 @@ def level_shapes(shape: tuple[int, ...], chunks: tuple[int, ...], axes: str) -> 
     return shapes
 
 
-def _multiscales(plan: OutputPlan, name: str, n_levels: int) -> dict:
+def _ngff_attributes(plan: OutputPlan, name: str, n_levels: int) -> dict:
+    """The image's OME attributes: 'multiscales' at the top (0.4) or under 'ome' with the version (0.5)."""
     datasets = []
     for level in range(n_levels):
         scale = [plan.pixel_size.get(a, 1.0) * (2**level if a in "YX" else 1) for a in plan.axes]
         datasets.append({"path": str(level), "coordinateTransformations": [{"type": "scale", "scale": scale}]})
-    return {"version": "0.4", "name": name, "axes": ngff_axes(plan.axes), "datasets": datasets}
+    multiscale = {"name": name, "axes": ngff_axes(plan.axes), "datasets": datasets}
+    if plan.version == "0.4":
+        return {"multiscales": [{"version": "0.4", **multiscale}]}
+    return {"ome": {"version": plan.version, "multiscales": [multiscale]}}
 
 
 def check_output(plan: OutputPlan, overwrite: bool) -> bool:
@@ -79,27 +90,35 @@ def prepare_output(plan: OutputPlan, overwrite: bool) -> set[str]:
         shutil.rmtree(path)
     elif path.exists() or path.is_symlink():
         path.unlink()
-    root = zarr.open_group(str(path), mode="w", zarr_format=2)
+    root = zarr.open_group(str(path), mode="w", zarr_format=plan.zarr_format)
     shapes = level_shapes(plan.shape, plan.chunks, plan.axes)
+    layout = ({"chunk_key_encoding": {"name": "v2", "separator": "/"}} if plan.zarr_format == 2 else
+              {"dimension_names": [axis["name"] for axis in ngff_axes(plan.axes)]})
     for name in plan.images:
         group = root if name == plan.images[0] else root.create_group(name)
         for level, shape in enumerate(shapes):
             group.create_array(str(level), shape=shape, chunks=tuple(min(c, n) for c, n in zip(plan.chunks, shape)),
-                               dtype="float32", fill_value=0.0, chunk_key_encoding={"name": "v2", "separator": "/"})
-        group.attrs["multiscales"] = [_multiscales(plan, name, len(shapes))]
+                               dtype="float32", fill_value=0.0, **layout)
+        group.attrs.update(_ngff_attributes(plan, name, len(shapes)))
     root.attrs["carekit"] = {"complete": False, "source": plan.source, "images": list(plan.images)}
     (path / DONE_FOLDER).mkdir()
     return set()
 
 
 def _carekit_state(path: Path) -> dict:
-    attrs = path / ".zattrs"
-    if not is_zarr(path) or not attrs.is_file():
+    """The carekit attributes of an OME-Zarr carekit wrote (Zarr v2 .zattrs or v3 zarr.json); {} for anything else."""
+    if not is_zarr(path):
         return {}
-    try:
-        return json.loads(attrs.read_text()).get("carekit", {})
-    except (OSError, ValueError):
-        return {}
+    for name, inside in ((".zattrs", ()), ("zarr.json", ("attributes",))):
+        try:
+            attrs = json.loads((path / name).read_text())
+        except (OSError, ValueError):
+            continue
+        for key in inside:
+            attrs = attrs.get(key, {}) if isinstance(attrs, dict) else {}
+        if isinstance(attrs, dict) and isinstance(attrs.get("carekit"), dict):
+            return attrs["carekit"]
+    return {}
 
 
 def done_chunks(path: str) -> set[str]:
@@ -109,7 +128,7 @@ def done_chunks(path: str) -> set[str]:
 
 def write_chunk(plan: OutputPlan, key: str, region: tuple[slice, ...], outputs: dict) -> None:
     """Write one chunk of every output, then its marker (a chunk without marker is redone on resume)."""
-    root = zarr.open_group(plan.path, mode="r+", zarr_format=2)
+    root = zarr.open_group(plan.path, mode="r+", zarr_format=plan.zarr_format)
     for name, data in outputs.items():
         root[plan.array_path(name)][region] = data
     (Path(plan.path) / DONE_FOLDER / key).touch()
@@ -117,7 +136,7 @@ def write_chunk(plan: OutputPlan, key: str, region: tuple[slice, ...], outputs: 
 
 def finish(plan: OutputPlan) -> None:
     """Build the pyramid of every output from its full resolution, then mark the output complete."""
-    root = zarr.open_group(plan.path, mode="r+", zarr_format=2)
+    root = zarr.open_group(plan.path, mode="r+", zarr_format=plan.zarr_format)
     yx = {plan.axes.index(a): 2 for a in "YX" if a in plan.axes}
     for name in plan.images:
         for level in range(1, len(level_shapes(plan.shape, plan.chunks, plan.axes))):

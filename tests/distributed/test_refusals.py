@@ -11,7 +11,6 @@ import pytest
 import zarr
 
 from carekit.cli import main
-from carekit.errors import InputError
 from carekit.ngff import open_source
 from carekit.predict.distributed import restore_large
 
@@ -89,19 +88,3 @@ def test_worker_out_of_memory_is_one_line_and_output_stays_unfinished(tmp_path, 
     assert len(errors) == 1 and "--memory-limit" in errors[0], done.stderr[-3000:]
     assert errors[0].startswith(("error: a dask worker died", "error: every dask worker has been paused"))
     assert zarr.open_group(str(out), mode="r").attrs["carekit"]["complete"] is False
-
-
-@pytest.mark.parametrize("kind, z_factor, named", [("isotropic", 4.0, "isotropic"), ("projection", 1.0, "projection"),
-                                                   ("care", 2.0, "axial upsampling")])
-def test_model_kinds_without_a_distributed_recipe_are_refused(kind, z_factor, named):
-    from carekit.models.spec import NetworkSpec
-    from carekit.predict.chunks import check_distributable
-
-    class Runner:  # spec + forward is the whole ModelRunner protocol; forward is never reached
-        spec = NetworkSpec("YX" if kind != "care" else "ZYX", 1.0, 99.8, 8, 4, False, kind=kind, z_factor=z_factor)
-
-        def forward(self, x):
-            raise AssertionError("a refused model must not run")
-
-    with pytest.raises(InputError, match=f"{named} models are not yet supported on the distributed path"):
-        check_distributable(Runner())

@@ -7,7 +7,6 @@ import sys
 import warnings
 from pathlib import Path
 
-from ..errors import InputError
 from ..outputs import extra_path
 from ..models.weights import ENGINES, WEIGHT_PRIORITY
 from .args import add_precision_arg, at_least_one
@@ -60,9 +59,6 @@ def run(args) -> int:
     from ..safe_write import check_targets, prepare_output_folder
 
     if is_large(args):
-        if args.z_factor is not None:
-            raise InputError("--z-factor applies to isotropic and axial-upsampling models, which run on TIFFs that fit "
-                             "in memory, not on the OME-Zarr/dask path: leave it out")
         return run_large(args)
     created = not Path(args.out).exists()
     out_dir = prepare_output_folder(args.out)

@@ -3,8 +3,11 @@ chunk by chunk on a dask cluster into an OME-Zarr (carekit.predict.distributed).
 
 from __future__ import annotations
 
+import sys
+import warnings
 from pathlib import Path
 
+from ..ngff_write import NGFF_VERSIONS
 from .args import at_least_one
 
 
@@ -19,6 +22,8 @@ def add_cluster_args(p) -> None:
                        "threads per worker")
     group.add_argument("--memory-limit", help="local cluster: memory per worker, e.g. 2GiB (default: the machine's "
                        "memory shared by the workers)")
+    group.add_argument("--ngff-version", choices=NGFF_VERSIONS, default="0.4", help="OME-Zarr version written: 0.4 "
+                       "(Zarr v2, read by every viewer today) or 0.5 (Zarr v3)")
     group.add_argument("--overwrite", action="store_true", help="replace an existing output OME-Zarr (an unfinished "
                        "one of the same input and model is resumed without it)")
 
@@ -35,19 +40,27 @@ def run_large(args) -> int:
     from ..predict.cluster import dask_client
     from ..ngff_write import check_output
     from ..predict.distributed import plan_large, restore_large
+    from ..predict.domain_check import OutOfRangeWarning
 
     if len(args.inputs) != 1 or not args.out.rstrip("/").lower().endswith(".zarr"):
         raise InputError("large data: give one input (OME-Zarr, Zarr or TIFF) and an --out ending in .ome.zarr, "
                          "e.g. carekit predict --model M big.ome.zarr --out restored.ome.zarr")
     source = open_source(args.inputs[0], args.axes)
-    check_output(plan_large(args.model, source, args.out, args.engine, args.precision).plan, args.overwrite)
+    check_output(plan_large(args.model, source, args.out, args.engine, args.precision, args.z_factor,
+                            args.ngff_version).plan, args.overwrite)
     with dask_client(args.scheduler, args.scheduler_file, args.workers, args.threads_per_worker,
-                     args.memory_limit) as client:
+                     args.memory_limit) as client, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", OutOfRangeWarning)
         if not args.quiet:
             print(f"dask dashboard: {client.dashboard_link}")
         result = restore_large(client, args.model, source, args.out, engine=args.engine, precision=args.precision,
                                tile=tuple(args.tile) if args.tile else None, overwrite=args.overwrite,
-                               progress=not args.quiet)
+                               progress=not args.quiet, z_factor=args.z_factor, ngff_version=args.ngff_version)
+    for warning in caught:
+        if issubclass(warning.category, OutOfRangeWarning):
+            print(f"warning: {args.inputs[0]}: {warning.message}", file=sys.stderr)
+        else:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
     resumed = f" ({result.chunks_done_before} done before, resumed)" if result.chunks_done_before else ""
     print(f"restored {args.inputs[0]} -> {Path(args.out)} ({result.chunks_total} chunks{resumed})")
     return 0

@@ -17,7 +17,8 @@ class CarekitPackage(ModelRunner):
     """A carekit bioimage.io package run with one weight format (`engine`, or the first of WEIGHT_PRIORITY that the
     package has and this machine can run); the runtime loads on the first forward call."""
 
-    def __init__(self, package: OpenedPackage, engine: str | None = None, precision: str = "fp32"):
+    def __init__(self, package: OpenedPackage, engine: str | None = None, precision: str = "fp32",
+                 threads: int | None = None):
         """`precision` bf16 (or auto where the hardware has bf16) runs the package's float32 Keras weights in bf16
         mixed precision, whatever the engine: ONNX and SavedModel weights are float32 networks."""
         block = package.carekit_block()
@@ -37,9 +38,11 @@ class CarekitPackage(ModelRunner):
             raise InputError(f"{package.source} has none of the weight formats carekit runs {WEIGHT_PRIORITY}; "
                              "export the package again")
         self.weights_path = package.checked_weights(self.weight_format)[self.weight_format]
+        self.threads = threads
         self._run = None
 
     def forward(self, batch: np.ndarray) -> np.ndarray:
         if self._run is None:
-            self._run = load_runtime(self.weight_format, self.weights_path, self.precision)
+            self._run = load_runtime(self.weight_format, self.weights_path, self.precision,
+                                     self.threads)
         return self._run(np.ascontiguousarray(batch, dtype=np.float32))

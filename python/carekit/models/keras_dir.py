@@ -32,9 +32,12 @@ class KerasModelDir(ModelRunner):
     """A carekit model directory run with Keras/TensorFlow, in fp32 or (`precision` bf16 or auto, where the hardware
     has it) bf16 mixed precision; see carekit.precision."""
 
-    def __init__(self, model_dir: str | Path, weights: str = "weights_best.h5", precision: str = "fp32"):
+    def __init__(self, model_dir: str | Path, weights: str = "weights_best.h5", precision: str = "fp32",
+                 threads: int | None = None):
         from ..train.precision import choose
+        from .weights import cap_tensorflow_threads
 
+        cap_tensorflow_threads(threads)
         self.spec = network_spec_from_record(ModelRecord.load(model_dir))
         self.precision = choose(precision)
         self.model = load_keras_model(model_dir, weights, self.precision)

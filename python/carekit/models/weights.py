@@ -44,36 +44,53 @@ def choose_weight_format(descr, engine: str | None, source) -> str | None:
     return runnable[0] if runnable else None
 
 
-def load_runtime(weight_format: str, path: Path, precision: str = "fp32"):
+def load_runtime(weight_format: str, path: Path, precision: str = "fp32", threads: int | None = None):
     """A function running one weight file on a float32 batch (Keras HDF5 weights also in bf16/fp16 mixed
-    `precision`); a file that its runtime cannot load is a clear error."""
+    `precision`), on at most `threads` cores when given (default: the runtime's own, all cores); a file that its
+    runtime cannot load is a clear error."""
     try:
         if weight_format == "keras_hdf5":
-            return _keras_runtime(path, precision)
-        return _RUNTIMES[weight_format](path)
+            return _keras_runtime(path, precision, threads)
+        return _RUNTIMES[weight_format](path, threads)
     except (OSError, ValueError, KeyError, RuntimeError) as err:
         cause = str(err).splitlines()[0] if str(err) else type(err).__name__
         engine = next(e for e, fmt in ENGINE_WEIGHTS.items() if fmt == weight_format)
         raise InputError(f"cannot load the {engine} weights {path.name} ({cause}); the package is damaged") from err
 
 
-def _onnx_runtime(path: Path):
+def _onnx_runtime(path: Path, threads: int | None = None):
     import onnxruntime as ort
     from onnxruntime.capi import onnxruntime_pybind11_state as ort_state
 
     providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in ort.get_available_providers()]
+    options = ort.SessionOptions()
+    if threads is not None:  # a share of the machine (a dask worker): its cores, and memory back after each call
+        options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+        options.enable_cpu_mem_arena = False  # the arena keeps its peak (~100 MB more per 1024² tile of a tiny net)
     try:
-        session = ort.InferenceSession(str(path), providers=providers)
+        session = ort.InferenceSession(str(path), sess_options=options, providers=providers)
     except (ort_state.Fail, ort_state.InvalidGraph, ort_state.InvalidProtobuf, ort_state.NotImplemented) as err:
         raise ValueError(str(err)) from err
     input_name = session.get_inputs()[0].name
     return lambda batch: session.run(None, {input_name: batch})[0]
 
 
-def _tensorflow_runtime(path: Path):
+def cap_tensorflow_threads(threads: int | None) -> None:
+    """At most `threads` cores for TensorFlow's ops in this process (e.g. a dask worker's share of the machine)."""
     from ..train.tf import import_tensorflow
 
-    import_tensorflow()
+    tf = import_tensorflow()
+    if threads is None:
+        return
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:  # TF already ran in this process (e.g. an in-process cluster): its thread pools stay
+        pass
+
+
+def _tensorflow_runtime(path: Path, threads: int | None = None):
+    cap_tensorflow_threads(threads)
     import keras
 
     folder = cache_dir() / "saved_models" / sha256_file(path)[:16]
@@ -83,11 +100,10 @@ def _tensorflow_runtime(path: Path):
     return lambda batch: next(iter(layer(batch).values())).numpy()
 
 
-def _keras_runtime(path: Path, precision: str = "fp32"):
+def _keras_runtime(path: Path, precision: str = "fp32", threads: int | None = None):
     from ..train.precision import with_precision
-    from ..train.tf import import_tensorflow
 
-    import_tensorflow()
+    cap_tensorflow_threads(threads)
     model = with_precision(_load_hdf5_full_model(path), precision)
     return lambda batch: model(batch, training=False).numpy()
 

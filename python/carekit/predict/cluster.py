@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from ..errors import InputError
 
 CONNECT_TIMEOUT_S = 10
+WAIT_S = 2
+PAUSED_LIMIT_S = 30  # all workers paused (memory over 80% of their limit) this long without progress: out of memory
 
 
 @contextlib.contextmanager
@@ -50,3 +53,46 @@ def dask_client(scheduler: str | None = None, scheduler_file: str | None = None,
             yield client
     finally:
         quiet.setLevel(level)
+
+
+def wait_tasks(client, futures: list, doing: str, on_result: Callable | None = None) -> list:
+    """The results of `futures`, in their order (`on_result` is called with each as it arrives). A worker that died
+    (most often out of memory) or every worker paused for PAUSED_LIMIT_S (memory over 80% of its limit) while
+    `doing` is one clear InputError; the tasks not finished are cancelled."""
+    from distributed import wait
+    from distributed.scheduler import KilledWorker
+
+    results, pending, paused_since = {}, set(futures), None
+    advice = ("give each worker more (--memory-limit) or fewer threads; the chunks written so far are kept and a "
+              "rerun resumes")
+    try:
+        while pending:
+            try:
+                done, pending = wait(pending, timeout=WAIT_S, return_when="FIRST_COMPLETED")
+            except TimeoutError:
+                done = set()
+            for future in done:
+                results[future.key] = future.result()
+                if on_result is not None:
+                    on_result(results[future.key])
+            paused_since = None if done or not _all_paused(client) else paused_since or time.monotonic()
+            if paused_since is not None and time.monotonic() - paused_since > PAUSED_LIMIT_S:
+                raise InputError(f"every dask worker has been paused for {PAUSED_LIMIT_S} s while {doing} because it "
+                                 f"uses over 80% of its memory limit (the model alone may need more): {advice}")
+    except KilledWorker as err:
+        raise InputError(f"a dask worker died while {doing} ({getattr(err, 'task', err)}), most often because it ran "
+                         f"out of memory: {advice}") from err
+    finally:
+        client.cancel(list(pending))
+    return [results[future.key] for future in futures]
+
+
+def _all_paused(client) -> bool:
+    workers = client.scheduler_info().get("workers", {})
+    return bool(workers) and all(w.get("status") == "paused" for w in workers.values())
+
+
+def smallest_worker_memory(client) -> int | None:
+    """The smallest memory limit of the cluster's workers in bytes (None: no worker has one)."""
+    limits = [w.get("memory_limit") or 0 for w in client.scheduler_info().get("workers", {}).values()]
+    return min(limits) if limits and all(limits) else None

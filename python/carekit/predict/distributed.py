@@ -11,7 +11,6 @@ from __future__ import annotations
 import itertools
 import math
 import secrets
-import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,16 +19,18 @@ import numpy as np
 
 from ..errors import InputError
 from ..ngff import ArraySource
-from ..ngff_write import OutputPlan, finish, prepare_output
+from ..ngff_write import NGFF_VERSIONS, OutputPlan, finish, prepare_output
 from ..normalize import DEGENERATE_RANGE_EPS
 from ..progress import progress_bar
 from ..tiling import round_up
+from .cluster import wait_tasks
 from .chunks import ChunkTask, ModelRef, cached_model, check_distributable, output_names, run_chunk
-from .percentiles import EXACT_BYTES, compute_levels
+from .layouts import Layout, check_source, layout_of
+from .domain_check import MAX_SIDE, warn_input
+from .percentiles import EXACT_BYTES, compute_levels, plane_regions
 
 
-WAIT_S = 2
-PAUSED_LIMIT_S = 30  # all workers paused (memory over 80% of their limit) this long without progress: out of memory
+SAMPLE_PLANES = 32  # Z planes of a 3D model's stack in the out-of-range sample
 
 
 @dataclass
@@ -42,29 +43,46 @@ class LargeRestoration:
     chunk_seconds: list[float] = field(default_factory=list)
 
 
-def output_chunks(source: ArraySource, spatial: str, halo: int) -> tuple[int, ...]:
-    """The input's chunking, grown on the model's axes to at least twice the halo (so a chunk's halo never needs
-    more than its neighbours)."""
+def output_chunks(source: ArraySource, layout: Layout, halo: int) -> tuple[int, ...]:
+    """The task grid (input coordinates): the input's chunking, grown on the halo axes to at least twice the halo
+    (so a chunk's halo never needs more than its neighbours), the whole Z for kinds that need every plane."""
     least = 2 * halo
-    return tuple(c if a not in spatial or c >= least else min(n, round_up(least, c))
-                 for a, c, n in zip(source.axes, source.chunks, source.shape))
+    return tuple(n if layout.full_z and a == "Z" else c if a not in layout.halo_axes or c >= least
+                 else min(n, round_up(least, c)) for a, c, n in zip(source.axes, source.chunks, source.shape))
 
 
-def chunk_tasks(source: ArraySource, spatial: str, chunks: tuple[int, ...], halo: int, divisor: int,
+def chunk_tasks(source: ArraySource, layout: Layout, chunks: tuple[int, ...], halo: int, divisor: int,
                 levels: list) -> list[ChunkTask]:
-    """One task per output chunk, with the percentile values of the planes/stacks it holds. The region read starts
-    on a multiple of the network's `divisor` (its pooling grid), as restore's tiles do, or results would differ."""
-    extra = [i for i, a in enumerate(source.axes) if a not in spatial]
+    """One task per chunk of the grid, with the percentile values of the planes/stacks it holds. The region read
+    starts on a multiple of the network's `divisor` (its pooling grid), as restore's tiles do, or results would
+    differ."""
+    spatial, axes = layout.halo_axes, source.axes
+    extra = [i for i, a in enumerate(axes) if a not in layout.stack_axes]
     extra_shape = [source.shape[i] for i in extra]
     tasks = []
     for index in itertools.product(*[range(math.ceil(n / c)) for n, c in zip(source.shape, chunks)]):
         core = tuple(slice(i * c, min((i + 1) * c, n)) for i, c, n in zip(index, chunks, source.shape))
         read = tuple(slice(max(0, s.start - s.start % divisor - halo), min(n, s.stop + halo)) if a in spatial else s
-                     for s, a, n in zip(core, source.axes, source.shape))
+                     for s, a, n in zip(core, axes, source.shape))
         planes = itertools.product(*[range(core[i].start, core[i].stop) for i in extra])
         plane_levels = tuple(levels[int(np.ravel_multi_index(p, extra_shape))] if extra else levels[0] for p in planes)
-        tasks.append(ChunkTask(".".join(map(str, index)), core, read, plane_levels))
+        target = tuple(slice(0, layout.out_length(a, n)) if layout.full_z and a == "Z" else s
+                       for s, a, n in zip(core, axes, source.shape) if a in layout.out_axes(axes))
+        tasks.append(ChunkTask(".".join(map(str, index)), core, read, plane_levels, target))
     return tasks
+
+
+def output_plan(out: Path, source: ArraySource, layout: Layout, grid: tuple[int, ...], images: tuple[str, ...],
+                about: dict, version: str = "0.4") -> OutputPlan:
+    """The output image: the input's axes (Z dropped by projection), Z scaled by isotropic/upsampling models (its
+    chunks too, its pixel size divided), the task grid's chunking on the other axes."""
+    kept = [(a, n, c, g) for a, n, c, g in zip(source.axes, source.shape, source.chunks, grid)
+            if a in layout.out_axes(source.axes)]
+    shape = tuple(layout.out_length(a, n) for a, n, _, _ in kept)
+    chunks = tuple(min(m, layout.out_length(a, c)) if layout.full_z and a == "Z" else g
+                   for (a, _, c, g), m in zip(kept, shape))
+    return OutputPlan(str(out), layout.out_axes(source.axes), shape, chunks, layout.out_pixel_size(source.pixel_size),
+                      images, about, version)
 
 
 def check_paths(source: ArraySource, out: Path) -> None:
@@ -76,17 +94,23 @@ def check_paths(source: ArraySource, out: Path) -> None:
 
 @dataclass(frozen=True)
 class LargeJob:
-    """A checked plan: the model to load on the workers, the output to write, its chunking and halo."""
+    """A checked plan: the model to load on the workers, how its kind is chunked, the task grid (input
+    coordinates) and halo, the output to write."""
 
     ref: ModelRef
     source: ArraySource
-    plan: OutputPlan
+    layout: Layout
+    grid: tuple[int, ...]
     halo: int
+    plan: OutputPlan
 
 
 def plan_large(model: str | Path, source: ArraySource, out: str | Path, engine: str | None = None,
-               precision: str = "fp32") -> LargeJob:
-    """Load the model here (once per process) and check that it can restore `source` into `out`."""
+               precision: str = "fp32", z_factor: float | None = None, ngff_version: str = "0.4") -> LargeJob:
+    """Load the model here (once per process) and check that it can restore `source` into `out`, an OME-Zarr of
+    `ngff_version` (`z_factor`: isotropic models, the stack's Z/XY pixel-size ratio when the metadata lack it)."""
+    if ngff_version not in NGFF_VERSIONS:
+        raise InputError(f"NGFF version {ngff_version!r} cannot be written; choose one of {NGFF_VERSIONS}")
     out = Path(out)
     check_paths(source, out)
     ref = ModelRef(str(Path(model).resolve()), engine, precision)
@@ -96,23 +120,29 @@ def plan_large(model: str | Path, source: ArraySource, out: str | Path, engine: 
     if not set(spec.axes) <= set(source.axes):
         raise InputError(f"the model needs axes {spec.axes}, the input {source.path} has axes {source.axes!r} "
                          f"(shape {source.shape}); give --axes naming every dimension")
+    layout = layout_of(spec)
+    check_source(layout, spec, source.axes, source.shape, source.pixel_size, z_factor)
     halo = round_up(spec.halo, spec.divisor)
-    plan = OutputPlan(str(out), source.axes, source.shape, output_chunks(source, spec.axes, halo), source.pixel_size,
-                      output_names(runner), {"input": str(Path(source.path).resolve()), "model": ref.path,
-                                             "engine": engine})
-    return LargeJob(ref, source, plan, halo)
+    grid = output_chunks(source, layout, halo)
+    plan = output_plan(out, source, layout, grid, output_names(runner),
+                       {"input": str(Path(source.path).resolve()), "model": ref.path, "engine": engine,
+                        "ngff": ngff_version}, ngff_version)
+    return LargeJob(ref, source, layout, grid, halo, plan)
 
 
 def restore_large(client, model: str | Path, source: ArraySource, out: str | Path, engine: str | None = None,
                   precision: str = "fp32", tile: tuple[int, ...] | None = None, overwrite: bool = False,
-                  progress: bool = True, exact_bytes: int = EXACT_BYTES) -> LargeRestoration:
-    """Restore `source` with `model` into the OME-Zarr `out` on the cluster behind `client`."""
-    job = plan_large(model, source, out, engine, precision)
-    spec = cached_model(job.ref).spec
+                  progress: bool = True, exact_bytes: int = EXACT_BYTES, z_factor: float | None = None,
+                  ngff_version: str = "0.4") -> LargeRestoration:
+    """Restore `source` with `model` into the OME-Zarr `out` (NGFF `ngff_version`) on the cluster behind `client`."""
+    job = plan_large(model, source, out, engine, precision, z_factor, ngff_version)
+    spec, layout = cached_model(job.ref).spec, job.layout
     done = prepare_output(job.plan, overwrite)
-    levels = compute_levels(client, source, spec.axes, spec.pmin, spec.pmax, exact_bytes)
+    levels = compute_levels(client, source, layout.stack_axes, spec.pmin, spec.pmax, exact_bytes,
+                            layout.z_factor if layout.normalizes_zoomed else 1.0)
     _warn_degenerate(levels, spec)
-    tasks = chunk_tasks(source, spec.axes, job.plan.chunks, job.halo, spec.divisor, levels)
+    _check_domain(source, layout, spec)
+    tasks = chunk_tasks(source, layout, job.grid, job.halo, spec.divisor, levels)
     todo = [t for t in tasks if t.key not in done]
     result = LargeRestoration(Path(out), len(tasks), len(tasks) - len(todo))
     run = secrets.token_hex(4)  # task names unique per run, readable on the dashboard
@@ -121,6 +151,25 @@ def restore_large(client, model: str | Path, source: ArraySource, out: str | Pat
     _gather(client, futures, result, progress)
     finish(job.plan)
     return result
+
+
+def _check_domain(source: ArraySource, layout: Layout, spec) -> None:
+    """The in-memory out-of-range check (predict.domain_check: OutOfRangeWarning) on a cheap sample read here: the
+    central crop (MAX_SIDE px in Y and X, at most SAMPLE_PLANES in Z) of the middle plane/stack. CARE models only, as
+    in memory (isotropic and projection models are not checked there either)."""
+    if layout.kind != "care" or not spec.domain:
+        return
+    regions = plane_regions(source, spec.axes)
+    middle = regions[len(regions) // 2]
+    region = tuple(_central(r, MAX_SIDE if a in "YX" else SAMPLE_PLANES) if a in spec.axes else r
+                   for r, a in zip(middle, source.axes))
+    order = [i for i, a in enumerate(source.axes) if a not in spec.axes] + [source.axes.index(a) for a in spec.axes]
+    warn_input(spec, np.transpose(source.read(region), order), source.pixel_size)
+
+
+def _central(whole: slice, size: int) -> slice:
+    start = whole.start + max(0, (whole.stop - whole.start - size) // 2)
+    return slice(start, min(whole.stop, start + size))
 
 
 def _warn_degenerate(levels: list, spec) -> None:
@@ -132,35 +181,10 @@ def _warn_degenerate(levels: list, spec) -> None:
 
 
 def _gather(client, futures: list, result: LargeRestoration, progress: bool) -> None:
-    from distributed import wait
-    from distributed.scheduler import KilledWorker
-
-    pending, paused_since = set(futures), None
     with progress_bar(result.chunks_total, "restoring", unit="chunk", initial=result.chunks_done_before,
                       disable=not progress) as bar:
-        try:
-            while pending:
-                try:
-                    done, pending = wait(pending, timeout=WAIT_S, return_when="FIRST_COMPLETED")
-                except TimeoutError:
-                    done = set()
-                for future in done:
-                    result.chunk_seconds.append(future.result())
-                    bar.update(1)
-                paused_since = None if done or not _all_paused(client) else paused_since or time.monotonic()
-                if paused_since is not None and time.monotonic() - paused_since > PAUSED_LIMIT_S:
-                    raise InputError(f"every dask worker has been paused for {PAUSED_LIMIT_S} s because it uses over "
-                                     "80% of its memory limit (the model alone may need more): give each worker more "
-                                     "(--memory-limit) or fewer threads; the chunks written so far are kept and a "
-                                     "rerun resumes")
-        except KilledWorker as err:
-            raise InputError(f"a dask worker died while restoring a chunk ({getattr(err, 'task', err)}), most often "
-                             "because it ran out of memory: give each worker more (--memory-limit) or fewer threads; "
-                             "the chunks written so far are kept and a rerun resumes") from err
-        finally:
-            client.cancel(list(pending))
+        def chunk_done(seconds: float) -> None:
+            result.chunk_seconds.append(seconds)
+            bar.update(1)
 
-
-def _all_paused(client) -> bool:
-    workers = client.scheduler_info().get("workers", {})
-    return bool(workers) and all(w.get("status") == "paused" for w in workers.values())
+        wait_tasks(client, futures, "restoring a chunk", chunk_done)

@@ -58,11 +58,12 @@ def _check_stack(image: np.ndarray, axes: str) -> None:
 def restore_isotropic(runner: ModelRunner, image: np.ndarray, axes: str = "ZYX", tile: tuple[int, int] = (1024, 1024),
                       pixel_size: dict | None = None, z_factor: float | None = None, progress: bool = True,
                       on_progress: Callable[[int, int], None] | None = None, out: np.ndarray | None = None,
-                      scale_out: np.ndarray | None = None):
+                      scale_out: np.ndarray | None = None, levels: tuple[float, float] | None = None):
     """(restored, scale or None, output pixel size) of a (Z, Y, X) stack, restored isotropically with a 2D model.
 
     The result has round(Z * factor) planes in normalized units; its Z pixel size is the input's divided by the
-    factor. `out`/`scale_out` receive the results when given (shape (round(Z*factor), Y, X), float32)."""
+    factor. `out`/`scale_out` receive the results when given (shape (round(Z*factor), Y, X), float32). `levels`:
+    the normalization percentile values when computed elsewhere (the distributed path, over the whole stack)."""
     spec = runner.spec
     factor = spec.z_factor
     _check_stack(image, axes)
@@ -74,7 +75,7 @@ def restore_isotropic(runner: ModelRunner, image: np.ndarray, axes: str = "ZYX",
         scale_out = np.empty(shape, np.float32) if scale_out is None else _checked_out(scale_out, shape)
     else:
         scale_out = None
-    lo, hi = global_range(image, spec.pmin, spec.pmax)
+    lo, hi = levels if levels is not None else global_range(image, spec.pmin, spec.pmax)
     passes = [_Pass(axis, image.shape[3 - axis], n_z, tile, spec) for axis in (1, 2)]  # XZ planes, then YZ planes
     total = sum(p.n_tiles(image.shape[p.axis]) for p in passes)
     with progress_bar(total, "restoring", unit="tile", disable=not progress or total < 2) as bar:

@@ -1,8 +1,9 @@
 """The normalization percentiles of every plane (2D models) or stack (3D models) of a large image, computed on the
 dask cluster in one pass before any chunk is restored, so chunking never changes the normalization.
 
-- exact: a plane/stack up to `exact_bytes` (as float32) is read whole by one worker: np.percentile, bit for bit
-  what in-memory `restore` computes.
+- exact: a plane/stack up to `exact_bytes` (as float32), and at most an eighth of a worker's memory limit (the
+  read, its float32 copy and np.percentile's working copy must fit), is read whole by one worker: np.percentile,
+  bit for bit what in-memory `restore` computes.
 - histogram: larger ones are counted chunk by chunk (min/max, then a histogram). For integer images with a range of
   at most 2**20 values there is one bin per value, so the result is exact; otherwise 2**16 bins and the value is
   interpolated inside its bin (error at most one bin width, (max - min) / 65536; see benchmarks/distributed_benchmark.py).
@@ -15,6 +16,8 @@ import itertools
 import numpy as np
 
 from ..ngff import ArraySource
+from ..synth.isotropic import zoom_z
+from .cluster import smallest_worker_memory, wait_tasks
 
 EXACT_BYTES = 512 * 2**20
 FLOAT_BINS = 2**16
@@ -33,29 +36,41 @@ def plane_regions(source: ArraySource, spatial: str) -> list[tuple]:
     return regions
 
 
-def _exact(source: ArraySource, region: tuple, pmin: float, pmax: float):
-    lo, hi = np.percentile(np.asarray(source.read(region), dtype=np.float32), [pmin, pmax])
+def _read(source: ArraySource, region: tuple, z_factor: float) -> np.ndarray:
+    """The region, its Z zoomed by `z_factor` (axial upsampling normalizes the zoomed stack)."""
+    data = source.read(region)
+    if z_factor == 1:
+        return data
+    z = source.axes.index("Z")
+    return np.moveaxis(zoom_z(np.moveaxis(data, z, 0), z_factor), 0, z)
+
+
+def _exact(source: ArraySource, region: tuple, pmin: float, pmax: float, z_factor: float = 1.0):
+    lo, hi = np.percentile(np.asarray(_read(source, region, z_factor), dtype=np.float32), [pmin, pmax])
     return lo, hi
 
 
-def _sub_regions(source: ArraySource, region: tuple) -> list[tuple]:
-    steps = [range(r.start, r.stop, c) for r, c in zip(region, source.chunks)]
-    return [tuple(slice(s, min(s + c, r.stop)) for s, c, r in zip(starts, source.chunks, region))
+def _sub_regions(source: ArraySource, region: tuple, z_factor: float) -> list[tuple]:
+    """The region cut on the input's chunks (whole Z when it is zoomed: the zoom needs every plane)."""
+    chunks = [r.stop - r.start if z_factor != 1 and a == "Z" else c
+              for a, c, r in zip(source.axes, source.chunks, region)]
+    steps = [range(r.start, r.stop, c) for r, c in zip(region, chunks)]
+    return [tuple(slice(s, min(s + c, r.stop)) for s, c, r in zip(starts, chunks, region))
             for starts in itertools.product(*steps)]
 
 
-def _min_max(source: ArraySource, region: tuple) -> tuple[float, float]:
-    data = source.read(region)
+def _min_max(source: ArraySource, region: tuple, z_factor: float) -> tuple[float, float]:
+    data = _read(source, region, z_factor)
     return float(data.min()), float(data.max())
 
 
-def _counts(source: ArraySource, region: tuple, edges: np.ndarray) -> np.ndarray:
-    return np.histogram(np.asarray(source.read(region), dtype=np.float64), bins=edges)[0]
+def _counts(source: ArraySource, region: tuple, edges: np.ndarray, z_factor: float) -> np.ndarray:
+    return np.histogram(np.asarray(_read(source, region, z_factor), dtype=np.float64), bins=edges)[0]
 
 
-def _edges(source: ArraySource, low: float, high: float) -> tuple[np.ndarray, bool]:
-    """Bin edges and whether each bin holds a single value (integer images of a moderate range)."""
-    if np.dtype(source.dtype).kind in "iu" and high - low < MAX_INTEGER_BINS:
+def _edges(integers: bool, low: float, high: float) -> tuple[np.ndarray, bool]:
+    """Bin edges and whether each bin holds a single value (integer values of a moderate range)."""
+    if integers and high - low < MAX_INTEGER_BINS:
         return np.arange(low, high + 2, dtype=np.float64) - 0.5, True
     return np.linspace(low, high if high > low else low + 1, FLOAT_BINS + 1), False
 
@@ -84,17 +99,25 @@ def histogram_percentiles(counts: np.ndarray, edges: np.ndarray, exact_bins: boo
 
 
 def compute_levels(client, source: ArraySource, spatial: str, pmin: float, pmax: float,
-                   exact_bytes: int = EXACT_BYTES) -> list[tuple]:
-    """(low, high) percentile values of each plane/stack (plane_regions order), computed on the cluster."""
+                   exact_bytes: int = EXACT_BYTES, z_factor: float = 1.0) -> list[tuple]:
+    """(low, high) percentile values of each plane/stack (plane_regions order), computed on the cluster (of the
+    stack zoomed in Z by `z_factor`, for axial upsampling)."""
     regions = plane_regions(source, spatial)
-    plane_bytes = 4 * int(np.prod([r.stop - r.start for r in regions[0]], dtype=np.float64))
-    if plane_bytes <= exact_bytes:
-        return client.gather([client.submit(_exact, source, r, pmin, pmax, pure=False) for r in regions])
+    plane_bytes = 4 * z_factor * int(np.prod([r.stop - r.start for r in regions[0]], dtype=np.float64))
+    memory = smallest_worker_memory(client)
+    if plane_bytes <= min(exact_bytes, memory // 8 if memory else exact_bytes):
+        return _gather(client, [client.submit(_exact, source, r, pmin, pmax, z_factor, pure=False) for r in regions])
     levels = []
     for region in regions:
-        parts = _sub_regions(source, region)
-        extremes = client.gather([client.submit(_min_max, source, part, pure=False) for part in parts])
-        edges, exact_bins = _edges(source, min(e[0] for e in extremes), max(e[1] for e in extremes))
-        counts = sum(client.gather([client.submit(_counts, source, part, edges, pure=False) for part in parts]))
+        parts = _sub_regions(source, region, z_factor)
+        extremes = _gather(client, [client.submit(_min_max, source, part, z_factor, pure=False) for part in parts])
+        integers = np.dtype(source.dtype).kind in "iu" and z_factor == 1  # a Z zoom interpolates between values
+        edges, exact_bins = _edges(integers, min(e[0] for e in extremes), max(e[1] for e in extremes))
+        counts = sum(_gather(client, [client.submit(_counts, source, part, edges, z_factor, pure=False)
+                                      for part in parts]))
         levels.append(tuple(histogram_percentiles(counts, edges, exact_bins, (pmin, pmax))))
     return levels
+
+
+def _gather(client, futures: list) -> list:
+    return wait_tasks(client, futures, "computing the normalization percentiles")

@@ -13,7 +13,7 @@ from ..config import PROJECTION_MIN_PLANES as MIN_PLANES
 from ..errors import InputError
 from ..io import check_axes, check_image
 from ..models.runner import ModelRunner
-from ..normalize import normalize_percentile
+from ..normalize import normalize_percentile, normalize_range
 from ..progress import progress_bar
 from ..tiling import _tile_input, tile_grid
 
@@ -37,13 +37,16 @@ def check_projection_input(image: np.ndarray, axes: str) -> None:
 
 
 def project(runner: ModelRunner, image: np.ndarray, axes: str, tile: tuple[int, int] | None = None,
-            progress: bool = True, on_progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+            progress: bool = True, on_progress: Callable[[int, int], None] | None = None,
+            levels: tuple[float, float] | None = None) -> np.ndarray:
     """The restored projection (Y, X) of `image` (a stack with axes a permutation of ZYX), normalized with the
-    model's percentiles over the whole stack as in training."""
+    model's percentiles over the whole stack as in training (`levels`: their values when computed elsewhere, e.g.
+    over the whole stack on the distributed path)."""
     check_projection_input(image, axes)
     spec = runner.spec
     stack = np.transpose(image, [axes.index(a) for a in "ZYX"])
-    normalized = normalize_percentile(stack, spec.pmin, spec.pmax, spec.eps, warn_as="input image")
+    normalized = (normalize_range(stack, *levels, spec.eps) if levels is not None else
+                  normalize_percentile(stack, spec.pmin, spec.pmax, spec.eps, warn_as="input image"))
     lateral = np.ascontiguousarray(np.moveaxis(normalized, 0, -1), dtype=np.float32)  # (Y, X, Z) for _tile_input
     tile = tuple(tile or DEFAULT_TILE)
     if len(tile) != 2 or not all(isinstance(t, (int, np.integer)) and t > 0 for t in tile):
