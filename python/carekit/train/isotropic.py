@@ -14,6 +14,7 @@ from ..io import Image
 from ..synth.isotropic import (axial_psf_gaussian, axial_psf_widefield, measured_psf_section, training_planes,
                                z_factor_from_pixel_size)
 from .care import TrainResult, train_care
+from .sample import save_sample_input
 
 def axial_psf(kind: str, z_factor: float, sigma_xy_px: float = 0.5, na: float = 1.2, wavelength_nm: float = 520.0,
               pixel_size_nm: float = 100.0, n_immersion: float = 1.518, measured: np.ndarray | None = None):
@@ -55,7 +56,10 @@ def train_isotropic(stack: Image | np.ndarray, model_dir: str | Path, config: Tr
     sources, targets = training_planes(data, factor, psf, photons, read_noise, max_planes, seed=config.seed)
     info = {"source": "isotropic", "z_factor": factor, "photons": photons, "read_noise": read_noise,
             **(data_info or {})}
+    stack_pixel_size = pixel_size
     if "X" in pixel_size:
         pixel_size = {"Z": pixel_size["X"], "Y": pixel_size.get("Y", pixel_size["X"]), "X": pixel_size["X"]}
-    return train_care(sources, targets, config, model_dir, data_info=info, pixel_size=pixel_size,
-                      progress=progress, record_fields={"kind": "isotropic", "z_factor": factor})
+    result = train_care(sources, targets, config, model_dir, data_info=info, pixel_size=pixel_size,
+                        progress=progress, record_fields={"kind": "isotropic", "z_factor": factor})
+    save_sample_input(model_dir, data, "ZYX", stack_pixel_size)  # packages test the whole recipe on a stack
+    return result

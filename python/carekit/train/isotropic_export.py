@@ -40,7 +40,7 @@ def _mirror(n, halo: int, divisor: int, reflect):
     core = (n + divisor - 1) // divisor * divisor
     padded = tf.minimum(tf.range(core + 2 * halo), n + 2 * halo - 1) - halo
     period = tf.where(reflect, tf.maximum(2 * n - 2, 1), 2 * n)
-    m = tf.math.floormod(padded, period)
+    m = tf.math.floormod(padded + period * (halo + 1), period)  # non-negative: ONNX Mod keeps the dividend's sign
     return tf.where(m < n, m, tf.where(reflect, period - m, period - 1 - m))
 
 

@@ -21,6 +21,7 @@ from . import docs
 from .sample import central_projection_crop, central_test_crop, checked_sample, sample_image
 from .spec import describe, network_geometry, write_test_tensors
 from .validate import WEIGHT_FORMATS, check_package, validate_package  # noqa: F401 (validate_package: public here)
+from .zoom_package import ZoomPackaging, zooms_z
 
 
 class PackageValidationError(CarekitError):
@@ -46,13 +47,15 @@ def build_package(model_dir: str | Path, out_zip: str | Path, *, name: str | Non
     training. Every weight format is checked with bioimageio.core's test_model; if any fails, nothing is written
     and PackageValidationError carries the failing report. `maintainers` are GitHub user names: bioimage.io
     needs at least one to accept an upload (without one, test_model warns). A projection model (stack in, 2D
-    out) gets no keras_hdf5 weights: Keras cannot load its custom layer without carekit.
+    out) gets no keras_hdf5 weights: Keras cannot load its custom layer without carekit; nor do isotropic and
+    axial-upsampling models, whose weights hold the whole Z-zoom recipe (zoom_package).
     """
     model_dir, out_zip = Path(model_dir), Path(out_zip)
     record = ModelRecord.load(model_dir)
-    if record.kind == "projection":
+    if record.kind == "projection" or zooms_z(record):
         formats = tuple(fmt for fmt in formats if fmt != "keras_hdf5")
-    _check_target(out_zip, formats, record.kind)
+    _check_target(out_zip, formats, ("isotropic" if record.kind == "isotropic" else "axial-upsampling")
+                  if zooms_z(record) else record.kind)
     for user in maintainers:
         _check_github_user(user)
     folder = out_zip.with_suffix("") if unzipped_folder else None
@@ -70,19 +73,29 @@ def build_package(model_dir: str | Path, out_zip: str | Path, *, name: str | Non
     model = load_keras_model(model_dir)
     geometry = network_geometry(spec, record.train.unet_depth, record.train.unet_kern_size)
     image = checked_sample(sample_image(record, model_dir, sample))
-    crop = (central_projection_crop(image, geometry.step, geometry.min_size) if spec.projection
-            else central_test_crop(image, len(spec.axes), geometry.step, geometry.min_size))
-    test_out = _test_output(model, crop, spec, model_dir)
+    zoom = ZoomPackaging(spec, geometry) if zooms_z(record) else None
+    if zoom:
+        crop = zoom.test_crop(image)
+        test_out = zoom.test_output(model, crop)
+    else:
+        crop = (central_projection_crop(image, geometry.step, geometry.min_size) if spec.projection
+                else central_test_crop(image, len(spec.axes), geometry.step, geometry.min_size))
+        test_out = _test_output(model, crop, spec, model_dir)
 
     with tempfile.TemporaryDirectory(prefix="carekit-package-") as tmp:
         work = Path(tmp) / "files"
         work.mkdir()
-        files = _export_weights(model, work, formats)
-        write_test_tensors(work, crop, test_out, spec.axes, record.pixel_size, "ZYX" if spec.projection else None)
+        files, network = zoom.export_weights(model, work, formats) if zoom else (
+            _export_weights(model, work, formats), None)
+        if zoom:
+            zoom.write_test_tensors(work, crop, test_out, record.pixel_size)
+        else:
+            write_test_tensors(work, crop, test_out, spec.axes, record.pixel_size, "ZYX" if spec.projection else None)
         docs.cover(crop, test_out[0, ..., 0], work / "cover.png")
         (work / "README.md").write_text(docs.readme(record, name, description, evaluation, formats))
-        descr = describe(spec, name, description, authors, tags, files, work, geometry,
-                         _attachments(model_dir, work, evaluation), maintainers)
+        attachments = _attachments(model_dir, work, evaluation) + [work / f for f in (network or {}).values()]
+        descr = describe(spec, name, description, authors, tags, files, work, geometry, attachments, maintainers,
+                         zoom.tensors(work) if zoom else None, network)
         package = Path(tmp) / out_zip.name
         results, warnings = _saved_and_tested(descr, package, formats)
         copy_file(package, out_zip)
@@ -104,10 +117,11 @@ def _check_target(out_zip: Path, formats: tuple[str, ...], kind: str) -> None:
         raise InputError(f"the package path {out_zip} is a folder; give a .zip file path")
     prepare_output_folder(out_zip.parent)
     unknown = set(formats) - set(WEIGHT_FORMATS)
-    if kind == "projection" and (unknown or not formats):
-        raise InputError(f"a projection package holds tensorflow_saved_model_bundle and/or onnx weights (Keras "
-                         f"cannot load its custom layer from keras_hdf5 without carekit), got {formats}")
-    if kind != "projection" and (unknown or "keras_hdf5" not in formats):
+    graph_only = kind in ("projection", "isotropic", "axial-upsampling")
+    if graph_only and (unknown or not formats):
+        raise InputError(f"a {kind} package holds tensorflow_saved_model_bundle and/or onnx weights (Keras "
+                         f"cannot load its custom layers from keras_hdf5 without carekit), got {formats}")
+    if not graph_only and (unknown or "keras_hdf5" not in formats):
         raise InputError(f"weight formats must include keras_hdf5 and be among {WEIGHT_FORMATS}, got {formats}")
 
 
