@@ -127,8 +127,8 @@ def _check_target(out_zip: Path, formats: tuple[str, ...], kind: str) -> None:
 
 def _default_description(spec: NetworkSpec) -> str:
     if spec.kind == "isotropic":
-        return (f"Isotropic CARE restoration of anisotropic 3D stacks (Z/XY factor {spec.z_factor:g}): a 2D network for "
-                "the XZ/YZ planes of the Z-zoomed stack (trained with carekit)")
+        return (f"Isotropic CARE restoration of anisotropic 3D stacks (Z/XY factor {spec.z_factor:g}): Z zoom, a 2D "
+                "network on the XZ/YZ planes and their geometric mean, all in the graph (trained with carekit)")
     if spec.kind == "projection":
         return "CARE joint surface projection and denoising of 3D fluorescence stacks to 2D (trained with carekit)"
     kind = (f"ensemble of {spec.ensemble_members} probabilistic networks, " if spec.ensemble_members
