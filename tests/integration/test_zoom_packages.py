@@ -29,12 +29,24 @@ def _stack(shape, seed=0, factor=FACTOR) -> Image:
     return Image(data, "ZYX", {"Z": 0.2 * factor, "Y": 0.2, "X": 0.2})
 
 
+def _nuclei() -> Image:
+    """A real, nearly isotropic confocal crop (built-in nuclei3d) blurred along Z and sampled every 2.5 planes."""
+    from scipy import ndimage
+
+    from carekit.data import builtin
+
+    truth = builtin.load("nuclei3d").data[:50, 64:128, 64:128].astype(np.float32)
+    planes = np.round(np.arange(0, 50, FACTOR)).astype(int)
+    return Image(ndimage.gaussian_filter1d(truth, FACTOR / 2, axis=0)[planes], "ZYX",
+                 {"Z": 0.26 * FACTOR, "Y": 0.26, "X": 0.26})
+
+
 @pytest.fixture(scope="module")
 def iso_model(tmp_path_factory):
     from carekit.train.isotropic import train_isotropic
 
     model_dir = tmp_path_factory.mktemp("zoom") / "iso"
-    train_isotropic(_stack((12, 48, 48)), model_dir, TrainConfig(**TINY), progress=False)
+    train_isotropic(_nuclei(), model_dir, TrainConfig(**TINY), progress=False)
     return model_dir
 
 
@@ -141,16 +153,14 @@ def test_upsampling_package_zooms_z_in_the_graph(tmp_path):
 
 
 def test_isotropic_prediction_warns_when_the_stack_is_unlike_the_training_data(iso_model):
-    from scipy.ndimage import gaussian_filter
-
     from carekit.predict.domain_check import OutOfRangeWarning
 
     assert load_model(iso_model).spec.domain["noise"]  # recorded from the degraded training planes
     with warnings.catch_warnings():
         warnings.simplefilter("error", OutOfRangeWarning)
-        restore(iso_model, _stack((12, 48, 48)), progress=False)  # the training stack itself
-    smooth = gaussian_filter(_stack((12, 48, 48)).data, (0.5, 6, 6))  # large, noise-free blobs
+        restore(iso_model, _nuclei(), progress=False)  # the training stack itself
+    noise = _stack((20, 64, 64), factor=FACTOR)
     with pytest.warns(OutOfRangeWarning, match="unlike the model's training data"):
-        restore(iso_model, Image(smooth, "ZYX", {"Z": 0.5, "Y": 0.2, "X": 0.2}), progress=False)
+        restore(iso_model, Image(noise.data, "ZYX", {"Z": 0.26 * FACTOR, "Y": 0.26, "X": 0.26}), progress=False)
     with pytest.warns(OutOfRangeWarning, match="pixel size"):
-        restore(iso_model, Image(_stack((12, 48, 48)).data, "ZYX", {"Z": 2.0, "Y": 0.8, "X": 0.8}), progress=False)
+        restore(iso_model, Image(_nuclei().data, "ZYX", {"Z": 1.04 * FACTOR, "Y": 1.04, "X": 1.04}), progress=False)

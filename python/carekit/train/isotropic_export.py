@@ -7,8 +7,10 @@ factor out. It computes what predict.isotropic computes with tiles, for a whole 
 - Padding: as tiling.tiled_apply pads a tile that covers the whole plane/stack (mirror by the halo rounded to the
   size divisor: 'reflect' where the halo is shorter than every axis, else 'symmetric'; then edge values up to a
   multiple of the divisor), so the result equals carekit's tiled restoration.
-- Isotropic: the 2D network on every XZ and every YZ plane, geometric mean of the two (scale: maximum);
-  axial upsampling: the 3D network on the zoomed stack.
+- Isotropic: the 2D network on every XZ and every YZ plane, geometric mean of the two (scale: maximum); the input
+  comes normalized (the raw stack's percentiles, as predict.isotropic does).
+- Axial upsampling: the raw stack is zoomed, then normalized by the percentiles of the zoomed stack (as restore()
+  and CSBDeep's UpsamplingCARE do), then goes through the 3D network.
 """
 
 from __future__ import annotations
@@ -74,25 +76,45 @@ def isotropic_graph(network, x, factor: float, halo: int, divisor: int, probabil
     return tf.concat([mean, tf.maximum(xz[..., 1:], yz[..., 1:])], -1) if probabilistic else mean
 
 
-def upsampling_graph(network, x, factor: float, halo: int, divisor: int):
-    """(B, Z, Y, X, 1) normalized -> the 3D network's output on the stack zoomed along Z by `factor`."""
-    return padded_apply(network, zoom_z(x, factor), halo, divisor)
+def percentile_normalized(x, pmin: float, pmax: float, eps: float):
+    """Each batch item mapped from its percentile `pmin` to 0 and `pmax` to 1 (numpy's linear percentiles, as
+    normalize.normalize_percentile)."""
+    flat = tf.sort(tf.reshape(x, tf.stack([tf.shape(x)[0], -1])), axis=1)
+    last = tf.shape(flat)[1] - 1
+
+    def percentile(q: float):
+        position = q / 100 * tf.cast(last, tf.float64)
+        lower = tf.cast(tf.floor(position), tf.int32)
+        frac = tf.cast(position - tf.floor(position), x.dtype)
+        below, above = tf.gather(flat, lower, axis=1), tf.gather(flat, tf.minimum(lower + 1, last), axis=1)
+        return below + frac * (above - below)
+
+    lo, hi = percentile(pmin), percentile(pmax)
+    shape = tf.concat([[-1], tf.ones([tf.rank(x) - 1], tf.int32)], 0)
+    return (x - tf.reshape(lo, shape)) / (tf.reshape(hi - lo, shape) + eps)
+
+
+def upsampling_graph(network, x, factor: float, halo: int, divisor: int, normalization: tuple[float, float, float]):
+    """(B, Z, Y, X, 1) raw -> the 3D network's output on the stack zoomed along Z by `factor`, normalized by
+    `normalization` (pmin, pmax, eps) percentiles of the zoomed stack."""
+    return padded_apply(network, percentile_normalized(zoom_z(x, factor), *normalization), halo, divisor)
 
 
 @dataclass(frozen=True)
 class Recipe:
     """The graph of a Z-zooming model around its network: `isotropic` (2D network on XZ/YZ planes) or axial
-    upsampling (3D network); `halo` already rounded to `divisor`, as tiled_apply rounds it. Input and output are
-    (B, Z, Y, X, channels)."""
+    upsampling (3D network, which normalizes the zoomed raw stack with `normalization` (pmin, pmax, eps));
+    `halo` already rounded to `divisor`, as tiled_apply rounds it. Input and output are (B, Z, Y, X, channels)."""
 
     isotropic: bool
     factor: float
     halo: int
     divisor: int
     probabilistic: bool = False
+    normalization: tuple[float, float, float] = (1.0, 99.8, 1e-6)
     n_spatial: int = 3
 
     def __call__(self, network, x):
         if self.isotropic:
             return isotropic_graph(network, x, self.factor, self.halo, self.divisor, self.probabilistic)
-        return upsampling_graph(network, x, self.factor, self.halo, self.divisor)
+        return upsampling_graph(network, x, self.factor, self.halo, self.divisor, self.normalization)

@@ -69,7 +69,7 @@ class ZoomPackaging:
 
         spec = self.spec
         return Recipe(spec.kind == "isotropic", spec.z_factor, round_up(spec.halo, spec.divisor), spec.divisor,
-                      spec.probabilistic)
+                      spec.probabilistic, (spec.pmin, spec.pmax, spec.eps))
 
     def test_crop(self, stack: np.ndarray) -> np.ndarray:
         """A central (Z, Y, X) crop of the sample stack with a declared number of planes and a lateral size the
@@ -91,8 +91,10 @@ class ZoomPackaging:
         from ..train.tf import import_tensorflow
 
         tf = import_tensorflow()
-        normalized = normalize_percentile(crop, self.spec.pmin, self.spec.pmax, self.spec.eps, warn_as="sample image")
-        out = np.asarray(self.recipe(model, tf.constant(normalized[None, ..., None])))
+        spec = self.spec
+        given = (normalize_percentile(crop, spec.pmin, spec.pmax, spec.eps, warn_as="sample image")
+                 if spec.kind == "isotropic" else crop)  # an upsampling graph normalizes after its zoom
+        out = np.asarray(self.recipe(model, tf.constant(given[None, ..., None])))
         if not np.isfinite(out).all():
             raise InputError("the model gives NaN/Inf on the sample image: its weights are damaged (e.g. by diverged "
                              "training); retrain it before packaging")
@@ -125,8 +127,9 @@ class ZoomPackaging:
         write_image(work / "sample_output.tif", Image(test_out[0, ..., 0], "ZYX", given if isotropic else changed))
 
     def tensors(self, work: Path) -> tuple[list, list]:
-        """The input (a raw stack normalized over z, y and x; Z scaled by the factor) and output (Z referenced to
-        the input's) descriptions."""
+        """The input (a raw stack; Z scaled by the factor) and output (Z referenced to the input's) descriptions.
+        An isotropic input is normalized over z, y and x by preprocessing; an upsampling graph normalizes the
+        zoomed stack itself, as restore() does."""
         z_min, z_step = declared_z_sizes(self.spec.z_factor)
         spec, geometry = self.spec, self.geometry
         scale_range = v0_5.ScaleRangeDescr(kwargs=v0_5.ScaleRangeKwargs(
@@ -139,11 +142,13 @@ class ZoomPackaging:
         inputs = v0_5.InputTensorDescr(
             id=v0_5.TensorId(TENSOR_INPUT), axes=[v0_5.BatchAxis(), z_in, *lateral,
                                                   v0_5.ChannelAxis(channel_names=[v0_5.Identifier("raw")])],
-            description=f"raw fluorescence stack (one channel), Z pixels {self.spec.z_factor:g}x the lateral ones",
+            description=f"raw fluorescence stack (one channel), Z pixels {self.spec.z_factor:g}x the lateral ones"
+                        + ("" if spec.kind == "isotropic" else "; the graph normalizes it after the Z zoom"),
             test_tensor=v0_5.FileDescr(source=work / "test_input.npy"),
             sample_tensor=v0_5.FileDescr(source=work / "sample_input.tif"),
             data=v0_5.IntervalOrRatioDataDescr(type="float32"),
-            preprocessing=[v0_5.EnsureDtypeDescr(kwargs=v0_5.EnsureDtypeKwargs(dtype="float32")), scale_range])
+            preprocessing=[v0_5.EnsureDtypeDescr(kwargs=v0_5.EnsureDtypeKwargs(dtype="float32"))] + (
+                [scale_range] if spec.kind == "isotropic" else []))
         reference = {a: v0_5.SizeReference(tensor_id=v0_5.TensorId(TENSOR_INPUT), axis_id=v0_5.AxisId(a))
                      for a in "zyx"}
         outputs = v0_5.OutputTensorDescr(
