@@ -17,7 +17,7 @@ from carekit.models import load_model
 from carekit.predict import restore
 from carekit.predict.isotropic import global_range, restore_isotropic
 from carekit.tiling import round_up
-from carekit.zoo.zoom_package import DECLARED_RANGE, declared_z_sizes
+from carekit.zoo.zoom_package import DECLARED_RANGE, declared_output_z, declared_z_sizes
 
 FACTOR = 2.5  # non-integer: round(Z * 2.5) and floor(Z * 2.5) differ for odd Z
 TINY = dict(patch_size=(32, 32), patches_per_image=4, epochs=1, steps_per_epoch=2, batch_size=4, unet_first=8,
@@ -50,12 +50,12 @@ def iso_model(tmp_path_factory):
     return model_dir
 
 
-@pytest.mark.parametrize("factor, step", [(4.0, 1), (2.5, 2), (10.2, 5), (1.5, 2)])
+@pytest.mark.parametrize("factor, step", [(4.0, 1), (2.5, 2), (10.2, 5), (1.5, 2), (1.2 / 0.4, 1)])
 def test_declared_input_z_sizes_give_the_zoomed_length(factor, step):
     z_min, z_step = declared_z_sizes(factor)
     assert z_step == step
     for z in range(z_min, z_min + DECLARED_RANGE * z_step, z_step):
-        assert int(z * factor / 1.0) == round(z * factor)  # bioimageio.spec's SizeReference rule == scipy zoom
+        assert declared_output_z(z, factor) == round(z * factor)  # bioimageio.spec's rule == scipy's zoom
 
 
 def test_in_graph_recipe_equals_the_tiled_restore(iso_model):

@@ -6,7 +6,8 @@ without carekit code, so these packages have SavedModel and ONNX weights only.
 
 The output's Z size is declared the spec 0.5 way: a SizeReference to the input's Z with the input Z axis scaled by
 the factor (output scale 1), which bioimageio.spec computes as floor(Z * factor) while the graph (like scipy's zoom)
-gives round(Z * factor). The declared input Z sizes (min + n * step) are chosen where the two agree: every Z for an
+gives round(Z * factor). The declared scale is the factor times SCALE_MARGIN, so that a factor a rounding error below
+an integer (1.2 / 0.4 = 2.9999999999999996) still gives Z * 3 planes. The declared input Z sizes (min + n * step) are chosen where the two agree: every Z for an
 integer factor, every step-th Z for a factor p/step such as 10.2 = 51/5; for other factors the rule holds for the
 first DECLARED_RANGE sizes it allows (checked), not beyond.
 """
@@ -32,10 +33,16 @@ NETWORK_FILES = {"keras_hdf5": "network_keras.h5", "tensorflow_saved_model_bundl
 TEST_PLANES, TEST_LATERAL = 8, 64  # about the test input's size: the graph runs the network on every XZ/YZ plane
 MAX_STEP = 12
 DECLARED_RANGE = 256  # declared input Z sizes checked against round(Z * factor)
+SCALE_MARGIN = 1 + 1e-9
 
 
 def zooms_z(record: ModelRecord) -> bool:
     return record.kind == "isotropic" or record.z_factor > 1
+
+
+def declared_output_z(z: int, factor: float) -> int:
+    """bioimageio.spec's SizeReference rule for the output Z (input scale factor * SCALE_MARGIN, output scale 1)."""
+    return int(z * (factor * SCALE_MARGIN) / 1.0)
 
 
 def declared_z_sizes(factor: float) -> tuple[int, int]:
@@ -45,7 +52,8 @@ def declared_z_sizes(factor: float) -> tuple[int, int]:
     for step in range(1, MAX_STEP + 1):
         for start in range(2, 2 + step):
             sizes = range(start, start + DECLARED_RANGE * step, step)
-            run = next((i for i, z in enumerate(sizes) if int(z * factor / 1.0) != round(z * factor)), len(sizes))
+            run = next((i for i, z in enumerate(sizes) if declared_output_z(z, factor) != round(z * factor)),
+                       len(sizes))
             if run == len(sizes):
                 return start, step
             if run > best_run:
@@ -135,7 +143,7 @@ class ZoomPackaging:
         scale_range = v0_5.ScaleRangeDescr(kwargs=v0_5.ScaleRangeKwargs(
             axes=[v0_5.AxisId(a) for a in "zyx"], min_percentile=spec.pmin, max_percentile=spec.pmax, eps=spec.eps))
         z_in = v0_5.SpaceInputAxis(id=v0_5.AxisId("z"), size=v0_5.ParameterizedSize(min=z_min, step=z_step),
-                                   scale=self.spec.z_factor)
+                                   scale=self.spec.z_factor * SCALE_MARGIN)
         lateral = [v0_5.SpaceInputAxis(id=v0_5.AxisId(a), size=v0_5.ParameterizedSize(min=geometry.min_size,
                                                                                       step=geometry.step))
                    for a in "yx"]
