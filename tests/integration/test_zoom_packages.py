@@ -17,7 +17,8 @@ from carekit.models import load_model
 from carekit.predict import restore
 from carekit.predict.isotropic import global_range, restore_isotropic
 from carekit.tiling import round_up
-from carekit.zoo.zoom_package import DECLARED_RANGE, declared_output_z, declared_z_sizes
+from carekit.zoo.zoom_package import (DECLARED_RANGE, declared_fraction, declared_run, declared_z_sizes,
+                                      sample_planes)
 
 FACTOR = 2.5  # non-integer: round(Z * 2.5) and floor(Z * 2.5) differ for odd Z
 TINY = dict(patch_size=(32, 32), patches_per_image=4, epochs=1, steps_per_epoch=2, batch_size=4, unet_first=8,
@@ -53,9 +54,17 @@ def iso_model(tmp_path_factory):
 @pytest.mark.parametrize("factor, step", [(4.0, 1), (2.5, 2), (10.2, 5), (1.5, 2), (1.2 / 0.4, 1)])
 def test_declared_input_z_sizes_give_the_zoomed_length(factor, step):
     z_min, z_step = declared_z_sizes(factor)
-    assert z_step == step
+    assert z_step == step and declared_run(factor) == DECLARED_RANGE
+    p, q = declared_fraction(factor)
     for z in range(z_min, z_min + DECLARED_RANGE * z_step, z_step):
-        assert declared_output_z(z, factor) == round(z * factor)  # bioimageio.spec's rule == scipy's zoom
+        assert int(z * float(p) / float(q)) == round(z * factor)  # bioimageio.spec's rule == scipy's zoom
+    z = sample_planes(factor)  # bioimageio.spec checks the test output's Z against Z * p / q as floats
+    assert z * float(p) / float(q) == round(z * factor)
+
+
+def test_a_factor_far_from_small_fractions_declares_a_limited_range():
+    assert declared_fraction(3.1409) == (22, 7) and 20 < declared_run(3.1409) < DECLARED_RANGE
+    assert sample_planes(3.1409) == 14
 
 
 def test_in_graph_recipe_equals_the_tiled_restore(iso_model):

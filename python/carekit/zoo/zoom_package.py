@@ -4,17 +4,19 @@ planes out with no carekit code. carekit's own tiled, memory-bounded path runs t
 package in every weight format (config.carekit.network_weights). The Keras HDF5 format cannot hold the recipe
 without carekit code, so these packages have SavedModel and ONNX weights only.
 
-The output's Z size is declared the spec 0.5 way: a SizeReference to the input's Z with the input Z axis scaled by
-the factor (output scale 1), which bioimageio.spec computes as floor(Z * factor) while the graph (like scipy's zoom)
-gives round(Z * factor). The declared scale is the factor times SCALE_MARGIN, so that a factor a rounding error below
-an integer (1.2 / 0.4 = 2.9999999999999996) still gives Z * 3 planes. The declared input Z sizes (min + n * step) are chosen where the two agree: every Z for an
-integer factor, every step-th Z for a factor p/step such as 10.2 = 51/5; for other factors the rule holds for the
-first DECLARED_RANGE sizes it allows (checked), not beyond.
+The output's Z size is declared the spec 0.5 way: a SizeReference to the input's Z, with axis scales in a unit of
+1/q lateral pixels where p/q (q <= MAX_STEP) is the fraction nearest to the factor: input z scale p, every other
+axis q (exact integers, so bioimageio.spec's floor(Z * p / q) and its exact check of the test output's size work in
+floats). The graph (like scipy's zoom) gives round(Z * factor) planes; the declared input Z sizes are the multiples
+of q (from 2 when q = 1), where both agree for a factor that is p/q (4, 2.5, 10.2 = 51/5, 1.2 / 0.4 =
+2.9999999999999996 -> 3); for other factors (e.g. 3.1409 ~ 22/7) they agree for the first declared sizes only
+(declared_run tells how many).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -32,35 +34,48 @@ NETWORK_FILES = {"keras_hdf5": "network_keras.h5", "tensorflow_saved_model_bundl
                  "onnx": "network.onnx"}
 TEST_PLANES, TEST_LATERAL = 8, 64  # about the test input's size: the graph runs the network on every XZ/YZ plane
 MAX_STEP = 12
-DECLARED_RANGE = 256  # declared input Z sizes checked against round(Z * factor)
-SCALE_MARGIN = 1 + 1e-9
+DECLARED_RANGE = 256  # declared input Z sizes that declared_run checks
 
 
 def zooms_z(record: ModelRecord) -> bool:
     return record.kind == "isotropic" or record.z_factor > 1
 
 
+def declared_fraction(factor: float) -> tuple[int, int]:
+    """(p, q): the fraction nearest to the factor with a denominator up to MAX_STEP."""
+    fraction = Fraction(factor).limit_denominator(MAX_STEP)
+    return fraction.numerator, fraction.denominator
+
+
 def declared_output_z(z: int, factor: float) -> int:
-    """bioimageio.spec's SizeReference rule for the output Z (input scale factor * SCALE_MARGIN, output scale 1)."""
-    return int(z * (factor * SCALE_MARGIN) / 1.0)
+    """bioimageio.spec's SizeReference rule for the output Z: floor(Z * input scale / output scale)."""
+    p, q = declared_fraction(factor)
+    return int(z * float(p) / float(q))
 
 
 def declared_z_sizes(factor: float) -> tuple[int, int]:
-    """(min, step) of the input Z sizes whose declared output size floor(Z * factor) equals round(Z * factor) for
-    DECLARED_RANGE sizes, the smallest step first; the longest agreeing run when none agrees that long."""
-    best, best_run = (2, 1), -1
-    for step in range(1, MAX_STEP + 1):
-        for start in range(2, 2 + step):
-            sizes = range(start, start + DECLARED_RANGE * step, step)
-            run = next((i for i, z in enumerate(sizes) if declared_output_z(z, factor) != round(z * factor)),
-                       len(sizes))
-            if run == len(sizes):
-                return start, step
-            if run > best_run:
-                best, best_run = (start, step), run
-    if best_run < 3:
-        raise InputError(f"no input Z sizes with a declarable output size were found for the factor {factor:g}")
-    return best
+    """(min, step) of the declared input Z sizes: the multiples of q, from 2 when q is 1."""
+    q = declared_fraction(factor)[1]
+    return (2 if q == 1 else q), q
+
+
+def declared_run(factor: float, limit: int = DECLARED_RANGE) -> int:
+    """How many of the first `limit` declared input Z sizes get the graph's round(Z * factor) planes declared."""
+    z_min, z_step = declared_z_sizes(factor)
+    sizes = range(z_min, z_min + limit * z_step, z_step)
+    return next((i for i, z in enumerate(sizes) if declared_output_z(z, factor) != round(z * factor)), limit)
+
+
+def sample_planes(factor: float) -> int:
+    """Planes of the test input: the first declared Z size from TEST_PLANES, refused when the declaration does not
+    hold that far (bioimageio.core tests sizes n = 0, 1, 2 too)."""
+    z_min, z_step = declared_z_sizes(factor)
+    index = max(0, -(-(TEST_PLANES - z_min) // z_step))
+    if declared_run(factor, index + 3) <= index:
+        raise InputError(f"the Z/XY factor {factor:g} is too far from any fraction p/q with q <= {MAX_STEP} to declare "
+                         "the output size of a package; train with a factor such as "
+                         f"{float(Fraction(factor).limit_denominator(MAX_STEP)):g}")
+    return z_min + index * z_step
 
 
 @dataclass(frozen=True)
@@ -85,8 +100,7 @@ class ZoomPackaging:
         if stack.ndim != 3 or stack.shape[0] < 2:
             raise InputError(f"the sample image of a Z-zooming model must be a stack (Z, Y, X) of at least 2 planes, "
                              f"got shape {stack.shape}")
-        z_min, z_step = declared_z_sizes(self.spec.z_factor)
-        planes = z_min + max(0, -(-(TEST_PLANES - z_min) // z_step)) * z_step
+        planes = sample_planes(self.spec.z_factor)
         step, min_size = self.geometry.step, self.geometry.min_size
         lateral = round_up(max(TEST_LATERAL, min_size), step)
         wanted = (planes, lateral, lateral)
@@ -142,10 +156,11 @@ class ZoomPackaging:
         spec, geometry = self.spec, self.geometry
         scale_range = v0_5.ScaleRangeDescr(kwargs=v0_5.ScaleRangeKwargs(
             axes=[v0_5.AxisId(a) for a in "zyx"], min_percentile=spec.pmin, max_percentile=spec.pmax, eps=spec.eps))
+        p, q = declared_fraction(self.spec.z_factor)
         z_in = v0_5.SpaceInputAxis(id=v0_5.AxisId("z"), size=v0_5.ParameterizedSize(min=z_min, step=z_step),
-                                   scale=self.spec.z_factor * SCALE_MARGIN)
+                                   scale=float(p))
         lateral = [v0_5.SpaceInputAxis(id=v0_5.AxisId(a), size=v0_5.ParameterizedSize(min=geometry.min_size,
-                                                                                      step=geometry.step))
+                                                                                      step=geometry.step), scale=q)
                    for a in "yx"]
         inputs = v0_5.InputTensorDescr(
             id=v0_5.TensorId(TENSOR_INPUT), axes=[v0_5.BatchAxis(), z_in, *lateral,
@@ -161,8 +176,8 @@ class ZoomPackaging:
                      for a in "zyx"}
         outputs = v0_5.OutputTensorDescr(
             id=v0_5.TensorId(TENSOR_OUTPUT),
-            axes=[v0_5.BatchAxis(), v0_5.SpaceOutputAxis(id=v0_5.AxisId("z"), size=reference["z"], scale=1.0),
-                  *[v0_5.SpaceOutputAxisWithHalo(id=v0_5.AxisId(a), halo=geometry.halo, size=reference[a])
+            axes=[v0_5.BatchAxis(), v0_5.SpaceOutputAxis(id=v0_5.AxisId("z"), size=reference["z"], scale=q),
+                  *[v0_5.SpaceOutputAxisWithHalo(id=v0_5.AxisId(a), halo=geometry.halo, size=reference[a], scale=q)
                     for a in "yx"],
                   v0_5.ChannelAxis(channel_names=[v0_5.Identifier(c) for c in self.spec.output_channels])],
             description=f"restored stack in normalized units, Z zoomed by {self.spec.z_factor:g} (round(Z * factor) "
