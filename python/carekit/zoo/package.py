@@ -74,23 +74,12 @@ def build_package(model_dir: str | Path, out_zip: str | Path, *, name: str | Non
     geometry = network_geometry(spec, record.train.unet_depth, record.train.unet_kern_size)
     image = checked_sample(sample_image(record, model_dir, sample))
     zoom = ZoomPackaging(spec, geometry) if zooms_z(record) else None
-    if zoom:
-        crop = zoom.test_crop(image)
-        test_out = zoom.test_output(model, crop)
-    else:
-        crop = (central_projection_crop(image, geometry.step, geometry.min_size) if spec.projection
-                else central_test_crop(image, len(spec.axes), geometry.step, geometry.min_size))
-        test_out = _test_output(model, crop, spec, model_dir)
+    crop, test_out = _test_pair(model, image, spec, geometry, zoom, model_dir)
 
     with tempfile.TemporaryDirectory(prefix="carekit-package-") as tmp:
         work = Path(tmp) / "files"
         work.mkdir()
-        files, network = zoom.export_weights(model, work, formats) if zoom else (
-            _export_weights(model, work, formats), None)
-        if zoom:
-            zoom.write_test_tensors(work, crop, test_out, record.pixel_size)
-        else:
-            write_test_tensors(work, crop, test_out, spec.axes, record.pixel_size, "ZYX" if spec.projection else None)
+        files, network = _weights_and_tensors(model, work, formats, zoom, (crop, test_out), record, spec)
         docs.cover(crop, test_out[0, ..., 0], work / "cover.png")
         (work / "README.md").write_text(docs.readme(record, name, description, evaluation, formats))
         attachments = _attachments(model_dir, work, evaluation) + [work / f for f in (network or {}).values()]
@@ -134,6 +123,28 @@ def _default_description(spec: NetworkSpec) -> str:
     kind = (f"ensemble of {spec.ensemble_members} probabilistic networks, " if spec.ensemble_members
             else "probabilistic, " if spec.probabilistic else "")
     return f"CARE restoration of {len(spec.axes)}D fluorescence images ({kind}trained with carekit)"
+
+
+def _test_pair(model, image: np.ndarray, spec: NetworkSpec, geometry, zoom: ZoomPackaging | None, model_dir: Path):
+    """The test input cut from the sample image and the model's output for it."""
+    if zoom:
+        crop = zoom.test_crop(image)
+        return crop, zoom.test_output(model, crop)
+    crop = (central_projection_crop(image, geometry.step, geometry.min_size) if spec.projection
+            else central_test_crop(image, len(spec.axes), geometry.step, geometry.min_size))
+    return crop, _test_output(model, crop, spec, model_dir)
+
+
+def _weights_and_tensors(model, work: Path, formats, zoom: ZoomPackaging | None, test_pair, record: ModelRecord,
+                         spec: NetworkSpec) -> tuple[dict, dict | None]:
+    """Export the weights and write the test tensors into `work`: ({format: file or None}, {format: attached bare
+    network} for a Z-zooming package, else None)."""
+    crop, test_out = test_pair
+    if zoom:
+        zoom.write_test_tensors(work, crop, test_out, record.pixel_size)
+        return zoom.export_weights(model, work, formats)
+    write_test_tensors(work, crop, test_out, spec.axes, record.pixel_size, "ZYX" if spec.projection else None)
+    return _export_weights(model, work, formats), None
 
 
 def _test_output(model, crop: np.ndarray, spec: NetworkSpec, model_dir: Path) -> np.ndarray:
