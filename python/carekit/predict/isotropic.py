@@ -21,7 +21,7 @@ import numpy as np
 from ..errors import InputError
 from ..models.runner import ModelRunner
 from ..progress import progress_bar
-from ..synth.isotropic import FACTOR_TOLERANCE, zoom_z
+from ..synth.isotropic import FACTOR_TOLERANCE, axial_planes, zoom_z
 from ..tiling import n_tiles, tile_grid, tiled_apply
 from .domain_check import warn_input, warn_uncertainty
 
@@ -98,11 +98,9 @@ def restore_isotropic(runner: ModelRunner, image: np.ndarray, axes: str = "ZYX",
 
 
 def warn_isotropic_input(spec, image: np.ndarray, pixel_size: dict | None) -> list[str]:
-    """The out-of-range check on what the network sees: a few XZ planes of the Z-zoomed stack, which training
-    mimicked with degraded lateral planes (the statistics the model recorded)."""
-    picks = np.unique(np.linspace(0, image.shape[1] - 1, DOMAIN_PLANES).round().astype(int))
-    planes = zoom_z(np.asarray(image[:, picks, :], np.float32), spec.z_factor)
-    return warn_input(spec, np.moveaxis(planes, 1, 0), pixel_size)
+    """The out-of-range check on what the network sees: a few XZ planes of the Z-zoomed stack, against the
+    statistics of the training stack's XZ and YZ planes (train.isotropic records them)."""
+    return warn_input(spec, axial_planes(image, spec.z_factor, DOMAIN_PLANES)[0], pixel_size)
 
 
 class _Pass:
