@@ -135,7 +135,7 @@ class ModelRecord(_Strict):
             raise InputError(f"{path} is not a valid carekit model config ({err})") from err
 
 
-PACKAGE_BLOCK_VERSION = 2  # 2: domain, kind, z_factor
+PACKAGE_BLOCK_VERSION = 3  # 2: domain, kind, z_factor; 3: network_weights
 
 
 class PackageCarekitBlock(_Strict):
@@ -162,6 +162,9 @@ class PackageCarekitBlock(_Strict):
         "care", description="isotropic: a 2D network that carekit applies to the XZ and YZ planes of a Z-zoomed stack; "
                             "projection: input a stack (Z, Y, X), output `axes` (YX)")
     z_factor: float = Field(1.0, ge=1, description="Z zoom before the network (isotropic, or axial upsampling)")
+    network_weights: dict[str, str] = Field(
+        default_factory=dict, description="weight format -> attached file of the bare network, for packages whose "
+                                          "weights hold the whole Z-zoom recipe (carekit tiles the bare network itself)")
 
     @classmethod
     def read(cls, block, source) -> "PackageCarekitBlock":

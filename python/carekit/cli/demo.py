@@ -11,8 +11,9 @@ def add_parser(sub) -> None:
     p.add_argument("--quick", action="store_true", help="a shorter version (a third of the training)")
     p.add_argument("--no-fiji", action="store_true", help="skip the ImageJ stage")
     p.add_argument("--quiet", action="store_true")
-    p.add_argument("--task", choices=("restoration", "isotropic"), default="restoration",
-                   help="restoration (default: denoising on HeLa, the full demo) or isotropic (nuclei3d, Z x4)")
+    p.add_argument("--task", choices=("restoration", "isotropic", "projection"), default="restoration",
+                   help="restoration (default: denoising on HeLa, the full demo), isotropic (nuclei3d, Z x4) or "
+                        "projection (HeLa frames on curved surfaces -> 2D)")
     p.set_defaults(func=run)
 
 
@@ -21,6 +22,11 @@ def run(args) -> int:
         from ..demo_isotropic import run_isotropic_demo
 
         run_isotropic_demo(Path(args.out), quick=args.quick, progress=not args.quiet)
+        return 0
+    if args.task == "projection":
+        from ..demo_projection import run_projection_demo
+
+        run_projection_demo(Path(args.out), quick=args.quick, progress=not args.quiet)
         return 0
     from ..demo import run_demo
 

@@ -24,7 +24,8 @@ class CarekitPackage(ModelRunner):
         block = package.carekit_block()
         if block is None:
             raise InputError(f"{package.source} is not a carekit package (its description has no config.carekit block)")
-        self.spec = network_spec_from_block(PackageCarekitBlock.read(block, package.source))
+        self.block = PackageCarekitBlock.read(block, package.source)
+        self.spec = network_spec_from_block(self.block)
         self.root = package.root
         self.precision = "fp32"
         if precision != "fp32":
@@ -33,11 +34,13 @@ class CarekitPackage(ModelRunner):
             self.precision = choose(precision)
         if self.precision != "fp32":
             engine = "keras"
-        self.weight_format = choose_weight_format(package.descr, engine, package.source)
+        network = self.block.network_weights  # the bare network, when the weights hold a whole Z-zoom recipe
+        self.weight_format = choose_weight_format(package.descr, engine, package.source, list(network) or None)
         if self.weight_format is None:
             raise InputError(f"{package.source} has none of the weight formats carekit runs {WEIGHT_PRIORITY}; "
                              "export the package again")
-        self.weights_path = package.checked_weights(self.weight_format)[self.weight_format]
+        self.weights_path = (package.checked_attachment(network[self.weight_format]) if network
+                             else package.checked_weights(self.weight_format)[self.weight_format])
         self.threads = threads
         self._run = None
 

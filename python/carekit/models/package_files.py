@@ -135,6 +135,14 @@ class OpenedPackage:
         return {fmt: weight_file(self.root, w.source, getattr(w, "sha256", None))
                 for fmt, w in entries.items() if w is not None}
 
+    def checked_attachment(self, name: str) -> Path:
+        """The attached file `name` (checked like a weight file); an InputError when the package lacks it."""
+        entry = next((a for a in getattr(self.descr, "attachments", None) or []
+                      if Path(str(getattr(a.source, "path", a.source))).name == name), None)
+        if entry is None:
+            raise InputError(f"{self.source} lacks its attached file {name}; export the package again")
+        return weight_file(self.root, entry.source, getattr(entry, "sha256", None))
+
     def check_weight_zips(self, weight_format: str | None = None) -> None:
         """Also check the content of zipped weights (e.g. a SavedModel) that bioimageio.core will unzip itself."""
         for path in self.checked_weights(weight_format).values():

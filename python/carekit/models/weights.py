@@ -23,11 +23,11 @@ def present_formats(descr) -> list[str]:
     return [fmt for fmt in type(descr.weights).model_fields if getattr(descr.weights, fmt, None) is not None]
 
 
-def choose_weight_format(descr, engine: str | None, source) -> str | None:
+def choose_weight_format(descr, engine: str | None, source, present: list[str] | None = None) -> str | None:
     """The weight format to run: the engine's when one is given (an error if the package lacks it), else the first
     of WEIGHT_PRIORITY present and runnable here; None when the package has none of those (bioimageio.core then
-    picks among its other formats, e.g. PyTorch)."""
-    present = present_formats(descr)
+    picks among its other formats, e.g. PyTorch). `present`: the formats to choose among (default: the weights')."""
+    present = present_formats(descr) if present is None else present
     if engine is not None:
         if engine not in ENGINES:
             raise InputError(f"unknown engine {engine!r}; choose one of {ENGINES}")

@@ -21,12 +21,14 @@ import numpy as np
 from ..errors import InputError
 from ..models.runner import ModelRunner
 from ..progress import progress_bar
-from ..synth.isotropic import FACTOR_TOLERANCE, zoom_z
+from ..synth.isotropic import FACTOR_TOLERANCE, axial_planes, zoom_z
 from ..tiling import n_tiles, tile_grid, tiled_apply
+from .domain_check import warn_input, warn_uncertainty
 
 PERCENTILE_SAMPLES = 1 << 24  # percentiles of larger volumes come from a regular subsample of this many voxels
 BATCH_PIXELS = 1 << 20  # network input pixels per call (a slab of planes), as one default 1024x1024 tile
 MAX_SLAB = 64
+DOMAIN_PLANES = 8  # XZ planes of the zoomed stack that the out-of-range check looks at
 
 
 def check_factor(model_factor: float, pixel_size: dict | None, z_factor: float | None) -> None:
@@ -58,16 +60,21 @@ def _check_stack(image: np.ndarray, axes: str) -> None:
 def restore_isotropic(runner: ModelRunner, image: np.ndarray, axes: str = "ZYX", tile: tuple[int, int] = (1024, 1024),
                       pixel_size: dict | None = None, z_factor: float | None = None, progress: bool = True,
                       on_progress: Callable[[int, int], None] | None = None, out: np.ndarray | None = None,
-                      scale_out: np.ndarray | None = None, levels: tuple[float, float] | None = None):
+                      scale_out: np.ndarray | None = None, levels: tuple[float, float] | None = None,
+                      check_domain: bool = True):
     """(restored, scale or None, output pixel size) of a (Z, Y, X) stack, restored isotropically with a 2D model.
 
     The result has round(Z * factor) planes in normalized units; its Z pixel size is the input's divided by the
     factor. `out`/`scale_out` receive the results when given (shape (round(Z*factor), Y, X), float32). `levels`:
-    the normalization percentile values when computed elsewhere (the distributed path, over the whole stack)."""
+    the normalization percentile values when computed elsewhere (the distributed path, over the whole stack).
+    `check_domain`: OutOfRangeWarning when the planes the network sees (or a probabilistic model's scale) are
+    unlike its training data (predict.domain_check)."""
     spec = runner.spec
     factor = spec.z_factor
     _check_stack(image, axes)
     check_factor(factor, pixel_size, z_factor)
+    if check_domain:
+        warn_isotropic_input(spec, image, pixel_size)
     n_z = int(round(image.shape[0] * factor))
     shape = (n_z,) + image.shape[1:]
     out = np.empty(shape, np.float32) if out is None else _checked_out(out, shape)
@@ -86,7 +93,16 @@ def restore_isotropic(runner: ModelRunner, image: np.ndarray, axes: str = "ZYX",
 
         for direction in passes:
             direction.run(image, runner, factor, (lo, hi, spec.eps), out, scale_out, tile_done)
+    if check_domain and scale_out is not None:
+        step = max(1, int(np.ceil((scale_out.size / PERCENTILE_SAMPLES) ** (1 / 3))))
+        warn_uncertainty(spec, np.asarray(scale_out[::step, ::step, ::step]), None)
     return out, scale_out, _output_pixel_size(pixel_size, factor)
+
+
+def warn_isotropic_input(spec, image: np.ndarray, pixel_size: dict | None) -> list[str]:
+    """The out-of-range check on what the network sees: a few XZ planes of the Z-zoomed stack, against the
+    statistics of the training stack's XZ and YZ planes (train.isotropic records them)."""
+    return warn_input(spec, axial_planes(image, spec.z_factor, DOMAIN_PLANES)[0], pixel_size)
 
 
 class _Pass:

@@ -108,7 +108,7 @@ def restore(model: str | Path | ModelRunner, image: np.ndarray | Image, axes: st
         return Restoration(projected, "YX", None, {a: s for a, s in (pixel_size or {}).items() if a in "YX"})
     if spec.kind == "isotropic":
         return _isotropic_restoration(runner, image, (axes or {3: "ZYX"}.get(image.ndim, "YX")).upper(), pixel_size,
-                                      tile, progress, on_progress, z_factor)
+                                      tile, progress, on_progress, z_factor, check_domain)
     axes = (axes or {2: "YX", 3: spec.axes if len(spec.axes) == 3 else "TYX"}.get(image.ndim, "")).upper()
     _check_input(image, axes, spec)
     if spec.z_factor > 1:
@@ -135,14 +135,15 @@ def _check_z_zoom(spec: NetworkSpec, z_factor: float) -> None:
     check_factor(spec.z_factor, None, z_factor)
 
 
-def _isotropic_restoration(runner, image, axes, pixel_size, tile, progress, on_progress, z_factor) -> Restoration:
+def _isotropic_restoration(runner, image, axes, pixel_size, tile, progress, on_progress, z_factor,
+                           check_domain) -> Restoration:
     check_axes(axes, image.shape, "input image")
     problems = check_image(image, "input image")
     if problems:
         raise InputError("; ".join(problems))
     tile = _check_tile(tuple(tile or DEFAULT_TILE[2]), runner.spec)
     mean, scale, out_pixel_size = restore_isotropic(runner, image, axes, tile, pixel_size, z_factor, progress,
-                                                    on_progress)
+                                                    on_progress, check_domain=check_domain)
     return Restoration(mean, axes, scale, out_pixel_size)
 
 

@@ -128,3 +128,13 @@ def zoom_z(volume: np.ndarray, factor: float) -> np.ndarray:
     positions = np.arange(volume.shape[0]) * factor
     return zoom_axis(volume, positions, n_out, 0) if volume.shape[0] > 1 else np.repeat(volume, n_out, 0)
 
+
+
+def axial_planes(stack: np.ndarray, factor: float, n: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """(xz, yz): `n` evenly spaced XZ planes (n, Z', X) and YZ planes (n, Z', Y) of a (Z, Y, X) stack zoomed along Z
+    by `factor` (Z on each plane's axis 0): the planes the network of an isotropic model sees."""
+    ys = np.unique(np.linspace(0, stack.shape[1] - 1, n).round().astype(int))
+    xs = np.unique(np.linspace(0, stack.shape[2] - 1, n).round().astype(int))
+    xz = zoom_z(np.asarray(stack[:, ys, :], np.float32), factor)
+    yz = zoom_z(np.asarray(stack[:, :, xs], np.float32), factor)
+    return np.moveaxis(xz, 1, 0), np.moveaxis(yz, 2, 0)

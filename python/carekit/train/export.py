@@ -37,17 +37,18 @@ def save_keras_hdf5(model: keras.Model, path: Path) -> Path:
     return path
 
 
-def save_saved_model_zip(model: keras.Model, zip_path: Path) -> Path:
+def save_saved_model_zip(model: keras.Model, zip_path: Path, recipe=None) -> Path:
     """TF2 SavedModel whose 'serve' endpoint returns {'output': tensor} (what bioimageio.core and deepImageJ call),
-    zipped as the bioimage.io spec asks."""
+    zipped as the bioimage.io spec asks. `recipe` (a train.isotropic_export.Recipe), when given, wraps the network
+    in the graph of a Z-zooming model."""
     model = with_precision(model, "fp32")
-    n_spatial = len(model.input_shape) - 2
+    n_spatial = recipe.n_spatial if recipe else len(model.input_shape) - 2
     archive = keras.export.ExportArchive()
     archive.track(model)
 
     @tf.function(input_signature=[tf.TensorSpec((None,) * (n_spatial + 1) + (1,), tf.float32, name=INPUT_NAME)])
     def serve(x):
-        return {OUTPUT_NAME: model(x, training=False)}
+        return {OUTPUT_NAME: recipe(model, x) if recipe else model(x, training=False)}
 
     archive.add_endpoint("serve", serve)
     with tempfile.TemporaryDirectory() as tmp:
@@ -57,15 +58,15 @@ def save_saved_model_zip(model: keras.Model, zip_path: Path) -> Path:
     return zip_path
 
 
-def save_onnx(model: keras.Model, path: Path, opset: int = ONNX_OPSET) -> Path:
+def save_onnx(model: keras.Model, path: Path, opset: int = ONNX_OPSET, recipe=None) -> Path:
     import tf2onnx
 
     model = with_precision(model, "fp32")
-    n_spatial = len(model.input_shape) - 2
+    n_spatial = recipe.n_spatial if recipe else len(model.input_shape) - 2
 
     @tf.function(input_signature=[tf.TensorSpec((None,) * (n_spatial + 1) + (1,), tf.float32, name=INPUT_NAME)])
     def forward(x):
-        return tf.identity(model(x, training=False), name=OUTPUT_NAME)
+        return tf.identity(recipe(model, x) if recipe else model(x, training=False), name=OUTPUT_NAME)
 
     proto, _ = tf2onnx.convert.from_function(forward, input_signature=forward.input_signature, opset=opset)
     path.write_bytes(proto.SerializeToString())

@@ -8,12 +8,17 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import TrainConfig
+from ..config import ModelRecord, TrainConfig
+from ..domain import reference_statistics
 from ..errors import InputError
 from ..io import Image
-from ..synth.isotropic import (axial_psf_gaussian, axial_psf_widefield, measured_psf_section, training_planes,
-                               z_factor_from_pixel_size)
+from ..synth.isotropic import (axial_planes, axial_psf_gaussian, axial_psf_widefield, measured_psf_section,
+                               training_planes, z_factor_from_pixel_size)
 from .care import TrainResult, train_care
+from .sample import save_sample_input
+
+AXIAL_DOMAIN_PLANES = 16  # XZ and as many YZ planes of the zoomed training stack for the out-of-range reference
+
 
 def axial_psf(kind: str, z_factor: float, sigma_xy_px: float = 0.5, na: float = 1.2, wavelength_nm: float = 520.0,
               pixel_size_nm: float = 100.0, n_immersion: float = 1.518, measured: np.ndarray | None = None):
@@ -55,7 +60,21 @@ def train_isotropic(stack: Image | np.ndarray, model_dir: str | Path, config: Tr
     sources, targets = training_planes(data, factor, psf, photons, read_noise, max_planes, seed=config.seed)
     info = {"source": "isotropic", "z_factor": factor, "photons": photons, "read_noise": read_noise,
             **(data_info or {})}
+    stack_pixel_size = pixel_size
     if "X" in pixel_size:
         pixel_size = {"Z": pixel_size["X"], "Y": pixel_size.get("Y", pixel_size["X"]), "X": pixel_size["X"]}
-    return train_care(sources, targets, config, model_dir, data_info=info, pixel_size=pixel_size,
-                      progress=progress, record_fields={"kind": "isotropic", "z_factor": factor})
+    result = train_care(sources, targets, config, model_dir, data_info=info, pixel_size=pixel_size,
+                        progress=progress, record_fields={"kind": "isotropic", "z_factor": factor})
+    save_sample_input(model_dir, data, "ZYX", stack_pixel_size)  # packages test the whole recipe on a stack
+    _record_axial_domain(Path(model_dir), data, factor, config)
+    return result
+
+
+def _record_axial_domain(model_dir: Path, stack: np.ndarray, factor: float, config: TrainConfig) -> None:
+    """The out-of-range reference of an isotropic model: the statistics of the XZ and YZ planes of its Z-zoomed
+    training stack, what prediction compares (predict.isotropic.warn_isotropic_input), not of the degraded lateral
+    planes it trained on."""
+    record = ModelRecord.load(model_dir)
+    planes = [plane for group in axial_planes(stack, factor, AXIAL_DOMAIN_PLANES) for plane in group]
+    record.domain = {**record.domain, **reference_statistics(planes, config.norm_pmin, config.norm_pmax)}
+    record.save(model_dir)

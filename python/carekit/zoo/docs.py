@@ -36,16 +36,18 @@ def cover(raw: np.ndarray, restored: np.ndarray, path: Path) -> Path:
 
 
 def _recipe_note(record: ModelRecord) -> list[str]:
-    """What a user without carekit must do around the network of an isotropic or axially upsampling model."""
+    """How the weights of an isotropic or axially upsampling package handle the Z zoom, for users without carekit."""
     if record.kind == "isotropic":
-        return [f"- **Isotropic model**: the weights are the 2D network only. carekit (predict, the Fiji plugin) runs "
-                f"the whole recipe on a (Z, Y, X) stack. Without carekit: normalize the stack with the percentiles "
-                f"above, zoom Z linearly by {record.z_factor:g}, run the network on every XZ plane and every YZ plane "
-                "(Z along the network's first axis, Y), and combine the two results voxel by voxel as "
-                "sqrt(max(xz, 0) * max(yz, 0)); the output's Z pixel size is the input's divided by the factor."]
+        return [f"- **Isotropic model**: the weights hold the whole recipe, so bioimageio.core and deepImageJ run it "
+                f"as they are: a raw (Z, Y, X) stack in (normalized with the percentiles above), Z zoomed linearly by "
+                f"{record.z_factor:g}, the 2D network on every XZ and every YZ plane, combined voxel by voxel as "
+                "sqrt(max(xz, 0) * max(yz, 0)); round(Z * factor) planes out, whose Z pixel size is the input's "
+                "divided by the factor. The whole stack goes through the graph at once (tile only Y and X); carekit "
+                "(predict, the Fiji plugin) runs the attached 2D network tile by tile with bounded memory."]
     if record.z_factor > 1:
-        return [f"- **Axial upsampling**: zoom Z of the raw stack linearly by {record.z_factor:g} before the network "
-                "(carekit does this itself); the output's Z pixel size is the input's divided by the factor."]
+        return [f"- **Axial upsampling**: the weights zoom Z of the raw stack linearly by {record.z_factor:g} before "
+                "the 3D network (round(Z * factor) planes out); the output's Z pixel size is the input's divided by "
+                "the factor. carekit runs the attached bare network tile by tile."]
     return []
 
 

@@ -21,6 +21,7 @@ from . import docs
 from .sample import central_projection_crop, central_test_crop, checked_sample, sample_image
 from .spec import describe, network_geometry, write_test_tensors
 from .validate import WEIGHT_FORMATS, check_package, validate_package  # noqa: F401 (validate_package: public here)
+from .zoom_package import ZoomPackaging, zooms_z
 
 
 class PackageValidationError(CarekitError):
@@ -46,13 +47,15 @@ def build_package(model_dir: str | Path, out_zip: str | Path, *, name: str | Non
     training. Every weight format is checked with bioimageio.core's test_model; if any fails, nothing is written
     and PackageValidationError carries the failing report. `maintainers` are GitHub user names: bioimage.io
     needs at least one to accept an upload (without one, test_model warns). A projection model (stack in, 2D
-    out) gets no keras_hdf5 weights: Keras cannot load its custom layer without carekit.
+    out) gets no keras_hdf5 weights: Keras cannot load its custom layer without carekit; nor do isotropic and
+    axial-upsampling models, whose weights hold the whole Z-zoom recipe (zoom_package).
     """
     model_dir, out_zip = Path(model_dir), Path(out_zip)
     record = ModelRecord.load(model_dir)
-    if record.kind == "projection":
+    if record.kind == "projection" or zooms_z(record):
         formats = tuple(fmt for fmt in formats if fmt != "keras_hdf5")
-    _check_target(out_zip, formats, record.kind)
+    _check_target(out_zip, formats, ("isotropic" if record.kind == "isotropic" else "axial-upsampling")
+                  if zooms_z(record) else record.kind)
     for user in maintainers:
         _check_github_user(user)
     folder = out_zip.with_suffix("") if unzipped_folder else None
@@ -70,19 +73,18 @@ def build_package(model_dir: str | Path, out_zip: str | Path, *, name: str | Non
     model = load_keras_model(model_dir)
     geometry = network_geometry(spec, record.train.unet_depth, record.train.unet_kern_size)
     image = checked_sample(sample_image(record, model_dir, sample))
-    crop = (central_projection_crop(image, geometry.step, geometry.min_size) if spec.projection
-            else central_test_crop(image, len(spec.axes), geometry.step, geometry.min_size))
-    test_out = _test_output(model, crop, spec, model_dir)
+    zoom = ZoomPackaging(spec, geometry) if zooms_z(record) else None
+    crop, test_out = _test_pair(model, image, spec, geometry, zoom, model_dir)
 
     with tempfile.TemporaryDirectory(prefix="carekit-package-") as tmp:
         work = Path(tmp) / "files"
         work.mkdir()
-        files = _export_weights(model, work, formats)
-        write_test_tensors(work, crop, test_out, spec.axes, record.pixel_size, "ZYX" if spec.projection else None)
+        files, network = _weights_and_tensors(model, work, formats, zoom, (crop, test_out), record, spec)
         docs.cover(crop, test_out[0, ..., 0], work / "cover.png")
         (work / "README.md").write_text(docs.readme(record, name, description, evaluation, formats))
-        descr = describe(spec, name, description, authors, tags, files, work, geometry,
-                         _attachments(model_dir, work, evaluation), maintainers)
+        attachments = _attachments(model_dir, work, evaluation) + [work / f for f in (network or {}).values()]
+        descr = describe(spec, name, description, authors, tags, files, work, geometry, attachments, maintainers,
+                         zoom.tensors(work) if zoom else None, network)
         package = Path(tmp) / out_zip.name
         results, warnings = _saved_and_tested(descr, package, formats)
         copy_file(package, out_zip)
@@ -104,22 +106,45 @@ def _check_target(out_zip: Path, formats: tuple[str, ...], kind: str) -> None:
         raise InputError(f"the package path {out_zip} is a folder; give a .zip file path")
     prepare_output_folder(out_zip.parent)
     unknown = set(formats) - set(WEIGHT_FORMATS)
-    if kind == "projection" and (unknown or not formats):
-        raise InputError(f"a projection package holds tensorflow_saved_model_bundle and/or onnx weights (Keras "
-                         f"cannot load its custom layer from keras_hdf5 without carekit), got {formats}")
-    if kind != "projection" and (unknown or "keras_hdf5" not in formats):
+    graph_only = kind in ("projection", "isotropic", "axial-upsampling")
+    if graph_only and (unknown or not formats):
+        raise InputError(f"a {kind} package holds tensorflow_saved_model_bundle and/or onnx weights (Keras "
+                         f"cannot load its custom layers from keras_hdf5 without carekit), got {formats}")
+    if not graph_only and (unknown or "keras_hdf5" not in formats):
         raise InputError(f"weight formats must include keras_hdf5 and be among {WEIGHT_FORMATS}, got {formats}")
 
 
 def _default_description(spec: NetworkSpec) -> str:
     if spec.kind == "isotropic":
-        return (f"Isotropic CARE restoration of anisotropic 3D stacks (Z/XY factor {spec.z_factor:g}): a 2D network for "
-                "the XZ/YZ planes of the Z-zoomed stack (trained with carekit)")
+        return (f"Isotropic CARE restoration of anisotropic 3D stacks (Z/XY factor {spec.z_factor:g}): Z zoom, a 2D "
+                "network on the XZ/YZ planes and their geometric mean, all in the graph (trained with carekit)")
     if spec.kind == "projection":
         return "CARE joint surface projection and denoising of 3D fluorescence stacks to 2D (trained with carekit)"
     kind = (f"ensemble of {spec.ensemble_members} probabilistic networks, " if spec.ensemble_members
             else "probabilistic, " if spec.probabilistic else "")
     return f"CARE restoration of {len(spec.axes)}D fluorescence images ({kind}trained with carekit)"
+
+
+def _test_pair(model, image: np.ndarray, spec: NetworkSpec, geometry, zoom: ZoomPackaging | None, model_dir: Path):
+    """The test input cut from the sample image and the model's output for it."""
+    if zoom:
+        crop = zoom.test_crop(image)
+        return crop, zoom.test_output(model, crop)
+    crop = (central_projection_crop(image, geometry.step, geometry.min_size) if spec.projection
+            else central_test_crop(image, len(spec.axes), geometry.step, geometry.min_size))
+    return crop, _test_output(model, crop, spec, model_dir)
+
+
+def _weights_and_tensors(model, work: Path, formats, zoom: ZoomPackaging | None, test_pair, record: ModelRecord,
+                         spec: NetworkSpec) -> tuple[dict, dict | None]:
+    """Export the weights and write the test tensors into `work`: ({format: file or None}, {format: attached bare
+    network} for a Z-zooming package, else None)."""
+    crop, test_out = test_pair
+    if zoom:
+        zoom.write_test_tensors(work, crop, test_out, record.pixel_size)
+        return zoom.export_weights(model, work, formats)
+    write_test_tensors(work, crop, test_out, spec.axes, record.pixel_size, "ZYX" if spec.projection else None)
+    return _export_weights(model, work, formats), None
 
 
 def _test_output(model, crop: np.ndarray, spec: NetworkSpec, model_dir: Path) -> np.ndarray:

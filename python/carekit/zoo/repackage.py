@@ -27,11 +27,13 @@ def repackage(source: str | Path, out_zip: str | Path, maintainers: tuple[str, .
         raise InputError(f"{source} was not made by carekit (no config.carekit and {MODEL_CONFIG_FILE}); only carekit "
                          "packages can be re-packaged")
     kind = ModelRecord.load(package.root).kind
-    if kind != "care":  # before the weights: a projection package has no keras_hdf5 weights to rebuild from
+    if kind not in ("care", "isotropic"):  # before the weights: a projection package has no keras_hdf5 to rebuild from
         raise InputError(f"re-packaging supports CARE models, not {kind!r} ones; package the model folder "
                          "with `carekit package --model`")
     descr = package.descr
-    weights = package.checked_weights("keras_hdf5")["keras_hdf5"]
+    network = package.carekit_block().get("network_weights") or {}  # Z-zoom packages attach the bare network
+    weights = (package.checked_attachment(network["keras_hdf5"]) if "keras_hdf5" in network
+               else package.checked_weights("keras_hdf5")["keras_hdf5"])
     formats = tuple(fmt for fmt in ("keras_hdf5", "tensorflow_saved_model_bundle", "onnx")
                     if getattr(descr.weights, fmt, None) is not None)
     if evaluation is None and (package.root / EVALUATION_FILE).is_file():

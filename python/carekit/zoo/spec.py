@@ -114,24 +114,36 @@ _ARCHITECTURE = {False: "CARE U-Net (csbdeep), residual, channels last",
                        "residual, channels last"}
 
 
-def _config(spec: NetworkSpec, geometry: AxisGeometry) -> dict:
+def _config(spec: NetworkSpec, geometry: AxisGeometry, network_weights: dict | None = None) -> dict:
     halo, step = geometry.halo, geometry.step
+    architecture = ({"architecture_type": "carekit-z-zoom", "architecture_description": _zoom_architecture(spec)}
+                    if network_weights else
+                    {"architecture_type": "carekit-projection" if spec.projection else "csbdeep-unet",
+                     "architecture_description": _ARCHITECTURE[spec.projection]})
     return {
-        "bioimageio": {"architecture_type": "carekit-projection" if spec.projection else "csbdeep-unet",
-                       "architecture_description": _ARCHITECTURE[spec.projection]},
+        "bioimageio": architecture,
         "deepimagej": {"pyramidal_model": False, "allow_tiling": True, "model_keys": None,
                        "prediction": {"preprocess": [{"spec": None}], "postprocess": [{"spec": None}]}},
         "carekit": PackageCarekitBlock(
             version=__version__, probabilistic=spec.probabilistic, axes=spec.axes, norm_pmin=spec.pmin,
             norm_pmax=spec.pmax, halo=halo, step=step, output_channels=list(spec.output_channels),
             ensemble_members=spec.ensemble_members, domain=spec.domain, kind=spec.kind,
-            z_factor=spec.z_factor).model_dump(),
+            z_factor=spec.z_factor, network_weights=network_weights or {}).model_dump(),
     }
+
+
+def _zoom_architecture(spec: NetworkSpec) -> str:
+    zoom = f"linear Z zoom by {spec.z_factor:g} -> "
+    if spec.kind == "isotropic":
+        return (zoom + "CARE U-Net (csbdeep) on every XZ and every YZ plane -> geometric mean of the two "
+                "(probabilistic scale: maximum); the bare 2D network is attached (config.carekit.network_weights)")
+    return zoom + "3D CARE U-Net (csbdeep); the bare network is attached (config.carekit.network_weights)"
 
 
 def describe(spec: NetworkSpec, name: str, description: str, authors: tuple[str, ...],
              tags: tuple[str, ...], files: dict[str, Path | None], work: Path, geometry: AxisGeometry,
-             attachments: list[Path], github_users: tuple[str, ...] = ()) -> v0_5.ModelDescr:
+             attachments: list[Path], github_users: tuple[str, ...] = (), tensors: tuple | None = None,
+             network_weights: dict | None = None) -> v0_5.ModelDescr:
     """The model description; every file it names lies in `work` (README.md, cover.png, test tensors, ...).
 
     The file entries are made first, with I/O checks (they record each file's SHA-256); the description itself
@@ -141,7 +153,8 @@ def describe(spec: NetworkSpec, name: str, description: str, authors: tuple[str,
         documentation=v0_5.FileDescr(source=work / "README.md"),
         covers=[v0_5.FileDescr(source=work / "cover.png")],
         attachments=[v0_5.FileDescr(source=p) for p in attachments],
-        inputs=[_input_tensor(spec, geometry, work)], outputs=[_output_tensor(spec, geometry, work)],
+        inputs=tensors[0] if tensors else [_input_tensor(spec, geometry, work)],
+        outputs=tensors[1] if tensors else [_output_tensor(spec, geometry, work)],
         weights=_weights(files),
     )
     with ValidationContext(perform_io_checks=False):
@@ -153,8 +166,9 @@ def describe(spec: NetworkSpec, name: str, description: str, authors: tuple[str,
             license=v0_5.LicenseId("CC-BY-4.0"),
             tags=sorted({"care", "csbdeep", "denoising", "fluorescence-light-microscopy", f"{len(spec.axes)}d",
                          *(("projection", "3d") if spec.projection else ()),
+                         *(("3d",) if network_weights else ()),
                          "tensorflow", "onnx", *tags}),
             version="0.1.0",
-            config=_config(spec, geometry),
+            config=_config(spec, geometry, network_weights),
             **parts,
         )
