@@ -156,7 +156,7 @@ def restore_large(client, model: str | Path, source: ArraySource, out: str | Pat
 def _check_domain(source: ArraySource, layout: Layout, spec) -> None:
     """The in-memory out-of-range check (predict.domain_check: OutOfRangeWarning) on a cheap sample read here: the
     central crop (MAX_SIDE px in Y and X, at most SAMPLE_PLANES in Z) of the middle plane/stack. CARE models only, as
-    in memory (isotropic and projection models are not checked there either)."""
+    in memory; isotropic models (checked in memory) are not checked on this path yet."""
     if layout.kind != "care" or not spec.domain:
         return
     regions = plane_regions(source, spec.axes)
