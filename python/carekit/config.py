@@ -166,6 +166,13 @@ class PackageCarekitBlock(_Strict):
         default_factory=dict, description="weight format -> attached file of the bare network, for packages whose "
                                           "weights hold the whole Z-zoom recipe (carekit tiles the bare network itself)")
 
+    def for_rdf(self) -> dict:
+        """The block as written into rdf.yaml: the lowest block_version that holds its content, so that an older
+        carekit still reads a package that uses no newer field (network_weights is version 3)."""
+        if self.network_weights:
+            return self.model_dump()
+        return {**self.model_dump(exclude={"network_weights"}), "block_version": 2}
+
     @classmethod
     def read(cls, block, source) -> "PackageCarekitBlock":
         """The block as found in the rdf of `source`, or an InputError naming what is wrong with it."""

@@ -75,7 +75,7 @@ def check_output(plan: OutputPlan, overwrite: bool) -> bool:
     if state.get("complete"):
         raise InputError(f"{path} already holds a complete restoration; give --overwrite to replace it, or "
                          "another --out")
-    if state.get("source") != plan.source:
+    if {"ngff": "0.4", **(state.get("source") or {})} != plan.source:  # runs before "ngff" was recorded wrote 0.4
         raise InputError(f"{path} already exists and is not an unfinished restoration of this input with this "
                          "model; give --overwrite to replace it, or another --out")
     return True

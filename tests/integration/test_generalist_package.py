@@ -43,4 +43,4 @@ def test_train_from_the_generalist_zip(tmp_path):
                  "--batch-size", "4", "--quiet"]) == 0
     record = ModelRecord.load(model)
     assert record.train.probabilistic and record.train.unet_depth == 3 and record.train.unet_first == 16
-    assert record.data["initialized_from"]
+    assert record.data["initialized_from"] == str(PACKAGE)  # what the user named, not the unpacked cache copy

@@ -64,6 +64,28 @@ def test_train_from_refuses_a_different_network_in_one_line(tmp_path, tiny_model
     assert main(["train", "--model", str(tmp_path / "n"), "--from", str(tmp_path / "missing.zip"), *FROM_TRAIN]) == 2
 
 
+def test_train_from_keeps_network_options_given_even_at_their_default(tmp_path, tiny_model, capsys):
+    # 32 filters is TrainConfig's default; given explicitly it must not be replaced by the source's 16
+    assert main(["train", "--model", str(tmp_path / "m"), "--from", str(tiny_model), "--unet-first", "32",
+                 *FROM_TRAIN]) == 2
+    assert "unet_first 16 there, 32 here" in capsys.readouterr().err
+
+
+def test_train_from_refuses_models_of_another_kind_in_one_line(tmp_path, tiny_model, capsys):
+    import json
+    import shutil
+
+    for kind, z_factor in (("projection", 1.0), ("isotropic", 4.0), ("care", 2.0)):
+        source = tmp_path / f"{kind}-{z_factor:g}"
+        shutil.copytree(tiny_model, source)
+        record = json.loads((source / "carekit.json").read_text())
+        (source / "carekit.json").write_text(json.dumps({**record, "kind": kind, "z_factor": z_factor}))
+        assert main(["train", "--model", str(tmp_path / "m"), "--from", str(source), *FROM_TRAIN]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "--from starts a CARE denoising" in err
+    assert not (tmp_path / "m").exists()
+
+
 def test_check_same_network_names_every_difference():
     with pytest.raises(InputError, match="unet_depth 3 there, 2 here; probabilistic True there, False here"):
         check_same_network(TrainConfig(unet_depth=3, probabilistic=True), TrainConfig(), "generalist.zip")

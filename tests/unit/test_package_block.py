@@ -37,3 +37,13 @@ def test_a_block_from_a_newer_carekit_asks_for_an_update():
     with pytest.raises(InputError, match=f"newer carekit \\(carekit block version {newer}, this carekit reads up to "
                                          f"{PACKAGE_BLOCK_VERSION}\\)"):
         PackageCarekitBlock.read({**FIRST, "block_version": newer}, "pkg.zip")
+
+
+def test_packages_without_a_zoom_recipe_are_written_as_version_2_for_older_carekits():
+    plain = PackageCarekitBlock(**FIRST).for_rdf()
+    assert plain["block_version"] == 2 and "network_weights" not in plain
+    assert PackageCarekitBlock.read(plain, "plain.zip").network_weights == {}
+    zoom = PackageCarekitBlock(**{**FIRST, "kind": "isotropic", "z_factor": 4.0,
+                                  "network_weights": {"onnx": "network.onnx"}}).for_rdf()
+    assert zoom["block_version"] == PACKAGE_BLOCK_VERSION == 3 and zoom["network_weights"] == {"onnx": "network.onnx"}
+    assert PackageCarekitBlock.read(zoom, "zoom.zip").model_dump() == zoom

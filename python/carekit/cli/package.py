@@ -32,7 +32,7 @@ def run_package(args) -> int:
     from ..zoo.repackage import repackage
 
     if args.from_package:
-        result = repackage(args.from_package, args.out, maintainers=tuple(args.maintainer or ()))
+        result = repackage(args.from_package, args.out, maintainers=tuple(args.maintainer or ()), sample=args.sample)
     else:
         result = build_package(args.model, args.out, name=args.name, description=args.description,
                                authors=tuple(args.author or ["carekit user"]), sample=args.sample,

@@ -24,9 +24,12 @@ def add_parser(sub) -> None:
                    help="steps per epoch")
     p.add_argument("--batch-size", type=int, default=default(TrainConfig, "batch_size"))
     p.add_argument("--learning-rate", type=float, default=default(TrainConfig, "learning_rate"))
-    p.add_argument("--unet-depth", type=int, default=default(TrainConfig, "unet_depth"))
-    p.add_argument("--unet-first", type=int, default=default(TrainConfig, "unet_first"))
-    p.add_argument("--unet-kern-size", type=int, default=default(TrainConfig, "unet_kern_size"))
+    p.add_argument("--unet-depth", type=int,
+                   help=f"default {default(TrainConfig, 'unet_depth')} (with --from: the source's)")
+    p.add_argument("--unet-first", type=int,
+                   help=f"default {default(TrainConfig, 'unet_first')} (with --from: the source's)")
+    p.add_argument("--unet-kern-size", type=int,
+                   help=f"default {default(TrainConfig, 'unet_kern_size')} (with --from: the source's)")
     p.add_argument("--probabilistic", action="store_true", help="per-pixel Laplace mean and scale (probabilistic CARE)")
     p.add_argument("--ensemble", type=int, metavar="M", help="train M probabilistic members with different seeds "
                    "(prediction gives the mixture mean and the disagreement D in [0, 1])")
@@ -78,14 +81,21 @@ def _train_isotropic(args) -> int:
     return 0
 
 
+def _network_given(args) -> dict:
+    """The network options given on the command line (the others: TrainConfig's defaults, or with --from the
+    source model's)."""
+    options = ("unet_depth", "unet_first", "unet_kern_size")
+    given = {k: getattr(args, k) for k in options if getattr(args, k) is not None}
+    return {**given, "probabilistic": True} if args.probabilistic else given
+
+
 def _config(args) -> TrainConfig:
     from ..config import validated
 
     values = dict(axes=args.axes, patches_per_image=args.patches_per_image,
                   validation_fraction=args.validation_fraction, steps_per_epoch=args.steps,
-                  batch_size=args.batch_size, learning_rate=args.learning_rate, unet_depth=args.unet_depth,
-                  unet_first=args.unet_first, unet_kern_size=args.unet_kern_size,
-                  probabilistic=args.probabilistic, seed=args.seed, precision=args.precision)
+                  batch_size=args.batch_size, learning_rate=args.learning_rate,
+                  probabilistic=args.probabilistic, seed=args.seed, precision=args.precision, **_network_given(args))
     if args.patch_size is not None:
         values["patch_size"] = tuple(args.patch_size)
     if args.epochs is not None:
@@ -121,8 +131,9 @@ def run(args) -> int:
         from .train_from import config_from, resolve
 
         source = resolve(args.init_from)
-        result = workflows.train(data_description(args), args.model, config_from(_config(args), source[0]),
-                                 progress=not args.quiet, init_from=source)
+        config = config_from(_config(args), source[0], set(_network_given(args)))
+        data = {**data_description(args), "initialized_from": args.init_from}  # the path given, not the unpacked copy
+        result = workflows.train(data, args.model, config, progress=not args.quiet, init_from=source)
     else:
         result = workflows.train(data_description(args), args.model, _config(args), progress=not args.quiet)
     print(f"model: {result.model_dir}\n  epochs trained: {result.epochs_done}, best validation loss "

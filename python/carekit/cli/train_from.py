@@ -15,6 +15,7 @@ def resolve(source: str) -> tuple[Path, Path]:
 
     path = Path(source)
     if path.is_dir() and (path / MODEL_CONFIG_FILE).is_file():
+        _check_kind(path, source)
         weights = path / "weights_best.h5"
         if not weights.is_file():
             raise InputError(f"{path} has no weights_best.h5 to start from; was its training interrupted?")
@@ -23,12 +24,25 @@ def resolve(source: str) -> tuple[Path, Path]:
     if not (package.root / MODEL_CONFIG_FILE).is_file():
         raise InputError(f"{source} was not made by carekit (no {MODEL_CONFIG_FILE}); --from needs a carekit model "
                          "folder or package")
-    return package.root, package.checked_weights("keras_hdf5")["keras_hdf5"]
+    _check_kind(package.root, source)
+    weights = package.checked_weights("keras_hdf5").get("keras_hdf5")
+    if weights is None:
+        raise InputError(f"{source} has no Keras weights to start from; use its model folder, or a package "
+                         "exported with keras_hdf5 weights")
+    return package.root, weights
 
 
-def config_from(config: TrainConfig, source_dir: Path) -> TrainConfig:
-    """`config` with the source model's network settings wherever the command line left the default."""
+def _check_kind(source_dir: Path, source: str) -> None:
+    record = ModelRecord.load(source_dir)
+    if record.kind != "care" or record.z_factor > 1:
+        raise InputError(f"{source} is a {record.kind!r} model{' that zooms Z' if record.kind == 'care' else ''}; "
+                         "--from starts a CARE denoising/deconvolution model from a CARE model only")
+
+
+def config_from(config: TrainConfig, source_dir: Path, given: set[str]) -> TrainConfig:
+    """`config` with the source model's network settings except those in `given` (set on the command line)."""
     source = ModelRecord.load(source_dir).train
-    defaults = TrainConfig()
-    inherited = {k: getattr(source, k) for k in NETWORK_FIELDS if getattr(config, k) == getattr(defaults, k)}
+    inherited = {k: getattr(source, k) for k in NETWORK_FIELDS if k not in given and k != "axes"}
+    if config.axes == TrainConfig().axes:
+        inherited["axes"] = source.axes
     return validated(TrainConfig, **{**config.model_dump(), **inherited})

@@ -114,7 +114,7 @@ def train_care(sources: list[np.ndarray], targets: list[np.ndarray], config: Tra
     (folder holding a carekit.json, Keras weights file): a new model starts from those weights (the same network).
     """
     if init_from is not None:
-        data_info = {**(data_info or {}), "initialized_from": str(init_from[0])}
+        data_info = {"initialized_from": str(init_from[0]), **(data_info or {})}  # the caller may name it better
     with seeded(config.seed):
         return _train_care(sources, targets, config, Path(model_dir), data_info, pixel_size, resume, extra_epochs,
                            progress, record_fields or {}, init_from)

@@ -17,11 +17,12 @@ EVALUATION_FILE = "evaluation.json"
 
 
 def repackage(source: str | Path, out_zip: str | Path, maintainers: tuple[str, ...] = (),
-              evaluation: dict | None = None) -> PackageResult:
+              evaluation: dict | None = None, sample: str | Path | None = None) -> PackageResult:
     """`source` (a carekit package: zip, folder or description file) packaged again as `out_zip` with the same
     name, description, authors, tags, weights and test image; `maintainers` (GitHub user names) are added to the
     package's own. The metrics of the Validation section come from `evaluation`, else from the package's
-    evaluation.json."""
+    evaluation.json. `sample` replaces the package's test image (e.g. a stack for an isotropic package made before
+    isotropic packages held one)."""
     package = open_package(source)
     if package.carekit_block() is None or not (package.root / MODEL_CONFIG_FILE).is_file():
         raise InputError(f"{source} was not made by carekit (no config.carekit and {MODEL_CONFIG_FILE}); only carekit "
@@ -41,10 +42,11 @@ def repackage(source: str | Path, out_zip: str | Path, maintainers: tuple[str, .
     own = tuple(m.github_user for m in (descr.maintainers or ()))
     with tempfile.TemporaryDirectory(prefix="carekit-repackage-") as tmp:
         model_dir = _model_folder(package.root, weights, Path(tmp) / "model")
-        sample = package.root / "sample_input.tif"
+        own_sample = package.root / "sample_input.tif"
+        sample = sample if sample is not None else (own_sample if own_sample.is_file() else None)
         return build_package(model_dir, out_zip, name=descr.name, description=descr.description,
                              authors=tuple(a.name for a in descr.authors), formats=formats,
-                             sample=sample if sample.is_file() else None, evaluation=evaluation,
+                             sample=sample, evaluation=evaluation,
                              unzipped_folder=False, tags=tuple(descr.tags),
                              maintainers=tuple(dict.fromkeys(own + tuple(maintainers))))
 

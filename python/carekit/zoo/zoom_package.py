@@ -98,8 +98,9 @@ class ZoomPackaging:
         """A central (Z, Y, X) crop of the sample stack with a declared number of planes and a lateral size the
         network takes; mirror-padded where the sample is smaller."""
         if stack.ndim != 3 or stack.shape[0] < 2:
-            raise InputError(f"the sample image of a Z-zooming model must be a stack (Z, Y, X) of at least 2 planes, "
-                             f"got shape {stack.shape}")
+            raise InputError(f"the sample image of a Z-zooming model must be a stack (Z, Y, X) of at least 2 "
+                             f"planes, got shape {stack.shape}; give one with --sample STACK.tif (models and packages "
+                             "made before carekit kept stack samples hold a single plane)")
         planes = sample_planes(self.spec.z_factor)
         step, min_size = self.geometry.step, self.geometry.min_size
         lateral = round_up(max(TEST_LATERAL, min_size), step)
