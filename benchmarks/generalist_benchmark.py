@@ -8,7 +8,7 @@ images of D (synth.generalist.split; central 512x512 crops) degraded by carekit'
 read noise 2, offset 100, no blur) at 3 and 10 photons. Compared per image with the best of the oracle-tuned
 classical baselines (Gaussian, NLM, TV, GAT+NLM with the true camera; evaluate/baselines.py), the shipped in-domain
 HeLa model, and the shipped generalist (trained on the training images of all four datasets; its model folder in
-model-zoo/_work, as make_generalist.py leaves it) when present.
+model-zoo/_work, as make_generalist.py leaves it before packaging; in a fresh clone the shipped zip, same weights).
 Models go to benchmarks/_work/generalist/; results to benchmarks/results/generalist.{json,md,png}.
 """
 
@@ -27,7 +27,8 @@ WORK = HERE / "_work" / "generalist"
 RESULTS = HERE / "results"
 ZOO = HERE.parent / "model-zoo"
 # the shipped generalist's model folder as make_generalist.py leaves it (the zip holds the same weights)
-SHIPPED = ZOO / "_work" / "care-generalist-nuclei-denoising"
+SHIPPED_FOLDER = ZOO / "_work" / "care-generalist-nuclei-denoising"
+SHIPPED = SHIPPED_FOLDER if SHIPPED_FOLDER.exists() else ZOO / "care-generalist-nuclei-denoising.zip"  # fresh clone
 PHOTONS = (3.0, 10.0)
 CAMERA = {"gain": 1.0, "read_noise": 2.0, "offset": 100.0}
 

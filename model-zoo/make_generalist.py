@@ -1,6 +1,6 @@
 """Build the shipped generalist starting model: probabilistic CARE denoising trained on every built-in nuclei image set.
 
-    .venv/bin/python model-zoo/make_generalist.py [--epochs 10] [--steps 40] [--stage train|package|all]
+    .venv/bin/python model-zoo/make_generalist.py [--epochs 30] [--steps 40] [--stage train|package|all]
 
 Training data (carekit.generalist, synth/generalist.py): the training images of hela, nuclei3d, bbbc007 and mahotas
 (their held-out images are never used), 64 pairs per dataset, each a random crop at a random zoom (0.5-2x), Gaussian
@@ -79,7 +79,7 @@ def notes(rows: list[dict]) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--work", default=str(HERE / "_work"))
     parser.add_argument("--stage", choices=("train", "package", "all"), default="all")
