@@ -143,7 +143,10 @@ def run_demo(out: Path, quick: bool = False, progress: bool = True, with_fiji: b
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     print(f"package:   {package.zip_path}\nreport:    {out / 'report' / 'results.md'} (+ results.csv)\n"
           f"figures:   {', '.join(str(f) for f in figures)}\nhistory:   {trained.history_plot}\n"
-          f"done in {summary['seconds']:.0f} s")
+          f"done in {summary['seconds']:.0f} s\n"
+          "next:      your own images? Start from the generalist model and train a few minutes on them (README, "
+          "'Start from the generalist model'):\n           carekit train --from "
+          "model-zoo/care-generalist-nuclei-denoising.zip --model models/mine --clean YOUR_HIGH_SNR_DIR --photons 3 10")
     return summary
 
 
