@@ -37,8 +37,11 @@ def test_onnx_runtime_capped_to_one_thread_starts_no_thread_pool():
     assert _threads_added("default") >= 1  # in-process default unchanged: a pool over the machine's cores
 
 
-def test_worker_loads_the_model_capped_to_its_threads():
+def test_worker_loads_the_model_capped_to_its_threads_and_lean_only_under_a_tight_memory_limit():
     ref = ModelRef(str(HELA_MODEL.resolve()))
-    with dask_client(workers=1, threads_per_worker=1) as client:
-        assert client.submit(lambda r: cached_model(r).threads, ref).result() == 1
-    assert cached_model(ref).threads is None  # outside a worker: no cap
+    share = lambda r: (cached_model(r).threads, cached_model(r).lean_memory)  # noqa: E731
+    with dask_client(workers=1, threads_per_worker=1, memory_limit="1GiB") as client:
+        assert client.submit(share, ref).result() == (1, True)  # 1 GiB per thread: no ONNX Runtime arena
+    with dask_client(workers=1, threads_per_worker=2, memory_limit="16GiB") as client:
+        assert client.submit(share, ref).result() == (2, False)  # 8 GiB per thread: the faster arena
+    assert share(ref) == (None, False)  # outside a worker: the runtime's defaults

@@ -18,7 +18,7 @@ class CarekitPackage(ModelRunner):
     package has and this machine can run); the runtime loads on the first forward call."""
 
     def __init__(self, package: OpenedPackage, engine: str | None = None, precision: str = "fp32",
-                 threads: int | None = None):
+                 threads: int | None = None, lean_memory: bool = False):
         """`precision` bf16 (or auto where the hardware has bf16) runs the package's float32 Keras weights in bf16
         mixed precision, whatever the engine: ONNX and SavedModel weights are float32 networks."""
         block = package.carekit_block()
@@ -41,11 +41,11 @@ class CarekitPackage(ModelRunner):
                              "export the package again")
         self.weights_path = (package.checked_attachment(network[self.weight_format]) if network
                              else package.checked_weights(self.weight_format)[self.weight_format])
-        self.threads = threads
+        self.threads, self.lean_memory = threads, lean_memory
         self._run = None
 
     def forward(self, batch: np.ndarray) -> np.ndarray:
         if self._run is None:
-            self._run = load_runtime(self.weight_format, self.weights_path, self.precision,
-                                     self.threads)
+            self._run = load_runtime(self.weight_format, self.weights_path, self.precision, self.threads,
+                                     self.lean_memory)
         return self._run(np.ascontiguousarray(batch, dtype=np.float32))

@@ -2,7 +2,8 @@
 with the percentiles computed over the whole plane/stack beforehand, run the in-memory recipe of the model's kind
 (layouts.restore_stack), keep the core, write it.
 The model is loaded once per worker process (a cache keyed by model path, engine and precision), its network capped
-to the worker's threads (--threads-per-worker) so that several workers on one machine do not fight over its cores."""
+to the worker's threads (--threads-per-worker) so that several workers on one machine do not fight over its cores,
+and without ONNX Runtime's memory arena where the worker's --memory-limit is tight."""
 
 from __future__ import annotations
 
@@ -20,6 +21,9 @@ from ..ngff_write import OutputPlan, write_chunk
 from .layouts import layout_of, restore_stack
 
 _MODELS: dict[tuple, ModelRunner] = {}
+# below this memory limit per worker thread, ONNX Runtime runs without its arena (measured on the HeLa package,
+# 1024² tiles: 1.9 GB peak with it, 0.8 GB without; with it a worker's chunks run ~25% faster)
+ARENA_MIN_BYTES_PER_THREAD = 4 * 2**30
 _MODELS_LOCK = threading.Lock()
 
 
@@ -30,23 +34,27 @@ class ModelRef:
     precision: str = "fp32"
 
 
-def _worker_threads() -> int | None:
-    """The threads of the dask worker running this task; None outside a worker (the runtime's default)."""
+def _worker_share() -> tuple[int | None, bool]:
+    """(threads, lean memory) of the dask worker running this task: its thread count, and whether its memory limit
+    per thread is too tight for ONNX Runtime's memory arena; (None, False) outside a worker (the runtime's
+    defaults)."""
     from distributed import get_worker
 
     try:
-        return get_worker().state.nthreads
+        worker = get_worker()
     except ValueError:
-        return None
+        return None, False
+    threads, limit = worker.state.nthreads, worker.memory_manager.memory_limit
+    return threads, bool(limit) and limit / threads < ARENA_MIN_BYTES_PER_THREAD
 
 
 def cached_model(ref: ModelRef) -> ModelRunner:
-    """The model, loaded at most once per process (per thread count)."""
-    threads = _worker_threads()
-    key = (ref.path, ref.engine, ref.precision, threads)
+    """The model, loaded at most once per process (per thread count and memory mode)."""
+    threads, lean_memory = _worker_share()
+    key = (ref.path, ref.engine, ref.precision, threads, lean_memory)
     with _MODELS_LOCK:
         if key not in _MODELS:
-            _MODELS[key] = load_model(ref.path, ref.engine, ref.precision, threads)
+            _MODELS[key] = load_model(ref.path, ref.engine, ref.precision, threads, lean_memory)
         return _MODELS[key]
 
 
