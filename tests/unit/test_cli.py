@@ -48,3 +48,14 @@ def test_missing_builtin_data_says_how_to_install(tmp_path, capsys, monkeypatch)
     monkeypatch.setenv("CAREKIT_DATA", str(tmp_path / "empty"))
     assert main(["synth", "--builtin", "hela", "--out", str(tmp_path / "o")]) == 2
     assert "carekit data install" in capsys.readouterr().err
+
+
+def test_train_options_build_the_config_given_on_the_command_line():
+    from carekit.cli import build_parser
+    from carekit.cli.train import _config
+
+    args = build_parser().parse_args(["train", "--model", "m", "--synthetic", "mixed", "--probabilistic",
+                                      "--unet-first", "8"])
+    config = _config(args)
+    assert config.probabilistic and config.unet_first == 8 and config.unet_depth == 2
+    assert not _config(build_parser().parse_args(["train", "--model", "m", "--synthetic", "mixed"])).probabilistic

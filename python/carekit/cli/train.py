@@ -94,8 +94,8 @@ def _config(args) -> TrainConfig:
 
     values = dict(axes=args.axes, patches_per_image=args.patches_per_image,
                   validation_fraction=args.validation_fraction, steps_per_epoch=args.steps,
-                  batch_size=args.batch_size, learning_rate=args.learning_rate,
-                  probabilistic=args.probabilistic, seed=args.seed, precision=args.precision, **_network_given(args))
+                  batch_size=args.batch_size, learning_rate=args.learning_rate, seed=args.seed,
+                  precision=args.precision, **_network_given(args))
     if args.patch_size is not None:
         values["patch_size"] = tuple(args.patch_size)
     if args.epochs is not None:
