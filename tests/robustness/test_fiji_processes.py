@@ -83,9 +83,17 @@ def _workers(parent: int) -> list[int]:
     return found
 
 
+def _terminal_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start_and_wait_for_task(command: list[str], env: dict | None = None) -> tuple[subprocess.Popen, list[int]]:
-    """Start `command` and return once its worker holds the image in shared memory (computing)."""
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    """Start `command` and return once its worker holds the image in shared memory (computing).
+
+    The child gets SIGINT's default action, as a command started from a terminal has: a test run started in the
+    background (`cmd &`, nohup) passes SIGINT on as ignored (POSIX), and then the CLI rightly ignores ^C."""
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=_terminal_sigint)
     deadline = time.time() + 150
     while len(_segments(process.pid)) < 2:
         assert process.poll() is None, f"finished before it could be killed:\n{process.communicate()}"
