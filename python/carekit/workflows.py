@@ -192,9 +192,10 @@ def noisy_images(data: dict, ndim: int) -> list[np.ndarray]:
 
 def selfsupervised(data: dict, model_dir: str | Path, config: TrainConfig | None = None, method: str = "n2v",
                    pretrained: str | Path | None = None, mask_fraction: float = 0.01, patience: int = 10,
-                   progress: bool = True, **overrides):
-    """Self-supervised training (Noise2Void, Noise2Self or R2R) on noisy images only; with `pretrained`, transfer
-    learning from a supervised model (its architecture and normalization are kept)."""
+                   progress: bool = True, pretrained_weights_file: str | Path | None = None, **overrides):
+    """Self-supervised training (Noise2Void, Noise2Self or R2R) on noisy images only; with `pretrained` (a CARE
+    model folder, or an unpacked package's folder with `pretrained_weights_file`), transfer learning from a supervised
+    model (its architecture and normalization are kept; a probabilistic model's mean)."""
     if pretrained is not None:
         base = ModelRecord.load(pretrained).train
         overrides = {"axes": base.axes, "patch_size": base.patch_size,
@@ -204,4 +205,5 @@ def selfsupervised(data: dict, model_dir: str | Path, config: TrainConfig | None
     from .train.selfsup import train_selfsupervised
 
     return train_selfsupervised(noisy, config, model_dir, method=method, mask_fraction=mask_fraction,
-                                pretrained=pretrained, patience=patience, data_info=data, progress=progress)
+                                pretrained=pretrained, patience=patience, data_info=data, progress=progress,
+                                pretrained_weights_file=pretrained_weights_file)

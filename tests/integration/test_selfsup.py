@@ -163,3 +163,36 @@ def test_selfsup_bad_inputs(tmp_path, noisy_and_clean):
     with pytest.raises(InputError, match="not probabilistic"):
         train_selfsupervised(noisy_and_clean[0], config.model_copy(update={"probabilistic": True}), tmp_path / "c",
                              progress=False)
+
+
+def test_finetune_from_a_probabilistic_package_starts_from_its_mean(tmp_path, prob_package):
+    """The generalist path: `carekit finetune --pretrained model.zip` on a probabilistic package; self-supervised
+    training fits one output, so the network starts from the package's mean branch (its scale layer left out)."""
+    from carekit.cli import main
+    from carekit.io import write_image
+
+    noisy = synthetic_pairs(2, shape=(96, 96), photons=5, seed=13)[0]
+    for index, image in enumerate(noisy):
+        write_image(tmp_path / "noisy" / f"{index}.tif", image)
+    code = main(["finetune", "--pretrained", str(prob_package), "--noisy", str(tmp_path / "noisy"),
+                 "--model", str(tmp_path / "ft"), "--epochs", "1", "--steps", "1", "--learning-rate", "1e-12",
+                 "--quiet"])
+    assert code == 0
+    record = ModelRecord.load(tmp_path / "ft")
+    assert not record.train.probabilistic and record.data["images"]["pretrained_from"] == str(prob_package)
+    before = restore(prob_package, noisy[0], progress=False)
+    after = restore(tmp_path / "ft", noisy[0], progress=False)
+    assert before.scale is not None and after.scale is None
+    np.testing.assert_allclose(after.image, before.image, atol=1e-4)
+
+
+def test_finetune_refuses_a_model_that_is_not_a_care_denoiser(tmp_path, noisy_and_clean, tiny_model):
+    from carekit.train.selfsup import train_selfsupervised
+
+    record = ModelRecord.load(tiny_model)
+    other = tmp_path / "iso"
+    other.mkdir()
+    record.model_copy(update={"kind": "isotropic", "z_factor": 4.0}).save(other)
+    with pytest.raises(InputError, match="'isotropic' model; self-supervised fine-tuning starts from a CARE"):
+        train_selfsupervised(noisy_and_clean[0], TrainConfig(**TINY_TRAIN), tmp_path / "ft", pretrained=other,
+                             progress=False)

@@ -19,7 +19,8 @@ def add_parser(sub) -> None:
         source = p.add_mutually_exclusive_group(required=True)
         source.add_argument("--noisy", help="folder of noisy TIFFs (no ground truth needed)")
         source.add_argument("--builtin", help="demo: semi-synthetic noisy versions of built-in images")
-        p.add_argument("--pretrained", help="supervised model folder to start from" +
+        p.add_argument("--pretrained", help="supervised CARE model folder or package (.zip) to start from, e.g. "
+                       "model-zoo/care-generalist-nuclei-denoising.zip" +
                        (" (required)" if name == "finetune" else " (then this is transfer learning)"))
         p.add_argument("--method", choices=SELF_SUPERVISED_METHODS, default="r2r" if name == "finetune" else "n2v",
                        help="n2v/n2s: blind-spot masking; r2r: recorrupted pairs from an estimated noise model, "
@@ -56,7 +57,7 @@ def run(args) -> int:
     from ..errors import InputError
 
     if args.command == "finetune" and not args.pretrained:
-        raise InputError("finetune needs --pretrained MODEL (a supervised carekit model folder)")
+        raise InputError("finetune needs --pretrained MODEL (a supervised carekit model folder or package)")
     if args.builtin:
         from ..config import validated
 
@@ -64,9 +65,15 @@ def run(args) -> int:
         data = workflows.data_from_noisy(builtin=args.builtin, synth=synth, max_images=args.max_images)
     else:
         data = workflows.data_from_noisy(folder=args.noisy, max_images=args.max_images)
-    result = workflows.selfsupervised(data, args.model, method=args.method, pretrained=args.pretrained,
-                                      mask_fraction=args.mask_fraction, patience=args.patience,
-                                      progress=not args.quiet, **_overrides(args))
+    source = (None, None)
+    if args.pretrained:
+        from .train_from import resolve
+
+        source = resolve(args.pretrained)
+        data = {**data, "pretrained_from": args.pretrained}  # the path given, not the unpacked copy
+    result = workflows.selfsupervised(data, args.model, method=args.method, pretrained=source[0],
+                                      pretrained_weights_file=source[1], mask_fraction=args.mask_fraction,
+                                      patience=args.patience, progress=not args.quiet, **_overrides(args))
     print(f"model: {result.model_dir}\n  epochs trained: {result.epochs_done} (early stopping), best {args.method} "
           f"validation loss {result.best_val_loss:.4f}\n  history: {result.history_plot}")
     return 0

@@ -7,6 +7,7 @@ trains the non-blind network itself and so continues a supervised CARE model con
 from __future__ import annotations
 
 import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -22,8 +23,8 @@ from ..io import check_image
 from ..normalize import affine_coefficients, normalize_percentile
 from . import history
 from .callbacks import HISTORY_FILE, EpochRecorder, ProgressBar, save_weights
-from .care import (TrainResult, _flip_augmenter, build_care, check_new_model_folder, fit_from_generator, load_care,
-                   removed_if_unusable, seeded)
+from .care import (TrainResult, _flip_augmenter, _load_initial_weights, build_care, check_new_model_folder,
+                   fit_from_generator, removed_if_unusable, seeded)
 from .precision import choose, optimizer_for
 from .sample import save_sample_input
 from .tf import import_tensorflow
@@ -105,13 +106,26 @@ def _batches(patches: np.ndarray, targets: np.ndarray, batch_size: int, method: 
         yield _make_inputs(x, y, rng, method, fraction, calibration)
 
 
+def pretrained_weights(source_dir: Path, weights: Path) -> list[np.ndarray]:
+    """The weights of a CARE model's network (`source_dir` holds its carekit.json) for a single-output network of
+    the same architecture: a probabilistic model gives its mean branch (its scale layer, the last, is left out)."""
+    base = ModelRecord.load(source_dir).train
+    with tempfile.TemporaryDirectory() as tmp:
+        network = build_care(base.model_copy(update={"precision": "fp32"}), Path(tmp) / "source").keras_model
+    _load_initial_weights(network, weights)
+    values = network.get_weights()
+    return values[:-2] if base.probabilistic else values
+
+
 def train_selfsupervised(noisy: list[np.ndarray], config: TrainConfig, model_dir: str | Path, method: str = "n2v",
                          mask_fraction: float = 0.01, pretrained: str | Path | None = None, patience: int = 10,
-                         data_info: dict | None = None, progress: bool = True) -> TrainResult:
+                         data_info: dict | None = None, progress: bool = True,
+                         pretrained_weights_file: str | Path | None = None) -> TrainResult:
     """Train a denoiser from noisy images only: blind-spot masking ('n2v', 'n2s'; masked MAE) or recorrupted
     pairs ('r2r'; MSE against the recorrupted target, noise model estimated from each image).
 
-    With `pretrained`, start from that model's weights and architecture, e.g. with a 3x lower learning rate;
+    With `pretrained` (a CARE model folder, or an unpacked package's folder with `pretrained_weights_file`), start
+    from that model's weights and architecture (a probabilistic model's mean), e.g. with a 3x lower learning rate;
     training stops early when the validation loss has not improved for `patience` epochs, and keeps the best
     weights (the pretrained ones unless fine-tuning beats them)."""
     model_dir = Path(model_dir)
@@ -122,7 +136,8 @@ def train_selfsupervised(noisy: list[np.ndarray], config: TrainConfig, model_dir
         care = build_care(config, model_dir)
         calibration = (1.0, 0.0)
         if pretrained is not None:
-            care.keras_model.set_weights(load_care(pretrained).keras_model.get_weights())
+            weights = Path(pretrained_weights_file or Path(pretrained) / "weights_best.h5")
+            care.keras_model.set_weights(pretrained_weights(Path(pretrained), weights))
             calibration = calibrate(care.keras_model, x_train)
         validation = _make_inputs(x_val, y_val, np.random.default_rng(config.seed + 1), method, mask_fraction,
                                   calibration)
@@ -150,8 +165,9 @@ def _checked_config(config: TrainConfig, model_dir: Path, method: str, pretraine
     check_new_model_folder(model_dir, can_resume=False)
     if pretrained is not None:
         base = ModelRecord.load(pretrained)
-        if base.train.probabilistic:
-            raise InputError("fine-tune a non-probabilistic model: self-supervised training fits a single output")
+        if base.kind != "care" or base.z_factor > 1:
+            raise InputError(f"{pretrained} is a {base.kind!r} model{' that zooms Z' if base.kind == 'care' else ''}; "
+                             "self-supervised fine-tuning starts from a CARE denoising model only")
         config = config.model_copy(update={k: getattr(base.train, k) for k in ARCHITECTURE_FIELDS})
     if method not in METHODS:
         raise InputError(f"unknown self-supervised method {method!r}; choose one of {METHODS}")
