@@ -1,5 +1,5 @@
-"""What makes projection training learn faster (issue #11): the coarse 3D head starts as the mean projection and takes
-any plane count and size, the 2D U-Net can start from the shipped generalist denoiser (its mean output exactly),
+"""What makes projection training learn faster (issue #11): the coarse 3D head gives weights over Z for any
+plane count and size, the 2D U-Net can start from the shipped generalist denoiser (its mean output exactly),
 validation stays small, and models saved before the coarse head still load with their own head."""
 
 import json
@@ -13,19 +13,16 @@ from carekit.config import TrainConfig
 GENERALIST = Path(__file__).resolve().parents[2] / "model-zoo" / "care-generalist-nuclei-denoising.zip"
 
 
-def _projection_of(model, stack: np.ndarray) -> np.ndarray:
-    from carekit.train.projection import keras
-
-    inner = keras.Model(model.input, model.get_layer("projection").output)
-    return inner.predict(stack[None, ..., None], verbose=0)[0, ..., 0]
-
-
-def test_coarse_head_starts_as_the_mean_projection():
-    from carekit.train.projection import projection_network
+def test_coarse_head_gives_weights_over_z_for_any_plane_count_and_size():
+    from carekit.train.projection import keras, projection_network
 
     model = projection_network(TrainConfig(unet_depth=2, unet_first=8), 2, 8, "coarse")
     stack = np.random.default_rng(0).random((5, 40, 56), np.float32)  # 5 planes, sizes multiples of 4 only
-    np.testing.assert_allclose(_projection_of(model, stack), stack.mean(0), atol=1e-5)
+    inner = keras.Model(model.input, [model.get_layer("z_weights").output, model.get_layer("projection").output])
+    weights, projection = (a[0, ..., 0] for a in inner.predict(stack[None, ..., None], verbose=0))
+    assert weights.shape == stack.shape
+    np.testing.assert_allclose(weights.sum(0), 1, atol=1e-5)
+    np.testing.assert_allclose(projection, (weights * stack).sum(0), atol=1e-5)
     assert model.predict(stack[None, ..., None], verbose=0).shape == (1, 40, 56, 1)
 
 
@@ -35,7 +32,7 @@ def test_unet_starts_from_the_generalist_mean_output():
 
     from carekit.cli.train_from import resolve
     from carekit.config import ModelRecord
-    from carekit.train.projection import _with_legacy_h5, init_unet_from, projection_network
+    from carekit.train.projection import _with_legacy_h5, init_unet_from, keras, projection_network
 
     root, weights = resolve(str(GENERALIST))
     config = ModelRecord.load(root).train.model_copy(update={"probabilistic": False})
@@ -45,10 +42,12 @@ def test_unet_starts_from_the_generalist_mean_output():
                                              prob_out=True)((None, None, 1)))
     generalist.load_weights(str(weights))
     stack = np.random.default_rng(1).random((4, 64, 64), np.float32)
-    expected = generalist.predict(stack.mean(0)[None, ..., None], verbose=0)[0, ..., 0]  # channel 0: the mean
+    inner = keras.Model(model.input, model.get_layer("projection").output)
+    projected = inner.predict(stack[None, ..., None], verbose=0)[0]
+    expected = generalist.predict(projected[None], verbose=0)[0, ..., 0]  # channel 0: its mean
     got = model.predict(stack[None, ..., None], verbose=0)[0, ..., 0]
     np.testing.assert_allclose(got, expected, atol=1e-5)
-    assert np.abs(expected - stack.mean(0)).mean() > 0.01  # the denoiser does change its input
+    assert np.abs(expected - projected[..., 0]).mean() > 0.01  # the denoiser does change its input
 
 
 def test_init_unet_refuses_another_network(tmp_path):

@@ -65,13 +65,14 @@ def _unet_head(stack, depth: int, filters: int):
 def _coarse_head(stack, depth: int, filters: int):
     """Per-plane local features at full resolution, averaged over blocks of 2**depth px, 3D convolutions there and
     logits upsampled bilinearly: the surface is smooth, so weights over Z need no full lateral resolution (training
-    steps 4-5x faster than with the encoder-decoder). Zero-initialised logits start it as the mean projection."""
+    steps 4-5x faster than with the encoder-decoder). Logits start random, not zero: zero logits (the mean projection)
+    also zero the gradients of the layers below and learned focus much slower (60 steps: +0.3 vs +2 dB over MIP)."""
     factor = 2**depth
     x = keras.layers.Conv3D(filters, (1, 3, 3), padding="same", activation="relu")(stack)
     x = keras.layers.AveragePooling3D((1, factor, factor))(x)
     for _ in range(3):
         x = keras.layers.Conv3D(2 * filters, 3, padding="same", activation="relu")(x)
-    x = keras.layers.Conv3D(1, 1, kernel_initializer="zeros", name="z_logits")(x)
+    x = keras.layers.Conv3D(1, 1, name="z_logits")(x)
     tent = 1 - np.abs(np.arange(2 * factor) - (2 * factor - 1) / 2) / factor  # 1D linear interpolation weights
     bilinear = keras.initializers.Constant(np.outer(tent, tent)[None, :, :, None, None])
     return keras.layers.Conv3DTranspose(1, (1, 2 * factor, 2 * factor), strides=(1, factor, factor), padding="same",
