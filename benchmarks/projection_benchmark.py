@@ -128,14 +128,22 @@ def markdown(result: dict) -> str:
     lines = ["# Surface projection benchmark", "",
              f"Held-out HeLa / nuclei3d images on random curved surfaces, {result['n_planes']} planes, 256x256; "
              f"training {result['train_seconds']:.0f} s ({result['steps']} steps, budget "
-             f"{result['budget_minutes']} min) on {result['machine']}. PSNR/SSIM after the affine fit "
-             "(evaluate.metrics); baselines oracle-tuned.", "",
+             f"{result['budget_minutes']} min) on {result['machine']}; {_network(result)}. PSNR/SSIM after the "
+             "affine fit (evaluate.metrics); baselines oracle-tuned.", "",
              "| photons | method | PSNR (dB) | SSIM |", "|---|---|---|---|"]
     lines += [f"| {r['photons']:g} | {r['method']} | {r['psnr']:.2f} | {r['ssim']:.3f} |" for r in result["rows"]]
     lines += ["", "| photons | best baseline | its PSNR | CARE PSNR | CARE gain (dB) |", "|---|---|---|---|---|"]
     lines += [f"| {level} | {s['best_baseline']} | {s['best_baseline_psnr']:.2f} | {s['care_psnr']:.2f} | "
               f"{s['gain_db']:+.2f} |" for level, s in result["summary"].items()]
     return "\n".join(lines) + "\n"
+
+
+def _network(result: dict) -> str:
+    c = result["config"]
+    start = f"U-Net started from {result['unet_initialized_from']}" if result.get("unet_initialized_from") else \
+        "U-Net from scratch"
+    return (f"{result.get('head', 'unet')} 3D head, U-Net depth {c['unet_depth']} / {c['unet_first']} filters, "
+            f"{start}, batch {c['batch_size']} of {c['patch_size'][0]}x{c['patch_size'][1]} patches")
 
 
 def figure(example, path: Path, best: str) -> None:
