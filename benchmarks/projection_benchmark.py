@@ -34,15 +34,25 @@ def images():
     crop = lambda im: im[:SIZE, :SIZE]  # noqa: E731
     train = [crop(im) for im in hela[:12:2]] + [crop(im[-SIZE:, -SIZE:]) for im in hela[1:12:2]] + \
         [crop(im) for im in nuclei[:9]]
-    test = [crop(im) for im in hela[16:20:2]] + [crop(im) for im in nuclei[12:14]]
+    # test images the shipped generalist denoiser (--init-unet) never saw either (synth.generalist.TEST_PICKS)
+    test = [crop(im) for im in hela[16:20:2]] + [crop(nuclei[9]), crop(nuclei[12])]
     return train, test
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--budget-minutes", type=float, default=12.0)
+    parser.add_argument("--head", choices=("coarse", "unet"), default="coarse")
+    parser.add_argument("--init-unet", default=str(HERE.parent / "model-zoo" / "care-generalist-nuclei-denoising.zip"),
+                        help="2D CARE model or package to start the U-Net from ('' for none)")
+    parser.add_argument("--unet-depth", type=int, default=3)
+    parser.add_argument("--patch", type=int, default=48)
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--learning-rate", type=float, default=4e-4)
+    parser.add_argument("--out", default=str(HERE / "results"))
     args = parser.parse_args()
 
+    from carekit.cli.train_from import resolve
     from carekit.config import TrainConfig
     from carekit.evaluate.metrics import score
     from carekit.evaluate.projection_baselines import run_projection_baselines
@@ -53,8 +63,10 @@ def main() -> None:
     settings = SurfaceSettings(n_planes=12)
     train_images, test_images = images()
     stacks, targets = surface_pairs(train_images * 2, list(PHOTONS), settings, seed=0)
-    config = TrainConfig(axes="YX", patch_size=(32, 32), patches_per_image=64, epochs=200, steps_per_epoch=20,
-                         batch_size=8, unet_depth=2, unet_first=16, learning_rate=4e-4, seed=0)
+    config = TrainConfig(axes="YX", patch_size=(args.patch, args.patch), patches_per_image=64, epochs=1000,
+                         steps_per_epoch=25, batch_size=args.batch, unet_depth=args.unet_depth, unet_first=16,
+                         learning_rate=args.learning_rate, seed=0)
+    init_unet = resolve(args.init_unet)[1] if args.init_unet else None
     budget_s = args.budget_minutes * 60
 
     class Budget(keras.callbacks.Callback):
@@ -68,7 +80,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         trained = train_projection(stacks, targets, config, Path(tmp) / "model", callbacks=[Budget()],
-                                   data_info={"synthetic": "curved surfaces"})
+                                   data_info={"synthetic": "curved surfaces"}, head=args.head, init_unet=init_unet)
         train_s = time.perf_counter() - start
         rows, example = [], None
         for level in PHOTONS:
@@ -88,10 +100,11 @@ def main() -> None:
     summary = summarize(rows)
     result = {"train_seconds": round(train_s, 1), "epochs": trained.epochs_done,
               "steps": trained.epochs_done * config.steps_per_epoch, "budget_minutes": args.budget_minutes,
-              "config": config.model_dump(mode="json"), "n_planes": settings.n_planes,
+              "config": config.model_dump(mode="json"), "n_planes": settings.n_planes, "head": args.head,
+              "unet_initialized_from": Path(args.init_unet).name if args.init_unet else None,
               "train_images": len(train_images) * 2 * len(PHOTONS), "test_images": len(test_images),
               "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}", "rows": rows, "summary": summary}
-    out = HERE / "results"
+    out = Path(args.out)
     out.mkdir(exist_ok=True)
     (out / "projection.json").write_text(json.dumps(result, indent=2))
     (out / "projection.md").write_text(markdown(result))
@@ -115,14 +128,22 @@ def markdown(result: dict) -> str:
     lines = ["# Surface projection benchmark", "",
              f"Held-out HeLa / nuclei3d images on random curved surfaces, {result['n_planes']} planes, 256x256; "
              f"training {result['train_seconds']:.0f} s ({result['steps']} steps, budget "
-             f"{result['budget_minutes']} min) on {result['machine']}. PSNR/SSIM after the affine fit "
-             "(evaluate.metrics); baselines oracle-tuned.", "",
+             f"{result['budget_minutes']} min) on {result['machine']}; {_network(result)}. PSNR/SSIM after the "
+             "affine fit (evaluate.metrics); baselines oracle-tuned.", "",
              "| photons | method | PSNR (dB) | SSIM |", "|---|---|---|---|"]
     lines += [f"| {r['photons']:g} | {r['method']} | {r['psnr']:.2f} | {r['ssim']:.3f} |" for r in result["rows"]]
     lines += ["", "| photons | best baseline | its PSNR | CARE PSNR | CARE gain (dB) |", "|---|---|---|---|---|"]
     lines += [f"| {level} | {s['best_baseline']} | {s['best_baseline_psnr']:.2f} | {s['care_psnr']:.2f} | "
               f"{s['gain_db']:+.2f} |" for level, s in result["summary"].items()]
     return "\n".join(lines) + "\n"
+
+
+def _network(result: dict) -> str:
+    c = result["config"]
+    start = f"U-Net started from {result['unet_initialized_from']}" if result.get("unet_initialized_from") else \
+        "U-Net from scratch"
+    return (f"{result.get('head', 'unet')} 3D head, U-Net depth {c['unet_depth']} / {c['unet_first']} filters, "
+            f"{start}, batch {c['batch_size']} of {c['patch_size'][0]}x{c['patch_size'][1]} patches")
 
 
 def figure(example, path: Path, best: str) -> None:

@@ -113,6 +113,7 @@ class ModelRecord(_Strict):
                                                            "validation uncertainty (carekit.domain); empty if unknown")
     projection_head_depth: int = Field(2, ge=1, le=4, description="projection: 3D head levels (pooling 1x2x2)")
     projection_head_filters: int = Field(8, ge=1, description="projection: 3D head filters at the first level")
+    projection_head: Literal["unet", "coarse"] = Field("unet", description="projection: the 3D head, CSBDeep's encoder-decoder (unet) or weights over Z at 1/2**depth lateral resolution (coarse)")
     projection_planes: int = Field(0, ge=0, description="projection: planes of the training stacks")
     z_factor: float = Field(1.0, ge=1, allow_inf_nan=False,
                             description="isotropic: the Z/XY pixel-size ratio trained for; a 3D CARE model: its "
