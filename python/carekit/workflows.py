@@ -131,13 +131,14 @@ def projection_pairs(data: dict, planes: int) -> tuple[list[np.ndarray], list[np
 
 
 def train_projection(data: dict, model_dir: str | Path, config: TrainConfig, planes: int = 16,
-                     progress: bool = True):
-    """Train a joint surface projection + denoising model (stack in, 2D image out) on the described data."""
+                     progress: bool = True, init_unet: str | Path | None = None):
+    """Train a joint surface projection + denoising model (stack in, 2D image out) on the described data;
+    `init_unet`: Keras weights of a 2D CARE model with the same U-Net settings to start its 2D U-Net from."""
     stacks, targets, pixel_size = projection_pairs(data, planes)
     from .train.projection import train_projection as train
 
     return train(stacks, targets, config, model_dir, data_info={**data, "planes": planes}, pixel_size=pixel_size,
-                 progress=progress)
+                 progress=progress, init_unet=init_unet)
 
 
 def train_ensemble(data: dict, model_dir: str | Path, config: TrainConfig, members: int = 5, progress: bool = True):

@@ -60,7 +60,7 @@ def test_train_from_refuses_a_different_network_in_one_line(tmp_path, tiny_model
     assert len(err.splitlines()) == 1 and "cannot start from" in err and "unet_first 16 there, 8 here" in err
     assert not (tmp_path / "m").exists()
     assert main(["train", "--model", str(tiny_model), "--resume", "--from", str(tiny_model), "--quiet"]) == 2
-    assert "--from starts a new CARE model" in capsys.readouterr().err
+    assert "--from starts a new CARE or projection model" in capsys.readouterr().err
     assert main(["train", "--model", str(tmp_path / "n"), "--from", str(tmp_path / "missing.zip"), *FROM_TRAIN]) == 2
 
 
@@ -90,3 +90,28 @@ def test_check_same_network_names_every_difference():
     with pytest.raises(InputError, match="unet_depth 3 there, 2 here; probabilistic True there, False here"):
         check_same_network(TrainConfig(unet_depth=3, probabilistic=True), TrainConfig(), "generalist.zip")
     check_same_network(TrainConfig(patch_size=(32, 32), epochs=3), TrainConfig(), "same network")
+
+
+def test_train_projection_from_a_probabilistic_package_starts_its_unet_there(tmp_path, prob_package):
+    """`train --projection --from generalist.zip`: the projection network's 2D U-Net takes the package's network
+    settings (not probabilistic: a projection model has one output) and starts from its mean branch."""
+    from carekit.train.projection import load_projection_model
+    from tests.conftest import synthetic_pairs
+
+    model = tmp_path / "projection"
+    from carekit.io import write_image
+
+    for i, image in enumerate(synthetic_pairs(2, shape=(64, 64), seed=21)[1]):
+        write_image(tmp_path / "clean" / f"{i}.tif", image)
+    assert main(["train", "--projection", "--model", str(model), "--from", str(prob_package), "--clean",
+                 str(tmp_path / "clean"), "--planes", "6", "--photons", "10", *FROM_TRAIN[7:]]) == 0
+    record = ModelRecord.load(model)
+    assert record.kind == "projection" and not record.train.probabilistic
+    assert record.data["initialized_from"] == str(prob_package) and record.train.unet_first == 16
+    from carekit.models.package_files import open_package
+
+    source_weights = open_package(prob_package).checked_weights("keras_hdf5")["keras_hdf5"]
+    unet_kernels = [w.numpy() for w in load_projection_model(model, "weights_last.h5").layers[-1].weights]
+    package_kernels = _kernels(source_weights)
+    first = unet_kernels[0]
+    assert any(k.shape == first.shape and np.abs(k - first).max() < 1e-5 for k in package_kernels)

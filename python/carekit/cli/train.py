@@ -103,15 +103,30 @@ def _config(args) -> TrainConfig:
     return validated(TrainConfig, **values)
 
 
+def _train_projection(args):
+    """--projection, with --from: the 2D U-Net starts from a CARE model's network (a probabilistic one's mean)."""
+    from .. import workflows
+
+    config, data, weights = _config(args), data_description(args), None
+    if args.init_from:
+        from .train_from import config_from, resolve
+
+        source_dir, weights = resolve(args.init_from)
+        config = config_from(config, source_dir, set(_network_given(args))).model_copy(update={"probabilistic": False})
+        data = {**data, "initialized_from": args.init_from}  # the path given, not the unpacked copy
+    return workflows.train_projection(data, args.model, config, planes=args.planes, progress=not args.quiet,
+                                      init_unet=weights)
+
+
 def run(args) -> int:
     from .. import workflows
     from ..errors import InputError
 
     if args.ensemble and (args.isotropic or args.projection):
         raise InputError("--ensemble trains CARE models only; it cannot be combined with --isotropic or --projection")
-    if args.init_from and (args.resume or args.isotropic or args.projection or args.ensemble):
-        raise InputError("--from starts a new CARE model; it cannot be combined with --resume, --isotropic, "
-                         "--projection or --ensemble")
+    if args.init_from and (args.resume or args.isotropic or args.ensemble):
+        raise InputError("--from starts a new CARE or projection model; it cannot be combined with --resume, "
+                         "--isotropic or --ensemble")
     if args.isotropic:
         return _train_isotropic(args)
     has_source = any(getattr(args, k) for k in ("pairs", "builtin", "clean", "synthetic"))
@@ -120,8 +135,7 @@ def run(args) -> int:
     if args.resume:
         result = workflows.resume(args.model, args.epochs or RESUME_EPOCHS, progress=not args.quiet)
     elif args.projection:
-        result = workflows.train_projection(data_description(args), args.model, _config(args), planes=args.planes,
-                                            progress=not args.quiet)
+        result = _train_projection(args)
     elif args.ensemble:
         ensemble = workflows.train_ensemble(data_description(args), args.model, _config(args), members=args.ensemble,
                                             progress=not args.quiet)
