@@ -18,6 +18,7 @@ from ..models import load_model
 from ..models.runner import ModelRunner, PipelineRunner
 from ..ngff import ArraySource
 from ..ngff_write import OutputPlan, write_chunk
+from .large_checks import summarize
 from .layouts import layout_of, restore_stack
 
 _MODELS: dict[tuple, ModelRunner] = {}
@@ -25,6 +26,8 @@ _MODELS: dict[tuple, ModelRunner] = {}
 # 1024² tiles: 1.9 GB peak with it, 0.8 GB without; with it a worker's chunks run ~25% faster)
 ARENA_MIN_BYTES_PER_THREAD = 4 * 2**30
 _MODELS_LOCK = threading.Lock()
+# one network call at a time per worker process, on all the worker's threads, while its other tasks read and write
+_NETWORK_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -83,8 +86,9 @@ class ChunkTask:
 
 
 def run_chunk(ref: ModelRef, source: ArraySource, plan: OutputPlan, task: ChunkTask,
-              tile: tuple[int, ...] | None = None) -> float:
-    """Restore and write one chunk; returns the seconds it took (reading, network, writing)."""
+              tile: tuple[int, ...] | None = None) -> tuple[float, np.ndarray | None]:
+    """Restore and write one chunk; returns the seconds it took (reading, network, writing) and the histogram of
+    its predicted uncertainty (large_checks.summarize)."""
     start = time.perf_counter()
     runner = cached_model(ref)
     layout = layout_of(runner.spec)
@@ -98,7 +102,8 @@ def run_chunk(ref: ModelRef, source: ArraySource, plan: OutputPlan, task: ChunkT
                  else slice(None) for a in out_axes[len(extra):])
     results = {name: [] for name in output_names(runner)}
     for number, index in enumerate(np.ndindex(*work.shape[:len(extra)])):
-        outputs = restore_stack(runner, layout, work[index], task.levels[number], tile)
+        with _NETWORK_LOCK:
+            outputs = restore_stack(runner, layout, work[index], task.levels[number], tile)
         for name, out in zip(("restored", "scale", "disagreement"), outputs):
             if out is not None:
                 results[name].append(out[crop])
@@ -106,4 +111,5 @@ def run_chunk(ref: ModelRef, source: ArraySource, plan: OutputPlan, task: ChunkT
     to_plan = [out_axes.index(a) for a in plan.axes]
     write_chunk(plan, task.key, task.target, {name: np.transpose(np.stack(r).reshape(shape + r[0].shape), to_plan)
                                                for name, r in results.items()})
-    return time.perf_counter() - start
+    summary = summarize(runner.spec, results.get("scale", []), results.get("disagreement", []))
+    return time.perf_counter() - start, summary
