@@ -168,7 +168,7 @@ def _gather(client, futures: list, result: LargeRestoration, progress: bool) -> 
             seconds, counts = done
             result.chunk_seconds.append(seconds)
             if counts is not None:
-                summed[0] = counts if summed[0] is None else summed[0] + counts
+                summed[0] = counts.astype(np.int64) if summed[0] is None else summed[0] + counts
             bar.update(1)
 
         wait_tasks(client, futures, "restoring a chunk", chunk_done)
