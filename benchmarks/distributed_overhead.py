@@ -1,5 +1,6 @@
-"""A/B of the dask path's overhead vs in-process `restore`: with and without the per-worker network lock
-(predict.chunks._NETWORK_LOCK), alternated, on the HeLa package (ONNX Runtime), 1 worker x 2 threads.
+"""A/B of the dask path's overhead vs in-process `restore`: with and without a per-worker network lock (one
+network call at a time per worker process, on all its threads, while its other tasks read and write; installed here
+around predict.chunks' restore_stack), alternated, on the HeLa package (ONNX Runtime), 1 worker x 2 threads.
 
     .venv/bin/python benchmarks/distributed_overhead.py [--rounds 3] [--planes 4] [--size 1024]
 
@@ -12,7 +13,6 @@ line per round and the medians; the load average is recorded, since other jobs m
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import statistics
@@ -24,7 +24,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from distributed_benchmark import HELA, _timed_large, _warm  # noqa: E402
+from distributed_benchmark import HELA, _timed_large, _warm, write_results  # noqa: E402
 from conftest import nuclei_like, write_ngff  # noqa: E402  (put on the path by distributed_benchmark)
 
 from carekit.ngff import open_source  # noqa: E402
@@ -33,9 +33,15 @@ from carekit.predict.cluster import dask_client  # noqa: E402
 
 
 def _set_lock(enabled: bool) -> bool:
-    from carekit.predict import chunks
+    from carekit.predict import chunks, layouts
 
-    chunks._NETWORK_LOCK = threading.Lock() if enabled else contextlib.nullcontext()
+    lock = threading.Lock()
+
+    def locked(*args, **kwargs):
+        with lock:
+            return layouts.restore_stack(*args, **kwargs)
+
+    chunks.restore_stack = locked if enabled else layouts.restore_stack
     return enabled
 
 
@@ -56,6 +62,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--planes", type=int, default=4)
     parser.add_argument("--size", type=int, default=1024)
+    parser.add_argument("--record", action="store_true", help="add the run to benchmarks/results/distributed.*")
     args = parser.parse_args()
     image = nuclei_like((args.planes, args.size, args.size))
     rows = []
@@ -82,6 +89,18 @@ def main() -> None:
             print(json.dumps(row), flush=True)
     medians = {key: statistics.median(r[key] for r in rows) for key in rows[0] if key != "round"}
     print(json.dumps({"medians": medians, "image": [args.planes, args.size, args.size], "rounds": args.rounds}))
+    if args.record:
+        record(rows, medians, [args.planes, args.size, args.size])
+
+
+def record(rows: list, medians: dict, image: list) -> None:
+    """Add this run to benchmarks/results/distributed.json (key overhead_lock_ab) and rewrite distributed.md."""
+    path = HERE / "results" / "distributed.json"
+    results = json.loads(path.read_text())
+    results.setdefault("overhead_lock_ab", []).append(
+        {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "image": image, "rounds": rows,
+         "medians": medians})
+    write_results(results)
 
 
 if __name__ == "__main__":
