@@ -25,7 +25,7 @@ from .layouts import Layout
 from .percentiles import plane_regions
 
 SAMPLE_PLANES = 32  # Z planes of a 3D model's stack in the out-of-range sample
-# the client keeps every chunk's histogram until the end (~1 KB each: 100 MB for 100,000 chunks)
+# the cluster keeps every chunk's histogram until the run ends (~1 KB each: 100 MB for 100,000 chunks)
 UNCERTAINTY_BINS = 16  # per octave (2x): bins 4.4% wide
 UNCERTAINTY_OCTAVES = 8  # each side of the threshold; values beyond go to the outermost bins
 
