@@ -223,8 +223,28 @@ def write_results(results: dict) -> None:
                   f"({b['chunk_s_mean']:.2f} s per chunk); peak RSS per worker "
                   f"{', '.join(f'{m:.0f}' for m in b['peak_rss_mb_per_worker'])} MB (after the warm-up on a tiny "
                   f"image: {', '.join(f'{m:.0f}' for m in b['peak_rss_mb_per_worker_after_warm_up'])} MB).", ""]
+    lines += _lock_ab_lines(results.get("overhead_lock_ab", []))
     (HERE / "results" / "distributed.md").write_text("\n".join(lines))
     print("\n".join(lines))
+
+
+def _lock_ab_lines(runs: list) -> list[str]:
+    """The per-worker network lock A/B runs (benchmarks/distributed_overhead.py), one line each."""
+    if not runs:
+        return []
+    lines = ["## Overhead: per-worker network lock A/B (`benchmarks/distributed_overhead.py`)", "",
+             "HeLa package, 1 worker x 2 threads, in-process restore and dask with/without the lock in each round "
+             "(order alternating); medians over the rounds:", ""]
+    for run in runs:
+        m, loads = run["medians"], [r["load_average"] for r in run["rounds"]]
+        cpu = (f"; CPU s in-process {m['in_process_cpu_s']:.1f}, lock {m['dask_lock_cpu_s']:.1f}, no lock "
+               f"{m['dask_no_lock_cpu_s']:.1f}" if "in_process_cpu_s" in m else "")
+        lines.append(f"- {run['date']}, {run['image']}, {len(run['rounds'])} rounds, load average "
+                     f"{min(loads):.1f}-{max(loads):.1f}: in-process {m['in_process_s']:.1f} s; dask with lock "
+                     f"{m['dask_lock_s']:.1f} s ({100 * m['overhead_lock']:+.0f}%), without {m['dask_no_lock_s']:.1f} s "
+                     f"({100 * m['overhead_no_lock']:+.0f}%); lock / no lock per round {m['lock_over_no_lock']:.2f}"
+                     f"{cpu}")
+    return lines + [""]
 
 
 def main() -> None:

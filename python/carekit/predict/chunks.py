@@ -18,6 +18,7 @@ from ..models import load_model
 from ..models.runner import ModelRunner, PipelineRunner
 from ..ngff import ArraySource
 from ..ngff_write import OutputPlan, write_chunk
+from .large_checks import summarize
 from .layouts import layout_of, restore_stack
 
 _MODELS: dict[tuple, ModelRunner] = {}
@@ -83,8 +84,9 @@ class ChunkTask:
 
 
 def run_chunk(ref: ModelRef, source: ArraySource, plan: OutputPlan, task: ChunkTask,
-              tile: tuple[int, ...] | None = None) -> float:
-    """Restore and write one chunk; returns the seconds it took (reading, network, writing)."""
+              tile: tuple[int, ...] | None = None) -> tuple[float, np.ndarray | None]:
+    """Restore and write one chunk; returns the seconds it took (reading, network, writing) and the histogram of
+    its predicted uncertainty (large_checks.summarize)."""
     start = time.perf_counter()
     runner = cached_model(ref)
     layout = layout_of(runner.spec)
@@ -106,4 +108,5 @@ def run_chunk(ref: ModelRef, source: ArraySource, plan: OutputPlan, task: ChunkT
     to_plan = [out_axes.index(a) for a in plan.axes]
     write_chunk(plan, task.key, task.target, {name: np.transpose(np.stack(r).reshape(shape + r[0].shape), to_plan)
                                                for name, r in results.items()})
-    return time.perf_counter() - start
+    summary = summarize(runner.spec, results.get("scale", []), results.get("disagreement", []))
+    return time.perf_counter() - start, summary

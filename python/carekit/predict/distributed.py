@@ -25,12 +25,9 @@ from ..progress import progress_bar
 from ..tiling import round_up
 from .cluster import wait_tasks
 from .chunks import ChunkTask, ModelRef, cached_model, check_distributable, output_names, run_chunk
+from .large_checks import check_input, warn_summed
 from .layouts import Layout, check_source, layout_of
-from .domain_check import MAX_SIDE, warn_input
-from .percentiles import EXACT_BYTES, compute_levels, plane_regions
-
-
-SAMPLE_PLANES = 32  # Z planes of a 3D model's stack in the out-of-range sample
+from .percentiles import EXACT_BYTES, compute_levels
 
 
 @dataclass
@@ -141,35 +138,17 @@ def restore_large(client, model: str | Path, source: ArraySource, out: str | Pat
     levels = compute_levels(client, source, layout.stack_axes, spec.pmin, spec.pmax, exact_bytes,
                             layout.z_factor if layout.normalizes_zoomed else 1.0)
     _warn_degenerate(levels, spec)
-    _check_domain(source, layout, spec)
+    check_input(source, layout, spec)
     tasks = chunk_tasks(source, layout, job.grid, job.halo, spec.divisor, levels)
     todo = [t for t in tasks if t.key not in done]
     result = LargeRestoration(Path(out), len(tasks), len(tasks) - len(todo))
     run = secrets.token_hex(4)  # task names unique per run, readable on the dashboard
     futures = [client.submit(run_chunk, job.ref, source, job.plan, t, tile, key=f"carekit-chunk-{t.key}-{run}")
                for t in todo]
-    _gather(client, futures, result, progress)
+    uncertainty = _gather(client, futures, result, progress)
     finish(job.plan)
+    warn_summed(spec, uncertainty)  # over the chunks restored in this run
     return result
-
-
-def _check_domain(source: ArraySource, layout: Layout, spec) -> None:
-    """The in-memory out-of-range check (predict.domain_check: OutOfRangeWarning) on a cheap sample read here: the
-    central crop (MAX_SIDE px in Y and X, at most SAMPLE_PLANES in Z) of the middle plane/stack. CARE models only, as
-    in memory; isotropic models (checked in memory) are not checked on this path yet."""
-    if layout.kind != "care" or not spec.domain:
-        return
-    regions = plane_regions(source, spec.axes)
-    middle = regions[len(regions) // 2]
-    region = tuple(_central(r, MAX_SIDE if a in "YX" else SAMPLE_PLANES) if a in spec.axes else r
-                   for r, a in zip(middle, source.axes))
-    order = [i for i, a in enumerate(source.axes) if a not in spec.axes] + [source.axes.index(a) for a in spec.axes]
-    warn_input(spec, np.transpose(source.read(region), order), source.pixel_size)
-
-
-def _central(whole: slice, size: int) -> slice:
-    start = whole.start + max(0, (whole.stop - whole.start - size) // 2)
-    return slice(start, min(whole.stop, start + size))
 
 
 def _warn_degenerate(levels: list, spec) -> None:
@@ -180,11 +159,17 @@ def _warn_degenerate(levels: list, spec) -> None:
                       stacklevel=3)
 
 
-def _gather(client, futures: list, result: LargeRestoration, progress: bool) -> None:
+def _gather(client, futures: list, result: LargeRestoration, progress: bool) -> np.ndarray | None:
+    """Wait for the chunks; the sum of their uncertainty histograms (None: no chunk made one)."""
+    summed = [None]
     with progress_bar(result.chunks_total, "restoring", unit="chunk", initial=result.chunks_done_before,
                       disable=not progress) as bar:
-        def chunk_done(seconds: float) -> None:
+        def chunk_done(done: tuple) -> None:
+            seconds, counts = done
             result.chunk_seconds.append(seconds)
+            if counts is not None:
+                summed[0] = counts.astype(np.int64) if summed[0] is None else summed[0] + counts
             bar.update(1)
 
         wait_tasks(client, futures, "restoring a chunk", chunk_done)
+    return summed[0]

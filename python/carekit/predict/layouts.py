@@ -96,7 +96,7 @@ def restore_stack(runner: ModelRunner, layout: Layout, stack: np.ndarray, levels
     lo, hi = levels
     if layout.kind == "isotropic":
         mean, scale, _ = restore_isotropic(runner, stack, "ZYX", tuple(tile or DEFAULT_TILE[2]), progress=False,
-                                           levels=(lo, hi), check_domain=False)  # not per chunk (see _check_domain)
+                                           levels=(lo, hi), check_domain=False)  # not per chunk: large_checks
         return mean, scale, None
     if layout.kind == "projection":
         return project(runner, stack, "ZYX", tile, progress=False, levels=(lo, hi)), None, None
