@@ -15,9 +15,13 @@ PHOTONS = (3.0, 10.0)
 PLANES = 8
 
 
-def run_projection_demo(out: Path, quick: bool = False, progress: bool = True, size: int = 128) -> dict:
+def run_projection_demo(out: Path, quick: bool = False, progress: bool = True, size: int = 128,
+                        start_from: tuple[Path, Path] | None = None) -> dict:
     """Run every stage into `out`; returns (and writes to summary.json) the files and the PSNR/SSIM table.
-    `size`: the lateral size of the images (smaller is faster)."""
+    `size`: the lateral size of the images (smaller is faster). `start_from`: (folder holding a 2D CARE model's
+    carekit.json, its Keras weights): the 2D U-Net starts there, with its depth, filters and kernel size."""
+    from .config import ModelRecord
+
     from .data.builtin import clean_images
     from .evaluate.report import markdown_table, write_csv
     from .synth.surface import SurfaceSettings, surface_pairs
@@ -31,10 +35,14 @@ def run_projection_demo(out: Path, quick: bool = False, progress: bool = True, s
     stacks, targets = surface_pairs(frames[:8], list(PHOTONS), settings, seed=0)
     print(f"[1/3] training a projection model on {len(stacks)} {PLANES}-plane stacks of HeLa frames on curved "
           f"surfaces ({', '.join(f'{p:g}' for p in PHOTONS)} photons)", flush=True)
+    unet = {"unet_depth": 2, "unet_first": 16}
+    if start_from is not None:
+        source = ModelRecord.load(start_from[0]).train
+        unet = {k: getattr(source, k) for k in ("unet_depth", "unet_first", "unet_kern_size")}
     config = TrainConfig(axes="YX", patch_size=(32, 32), patches_per_image=32, epochs=3 if quick else 12,
-                         steps_per_epoch=20, batch_size=8, unet_depth=2, unet_first=16, learning_rate=4e-4)
+                         steps_per_epoch=20, batch_size=8, learning_rate=4e-4, **unet)
     train_projection(stacks, targets, config, out / "model", data_info={"source": "demo: hela on curved surfaces"},
-                     progress=progress)
+                     progress=progress, init_unet=start_from[1] if start_from else None)
     print("[2/3] packaging (bioimageio test in every weight format)", flush=True)
     package = build_package(out / "model", out / "projection.zip", name="CARE projection HeLa demo").zip_path
     print("[3/3] projecting held-out stacks and comparing with the baselines", flush=True)

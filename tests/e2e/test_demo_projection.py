@@ -24,3 +24,24 @@ def test_projection_demo_writes_the_package_projection_table_and_figures(tmp_pat
     care = [row for row in rows if row["method"] == "CARE"]
     assert all(row["psnr"] > mip[row["dataset"]] - 6 for row in care)  # a projection of the surface, not noise
     assert "| 3 photons |" in (tmp_path / "results.md").read_text()
+
+
+@pytest.mark.slow
+def test_projection_demo_from_the_shipped_generalist_beats_the_plain_projections(tmp_path, capsys):
+    from pathlib import Path
+
+    from carekit.cli import main
+    from carekit.config import ModelRecord
+
+    generalist = Path(__file__).resolve().parents[2] / "model-zoo" / "care-generalist-nuclei-denoising.zip"
+    assert main(["demo", "--task", "projection", "--quick", "--quiet", "--out", str(tmp_path),
+                 "--from", str(generalist)]) == 0
+    record = ModelRecord.load(tmp_path / "model")
+    assert (record.train.unet_depth, record.train.unet_first) == (3, 16)  # the generalist's U-Net
+    rows = json.loads((tmp_path / "summary.json").read_text())["rows"]
+    psnr = {(row["dataset"], row["method"]): row["psnr"] for row in rows}
+    # measured after 60 steps: 22.0 dB at 3 photons vs MIP 15.0, best-focus plane 19.9, denoised MIP 22.5 (after 240
+    # steps: 25.2, +2.6 dB over the denoised MIP); from scratch, 60 steps stay near the MIP
+    assert psnr["3 photons", "CARE"] > max(psnr["3 photons", "MIP"] + 5, psnr["3 photons", "best-focus plane"]), psnr
+    assert main(["demo", "--task", "isotropic", "--from", str(generalist), "--out", str(tmp_path / "x")]) == 2
+    assert "--from applies to --task projection only" in capsys.readouterr().err

@@ -14,10 +14,17 @@ def add_parser(sub) -> None:
     p.add_argument("--task", choices=("restoration", "isotropic", "projection"), default="restoration",
                    help="restoration (default: denoising on HeLa, the full demo), isotropic (nuclei3d, Z x4) or "
                         "projection (HeLa frames on curved surfaces -> 2D)")
+    p.add_argument("--from", dest="init_from", metavar="MODEL_OR_ZIP",
+                   help="--task projection: start the 2D U-Net from this CARE model or package, e.g. "
+                        "model-zoo/care-generalist-nuclei-denoising.zip")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
+    if args.init_from and args.task != "projection":
+        from ..errors import InputError
+
+        raise InputError("--from applies to --task projection only")
     if args.task == "isotropic":
         from ..demo_isotropic import run_isotropic_demo
 
@@ -25,8 +32,10 @@ def run(args) -> int:
         return 0
     if args.task == "projection":
         from ..demo_projection import run_projection_demo
+        from .train_from import resolve
 
-        run_projection_demo(Path(args.out), quick=args.quick, progress=not args.quiet)
+        start_from = resolve(args.init_from) if args.init_from else None
+        run_projection_demo(Path(args.out), quick=args.quick, progress=not args.quiet, start_from=start_from)
         return 0
     from ..demo import run_demo
 
