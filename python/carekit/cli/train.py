@@ -103,19 +103,28 @@ def _config(args) -> TrainConfig:
     return validated(TrainConfig, **values)
 
 
+def _started_from(args):
+    """(config, data description, source) of a new model: with --from, source = (its folder, its Keras weights) and
+    the config takes its network settings except those given on the command line; else source None."""
+    config, data = _config(args), data_description(args)
+    if not args.init_from:
+        return config, data, None
+    from .train_from import config_from, resolve
+
+    source = resolve(args.init_from)
+    config = config_from(config, source[0], set(_network_given(args)))
+    return config, {**data, "initialized_from": args.init_from}, source  # the path given, not the unpacked copy
+
+
 def _train_projection(args):
     """--projection, with --from: the 2D U-Net starts from a CARE model's network (a probabilistic one's mean)."""
     from .. import workflows
 
-    config, data, weights = _config(args), data_description(args), None
-    if args.init_from:
-        from .train_from import config_from, resolve
-
-        source_dir, weights = resolve(args.init_from)
-        config = config_from(config, source_dir, set(_network_given(args))).model_copy(update={"probabilistic": False})
-        data = {**data, "initialized_from": args.init_from}  # the path given, not the unpacked copy
+    config, data, source = _started_from(args)
+    if source:
+        config = config.model_copy(update={"probabilistic": False})
     return workflows.train_projection(data, args.model, config, planes=args.planes, progress=not args.quiet,
-                                      init_unet=weights)
+                                      init_unet=source[1] if source else None)
 
 
 def run(args) -> int:
@@ -141,15 +150,9 @@ def run(args) -> int:
                                             progress=not args.quiet)
         print(f"ensemble: {ensemble.model_dir} ({len(ensemble.members)} probabilistic members)")
         return 0
-    elif args.init_from:
-        from .train_from import config_from, resolve
-
-        source = resolve(args.init_from)
-        config = config_from(_config(args), source[0], set(_network_given(args)))
-        data = {**data_description(args), "initialized_from": args.init_from}  # the path given, not the unpacked copy
-        result = workflows.train(data, args.model, config, progress=not args.quiet, init_from=source)
     else:
-        result = workflows.train(data_description(args), args.model, _config(args), progress=not args.quiet)
+        config, data, source = _started_from(args)
+        result = workflows.train(data, args.model, config, progress=not args.quiet, init_from=source)
     print(f"model: {result.model_dir}\n  epochs trained: {result.epochs_done}, best validation loss "
           f"{result.best_val_loss:.4f}\n  history: {result.history_plot}")
     return 0
