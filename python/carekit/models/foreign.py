@@ -21,15 +21,19 @@ from __future__ import annotations
 
 import contextlib
 import io
+import threading
 
 import numpy as np
 
 from ..errors import InputError
 from ..io import check_image
 from .foreign_descr import axis_ids, blocksize_parameter, check_axes, choose_foreign_weights, required_input
+from .foreign_stats import chunkwise_refusal, preprocess_with, whole_image_stats
 from .package_files import OpenedPackage, cache_dir
 from .runner import PipelineRunner
 from .spec import NetworkSpec
+
+_PROCESS_STATE = threading.Lock()
 
 
 class ForeignPackage(PipelineRunner):
@@ -53,16 +57,32 @@ class ForeignPackage(PipelineRunner):
         """The first output for `image` (see predict_outputs)."""
         return next(iter(self.predict_outputs(image, axes).values()))
 
-    def predict_outputs(self, image: np.ndarray, axes: str, progress: bool = True) -> dict[str, np.ndarray]:
+    @property
+    def halo(self) -> int:
+        """The largest output halo the package declares (pixels of context each block needs)."""
+        return max(_output_halo(self.descr).values(), default=0)
+
+    def chunkwise_refusal(self, several_planes: bool) -> str | None:
+        """Why the package cannot run chunk by chunk on the distributed path (foreign_stats), or None."""
+        return chunkwise_refusal(self.descr, self.model_axes, several_planes)
+
+    def whole_image_stats(self, image: np.ndarray, axes: str) -> dict:
+        """The statistics the preprocessing needs, of the whole `image` (for predict_outputs' `stats`)."""
+        return whole_image_stats(self.descr, self.input.id, _model_input(image, axes, self.model_axes),
+                                 self.model_axes)
+
+    def predict_outputs(self, image: np.ndarray, axes: str, progress: bool = True,
+                        stats: dict | None = None) -> dict[str, np.ndarray]:
         """Every output tensor by id, each with the image's spatial axes (plus a leading channel axis when it has
-        several channels). Non-finite pixels in the input or the outputs are refused."""
+        several channels). Non-finite pixels in the input or the outputs are refused. `stats`: the preprocessing
+        uses these statistics (whole_image_stats of a larger image that `image` is part of) instead of `image`'s."""
         problems = check_image(np.asarray(image), "input image")
         if problems:
             raise InputError("; ".join(problems))
         from ..train.tf import import_tensorflow
 
         import_tensorflow()  # first: bioimageio.core reads KERAS_BACKEND on import (its default is torch)
-        from bioimageio.core import Tensor, create_prediction_pipeline, predict
+        from bioimageio.core import Tensor, create_prediction_pipeline
         from bioimageio.core.digest_spec import create_sample_for_model
 
         data = _model_input(image, axes, self.model_axes)
@@ -71,17 +91,20 @@ class ForeignPackage(PipelineRunner):
         block = {str(a): n for a, n in self.descr.get_tensor_sizes(ns, 1).inputs[self.input.id].items()}
         work = cache_dir() / "bioimageio"
         work.mkdir(parents=True, exist_ok=True)
-        with contextlib.chdir(work):  # bioimageio.core unzips TensorFlow weights into the working directory
-            if self._pipeline is None:
-                self._pipeline = create_prediction_pipeline(self.descr, weight_format=self.weight_format)
-            sample = create_sample_for_model(self.descr, inputs={self.input.id: Tensor.from_numpy(
-                data, dims=tuple(self.model_axes))}, sample_id="image")
-            self._pipeline.apply_preprocessing(sample)  # statistics over the whole image, before any padding
+        with _PROCESS_STATE:  # a dask worker's threads share one pipeline, the working directory and sys.stderr
+            if self._pipeline is None:  # loaded once; bioimageio.core.predict() would reload it on every call
+                with contextlib.chdir(work):  # bioimageio.core unzips TensorFlow weights into the working directory
+                    self._pipeline = create_prediction_pipeline(self.descr, weight_format=self.weight_format)
+            if stats is None:
+                sample = create_sample_for_model(self.descr, inputs={self.input.id: Tensor.from_numpy(
+                    data, dims=tuple(self.model_axes))}, sample_id="image")
+                self._pipeline.apply_preprocessing(sample)  # statistics over the whole image, before any padding
+            else:
+                sample = preprocess_with(self.descr, self.input.id, data, self.model_axes, stats)
             padded = _pad_to_block(sample, self.input.id, block)
             # bioimageio.core's block progress bar has no switch: without `progress` its stderr output is dropped
             with contextlib.nullcontext() if progress else contextlib.redirect_stderr(io.StringIO()):
-                output = predict(model=self._pipeline, inputs=padded, skip_preprocessing=True,
-                                 blocksize_parameter=ns or 0)
+                output = self._pipeline.predict_sample_with_blocking(padded, skip_preprocessing=True, ns=ns or 0)
         results = {str(k): _output_array(_crop(v, shape), axes) for k, v in output.members.items()}
         for name, result in results.items():
             bad = result.size - np.count_nonzero(np.isfinite(result))

@@ -23,7 +23,9 @@ class ModelRunner(abc.ABC):
 
 class PipelineRunner(ModelRunner):
     """A package that brings its own pre/postprocessing and tiling (any bioimage.io model): restore() hands it whole
-    images through `predict_image` instead of normalizing and tiling them."""
+    images through `predict_image` instead of normalizing and tiling them. `output_ids` name its outputs."""
+
+    output_ids: list[str]
 
     @abc.abstractmethod
     def predict_image(self, image: np.ndarray, axes: str) -> np.ndarray:
@@ -31,9 +33,25 @@ class PipelineRunner(ModelRunner):
         after a leading channel axis when the model gives more than one channel."""
 
     @abc.abstractmethod
-    def predict_outputs(self, image: np.ndarray, axes: str, progress: bool = True) -> dict[str, np.ndarray]:
+    def predict_outputs(self, image: np.ndarray, axes: str, progress: bool = True,
+                        stats: dict | None = None) -> dict[str, np.ndarray]:
         """Every output of the model by id, each as predict_image gives the first (with a progress bar unless
-        `progress` is False)."""
+        `progress` is False); `stats`: whole_image_stats of the larger image `image` is part of, used by the
+        preprocessing instead of statistics of `image`."""
+
+    @abc.abstractmethod
+    def whole_image_stats(self, image: np.ndarray, axes: str) -> dict:
+        """The statistics the model's preprocessing computes over `image`."""
+
+    @abc.abstractmethod
+    def chunkwise_refusal(self, several_planes: bool) -> str | None:
+        """Why the model cannot run chunk by chunk (with whole_image_stats) on an image of one or several
+        planes/stacks, or None."""
+
+    @property
+    @abc.abstractmethod
+    def halo(self) -> int:
+        """Pixels of context around a chunk that its output needs."""
 
     def forward(self, batch: np.ndarray) -> np.ndarray:
         """Each item of a (batch, [z,] y, x, channel) array through predict_image, channels last again."""

@@ -59,13 +59,23 @@ def cached_model(ref: ModelRef) -> ModelRunner:
         return _MODELS[key]
 
 
-def check_distributable(runner: ModelRunner) -> None:
-    if isinstance(runner, PipelineRunner):
-        raise InputError("this package is not a carekit model (it brings its own normalization and tiling); it cannot "
-                         "run on the distributed path yet: convert the region you need to TIFF and predict that")
+def check_distributable(runner: ModelRunner, several_planes: bool) -> None:
+    """Refuse, in one line, a bioimage.io package that cannot run chunk by chunk on an image of one or several
+    planes/stacks."""
+    reason = runner.chunkwise_refusal(several_planes) if isinstance(runner, PipelineRunner) else None
+    if reason:
+        raise InputError(f"this package cannot run chunk by chunk on the distributed path: {reason}. Convert the "
+                         "region you need to TIFF and predict that in memory")
+    clashes = [n for n in output_names(runner) if n.isdigit() or "/" in n or n in ("labels", "OME")]
+    if clashes:
+        raise InputError(f"the package's output ids {clashes} cannot name images inside an OME-Zarr (digits are its "
+                         "resolution levels); predict in memory (TIFF output) instead")
 
 
 def output_names(runner: ModelRunner) -> tuple[str, ...]:
+    """The images of the output: a package's own output ids, else restored plus scale or disagreement."""
+    if isinstance(runner, PipelineRunner):
+        return tuple(runner.output_ids)
     spec = runner.spec
     return ("restored",) + (("disagreement",) if spec.ensemble_members else ("scale",) if spec.probabilistic else ())
 
@@ -100,13 +110,26 @@ def run_chunk(ref: ModelRef, source: ArraySource, plan: OutputPlan, task: ChunkT
                  else slice(None) for a in out_axes[len(extra):])
     results = {name: [] for name in output_names(runner)}
     for number, index in enumerate(np.ndindex(*work.shape[:len(extra)])):
-        outputs = restore_stack(runner, layout, work[index], task.levels[number], tile)
-        for name, out in zip(("restored", "scale", "disagreement"), outputs):
-            if out is not None:
-                results[name].append(out[crop])
+        for name, out in _restore_plane(runner, layout, work[index], task.levels[number], tile).items():
+            results[name].append(out[crop])
     shape = tuple(work.shape[:len(extra)])
     to_plan = [out_axes.index(a) for a in plan.axes]
     write_chunk(plan, task.key, task.target, {name: np.transpose(np.stack(r).reshape(shape + r[0].shape), to_plan)
                                                for name, r in results.items()})
     summary = summarize(runner.spec, results.get("scale", []), results.get("disagreement", []))
     return time.perf_counter() - start, summary
+
+
+def _restore_plane(runner: ModelRunner, layout, stack: np.ndarray, levels, tile) -> dict[str, np.ndarray]:
+    """Every output of one plane/stack (read with its halo): `levels` are its percentile values (carekit models) or
+    its whole_image_stats (bioimage.io packages)."""
+    if not isinstance(runner, PipelineRunner):
+        outputs = restore_stack(runner, layout, stack, levels, tile)
+        return {name: out for name, out in zip(("restored", "scale", "disagreement"), outputs) if out is not None}
+    outputs = runner.predict_outputs(stack, runner.spec.axes, progress=False, stats=levels)
+    for name, out in outputs.items():
+        if out.shape != stack.shape:
+            raise InputError(f"the package's output {name!r} has shape {out.shape} for a chunk of shape "
+                             f"{stack.shape}; only outputs of the input's size can be written chunk by chunk: "
+                             "predict in memory (TIFF output) instead")
+    return {name: out.astype(np.float32, copy=False) for name, out in outputs.items()}

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..models.runner import PipelineRunner
 from ..ngff import ArraySource
 from ..ngff_write import NGFF_VERSIONS, OutputPlan, finish, prepare_output
 from ..normalize import DEGENERATE_RANGE_EPS
@@ -27,7 +28,8 @@ from .cluster import wait_tasks
 from .chunks import ChunkTask, ModelRef, cached_model, check_distributable, output_names, run_chunk
 from .large_checks import check_input, warn_summed
 from .layouts import Layout, check_source, layout_of
-from .percentiles import EXACT_BYTES, compute_levels
+from .package_stats import compute_package_stats
+from .percentiles import EXACT_BYTES, compute_levels, plane_regions
 
 
 @dataclass
@@ -112,14 +114,14 @@ def plan_large(model: str | Path, source: ArraySource, out: str | Path, engine: 
     check_paths(source, out)
     ref = ModelRef(str(Path(model).resolve()), engine, precision)
     runner = cached_model(ref)
-    check_distributable(runner)
     spec = runner.spec
     if not set(spec.axes) <= set(source.axes):
         raise InputError(f"the model needs axes {spec.axes}, the input {source.path} has axes {source.axes!r} "
                          f"(shape {source.shape}); give --axes naming every dimension")
+    check_distributable(runner, several_planes=len(plane_regions(source, spec.axes)) > 1)
     layout = layout_of(spec)
     check_source(layout, spec, source.axes, source.shape, source.pixel_size, z_factor)
-    halo = round_up(spec.halo, spec.divisor)
+    halo = runner.halo if isinstance(runner, PipelineRunner) else round_up(spec.halo, spec.divisor)
     grid = output_chunks(source, layout, halo)
     plan = output_plan(out, source, layout, grid, output_names(runner),
                        {"input": str(Path(source.path).resolve()), "model": ref.path, "engine": engine,
@@ -135,9 +137,12 @@ def restore_large(client, model: str | Path, source: ArraySource, out: str | Pat
     job = plan_large(model, source, out, engine, precision, z_factor, ngff_version)
     spec, layout = cached_model(job.ref).spec, job.layout
     done = prepare_output(job.plan, overwrite)
-    levels = compute_levels(client, source, layout.stack_axes, spec.pmin, spec.pmax, exact_bytes,
-                            layout.z_factor if layout.normalizes_zoomed else 1.0)
-    _warn_degenerate(levels, spec)
+    if isinstance(cached_model(job.ref), PipelineRunner):
+        levels = compute_package_stats(client, job.ref, source, layout.stack_axes)
+    else:
+        levels = compute_levels(client, source, layout.stack_axes, spec.pmin, spec.pmax, exact_bytes,
+                                layout.z_factor if layout.normalizes_zoomed else 1.0)
+        _warn_degenerate(levels, spec)
     check_input(source, layout, spec)
     tasks = chunk_tasks(source, layout, job.grid, job.halo, spec.divisor, levels)
     todo = [t for t in tasks if t.key not in done]
