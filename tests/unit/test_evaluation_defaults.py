@@ -1,7 +1,6 @@
 """Honest evaluation defaults (issue #16 part 4): the GAT camera is estimated from the data when not given,
 contradicting values are warned about, the report names the parameters and every image gets a figure."""
 
-import numpy as np
 import pytest
 
 from carekit.cli import main

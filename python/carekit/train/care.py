@@ -6,6 +6,7 @@ import contextlib
 import io
 import random
 import shutil
+import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -211,6 +212,17 @@ def _load_initial_weights(keras_model, weights: Path) -> None:
         keras_model.load_weights(str(weights))
     except (ValueError, KeyError, OSError) as err:
         raise InputError(f"cannot load the weights {weights} to start from ({str(err).splitlines()[0]})") from err
+
+
+def mean_network_weights(config: TrainConfig, weights: str | Path) -> list[np.ndarray]:
+    """The Keras weights file of a CARE network with `config`'s architecture, as the weights of the same network
+    with one output: of a probabilistic one its mean branch (its scale layer, the last, is left out). Self-supervised
+    fine-tuning and the projection model's 2D U-Net start from these."""
+    with tempfile.TemporaryDirectory() as tmp:
+        network = build_care(config.model_copy(update={"precision": "fp32"}), Path(tmp) / "source").keras_model
+    _load_initial_weights(network, Path(weights))
+    values = network.get_weights()
+    return values[:-2] if config.probabilistic else values
 
 
 def check_new_model_folder(model_dir: Path, can_resume: bool = True) -> None:

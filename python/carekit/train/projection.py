@@ -16,7 +16,8 @@ from ..errors import InputError
 from ..normalize import normalize_percentile
 from . import history
 from .callbacks import HISTORY_FILE, EpochRecorder, ProgressBar
-from .care import (TrainResult, check_new_model_folder, fit_from_generator, removed_if_unusable, seeded)
+from .care import (TrainResult, check_new_model_folder, fit_from_generator, mean_network_weights, removed_if_unusable,
+                   seeded)
 from .sample import save_sample_input
 from .tf import import_tensorflow
 
@@ -82,25 +83,16 @@ def _coarse_head(stack, depth: int, filters: int):
 def init_unet_from(model: keras.Model, config: TrainConfig, weights: str | Path) -> None:
     """Start the projection network's 2D U-Net from a 2D CARE model's Keras weights (same depth, filters and kernel
     size; of a probabilistic model its mean output): a denoiser from the first step."""
-    from csbdeep.internals.nets import common_unet
-
-    unet = model.layers[-1]
-    for prob_out in (False, True):
-        net = common_unet(2, config.unet_depth, config.unet_kern_size, config.unet_first, 1, residual=True,
-                          prob_out=prob_out)
-        source = _with_legacy_h5(net((None, None, 1)))
+    for probabilistic in (False, True):
         try:
-            source.load_weights(str(weights))
+            values = mean_network_weights(config.model_copy(update={"probabilistic": probabilistic}), weights)
             break
-        except (ValueError, KeyError) as err:
+        except InputError as err:
             failure = err
     else:
         raise InputError(f"cannot start the projection U-Net from {weights}: its network differs (use the same "
-                         f"--unet-depth, --unet-first and kernel size; {str(failure).splitlines()[0]})")
-    own = [layer for layer in unet.layers if layer.weights]
-    theirs = [layer for layer in source.layers if layer.weights][:len(own)]
-    for mine, other in zip(own, theirs):
-        mine.set_weights(other.get_weights())
+                         f"--unet-depth, --unet-first and kernel size; {failure})")
+    model.layers[-1].set_weights(values)
 
 
 def _with_legacy_h5(model: keras.Model) -> keras.Model:

@@ -7,7 +7,6 @@ trains the non-blind network itself and so continues a supervised CARE model con
 from __future__ import annotations
 
 import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -23,8 +22,8 @@ from ..io import check_image
 from ..normalize import affine_coefficients, normalize_percentile
 from . import history
 from .callbacks import HISTORY_FILE, EpochRecorder, ProgressBar, save_weights
-from .care import (TrainResult, _flip_augmenter, _load_initial_weights, build_care, check_new_model_folder,
-                   fit_from_generator, removed_if_unusable, seeded)
+from .care import (TrainResult, _flip_augmenter, build_care, check_new_model_folder, fit_from_generator,
+                   mean_network_weights, removed_if_unusable, seeded)
 from .precision import choose, optimizer_for
 from .sample import save_sample_input
 from .tf import import_tensorflow
@@ -106,17 +105,6 @@ def _batches(patches: np.ndarray, targets: np.ndarray, batch_size: int, method: 
         yield _make_inputs(x, y, rng, method, fraction, calibration)
 
 
-def pretrained_weights(source_dir: Path, weights: Path) -> list[np.ndarray]:
-    """The weights of a CARE model's network (`source_dir` holds its carekit.json) for a single-output network of
-    the same architecture: a probabilistic model gives its mean branch (its scale layer, the last, is left out)."""
-    base = ModelRecord.load(source_dir).train
-    with tempfile.TemporaryDirectory() as tmp:
-        network = build_care(base.model_copy(update={"precision": "fp32"}), Path(tmp) / "source").keras_model
-    _load_initial_weights(network, weights)
-    values = network.get_weights()
-    return values[:-2] if base.probabilistic else values
-
-
 def train_selfsupervised(noisy: list[np.ndarray], config: TrainConfig, model_dir: str | Path, method: str = "n2v",
                          mask_fraction: float = 0.01, pretrained: str | Path | None = None, patience: int = 10,
                          data_info: dict | None = None, progress: bool = True,
@@ -137,7 +125,7 @@ def train_selfsupervised(noisy: list[np.ndarray], config: TrainConfig, model_dir
         calibration = (1.0, 0.0)
         if pretrained is not None:
             weights = Path(pretrained_weights_file or Path(pretrained) / "weights_best.h5")
-            care.keras_model.set_weights(pretrained_weights(Path(pretrained), weights))
+            care.keras_model.set_weights(mean_network_weights(ModelRecord.load(Path(pretrained)).train, weights))
             calibration = calibrate(care.keras_model, x_train)
         validation = _make_inputs(x_val, y_val, np.random.default_rng(config.seed + 1), method, mask_fraction,
                                   calibration)
