@@ -4,8 +4,8 @@ a 2D isotropic CARE network is trained on the degraded stack's lateral planes on
 compared with the original in 3D (PSNR/SSIM on the volume and the mean over XZ and YZ slices, carekit's metric
 convention) against linear and cubic interpolation along Z.
 
-Usage: python benchmarks/isotropic_benchmark.py [--factors 4 8] [--epochs 10] [--steps 40] [--unet-first 16] [--sigma-xy 0.5]
-       [--out benchmarks/results]
+Usage: python benchmarks/isotropic_benchmark.py [--factors 4 8] [--epochs 10] [--steps 40] [--unet-first 16]
+       [--unet-depth 2] [--sigma-xy 0.5] [--out benchmarks/results]
 The training budget (epochs x steps x batch 16 of 64x64 patches) is recorded in the results.
 """
 
@@ -108,6 +108,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--unet-first", type=int, default=16)
+    parser.add_argument("--unet-depth", type=int, default=2)
     parser.add_argument("--sigma-xy", type=float, default=0.5,
                         help="lateral sigma (px) of the training PSF's XZ section (the truth here has no extra blur)")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results"))
@@ -116,9 +117,11 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     truth = builtin.load("nuclei3d").data
     config = TrainConfig(epochs=args.epochs, steps_per_epoch=args.steps, patch_size=(64, 64), patches_per_image=64,
-                         unet_first=args.unet_first, unet_depth=2, batch_size=16, learning_rate=4e-4, precision="fp32")
-    budget = (f"{args.epochs} epochs x {args.steps} steps, batch 16, 64x64 patches, U-Net depth 2 / {args.unet_first} "
-              f"filters (CPU); training PSF Gaussian sigma_z = factor/2, sigma_xy = {args.sigma_xy:g} px")
+                         unet_first=args.unet_first, unet_depth=args.unet_depth, batch_size=16, learning_rate=4e-4,
+                         precision="fp32")
+    budget = (f"{args.epochs} epochs x {args.steps} steps, batch 16, 64x64 patches, U-Net depth {args.unet_depth} / "
+              f"{args.unet_first} filters (CPU); training PSF Gaussian sigma_z = factor/2, "
+              f"sigma_xy = {args.sigma_xy:g} px")
     results = {"budget": budget, "factors": {}}
     with tempfile.TemporaryDirectory() as tmp:
         for factor in args.factors:
