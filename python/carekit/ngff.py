@@ -60,7 +60,7 @@ def is_zarr(path: str | Path) -> bool:
 
 def open_source(path: str | Path, axes: str | None = None) -> ArraySource:
     """The full-resolution image of an OME-Zarr, a plain Zarr array (needs `axes`) or a TIFF, without reading it."""
-    path = Path(path)
+    path = Path(path).resolve()  # read by dask workers, whose working directory may differ
     if not path.exists():
         raise InputError(f"input not found: {path}")
     if path.is_file() and path.suffix.lower() in TIFF_SUFFIXES:

@@ -51,22 +51,46 @@ def test_chunks_normalized_with_their_whole_plane(package, tmp_path, client):
     assert written[OUTPUTS[0]].std() > 0.05  # a real output, not a constant
 
 
-def test_postprocessing_with_output_statistics_is_refused(package, tmp_path):
-    folder = package.parent
-    rdf = package_rdf(folder)
-    for output in rdf["outputs"]:
-        output["postprocessing"] = [{"id": "zero_mean_unit_variance"}]
-    (folder / "post.yaml").write_text(json.dumps(rdf))
-    other = tmp_path / "post"
-    other.mkdir()
-    for f in folder.iterdir():
+def variant(package, folder, **changes):
+    """A copy of the package (same weights and test tensors) with `changes` to its description."""
+    folder.mkdir()
+    for f in package.parent.iterdir():
         if f.suffix in (".onnx", ".npy", ".md"):
-            (other / f.name).write_bytes(f.read_bytes())
-    (other / "bioimageio.yaml").write_text(json.dumps(rdf))
+            (folder / f.name).write_bytes(f.read_bytes())
+    rdf = package_rdf(folder)
+    for key, change in changes.items():
+        for tensor in rdf[key]:
+            tensor.update(change)
+    (folder / "bioimageio.yaml").write_text(json.dumps(rdf))
+    return folder / "bioimageio.yaml"
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"outputs": {"postprocessing": [{"id": "zero_mean_unit_variance"}]}}, "postprocessing needs statistics of the "
+                                                                            "whole output"),
+    ({"inputs": {"preprocessing": [{"id": "zero_mean_unit_variance", "kwargs": {"axes": ["x"]}}]}}, "per row or plane"),
+])
+def test_packages_that_chunks_would_change_are_refused(package, tmp_path, changes, message):
+    other = variant(package, tmp_path / "variant", **changes)
     source = open_source(write_ngff(tmp_path / "in.ome.zarr", planes(1), "TYX", {}, (1, 64, 64)))
-    with pytest.raises(InputError, match="postprocessing needs statistics of the whole output.*predict that in memory"):
-        plan_large(other / "bioimageio.yaml", source, tmp_path / "out.ome.zarr")
+    with pytest.raises(InputError, match=f"{message}.*predict that in memory"):
+        plan_large(other, source, tmp_path / "out.ome.zarr")
     assert not (tmp_path / "out.ome.zarr").exists()
+
+
+def test_statistics_pass_reads_planes_only_when_needed(package, tmp_path):
+    from carekit.predict.chunks import ModelRef
+    from carekit.predict.cluster import dask_client
+    from carekit.predict.package_stats import compute_package_stats
+
+    source = open_source(write_ngff(tmp_path / "in.ome.zarr", planes(2, (1500, 1500)), "TYX", {}, (1, 512, 512)))
+    plain = variant(package, tmp_path / "plain", inputs={"preprocessing": []})
+    with dask_client(workers=1, threads_per_worker=1, memory_limit="60MB", processes=False) as small:
+        # a 9 MB float32 plane is over an eighth of the 60 MB worker: a package that normalizes by it is refused ...
+        with pytest.raises(InputError, match="at least 0.1 GiB each"):
+            compute_package_stats(small, ModelRef(str(package)), source, "YX")
+        # ... one that needs no statistics reads nothing here
+        assert compute_package_stats(small, ModelRef(str(plain)), source, "YX") == [{}, {}]
 
 
 def test_threads_of_a_worker_share_one_package(package):

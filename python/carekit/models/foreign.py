@@ -28,12 +28,14 @@ import numpy as np
 from ..errors import InputError
 from ..io import check_image
 from .foreign_descr import axis_ids, blocksize_parameter, check_axes, choose_foreign_weights, required_input
-from .foreign_stats import chunkwise_refusal, preprocess_with, whole_image_stats
+from .foreign_stats import (chunkwise_refusal, needs_whole_image_stats, preprocess_with,
+                            whole_image_stats)
 from .package_files import OpenedPackage, cache_dir
 from .runner import PipelineRunner
 from .spec import NetworkSpec
 
 _PROCESS_STATE = threading.Lock()
+TENSORFLOW_FORMATS = ("tensorflow_saved_model_bundle", "keras_hdf5")
 
 
 class ForeignPackage(PipelineRunner):
@@ -62,6 +64,10 @@ class ForeignPackage(PipelineRunner):
         """The largest output halo the package declares (pixels of context each block needs)."""
         return max(_output_halo(self.descr).values(), default=0)
 
+    @property
+    def needs_whole_image_stats(self) -> bool:
+        return needs_whole_image_stats(self.descr)
+
     def chunkwise_refusal(self, several_planes: bool) -> str | None:
         """Why the package cannot run chunk by chunk on the distributed path (foreign_stats), or None."""
         return chunkwise_refusal(self.descr, self.model_axes, several_planes)
@@ -75,33 +81,25 @@ class ForeignPackage(PipelineRunner):
                         stats: dict | None = None) -> dict[str, np.ndarray]:
         """Every output tensor by id, each with the image's spatial axes (plus a leading channel axis when it has
         several channels). Non-finite pixels in the input or the outputs are refused. `stats`: the preprocessing
-        uses these statistics (whole_image_stats of a larger image that `image` is part of) instead of `image`'s."""
+        uses these statistics (whole_image_stats of a larger image that `image` is part of) instead of `image`'s.
+        Each call normalizes with statistics of its own image (or `stats`): nothing is carried over between calls."""
         problems = check_image(np.asarray(image), "input image")
         if problems:
             raise InputError("; ".join(problems))
         from ..train.tf import import_tensorflow
 
         import_tensorflow()  # first: bioimageio.core reads KERAS_BACKEND on import (its default is torch)
-        from bioimageio.core import Tensor, create_prediction_pipeline
-        from bioimageio.core.digest_spec import create_sample_for_model
-
         data = _model_input(image, axes, self.model_axes)
         shape = dict(zip(self.model_axes, data.shape))
         ns = blocksize_parameter(self.input, shape, _output_halo(self.descr))
         block = {str(a): n for a, n in self.descr.get_tensor_sizes(ns, 1).inputs[self.input.id].items()}
-        work = cache_dir() / "bioimageio"
-        work.mkdir(parents=True, exist_ok=True)
-        with _PROCESS_STATE:  # a dask worker's threads share one pipeline, the working directory and sys.stderr
+        if stats is None:  # statistics over the whole image, before any padding
+            stats = whole_image_stats(self.descr, self.input.id, data, self.model_axes)
+        padded = _pad_to_block(preprocess_with(self.descr, self.input.id, data, self.model_axes, stats), self.input.id,
+                               block)
+        with _PROCESS_STATE:  # a dask worker's threads share one pipeline and sys.stderr
             if self._pipeline is None:  # loaded once; bioimageio.core.predict() would reload it on every call
-                with contextlib.chdir(work):  # bioimageio.core unzips TensorFlow weights into the working directory
-                    self._pipeline = create_prediction_pipeline(self.descr, weight_format=self.weight_format)
-            if stats is None:
-                sample = create_sample_for_model(self.descr, inputs={self.input.id: Tensor.from_numpy(
-                    data, dims=tuple(self.model_axes))}, sample_id="image")
-                self._pipeline.apply_preprocessing(sample)  # statistics over the whole image, before any padding
-            else:
-                sample = preprocess_with(self.descr, self.input.id, data, self.model_axes, stats)
-            padded = _pad_to_block(sample, self.input.id, block)
+                self._pipeline = self._load_pipeline()
             # bioimageio.core's block progress bar has no switch: without `progress` its stderr output is dropped
             with contextlib.nullcontext() if progress else contextlib.redirect_stderr(io.StringIO()):
                 output = self._pipeline.predict_sample_with_blocking(padded, skip_preprocessing=True, ns=ns or 0)
@@ -113,6 +111,18 @@ class ForeignPackage(PipelineRunner):
                                  f"output {name!r} for this input; refusing the result (check that the input suits "
                                  "this model)")
         return results
+
+    def _load_pipeline(self):
+        from bioimageio.core import create_prediction_pipeline
+
+        if self.weight_format not in TENSORFLOW_FORMATS:
+            return create_prediction_pipeline(self.descr, weight_format=self.weight_format)
+        work = cache_dir() / "bioimageio"
+        work.mkdir(parents=True, exist_ok=True)
+        # bioimageio.core unzips TensorFlow weights into the working directory (the process's: paths carekit reads
+        # and writes meanwhile are absolute)
+        with contextlib.chdir(work):
+            return create_prediction_pipeline(self.descr, weight_format=self.weight_format)
 
 
 def _pad_to_block(sample, input_id, block: dict[str, int]):

@@ -19,6 +19,12 @@ def _required(descr) -> tuple[set, set]:
     return set(required.pre), set(required.post)
 
 
+def needs_whole_image_stats(descr) -> bool:
+    """Whether the package's preprocessing computes statistics of its input (else chunks need nothing from the
+    whole image)."""
+    return bool(_required(descr)[0])
+
+
 def chunkwise_refusal(descr, model_axes: list[str], several_planes: bool) -> str | None:
     """Why the package cannot run chunk by chunk on an image of one (`several_planes` False) or more planes/stacks,
     or None."""
@@ -29,6 +35,14 @@ def chunkwise_refusal(descr, model_axes: list[str], several_planes: bool) -> str
     if several_planes and any(m.scope == "dataset" for m in pre):
         return ("its preprocessing uses dataset statistics (over every image it is given), which carekit computes "
                 "for one plane/stack at a time only: give an image of one plane/stack")
+    spatial = {a for a in model_axes if a in ("z", "y", "x")}
+    partial = sorted({type(m).__name__ for m in pre if m.axes is not None and not spatial <= {str(a) for a in m.axes}})
+    if partial:
+        return (f"its preprocessing takes statistics ({', '.join(partial)}) per row or plane of the image, which "
+                "chunks would cut apart")
+    whole = _whole_image_operators(descr, pre | post)
+    if whole:
+        return f"its processing ({', '.join(whole)}) works on the whole image at once, not block by block"
     for tensor in descr.outputs:
         channels = [a for a in tensor.axes if str(a.id) == "channel"]
         if channels and len(getattr(channels[0], "channel_names", [])) > 1:
@@ -36,6 +50,17 @@ def chunkwise_refusal(descr, model_axes: list[str], several_planes: bool) -> str
     if "channel" in model_axes and _input_channels(descr) > 1:
         return "its input has several channels; carekit feeds one-channel planes chunk-wise"
     return None
+
+
+def _whole_image_operators(descr, measures: set) -> list[str]:
+    """The package's pre/postprocessing operators that bioimageio.core runs on whole samples only (e.g. StarDist's
+    or Cellpose's postprocessing)."""
+    from bioimageio.core.proc_ops import BlockwiseOperator
+    from bioimageio.core.proc_setup import setup_pre_and_postprocessing
+
+    # placeholder values: only the operators' kinds are looked at, and with every measure given none computes them
+    operators = setup_pre_and_postprocessing(descr, [], fixed_dataset_stats={m: 0.0 for m in measures})
+    return [type(op).__name__ for op in (*operators.pre, *operators.post) if not isinstance(op, BlockwiseOperator)]
 
 
 def _input_channels(descr) -> int:

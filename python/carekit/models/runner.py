@@ -39,6 +39,11 @@ class PipelineRunner(ModelRunner):
         `progress` is False); `stats`: whole_image_stats of the larger image `image` is part of, used by the
         preprocessing instead of statistics of `image`."""
 
+    @property
+    @abc.abstractmethod
+    def needs_whole_image_stats(self) -> bool:
+        """Whether the model's preprocessing computes statistics of its input (whole_image_stats is empty if not)."""
+
     @abc.abstractmethod
     def whole_image_stats(self, image: np.ndarray, axes: str) -> dict:
         """The statistics the model's preprocessing computes over `image`."""

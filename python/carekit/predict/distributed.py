@@ -110,7 +110,7 @@ def plan_large(model: str | Path, source: ArraySource, out: str | Path, engine: 
     `ngff_version` (`z_factor`: isotropic models, the stack's Z/XY pixel-size ratio when the metadata lack it)."""
     if ngff_version not in NGFF_VERSIONS:
         raise InputError(f"NGFF version {ngff_version!r} cannot be written; choose one of {NGFF_VERSIONS}")
-    out = Path(out)
+    out = Path(out).resolve()  # the workers' working directory is theirs, not the caller's
     check_paths(source, out)
     ref = ModelRef(str(Path(model).resolve()), engine, precision)
     runner = cached_model(ref)
@@ -119,6 +119,9 @@ def plan_large(model: str | Path, source: ArraySource, out: str | Path, engine: 
         raise InputError(f"the model needs axes {spec.axes}, the input {source.path} has axes {source.axes!r} "
                          f"(shape {source.shape}); give --axes naming every dimension")
     check_distributable(runner, several_planes=len(plane_regions(source, spec.axes)) > 1)
+    if isinstance(runner, PipelineRunner) and runner.halo == 0:
+        warnings.warn("this package declares no halo (context around its blocks): chunk borders may show seams; "
+                      "if they do, predict in memory or ask its authors to declare the halo", stacklevel=2)
     layout = layout_of(spec)
     check_source(layout, spec, source.axes, source.shape, source.pixel_size, z_factor)
     halo = runner.halo if isinstance(runner, PipelineRunner) else round_up(spec.halo, spec.divisor)

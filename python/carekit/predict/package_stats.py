@@ -18,6 +18,8 @@ from .percentiles import plane_regions
 def compute_package_stats(client, ref: ModelRef, source: ArraySource, spatial: str) -> list[dict]:
     """The preprocessing statistics of each plane/stack (`spatial` axes; plane_regions order)."""
     regions = plane_regions(source, spatial)
+    if not cached_model(ref).needs_whole_image_stats:
+        return [{}] * len(regions)
     plane_bytes = 4 * int(np.prod([r.stop - r.start for r in regions[0]], dtype=np.int64))
     memory = smallest_worker_memory(client)
     if memory and plane_bytes > memory // 8:
