@@ -224,6 +224,7 @@ def write_results(results: dict) -> None:
                   f"{', '.join(f'{m:.0f}' for m in b['peak_rss_mb_per_worker'])} MB (after the warm-up on a tiny "
                   f"image: {', '.join(f'{m:.0f}' for m in b['peak_rss_mb_per_worker_after_warm_up'])} MB).", ""]
     lines += _lock_ab_lines(results.get("overhead_lock_ab", []))
+    lines += _cluster_ab_lines(results.get("overhead_cluster_ab", []))
     (HERE / "results" / "distributed.md").write_text("\n".join(lines))
     print("\n".join(lines))
 
@@ -244,6 +245,23 @@ def _lock_ab_lines(runs: list) -> list[str]:
                      f"{m['dask_lock_s']:.1f} s ({100 * m['overhead_lock']:+.0f}%), without {m['dask_no_lock_s']:.1f} s "
                      f"({100 * m['overhead_no_lock']:+.0f}%); lock / no lock per round {m['lock_over_no_lock']:.2f}"
                      f"{cpu}")
+    return lines + [""]
+
+
+def _cluster_ab_lines(runs: list) -> list[str]:
+    """The cluster-shape A/B runs (benchmarks/distributed_overhead.py), one line each."""
+    if not runs:
+        return []
+    lines = ["## Overhead by cluster shape (`benchmarks/distributed_overhead.py`)", "",
+             "HeLa package, in-process restore and dask on each local cluster shape (workers x threads) in each round "
+             "(order alternating); medians over the rounds:", ""]
+    for run in runs:
+        m, loads = run["medians"], [r["load_average"] for r in run["rounds"]]
+        parts = [f"{name}: {m[f'dask_{name}_s']:.2f} s ({100 * m[f'overhead_{name}']:+.1f}%, CPU "
+                 f"{m[f'dask_{name}_cpu_s']:.1f} s)" for name in run["shapes"]]
+        lines.append(f"- {run['date']}, {run['image']}, {len(run['rounds'])} rounds, load average "
+                     f"{min(loads):.1f}-{max(loads):.1f}: in-process {m['in_process_s']:.2f} s (CPU "
+                     f"{m['in_process_cpu_s']:.1f} s); dask {'; '.join(parts)}")
     return lines + [""]
 
 
