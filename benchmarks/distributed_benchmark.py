@@ -259,7 +259,9 @@ def _cluster_ab_lines(runs: list) -> list[str]:
         m, loads = run["medians"], [r["load_average"] for r in run["rounds"]]
         parts = [f"{name}: {m[f'dask_{name}_s']:.2f} s ({100 * m[f'overhead_{name}']:+.1f}%, CPU "
                  f"{m[f'dask_{name}_cpu_s']:.1f} s)" for name in run["shapes"]]
-        lines.append(f"- {run['date']}, {run['image']}, {len(run['rounds'])} rounds, load average "
+        threads = f", network threads per chunk: {run['network_threads_per_task']}" \
+            if "network_threads_per_task" in run else ""
+        lines.append(f"- {run['date']}, {run['image']}, {len(run['rounds'])} rounds{threads}, load average "
                      f"{min(loads):.1f}-{max(loads):.1f}: in-process {m['in_process_s']:.2f} s (CPU "
                      f"{m['in_process_cpu_s']:.1f} s); dask {'; '.join(parts)}")
     return lines + [""]

@@ -88,7 +88,7 @@ def record(rows: list, medians: dict, image: list, shapes: list) -> None:
     results = json.loads(path.read_text())
     results.setdefault("overhead_cluster_ab", []).append(
         {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "image": image, "shapes": shapes,
-         "rounds": rows, "medians": medians})
+         "network_threads_per_task": "1", "rounds": rows, "medians": medians})
     write_results(results)
 
 

@@ -1,5 +1,6 @@
-"""A dask worker's network uses at most the worker's threads (--threads-per-worker), so that several workers on one
-machine do not fight over its cores; in-process prediction keeps the runtime's default (all cores)."""
+"""A dask worker runs one chunk per thread (--threads-per-worker) and each chunk's network on one thread, so that
+workers and their chunks share a machine's cores without oversubscribing them; in-process prediction keeps the
+runtime's default (all cores)."""
 
 import os
 import subprocess
@@ -37,11 +38,13 @@ def test_onnx_runtime_capped_to_one_thread_starts_no_thread_pool():
     assert _threads_added("default") >= 1  # in-process default unchanged: a pool over the machine's cores
 
 
-def test_worker_loads_the_model_capped_to_its_threads_and_lean_only_under_a_tight_memory_limit():
+def test_worker_loads_the_model_on_one_thread_per_task_and_lean_only_under_a_tight_memory_limit():
     ref = ModelRef(str(HELA_MODEL.resolve()))
     share = lambda r: (cached_model(r).threads, cached_model(r).lean_memory)  # noqa: E731
     with dask_client(workers=1, threads_per_worker=1, memory_limit="1GiB") as client:
         assert client.submit(share, ref).result() == (1, True)  # 1 GiB per thread: no ONNX Runtime arena
     with dask_client(workers=1, threads_per_worker=1, memory_limit="5GiB") as client:
         assert client.submit(share, ref).result() == (1, False)  # 5 GiB per thread: the faster arena
+    with dask_client(workers=1, threads_per_worker=2, memory_limit="6GiB") as client:
+        assert client.submit(share, ref).result() == (1, True)  # two chunks at once, one thread each; 3 GiB each
     assert share(ref) == (None, False)  # outside a worker: the runtime's defaults

@@ -1,9 +1,9 @@
 """What a dask worker does for one output chunk: read the chunk plus the model's halo, normalize each plane/stack
 with the percentiles computed over the whole plane/stack beforehand, run the in-memory recipe of the model's kind
 (layouts.restore_stack), keep the core, write it.
-The model is loaded once per worker process (a cache keyed by model path, engine and precision), its network capped
-to the worker's threads (--threads-per-worker) so that several workers on one machine do not fight over its cores,
-and without ONNX Runtime's memory arena where the worker's --memory-limit is tight."""
+The model is loaded once per worker process (a cache keyed by model path, engine and precision), its network on one
+thread per task (the worker runs --threads-per-worker chunks at once, so workers and their chunks share the cores
+without oversubscribing them), and without ONNX Runtime's memory arena where the worker's --memory-limit is tight."""
 
 from __future__ import annotations
 
@@ -36,9 +36,11 @@ class ModelRef:
 
 
 def _worker_share() -> tuple[int | None, bool]:
-    """(threads, lean memory) of the dask worker running this task: its thread count, and whether its memory limit
-    per thread is too tight for ONNX Runtime's memory arena; (None, False) outside a worker (the runtime's
-    defaults)."""
+    """(network threads, lean memory) for a task on the dask worker running it: one thread, as the worker runs one
+    chunk per thread at once (a network on all of them would put threads x threads on its cores: measured +14% wall
+    time vs in-process restore for 1 worker x 2 threads, -2% with one each; benchmarks/distributed_overhead.py), and
+    whether its memory limit per thread is too tight for ONNX Runtime's memory arena; (None, False) outside a worker
+    (the runtime's defaults)."""
     from distributed import get_worker
 
     try:
@@ -46,7 +48,7 @@ def _worker_share() -> tuple[int | None, bool]:
     except ValueError:
         return None, False
     threads, limit = worker.state.nthreads, worker.memory_manager.memory_limit
-    return threads, bool(limit) and limit / threads < ARENA_MIN_BYTES_PER_THREAD
+    return 1, bool(limit) and limit / threads < ARENA_MIN_BYTES_PER_THREAD
 
 
 def cached_model(ref: ModelRef) -> ModelRunner:
