@@ -125,6 +125,20 @@ def prob_package(tmp_path_factory) -> Path:
     return root / "prob.zip"
 
 
+@pytest.fixture(scope="session")
+def foreign_package(tmp_path_factory) -> Path:
+    """The hand-written bioimage.io package of tests/foreign_package.py (its bioimageio.yaml)."""
+    from tests.foreign_package import write_foreign_package
+
+    return write_foreign_package(tmp_path_factory.mktemp("foreign"))
+
+
+@pytest.fixture
+def isolated_cache(tmp_path, monkeypatch):
+    """carekit's cache (unpacked packages, bioimageio.core's working files) in the test's own folder."""
+    monkeypatch.setenv("CAREKIT_CACHE", str(tmp_path / "cache"))
+
+
 def png_panels(path: str | Path, n_panels: int, top: float = 0.0, bottom: float = 1.0):
     """A saved figure's pixels (height, width, channels) and, for each of `n_panels` equal-width columns of its
     rows between the fractions `top` and `bottom`, the fraction of non-white pixels and the range of their

@@ -13,19 +13,17 @@ from carekit.errors import InputError
 from carekit.ngff import open_source
 from carekit.predict import restore
 from carekit.predict.distributed import plan_large, restore_large
-from tests.foreign_package import OUTPUTS, package_rdf, reference_outputs, write_foreign_package
+from tests.foreign_package import OUTPUTS, package_rdf, reference_outputs
 
 from .conftest import write_ngff
 
 
-@pytest.fixture(scope="module")
-def package(tmp_path_factory):
-    return write_foreign_package(tmp_path_factory.mktemp("foreign"))
+pytestmark = pytest.mark.usefixtures("isolated_cache")
 
 
-@pytest.fixture(autouse=True)
-def cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("CAREKIT_CACHE", str(tmp_path / "cache"))
+@pytest.fixture
+def package(foreign_package):
+    return foreign_package
 
 
 def planes(n, shape=(150, 130)):

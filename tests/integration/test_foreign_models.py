@@ -16,18 +16,15 @@ from carekit.io import read_image, write_image
 from carekit.models import load_model
 from carekit.models.foreign import ForeignPackage
 from carekit.predict import restore
-from tests.foreign_package import HALO, OUTPUTS, SIZE, package_rdf, reference_outputs, tensor_axes, write_package, \
-    write_foreign_package
+from tests.foreign_package import HALO, OUTPUTS, SIZE, package_rdf, reference_outputs, tensor_axes, write_package
 
 
-@pytest.fixture(scope="module")
-def package(tmp_path_factory):
-    return write_foreign_package(tmp_path_factory.mktemp("foreign"))
+pytestmark = pytest.mark.usefixtures("isolated_cache")
 
 
-@pytest.fixture(autouse=True)
-def cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("CAREKIT_CACHE", str(tmp_path / "cache"))
+@pytest.fixture
+def package(foreign_package):
+    return foreign_package
 
 
 @pytest.fixture(scope="module")
