@@ -52,17 +52,14 @@ class ForeignPackage(PipelineRunner):
         self.model_axes = axis_ids(self.input)
         self.output_ids = [str(getattr(t, "id", getattr(t, "name", ""))) for t in descr.outputs]
         spatial = "".join(a.upper() for a in self.model_axes if a in ("z", "y", "x"))
-        self.spec = NetworkSpec(spatial, None, None, halo=0, divisor=1, probabilistic=False)
+        # halo: the largest output halo the package declares (the context each block, or chunk, needs)
+        self.spec = NetworkSpec(spatial, None, None, halo=max(_output_halo(descr).values(), default=0), divisor=1,
+                                probabilistic=False)
         self._pipeline = None
 
     def predict_image(self, image: np.ndarray, axes: str) -> np.ndarray:
         """The first output for `image` (see predict_outputs)."""
         return next(iter(self.predict_outputs(image, axes).values()))
-
-    @property
-    def halo(self) -> int:
-        """The largest output halo the package declares (pixels of context each block needs)."""
-        return max(_output_halo(self.descr).values(), default=0)
 
     @property
     def needs_whole_image_stats(self) -> bool:

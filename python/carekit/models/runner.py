@@ -53,11 +53,6 @@ class PipelineRunner(ModelRunner):
         """Why the model cannot run chunk by chunk (with whole_image_stats) on an image of one or several
         planes/stacks, or None."""
 
-    @property
-    @abc.abstractmethod
-    def halo(self) -> int:
-        """Pixels of context around a chunk that its output needs."""
-
     def forward(self, batch: np.ndarray) -> np.ndarray:
         """Each item of a (batch, [z,] y, x, channel) array through predict_image, channels last again."""
         outputs = []

@@ -119,12 +119,12 @@ def plan_large(model: str | Path, source: ArraySource, out: str | Path, engine: 
         raise InputError(f"the model needs axes {spec.axes}, the input {source.path} has axes {source.axes!r} "
                          f"(shape {source.shape}); give --axes naming every dimension")
     check_distributable(runner, several_planes=len(plane_regions(source, spec.axes)) > 1)
-    if isinstance(runner, PipelineRunner) and runner.halo == 0:
+    if isinstance(runner, PipelineRunner) and spec.halo == 0:
         warnings.warn("this package declares no halo (context around its blocks): chunk borders may show seams; "
                       "if they do, predict in memory or ask its authors to declare the halo", stacklevel=2)
     layout = layout_of(spec)
     check_source(layout, spec, source.axes, source.shape, source.pixel_size, z_factor)
-    halo = runner.halo if isinstance(runner, PipelineRunner) else round_up(spec.halo, spec.divisor)
+    halo = round_up(spec.halo, spec.divisor)
     grid = output_chunks(source, layout, halo)
     plan = output_plan(out, source, layout, grid, output_names(runner),
                        {"input": str(Path(source.path).resolve()), "model": ref.path, "engine": engine,
