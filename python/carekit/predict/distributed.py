@@ -138,9 +138,10 @@ def restore_large(client, model: str | Path, source: ArraySource, out: str | Pat
                   ngff_version: str = "0.4") -> LargeRestoration:
     """Restore `source` with `model` into the OME-Zarr `out` (NGFF `ngff_version`) on the cluster behind `client`."""
     job = plan_large(model, source, out, engine, precision, z_factor, ngff_version)
-    spec, layout = cached_model(job.ref).spec, job.layout
+    runner, layout = cached_model(job.ref), job.layout
+    spec = runner.spec
     done = prepare_output(job.plan, overwrite)
-    if isinstance(cached_model(job.ref), PipelineRunner):
+    if isinstance(runner, PipelineRunner):
         levels = compute_package_stats(client, job.ref, source, layout.stack_axes)
     else:
         levels = compute_levels(client, source, layout.stack_axes, spec.pmin, spec.pmax, exact_bytes,
