@@ -229,42 +229,45 @@ def write_results(results: dict) -> None:
     print("\n".join(lines))
 
 
-def _lock_ab_lines(runs: list) -> list[str]:
-    """The per-worker network lock A/B runs (benchmarks/distributed_overhead.py), one line each."""
+def _runs_section(title: str, intro: str, runs: list, line) -> list[str]:
+    """A markdown section for recorded A/B runs of benchmarks/distributed_overhead.py: `line(run, medians, loads)`
+    gives each run's line (none: no section)."""
     if not runs:
         return []
-    lines = ["## Overhead: per-worker network lock A/B (`benchmarks/distributed_overhead.py`)", "",
-             "HeLa package, 1 worker x 2 threads, in-process restore and dask with/without the lock in each round "
-             "(order alternating); medians over the rounds:", ""]
-    for run in runs:
-        m, loads = run["medians"], [r["load_average"] for r in run["rounds"]]
-        cpu = (f"; CPU s in-process {m['in_process_cpu_s']:.1f}, lock {m['dask_lock_cpu_s']:.1f}, no lock "
-               f"{m['dask_no_lock_cpu_s']:.1f}" if "in_process_cpu_s" in m else "")
-        lines.append(f"- {run['date']}, {run['image']}, {len(run['rounds'])} rounds, load average "
-                     f"{min(loads):.1f}-{max(loads):.1f}: in-process {m['in_process_s']:.1f} s; dask with lock "
-                     f"{m['dask_lock_s']:.1f} s ({100 * m['overhead_lock']:+.0f}%), without {m['dask_no_lock_s']:.1f} s "
-                     f"({100 * m['overhead_no_lock']:+.0f}%); lock / no lock per round {m['lock_over_no_lock']:.2f}"
-                     f"{cpu}")
+    lines = [f"## {title} (`benchmarks/distributed_overhead.py`)", "", intro, ""]
+    lines += [line(run, run["medians"], [r["load_average"] for r in run["rounds"]]) for run in runs]
     return lines + [""]
 
 
+def _lock_ab_lines(runs: list) -> list[str]:
+    """The per-worker network lock A/B runs, one line each."""
+    def line(run, m, loads):
+        cpu = (f"; CPU s in-process {m['in_process_cpu_s']:.1f}, lock {m['dask_lock_cpu_s']:.1f}, no lock "
+               f"{m['dask_no_lock_cpu_s']:.1f}" if "in_process_cpu_s" in m else "")
+        return (f"- {run['date']}, {run['image']}, {len(run['rounds'])} rounds, load average "
+                f"{min(loads):.1f}-{max(loads):.1f}: in-process {m['in_process_s']:.1f} s; dask with lock "
+                f"{m['dask_lock_s']:.1f} s ({100 * m['overhead_lock']:+.0f}%), without {m['dask_no_lock_s']:.1f} s "
+                f"({100 * m['overhead_no_lock']:+.0f}%); lock / no lock per round {m['lock_over_no_lock']:.2f}{cpu}")
+
+    return _runs_section("Overhead: per-worker network lock A/B", "HeLa package, 1 worker x 2 threads, in-process "
+                         "restore and dask with/without the lock in each round (order alternating); medians over the "
+                         "rounds:", runs, line)
+
+
 def _cluster_ab_lines(runs: list) -> list[str]:
-    """The cluster-shape A/B runs (benchmarks/distributed_overhead.py), one line each."""
-    if not runs:
-        return []
-    lines = ["## Overhead by cluster shape (`benchmarks/distributed_overhead.py`)", "",
-             "HeLa package, in-process restore and dask on each local cluster shape (workers x threads) in each round "
-             "(order alternating); medians over the rounds:", ""]
-    for run in runs:
-        m, loads = run["medians"], [r["load_average"] for r in run["rounds"]]
+    """The cluster-shape A/B runs, one line each."""
+    def line(run, m, loads):
         parts = [f"{name}: {m[f'dask_{name}_s']:.2f} s ({100 * m[f'overhead_{name}']:+.1f}%, CPU "
                  f"{m[f'dask_{name}_cpu_s']:.1f} s)" for name in run["shapes"]]
         threads = f", network threads per chunk: {run['network_threads_per_task']}" \
             if "network_threads_per_task" in run else ""
-        lines.append(f"- {run['date']}, {run['image']}, {len(run['rounds'])} rounds{threads}, load average "
-                     f"{min(loads):.1f}-{max(loads):.1f}: in-process {m['in_process_s']:.2f} s (CPU "
-                     f"{m['in_process_cpu_s']:.1f} s); dask {'; '.join(parts)}")
-    return lines + [""]
+        return (f"- {run['date']}, {run['image']}, {len(run['rounds'])} rounds{threads}, load average "
+                f"{min(loads):.1f}-{max(loads):.1f}: in-process {m['in_process_s']:.2f} s (CPU "
+                f"{m['in_process_cpu_s']:.1f} s); dask {'; '.join(parts)}")
+
+    return _runs_section("Overhead by cluster shape", "HeLa package, in-process restore and dask on each local "
+                         "cluster shape (workers x threads) in each round (order alternating); medians over the "
+                         "rounds:", runs, line)
 
 
 def main() -> None:
