@@ -142,29 +142,34 @@ def _weights_and_tensors(model, work: Path, formats, zoom: ZoomPackaging | None,
     crop, test_out = test_pair
     if zoom:
         zoom.write_test_tensors(work, crop, test_out, record.pixel_size)
-        return zoom.export_weights(model, work, formats)
+        return zoom.export_weights(model, work, formats, crop)
     write_test_tensors(work, crop, test_out, spec.axes, record.pixel_size, "ZYX" if spec.projection else None)
-    return _export_weights(model, work, formats), None
+    return _export_weights(model, work, formats, _network_input(crop, spec)), None
 
 
 def _test_output(model, crop: np.ndarray, spec: NetworkSpec, model_dir: Path) -> np.ndarray:
     """The network's output for the test input (batch and channel axes added), refused when not finite."""
-    normalized = normalize_percentile(crop, spec.pmin, spec.pmax, warn_as="sample image")
-    test_out = np.asarray(model(normalized[None, ..., None], training=False))
+    test_out = np.asarray(model(_network_input(crop, spec, warn_as="sample image"), training=False))
     if not np.isfinite(test_out).all():
         raise InputError(f"{model_dir} gives NaN/Inf on the sample image: its weights are damaged (e.g. by diverged "
                          "training); retrain or resume it from good weights before packaging")
     return test_out
 
 
-def _export_weights(model, work: Path, formats: tuple[str, ...]) -> dict[str, Path | None]:
+def _network_input(crop: np.ndarray, spec: NetworkSpec, warn_as: str | None = None) -> np.ndarray:
+    """The test input as the network takes it: normalized, with batch and channel axes."""
+    return normalize_percentile(crop, spec.pmin, spec.pmax, warn_as=warn_as)[None, ..., None]
+
+
+def _export_weights(model, work: Path, formats: tuple[str, ...], probe: np.ndarray) -> dict[str, Path | None]:
+    """`probe`: the network's test input, on which the ONNX export is checked against TensorFlow."""
     from ..train import export
 
     return {
         "keras_hdf5": export.save_keras_hdf5(model, work / "care_keras.h5") if "keras_hdf5" in formats else None,
         "tensorflow_saved_model_bundle": export.save_saved_model_zip(model, work / "care_tf_saved_model.zip")
         if "tensorflow_saved_model_bundle" in formats else None,
-        "onnx": export.save_onnx(model, work / "care.onnx") if "onnx" in formats else None,
+        "onnx": export.save_onnx(model, work / "care.onnx", probe) if "onnx" in formats else None,
     }
 
 

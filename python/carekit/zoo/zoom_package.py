@@ -114,17 +114,34 @@ class ZoomPackaging:
         from ..train.tf import import_tensorflow
 
         tf = import_tensorflow()
-        spec = self.spec
-        given = (normalize_percentile(crop, spec.pmin, spec.pmax, spec.eps, warn_as="sample image")
-                 if spec.kind == "isotropic" else crop)  # an upsampling graph normalizes after its zoom
-        out = np.asarray(self.recipe(model, tf.constant(given[None, ..., None])))
+        out = np.asarray(self.recipe(model, tf.constant(self.recipe_input(crop, warn_as="sample image"))))
         if not np.isfinite(out).all():
             raise InputError("the model gives NaN/Inf on the sample image: its weights are damaged (e.g. by diverged "
                              "training); retrain it before packaging")
         return out
 
-    def export_weights(self, model, work: Path, formats: tuple[str, ...]) -> tuple[dict, dict[str, str]]:
-        """({format: recipe weights or None}, {format: attached bare-network file})."""
+    def recipe_input(self, crop: np.ndarray, warn_as: str | None = None) -> np.ndarray:
+        """The test crop as the recipe graph takes it (batch and channel axes added): normalized for isotropic
+        restoration; raw for axial upsampling, whose graph normalizes after its zoom."""
+        spec = self.spec
+        given = (normalize_percentile(crop, spec.pmin, spec.pmax, spec.eps, warn_as=warn_as)
+                 if spec.kind == "isotropic" else crop)
+        return np.ascontiguousarray(given[None, ..., None], np.float32)
+
+    def network_input(self, crop: np.ndarray) -> np.ndarray:
+        """An input for the bare network cut from the normalized test crop: its middle plane (isotropic: a 2D
+        network), or the stack mirror-padded along Z to a multiple of the network's step (upsampling: 3D)."""
+        spec = self.spec
+        normalized = normalize_percentile(crop, spec.pmin, spec.pmax, spec.eps)
+        if spec.kind == "isotropic":
+            return normalized[len(normalized) // 2][None, ..., None]
+        extra = round_up(len(normalized), self.geometry.step) - len(normalized)
+        return np.pad(normalized, [(0, extra), (0, 0), (0, 0)], mode="symmetric")[None, ..., None]
+
+    def export_weights(self, model, work: Path, formats: tuple[str, ...], crop: np.ndarray
+                       ) -> tuple[dict, dict[str, str]]:
+        """({format: recipe weights or None}, {format: attached bare-network file}); `crop`: the test input, on
+        which the ONNX exports are checked against TensorFlow."""
         from ..train import export
 
         recipe = self.recipe
@@ -132,10 +149,11 @@ class ZoomPackaging:
                  "tensorflow_saved_model_bundle": export.save_saved_model_zip(
                      model, work / "care_tf_saved_model.zip", recipe=recipe)
                  if "tensorflow_saved_model_bundle" in formats else None,
-                 "onnx": export.save_onnx(model, work / "care.onnx", recipe=recipe) if "onnx" in formats else None}
+                 "onnx": export.save_onnx(model, work / "care.onnx", self.recipe_input(crop), recipe=recipe)
+                 if "onnx" in formats else None}
         export.save_keras_hdf5(model, work / NETWORK_FILES["keras_hdf5"])
         export.save_saved_model_zip(model, work / NETWORK_FILES["tensorflow_saved_model_bundle"])
-        export.save_onnx(model, work / NETWORK_FILES["onnx"])
+        export.save_onnx(model, work / NETWORK_FILES["onnx"], self.network_input(crop))
         return files, dict(NETWORK_FILES)
 
     def write_test_tensors(self, work: Path, crop: np.ndarray, test_out: np.ndarray, pixel_size: dict) -> None:
