@@ -1,6 +1,7 @@
 """PSNR vs wall time: supervised training on a left-out dataset from scratch vs from the generalist that never saw it.
 
     .venv/bin/python benchmarks/finetune_curves.py [--dataset mahotas] [--budgets 1 2.5 5 10]
+                                                   [--arms scratch generalist selfsup]
 
 The "user's data" are the training images of the left-out dataset (synth.generalist.split) made into semi-synthetic
 pairs at 3 and 10 photons (carekit's camera model, 4 noise seeds); the test images are its held-out images at 3 and
@@ -8,10 +9,13 @@ pairs at 3 and 10 photons (carekit's camera model, 4 noise seeds); the test imag
 (carekit.generalist.recipe) and learning rate; "from the generalist" starts from
 benchmarks/_work/generalist/without-DATASET (the left-out generalist of generalist_benchmark.py, which never saw the
 dataset; trained here first, with that benchmark's recipe, when a fresh clone lacks it), i.e. what `carekit train
---from` does. Weights are saved when the training time passes each budget (minutes; data
+--from` does. "Self-supervised from the generalist" sees the user's noisy images only (R2R, what `carekit finetune`
+does with its defaults: the generalist's mean network, learning rate / 3, early stopping after 10 epochs without
+improvement; its validation passes are not counted in its time). Weights are saved when the training time passes each budget (minutes; data
 preparation and the saves are not counted) and evaluated afterwards. The best oracle-tuned classical baseline (true
 camera) is the reference line.
 Results: benchmarks/results/finetune.{json,md,png}. Times are on whatever machine runs it (its load is recorded).
+Arms left out of --arms keep their earlier measurement in the results (each point records the load it ran under).
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ WORK = HERE / "_work" / "finetune"
 RESULTS = HERE / "results"
 PHOTONS = (3.0, 10.0)
 CAMERA = {"gain": 1.0, "read_noise": 2.0, "offset": 100.0}
+ARMS = {"scratch": "from scratch", "generalist": "from the generalist",
+        "selfsup": "self-supervised from the generalist"}
 
 
 def user_pairs(dataset: str):
@@ -83,6 +89,21 @@ def timed_training(lows, highs, start_from: Path | None, budgets_s: list[float],
     return snapshots.saved
 
 
+def selfsup_training(noisy, start_from: Path, budgets_s: list[float], folder: Path) -> dict:
+    """R2R fine-tuning of the generalist on the noisy images only, saving the weights as each budget passes."""
+    from carekit.generalist import recipe
+    from carekit.train.selfsup import train_selfsupervised
+
+    base = recipe()
+    config = recipe(epochs=100000, steps_per_epoch=40).model_copy(update={
+        "patches_per_image": 32, "precision": "fp32", "probabilistic": False, "learning_rate": base.learning_rate / 3})
+    shutil.rmtree(folder, ignore_errors=True)
+    snapshots = Snapshots(budgets_s, folder, None)
+    train_selfsupervised(noisy, config, folder / "model", method="r2r", pretrained=start_from, progress=False,
+                         callbacks=(snapshots,))
+    return snapshots.saved
+
+
 def Snapshots(budgets_s, folder: Path, record):  # noqa: N802  (a Keras callback built after TF is imported)
     import keras
 
@@ -100,14 +121,23 @@ def Snapshots(budgets_s, folder: Path, record):  # noqa: N802  (a Keras callback
             self.trained += time.perf_counter() - self.last
             self.steps += 1
             while self.pending and self.trained >= self.pending[0]:
-                budget = self.pending.pop(0)
-                target = folder / f"after_{budget:g}s"
-                shutil.copytree(folder / "model", target, ignore=shutil.ignore_patterns("*.h5"), dirs_exist_ok=True)
-                record.save(target)
-                save_weights(self.model, target / "weights_best.h5")
-                self.saved[budget] = {"folder": str(target), "steps": self.steps, "load": os.getloadavg()[0]}
+                self._save(self.pending.pop(0))
             if not self.pending:
                 self.model.stop_training = True
+
+        def on_train_end(self, logs=None):
+            """Early stopping ended the training: the later budgets get its final (best) weights."""
+            while self.pending:
+                self._save(self.pending.pop(0), stopped_early=True)
+
+        def _save(self, budget, stopped_early=False):
+            target = folder / f"after_{budget:g}s"
+            shutil.copytree(folder / "model", target, ignore=shutil.ignore_patterns("*.h5"), dirs_exist_ok=True)
+            if record is not None:  # else the training wrote its own record into the model folder
+                record.save(target)
+            save_weights(self.model, target / "weights_best.h5")
+            self.saved[budget] = {"folder": str(target), "steps": self.steps, "load": os.getloadavg()[0],
+                                  "stopped_early": stopped_early}
 
     return _Snapshots()
 
@@ -135,6 +165,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--dataset", default="mahotas")
     parser.add_argument("--budgets", type=float, nargs="+", default=[1, 2.5, 5, 10], help="minutes")
+    parser.add_argument("--arms", nargs="+", choices=list(ARMS), default=list(ARMS))
     args = parser.parse_args()
     start_from = lodo_dir(args.dataset)
     train_all(LODO_EPOCHS, LODO_STEPS, [args.dataset])  # no-op when generalist_benchmark.py trained it already
@@ -144,11 +175,18 @@ def main() -> None:
               "cpu_cores": os.cpu_count(), "load_average_start": os.getloadavg(), "runs": {}}
     result["best_baseline"] = best_baselines(tests)
     result["generalist_before_training"] = psnr_of(start_from, tests)
-    for name, source in (("from scratch", None), ("from the generalist", start_from)):
-        saved = timed_training(lows, highs, source, budgets, WORK / name.replace(" ", "_"))
+    earlier = json.loads((RESULTS / "finetune.json").read_text()) if (RESULTS / "finetune.json").exists() else {}
+    if earlier.get("dataset") == args.dataset:
+        result["runs"] = {name: [{**point, "psnr": {float(p): v for p, v in point["psnr"].items()}} for point in points]
+                          for name, points in earlier["runs"].items()}  # JSON made the photon keys strings
+    for arm in args.arms:
+        name, folder = ARMS[arm], WORK / ARMS[arm].replace(" ", "_")
+        saved = (selfsup_training(lows, start_from, budgets, folder) if arm == "selfsup" else
+                 timed_training(lows, highs, start_from if arm == "generalist" else None, budgets, folder))
         result["runs"][name] = [{"minutes": b / 60, **info, "psnr": psnr_of(info["folder"], tests)}
                                 for b, info in saved.items()]
         print(name, json.dumps(result["runs"][name]), flush=True)
+    result["runs"] = {ARMS[arm]: result["runs"][ARMS[arm]] for arm in ARMS if ARMS[arm] in result["runs"]}
     result["load_average_end"] = os.getloadavg()
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "finetune.json").write_text(json.dumps(result, indent=2))
@@ -159,16 +197,18 @@ def main() -> None:
 def markdown(result: dict) -> str:
     lines = [f"# PSNR vs training time on a left-out dataset ({result['dataset']})", "",
              f"{result['cpu_cores']} CPU cores, {_sharing(result)} (load average {result['load_average_start'][0]:.1f}"
-             f" at the start, {result['load_average_end'][0]:.1f} at the end); times count training steps only. Supervised, semi-synthetic pairs from the dataset's training images "
-             "at 3 and 10 photons; PSNR (dB) on its held-out images. The generalist start never saw this dataset.", "",
+             f" at the start, {result['load_average_end'][0]:.1f} at the end); times count training steps only. Supervised: semi-synthetic pairs from the dataset's training images "
+             "at 3 and 10 photons; self-supervised: their noisy images only (R2R). PSNR (dB) on the dataset's held-out "
+             "images. The generalist start never saw this dataset. Arms measured in an earlier run keep their "
+             "numbers (finetune.json records the load under each point).", "",
              "| run | minutes | steps | PSNR 3 photons | PSNR 10 photons |", "| --- | --- | --- | --- | --- |",
              f"| best classical baseline | - | - | {result['best_baseline'][3.0]:.2f} | "
              f"{result['best_baseline'][10.0]:.2f} |",
              f"| generalist, no fine-tuning | 0 | 0 | {result['generalist_before_training'][3.0]:.2f} | "
              f"{result['generalist_before_training'][10.0]:.2f} |"]
     for name, points in result["runs"].items():
-        lines += [f"| {name} | {p['minutes']:g} | {p['steps']} | {p['psnr'][3.0]:.2f} | {p['psnr'][10.0]:.2f} |"
-                  for p in points]
+        lines += [f"| {name} | {p['minutes']:g} | {p['steps']}{' (stopped early)' if p.get('stopped_early') else ''} "
+                  f"| {p['psnr'][3.0]:.2f} | {p['psnr'][10.0]:.2f} |" for p in points]
     return "\n".join(lines) + "\n"
 
 
@@ -185,10 +225,10 @@ def figure(result: dict, path: Path) -> None:
 
     fig, axes = plt.subplots(1, len(PHOTONS), figsize=(9, 3.6))
     for ax, photons in zip(axes, PHOTONS):
-        for (name, points), color in zip(result["runs"].items(), ("tab:gray", "tab:blue")):
+        for (name, points), color in zip(result["runs"].items(), ("tab:gray", "tab:blue", "tab:green")):
             minutes = [p["minutes"] for p in points]
             psnr = [p["psnr"][photons] for p in points]
-            if name == "from the generalist":
+            if name != "from scratch":
                 minutes, psnr = [0.0] + minutes, [result["generalist_before_training"][photons]] + psnr
             ax.plot(minutes, psnr, "o-", color=color, label=name)
         best = result["best_baseline"][photons]

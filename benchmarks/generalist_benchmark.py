@@ -1,6 +1,7 @@
 """Leave-one-dataset-out benchmark of the generalist denoiser.
 
-    .venv/bin/python benchmarks/generalist_benchmark.py [--epochs 8] [--steps 40] [--stage train|evaluate|all]
+    .venv/bin/python benchmarks/generalist_benchmark.py [--epochs 8] [--steps 40] [--filters 16]
+                                                        [--stage train|evaluate|all] [--datasets D ...]
 
 For each built-in dataset D (hela, nuclei3d, bbbc007, mahotas): a generalist model is trained on the training images
 of every OTHER dataset (carekit.generalist, the shipped model's recipe, fewer steps) and tested on the held-out
@@ -9,7 +10,9 @@ read noise 2, offset 100, no blur) at 3 and 10 photons. Compared per image with 
 classical baselines (Gaussian, NLM, TV, GAT+NLM with the true camera; evaluate/baselines.py), the shipped in-domain
 HeLa model, and the shipped generalist (trained on the training images of all four datasets; its model folder in
 model-zoo/_work, as make_generalist.py leaves it before packaging; in a fresh clone the shipped zip, same weights).
-Models go to benchmarks/_work/generalist/; results to benchmarks/results/generalist.{json,md,png}.
+Models go to benchmarks/_work/generalist/; results to benchmarks/results/generalist.{json,md,png}. Another budget or
+network width (--epochs/--steps/--filters) is a separate protocol: its models, rows and results carry its tag
+(e.g. without-hela-50x40-f32, generalist-50x40-f32.md), so the default protocol's files stay as they are.
 """
 
 from __future__ import annotations
@@ -31,22 +34,29 @@ SHIPPED_FOLDER = ZOO / "_work" / "care-generalist-nuclei-denoising"
 SHIPPED = SHIPPED_FOLDER if SHIPPED_FOLDER.exists() else ZOO / "care-generalist-nuclei-denoising.zip"  # fresh clone
 PHOTONS = (3.0, 10.0)
 CAMERA = {"gain": 1.0, "read_noise": 2.0, "offset": 100.0}
+DEFAULT_PROTOCOL = (8, 40, 16)  # epochs, steps per epoch, U-Net filters
 
 
-def lodo_dir(left_out: str) -> Path:
-    return WORK / f"without-{left_out}"
+def tag(epochs: int, steps: int, filters: int) -> str:
+    """The file-name tag of a protocol: empty for the default one."""
+    return "" if (epochs, steps, filters) == DEFAULT_PROTOCOL else f"-{epochs}x{steps}-f{filters}"
 
 
-def train_all(epochs: int, steps: int, names=None) -> dict:
+def lodo_dir(left_out: str, protocol_tag: str = "") -> Path:
+    return WORK / f"without-{left_out}{protocol_tag}"
+
+
+def train_all(epochs: int, steps: int, names=None, filters: int = DEFAULT_PROTOCOL[2]) -> dict:
     from carekit.generalist import DATASETS, recipe, train_generalist
 
     times = {}
     for left_out in names or DATASETS:
-        model_dir = lodo_dir(left_out)
+        model_dir = lodo_dir(left_out, tag(epochs, steps, filters))
         if (model_dir / "weights_best.h5").exists():
             continue
         start = time.time()
-        train_generalist(model_dir, recipe(epochs, steps), leave_out=left_out, progress=False)
+        config = recipe(epochs, steps).model_copy(update={"unet_first": filters})
+        train_generalist(model_dir, config, leave_out=left_out, progress=False)
         times[left_out] = round(time.time() - start, 1)
         print(f"trained without {left_out}: {times[left_out]} s, load {os.getloadavg()}", flush=True)
     return times
@@ -67,11 +77,11 @@ def _central(image: np.ndarray, size: int) -> np.ndarray:
     return image[top:top + size, left:left + size]
 
 
-def models(left_out: str) -> dict:
+def models(left_out: str, protocol_tag: str = "") -> dict:
     """The models compared on dataset `left_out`: never saw it (LODO), shipped generalist, shipped HeLa model."""
     from carekit.models import load_model
 
-    found = {"generalist without it (LODO)": lodo_dir(left_out),
+    found = {"generalist without it (LODO)": lodo_dir(left_out, protocol_tag),
              "shipped generalist (saw its training images)": SHIPPED,
              "shipped HeLa model": ZOO / "care-hela-nuclei-denoising.zip"}
     return {name: load_model(path) for name, path in found.items() if path.exists()}
@@ -99,32 +109,34 @@ def score_image(low, high, runners: dict) -> dict:
     return row, images
 
 
-def evaluate_all(epochs: int, steps: int, names=None) -> None:
+def evaluate_all(epochs: int, steps: int, names=None, filters: int = DEFAULT_PROTOCOL[2]) -> None:
     """Score every model on the held-out images of `names` (default all; rows kept per dataset in WORK), then
-    summarize all datasets scored so far."""
+    summarize all datasets scored so far under this protocol."""
     from carekit.generalist import DATASETS
 
+    protocol_tag = tag(epochs, steps, filters)
     for name in names or DATASETS:
-        runners, rows = models(name), []
+        runners, rows = models(name, protocol_tag), []
         for photons in PHOTONS:
             lows, highs = test_pairs(name, photons)
             for index, (low, high) in enumerate(zip(lows, highs)):
                 row, images = score_image(low, high, runners)
                 rows.append({"dataset": name, "photons": photons, "image": index, **row})
                 if index == 0:
-                    np.savez_compressed(WORK / f"figure_{name}_{photons:g}.npz", **images)
+                    np.savez_compressed(WORK / f"figure_{name}_{photons:g}{protocol_tag}.npz", **images)
                 print(name, photons, index, row["best_baseline_psnr"], row["models"], flush=True)
-        (WORK / f"rows_{name}.json").write_text(json.dumps(rows))
-    rows = [r for name in DATASETS if (WORK / f"rows_{name}.json").exists()
-            for r in json.loads((WORK / f"rows_{name}.json").read_text())]
+        (WORK / f"rows_{name}{protocol_tag}.json").write_text(json.dumps(rows))
+    rows = [r for name in DATASETS if (WORK / f"rows_{name}{protocol_tag}.json").exists()
+            for r in json.loads((WORK / f"rows_{name}{protocol_tag}.json").read_text())]
     summary = summarize(rows)
-    result = {"protocol": {"epochs": epochs, "steps_per_epoch": steps, "photons": PHOTONS, "camera": CAMERA,
-                           "load_average": os.getloadavg()}, "summary": summary, "rows": rows}
+    result = {"protocol": {"epochs": epochs, "steps_per_epoch": steps, "unet_filters": filters, "photons": PHOTONS,
+                           "camera": CAMERA, "load_average": os.getloadavg()}, "summary": summary, "rows": rows}
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "generalist.json").write_text(json.dumps(result, indent=2))
-    (RESULTS / "generalist.md").write_text(markdown(summary, epochs, steps))
-    figure({(r["dataset"], r["photons"]): dict(np.load(WORK / f"figure_{r['dataset']}_{r['photons']:g}.npz"))
-            for r in summary}, RESULTS / "generalist.png")
+    (RESULTS / f"generalist{protocol_tag}.json").write_text(json.dumps(result, indent=2))
+    (RESULTS / f"generalist{protocol_tag}.md").write_text(markdown(summary, epochs, steps, filters))
+    figure({(r["dataset"], r["photons"]): dict(np.load(WORK / f"figure_{r['dataset']}_{r['photons']:g}"
+                                                              f"{protocol_tag}.npz"))
+            for r in summary}, RESULTS / f"generalist{protocol_tag}.png")
 
 
 def summarize(rows: list[dict]) -> list[dict]:
@@ -145,11 +157,11 @@ def summarize(rows: list[dict]) -> list[dict]:
     return out
 
 
-def markdown(summary: list[dict], epochs: int, steps: int) -> str:
+def markdown(summary: list[dict], epochs: int, steps: int, filters: int) -> str:
     names = list(dict.fromkeys(n for e in summary for n in e["models"]))
     lines = ["# Generalist denoiser: leave-one-dataset-out", "",
              f"Each LODO model: the generalist recipe (carekit.generalist.recipe: probabilistic CARE, U-Net depth 3, "
-             f"16 filters) trained {epochs} x {steps} steps on the training images of the other three datasets. Test: "
+             f"{filters} filters) trained {epochs} x {steps} steps on the training images of the other three datasets. Test: "
              "held-out images of the left-out dataset, carekit's camera model (background 1 photon, read noise 2, "
              "offset 100) at 3 and 10 photons. Best baseline = per image the best of Gaussian, NLM, TV and "
              "GAT+NLM (true camera), each oracle-tuned on the ground truth. PSNR in dB (mean over images; margin = "
@@ -196,16 +208,17 @@ def figure(images: dict, path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--epochs", type=int, default=8)
-    parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--epochs", type=int, default=DEFAULT_PROTOCOL[0])
+    parser.add_argument("--steps", type=int, default=DEFAULT_PROTOCOL[1])
+    parser.add_argument("--filters", type=int, default=DEFAULT_PROTOCOL[2], help="U-Net filters of the first level")
     parser.add_argument("--stage", choices=("train", "evaluate", "all"), default="all")
     parser.add_argument("--datasets", nargs="+", help="only the models without these datasets (train), or score "
                         "only these datasets and summarize with those scored before (evaluate)")
     args = parser.parse_args()
     if args.stage in ("train", "all"):
-        train_all(args.epochs, args.steps, args.datasets)
+        train_all(args.epochs, args.steps, args.datasets, args.filters)
     if args.stage in ("evaluate", "all"):
-        evaluate_all(args.epochs, args.steps, args.datasets)
+        evaluate_all(args.epochs, args.steps, args.datasets, args.filters)
 
 
 if __name__ == "__main__":

@@ -108,14 +108,14 @@ def _batches(patches: np.ndarray, targets: np.ndarray, batch_size: int, method: 
 def train_selfsupervised(noisy: list[np.ndarray], config: TrainConfig, model_dir: str | Path, method: str = "n2v",
                          mask_fraction: float = 0.01, pretrained: str | Path | None = None, patience: int = 10,
                          data_info: dict | None = None, progress: bool = True,
-                         pretrained_weights_file: str | Path | None = None) -> TrainResult:
+                         pretrained_weights_file: str | Path | None = None, callbacks: tuple = ()) -> TrainResult:
     """Train a denoiser from noisy images only: blind-spot masking ('n2v', 'n2s'; masked MAE) or recorrupted
     pairs ('r2r'; MSE against the recorrupted target, noise model estimated from each image).
 
     With `pretrained` (a CARE model folder, or an unpacked package's folder with `pretrained_weights_file`), start
     from that model's weights and architecture (a probabilistic model's mean), e.g. with a 3x lower learning rate;
     training stops early when the validation loss has not improved for `patience` epochs, and keeps the best
-    weights (the pretrained ones unless fine-tuning beats them)."""
+    weights (the pretrained ones unless fine-tuning beats them). `callbacks`: more Keras callbacks (benchmarks)."""
     model_dir = Path(model_dir)
     config = _checked_config(config, model_dir, method, pretrained)
     config = config.model_copy(update={"precision": choose(config.precision)})
@@ -142,7 +142,8 @@ def train_selfsupervised(noisy: list[np.ndarray], config: TrainConfig, model_dir
                                  loss="mse" if method == "r2r" else masked_mae)
         recorder = EpochRecorder(model_dir, record, 0)
         batches = _batches(x_train, y_train, config.batch_size, method, mask_fraction, config.seed, calibration)
-        _fit(care.keras_model, recorder, batches, validation, config, pretrained is not None, patience, progress)
+        _fit(care.keras_model, recorder, batches, validation, config, pretrained is not None, patience, progress,
+             callbacks)
     if not (model_dir / "weights_best.h5").exists():
         shutil.copy(model_dir / "weights_last.h5", model_dir / "weights_best.h5")
     plot = history.plot_history(model_dir / HISTORY_FILE, model_dir / "history.png")
@@ -165,7 +166,7 @@ def _checked_config(config: TrainConfig, model_dir: Path, method: str, pretraine
 
 
 def _fit(keras_model, recorder: EpochRecorder, batches, validation, config: TrainConfig, fine_tuning: bool,
-         patience: int, progress: bool) -> None:
+         patience: int, progress: bool, extra_callbacks: tuple) -> None:
     baseline = None
     if fine_tuning:
         # the pretrained weights are the first candidate: fine-tuning must beat their validation loss
@@ -174,7 +175,7 @@ def _fit(keras_model, recorder: EpochRecorder, batches, validation, config: Trai
         save_weights(keras_model, recorder.model_dir / "weights_best.h5")
     callbacks = [keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=max(2, patience // 2), verbose=0),
                  keras.callbacks.EarlyStopping(patience=patience, baseline=baseline, restore_best_weights=True),
-                 recorder]
+                 recorder, *extra_callbacks]
     if progress:
         callbacks.append(ProgressBar(config.epochs, config.steps_per_epoch, 0))
     fit_from_generator(keras_model, batches, validation_data=validation, epochs=config.epochs,
