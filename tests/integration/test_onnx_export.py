@@ -1,6 +1,6 @@
 """ONNX weights are checked against TensorFlow on the test input before they are written. tf2onnx's graph optimizers
 are not deterministic: now and then a conversion gives a wrong graph (a projection network whose ONNX output kept a
-size-1 axis, in 1 of 56 conversions; a full test run once failed on it). Such a conversion is redone; three wrong
+size-1 axis, in 4 of 136 conversions; a full test run once failed on it). Such a conversion is redone; three wrong
 ones are refused with an error that says what to do, and nothing is written.
 
 tf2onnx cannot be made to fail on purpose, so these tests stand in for its rare bad conversion with a real wrong

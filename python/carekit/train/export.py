@@ -66,7 +66,7 @@ def save_onnx(model: keras.Model, path: Path, probe: np.ndarray, opset: int = ON
     """ONNX weights of the network (or of `recipe` around it), checked on `probe` (a float32 input the graph takes,
     batch and channel axes included) against TensorFlow before they are written. tf2onnx's graph optimizers are not
     deterministic: now and then a conversion gives a wrong graph (measured: a projection network whose ONNX output
-    kept a size-1 axis, in 1 of 56 conversions), so a disagreeing conversion is redone, up to ONNX_ATTEMPTS times."""
+    kept a size-1 axis, in 4 of 136 conversions), so a disagreeing conversion is redone, up to ONNX_ATTEMPTS times."""
     import tf2onnx
 
     model = with_precision(model, "fp32")
