@@ -14,7 +14,7 @@ does with its defaults: the generalist's mean network, learning rate / 3, early 
 improvement; its validation passes are not counted in its time). Weights are saved when the training time passes each budget (minutes; data
 preparation and the saves are not counted) and evaluated afterwards. The best oracle-tuned classical baseline (true
 camera) is the reference line.
-Results: benchmarks/results/finetune.{json,md,png}. Times are on whatever machine runs it (its load is recorded).
+Results: benchmarks/results/finetune_DATASET.{json,md,png}. Times are on whatever machine runs it (its load is recorded).
 Arms left out of --arms keep their earlier measurement in the results (each point records the load it ran under).
 """
 
@@ -175,8 +175,9 @@ def main() -> None:
               "cpu_cores": os.cpu_count(), "load_average_start": os.getloadavg(), "runs": {}}
     result["best_baseline"] = best_baselines(tests)
     result["generalist_before_training"] = psnr_of(start_from, tests)
-    earlier = json.loads((RESULTS / "finetune.json").read_text()) if (RESULTS / "finetune.json").exists() else {}
-    if earlier.get("dataset") == args.dataset:
+    stem = RESULTS / f"finetune_{args.dataset}"
+    earlier = json.loads(stem.with_suffix(".json").read_text()) if stem.with_suffix(".json").exists() else {}
+    if earlier:
         result["runs"] = {name: [{**point, "psnr": {float(p): v for p, v in point["psnr"].items()}} for point in points]
                           for name, points in earlier["runs"].items()}  # JSON made the photon keys strings
     for arm in args.arms:
@@ -189,9 +190,9 @@ def main() -> None:
     result["runs"] = {ARMS[arm]: result["runs"][ARMS[arm]] for arm in ARMS if ARMS[arm] in result["runs"]}
     result["load_average_end"] = os.getloadavg()
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "finetune.json").write_text(json.dumps(result, indent=2))
-    (RESULTS / "finetune.md").write_text(markdown(result))
-    figure(result, RESULTS / "finetune.png")
+    stem.with_suffix(".json").write_text(json.dumps(result, indent=2))
+    stem.with_suffix(".md").write_text(markdown(result))
+    figure(result, stem.with_suffix(".png"))
 
 
 def markdown(result: dict) -> str:
@@ -200,7 +201,7 @@ def markdown(result: dict) -> str:
              f" at the start, {result['load_average_end'][0]:.1f} at the end); times count training steps only. Supervised: semi-synthetic pairs from the dataset's training images "
              "at 3 and 10 photons; self-supervised: their noisy images only (R2R). PSNR (dB) on the dataset's held-out "
              "images. The generalist start never saw this dataset. Arms measured in an earlier run keep their "
-             "numbers (finetune.json records the load under each point).", "",
+             "numbers (the results' JSON records the load under each point).", "",
              "| run | minutes | steps | PSNR 3 photons | PSNR 10 photons |", "| --- | --- | --- | --- | --- |",
              f"| best classical baseline | - | - | {result['best_baseline'][3.0]:.2f} | "
              f"{result['best_baseline'][10.0]:.2f} |",
