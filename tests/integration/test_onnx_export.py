@@ -64,6 +64,8 @@ def test_a_wrong_conversion_is_redone(network, tmp_path, monkeypatch):
                          ids=["kept size-1 axis", "offset"])
 def test_three_wrong_conversions_are_refused_and_nothing_is_written(network, tmp_path, monkeypatch, wrong, reason):
     calls = _flaky_tf2onnx(monkeypatch, 3, wrong)
-    with pytest.raises(CarekitError, match=rf"converted the network 3 times .*\({reason}\); package it without ONNX"):
+    # every attempt's disagreement is listed; tf2onnx itself may add another (its rare wrong graph) to one of them
+    with pytest.raises(CarekitError, match=rf"converted care\.onnx 3 times .*\(.*{reason}.*\); package the model "
+                                           r"folder without ONNX weights \(`carekit package --model"):
         export.save_onnx(network, tmp_path / "care.onnx", PROBE)
     assert len(calls) == 3 and not (tmp_path / "care.onnx").exists()

@@ -175,3 +175,21 @@ def test_isotropic_prediction_warns_when_the_stack_is_unlike_the_training_data(i
         restore(iso_model, Image(noise.data, "ZYX", {"Z": 0.26 * FACTOR, "Y": 0.26, "X": 0.26}), progress=False)
     with pytest.warns(OutOfRangeWarning, match="pixel size"):
         restore(iso_model, Image(_nuclei().data, "ZYX", {"Z": 1.04 * FACTOR, "Y": 1.04, "X": 1.04}), progress=False)
+
+
+@pytest.mark.filterwarnings("ignore::carekit.predict.domain_check.OutOfRangeWarning")  # random stacks
+def test_a_package_without_onnx_attaches_no_onnx_network(iso_model, tmp_path):
+    """The bare network is attached as Keras HDF5 (what re-packaging rebuilds from) and in the package's formats
+    only: a user who leaves ONNX out (e.g. after a failed ONNX check) gets no ONNX anywhere in the package."""
+    import zipfile
+
+    from carekit.zoo.package import build_package
+
+    result = build_package(iso_model, tmp_path / "iso.zip", name="CARE isotropic test", maintainers=("carekit-tester",),
+                           formats=("tensorflow_saved_model_bundle",))
+    assert result.test_results == {"tensorflow_saved_model_bundle": "passed"}
+    assert not [n for n in zipfile.ZipFile(tmp_path / "iso.zip").namelist() if n.endswith(".onnx")]
+    assert set(load_model(tmp_path / "iso.zip").block.network_weights) == {"keras_hdf5", "tensorflow_saved_model_bundle"}
+    stack = _stack((12, 40, 44), seed=4, factor=FACTOR)
+    np.testing.assert_allclose(restore(tmp_path / "iso.zip", stack, progress=False).image,
+                               restore(iso_model, stack, progress=False).image, atol=1e-4)

@@ -77,26 +77,30 @@ def save_onnx(model: keras.Model, path: Path, probe: np.ndarray, opset: int = ON
         return tf.identity(recipe(model, x) if recipe else model(x, training=False), name=OUTPUT_NAME)
 
     probe = np.asarray(probe, np.float32)
-    expected = np.asarray(forward(tf.constant(probe)))
+    with tf.device("/CPU:0"):  # as ONNX Runtime here: a GPU's TF32 convolutions differ by ~1e-3
+        expected = np.asarray(forward(tf.constant(probe)))
+    disagreements = []
     for _ in range(ONNX_ATTEMPTS):
         proto, _ = tf2onnx.convert.from_function(forward, input_signature=forward.input_signature, opset=opset)
-        disagreement = onnx_disagreement(proto.SerializeToString(), probe, expected)
-        if disagreement is None:
+        disagreements.append(onnx_disagreement(proto.SerializeToString(), probe, expected))
+        if disagreements[-1] is None:
             path.write_bytes(proto.SerializeToString())
             return path
-    raise CarekitError(f"tf2onnx converted the network {ONNX_ATTEMPTS} times and each ONNX graph disagreed with "
-                       f"TensorFlow on the test input ({disagreement}); package it without ONNX weights (--formats "
-                       "keras_hdf5 tensorflow_saved_model_bundle) and report the model to the carekit developers")
+    raise CarekitError(f"tf2onnx converted {path.name} {ONNX_ATTEMPTS} times and each ONNX graph disagreed with "
+                       f"TensorFlow on the test input ({'; '.join(disagreements)}); package the model folder without "
+                       "ONNX weights (`carekit package --model FOLDER --formats tensorflow_saved_model_bundle "
+                       "keras_hdf5`) and report the model to the carekit developers")
 
 
 def onnx_disagreement(onnx_bytes: bytes, probe: np.ndarray, expected: np.ndarray) -> str | None:
-    """None when the ONNX graph gives `expected` for `probe` (within 1e-4), else what differs."""
+    """None when the ONNX graph gives `expected` for `probe` (within bioimageio.core test_model's default tolerance,
+    1e-3 absolute and relative), else what differs."""
     import onnxruntime
 
     session = onnxruntime.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
     got = session.run(None, {session.get_inputs()[0].name: probe})[0]
     if got.shape != expected.shape:
         return f"output shape {got.shape} instead of {expected.shape}"
-    if not np.allclose(got, expected, rtol=1e-4, atol=1e-4):
+    if not np.allclose(got, expected, rtol=1e-3, atol=1e-3):
         return f"max |difference| {float(np.max(np.abs(got - expected))):.3g}"
     return None

@@ -1,8 +1,8 @@
-"""Packages of models that zoom Z (isotropic restoration, axial upsampling) with the whole recipe in the exported
-graph (train.isotropic_export): bioimageio.core and deepImageJ run raw stack (Z, Y, X) in -> round(Z * factor)
-planes out with no carekit code. carekit's own tiled, memory-bounded path runs the bare network, attached to the
-package in every weight format (config.carekit.network_weights). The Keras HDF5 format cannot hold the recipe
-without carekit code, so these packages have SavedModel and ONNX weights only.
+"""Packages of models that zoom Z (isotropic restoration, axial upsampling) with the whole recipe in the exported graph
+(train.isotropic_export): bioimageio.core and deepImageJ run raw stack (Z, Y, X) in -> round(Z * factor) planes out
+with no carekit code. carekit's own tiled, memory-bounded path runs the bare network, attached to the package as
+Keras HDF5 and in each weight format of the package (config.carekit.network_weights). The Keras HDF5 format cannot
+hold the recipe without carekit code, so these packages have SavedModel and ONNX weights only.
 
 The output's Z size is declared the spec 0.5 way: a SizeReference to the input's Z, with axis scales in a unit of
 1/q lateral pixels where p/q (q <= MAX_STEP) is the fraction nearest to the factor: input z scale p, every other
@@ -140,8 +140,8 @@ class ZoomPackaging:
 
     def export_weights(self, model, work: Path, formats: tuple[str, ...], crop: np.ndarray
                        ) -> tuple[dict, dict[str, str]]:
-        """({format: recipe weights or None}, {format: attached bare-network file}); `crop`: the test input, on
-        which the ONNX exports are checked against TensorFlow."""
+        """({format: recipe weights or None}, {format: attached bare-network file}: Keras HDF5 and the requested
+        formats); `crop`: the test input, on which the ONNX exports are checked against TensorFlow."""
         from ..train import export
 
         recipe = self.recipe
@@ -151,10 +151,13 @@ class ZoomPackaging:
                  if "tensorflow_saved_model_bundle" in formats else None,
                  "onnx": export.save_onnx(model, work / "care.onnx", self.recipe_input(crop), recipe=recipe)
                  if "onnx" in formats else None}
-        export.save_keras_hdf5(model, work / NETWORK_FILES["keras_hdf5"])
-        export.save_saved_model_zip(model, work / NETWORK_FILES["tensorflow_saved_model_bundle"])
-        export.save_onnx(model, work / NETWORK_FILES["onnx"], self.network_input(crop))
-        return files, dict(NETWORK_FILES)
+        network = {fmt: name for fmt, name in NETWORK_FILES.items() if fmt == "keras_hdf5" or fmt in formats}
+        export.save_keras_hdf5(model, work / network["keras_hdf5"])  # always: re-packaging rebuilds from it
+        if "tensorflow_saved_model_bundle" in network:
+            export.save_saved_model_zip(model, work / network["tensorflow_saved_model_bundle"])
+        if "onnx" in network:
+            export.save_onnx(model, work / network["onnx"], self.network_input(crop))
+        return files, network
 
     def write_test_tensors(self, work: Path, crop: np.ndarray, test_out: np.ndarray, pixel_size: dict) -> None:
         """`pixel_size`: the model record's (an isotropic model records its output's, an upsampling model its
