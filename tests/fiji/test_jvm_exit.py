@@ -45,3 +45,25 @@ def test_exit_after_run_in_fiji_survives_a_replaced_sigsegv_handler(tiny_package
     assert result.returncode == 0, (result.returncode, result.stdout, result.stderr[-3000:])
     assert "restored (64, 64)" in result.stdout
     assert "Java said: java.lang.StackOverflowError" in result.stdout, result.stdout
+
+
+CRASH_LOG_SCRIPT = """
+from scyjava import jimport
+from carekit.fiji.runtime import session
+session()
+arguments = jimport("java.lang.management.ManagementFactory").getRuntimeMXBean().getInputArguments()
+print("error file:", [str(a) for a in arguments if str(a).startswith("-XX:ErrorFile=")], flush=True)
+"""
+
+
+def test_a_jvm_crash_log_would_go_to_the_temporary_folder_not_the_working_directory(tmp_path):
+    source = Path(__file__).resolve().parents[2] / "python"
+    (tmp_path / "work").mkdir()
+    (tmp_path / "tmp").mkdir()
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(source), os.environ.get("PYTHONPATH", "")]),
+               CAREKIT_CACHE=str(tmp_path / "cache"), TMPDIR=str(tmp_path / "tmp"))
+    result = subprocess.run([sys.executable, "-c", CRASH_LOG_SCRIPT], cwd=tmp_path / "work", env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    expected = f"-XX:ErrorFile={tmp_path / 'tmp' / 'carekit-jvm-crash-pid%p.log'}"
+    assert f"error file: [{expected!r}]" in result.stdout, result.stdout

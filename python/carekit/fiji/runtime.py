@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,7 +47,7 @@ def _start_imagej1(python: str | None) -> Session:
     jars = installed.target / "plugins" / "jars"
     scyjava.config.add_classpath(str(ij_jar), str(jars / "jython.jar"), str(jars / "carekit-jython.jar"))
     scyjava.config.add_options(["-Djava.awt.headless=true", f"-Dplugins.dir={installed.target}",
-                                f"-Dij.dir={installed.target}"])
+                                f"-Dij.dir={installed.target}", crash_log_option()])
     scyjava.start_jvm()
     return Session("imagej1", installed.target, installed.plugin)
 
@@ -57,8 +58,15 @@ def _start_fiji(fiji: Path, python: str | None) -> Session:
 
     installed = install.install(fiji, python)
     scyjava.config.set_java_constraints(fetch="never")
+    scyjava.config.add_options([crash_log_option()])
     imagej.init(str(fiji), mode="headless")
     return Session("fiji", fiji, installed.plugin)
+
+
+def crash_log_option() -> str:
+    """HotSpot writes a fatal-error log (hs_err_pid*.log) into the working directory, i.e. the user's folder; this
+    option sends it to the temporary folder."""
+    return f"-XX:ErrorFile={Path(tempfile.gettempdir()) / 'carekit-jvm-crash-pid%p.log'}"
 
 
 def _shutdown(jvm_handlers: dict) -> None:
