@@ -82,9 +82,10 @@ def save_onnx(model: keras.Model, path: Path, probe: np.ndarray, opset: int = ON
     disagreements = []
     for _ in range(ONNX_ATTEMPTS):
         proto, _ = tf2onnx.convert.from_function(forward, input_signature=forward.input_signature, opset=opset)
-        disagreements.append(onnx_disagreement(proto.SerializeToString(), probe, expected))
+        onnx_bytes = proto.SerializeToString()
+        disagreements.append(onnx_disagreement(onnx_bytes, probe, expected))
         if disagreements[-1] is None:
-            path.write_bytes(proto.SerializeToString())
+            path.write_bytes(onnx_bytes)
             return path
     raise CarekitError(f"tf2onnx converted {path.name} {ONNX_ATTEMPTS} times and each ONNX graph disagreed with "
                        f"TensorFlow on the test input ({'; '.join(disagreements)}); package the model folder without "
