@@ -1,7 +1,7 @@
 """PSNR vs wall time: supervised training on a left-out dataset from scratch vs from the generalist that never saw it.
 
     .venv/bin/python benchmarks/finetune_curves.py [--dataset mahotas] [--budgets 1 2.5 5 10]
-                                                   [--arms scratch generalist selfsup]
+                                                   [--arms scratch generalist selfsup] [--start 8 40 16]
 
 The "user's data" are the training images of the left-out dataset (synth.generalist.split) made into semi-synthetic
 pairs at 3 and 10 photons (carekit's camera model, 4 noise seeds); the test images are its held-out images at 3 and
@@ -9,12 +9,13 @@ pairs at 3 and 10 photons (carekit's camera model, 4 noise seeds); the test imag
 (carekit.generalist.recipe) and learning rate; "from the generalist" starts from
 benchmarks/_work/generalist/without-DATASET (the left-out generalist of generalist_benchmark.py, which never saw the
 dataset; trained here first, with that benchmark's recipe, when a fresh clone lacks it), i.e. what `carekit train
---from` does. "Self-supervised from the generalist" sees the user's noisy images only (R2R, what `carekit finetune`
+--from` does; --start EPOCHS STEPS FILTERS picks the generalist of another protocol of that benchmark, and the
+supervised runs then use its U-Net width, from scratch too. "Self-supervised from the generalist" sees the user's noisy images only (R2R, what `carekit finetune`
 does with its defaults: the generalist's mean network, learning rate / 3, early stopping after 10 epochs without
 improvement; its validation passes are not counted in its time). Weights are saved when the training time passes each budget (minutes; data
 preparation and the saves are not counted) and evaluated afterwards. The best oracle-tuned classical baseline (true
 camera) is the reference line.
-Results: benchmarks/results/finetune_DATASET.{json,md,png}. Times are on whatever machine runs it (its load is recorded).
+Results: benchmarks/results/finetune_DATASET.{json,md,png} (finetune_DATASET-40x40-f32.* from another start). Times are on whatever machine runs it (its load is recorded).
 Arms left out of --arms keep their earlier measurement in the results (each point records the load it ran under).
 """
 
@@ -32,9 +33,8 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from generalist_benchmark import lodo_dir, train_all  # noqa: E402
+from generalist_benchmark import DEFAULT_PROTOCOL, lodo_dir, tag, train_all  # noqa: E402
 
-LODO_EPOCHS, LODO_STEPS = 8, 40  # generalist_benchmark.py's defaults
 WORK = HERE / "_work" / "finetune"
 RESULTS = HERE / "results"
 PHOTONS = (3.0, 10.0)
@@ -63,8 +63,9 @@ def _central(image: np.ndarray, size: int = 512) -> np.ndarray:
     return image[top:top + size, left:left + size]
 
 
-def timed_training(lows, highs, start_from: Path | None, budgets_s: list[float], folder: Path) -> dict:
-    """Train until the last budget, saving the weights as each budget of training time passes."""
+def timed_training(lows, highs, start_from: Path | None, budgets_s: list[float], folder: Path, filters: int) -> dict:
+    """Train a U-Net with `filters` first-level filters until the last budget, saving the weights as each budget of
+    training time passes."""
     import keras
     from csbdeep.internals.train import DataWrapper
 
@@ -73,7 +74,8 @@ def timed_training(lows, highs, start_from: Path | None, budgets_s: list[float],
     from carekit.generalist import recipe
     from carekit.train.care import build_care, fit_from_generator, prepare_training_data, seeded
 
-    config = recipe(epochs=100000, steps_per_epoch=5).model_copy(update={"patches_per_image": 32, "precision": "fp32"})
+    config = recipe(epochs=100000, steps_per_epoch=5).model_copy(update={"patches_per_image": 32, "precision": "fp32",
+                                                                        "unet_first": filters})
     shutil.rmtree(folder, ignore_errors=True)
     with seeded(config.seed):
         (x, y), _ = prepare_training_data(lows, highs, config)
@@ -166,24 +168,29 @@ def main() -> None:
     parser.add_argument("--dataset", default="mahotas")
     parser.add_argument("--budgets", type=float, nargs="+", default=[1, 2.5, 5, 10], help="minutes")
     parser.add_argument("--arms", nargs="+", choices=list(ARMS), default=list(ARMS))
+    parser.add_argument("--start", type=int, nargs=3, default=list(DEFAULT_PROTOCOL),
+                        metavar=("EPOCHS", "STEPS", "FILTERS"), help="the generalist_benchmark.py protocol whose "
+                        "left-out generalist the runs start from")
     args = parser.parse_args()
-    start_from = lodo_dir(args.dataset)
-    train_all(LODO_EPOCHS, LODO_STEPS, [args.dataset])  # no-op when generalist_benchmark.py trained it already
+    epochs, steps, filters = args.start
+    start_from = lodo_dir(args.dataset, tag(epochs, steps, filters))
+    train_all(epochs, steps, [args.dataset], filters)  # no-op when generalist_benchmark.py trained it already
     lows, highs, tests = user_pairs(args.dataset)
     budgets = [b * 60 for b in args.budgets]
     result = {"dataset": args.dataset, "budgets_min": args.budgets, "photons": PHOTONS, "camera": CAMERA,
+              "start": {"epochs": epochs, "steps_per_epoch": steps, "unet_filters": filters},
               "cpu_cores": os.cpu_count(), "load_average_start": os.getloadavg(), "runs": {}}
     result["best_baseline"] = best_baselines(tests)
     result["generalist_before_training"] = psnr_of(start_from, tests)
-    stem = RESULTS / f"finetune_{args.dataset}"
+    stem = RESULTS / f"finetune_{args.dataset}{tag(epochs, steps, filters)}"
     earlier = json.loads(stem.with_suffix(".json").read_text()) if stem.with_suffix(".json").exists() else {}
     if earlier:
         result["runs"] = {name: [{**point, "psnr": {float(p): v for p, v in point["psnr"].items()}} for point in points]
                           for name, points in earlier["runs"].items()}  # JSON made the photon keys strings
     for arm in args.arms:
-        name, folder = ARMS[arm], WORK / ARMS[arm].replace(" ", "_")
+        name, folder = ARMS[arm], WORK / (ARMS[arm].replace(" ", "_") + tag(epochs, steps, filters))
         saved = (selfsup_training(lows, start_from, budgets, folder) if arm == "selfsup" else
-                 timed_training(lows, highs, start_from if arm == "generalist" else None, budgets, folder))
+                 timed_training(lows, highs, start_from if arm == "generalist" else None, budgets, folder, filters))
         result["runs"][name] = [{"minutes": b / 60, **info, "psnr": psnr_of(info["folder"], tests)}
                                 for b, info in saved.items()]
         print(name, json.dumps(result["runs"][name]), flush=True)
@@ -200,7 +207,8 @@ def markdown(result: dict) -> str:
              f"{result['cpu_cores']} CPU cores, {_sharing(result)} (load average {result['load_average_start'][0]:.1f}"
              f" at the start, {result['load_average_end'][0]:.1f} at the end); times count training steps only. Supervised: semi-synthetic pairs from the dataset's training images "
              "at 3 and 10 photons; self-supervised: their noisy images only (R2R). PSNR (dB) on the dataset's held-out "
-             "images. The generalist start never saw this dataset. Arms measured in an earlier run keep their "
+             f"images. The generalist start ({_start(result)}) never saw this dataset; the supervised runs use its U-Net "
+             "width, from scratch too. Arms measured in an earlier run keep their "
              "numbers (the results' JSON records the load under each point).", "",
              "| run | minutes | steps | PSNR 3 photons | PSNR 10 photons |", "| --- | --- | --- | --- | --- |",
              f"| best classical baseline | - | - | {result['best_baseline'][3.0]:.2f} | "
@@ -211,6 +219,12 @@ def markdown(result: dict) -> str:
         lines += [f"| {name} | {p['minutes']:g} | {p['steps']}{' (stopped early)' if p.get('stopped_early') else ''} "
                   f"| {p['psnr'][3.0]:.2f} | {p['psnr'][10.0]:.2f} |" for p in points]
     return "\n".join(lines) + "\n"
+
+
+def _start(result: dict) -> str:
+    start = result["start"]
+    return (f"generalist_benchmark.py's left-out generalist, {start['epochs']} x {start['steps_per_epoch']} steps, "
+            f"{start['unet_filters']} filters")
 
 
 def _sharing(result: dict) -> str:

@@ -1,6 +1,6 @@
 """Leave-one-dataset-out benchmark of the generalist denoiser.
 
-    .venv/bin/python benchmarks/generalist_benchmark.py [--epochs 8] [--steps 40] [--filters 16]
+    .venv/bin/python benchmarks/generalist_benchmark.py [--epochs 8] [--steps 40] [--filters 16] [--variant V]
                                                         [--stage train|evaluate|all] [--datasets D ...]
 
 For each built-in dataset D (hela, nuclei3d, bbbc007, mahotas): a generalist model is trained on the training images
@@ -13,6 +13,8 @@ model-zoo/_work, as make_generalist.py leaves it before packaging; in a fresh cl
 Models go to benchmarks/_work/generalist/; results to benchmarks/results/generalist.{json,md,png}. Another budget or
 network width (--epochs/--steps/--filters) is a separate protocol: its models, rows and results carry its tag
 (e.g. without-hela-50x40-f32, generalist-50x40-f32.md), so the default protocol's files stay as they are.
+A --variant changes one thing in the recipe or its training distribution (VARIANTS), to find what limits the
+generalist on unseen data; it is part of the tag too (without-bbbc007-sharp, generalist-sharp.md).
 """
 
 from __future__ import annotations
@@ -35,28 +37,41 @@ SHIPPED = SHIPPED_FOLDER if SHIPPED_FOLDER.exists() else ZOO / "care-generalist-
 PHOTONS = (3.0, 10.0)
 CAMERA = {"gain": 1.0, "read_noise": 2.0, "offset": 100.0}
 DEFAULT_PROTOCOL = (8, 40, 16)  # epochs, steps per epoch, U-Net filters
+# name: (what it changes, TrainConfig fields, GeneralistSettings fields)
+VARIANTS = {
+    "recipe": ("nothing (the shipped recipe)", {}, {}),
+    "deterministic": ("plain CARE loss (mean absolute error) instead of the probabilistic Laplace loss",
+                      {"probabilistic": False}, {}),
+    "sharp": ("no blur on the clean images (sigma 0 instead of 0-1.5 px)", {}, {"blur_sigma_px": (0.0, 0.0)}),
+    "photons2-20": ("photon levels 2-20 instead of 1-50", {}, {"photons": (2.0, 20.0)}),
+    "zoom0.7-1.4": ("zoom 0.7-1.4x instead of 0.5-2x", {}, {"zoom": (0.7, 1.4)}),
+}
 
 
-def tag(epochs: int, steps: int, filters: int) -> str:
-    """The file-name tag of a protocol: empty for the default one."""
-    return "" if (epochs, steps, filters) == DEFAULT_PROTOCOL else f"-{epochs}x{steps}-f{filters}"
+def tag(epochs: int, steps: int, filters: int, variant: str = "recipe") -> str:
+    """The file-name tag of a protocol and recipe variant: empty for the default protocol and the recipe."""
+    protocol = "" if (epochs, steps, filters) == DEFAULT_PROTOCOL else f"-{epochs}x{steps}-f{filters}"
+    return protocol + ("" if variant == "recipe" else f"-{variant}")
 
 
 def lodo_dir(left_out: str, protocol_tag: str = "") -> Path:
     return WORK / f"without-{left_out}{protocol_tag}"
 
 
-def train_all(epochs: int, steps: int, names=None, filters: int = DEFAULT_PROTOCOL[2]) -> dict:
+def train_all(epochs: int, steps: int, names=None, filters: int = DEFAULT_PROTOCOL[2], variant: str = "recipe") -> dict:
     from carekit.generalist import DATASETS, recipe, train_generalist
+    from carekit.synth.generalist import GeneralistSettings
 
+    _, config_changes, settings_changes = VARIANTS[variant]
     times = {}
     for left_out in names or DATASETS:
-        model_dir = lodo_dir(left_out, tag(epochs, steps, filters))
+        model_dir = lodo_dir(left_out, tag(epochs, steps, filters, variant))
         if (model_dir / "weights_best.h5").exists():
             continue
         start = time.time()
-        config = recipe(epochs, steps).model_copy(update={"unet_first": filters})
-        train_generalist(model_dir, config, leave_out=left_out, progress=False)
+        config = recipe(epochs, steps).model_copy(update={"unet_first": filters, **config_changes})
+        train_generalist(model_dir, config, leave_out=left_out, settings=GeneralistSettings(**settings_changes),
+                         progress=False)
         times[left_out] = round(time.time() - start, 1)
         print(f"trained without {left_out}: {times[left_out]} s, load {os.getloadavg()}", flush=True)
     return times
@@ -109,12 +124,13 @@ def score_image(low, high, runners: dict) -> dict:
     return row, images
 
 
-def evaluate_all(epochs: int, steps: int, names=None, filters: int = DEFAULT_PROTOCOL[2]) -> None:
+def evaluate_all(epochs: int, steps: int, names=None, filters: int = DEFAULT_PROTOCOL[2],
+                 variant: str = "recipe") -> None:
     """Score every model on the held-out images of `names` (default all; rows kept per dataset in WORK), then
-    summarize all datasets scored so far under this protocol."""
+    summarize all datasets scored so far under this protocol and variant."""
     from carekit.generalist import DATASETS
 
-    protocol_tag = tag(epochs, steps, filters)
+    protocol_tag = tag(epochs, steps, filters, variant)
     for name in names or DATASETS:
         runners, rows = models(name, protocol_tag), []
         for photons in PHOTONS:
@@ -130,10 +146,11 @@ def evaluate_all(epochs: int, steps: int, names=None, filters: int = DEFAULT_PRO
             for r in json.loads((WORK / f"rows_{name}{protocol_tag}.json").read_text())]
     summary = summarize(rows)
     result = {"protocol": {"epochs": epochs, "steps_per_epoch": steps, "unet_filters": filters, "photons": PHOTONS,
-                           "camera": CAMERA, "load_average": os.getloadavg()}, "summary": summary, "rows": rows}
+                           "camera": CAMERA, "variant": variant, "variant_changes": VARIANTS[variant][0],
+                           "load_average": os.getloadavg()}, "summary": summary, "rows": rows}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"generalist{protocol_tag}.json").write_text(json.dumps(result, indent=2))
-    (RESULTS / f"generalist{protocol_tag}.md").write_text(markdown(summary, epochs, steps, filters))
+    (RESULTS / f"generalist{protocol_tag}.md").write_text(markdown(summary, epochs, steps, filters, variant))
     figure({(r["dataset"], r["photons"]): dict(np.load(WORK / f"figure_{r['dataset']}_{r['photons']:g}"
                                                               f"{protocol_tag}.npz"))
             for r in summary}, RESULTS / f"generalist{protocol_tag}.png")
@@ -157,11 +174,12 @@ def summarize(rows: list[dict]) -> list[dict]:
     return out
 
 
-def markdown(summary: list[dict], epochs: int, steps: int, filters: int) -> str:
+def markdown(summary: list[dict], epochs: int, steps: int, filters: int, variant: str = "recipe") -> str:
     names = list(dict.fromkeys(n for e in summary for n in e["models"]))
+    change = "" if variant == "recipe" else f"; variant '{variant}': {VARIANTS[variant][0]}"
     lines = ["# Generalist denoiser: leave-one-dataset-out", "",
              f"Each LODO model: the generalist recipe (carekit.generalist.recipe: probabilistic CARE, U-Net depth 3, "
-             f"{filters} filters) trained {epochs} x {steps} steps on the training images of the other three datasets. Test: "
+             f"{filters} filters{change}) trained {epochs} x {steps} steps on the training images of the other three datasets. Test: "
              "held-out images of the left-out dataset, carekit's camera model (background 1 photon, read noise 2, "
              "offset 100) at 3 and 10 photons. Best baseline = per image the best of Gaussian, NLM, TV and "
              "GAT+NLM (true camera), each oracle-tuned on the ground truth. PSNR in dB (mean over images; margin = "
@@ -211,14 +229,16 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=DEFAULT_PROTOCOL[0])
     parser.add_argument("--steps", type=int, default=DEFAULT_PROTOCOL[1])
     parser.add_argument("--filters", type=int, default=DEFAULT_PROTOCOL[2], help="U-Net filters of the first level")
+    parser.add_argument("--variant", choices=tuple(VARIANTS), default="recipe",
+                        help="; ".join(f"{name}: {what}" for name, (what, _, _) in VARIANTS.items()))
     parser.add_argument("--stage", choices=("train", "evaluate", "all"), default="all")
     parser.add_argument("--datasets", nargs="+", help="only the models without these datasets (train), or score "
                         "only these datasets and summarize with those scored before (evaluate)")
     args = parser.parse_args()
     if args.stage in ("train", "all"):
-        train_all(args.epochs, args.steps, args.datasets, args.filters)
+        train_all(args.epochs, args.steps, args.datasets, args.filters, args.variant)
     if args.stage in ("evaluate", "all"):
-        evaluate_all(args.epochs, args.steps, args.datasets, args.filters)
+        evaluate_all(args.epochs, args.steps, args.datasets, args.filters, args.variant)
 
 
 if __name__ == "__main__":
