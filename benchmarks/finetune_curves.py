@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/finetune_curves.py [--dataset mahotas] [--budgets 1 2.5 5 10]
                                                    [--arms scratch generalist selfsup] [--start 8 40 16]
+                                                   [--start-variant recipe]
 
 The "user's data" are the training images of the left-out dataset (synth.generalist.split) made into semi-synthetic
 pairs at 3 and 10 photons (carekit's camera model, 4 noise seeds); the test images are its held-out images at 3 and
@@ -9,14 +10,15 @@ pairs at 3 and 10 photons (carekit's camera model, 4 noise seeds); the test imag
 (carekit.generalist.recipe) and learning rate; "from the generalist" starts from
 benchmarks/_work/generalist/without-DATASET (the left-out generalist of generalist_benchmark.py, which never saw the
 dataset; trained here first, with that benchmark's recipe, when a fresh clone lacks it), i.e. what `carekit train
---from` does; --start EPOCHS STEPS FILTERS picks the generalist of another protocol of that benchmark, and the
-supervised runs then use its U-Net width, from scratch too. "Self-supervised from the generalist" sees the user's noisy images only (R2R, what `carekit finetune`
-does with its defaults: the generalist's mean network, learning rate / 3, early stopping after 10 epochs without
-improvement; its validation passes are not counted in its time). Weights are saved when the training time passes each budget (minutes; data
-preparation and the saves are not counted) and evaluated afterwards. The best oracle-tuned classical baseline (true
-camera) is the reference line.
-Results: benchmarks/results/finetune_DATASET.{json,md,png} (finetune_DATASET-40x40-f32.* from another start). Times are on whatever machine runs it (its load is recorded).
-Arms left out of --arms keep their earlier measurement in the results (each point records the load it ran under).
+--from` does; --start EPOCHS STEPS FILTERS and --start-variant pick the generalist of another protocol or recipe
+variant of that benchmark, and the supervised runs then use its network, from scratch too. "Self-supervised from the
+generalist" sees the user's noisy images only (R2R, what `carekit finetune` does with its defaults: the generalist's
+mean network, learning rate / 3, early stopping after 10 epochs without improvement; its validation passes are not
+counted in its time). Weights are saved when the training time passes each budget (minutes; data preparation and the
+saves are not counted) and evaluated afterwards. The best oracle-tuned classical baseline (true camera) is the
+reference line. Results: benchmarks/results/finetune_DATASET.{json,md,png} (finetune_DATASET-40x40-f32.* from
+another start). Times are on whatever machine runs it (its load is recorded). Arms left out of --arms keep their
+earlier measurement in the results (each point records the load it ran under).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from generalist_benchmark import DEFAULT_PROTOCOL, lodo_dir, tag, train_all  # noqa: E402
+from generalist_benchmark import DEFAULT_PROTOCOL, VARIANTS, lodo_dir, tag, train_all  # noqa: E402
 
 WORK = HERE / "_work" / "finetune"
 RESULTS = HERE / "results"
@@ -63,9 +65,9 @@ def _central(image: np.ndarray, size: int = 512) -> np.ndarray:
     return image[top:top + size, left:left + size]
 
 
-def timed_training(lows, highs, start_from: Path | None, budgets_s: list[float], folder: Path, filters: int) -> dict:
-    """Train a U-Net with `filters` first-level filters until the last budget, saving the weights as each budget of
-    training time passes."""
+def timed_training(lows, highs, start_from: Path | None, budgets_s: list[float], folder: Path, network: dict) -> dict:
+    """Train the generalist recipe with the `network` changes (TrainConfig fields) until the last budget, saving the
+    weights as each budget of training time passes."""
     import keras
     from csbdeep.internals.train import DataWrapper
 
@@ -75,7 +77,7 @@ def timed_training(lows, highs, start_from: Path | None, budgets_s: list[float],
     from carekit.train.care import build_care, fit_from_generator, prepare_training_data, seeded
 
     config = recipe(epochs=100000, steps_per_epoch=5).model_copy(update={"patches_per_image": 32, "precision": "fp32",
-                                                                        "unet_first": filters})
+                                                                        **network})
     shutil.rmtree(folder, ignore_errors=True)
     with seeded(config.seed):
         (x, y), _ = prepare_training_data(lows, highs, config)
@@ -171,26 +173,31 @@ def main() -> None:
     parser.add_argument("--start", type=int, nargs=3, default=list(DEFAULT_PROTOCOL),
                         metavar=("EPOCHS", "STEPS", "FILTERS"), help="the generalist_benchmark.py protocol whose "
                         "left-out generalist the runs start from")
+    parser.add_argument("--start-variant", choices=tuple(VARIANTS), default="recipe",
+                        help="the generalist_benchmark.py recipe variant of that generalist")
     args = parser.parse_args()
     epochs, steps, filters = args.start
-    start_from = lodo_dir(args.dataset, tag(epochs, steps, filters))
-    train_all(epochs, steps, [args.dataset], filters)  # no-op when generalist_benchmark.py trained it already
+    start_tag = tag(epochs, steps, filters, args.start_variant)
+    network = {"unet_first": filters, **VARIANTS[args.start_variant][1]}
+    start_from = lodo_dir(args.dataset, start_tag)
+    train_all(epochs, steps, [args.dataset], filters, args.start_variant)  # no-op when trained already
     lows, highs, tests = user_pairs(args.dataset)
     budgets = [b * 60 for b in args.budgets]
     result = {"dataset": args.dataset, "budgets_min": args.budgets, "photons": PHOTONS, "camera": CAMERA,
-              "start": {"epochs": epochs, "steps_per_epoch": steps, "unet_filters": filters},
+              "start": {"epochs": epochs, "steps_per_epoch": steps, "unet_filters": filters,
+                        "variant": args.start_variant, "network": network},
               "cpu_cores": os.cpu_count(), "load_average_start": os.getloadavg(), "runs": {}}
     result["best_baseline"] = best_baselines(tests)
     result["generalist_before_training"] = psnr_of(start_from, tests)
-    stem = RESULTS / f"finetune_{args.dataset}{tag(epochs, steps, filters)}"
+    stem = RESULTS / f"finetune_{args.dataset}{start_tag}"
     earlier = json.loads(stem.with_suffix(".json").read_text()) if stem.with_suffix(".json").exists() else {}
     if earlier:
         result["runs"] = {name: [{**point, "psnr": {float(p): v for p, v in point["psnr"].items()}} for point in points]
                           for name, points in earlier["runs"].items()}  # JSON made the photon keys strings
     for arm in args.arms:
-        name, folder = ARMS[arm], WORK / (ARMS[arm].replace(" ", "_") + tag(epochs, steps, filters))
+        name, folder = ARMS[arm], WORK / (ARMS[arm].replace(" ", "_") + start_tag)
         saved = (selfsup_training(lows, start_from, budgets, folder) if arm == "selfsup" else
-                 timed_training(lows, highs, start_from if arm == "generalist" else None, budgets, folder, filters))
+                 timed_training(lows, highs, start_from if arm == "generalist" else None, budgets, folder, network))
         result["runs"][name] = [{"minutes": b / 60, **info, "psnr": psnr_of(info["folder"], tests)}
                                 for b, info in saved.items()]
         print(name, json.dumps(result["runs"][name]), flush=True)
@@ -207,8 +214,8 @@ def markdown(result: dict) -> str:
              f"{result['cpu_cores']} CPU cores, {_sharing(result)} (load average {result['load_average_start'][0]:.1f}"
              f" at the start, {result['load_average_end'][0]:.1f} at the end); times count training steps only. Supervised: semi-synthetic pairs from the dataset's training images "
              "at 3 and 10 photons; self-supervised: their noisy images only (R2R). PSNR (dB) on the dataset's held-out "
-             f"images. The generalist start ({_start(result)}) never saw this dataset; the supervised runs use its U-Net "
-             "width, from scratch too. Arms measured in an earlier run keep their "
+             f"images. The generalist start ({_start(result)}) never saw this dataset; the supervised runs use its "
+             "network, from scratch too. Arms measured in an earlier run keep their "
              "numbers (the results' JSON records the load under each point).", "",
              "| run | minutes | steps | PSNR 3 photons | PSNR 10 photons |", "| --- | --- | --- | --- | --- |",
              f"| best classical baseline | - | - | {result['best_baseline'][3.0]:.2f} | "
@@ -223,8 +230,9 @@ def markdown(result: dict) -> str:
 
 def _start(result: dict) -> str:
     start = result["start"]
+    variant = "" if start["variant"] == "recipe" else f", variant {start['variant']}"
     return (f"generalist_benchmark.py's left-out generalist, {start['epochs']} x {start['steps_per_epoch']} steps, "
-            f"{start['unet_filters']} filters")
+            f"{start['unet_filters']} filters{variant}")
 
 
 def _sharing(result: dict) -> str:

@@ -40,11 +40,19 @@ DEFAULT_PROTOCOL = (8, 40, 16)  # epochs, steps per epoch, U-Net filters
 # name: (what it changes, TrainConfig fields, GeneralistSettings fields)
 VARIANTS = {
     "recipe": ("nothing (the shipped recipe)", {}, {}),
+    "seed1": ("nothing but the seeds (training data and network): the run-to-run spread", {"seed": 1}, {"seed": 1}),
     "deterministic": ("plain CARE loss (mean absolute error) instead of the probabilistic Laplace loss",
                       {"probabilistic": False}, {}),
+    "lr1e-3": ("learning rate 1e-3 instead of 4e-4", {"learning_rate": 1e-3}, {}),
     "sharp": ("no blur on the clean images (sigma 0 instead of 0-1.5 px)", {}, {"blur_sigma_px": (0.0, 0.0)}),
     "photons2-20": ("photon levels 2-20 instead of 1-50", {}, {"photons": (2.0, 20.0)}),
     "zoom0.7-1.4": ("zoom 0.7-1.4x instead of 0.5-2x", {}, {"zoom": (0.7, 1.4)}),
+    "hela-camera": ("the shipped HeLa model's degradation: no zoom, no blur, 3-10 photons, background 1, read noise 2",
+                    {}, {"zoom": (1.0, 1.0), "blur_sigma_px": (0.0, 0.0), "photons": (3.0, 10.0),
+                         "background_photons": (1.0, 1.0), "read_noise": (2.0, 2.0)}),
+    "depth2": ("U-Net depth 2 instead of 3 (still probabilistic)", {"unet_depth": 2}, {}),
+    "hela-net": ("the shipped HeLa model's network: U-Net depth 2, plain CARE loss (run it with --filters 32)",
+                 {"unet_depth": 2, "probabilistic": False}, {}),
 }
 
 
