@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/finetune_curves.py [--dataset mahotas] [--budgets 1 2.5 5 10]
                                                    [--arms scratch generalist selfsup] [--start 8 40 16]
-                                                   [--start-variant recipe]
+                                                   [--start-variant V ...]
 
 The "user's data" are the training images of the left-out dataset (synth.generalist.split) made into semi-synthetic
 pairs at 3 and 10 photons (carekit's camera model, 4 noise seeds); the test images are its held-out images at 3 and
@@ -35,7 +35,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from generalist_benchmark import DEFAULT_PROTOCOL, VARIANTS, lodo_dir, tag, train_all  # noqa: E402
+from generalist_benchmark import DEFAULT_PROTOCOL, VARIANTS, lodo_dir, tag, train_all, variant_changes  # noqa: E402
 
 WORK = HERE / "_work" / "finetune"
 RESULTS = HERE / "results"
@@ -173,19 +173,20 @@ def main() -> None:
     parser.add_argument("--start", type=int, nargs=3, default=list(DEFAULT_PROTOCOL),
                         metavar=("EPOCHS", "STEPS", "FILTERS"), help="the generalist_benchmark.py protocol whose "
                         "left-out generalist the runs start from")
-    parser.add_argument("--start-variant", choices=tuple(VARIANTS), default="recipe",
-                        help="the generalist_benchmark.py recipe variant of that generalist")
+    parser.add_argument("--start-variant", nargs="+", choices=tuple(VARIANTS), default=[],
+                        help="the generalist_benchmark.py recipe variants of that generalist")
     args = parser.parse_args()
     epochs, steps, filters = args.start
-    start_tag = tag(epochs, steps, filters, args.start_variant)
-    network = {"unet_first": filters, **VARIANTS[args.start_variant][1]}
+    variants = tuple(args.start_variant)
+    start_tag = tag(epochs, steps, filters, variants)
+    network = {"unet_first": filters, **variant_changes(variants)[1]}
     start_from = lodo_dir(args.dataset, start_tag)
-    train_all(epochs, steps, [args.dataset], filters, args.start_variant)  # no-op when trained already
+    train_all(epochs, steps, [args.dataset], filters, variants)  # no-op when trained already
     lows, highs, tests = user_pairs(args.dataset)
     budgets = [b * 60 for b in args.budgets]
     result = {"dataset": args.dataset, "budgets_min": args.budgets, "photons": PHOTONS, "camera": CAMERA,
               "start": {"epochs": epochs, "steps_per_epoch": steps, "unet_filters": filters,
-                        "variant": args.start_variant, "network": network},
+                        "variants": variants, "network": network},
               "cpu_cores": os.cpu_count(), "load_average_start": os.getloadavg(), "runs": {}}
     result["best_baseline"] = best_baselines(tests)
     result["generalist_before_training"] = psnr_of(start_from, tests)
@@ -230,7 +231,7 @@ def markdown(result: dict) -> str:
 
 def _start(result: dict) -> str:
     start = result["start"]
-    variant = "" if start["variant"] == "recipe" else f", variant {start['variant']}"
+    variant = f", variants {', '.join(start['variants'])}" if start.get("variants") else ""
     return (f"generalist_benchmark.py's left-out generalist, {start['epochs']} x {start['steps_per_epoch']} steps, "
             f"{start['unet_filters']} filters{variant}")
 

@@ -1,6 +1,6 @@
 """Leave-one-dataset-out benchmark of the generalist denoiser.
 
-    .venv/bin/python benchmarks/generalist_benchmark.py [--epochs 8] [--steps 40] [--filters 16] [--variant V]
+    .venv/bin/python benchmarks/generalist_benchmark.py [--epochs 8] [--steps 40] [--filters 16] [--variant V ...]
                                                         [--stage train|evaluate|all] [--datasets D ...]
 
 For each built-in dataset D (hela, nuclei3d, bbbc007, mahotas): a generalist model is trained on the training images
@@ -13,8 +13,8 @@ model-zoo/_work, as make_generalist.py leaves it before packaging; in a fresh cl
 Models go to benchmarks/_work/generalist/; results to benchmarks/results/generalist.{json,md,png}. Another budget or
 network width (--epochs/--steps/--filters) is a separate protocol: its models, rows and results carry its tag
 (e.g. without-hela-50x40-f32, generalist-50x40-f32.md), so the default protocol's files stay as they are.
-A --variant changes one thing in the recipe or its training distribution (VARIANTS), to find what limits the
-generalist on unseen data; it is part of the tag too (without-bbbc007-sharp, generalist-sharp.md).
+A --variant changes one thing in the recipe or its training distribution (VARIANTS; several combine), to find what
+limits the generalist on unseen data; it is part of the tag too (without-bbbc007-sharp, generalist-sharp.md).
 """
 
 from __future__ import annotations
@@ -39,7 +39,6 @@ CAMERA = {"gain": 1.0, "read_noise": 2.0, "offset": 100.0}
 DEFAULT_PROTOCOL = (8, 40, 16)  # epochs, steps per epoch, U-Net filters
 # name: (what it changes, TrainConfig fields, GeneralistSettings fields)
 VARIANTS = {
-    "recipe": ("nothing (the shipped recipe)", {}, {}),
     "seed1": ("nothing but the seeds (training data and network): the run-to-run spread", {"seed": 1}, {"seed": 1}),
     "deterministic": ("plain CARE loss (mean absolute error) instead of the probabilistic Laplace loss",
                       {"probabilistic": False}, {}),
@@ -51,29 +50,39 @@ VARIANTS = {
                     {}, {"zoom": (1.0, 1.0), "blur_sigma_px": (0.0, 0.0), "photons": (3.0, 10.0),
                          "background_photons": (1.0, 1.0), "read_noise": (2.0, 2.0)}),
     "depth2": ("U-Net depth 2 instead of 3 (still probabilistic)", {"unet_depth": 2}, {}),
-    "hela-net": ("the shipped HeLa model's network: U-Net depth 2, plain CARE loss (run it with --filters 32)",
+    "hela-net": ("U-Net depth 2 and the plain CARE loss, as the shipped HeLa model (which has 32 filters)",
                  {"unet_depth": 2, "probabilistic": False}, {}),
 }
 
 
-def tag(epochs: int, steps: int, filters: int, variant: str = "recipe") -> str:
-    """The file-name tag of a protocol and recipe variant: empty for the default protocol and the recipe."""
+def tag(epochs: int, steps: int, filters: int, variants: tuple[str, ...] = ()) -> str:
+    """The file-name tag of a protocol and recipe variants: empty for the default protocol and the recipe."""
     protocol = "" if (epochs, steps, filters) == DEFAULT_PROTOCOL else f"-{epochs}x{steps}-f{filters}"
-    return protocol + ("" if variant == "recipe" else f"-{variant}")
+    return protocol + "".join(f"-{v}" for v in variants)
+
+
+def variant_changes(variants: tuple[str, ...]) -> tuple[str, dict, dict]:
+    """(what they change, TrainConfig fields, GeneralistSettings fields) of recipe variants combined in order."""
+    config, settings = {}, {}
+    for name in variants:
+        config.update(VARIANTS[name][1])
+        settings.update(VARIANTS[name][2])
+    return "; ".join(VARIANTS[name][0] for name in variants) or "nothing (the recipe)", config, settings
 
 
 def lodo_dir(left_out: str, protocol_tag: str = "") -> Path:
     return WORK / f"without-{left_out}{protocol_tag}"
 
 
-def train_all(epochs: int, steps: int, names=None, filters: int = DEFAULT_PROTOCOL[2], variant: str = "recipe") -> dict:
+def train_all(epochs: int, steps: int, names=None, filters: int = DEFAULT_PROTOCOL[2],
+              variants: tuple[str, ...] = ()) -> dict:
     from carekit.generalist import DATASETS, recipe, train_generalist
     from carekit.synth.generalist import GeneralistSettings
 
-    _, config_changes, settings_changes = VARIANTS[variant]
+    _, config_changes, settings_changes = variant_changes(variants)
     times = {}
     for left_out in names or DATASETS:
-        model_dir = lodo_dir(left_out, tag(epochs, steps, filters, variant))
+        model_dir = lodo_dir(left_out, tag(epochs, steps, filters, variants))
         if (model_dir / "weights_best.h5").exists():
             continue
         start = time.time()
@@ -133,12 +142,12 @@ def score_image(low, high, runners: dict) -> dict:
 
 
 def evaluate_all(epochs: int, steps: int, names=None, filters: int = DEFAULT_PROTOCOL[2],
-                 variant: str = "recipe") -> None:
+                 variants: tuple[str, ...] = ()) -> None:
     """Score every model on the held-out images of `names` (default all; rows kept per dataset in WORK), then
-    summarize all datasets scored so far under this protocol and variant."""
+    summarize all datasets scored so far under this protocol and variants."""
     from carekit.generalist import DATASETS
 
-    protocol_tag = tag(epochs, steps, filters, variant)
+    protocol_tag = tag(epochs, steps, filters, variants)
     for name in names or DATASETS:
         runners, rows = models(name, protocol_tag), []
         for photons in PHOTONS:
@@ -154,11 +163,11 @@ def evaluate_all(epochs: int, steps: int, names=None, filters: int = DEFAULT_PRO
             for r in json.loads((WORK / f"rows_{name}{protocol_tag}.json").read_text())]
     summary = summarize(rows)
     result = {"protocol": {"epochs": epochs, "steps_per_epoch": steps, "unet_filters": filters, "photons": PHOTONS,
-                           "camera": CAMERA, "variant": variant, "variant_changes": VARIANTS[variant][0],
+                           "camera": CAMERA, "variants": variants, "variant_changes": variant_changes(variants)[0],
                            "load_average": os.getloadavg()}, "summary": summary, "rows": rows}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"generalist{protocol_tag}.json").write_text(json.dumps(result, indent=2))
-    (RESULTS / f"generalist{protocol_tag}.md").write_text(markdown(summary, epochs, steps, filters, variant))
+    (RESULTS / f"generalist{protocol_tag}.md").write_text(markdown(summary, epochs, steps, filters, variants))
     figure({(r["dataset"], r["photons"]): dict(np.load(WORK / f"figure_{r['dataset']}_{r['photons']:g}"
                                                               f"{protocol_tag}.npz"))
             for r in summary}, RESULTS / f"generalist{protocol_tag}.png")
@@ -182,9 +191,9 @@ def summarize(rows: list[dict]) -> list[dict]:
     return out
 
 
-def markdown(summary: list[dict], epochs: int, steps: int, filters: int, variant: str = "recipe") -> str:
+def markdown(summary: list[dict], epochs: int, steps: int, filters: int, variants: tuple[str, ...] = ()) -> str:
     names = list(dict.fromkeys(n for e in summary for n in e["models"]))
-    change = "" if variant == "recipe" else f"; variant '{variant}': {VARIANTS[variant][0]}"
+    change = f"; variants {', '.join(variants)}: {variant_changes(variants)[0]}" if variants else ""
     lines = ["# Generalist denoiser: leave-one-dataset-out", "",
              f"Each LODO model: the generalist recipe (carekit.generalist.recipe: probabilistic CARE, U-Net depth 3, "
              f"{filters} filters{change}) trained {epochs} x {steps} steps on the training images of the other three datasets. Test: "
@@ -237,16 +246,16 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=DEFAULT_PROTOCOL[0])
     parser.add_argument("--steps", type=int, default=DEFAULT_PROTOCOL[1])
     parser.add_argument("--filters", type=int, default=DEFAULT_PROTOCOL[2], help="U-Net filters of the first level")
-    parser.add_argument("--variant", choices=tuple(VARIANTS), default="recipe",
+    parser.add_argument("--variant", nargs="+", choices=tuple(VARIANTS), default=[],
                         help="; ".join(f"{name}: {what}" for name, (what, _, _) in VARIANTS.items()))
     parser.add_argument("--stage", choices=("train", "evaluate", "all"), default="all")
     parser.add_argument("--datasets", nargs="+", help="only the models without these datasets (train), or score "
                         "only these datasets and summarize with those scored before (evaluate)")
     args = parser.parse_args()
     if args.stage in ("train", "all"):
-        train_all(args.epochs, args.steps, args.datasets, args.filters, args.variant)
+        train_all(args.epochs, args.steps, args.datasets, args.filters, tuple(args.variant))
     if args.stage in ("evaluate", "all"):
-        evaluate_all(args.epochs, args.steps, args.datasets, args.filters, args.variant)
+        evaluate_all(args.epochs, args.steps, args.datasets, args.filters, tuple(args.variant))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,98 @@
+"""What limits the generalist on unseen data: every generalist_benchmark.py run on one left-out dataset side by side.
+
+    .venv/bin/python benchmarks/generalist_ablation.py [--dataset bbbc007]
+
+Reads the results of generalist_benchmark.py for each protocol and recipe variant (benchmarks/results/generalist*.json,
+made with e.g. `generalist_benchmark.py --variant sharp --datasets bbbc007`) and tabulates and plots the left-out
+model's margin over the best classical baseline on the dataset, per photon level. Runs that differ only by the seed
+variant show the run-to-run spread that any other difference must exceed. Writes
+benchmarks/results/generalist_ablation_DATASET.{md,png}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from generalist_benchmark import variant_changes  # noqa: E402
+
+RESULTS = HERE / "results"
+LODO = "generalist without it (LODO)"
+
+
+def runs(dataset: str) -> list[dict]:
+    """One entry per benchmark result that scored `dataset`: its protocol, variants and margins per photon level."""
+    found = []
+    for path in sorted(RESULTS.glob("generalist*.json")):
+        result = json.loads(path.read_text())
+        protocol = result["protocol"]
+        entries = [e for e in result["summary"] if e["dataset"] == dataset and LODO in e["models"]]
+        if not entries:
+            continue
+        found.append({"file": path.name, "steps": protocol["epochs"] * protocol["steps_per_epoch"],
+                      "filters": protocol.get("unet_filters", 16), "variants": protocol.get("variants", []),
+                      "changes": variant_changes(tuple(protocol.get("variants", ())))[0],
+                      "margins": {e["photons"]: e["models"][LODO]["margin"] for e in entries},
+                      "psnr": {e["photons"]: e["models"][LODO]["psnr"] for e in entries}})
+    return sorted(found, key=lambda r: (r["steps"], r["filters"], label(r)))
+
+
+def label(run: dict) -> str:
+    return f"{run['steps']} steps, {run['filters']} filters" + "".join(f", {v}" for v in run["variants"])
+
+
+def markdown(dataset: str, found: list[dict]) -> str:
+    photons = sorted({p for r in found for p in r["margins"]})
+    lines = [f"# Generalist ablations: left-out {dataset}", "",
+             f"Each row: a generalist_benchmark.py model trained without {dataset} (U-Net depth 3, probabilistic, "
+             "unless a variant says otherwise), margin in dB of its mean PSNR over the best oracle-tuned classical "
+             f"baseline on {dataset}'s held-out images. Variant seed1 changes only the seeds: the run-to-run spread.",
+             "", "| run | what the variant changes | " + " | ".join(f"margin, {p:g} photons" for p in photons) + " |",
+             "| --- | --- | " + " | ".join("---" for _ in photons) + " |"]
+    for r in found:
+        cells = [f"{r['margins'][p]:+.2f}" if p in r["margins"] else "-" for p in photons]
+        lines.append(f"| {label(r)} | {r['changes']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def figure(dataset: str, found: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")  # a script: owns the backend
+    import matplotlib.pyplot as plt
+
+    photons = sorted({p for r in found for p in r["margins"]})
+    fig, axes = plt.subplots(1, len(photons), figsize=(5 * len(photons), 0.32 * len(found) + 1.2), sharey=True)
+    for ax, p in zip(axes, photons):
+        for row, r in enumerate(found):
+            if p in r["margins"]:
+                color = "tab:gray" if not r["variants"] or r["variants"] == ["seed1"] else "tab:blue"
+                ax.plot(r["margins"][p], row, "o", color=color)
+        ax.axvline(0, color="tab:red", ls="--", lw=1, label="best classical baseline")
+        ax.axvline(1, color="tab:red", ls=":", lw=1, label="goal: +1 dB")
+        ax.set(title=f"left-out {dataset}, {p:g} photons", xlabel="margin over the best baseline (dB)")
+    axes[0].set_yticks(range(len(found)), [label(r) for r in found], fontsize=7)
+    axes[0].invert_yaxis()
+    axes[0].legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--dataset", default="bbbc007")
+    args = parser.parse_args()
+    found = runs(args.dataset)
+    stem = RESULTS / f"generalist_ablation_{args.dataset}"
+    stem.with_suffix(".md").write_text(markdown(args.dataset, found))
+    figure(args.dataset, found, stem.with_suffix(".png"))
+    print(stem.with_suffix(".md").read_text())
+
+
+if __name__ == "__main__":
+    main()
