@@ -41,6 +41,7 @@ WORK = HERE / "_work" / "finetune"
 RESULTS = HERE / "results"
 PHOTONS = (3.0, 10.0)
 CAMERA = {"gain": 1.0, "read_noise": 2.0, "offset": 100.0}
+NETWORK_FIELDS = ("unet_depth", "unet_first", "unet_kern_size", "probabilistic")
 ARMS = {"scratch": "from scratch", "generalist": "from the generalist",
         "selfsup": "self-supervised from the generalist"}
 
@@ -179,7 +180,8 @@ def main() -> None:
     epochs, steps, filters = args.start
     variants = tuple(args.start_variant)
     start_tag = tag(epochs, steps, filters, variants)
-    network = {"unet_first": filters, **variant_changes(variants)[1]}
+    network = {key: value for key, value in {"unet_first": filters, **variant_changes(variants)[1]}.items()
+               if key in NETWORK_FIELDS}  # a variant's seed or learning rate is the start's, not the fine-tuning's
     start_from = lodo_dir(args.dataset, start_tag)
     train_all(epochs, steps, [args.dataset], filters, variants)  # no-op when trained already
     lows, highs, tests = user_pairs(args.dataset)

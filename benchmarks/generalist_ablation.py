@@ -18,7 +18,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from generalist_benchmark import variant_changes  # noqa: E402
+from generalist_benchmark import VARIANTS, variant_changes  # noqa: E402
 
 RESULTS = HERE / "results"
 LODO = "generalist without it (LODO)"
@@ -35,10 +35,18 @@ def runs(dataset: str) -> list[dict]:
             continue
         found.append({"file": path.name, "steps": protocol["epochs"] * protocol["steps_per_epoch"],
                       "filters": protocol.get("unet_filters", 16), "variants": protocol.get("variants", []),
-                      "changes": variant_changes(tuple(protocol.get("variants", ())))[0],
+                      "changes": _changes(protocol),
                       "margins": {e["photons"]: e["models"][LODO]["margin"] for e in entries},
                       "psnr": {e["photons"]: e["models"][LODO]["psnr"] for e in entries}})
     return sorted(found, key=lambda r: (r["steps"], r["filters"], label(r)))
+
+
+def _changes(protocol: dict) -> str:
+    """What the run's variants change: from VARIANTS (one wording for every run), else as the run recorded it."""
+    variants = tuple(protocol.get("variants", ()))
+    if all(v in VARIANTS for v in variants):
+        return variant_changes(variants)[0]
+    return protocol.get("variant_changes", ", ".join(variants))
 
 
 def label(run: dict) -> str:
@@ -66,7 +74,9 @@ def figure(dataset: str, found: list[dict], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     photons = sorted({p for r in found for p in r["margins"]})
-    fig, axes = plt.subplots(1, len(photons), figsize=(5 * len(photons), 0.32 * len(found) + 1.2), sharey=True)
+    fig, axes = plt.subplots(1, len(photons), figsize=(5 * len(photons), 0.32 * len(found) + 1.2), sharey=True,
+                             squeeze=False)
+    axes = axes[0]
     for ax, p in zip(axes, photons):
         for row, r in enumerate(found):
             if p in r["margins"]:

@@ -39,7 +39,6 @@ CAMERA = {"gain": 1.0, "read_noise": 2.0, "offset": 100.0}
 DEFAULT_PROTOCOL = (8, 40, 16)  # epochs, steps per epoch, U-Net filters
 # name: (what it changes, TrainConfig fields, GeneralistSettings fields)
 VARIANTS = {
-    "seed1": ("nothing but the seeds (training data and network): the run-to-run spread", {"seed": 1}, {"seed": 1}),
     "deterministic": ("plain CARE loss (mean absolute error) instead of the probabilistic Laplace loss",
                       {"probabilistic": False}, {}),
     "lr1e-3": ("learning rate 1e-3 instead of 4e-4", {"learning_rate": 1e-3}, {}),
@@ -52,18 +51,21 @@ VARIANTS = {
     "depth2": ("U-Net depth 2 instead of 3 (still probabilistic)", {"unet_depth": 2}, {}),
     "hela-net": ("U-Net depth 2 and the plain CARE loss, as the shipped HeLa model (which has 32 filters)",
                  {"unet_depth": 2, "probabilistic": False}, {}),
+    "seed1": ("nothing but the seeds (training data and network): the run-to-run spread", {"seed": 1}, {"seed": 1}),
 }
 
 
 def tag(epochs: int, steps: int, filters: int, variants: tuple[str, ...] = ()) -> str:
-    """The file-name tag of a protocol and recipe variants: empty for the default protocol and the recipe."""
+    """The file-name tag of a protocol and recipe variants (in VARIANTS order, whatever order they were given in):
+    empty for the default protocol and the recipe."""
     protocol = "" if (epochs, steps, filters) == DEFAULT_PROTOCOL else f"-{epochs}x{steps}-f{filters}"
-    return protocol + "".join(f"-{v}" for v in variants)
+    return protocol + "".join(f"-{v}" for v in VARIANTS if v in variants)
 
 
 def variant_changes(variants: tuple[str, ...]) -> tuple[str, dict, dict]:
     """(what they change, TrainConfig fields, GeneralistSettings fields) of recipe variants combined in order."""
     config, settings = {}, {}
+    variants = tuple(v for v in VARIANTS if v in variants)
     for name in variants:
         config.update(VARIANTS[name][1])
         settings.update(VARIANTS[name][2])
