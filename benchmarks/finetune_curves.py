@@ -41,7 +41,6 @@ WORK = HERE / "_work" / "finetune"
 RESULTS = HERE / "results"
 PHOTONS = (3.0, 10.0)
 CAMERA = {"gain": 1.0, "read_noise": 2.0, "offset": 100.0}
-NETWORK_FIELDS = ("unet_depth", "unet_first", "unet_kern_size", "probabilistic")
 ARMS = {"scratch": "from scratch", "generalist": "from the generalist",
         "selfsup": "self-supervised from the generalist"}
 
@@ -177,6 +176,8 @@ def main() -> None:
     parser.add_argument("--start-variant", nargs="+", choices=tuple(VARIANTS), default=[],
                         help="the generalist_benchmark.py recipe variants of that generalist")
     args = parser.parse_args()
+    from carekit.train.care import NETWORK_FIELDS
+
     epochs, steps, filters = args.start
     variants = tuple(args.start_variant)
     start_tag = tag(epochs, steps, filters, variants)

@@ -25,7 +25,8 @@ LODO = "generalist without it (LODO)"
 
 
 def runs(dataset: str) -> list[dict]:
-    """One entry per benchmark result that scored `dataset`: its protocol, variants and margins per photon level."""
+    """One entry per benchmark result that scored `dataset`: its steps, filters, variants and margins per photon
+    level."""
     found = []
     for path in sorted(RESULTS.glob("generalist*.json")):
         result = json.loads(path.read_text())
@@ -33,11 +34,10 @@ def runs(dataset: str) -> list[dict]:
         entries = [e for e in result["summary"] if e["dataset"] == dataset and LODO in e["models"]]
         if not entries:
             continue
-        found.append({"file": path.name, "steps": protocol["epochs"] * protocol["steps_per_epoch"],
+        found.append({"steps": protocol["epochs"] * protocol["steps_per_epoch"],
                       "filters": protocol.get("unet_filters", 16), "variants": protocol.get("variants", []),
                       "changes": _changes(protocol),
-                      "margins": {e["photons"]: e["models"][LODO]["margin"] for e in entries},
-                      "psnr": {e["photons"]: e["models"][LODO]["psnr"] for e in entries}})
+                      "margins": {e["photons"]: e["models"][LODO]["margin"] for e in entries}})
     return sorted(found, key=lambda r: (r["steps"], r["filters"], label(r)))
 
 

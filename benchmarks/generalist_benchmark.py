@@ -59,13 +59,19 @@ def tag(epochs: int, steps: int, filters: int, variants: tuple[str, ...] = ()) -
     """The file-name tag of a protocol and recipe variants (in VARIANTS order, whatever order they were given in):
     empty for the default protocol and the recipe."""
     protocol = "" if (epochs, steps, filters) == DEFAULT_PROTOCOL else f"-{epochs}x{steps}-f{filters}"
-    return protocol + "".join(f"-{v}" for v in VARIANTS if v in variants)
+    return protocol + "".join(f"-{v}" for v in _in_order(variants))
+
+
+def _in_order(variants: tuple[str, ...]) -> tuple[str, ...]:
+    """The variants once each, in VARIANTS order: the same variants name the same model however they were given."""
+    return tuple(v for v in VARIANTS if v in variants)
 
 
 def variant_changes(variants: tuple[str, ...]) -> tuple[str, dict, dict]:
-    """(what they change, TrainConfig fields, GeneralistSettings fields) of recipe variants combined in order."""
+    """(what they change, TrainConfig fields, GeneralistSettings fields) of recipe variants combined in VARIANTS
+    order."""
     config, settings = {}, {}
-    variants = tuple(v for v in VARIANTS if v in variants)
+    variants = _in_order(variants)
     for name in variants:
         config.update(VARIANTS[name][1])
         settings.update(VARIANTS[name][2])
