@@ -1,7 +1,7 @@
 """PSNR vs wall time: supervised training on a left-out dataset from scratch vs from the generalist that never saw it.
 
     .venv/bin/python benchmarks/finetune_curves.py [--dataset mahotas] [--budgets 1 2.5 5 10]
-                                                   [--arms scratch generalist selfsup] [--start 8 40 16]
+                                                   [--arms scratch generalist selfsup] [--start 40 40 32]
                                                    [--start-variant V ...]
 
 The "user's data" are the training images of the left-out dataset (synth.generalist.split) made into semi-synthetic
@@ -16,8 +16,8 @@ generalist" sees the user's noisy images only (R2R, what `carekit finetune` does
 mean network, learning rate / 3, early stopping after 10 epochs without improvement; its validation passes are not
 counted in its time). Weights are saved when the training time passes each budget (minutes; data preparation and the
 saves are not counted) and evaluated afterwards. The best oracle-tuned classical baseline (true camera) is the
-reference line. Results: benchmarks/results/finetune_DATASET.{json,md,png} (finetune_DATASET-40x40-f32.* from
-another start). Times are on whatever machine runs it (its load is recorded). Arms left out of --arms keep their
+reference line. Results: benchmarks/results/finetune_DATASET.{json,md,png} (finetune_DATASET-8x40-f16-depth3.*
+from another start). Times are on whatever machine runs it (its load is recorded). Arms left out of --arms keep their
 earlier measurement in the results (each point records the load it ran under).
 """
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from generalist_benchmark import VARIANTS, variant_changes  # noqa: E402
+from generalist_benchmark import DEFAULT_PROTOCOL, VARIANTS, network_words, variant_changes  # noqa: E402
 
 RESULTS = HERE / "results"
 LODO = "generalist without it (LODO)"
@@ -56,9 +56,10 @@ def label(run: dict) -> str:
 def markdown(dataset: str, found: list[dict]) -> str:
     photons = sorted({p for r in found for p in r["margins"]})
     lines = [f"# Generalist ablations: left-out {dataset}", "",
-             f"Each row: a generalist_benchmark.py model trained without {dataset} (U-Net depth 3, probabilistic, "
-             "unless a variant says otherwise), margin in dB of its mean PSNR over the best oracle-tuned classical "
-             f"baseline on {dataset}'s held-out images. Variant seed1 changes only the seeds: the run-to-run spread.",
+             f"Each row: a generalist_benchmark.py model trained without {dataset} (the recipe's network: "
+             f"{network_words(DEFAULT_PROTOCOL[2])}, unless a variant or the filters say otherwise), margin in dB "
+             f"of its mean PSNR over the best oracle-tuned classical baseline on {dataset}'s held-out images. Variant "
+             "seed1 changes only the seeds: the run-to-run spread.",
              "", "| run | what the variant changes | " + " | ".join(f"margin, {p:g} photons" for p in photons) + " |",
              "| --- | --- | " + " | ".join("---" for _ in photons) + " |"]
     for r in found:

@@ -1,10 +1,10 @@
 """Leave-one-dataset-out benchmark of the generalist denoiser.
 
-    .venv/bin/python benchmarks/generalist_benchmark.py [--epochs 8] [--steps 40] [--filters 16] [--variant V ...]
+    .venv/bin/python benchmarks/generalist_benchmark.py [--epochs 40] [--steps 40] [--filters 32] [--variant V ...]
                                                         [--stage train|evaluate|all] [--datasets D ...]
 
 For each built-in dataset D (hela, nuclei3d, bbbc007, mahotas): a generalist model is trained on the training images
-of every OTHER dataset (carekit.generalist, the shipped model's recipe, fewer steps) and tested on the held-out
+of every OTHER dataset (carekit.generalist: the shipped model's recipe and steps) and tested on the held-out
 images of D (synth.generalist.split; central 512x512 crops) degraded by carekit's camera model (background 1 photon,
 read noise 2, offset 100, no blur) at 3 and 10 photons. Compared per image with the best of the oracle-tuned
 classical baselines (Gaussian, NLM, TV, GAT+NLM with the true camera; evaluate/baselines.py), the shipped in-domain
@@ -12,9 +12,10 @@ HeLa model, and the shipped generalist (trained on the training images of all fo
 model-zoo/_work, as make_generalist.py leaves it before packaging; in a fresh clone the shipped zip, same weights).
 Models go to benchmarks/_work/generalist/; results to benchmarks/results/generalist.{json,md,png}. Another budget or
 network width (--epochs/--steps/--filters) is a separate protocol: its models, rows and results carry its tag
-(e.g. without-hela-50x40-f32, generalist-50x40-f32.md), so the default protocol's files stay as they are.
+(e.g. without-hela-8x40-f16, generalist-8x40-f16.md), so the default protocol's files stay as they are.
 A --variant changes one thing in the recipe or its training distribution (VARIANTS; several combine), to find what
 limits the generalist on unseen data; it is part of the tag too (without-bbbc007-sharp, generalist-sharp.md).
+Runs made before the recipe became depth 2 / 32 filters / 1600 steps carry the tags that say so (-8x40-f16-depth3).
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from carekit.generalist import recipe
+
 HERE = Path(__file__).resolve().parent
 WORK = HERE / "_work" / "generalist"
 RESULTS = HERE / "results"
@@ -36,9 +39,11 @@ SHIPPED_FOLDER = ZOO / "_work" / "care-generalist-nuclei-denoising"
 SHIPPED = SHIPPED_FOLDER if SHIPPED_FOLDER.exists() else ZOO / "care-generalist-nuclei-denoising.zip"  # fresh clone
 PHOTONS = (3.0, 10.0)
 CAMERA = {"gain": 1.0, "read_noise": 2.0, "offset": 100.0}
-DEFAULT_PROTOCOL = (8, 40, 16)  # epochs, steps per epoch, U-Net filters
+RECIPE = recipe()
+DEFAULT_PROTOCOL = (RECIPE.epochs, RECIPE.steps_per_epoch, RECIPE.unet_first)  # epochs, steps per epoch, U-Net filters
 # name: (what it changes, TrainConfig fields, GeneralistSettings fields)
 VARIANTS = {
+    "depth3": ("U-Net depth 3 instead of 2 (the first generalist's network)", {"unet_depth": 3}, {}),
     "deterministic": ("plain CARE loss (mean absolute error) instead of the probabilistic Laplace loss",
                       {"probabilistic": False}, {}),
     "lr1e-3": ("learning rate 1e-3 instead of 4e-4", {"learning_rate": 1e-3}, {}),
@@ -48,9 +53,6 @@ VARIANTS = {
     "hela-camera": ("the shipped HeLa model's degradation: no zoom, no blur, 3-10 photons, background 1, read noise 2",
                     {}, {"zoom": (1.0, 1.0), "blur_sigma_px": (0.0, 0.0), "photons": (3.0, 10.0),
                          "background_photons": (1.0, 1.0), "read_noise": (2.0, 2.0)}),
-    "depth2": ("U-Net depth 2 instead of 3 (still probabilistic)", {"unet_depth": 2}, {}),
-    "hela-net": ("U-Net depth 2 and the plain CARE loss, as the shipped HeLa model (which has 32 filters)",
-                 {"unet_depth": 2, "probabilistic": False}, {}),
     "seed1": ("nothing but the seeds (training data and network): the run-to-run spread", {"seed": 1}, {"seed": 1}),
 }
 
@@ -84,7 +86,7 @@ def lodo_dir(left_out: str, protocol_tag: str = "") -> Path:
 
 def train_all(epochs: int, steps: int, names=None, filters: int = DEFAULT_PROTOCOL[2],
               variants: tuple[str, ...] = ()) -> dict:
-    from carekit.generalist import DATASETS, recipe, train_generalist
+    from carekit.generalist import DATASETS, train_generalist
     from carekit.synth.generalist import GeneralistSettings
 
     _, config_changes, settings_changes = variant_changes(variants)
@@ -203,8 +205,8 @@ def markdown(summary: list[dict], epochs: int, steps: int, filters: int, variant
     names = list(dict.fromkeys(n for e in summary for n in e["models"]))
     change = f"; variants {', '.join(variants)}: {variant_changes(variants)[0]}" if variants else ""
     lines = ["# Generalist denoiser: leave-one-dataset-out", "",
-             f"Each LODO model: the generalist recipe (carekit.generalist.recipe: probabilistic CARE, U-Net depth 3, "
-             f"{filters} filters{change}) trained {epochs} x {steps} steps on the training images of the other three datasets. Test: "
+             f"Each LODO model: the generalist recipe (carekit.generalist.recipe: {network_words(filters, variants)}"
+             f"{change}) trained {epochs} x {steps} steps on the training images of the other three datasets. Test: "
              "held-out images of the left-out dataset, carekit's camera model (background 1 photon, read noise 2, "
              "offset 100) at 3 and 10 photons. Best baseline = per image the best of Gaussian, NLM, TV and "
              "GAT+NLM (true camera), each oracle-tuned on the ground truth. PSNR in dB (mean over images; margin = "
@@ -222,6 +224,13 @@ def markdown(summary: list[dict], epochs: int, steps: int, filters: int, variant
         lines += ["", f"Goal (>= 1 dB over the best baseline on every left-out dataset and photon level): met in "
                       f"{met} of {len(lodo)} cases; margins " + ", ".join(f"{m['margin']:+.2f}" for m in lodo) + " dB."]
     return "\n".join(lines) + "\n"
+
+
+def network_words(filters: int, variants: tuple[str, ...] = ()) -> str:
+    """The LODO models' network in words."""
+    config = RECIPE.model_copy(update={"unet_first": filters, **variant_changes(variants)[1]})
+    loss = "probabilistic CARE" if config.probabilistic else "CARE (plain loss)"
+    return f"{loss}, U-Net depth {config.unet_depth}, {config.unet_first} filters"
 
 
 def figure(images: dict, path: Path) -> None:

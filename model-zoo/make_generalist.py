@@ -1,6 +1,6 @@
 """Build the shipped generalist starting model: probabilistic CARE denoising trained on every built-in nuclei image set.
 
-    .venv/bin/python model-zoo/make_generalist.py [--epochs 30] [--steps 40] [--stage train|package|all]
+    .venv/bin/python model-zoo/make_generalist.py [--epochs 40] [--steps 40] [--stage train|package|all]
 
 Training data (carekit.generalist, synth/generalist.py): the training images of hela, nuclei3d, bbbc007 and mahotas
 (their held-out images are never used), 64 pairs per dataset, each a random crop at a random zoom (0.5-2x), Gaussian
@@ -78,14 +78,16 @@ def notes(rows: list[dict]) -> list[str]:
 
 
 def main() -> None:
+    from carekit.generalist import recipe, train_generalist
+    from carekit.zoo.package import build_package
+
+    default = recipe()
     parser = argparse.ArgumentParser()
-    parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--epochs", type=int, default=default.epochs)
+    parser.add_argument("--steps", type=int, default=default.steps_per_epoch)
     parser.add_argument("--work", default=str(HERE / "_work"))
     parser.add_argument("--stage", choices=("train", "package", "all"), default="all")
     args = parser.parse_args()
-    from carekit.generalist import recipe, train_generalist
-    from carekit.zoo.package import build_package
 
     model_dir = Path(args.work) / NAME
     if args.stage in ("train", "all"):
