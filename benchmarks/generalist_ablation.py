@@ -18,7 +18,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from generalist_benchmark import DEFAULT_PROTOCOL, VARIANTS, network_words, variant_changes  # noqa: E402
+from generalist_benchmark import DEFAULT_PROTOCOL, network_words, variant_changes  # noqa: E402
 
 RESULTS = HERE / "results"
 LODO = "generalist without it (LODO)"
@@ -35,18 +35,10 @@ def runs(dataset: str) -> list[dict]:
         if not entries:
             continue
         found.append({"steps": protocol["epochs"] * protocol["steps_per_epoch"],
-                      "filters": protocol.get("unet_filters", 16), "variants": protocol.get("variants", []),
-                      "changes": _changes(protocol),
+                      "filters": protocol["unet_filters"], "variants": protocol["variants"],
+                      "changes": variant_changes(tuple(protocol["variants"]))[0],
                       "margins": {e["photons"]: e["models"][LODO]["margin"] for e in entries}})
     return sorted(found, key=lambda r: (r["steps"], r["filters"], label(r)))
-
-
-def _changes(protocol: dict) -> str:
-    """What the run's variants change: from VARIANTS (one wording for every run), else as the run recorded it."""
-    variants = tuple(protocol.get("variants", ()))
-    if all(v in VARIANTS for v in variants):
-        return variant_changes(variants)[0]
-    return protocol.get("variant_changes", ", ".join(variants))
 
 
 def label(run: dict) -> str:
