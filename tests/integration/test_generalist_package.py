@@ -9,7 +9,7 @@ import pytest
 from carekit.cli import main
 from carekit.config import ModelRecord, SynthConfig
 from carekit.evaluate.metrics import score
-from carekit.generalist import DATASETS, splits
+from carekit.generalist import DATASETS, recipe, splits
 from carekit.predict import restore
 from carekit.synth.pairs import make_pairs
 
@@ -17,13 +17,15 @@ PACKAGE = Path(__file__).resolve().parents[2] / "model-zoo" / "care-generalist-n
 
 
 def test_generalist_package_is_small_probabilistic_and_documents_its_protocol():
-    # three weight formats of its 0.36M-parameter U-Net (5.1 MB of the 5.85 MB) and small 160x160 test tensors
+    # three weight formats of its 0.33M-parameter U-Net (5.2 MB of the 5.7 MB) and small 160x160 test tensors
     assert PACKAGE.stat().st_size < 6_000_000
     with zipfile.ZipFile(PACKAGE) as zf:
         readme = zf.read("README.md").decode()
     assert "Leave-one-dataset-out protocol" in readme and "| mahotas | 10 |" in readme
     record = ModelRecord.model_validate_json(PACKAGE.with_suffix(".carekit.json").read_text())
     assert record.train.probabilistic and record.data["source"] == "generalist"
+    recipe_fields = ("unet_depth", "unet_first", "unet_kern_size", "probabilistic", "epochs", "steps_per_epoch")
+    assert {k: getattr(record.train, k) for k in recipe_fields} == {k: getattr(recipe(), k) for k in recipe_fields}
     assert record.data["datasets"] == list(DATASETS) and record.data["left_out"] is None
 
 
@@ -42,5 +44,6 @@ def test_train_from_the_generalist_zip(tmp_path):
                  "--photons", "3", "10", "--patches-per-image", "8", "--epochs", "1", "--steps-per-epoch", "2",
                  "--batch-size", "4", "--quiet"]) == 0
     record = ModelRecord.load(model)
-    assert record.train.probabilistic and record.train.unet_depth == 3 and record.train.unet_first == 16
+    assert record.train.probabilistic
+    assert (record.train.unet_depth, record.train.unet_first) == (recipe().unet_depth, recipe().unet_first)
     assert record.data["initialized_from"] == str(PACKAGE)  # what the user named, not the unpacked cache copy
