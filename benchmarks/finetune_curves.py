@@ -36,6 +36,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from generalist_benchmark import DEFAULT_PROTOCOL, VARIANTS, lodo_dir, tag, train_all, variant_changes  # noqa: E402
+from precision_benchmark import machine  # noqa: E402
 
 WORK = HERE / "_work" / "finetune"
 RESULTS = HERE / "results"
@@ -202,7 +203,7 @@ def main() -> None:
         name, folder = ARMS[arm], WORK / (ARMS[arm].replace(" ", "_") + start_tag)
         saved = (selfsup_training(lows, start_from, budgets, folder) if arm == "selfsup" else
                  timed_training(lows, highs, start_from if arm == "generalist" else None, budgets, folder, network))
-        result["runs"][name] = [{"minutes": b / 60, **info, "psnr": psnr_of(info["folder"], tests)}
+        result["runs"][name] = [{"minutes": b / 60, **info, "machine": machine(), "psnr": psnr_of(info["folder"], tests)}
                                 for b, info in saved.items()]
         print(name, json.dumps(result["runs"][name]), flush=True)
     result["runs"] = {ARMS[arm]: result["runs"][ARMS[arm]] for arm in ARMS if ARMS[arm] in result["runs"]}
@@ -215,8 +216,9 @@ def main() -> None:
 
 def markdown(result: dict) -> str:
     lines = [f"# PSNR vs training time on a left-out dataset ({result['dataset']})", "",
-             f"{result['cpu_cores']} CPU cores, {_sharing(result)} (load average {result['load_average_start'][0]:.1f}"
-             f" at the start, {result['load_average_end'][0]:.1f} at the end); times count training steps only. Supervised: semi-synthetic pairs from the dataset's training images "
+             f"{_machines(result)}; {_sharing(result)} (load average {result['load_average_start'][0]:.1f} at the "
+             f"start, {result['load_average_end'][0]:.1f} at the end); fp32; times count training steps only. "
+             "Supervised: semi-synthetic pairs from the dataset's training images "
              "at 3 and 10 photons; self-supervised: their noisy images only (R2R). PSNR (dB) on the dataset's held-out "
              f"images. The generalist start ({_start(result)}) never saw this dataset; the supervised runs use its "
              "network, from scratch too. Arms measured in an earlier run keep their "
@@ -237,6 +239,13 @@ def _start(result: dict) -> str:
     variant = f", variants {', '.join(start['variants'])}" if start.get("variants") else ""
     return (f"generalist_benchmark.py's left-out generalist, {start['epochs']} x {start['steps_per_epoch']} steps, "
             f"{start['unet_filters']} filters{variant}")
+
+
+def _machines(result: dict) -> str:
+    """The machine(s) the points were measured on (arms measured in separate runs may differ)."""
+    found = list(dict.fromkeys(p.get("machine", f"{result['cpu_cores']} CPU cores (CPU not recorded)")
+                               for points in result["runs"].values() for p in points))
+    return "; ".join(found)
 
 
 def _sharing(result: dict) -> str:
@@ -262,8 +271,8 @@ def figure(result: dict, path: Path) -> None:
         best = result["best_baseline"][photons]
         ax.axhline(best, color="tab:red", ls="--", label="best classical baseline")
         ax.axhline(best + 2, color="tab:red", ls=":", label="goal: baseline + 2 dB")
-        ax.set(title=f"{result['dataset']}, {photons:g} photons", xlabel=f"training minutes ({result['cpu_cores']} cores, {_sharing(result)})",
-               ylabel="PSNR (dB)")
+        ax.set(title=f"{result['dataset']}, {photons:g} photons", ylabel="PSNR (dB)",
+               xlabel=f"training minutes ({result['cpu_cores']} cores, {_sharing(result)})")
     axes[0].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
