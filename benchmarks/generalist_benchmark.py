@@ -54,6 +54,10 @@ VARIANTS = {
     "hela-camera": ("the shipped HeLa model's degradation: no zoom, no blur, 3-10 photons, background 1, read noise 2",
                     {}, {"zoom": (1.0, 1.0), "blur_sigma_px": (0.0, 0.0), "photons": (3.0, 10.0),
                          "background_photons": (1.0, 1.0), "read_noise": (2.0, 2.0)}),
+    "gamma0.5-2": ("clean images raised to a log-uniform power 0.5-2 (dynamic range: dense and bright, or most "
+                   "structure dim beside a few bright spots)", {}, {"gamma": (0.5, 2.0)}),
+    "gamma0.5-4": ("clean images raised to a log-uniform power 0.5-4 (as gamma0.5-2, dimmer structure more often)",
+                   {}, {"gamma": (0.5, 4.0)}),
     "seed1": ("nothing but the seeds (training data and network): the run-to-run spread", {"seed": 1}, {"seed": 1}),
     "bf16": ("bfloat16 mixed precision instead of fp32 (needs a CPU with AVX512_BF16 or AMX; about 1.9x faster there)",
              {"precision": "bf16"}, {}),

@@ -2,8 +2,10 @@
 read noise, so that one network meets the variety of microscopes it will be used on.
 
 Each pair is a random crop of a clean image, zoomed by a log-uniform factor, blurred by a random Gaussian PSF (the
-blur is part of the clean image: the model denoises, it does not deconvolve), normalized as ground truth (99.9th
-percentile = 1) and degraded by carekit's camera model at a log-uniform photon level. Every dataset contributes
+blur is part of the clean image: the model denoises, it does not deconvolve), optionally raised to a log-uniform
+power (gamma > 1 leaves most structure dim beside a few bright spots, gamma < 1 makes it dense and bright: the
+dynamic range of specimens varies as much as their size), normalized as ground truth (99.9th percentile = 1) and
+degraded by carekit's camera model at a log-uniform photon level. Every dataset contributes
 the same number of pairs, however many images it has.
 """
 
@@ -28,6 +30,7 @@ class GeneralistSettings:
     background_photons: tuple[float, float] = (0.0, 5.0)
     blur_sigma_px: tuple[float, float] = (0.0, 1.5)
     read_noise: tuple[float, float] = (0.5, 5.0)
+    gamma: tuple[float, float] = (1.0, 1.0)
     gain: float = 1.0
     offset: float = 100.0
     pairs_per_dataset: int = 64
@@ -80,6 +83,8 @@ def make_pair(image: np.ndarray, settings: GeneralistSettings,
     if sigma > 0:
         clean = ndimage.gaussian_filter(clean, sigma)
     truth = noise.normalize_ground_truth(clean)
+    if settings.gamma != (1.0, 1.0):  # no draw otherwise: the same seed gives the same pairs as before gamma existed
+        truth = noise.normalize_ground_truth(truth ** _log_uniform(rng, settings.gamma))
     expected = truth * _log_uniform(rng, settings.photons) + rng.uniform(*settings.background_photons)
     low = noise.poisson_gaussian(expected, rng.uniform(*settings.read_noise), settings.gain, settings.offset, rng)
     return low, truth
