@@ -1,0 +1,130 @@
+"""Where a left-out generalist's error lies: by ground-truth intensity band and by spatial scale.
+
+    .venv/bin/python benchmarks/generalist_error_bands.py [--models recipe bf16 gamma0.5-2-bf16 ...] [--datasets D ...]
+
+For each leave-one-dataset-out model of generalist_benchmark.py (named by its protocol/variant tag without the
+leading dash, e.g. bf16 for without-mahotas-bf16, or recipe for the default protocol; trained there first)
+and each held-out image at 3 and 10 photons: the restoration is scaled to the ground truth as the metric does
+(csbdeep.utils.normalize_minmse on the 0.1/99.9-percentile-normalized truth), and its error is split
+
+- by intensity band of the truth (background < 0.02, dim 0.02-0.06, mid 0.06-0.15, bright >= 0.15, in units of the
+  truth's 99.9th percentile): the mean error (bias) and the band's share of the squared error, and
+- by scale: the share of the squared error left after a Gaussian low-pass of sigma 8 px (errors in the local
+  intensity level rather than in texture or edges).
+
+A model that only misses texture has little bias and a small low-frequency share; one that compresses the contrast
+of dim structure shows a positive bias in the background, a negative one in the dim/mid bands and a large
+low-frequency share. Results: benchmarks/results/generalist_error_bands.{json,md}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from generalist_benchmark import PHOTONS, RESULTS, lodo_dir, test_pairs  # noqa: E402
+
+BANDS = {"background": (0.0, 0.02), "dim": (0.02, 0.06), "mid": (0.06, 0.15), "bright": (0.15, np.inf)}
+LOW_PASS_SIGMA = 8.0
+
+
+def error_bands(truth: np.ndarray, restored: np.ndarray) -> dict:
+    """Bias and share of the squared error per truth intensity band, and the low-frequency share."""
+    from csbdeep.utils import normalize_minmse
+    from scipy import ndimage
+
+    from carekit.normalize import normalize_ground_truth
+
+    truth = normalize_ground_truth(truth).astype(np.float64)
+    error = normalize_minmse(restored.astype(np.float64), truth) - truth
+    total = float((error**2).sum())
+    bands = {}
+    for name, (low, high) in BANDS.items():
+        inside = (truth >= low) & (truth < high)
+        bands[name] = {"fraction": round(float(inside.mean()), 3),
+                       "bias": round(float(error[inside].mean()), 4) if inside.any() else None,
+                       "error_share": round(float((error[inside]**2).sum()) / total, 3)}
+    low_pass = ndimage.gaussian_filter(error, LOW_PASS_SIGMA)
+    return {"bands": bands, "low_frequency_share": round(float((low_pass**2).sum()) / total, 3)}
+
+
+def measure(tags: list[str], datasets: list[str]) -> list[dict]:
+    from carekit.evaluate.metrics import score
+    from carekit.models import load_model
+    from carekit.predict import restore
+
+    rows = []
+    for protocol_tag in tags:
+        for name in datasets:
+            folder = lodo_dir(name, protocol_tag)
+            if not (folder / "weights_best.h5").exists():
+                print(f"skipped: {folder} is not trained (generalist_benchmark.py)", flush=True)
+                continue
+            model = load_model(folder)
+            for photons in PHOTONS:
+                for index, (low, high) in enumerate(zip(*test_pairs(name, photons))):
+                    restored = restore(model, low, axes="YX", progress=False, check_domain=False).image
+                    rows.append({"tag": protocol_tag, "dataset": name, "photons": photons, "image": index,
+                                 "psnr": round(score(high, restored).psnr, 2), **error_bands(high, restored)})
+                    print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
+def summarize(rows: list[dict]) -> list[dict]:
+    """Means over the images of each tag, dataset and photon level."""
+    out = []
+    for key in dict.fromkeys((r["tag"], r["dataset"], r["photons"]) for r in rows):
+        group = [r for r in rows if (r["tag"], r["dataset"], r["photons"]) == key]
+        entry = {"tag": key[0], "dataset": key[1], "photons": key[2], "images": len(group),
+                 "psnr": round(float(np.mean([r["psnr"] for r in group])), 2),
+                 "low_frequency_share": round(float(np.mean([r["low_frequency_share"] for r in group])), 2)}
+        for band in BANDS:
+            biases = [r["bands"][band]["bias"] for r in group if r["bands"][band]["bias"] is not None]
+            entry[f"{band}_bias"] = round(float(np.mean(biases)), 4) if biases else None
+            entry[f"{band}_share"] = round(float(np.mean([r["bands"][band]["error_share"] for r in group])), 2)
+        out.append(entry)
+    return out
+
+
+def markdown(summary: list[dict]) -> str:
+    bands = "; ".join(f"{b} {lo:g}-{hi:g}" if np.isfinite(hi) else f"{b} >= {lo:g}" for b, (lo, hi) in BANDS.items())
+    lines = ["# Where the left-out generalist's error lies", "",
+             "Per left-out dataset and photon level (mean over its held-out images): PSNR, then per truth intensity "
+             "band (units of the truth's 99.9th percentile) the mean error after the metric's affine fit (bias) and "
+             f"the band's share of the squared error, and the share left after a {LOW_PASS_SIGMA:g}-px Gaussian "
+             "low-pass (error in the local intensity level). Model: generalist_benchmark.py's tag (recipe: its "
+             "default protocol).", "",
+             f"| model tag | dataset | photons | PSNR | low-frequency share | bias / share: {bands} |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for e in summary:
+        cells = "; ".join(f"{e[f'{b}_bias']:+.3f} / {e[f'{b}_share']:.2f}" if e[f"{b}_bias"] is not None else "-"
+                          for b in BANDS)
+        lines.append(f"| {e['tag'].lstrip('-') or 'recipe'} | {e['dataset']} | {e['photons']:g} | {e['psnr']:.2f} | "
+                     f"{e['low_frequency_share']:.2f} | {cells} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    from carekit.generalist import DATASETS
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--models", nargs="+", default=["recipe"],
+                        help="generalist_benchmark.py tags without the leading dash; recipe: the default protocol")
+    parser.add_argument("--datasets", nargs="+", choices=DATASETS, default=list(DATASETS))
+    args = parser.parse_args()
+    rows = measure(["" if m == "recipe" else f"-{m}" for m in args.models], args.datasets)
+    summary = summarize(rows)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "generalist_error_bands.json").write_text(json.dumps({"summary": summary, "rows": rows}, indent=2))
+    (RESULTS / "generalist_error_bands.md").write_text(markdown(summary))
+    print(markdown(summary))
+
+
+if __name__ == "__main__":
+    main()
