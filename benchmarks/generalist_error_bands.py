@@ -14,7 +14,7 @@ and each held-out image at 3 and 10 photons: the restoration is scaled to the gr
 
 A model that only misses texture has little bias and a small low-frequency share; one that compresses the contrast
 of dim structure shows a positive bias in the background, a negative one in the dim/mid bands and a large
-low-frequency share. Results: benchmarks/results/generalist_error_bands.{json,md}.
+low-frequency share. Results: benchmarks/results/lodo_error_bands.{json,md}.
 """
 
 from __future__ import annotations
@@ -121,8 +121,8 @@ def main() -> None:
     rows = measure(["" if m == "recipe" else f"-{m}" for m in args.models], args.datasets)
     summary = summarize(rows)
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "generalist_error_bands.json").write_text(json.dumps({"summary": summary, "rows": rows}, indent=2))
-    (RESULTS / "generalist_error_bands.md").write_text(markdown(summary))
+    (RESULTS / "lodo_error_bands.json").write_text(json.dumps({"summary": summary, "rows": rows}, indent=2))
+    (RESULTS / "lodo_error_bands.md").write_text(markdown(summary))
     print(markdown(summary))
 
 
