@@ -47,6 +47,8 @@ VARIANTS = {
     "depth3": ("U-Net depth 3 instead of 2 (the first generalist's network)", {"unet_depth": 3}, {}),
     "deterministic": ("plain CARE loss (mean absolute error) instead of the probabilistic Laplace loss",
                       {"probabilistic": False}, {}),
+    "mse": ("plain CARE with the mean squared error (the conditional mean, what PSNR rewards) instead of the "
+            "probabilistic Laplace loss (a median)", {"probabilistic": False, "loss": "mse"}, {}),
     "lr1e-3": ("learning rate 1e-3 instead of 4e-4", {"learning_rate": 1e-3}, {}),
     "sharp": ("no blur on the clean images (sigma 0 instead of 0-1.5 px)", {}, {"blur_sigma_px": (0.0, 0.0)}),
     "photons2-20": ("photon levels 2-20 instead of 1-50", {}, {"photons": (2.0, 20.0)}),
@@ -249,7 +251,7 @@ def markdown(summary: list[dict], epochs: int, steps: int, filters: int, variant
 def network_words(filters: int, variants: tuple[str, ...] = ()) -> str:
     """The LODO models' network in words."""
     config = RECIPE.model_copy(update={"unet_first": filters, **variant_changes(variants)[1]})
-    loss = "probabilistic CARE" if config.probabilistic else "CARE (plain loss)"
+    loss = "probabilistic CARE" if config.probabilistic else f"CARE ({config.loss} loss)"
     return f"{loss}, U-Net depth {config.unet_depth}, {config.unet_first} filters"
 
 

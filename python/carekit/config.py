@@ -69,6 +69,9 @@ class TrainConfig(_Strict):
     unet_first: int = Field(32, ge=4)
     unet_kern_size: int = Field(3, ge=3)
     probabilistic: bool = False
+    loss: Literal["mae", "mse"] = Field(
+        "mae", description="loss of a non-probabilistic model: mae (CARE's: the conditional median) or mse (the "
+                           "conditional mean, what PSNR rewards); probabilistic models fit a Laplace likelihood")
     norm_pmin: float = Field(1.0, ge=0, lt=50, description="input normalization: low percentile")
     norm_pmax: float = Field(99.8, gt=50, le=100, description="input normalization: high percentile")
     seed: int = 0
@@ -82,6 +85,13 @@ class TrainConfig(_Strict):
         if isinstance(values, dict) and values.get("patch_size") is None:
             values = {**values, "patch_size": DEFAULT_PATCH_SIZE.get(values.get("axes", "YX"), DEFAULT_PATCH_SIZE["YX"])}
         return values
+
+    @model_validator(mode="after")
+    def _loss_fits_network(self) -> "TrainConfig":
+        if self.probabilistic and self.loss != "mae":
+            raise ValueError(f"loss {self.loss!r} is for non-probabilistic models; a probabilistic one fits a "
+                             "Laplace likelihood (leave loss at 'mae')")
+        return self
 
     @model_validator(mode="after")
     def _patch_fits_network(self) -> "TrainConfig":

@@ -108,3 +108,11 @@ def test_wrong_dimensionality_is_rejected(tmp_path):
     with pytest.raises(InputError, match="model axes are ZYX"):
         train_care([np.zeros((64, 64))], [np.zeros((64, 64))], TrainConfig(axes="ZYX", patch_size=(8, 16, 16)),
                    tmp_path / "m", progress=False)
+
+
+def test_the_loss_reaches_csbdeep():
+    from carekit.train.care import csbdeep_config
+
+    assert csbdeep_config(TrainConfig()).train_loss == "mae"
+    assert csbdeep_config(TrainConfig(loss="mse")).train_loss == "mse"
+    assert csbdeep_config(TrainConfig(probabilistic=True)).train_loss == "laplace"

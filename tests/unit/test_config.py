@@ -31,3 +31,11 @@ def test_loading_a_non_model_folder_says_so(tmp_path):
     (tmp_path / "carekit.json").write_text("{broken")
     with pytest.raises(InputError, match="not a valid"):
         ModelRecord.load(tmp_path)
+
+
+def test_loss_choice_is_for_plain_models_only():
+    assert TrainConfig().loss == "mae" and TrainConfig(loss="mse").loss == "mse"
+    with pytest.raises(ValueError, match="Laplace likelihood"):
+        TrainConfig(probabilistic=True, loss="mse")
+    with pytest.raises(ValueError):
+        TrainConfig(loss="huber")

@@ -67,6 +67,7 @@ def csbdeep_config(config: TrainConfig):
 
     return Config(
         axes=config.axes, n_channel_in=1, n_channel_out=1, probabilistic=config.probabilistic,
+        train_loss="laplace" if config.probabilistic else config.loss,
         unet_n_depth=config.unet_depth, unet_n_first=config.unet_first, unet_kern_size=config.unet_kern_size,
         train_epochs=config.epochs, train_steps_per_epoch=config.steps_per_epoch, train_batch_size=config.batch_size,
         train_learning_rate=config.learning_rate, train_tensorboard=False,
