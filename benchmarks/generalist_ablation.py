@@ -137,7 +137,7 @@ def figure_all(cases: list, found: list[dict], path: Path) -> None:
     for (row, col), value in np.ndenumerate(grid):
         if np.isfinite(value):
             ax.text(col, row, f"{value:+.1f}", ha="center", va="center", fontsize=7,
-                    fontweight="bold" if value >= 1 else "normal")
+                    color="white" if abs(value) > 3.5 else "black", fontweight="bold" if value >= 1 else "normal")
     ax.set_xticks(range(len(cases)), [f"{d}\n{p:g} ph" for d, p in cases], fontsize=7)
     ax.set_yticks(range(len(found)), [r["label"] for r in found], fontsize=7)
     fig.colorbar(image, ax=ax, label="margin over the best baseline (dB); goal >= +1")
