@@ -20,23 +20,28 @@ def splits(names=DATASETS) -> dict[str, tuple[list[np.ndarray], list[np.ndarray]
     return {name: split(name, builtin.clean_images(name, ndim=2)[0]) for name in names}
 
 
-def training_data(leave_out: str | None = None, settings: GeneralistSettings | None = None):
-    """(sources, targets, data description) from the training images of every dataset except `leave_out`."""
-    if leave_out is not None and leave_out not in DATASETS:
-        raise InputError(f"unknown dataset to leave out {leave_out!r}; choose from {', '.join(DATASETS)}")
+def training_data(leave_out: str | None = None, settings: GeneralistSettings | None = None,
+                  exclude: tuple[str, ...] = ()):
+    """(sources, targets, data description) from the training images of every dataset except `leave_out` (the one
+    a benchmark tests on) and `exclude` (others not to train on)."""
+    unknown = [n for n in (leave_out, *exclude) if n is not None and n not in DATASETS]
+    if unknown:
+        raise InputError(f"unknown dataset {unknown[0]!r} to leave out; choose from {', '.join(DATASETS)}")
     settings = settings or GeneralistSettings()
-    names = [n for n in DATASETS if n != leave_out]
+    names = [n for n in DATASETS if n != leave_out and n not in exclude]
+    if not names:
+        raise InputError("no dataset is left to train on")
     lows, highs = generalist_pairs({n: train for n, (train, _) in splits(names).items()}, settings)
     return lows, highs, {"source": "generalist", "datasets": names, "left_out": leave_out,
                          "settings": settings.as_dict()}
 
 
 def train_generalist(model_dir: str | Path, config: TrainConfig, leave_out: str | None = None,
-                     settings: GeneralistSettings | None = None, progress: bool = True):
+                     settings: GeneralistSettings | None = None, progress: bool = True, exclude: tuple[str, ...] = ()):
     """Train a (normally probabilistic) CARE model on generalist pairs in `model_dir`."""
     from .train.care import train_care
 
-    lows, highs, info = training_data(leave_out, settings)
+    lows, highs, info = training_data(leave_out, settings, exclude)
     return train_care(lows, highs, config, model_dir, data_info=info, progress=progress)
 
 

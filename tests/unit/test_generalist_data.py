@@ -68,3 +68,16 @@ def test_gamma_changes_the_dynamic_range_and_only_when_asked():
     rng = np.random.default_rng(5)
     low, _ = make_pair(ramp, GeneralistSettings(crop=128), rng)
     assert float(low.sum()) == pytest.approx(1667634.25, rel=1e-6) and rng.integers(1 << 30) == 783712961
+
+
+def test_training_data_leaves_out_and_excludes_datasets():
+    from carekit.generalist import training_data
+
+    settings = GeneralistSettings(pairs_per_dataset=2, crop=64)
+    lows, highs, info = training_data("mahotas", settings, exclude=("nuclei3d",))
+    assert info["datasets"] == ["hela", "bbbc007"] and info["left_out"] == "mahotas"
+    assert len(lows) == len(highs) == 4
+    with pytest.raises(InputError, match="unknown dataset 'cells'"):
+        training_data(None, settings, exclude=("cells",))
+    with pytest.raises(InputError, match="no dataset is left"):
+        training_data("hela", settings, exclude=("nuclei3d", "bbbc007", "mahotas"))
