@@ -114,8 +114,7 @@ def markdown(summary: list[dict]) -> str:
         cells = "; ".join(f"{e[f'{b}_bias']:+.3f} / {e[f'{b}_share']:.2f}" if e[f"{b}_bias"] is not None else "-"
                           for b in BANDS)
         lines.append(f"| {e['tag'].lstrip('-') or 'recipe'} | {e['dataset']} | {e['photons']:g} | {e['psnr']:.2f} | "
-                     f"{e['psnr_cap']:.1f} | "
-                     f"{e['low_frequency_share']:.2f} | {cells} |")
+                     f"{e['psnr_cap']:.1f} | {e['low_frequency_share']:.2f} | {cells} |")
     return "\n".join(lines) + "\n"
 
 
