@@ -35,7 +35,8 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from generalist_benchmark import DEFAULT_PROTOCOL, VARIANTS, lodo_dir, tag, train_all, variant_changes  # noqa: E402
+from generalist_benchmark import (DEFAULT_PROTOCOL, VARIANTS, lodo_dir, tag, testable, train_all,  # noqa: E402
+                                  variant_changes)
 from precision_benchmark import machine  # noqa: E402
 
 WORK = HERE / "_work" / "finetune"
@@ -151,8 +152,10 @@ def psnr_of(model, tests: dict) -> dict:
     from carekit.evaluate.metrics import score
     from carekit.predict import restore
 
-    return {p: round(float(np.mean([score(h, restore(model, l, axes="YX", progress=False, check_domain=False).image).psnr
-                                    for l, h in zip(*tests[p])])), 2) for p in tests}
+    def psnr(low, high):
+        return score(high, restore(model, low, axes="YX", progress=False, check_domain=False).image).psnr
+
+    return {p: round(float(np.mean([psnr(low, high) for low, high in zip(*tests[p])])), 2) for p in tests}
 
 
 def best_baselines(tests: dict) -> dict:
@@ -184,6 +187,7 @@ def main() -> None:
     start_tag = tag(epochs, steps, filters, variants)
     network = {key: value for key, value in {"unet_first": filters, **variant_changes(variants)[1]}.items()
                if key in NETWORK_FIELDS}  # a variant's seed or learning rate is the start's, not the fine-tuning's
+    testable([args.dataset], variants)  # refuses a start that excludes the dataset from training
     start_from = lodo_dir(args.dataset, start_tag)
     train_all(epochs, steps, [args.dataset], filters, variants)  # no-op when trained already
     lows, highs, tests = user_pairs(args.dataset)
@@ -203,7 +207,8 @@ def main() -> None:
         name, folder = ARMS[arm], WORK / (ARMS[arm].replace(" ", "_") + start_tag)
         saved = (selfsup_training(lows, start_from, budgets, folder) if arm == "selfsup" else
                  timed_training(lows, highs, start_from if arm == "generalist" else None, budgets, folder, network))
-        result["runs"][name] = [{"minutes": b / 60, **info, "machine": machine(), "psnr": psnr_of(info["folder"], tests)}
+        result["runs"][name] = [{"minutes": b / 60, **info, "machine": machine(),
+                                 "psnr": psnr_of(info["folder"], tests)}
                                 for b, info in saved.items()]
         print(name, json.dumps(result["runs"][name]), flush=True)
     result["runs"] = {ARMS[arm]: result["runs"][ARMS[arm]] for arm in ARMS if ARMS[arm] in result["runs"]}
@@ -243,7 +248,7 @@ def _start(result: dict) -> str:
 
 def _machines(result: dict) -> str:
     """The machine(s) the points were measured on (arms measured in separate runs may differ)."""
-    found = list(dict.fromkeys(p.get("machine", f"{result['cpu_cores']} CPU cores (CPU not recorded)")
+    found = list(dict.fromkeys(p.get("machine", "an earlier run's machine (not recorded)")
                                for points in result["runs"].values() for p in points))
     return "; ".join(found)
 

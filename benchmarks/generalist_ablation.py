@@ -36,7 +36,7 @@ def runs(dataset: str) -> list[dict]:
         entries = [e for e in result["summary"] if e["dataset"] == dataset and LODO in e["models"]]
         if not entries:
             continue
-        found.append({"steps": protocol["epochs"] * protocol["steps_per_epoch"],
+        found.append({"result": path.stem, "steps": protocol["epochs"] * protocol["steps_per_epoch"],
                       "filters": protocol["unet_filters"], "variants": protocol["variants"],
                       "changes": variant_changes(tuple(protocol["variants"]))[0],
                       "margins": {e["photons"]: e["models"][LODO]["margin"] for e in entries}})
@@ -92,16 +92,16 @@ def all_datasets() -> tuple[list[tuple[str, float]], list[dict]]:
     """(cases: (dataset, photons) columns, runs that scored at least two datasets with their margins per case)."""
     from carekit.generalist import DATASETS
 
-    per_dataset = {name: {label(r): r for r in runs(name)} for name in DATASETS}
-    labels = list(dict.fromkeys(lab for name in DATASETS for lab in per_dataset[name]))
+    per_dataset = {name: {r["result"]: r for r in runs(name)} for name in DATASETS}  # one result file per run
+    results = list(dict.fromkeys(stem for name in DATASETS for stem in per_dataset[name]))
     cases = [(name, p) for name in DATASETS for p in sorted({p for r in per_dataset[name].values()
                                                             for p in r["margins"]})]
     found = []
-    for lab in labels:
-        scored = {name: per_dataset[name][lab] for name in DATASETS if lab in per_dataset[name]}
+    for stem in results:
+        scored = {name: per_dataset[name][stem] for name in DATASETS if stem in per_dataset[name]}
         if len(scored) >= 2:
             first = next(iter(scored.values()))
-            found.append({"label": lab, "changes": first["changes"], "steps": first["steps"],
+            found.append({"label": label(first), "steps": first["steps"],
                           "margins": {(name, p): r["margins"][p] for name, r in scored.items() for p in r["margins"]}})
     return cases, sorted(found, key=lambda r: (r["steps"], r["label"]))
 
@@ -112,15 +112,17 @@ def markdown_all(cases: list, found: list[dict]) -> str:
              f"{network_words(DEFAULT_PROTOCOL[2])}, unless a variant or the filters say otherwise) that scored at "
              "least two left-out datasets; each cell: margin in dB of the left-out model's mean PSNR over the best "
              "oracle-tuned classical baseline (bold: the goal, >= +1 dB). Variant seed1 changes only the seeds, bf16 "
-             "only the arithmetic: both show the run-to-run spread.", "",
+             "only the arithmetic: both show the run-to-run spread. Mean margin: over all cases, or (in parentheses) "
+             "over the cases a run scored, which do not compare with the full rows.", "",
              "| run | " + " | ".join(f"{d} {p:g} ph" for d, p in cases) + " | cases >= +1 dB | mean margin |",
              "| --- | " + " | ".join("---" for _ in cases) + " | --- | --- |"]
     for r in found:
         values = [r["margins"].get(c) for c in cases]
         cells = ["-" if v is None else f"**{v:+.2f}**" if v >= 1 else f"{v:+.2f}" for v in values]
         given = [v for v in values if v is not None]
+        mean = f"{sum(given) / len(given):+.2f}"
         lines.append(f"| {r['label']} | " + " | ".join(cells) + f" | {sum(v >= 1 for v in given)} of {len(given)} | "
-                     f"{sum(given) / len(given):+.2f} |")
+                     + (mean if len(given) == len(cases) else f"({mean})") + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -5,19 +5,21 @@
 For each leave-one-dataset-out model of generalist_benchmark.py (named by its protocol/variant tag without the
 leading dash, e.g. bf16 for without-mahotas-bf16, or recipe for the default protocol; trained there first)
 and each held-out image at 3 and 10 photons: the restoration is scaled to the ground truth as the metric does
-(csbdeep.utils.normalize_minmse on the 0.1/99.9-percentile-normalized truth), and its error is split
+(carekit.normalize.affine_fit to the 0.1/99.9-percentile-normalized truth), and its error is split
 
 - by intensity band of the truth (background < 0.02, dim 0.02-0.06, mid 0.06-0.15, bright >= 0.15, in units of the
   truth's 99.9th percentile): the mean error (bias) and the band's share of the squared error, and
 - by scale: the share of the squared error left after a Gaussian low-pass of sigma 8 px (errors in the local
   intensity level rather than in texture or edges).
 
-and the truth's own noise (skimage's wavelet estimate, same units) with the PSNR it caps any denoiser at: a
-restoration cannot predict the noise of its reference (nuclei3d's "ground truth" is a raw confocal plane).
+and the truth's own noise (skimage's wavelet estimate, same units) with the PSNR left to a restoration that smooths
+that noise away (nuclei3d's "ground truth" is a raw confocal plane; its noise is in the test input's signal too, so
+a restoration could keep it, but only where the photons allow).
 
 A model that only misses texture has little bias and a small low-frequency share; one that compresses the contrast
 of dim structure shows a positive bias in the background, a negative one in the dim/mid bands and a large
-low-frequency share. Results: benchmarks/results/lodo_error_bands.{json,md}.
+low-frequency share. Results: benchmarks/results/lodo_error_bands.{json,md}; rows measured before for other
+models or datasets are kept (one row per model, dataset, photon level and image).
 """
 
 from __future__ import annotations
@@ -33,20 +35,19 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from generalist_benchmark import PHOTONS, RESULTS, lodo_dir, test_pairs  # noqa: E402
 
-BANDS = {"background": (0.0, 0.02), "dim": (0.02, 0.06), "mid": (0.06, 0.15), "bright": (0.15, np.inf)}
+BANDS = {"background": (-np.inf, 0.02), "dim": (0.02, 0.06), "mid": (0.06, 0.15), "bright": (0.15, np.inf)}
 LOW_PASS_SIGMA = 8.0
 
 
 def error_bands(truth: np.ndarray, restored: np.ndarray) -> dict:
     """Bias and share of the squared error per truth intensity band, and the low-frequency share."""
-    from csbdeep.utils import normalize_minmse
     from scipy import ndimage
     from skimage.restoration import estimate_sigma
 
-    from carekit.normalize import normalize_ground_truth
+    from carekit.normalize import affine_fit, normalize_ground_truth
 
     truth = normalize_ground_truth(truth).astype(np.float64)
-    error = normalize_minmse(restored.astype(np.float64), truth) - truth
+    error = affine_fit(restored, truth) - truth
     total = float((error**2).sum())
     bands = {}
     for name, (low, high) in BANDS.items():
@@ -57,7 +58,8 @@ def error_bands(truth: np.ndarray, restored: np.ndarray) -> dict:
     low_pass = ndimage.gaussian_filter(error, LOW_PASS_SIGMA)
     truth_noise = float(estimate_sigma(truth))
     return {"bands": bands, "low_frequency_share": round(float((low_pass**2).sum()) / total, 3),
-            "truth_noise": round(truth_noise, 4), "psnr_cap": round(-20 * float(np.log10(truth_noise)), 1)}
+            "truth_noise": round(truth_noise, 4),
+            "psnr_cap": round(-20 * float(np.log10(truth_noise)), 1) if truth_noise > 0 else None}
 
 
 def measure(tags: list[str], datasets: list[str]) -> list[dict]:
@@ -90,32 +92,51 @@ def summarize(rows: list[dict]) -> list[dict]:
         entry = {"tag": key[0], "dataset": key[1], "photons": key[2], "images": len(group),
                  "psnr": round(float(np.mean([r["psnr"] for r in group])), 2),
                  "low_frequency_share": round(float(np.mean([r["low_frequency_share"] for r in group])), 2),
-                 "psnr_cap": round(float(np.mean([r["psnr_cap"] for r in group])), 1)}
+                 "psnr_cap": _mean_or_none([r["psnr_cap"] for r in group], 1)}
         for band in BANDS:
-            biases = [r["bands"][band]["bias"] for r in group if r["bands"][band]["bias"] is not None]
-            entry[f"{band}_bias"] = round(float(np.mean(biases)), 4) if biases else None
+            entry[f"{band}_bias"] = _mean_or_none([r["bands"][band]["bias"] for r in group], 4)
             entry[f"{band}_share"] = round(float(np.mean([r["bands"][band]["error_share"] for r in group])), 2)
         out.append(entry)
     return out
 
 
+def _mean_or_none(values: list, digits: int) -> float | None:
+    given = [v for v in values if v is not None]
+    return round(float(np.mean(given)), digits) if given else None
+
+
+def merged(rows: list[dict], path: Path) -> list[dict]:
+    """`rows` and the rows of an earlier run in `path` that they do not replace (same model, dataset, photons,
+    image)."""
+    def key(row: dict) -> tuple:
+        return row["tag"], row["dataset"], row["photons"], row["image"]
+
+    earlier = json.loads(path.read_text())["rows"] if path.exists() else []
+    new = {key(r) for r in rows}
+    return [r for r in earlier if key(r) not in new] + rows
+
+
 def markdown(summary: list[dict]) -> str:
-    bands = "; ".join(f"{b} {lo:g}-{hi:g}" if np.isfinite(hi) else f"{b} >= {lo:g}" for b, (lo, hi) in BANDS.items())
+    bands = "; ".join(f"{b} < {hi:g}" if not np.isfinite(lo) else f"{b} >= {lo:g}" if not np.isfinite(hi) else
+                      f"{b} {lo:g}-{hi:g}" for b, (lo, hi) in BANDS.items())
     lines = ["# Where the left-out generalist's error lies", "",
              "Per left-out dataset and photon level (mean over its held-out images): PSNR, then per truth intensity "
              "band (units of the truth's 99.9th percentile) the mean error after the metric's affine fit (bias) and "
              f"the band's share of the squared error, and the share left after a {LOW_PASS_SIGMA:g}-px Gaussian "
              "low-pass (error in the local intensity level); PSNR cap: what the truth's own noise (wavelet "
-             "estimate) leaves to any denoiser. Model: generalist_benchmark.py's tag (recipe: its "
-             "default protocol).", "",
+             "estimate) leaves to a restoration that smooths it away. Model: generalist_benchmark.py's tag (recipe: "
+             "its default protocol).", "",
              f"| model tag | dataset | photons | PSNR | PSNR cap | low-frequency share | bias / share: {bands} |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
     for e in summary:
-        cells = "; ".join(f"{e[f'{b}_bias']:+.3f} / {e[f'{b}_share']:.2f}" if e[f"{b}_bias"] is not None else "-"
-                          for b in BANDS)
+        cells = "; ".join(f"{_or_dash(e[f'{b}_bias'], '+.3f')} / {e[f'{b}_share']:.2f}" for b in BANDS)
         lines.append(f"| {e['tag'].lstrip('-') or 'recipe'} | {e['dataset']} | {e['photons']:g} | {e['psnr']:.2f} | "
-                     f"{e['psnr_cap']:.1f} | {e['low_frequency_share']:.2f} | {cells} |")
+                     f"{_or_dash(e['psnr_cap'], '.1f')} | {e['low_frequency_share']:.2f} | {cells} |")
     return "\n".join(lines) + "\n"
+
+
+def _or_dash(value: float | None, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
 
 
 def main() -> None:
@@ -126,7 +147,8 @@ def main() -> None:
                         help="generalist_benchmark.py tags without the leading dash; recipe: the default protocol")
     parser.add_argument("--datasets", nargs="+", choices=DATASETS, default=list(DATASETS))
     args = parser.parse_args()
-    rows = measure(["" if m == "recipe" else f"-{m}" for m in args.models], args.datasets)
+    path = RESULTS / "lodo_error_bands.json"
+    rows = merged(measure(["" if m == "recipe" else f"-{m}" for m in args.models], args.datasets), path)
     summary = summarize(rows)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "lodo_error_bands.json").write_text(json.dumps({"summary": summary, "rows": rows}, indent=2))

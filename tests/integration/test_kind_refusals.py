@@ -30,3 +30,16 @@ def test_an_ensemble_of_axial_upsampling_models_is_refused_before_training(tmp_p
 def test_ensemble_with_another_model_family_is_one_line(tmp_path, capsys, family):
     assert main(["train", family, "--ensemble", "2", "--model", str(tmp_path / "m"), "--builtin", "hela"]) == 2
     assert "--ensemble trains CARE models only" in capsys.readouterr().err
+
+
+def test_a_loss_that_a_trainer_sets_itself_is_refused_before_training(tmp_path):
+    from carekit.train.ensemble import train_ensemble
+    from carekit.train.selfsup import train_selfsupervised
+
+    images = [np.random.default_rng(0).random((64, 64), np.float32)]
+    config = TrainConfig(patch_size=(32, 32), loss="mse")
+    with pytest.raises(InputError, match="ensemble members are probabilistic"):
+        train_ensemble(images, images, config, tmp_path / "ens", members=2, progress=False)
+    with pytest.raises(InputError, match="self-supervised methods set their own loss"):
+        train_selfsupervised(images, config, tmp_path / "ss", method="r2r", progress=False)
+    assert not (tmp_path / "ens").exists() and not (tmp_path / "ss").exists()

@@ -33,6 +33,9 @@ def train_ensemble(sources: list[np.ndarray], targets: list[np.ndarray], config:
     """Train `members` probabilistic CARE models (seeds seed, seed+1, ...) into model_dir/member_<i>."""
     if members < 2:
         raise InputError(f"an ensemble needs at least 2 members, got {members}")
+    if config.loss != "mae":
+        raise InputError(f"ensemble members are probabilistic (a Laplace likelihood); loss {config.loss!r} is for "
+                         "plain models, leave it at 'mae'")
     model_dir = Path(model_dir)
     check_new_model_folder(model_dir, can_resume=False)
     config = config.model_copy(update={"probabilistic": True, "precision": choose(config.precision)})

@@ -181,7 +181,7 @@ def train_projection(stacks: list[np.ndarray], targets: list[np.ndarray], config
             model = _with_legacy_h5(projection_network(config, head_depth, head_filters, head))
             if init_unet is not None:
                 init_unet_from(model, config, init_unet)
-            model.compile(optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate), loss="mae",
+            model.compile(optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate), loss=config.loss,
                           metrics=["mse"])
             record.save(model_dir)
             save_sample_input(model_dir, np.asarray(stacks[0], np.float32), "ZYX", record.pixel_size)

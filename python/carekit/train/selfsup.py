@@ -162,6 +162,9 @@ def _checked_config(config: TrainConfig, model_dir: Path, method: str, pretraine
         raise InputError(f"unknown self-supervised method {method!r}; choose one of {METHODS}")
     if config.probabilistic:
         raise InputError("self-supervised training is not probabilistic; leave probabilistic off")
+    if config.loss != "mae":
+        raise InputError(f"self-supervised methods set their own loss (r2r: MSE, n2v/n2s: masked MAE); loss "
+                         f"{config.loss!r} is for supervised models, leave it at 'mae'")
     return config
 
 

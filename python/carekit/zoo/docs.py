@@ -69,7 +69,8 @@ def readme(record: ModelRecord, name: str, description: str, evaluation: dict | 
         f"- data: `{json.dumps(dict(record.data))}`",
         f"- network: U-Net depth {train.unet_depth}, {train.unet_first} first filters, kernel {train.unet_kern_size}",
         f"- training: {record.epochs_done} epochs x {train.steps_per_epoch} steps, batch {train.batch_size}, "
-        f"patches {train.patch_size}, learning rate {train.learning_rate}, loss {'Laplace' if train.probabilistic else 'MAE'}",
+        f"patches {train.patch_size}, learning rate {train.learning_rate}, "
+        f"loss {'Laplace' if train.probabilistic else train.loss.upper()}",
         f"- full configuration: `{MODEL_CONFIG_FILE}` (attached); training history: `history.png`", "",
         "## Validation", "",
         *_validation(evaluation),
