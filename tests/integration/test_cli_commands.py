@@ -1,6 +1,7 @@
 """The CLI commands end to end, in-process through carekit.cli.main: exit codes, files written, and that they load."""
 
 import csv
+import json
 import shutil
 import sys
 
@@ -133,3 +134,10 @@ def test_fiji_install_into_a_fiji_app(tmp_path, capsys):
     assert not (fiji / "plugins" / "jars").exists()  # Fiji brings its own Jython: no jars of ours
     assert main(["fiji", "install", "--target", str(fiji / "jars" / "ij-1.54f.jar")]) == 2
     assert "not a folder" in capsys.readouterr().err
+
+
+def test_train_with_the_mse_loss_records_it_and_csbdeep_uses_it(tmp_path):
+    model = tmp_path / "m"
+    assert main(["train", "--model", str(model), "--loss", "mse", *TINY_CLI_TRAIN]) == 0
+    assert ModelRecord.load(model).train.loss == "mse"
+    assert json.loads((model / "config.json").read_text())["train_loss"] == "mse"

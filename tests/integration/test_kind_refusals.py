@@ -43,3 +43,13 @@ def test_a_loss_that_a_trainer_sets_itself_is_refused_before_training(tmp_path):
     with pytest.raises(InputError, match="self-supervised methods set their own loss"):
         train_selfsupervised(images, config, tmp_path / "ss", method="r2r", progress=False)
     assert not (tmp_path / "ens").exists() and not (tmp_path / "ss").exists()
+
+
+GENERALIST = HELA.parent / "care-generalist-nuclei-denoising.zip"
+
+
+@pytest.mark.parametrize("start", [["--probabilistic"], ["--from", str(GENERALIST)]])
+def test_mse_loss_for_a_probabilistic_model_is_one_line(tmp_path, capsys, start):
+    assert main(["train", *start, "--loss", "mse", "--model", str(tmp_path / "m"), "--builtin", "hela"]) == 2
+    assert "a probabilistic one fits a Laplace likelihood" in capsys.readouterr().err
+    assert not (tmp_path / "m").exists()

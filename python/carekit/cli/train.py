@@ -31,6 +31,9 @@ def add_parser(sub) -> None:
     p.add_argument("--unet-kern-size", type=int,
                    help=f"default {default(TrainConfig, 'unet_kern_size')} (with --from: the source's)")
     p.add_argument("--probabilistic", action="store_true", help="per-pixel Laplace mean and scale (probabilistic CARE)")
+    p.add_argument("--loss", choices=choices(TrainConfig, "loss"), default=default(TrainConfig, "loss"),
+                   help="loss of a plain (not probabilistic) model: mae, CARE's (the conditional median), or mse "
+                        "(the conditional mean, what PSNR rewards)")
     p.add_argument("--ensemble", type=int, metavar="M", help="train M probabilistic members with different seeds "
                    "(prediction gives the mixture mean and the disagreement D in [0, 1])")
     p.add_argument("--projection", action="store_true", help="joint surface projection + denoising: a 3D stack in, "
@@ -95,7 +98,7 @@ def _config(args) -> TrainConfig:
     values = dict(axes=args.axes, patches_per_image=args.patches_per_image,
                   validation_fraction=args.validation_fraction, steps_per_epoch=args.steps,
                   batch_size=args.batch_size, learning_rate=args.learning_rate, seed=args.seed,
-                  precision=args.precision, **_network_given(args))
+                  precision=args.precision, loss=args.loss, **_network_given(args))
     if args.patch_size is not None:
         values["patch_size"] = tuple(args.patch_size)
     if args.epochs is not None:
@@ -140,7 +143,8 @@ def run(args) -> int:
         return _train_isotropic(args)
     has_source = any(getattr(args, k) for k in ("pairs", "builtin", "clean", "synthetic"))
     if args.resume == has_source:
-        raise InputError("give training data (--pairs, --builtin, --clean or --synthetic), or --resume to continue a model")
+        raise InputError("give training data (--pairs, --builtin, --clean or --synthetic), or --resume to continue a "
+                         "model")
     if args.resume:
         result = workflows.resume(args.model, args.epochs or RESUME_EPOCHS, progress=not args.quiet)
     elif args.projection:
