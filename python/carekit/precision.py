@@ -7,6 +7,9 @@ One setting, `auto | fp32 | bf16`:
   and uses fp32. On a GPU it selects the GPU's mixed precision: bf16 from compute capability 8.0 (Ampere) on,
   else fp16.
 - auto: bf16 where the hardware has it, fp32 otherwise (silently). Training defaults to auto, prediction to fp32.
+- Training 3D (volumetric) networks on a CPU always uses fp32: TensorFlow's oneDNN bf16 Conv3D gradients turn NaN
+  now and then (measured on AVX512_BF16 cores: 2 of 40 steps of a small 3D U-Net), which stops the training;
+  asking for bf16 there says so in one line.
 
 TensorFlow-free: this module only decides; train/precision.py applies the decision to Keras models.
 """
@@ -48,10 +51,11 @@ def emulation_allowed() -> bool:
 
 
 def resolve(requested: str, gpu_capability: tuple[int, int] | None, cpu_bf16: bool,
-            emulation: bool = False) -> tuple[str, str | None]:
+            emulation: bool = False, volumetric_training: bool = False) -> tuple[str, str | None]:
     """(precision to use: fp32 | bf16 | fp16, a one-line warning or None) for a request on given hardware.
 
-    `gpu_capability` is the CUDA compute capability of the GPU TensorFlow uses (None without a GPU)."""
+    `gpu_capability` is the CUDA compute capability of the GPU TensorFlow uses (None without a GPU);
+    `volumetric_training`: the request is for training a 3D network (fp32 on a CPU, see the module docstring)."""
     if requested not in CHOICES + ("fp16",):
         raise InputError(f"unknown precision {requested!r}; choose one of {', '.join(CHOICES)}")
     if requested == "fp32":
@@ -59,6 +63,10 @@ def resolve(requested: str, gpu_capability: tuple[int, int] | None, cpu_bf16: bo
     if gpu_capability is not None:
         has_bf16 = tuple(gpu_capability) >= GPU_BF16_CAPABILITY and requested != "fp16"
         return ("bf16" if has_bf16 else "fp16"), None
+    if volumetric_training:
+        return "fp32", (None if requested == "auto" else
+                        f"{requested} training of 3D networks on a CPU is unreliable (TensorFlow's bf16 Conv3D "
+                        "gradients turn NaN now and then), so carekit uses fp32")
     if cpu_bf16:
         return "bf16", None
     if requested == "auto":

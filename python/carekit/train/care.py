@@ -144,10 +144,12 @@ def _train_care(sources, targets, config: TrainConfig, model_dir: Path, data_inf
         check_same_network(ModelRecord.load(init_from[0]).train, config, init_from[0])
     if resume:
         record = ModelRecord.load(model_dir)
-        record.train = config = record.train.model_copy(update={"precision": choose(record.train.precision)})
+        record.train = config = record.train.model_copy(update={"precision": choose(
+            record.train.precision, volumetric_training=record.train.axes == "ZYX")})
     else:
         check_new_model_folder(model_dir)
-        config = config.model_copy(update={"precision": choose(config.precision)})
+        config = config.model_copy(update={"precision": choose(config.precision,
+                                                               volumetric_training=config.axes == "ZYX")})
         record = ModelRecord(carekit_version=__version__, name=model_dir.name, train=config,
                              data=data_info or {}, pixel_size=pixel_size or {}, **record_fields)
     if resume and extra_epochs is not None and extra_epochs < 1:

@@ -38,7 +38,8 @@ def train_ensemble(sources: list[np.ndarray], targets: list[np.ndarray], config:
                          "plain models, leave it at 'mae'")
     model_dir = Path(model_dir)
     check_new_model_folder(model_dir, can_resume=False)
-    config = config.model_copy(update={"probabilistic": True, "precision": choose(config.precision)})
+    config = config.model_copy(update={"probabilistic": True, "precision": choose(
+        config.precision, volumetric_training=config.axes == "ZYX")})
     names = [f"member_{i}" for i in range(members)]
     record = ModelRecord(carekit_version=__version__, name=model_dir.name, kind="ensemble", train=config,
                          data=data_info or {}, pixel_size=pixel_size or {}, members=names)

@@ -21,13 +21,13 @@ import keras  # noqa: E402
 KERAS_POLICY = {"fp32": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
 
 
-def choose(requested: str) -> str:
-    """The precision a request (auto | fp32 | bf16) gives on this machine; a refused request is announced in one
-    line on stderr (see carekit.precision)."""
+def choose(requested: str, volumetric_training: bool = False) -> str:
+    """The precision a request (auto | fp32 | bf16) gives on this machine, for prediction or (volumetric_training)
+    training a 3D network; a refused request is announced in one line on stderr (see carekit.precision)."""
     if requested == "fp32":
         return "fp32"
     precision, warning = choice.resolve(requested, gpu_compute_capability(), choice.cpu_has_bf16(),
-                                        choice.emulation_allowed())
+                                        choice.emulation_allowed(), volumetric_training)
     choice.announce(warning)
     return precision
 

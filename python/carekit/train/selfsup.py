@@ -118,7 +118,8 @@ def train_selfsupervised(noisy: list[np.ndarray], config: TrainConfig, model_dir
     weights (the pretrained ones unless fine-tuning beats them). `callbacks`: more Keras callbacks (benchmarks)."""
     model_dir = Path(model_dir)
     config = _checked_config(config, model_dir, method, pretrained)
-    config = config.model_copy(update={"precision": choose(config.precision)})
+    config = config.model_copy(update={"precision": choose(config.precision,
+                                                           volumetric_training=config.axes == "ZYX")})
     (x_train, y_train), (x_val, y_val) = noisy_patches(noisy, config, method)
     with seeded(config.seed), removed_if_unusable(model_dir):
         care = build_care(config, model_dir)
