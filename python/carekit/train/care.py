@@ -22,7 +22,7 @@ from ..normalize import normalize_percentile
 from . import history
 from .callbacks import HISTORY_FILE, EpochRecorder, ProgressBar
 from .domain_stats import training_domain, validation_uncertainty
-from .precision import apply_to_care, choose, optimizer_for
+from .precision import apply_to_care, choose_for_training, optimizer_for
 from .sample import save_sample_input
 from .tf import import_tensorflow
 
@@ -144,12 +144,10 @@ def _train_care(sources, targets, config: TrainConfig, model_dir: Path, data_inf
         check_same_network(ModelRecord.load(init_from[0]).train, config, init_from[0])
     if resume:
         record = ModelRecord.load(model_dir)
-        record.train = config = record.train.model_copy(update={"precision": choose(
-            record.train.precision, volumetric_training=record.train.axes == "ZYX")})
+        record.train = config = record.train.model_copy(update={"precision": choose_for_training(record.train)})
     else:
         check_new_model_folder(model_dir)
-        config = config.model_copy(update={"precision": choose(config.precision,
-                                                               volumetric_training=config.axes == "ZYX")})
+        config = config.model_copy(update={"precision": choose_for_training(config)})
         record = ModelRecord(carekit_version=__version__, name=model_dir.name, train=config,
                              data=data_info or {}, pixel_size=pixel_size or {}, **record_fields)
     if resume and extra_epochs is not None and extra_epochs < 1:

@@ -13,7 +13,7 @@ from ..config import ModelRecord, TrainConfig
 from ..errors import InputError
 from .care import TrainResult, check_new_model_folder, load_care, prepare_training_data, train_care
 from .domain_stats import validation_uncertainty
-from .precision import choose, rebuild
+from .precision import choose_for_training, rebuild
 from .sample import save_sample_input
 from .tf import import_tensorflow
 
@@ -38,8 +38,7 @@ def train_ensemble(sources: list[np.ndarray], targets: list[np.ndarray], config:
                          "plain models, leave it at 'mae'")
     model_dir = Path(model_dir)
     check_new_model_folder(model_dir, can_resume=False)
-    config = config.model_copy(update={"probabilistic": True, "precision": choose(
-        config.precision, volumetric_training=config.axes == "ZYX")})
+    config = config.model_copy(update={"probabilistic": True, "precision": choose_for_training(config)})
     names = [f"member_{i}" for i in range(members)]
     record = ModelRecord(carekit_version=__version__, name=model_dir.name, kind="ensemble", train=config,
                          data=data_info or {}, pixel_size=pixel_size or {}, members=names)

@@ -32,6 +32,11 @@ def choose(requested: str, volumetric_training: bool = False) -> str:
     return precision
 
 
+def choose_for_training(config) -> str:
+    """The precision a TrainConfig trains in on this machine (3D networks: fp32 on a CPU, see carekit.precision)."""
+    return choose(config.precision, volumetric_training=config.axes == "ZYX")
+
+
 def is_float32(model: keras.Model) -> bool:
     return all(layer.dtype_policy.name == "float32" and (not isinstance(layer, keras.Model) or is_float32(layer))
                for layer in model.layers)

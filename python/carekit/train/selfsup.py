@@ -24,7 +24,7 @@ from . import history
 from .callbacks import HISTORY_FILE, EpochRecorder, ProgressBar, save_weights
 from .care import (TrainResult, _flip_augmenter, build_care, check_new_model_folder, fit_from_generator,
                    mean_network_weights, removed_if_unusable, seeded)
-from .precision import choose, optimizer_for
+from .precision import choose_for_training, optimizer_for
 from .sample import save_sample_input
 from .tf import import_tensorflow
 
@@ -118,8 +118,7 @@ def train_selfsupervised(noisy: list[np.ndarray], config: TrainConfig, model_dir
     weights (the pretrained ones unless fine-tuning beats them). `callbacks`: more Keras callbacks (benchmarks)."""
     model_dir = Path(model_dir)
     config = _checked_config(config, model_dir, method, pretrained)
-    config = config.model_copy(update={"precision": choose(config.precision,
-                                                           volumetric_training=config.axes == "ZYX")})
+    config = config.model_copy(update={"precision": choose_for_training(config)})
     (x_train, y_train), (x_val, y_val) = noisy_patches(noisy, config, method)
     with seeded(config.seed), removed_if_unusable(model_dir):
         care = build_care(config, model_dir)
