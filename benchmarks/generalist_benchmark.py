@@ -4,18 +4,20 @@
                                                         [--stage train|evaluate|all] [--datasets D ...]
 
 For each built-in dataset D (hela, nuclei3d, bbbc007, mahotas): a generalist model is trained on the training images
-of every OTHER dataset (carekit.generalist: the shipped model's recipe and steps) and tested on the held-out
-images of D (synth.generalist.split; central 512x512 crops) degraded by carekit's camera model (background 1 photon,
-read noise 2, offset 100, no blur) at 3 and 10 photons. Compared per image with the best of the oracle-tuned
-classical baselines (Gaussian, NLM, TV, GAT+NLM with the true camera; evaluate/baselines.py), the shipped in-domain
-HeLa model, and the shipped generalist (trained on the training images of all four datasets; its model folder in
-model-zoo/_work, as make_generalist.py leaves it before packaging; in a fresh clone the shipped zip, same weights).
+of every OTHER training dataset (carekit.generalist: the shipped model's recipe, steps and training datasets, which
+leave nuclei3d out: its left-out model is trained as the shipped one is) and tested on the held-out images of D
+(synth.generalist.split; central 512x512 crops) degraded by carekit's camera model (background 1 photon, read noise 2,
+offset 100, no blur) at 3 and 10 photons. Compared per image with the best of the oracle-tuned classical baselines
+(Gaussian, NLM, TV, GAT+NLM with the true camera; evaluate/baselines.py), the shipped in-domain HeLa model, and the
+shipped generalist (trained on the training images of every training dataset; its model folder in model-zoo/_work,
+as make_generalist.py leaves it before packaging; in a fresh clone the shipped zip, same weights).
 Models go to benchmarks/_work/generalist/; results to benchmarks/results/generalist.{json,md,png}. Another budget or
 network width (--epochs/--steps/--filters) is a separate protocol: its models, rows and results carry its tag
 (e.g. without-hela-8x40-f16, generalist-8x40-f16.md), so the default protocol's files stay as they are.
 A --variant changes one thing in the recipe or its training distribution (VARIANTS; several combine), to find what
 limits the generalist on unseen data; it is part of the tag too (without-bbbc007-sharp, generalist-sharp.md).
-Runs made before the recipe became depth 2 / 32 filters / 1600 steps carry the tags that say so (-8x40-f16-depth3).
+Runs made before the recipe became depth 2 / 32 filters / 1600 steps carry the tags that say so (-8x40-f16-depth3),
+and those made before it left nuclei3d out carry -with-nuclei3d.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from carekit.generalist import recipe
+from carekit.generalist import DATASETS, TRAINING_DATASETS, recipe
 from precision_benchmark import machine
 
 HERE = Path(__file__).resolve().parent
@@ -42,7 +44,7 @@ PHOTONS = (3.0, 10.0)
 CAMERA = {"gain": 1.0, "read_noise": 2.0, "offset": 100.0}
 RECIPE = recipe()
 DEFAULT_PROTOCOL = (RECIPE.epochs, RECIPE.steps_per_epoch, RECIPE.unet_first)  # epochs, steps per epoch, U-Net filters
-# name: (what it changes, TrainConfig fields, GeneralistSettings fields and "exclude": datasets not to train on)
+# name: (what it changes, TrainConfig fields, GeneralistSettings fields and "datasets": the ones to train on)
 VARIANTS = {
     "depth3": ("U-Net depth 3 instead of 2 (the first generalist's network)", {"unet_depth": 3}, {}),
     "deterministic": ("plain CARE loss (mean absolute error) instead of the probabilistic Laplace loss",
@@ -60,8 +62,8 @@ VARIANTS = {
                    "structure dim beside a few bright spots)", {}, {"gamma": (0.5, 2.0)}),
     "gamma0.5-4": ("clean images raised to a log-uniform power 0.5-4 (as gamma0.5-2, dimmer structure more often)",
                    {}, {"gamma": (0.5, 4.0)}),
-    "no-nuclei3d": ("no nuclei3d images in training (its 'ground truth' is a raw confocal plane: see the PSNR cap "
-                    "in benchmarks/results/lodo_error_bands.md)", {}, {"exclude": ("nuclei3d",)}),
+    "with-nuclei3d": ("nuclei3d's raw confocal planes in training too (the recipe until its noisy reference was "
+                      "found)", {}, {"datasets": DATASETS}),
     "seed1": ("nothing but the seeds (training data and network): the run-to-run spread", {"seed": 1}, {"seed": 1}),
     "bf16": ("bfloat16 mixed precision instead of fp32 (needs a CPU with AVX512_BF16 or AMX; about 1.9x faster there)",
              {"precision": "bf16"}, {}),
@@ -91,41 +93,26 @@ def variant_changes(variants: tuple[str, ...]) -> tuple[str, dict, dict]:
     return "; ".join(VARIANTS[name][0] for name in variants) or "nothing (the recipe)", config, settings
 
 
-def testable(names, variants: tuple[str, ...] = ()) -> list[str]:
-    """The datasets of `names` that a left-out model of these variants can be tested on (one a variant excludes from
-    training would be tested on by the recipe's own left-out model); refuses a request for none."""
-    from carekit.errors import InputError
-
-    exclude = variant_changes(variants)[2].get("exclude", ())
-    kept = [name for name in names if name not in exclude]
-    if not kept:
-        raise InputError(f"variants {', '.join(variants)} do not train on {', '.join(names)}: no left-out model "
-                         "of theirs tests on it")
-    return kept
-
-
 def lodo_dir(left_out: str, protocol_tag: str = "") -> Path:
     return WORK / f"without-{left_out}{protocol_tag}"
 
 
 def train_all(epochs: int, steps: int, names=None, filters: int = DEFAULT_PROTOCOL[2],
               variants: tuple[str, ...] = ()) -> dict:
-    from carekit.generalist import DATASETS, train_generalist
+    from carekit.generalist import train_generalist
     from carekit.synth.generalist import GeneralistSettings
 
     _, config_changes, settings_changes = variant_changes(variants)
-    exclude = settings_changes.pop("exclude", ())  # datasets not to train on: not a GeneralistSettings field
+    settings_changes.pop("datasets", None)  # not a GeneralistSettings field: trained_on(variants)
     times = {}
-    for left_out in testable(names or DATASETS, variants):
+    for left_out in names or DATASETS:
         model_dir = lodo_dir(left_out, tag(epochs, steps, filters, variants))
         if (model_dir / "weights_best.h5").exists():
             continue
         start = time.time()
-        # fp32 unless a variant says otherwise: "auto" would make the same tag mean different runs on different CPUs
-        config = recipe(epochs, steps).model_copy(update={"unet_first": filters, "precision": "fp32",
-                                                          **config_changes})
+        config = recipe(epochs, steps).model_copy(update={"unet_first": filters, **config_changes})
         train_generalist(model_dir, config, leave_out=left_out, settings=GeneralistSettings(**settings_changes),
-                         progress=False, exclude=exclude)
+                         progress=False, datasets=trained_on(variants))
         times[left_out] = round(time.time() - start, 1)
         (model_dir / "benchmark_training.json").write_text(json.dumps(
             {"seconds": times[left_out], "machine": machine(), "load_average_after": os.getloadavg()}))
@@ -184,10 +171,8 @@ def evaluate_all(epochs: int, steps: int, names=None, filters: int = DEFAULT_PRO
                  variants: tuple[str, ...] = ()) -> None:
     """Score every model on the held-out images of `names` (default all; rows kept per dataset in WORK), then
     summarize all datasets scored so far under this protocol and variants."""
-    from carekit.generalist import DATASETS
-
     protocol_tag = tag(epochs, steps, filters, variants)
-    for name in testable(names or DATASETS, variants):
+    for name in names or DATASETS:
         runners, rows = models(name, protocol_tag), []
         for photons in PHOTONS:
             lows, highs = test_pairs(name, photons)
@@ -203,6 +188,7 @@ def evaluate_all(epochs: int, steps: int, names=None, filters: int = DEFAULT_PRO
     summary = summarize(rows)
     result = {"protocol": {"epochs": epochs, "steps_per_epoch": steps, "unet_filters": filters, "photons": PHOTONS,
                            "camera": CAMERA, "variants": variants, "variant_changes": variant_changes(variants)[0],
+                           "training_datasets": trained_on(variants),
                            "load_average": os.getloadavg(), "machine": machine(),
                            "training": training_records(protocol_tag)}, "summary": summary, "rows": rows}
     RESULTS.mkdir(exist_ok=True)
@@ -215,8 +201,6 @@ def evaluate_all(epochs: int, steps: int, names=None, filters: int = DEFAULT_PRO
 
 def training_records(protocol_tag: str) -> dict:
     """{left-out dataset: training seconds, machine and load} of the LODO models that recorded them."""
-    from carekit.generalist import DATASETS
-
     paths = {name: lodo_dir(name, protocol_tag) / "benchmark_training.json" for name in DATASETS}
     return {name: json.loads(path.read_text()) for name, path in paths.items() if path.exists()}
 
@@ -244,7 +228,8 @@ def markdown(summary: list[dict], epochs: int, steps: int, filters: int, variant
     change = f"; variants {', '.join(variants)}: {variant_changes(variants)[0]}" if variants else ""
     lines = ["# Generalist denoiser: leave-one-dataset-out", "",
              f"Each LODO model: the generalist recipe (carekit.generalist.recipe: {network_words(filters, variants)}"
-             f"{change}) trained {epochs} x {steps} steps on the training images of the other three datasets. Test: "
+             f"{change}) trained {epochs} x {steps} steps on the training images of {', '.join(trained_on(variants))} "
+             "(less the left-out dataset). Test: "
              "held-out images of the left-out dataset, carekit's camera model (background 1 photon, read noise 2, "
              "offset 100) at 3 and 10 photons. Best baseline = per image the best of Gaussian, NLM, TV and "
              "GAT+NLM (true camera), each oracle-tuned on the ground truth. PSNR in dB (mean over images; margin = "
@@ -262,6 +247,11 @@ def markdown(summary: list[dict], epochs: int, steps: int, filters: int, variant
         lines += ["", f"Goal (>= 1 dB over the best baseline on every left-out dataset and photon level): met in "
                       f"{met} of {len(lodo)} cases; margins " + ", ".join(f"{m['margin']:+.2f}" for m in lodo) + " dB."]
     return "\n".join(lines) + "\n"
+
+
+def trained_on(variants: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The datasets the LODO models of these variants train on, the left-out one aside."""
+    return variant_changes(variants)[2].get("datasets", TRAINING_DATASETS)
 
 
 def network_words(filters: int, variants: tuple[str, ...] = ()) -> str:

@@ -9,7 +9,7 @@ import pytest
 from carekit.cli import main
 from carekit.config import ModelRecord, SynthConfig
 from carekit.evaluate.metrics import score
-from carekit.generalist import DATASETS, recipe, splits
+from carekit.generalist import DATASETS, TRAINING_DATASETS, recipe, splits
 from carekit.predict import restore
 from carekit.synth.pairs import make_pairs
 
@@ -24,13 +24,14 @@ def test_generalist_package_is_small_probabilistic_and_documents_its_protocol():
     assert "Leave-one-dataset-out protocol" in readme and "| mahotas | 10 |" in readme
     record = ModelRecord.model_validate_json(PACKAGE.with_suffix(".carekit.json").read_text())
     assert record.train.probabilistic and record.data["source"] == "generalist"
-    recipe_fields = ("unet_depth", "unet_first", "unet_kern_size", "probabilistic", "epochs", "steps_per_epoch")
+    recipe_fields = ("unet_depth", "unet_first", "unet_kern_size", "probabilistic", "epochs", "steps_per_epoch",
+                     "precision")
     assert {k: getattr(record.train, k) for k in recipe_fields} == {k: getattr(recipe(), k) for k in recipe_fields}
-    assert record.data["datasets"] == list(DATASETS) and record.data["left_out"] is None
+    assert record.data["datasets"] == list(TRAINING_DATASETS) and record.data["left_out"] is None
 
 
 @pytest.mark.parametrize("dataset", DATASETS)
-def test_generalist_restores_held_out_images_of_every_dataset(dataset):
+def test_generalist_restores_held_out_images_of_every_dataset(dataset):  # nuclei3d: never seen in training
     test = splits([dataset])[dataset][1][-1][:256, :256]  # the last held-out image: its first nuclei3d plane is dim
     lows, highs = make_pairs([test], SynthConfig(photons=[10.0], seed=5))
     result = restore(PACKAGE, lows[0], axes="YX", progress=False)
