@@ -93,7 +93,9 @@ def domain_warnings(reference: dict, stats: dict[str, float], pixel_size: dict |
         if key in reference and key in stats and _outside(stats[key], reference[key][0], reference[key][2],
                                                           TOLERANCE[key]):
             low, _, high = reference[key]
-            messages.append(f"{names[key]} {stats[key]:.3g} is outside the training range {low:.3g}-{high:.3g}")
+            hint = (" (objects larger than in training: `carekit predict --rescale auto`, or rescale='auto' in "
+                    "Python, restores them at the training scale)" if key == "scale_px" and stats[key] > high else "")
+            messages.append(f"{names[key]} {stats[key]:.3g} is outside the training range {low:.3g}-{high:.3g}{hint}")
     return messages
 
 

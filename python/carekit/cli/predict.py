@@ -25,6 +25,9 @@ def add_parser(sub) -> None:
     p.add_argument("--tile", type=at_least_one("tile"), nargs="+", help="tile size per spatial axis")
     p.add_argument("--z-factor", type=float, help="isotropic models: the stacks' Z/XY pixel-size ratio when the files "
                    "do not record it (must match the model's)")
+    p.add_argument("--rescale", metavar="auto|FACTOR", help="2D models: restore each image downsampled in YX by "
+                   "FACTOR (>= 1) and upsample the result back; auto does it only for objects larger than the "
+                   "model's training range, by the factor that brings them to its training scale")
     add_precision_arg(p, "fp32", "default fp32 (reproduces the package's test outputs); bf16 and auto run the Keras "
                       "weights in mixed precision (|difference| up to about 0.05 in normalized units, 0.002 on "
                       "average).")
@@ -58,7 +61,13 @@ def run(args) -> int:
     from ..models.runner import PipelineRunner
     from ..safe_write import check_targets, prepare_output_folder
 
+    from ..errors import InputError
+    from ..predict.rescale import parse_rescale
+
+    rescale = parse_rescale(args.rescale) if args.rescale else None
     if is_large(args):
+        if rescale is not None:
+            raise InputError("--rescale applies to TIFF inputs, not to OME-Zarr restored on a cluster")
         return run_large(args)
     created = not Path(args.out).exists()
     out_dir = prepare_output_folder(args.out)
@@ -70,7 +79,7 @@ def run(args) -> int:
         check_targets(output_plan(args.inputs, out_dir, extras, output_ids), args.inputs)
         if isinstance(model, PipelineRunner):
             print("not a carekit package: running it through bioimageio.core with its own pre/postprocessing")
-        _restore_files(model, args, out_dir)
+        _restore_files(model, args, out_dir, rescale)
     except BaseException:
         if created and not any(out_dir.iterdir()):  # a run that failed before writing leaves no folder behind
             out_dir.rmdir()
@@ -78,7 +87,7 @@ def run(args) -> int:
     return 0
 
 
-def _restore_files(model, args, out_dir: Path) -> None:
+def _restore_files(model, args, out_dir: Path, rescale) -> None:
     from ..io import read_image, write_image
     from ..predict import restore
     from ..predict.domain_check import OutOfRangeWarning
@@ -88,7 +97,7 @@ def _restore_files(model, args, out_dir: Path) -> None:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", OutOfRangeWarning)
             result = restore(model, image, tile=tuple(args.tile) if args.tile else None, progress=not args.quiet,
-                             z_factor=args.z_factor)
+                             z_factor=args.z_factor, rescale=rescale)
         for warning in caught:
             if issubclass(warning.category, OutOfRangeWarning):
                 print(f"warning: {path}: {warning.message}", file=sys.stderr)

@@ -25,16 +25,25 @@ def _central_crop(work: np.ndarray) -> np.ndarray:
     return work[(Ellipsis, *crop)]
 
 
-def warn_input(spec: NetworkSpec, work: np.ndarray, pixel_size: dict | None) -> list[str]:
-    """Warn (OutOfRangeWarning) when `work` (spatial axes last) lies outside the model's recorded training range;
-    the messages are returned too. Models without recorded statistics say nothing."""
+def input_statistics(spec: NetworkSpec, work: np.ndarray) -> dict[str, float] | None:
+    """carekit.domain's statistics of `work` (spatial axes last) as the model sees it; None for a model without
+    recorded statistics, planes too small to tell, or a constant image."""
     if not spec.domain or min(work.shape[-2:]) < MIN_SIDE:
-        return []
+        return None
     crop = _central_crop(work)
     low, high = np.percentile(crop, [spec.pmin, spec.pmax])
     if not high - low >= DEGENERATE_RANGE_EPS * spec.eps:  # normalization warns about that image already
+        return None
+    return image_statistics(crop, spec.pmin, spec.pmax)
+
+
+def warn_input(spec: NetworkSpec, work: np.ndarray, pixel_size: dict | None) -> list[str]:
+    """Warn (OutOfRangeWarning) when `work` (spatial axes last) lies outside the model's recorded training range;
+    the messages are returned too. Models without recorded statistics say nothing."""
+    stats = input_statistics(spec, work)
+    if stats is None:
         return []
-    messages = domain_warnings(spec.domain, image_statistics(crop, spec.pmin, spec.pmax), pixel_size)
+    messages = domain_warnings(spec.domain, stats, pixel_size)
     if messages:
         _warn("the input is unlike the model's training data: " + "; ".join(messages))
     return messages

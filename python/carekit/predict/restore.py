@@ -21,6 +21,7 @@ from ..tiling import iter_planes, n_tiles, tile_grid, tiled_apply
 from .domain_check import warn_input, warn_uncertainty
 from .projection import project
 from .isotropic import check_factor, restore_isotropic, upsample_z
+from .rescale import downscale, rescale_factor, upscale
 
 DEFAULT_TILE = {2: (1024, 1024), 3: (32, 128, 128)}
 
@@ -79,7 +80,7 @@ def _check_padding_work(shape, n_planes: int, n_calls: int, tile, halo, spec: Ne
 def restore(model: str | Path | ModelRunner, image: np.ndarray | Image, axes: str | None = None,
             tile: tuple[int, ...] | None = None, progress: bool = True, engine: str | None = None,
             on_progress: Callable[[int, int], None] | None = None, check_domain: bool = True,
-            z_factor: float | None = None) -> Restoration:
+            z_factor: float | None = None, rescale: str | float | None = None) -> Restoration:
     """Restore a 2D/3D image, or each plane/stack of a larger one (e.g. TYX, CZYX), with a CARE model
     (a model directory, a bioimage.io package path, or a runner from carekit.models.load_model).
 
@@ -93,6 +94,9 @@ def restore(model: str | Path | ModelRunner, image: np.ndarray | Image, axes: st
 
     An isotropic model restores a (Z, Y, X) stack to round(Z * factor) planes (predict.isotropic; `z_factor`, when
     given, must match the model's); a 3D model trained with axial subsampling zooms Z by its factor first.
+    `rescale` (2D models): restore the image downsampled in YX by a factor >= 1, or with 'auto' by the factor that
+    brings objects larger than the model's training range to its training scale, and upsample the results back
+    (predict.rescale).
     """
     runner = load_model(model, engine) if isinstance(model, (str, Path)) else model
     spec = runner.spec
@@ -102,6 +106,9 @@ def restore(model: str | Path | ModelRunner, image: np.ndarray | Image, axes: st
     image = real_array(image, "input image")
     if z_factor is not None and spec.kind != "isotropic":  # the isotropic recipe checks it against the file too
         _check_z_zoom(spec, z_factor)
+    if rescale is not None and (spec.kind in ("projection", "isotropic") or isinstance(runner, PipelineRunner)):
+        raise InputError("rescale applies to carekit's 2D restoration models, not to "
+                         + ("packages made elsewhere" if isinstance(runner, PipelineRunner) else f"{spec.kind} ones"))
     if spec.kind == "projection":
         axes = (axes or {2: "YX", 3: "ZYX"}.get(image.ndim, "")).upper()
         projected = project(runner, image, axes, tile, progress, on_progress)
@@ -116,16 +123,29 @@ def restore(model: str | Path | ModelRunner, image: np.ndarray | Image, axes: st
     if isinstance(runner, PipelineRunner):
         return _pipeline_restoration(runner, image, axes, pixel_size, progress)
     order = [axes.index(a) for a in axes if a not in spec.axes] + [axes.index(a) for a in spec.axes]
-    work = np.transpose(image, order)
     tile = _check_tile(tuple(tile or DEFAULT_TILE[len(spec.axes)]), spec)
-    if check_domain:
-        warn_input(spec, work, pixel_size)
-    outputs = _restore_planes(runner, work, "".join(axes[i] for i in order), tile, progress, on_progress)
+    outputs = _restore_at_scale(runner, np.transpose(image, order), "".join(axes[i] for i in order), tile, progress,
+                                on_progress, rescale, check_domain, pixel_size)
     inverse = np.argsort(order)
     mean, scale, disagreement = (None if a is None else np.transpose(a, inverse) for a in outputs)
     if check_domain:
         warn_uncertainty(spec, scale, disagreement)
     return Restoration(mean, axes, scale, pixel_size, disagreement)
+
+
+def _restore_at_scale(runner: ModelRunner, work: np.ndarray, work_axes: str, tile, progress, on_progress, rescale,
+                      check_domain: bool, pixel_size: dict | None):
+    """_restore_planes on `work` downsampled by the rescale factor (predict.rescale), its outputs upsampled back;
+    the input warnings judge the image the network sees."""
+    factor = rescale_factor(rescale, runner.spec, work)
+    network_input = downscale(work, factor) if factor > 1 else work
+    if check_domain:
+        seen_pixel_size = {a: s * factor if a in "YX" else s for a, s in (pixel_size or {}).items()}
+        warn_input(runner.spec, network_input, seen_pixel_size)
+    outputs = _restore_planes(runner, network_input, work_axes, tile, progress, on_progress)
+    if factor == 1:
+        return outputs
+    return tuple(None if a is None else upscale(a, work.shape) for a in outputs)
 
 
 def _check_z_zoom(spec: NetworkSpec, z_factor: float) -> None:

@@ -1,0 +1,55 @@
+"""predict.rescale's pure parts: parsing, resampling, and the factor 'auto' chooses from the object scale."""
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from carekit.domain import image_statistics
+from carekit.errors import InputError
+from carekit.models.spec import NetworkSpec
+from carekit.predict.rescale import AUTO, AUTO_MAX, downscale, parse_rescale, rescale_factor, upscale
+
+
+def _blobs(shape=(512, 512), sigma=3.0, seed=0) -> np.ndarray:
+    return ndimage.gaussian_filter(np.random.default_rng(seed).random(shape), sigma).astype(np.float32)
+
+
+def _spec(image: np.ndarray, axes: str = "YX") -> NetworkSpec:
+    """A 2D spec whose training median object scale is that of `image`."""
+    median = image_statistics(image)["scale_px"]
+    return NetworkSpec(axes=axes, pmin=1.0, pmax=99.8, halo=8, divisor=4, probabilistic=False,
+                       domain={"scale_px": [median / 2, median, median * 2]})
+
+
+def test_parse_rescale_takes_auto_or_a_factor_of_at_least_one():
+    assert parse_rescale("auto") == AUTO and parse_rescale("3") == 3.0
+    with pytest.raises(InputError, match="upsampling"):
+        parse_rescale("0.5")
+    with pytest.raises(InputError, match="'auto' or a factor"):
+        parse_rescale("big")
+    with pytest.raises(InputError, match="give 1-8"):
+        parse_rescale("9")
+
+
+def test_downscale_then_upscale_keeps_shape_and_smooth_content():
+    image = _blobs((3, 200, 301), sigma=12)
+    small = downscale(image, 3)
+    assert small.shape == (3, 67, 100) and small.dtype == np.float32
+    back = upscale(small, image.shape)
+    assert back.shape == image.shape
+    assert np.abs(back - image).max() < 0.05 * np.ptp(image)
+    assert downscale(np.full((90, 90), 7.0), 2.5) == pytest.approx(7.0)
+
+
+def test_auto_brings_larger_objects_to_the_training_scale_and_leaves_others():
+    base = _blobs()
+    spec = _spec(base)
+    assert rescale_factor(AUTO, spec, base) == 1.0
+    assert rescale_factor(None, spec, base) == 1.0 and rescale_factor(2, spec, base) == 2.0
+    magnified = ndimage.zoom(base[:170, :170], 3, order=3)
+    assert rescale_factor(AUTO, spec, magnified) == pytest.approx(3, rel=0.25)
+    assert rescale_factor(AUTO, spec, ndimage.zoom(base[:86, :86], 6, order=3)) == AUTO_MAX
+    no_record = NetworkSpec(axes="YX", pmin=1.0, pmax=99.8, halo=8, divisor=4, probabilistic=False)
+    assert rescale_factor(AUTO, no_record, magnified) == 1.0
+    with pytest.raises(InputError, match="2D models"):
+        rescale_factor(AUTO, _spec(base, axes="ZYX"), base[None])
