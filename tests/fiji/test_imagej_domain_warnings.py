@@ -1,12 +1,15 @@
 """Out-of-range warnings reach ImageJ's Log (issue #16 part 3): the worker returns them with the result and the
-plugin logs one line each; an input like the training data logs none."""
+plugin logs one line each; an input like the training data logs none; rescale=auto restores the out-of-scale input
+as Python does, without the warning."""
 
+import numpy as np
 import pytest
 from scipy import ndimage
 
 from carekit.config import SynthConfig
 from carekit.fiji.run import plugin_options
-from carekit.io import Image, write_image
+from carekit.io import Image, read_image, write_image
+from carekit.predict import restore
 from carekit.synth import structures
 from carekit.synth.pairs import make_pairs
 from tests.fiji.test_imagej import _run_imagej, imagej_home  # noqa: F401  (the module's ImageJ fixture)
@@ -30,4 +33,15 @@ def test_out_of_range_input_logs_a_warning_in_imagej(imagej_home, tiny_package, 
         assert f"plugin said: {name}_out.tif" in logs[name], logs[name]
     assert "warning" not in logs["similar"].lower(), logs["similar"]
     warned = [line for line in logs["zoomed"].splitlines() if line.startswith("CARE Restore: warning: ")]
-    assert len(warned) == 1 and "object scale" in warned[0], logs["zoomed"]
+    assert len(warned) == 1 and "object scale" in warned[0] and "--rescale auto" in warned[0], logs["zoomed"]
+
+    for engine, expected in (("python", "plugin said: rescaled.tif"),
+                             ("deepimagej", "plugin said: ERROR: rescale=auto needs engine=python")):
+        options = plugin_options(tiny_package, engine=engine, input_path=tmp_path / "zoomed.tif",
+                                 output_path=tmp_path / "rescaled.tif", rescale="auto", uncertainty=False)
+        macro = tmp_path / f"rescale_{engine}.ijm"
+        macro.write_text(f'result = runMacro("{plugin}", "{options}");\nprint("plugin said: " + result);\n')
+        log = _run_imagej(imagej_home, str(macro))
+        assert expected in log and "object scale" not in log, log  # judged at the scale the network sees
+    in_python = restore(tiny_package, read_image(tmp_path / "zoomed.tif"), rescale="auto", progress=False)
+    assert np.allclose(read_image(tmp_path / "rescaled.tif").data, in_python.image, atol=1e-5)

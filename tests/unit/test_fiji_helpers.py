@@ -60,21 +60,21 @@ def test_helpers_import_the_installed_copy_of_the_one_contract(helpers, lib):
 def test_defaults_fill_what_the_macro_leaves_out(helpers):
     assert helpers.options.from_macro_string("model=[/m.zip] headless") == {
         "model": "/m.zip", "input": "", "output": "", "engine": "python", "backend": "onnx", "tile": 0,
-        "uncertainty": True, "python": "", "timeout": 600.0, "precision": "fp32"}
+        "uncertainty": True, "python": "", "timeout": 600.0, "precision": "fp32", "rescale": "1"}
 
 
 def test_bracket_quote_and_plain_values(helpers):
     values = helpers.options.from_macro_string(
         " model=[/data/a b [x]/m.zip] input='/in [put.tif' output=/out.tif tile=64 uncertainty=false "
-        "timeout=2.5 engine=DeepImageJ backend=KERAS python=[] precision=BF16")
+        "timeout=2.5 engine=DeepImageJ backend=KERAS python=[] precision=BF16 rescale=AUTO")
     assert values == {"model": "/data/a b [x]/m.zip", "input": "/in [put.tif", "output": "/out.tif",
                       "engine": "deepimagej", "backend": "keras", "tile": 64, "uncertainty": False,
-                      "python": "", "timeout": 2.5, "precision": "bf16"}
+                      "python": "", "timeout": 2.5, "precision": "bf16", "rescale": "auto"}
 
 
 @pytest.mark.parametrize("macro, message", [
     ("model=[/m.zip] colour=red", "unknown option 'colour'; known options: backend, engine, input, model, output, "
-                                  "precision, python, tile, timeout, uncertainty"),
+                                  "precision, python, rescale, tile, timeout, uncertainty"),
     ("model=[/a/m.zip", "the value of model= has no closing ]: a path whose [ ] do not pair up"),
     ("model='/a/m.zip", "the value of model= has no closing quote"),
     ("model=[/run]2/m.zip] tile=4", "model=[/run] is followed by '2/m.zip]': a path whose [ ] do not pair up cannot "
@@ -83,6 +83,7 @@ def test_bracket_quote_and_plain_values(helpers):
     ("model=[/m.zip] engine=gpu", "engine must be 'python' or 'deepimagej', got 'gpu'"),
     ("model=[/m.zip] backend=torch", "backend must be onnx, tensorflow or keras, got 'torch'"),
     ("model=[/m.zip] tile=big", "tile and timeout must be numbers"),
+    ("model=[/m.zip] rescale=twice", "rescale must be 1 (off), auto or a downsampling factor such as 3, got 'twice'"),
     ("model=[file:m.zip]", "'file:m.zip' is not a valid file: URI (URI is not hierarchical)"),
 ])
 def test_bad_macro_options_raise_one_clear_error(helpers, macro, message):
@@ -95,12 +96,12 @@ def test_what_run_in_fiji_writes_the_plugin_reads_back(helpers, tmp_path):
     model, image = tmp_path / "it's [run]2]" / "tiny.zip", tmp_path / "a [b]" / "in put.tif"
     written = plugin_options(model, engine="deepimagej", backend="keras", tile=32, uncertainty=False,
                              python="/opt/py thon/bin/python", timeout=12.5, input_path=image,
-                             output_path=tmp_path / "out'.tif")
+                             output_path=tmp_path / "out'.tif", rescale=2.5)
     assert "file:" in written  # the model path has unpaired brackets and a quote
     assert helpers.options.from_macro_string(written) == {
         "model": str(model), "input": str(image), "output": str(tmp_path / "out'.tif"), "engine": "deepimagej",
         "backend": "keras", "tile": 32, "uncertainty": False, "python": "/opt/py thon/bin/python", "timeout": 12.5,
-        "precision": "fp32"}
+        "precision": "fp32", "rescale": "2.5"}
     defaults = helpers.options.normalize({"model": str(model)})
     assert helpers.options.from_macro_string(plugin_options(model)) == defaults
 
@@ -160,6 +161,15 @@ def test_plugin_choices_are_the_ones_carekit_runs():
     from carekit.precision import CHOICES
 
     assert contract.BACKENDS == ENGINES and contract.PRECISIONS == CHOICES
+
+
+def test_rescale_option_reaches_restore_as_it_takes_it():
+    from carekit.predict.rescale import AUTO
+
+    assert contract.RESCALE_AUTO == AUTO
+    assert [contract.rescale_value(v) for v in ("1", "", " Auto ", "3", "1.0")] == [None, None, AUTO, 3.0, None]
+    with pytest.raises(ValueError):
+        contract.rescale_value("twice")
 
 
 def test_worker_command_starts_the_worker_which_exits_when_stdin_closes():

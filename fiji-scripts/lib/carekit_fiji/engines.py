@@ -95,6 +95,9 @@ def _calibration(imp, shape, axes, outputs):
 
 
 def restore_deepimagej(imp, opts):
+    if contract.rescale_value(opts["rescale"]) is not None:
+        raise EngineError("rescale=%s needs engine=python (deepImageJ runs the model at the image's own scale)"
+                          % opts["rescale"])
     if Menus.getCommands().get("DeepImageJ Run") is None:
         raise EngineError("deepImageJ is not installed here: in Fiji, Help > Update... > Manage update sites > "
                           "DeepImageJ, then restart; or use engine=python.")

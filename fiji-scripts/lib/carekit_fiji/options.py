@@ -97,4 +97,10 @@ def normalize(values):
         raise OptionError("backend must be onnx, tensorflow or keras, got '%s'" % out["backend"])
     if out["precision"] not in contract.PRECISIONS:
         raise OptionError("precision must be auto, fp32 or bf16, got '%s'" % out["precision"])
+    out["rescale"] = str(out["rescale"]).strip().lower() or "1"
+    try:
+        contract.rescale_value(out["rescale"])
+    except ValueError:
+        raise OptionError("rescale must be 1 (off), auto or a downsampling factor such as 3, got '%s'"
+                          % out["rescale"])
     return out

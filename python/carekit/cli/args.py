@@ -30,6 +30,12 @@ def add_precision_arg(parser: argparse.ArgumentParser, default: str | None, what
     parser.add_argument("--precision", choices=PRECISIONS, default=default, help=f"{what} {PRECISION_HELP}")
 
 
+def add_rescale_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--rescale", metavar="auto|FACTOR", help="2D models: restore each image downsampled in YX "
+                        "by FACTOR (>= 1) and upsample the result back; auto does it only for objects clearly larger "
+                        "than the model's training scale, by the factor that brings them to it")
+
+
 def at_least_one(what: str):
     """argparse type: a whole number >= 1 (0 must not fall back to a default)."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..fiji.contract import BACKENDS, ENGINES
-from .args import add_precision_arg, at_least_one
+from .args import add_precision_arg, add_rescale_arg, at_least_one
 from .predict import output_plan
 
 def add_parser(sub) -> None:
@@ -24,6 +24,7 @@ def add_parser(sub) -> None:
     q.add_argument("--backend", choices=BACKENDS, default=BACKENDS[0])
     q.add_argument("--tile", type=at_least_one("tile"), default=0, help="tile size per spatial axis (default: automatic)")
     add_precision_arg(q, "fp32", "as for predict.")
+    add_rescale_arg(q)
     q.add_argument("--no-uncertainty", action="store_true", help="leave out the scale channel of probabilistic models")
     q.add_argument("--python", help="Python for the model worker (default: this one)")
     q.add_argument("--fiji", help="local Fiji.app to use via PyImageJ (default: $FIJI_HOME, else ImageJ 1.x)")
@@ -44,15 +45,18 @@ def run_install(args) -> int:
 def run_restore(args) -> int:
     from ..fiji.run import run_in_fiji
     from ..io import Image, read_image, write_image
+    from ..predict.rescale import parse_rescale
     from ..safe_write import check_targets, prepare_output_folder
 
+    if args.rescale:
+        parse_rescale(args.rescale)  # refused here rather than inside ImageJ
     out_dir = prepare_output_folder(args.out)
     check_targets(output_plan(args.inputs, out_dir), args.inputs)
     for path in args.inputs:
         image = read_image(path, args.axes)
         result = run_in_fiji(args.model, image, engine=args.engine, backend=args.backend, tile=args.tile,
                              uncertainty=not args.no_uncertainty, python=args.python, fiji=args.fiji,
-                             precision=args.precision,
+                             precision=args.precision, rescale=args.rescale,
                              macro_before=args.macro_before, macro_after=args.macro_after)
         target = write_image(out_dir / Path(path).name, Image(result.values, "".join(result.dims),
                                                                result.attrs.get("pixel_size", {})))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..outputs import extra_path
 from ..models.weights import ENGINES, WEIGHT_PRIORITY
-from .args import add_precision_arg, at_least_one
+from .args import add_precision_arg, add_rescale_arg, at_least_one
 from .predict_large import add_cluster_args, is_large, run_large
 
 
@@ -25,9 +25,7 @@ def add_parser(sub) -> None:
     p.add_argument("--tile", type=at_least_one("tile"), nargs="+", help="tile size per spatial axis")
     p.add_argument("--z-factor", type=float, help="isotropic models: the stacks' Z/XY pixel-size ratio when the files "
                    "do not record it (must match the model's)")
-    p.add_argument("--rescale", metavar="auto|FACTOR", help="2D models: restore each image downsampled in YX by "
-                   "FACTOR (>= 1) and upsample the result back; auto does it only for objects larger than the "
-                   "model's training range, by the factor that brings them to its training scale")
+    add_rescale_arg(p)
     add_precision_arg(p, "fp32", "default fp32 (reproduces the package's test outputs); bf16 and auto run the Keras "
                       "weights in mixed precision (|difference| up to about 0.05 in normalized units, 0.002 on "
                       "average).")

@@ -21,12 +21,24 @@ OPTION_DEFAULTS = {
     "python": "",
     "timeout": "600",
     "precision": "fp32",
+    "rescale": "1",
 }
 PATH_OPTIONS = ("model", "input", "output", "python")
 ENGINES = ("python", "deepimagej")
 BACKENDS = ("onnx", "tensorflow", "keras")
 PRECISIONS = ("auto", "fp32", "bf16")  # as carekit.precision.CHOICES (a test checks they agree)
 TRUE_WORDS = ("true", "1", "yes", "on")
+RESCALE_AUTO = "auto"  # as carekit.predict.rescale.AUTO
+
+
+def rescale_value(text):
+    """The rescale option as restore() takes it: None when off ('1' or empty), 'auto', or a factor; ValueError
+    for anything else (restore() checks the factor's range)."""
+    text = str(text or "1").strip().lower()
+    if text == RESCALE_AUTO:
+        return RESCALE_AUTO
+    factor = float(text)
+    return None if factor == 1 else factor
 
 COMMAND = "CARE Restore"  # the menu command ImageJ makes of plugins/CARE/CARE_Restore.py
 ERROR_PREFIX = "ERROR:"  # the plugin's result when it failed: this prefix, a space, the one-line message
@@ -79,7 +91,8 @@ def hyperstack_dims(shape, axes):
 WORKER_COMMAND = "from carekit.fiji.worker import main; main()"
 WORKER_KEY = "carekit.appose.worker"  # JVM system property holding the warm worker (stopped when Python exits)
 SEGMENT_PREFIX = "psm_carekit_"  # shared-memory segments in /dev/shm: psm_carekit_<JVM pid>_<id>
-TASK_INPUTS = ("image", "output", "axes", "model", "backend", "tile", "uncertainty", "precision", "pixel_size")
+TASK_INPUTS = ("image", "output", "axes", "model", "backend", "tile", "uncertainty", "precision", "pixel_size",
+               "rescale")
 TASK_OUTPUTS = ("shape", "axes", "channels", "seconds", "warnings")  # warnings: lines for ImageJ's Log
 TASK_SCRIPT = """
 from carekit.fiji.worker import restore_task
@@ -117,4 +130,4 @@ def task_inputs(image, output, axes, options, pixel_size=None):
     the image's pixel size ({'X': .., 'Y': ..} when calibrated, for the out-of-range check)."""
     return {"image": image, "output": output, "axes": axes, "model": options["model"],
             "backend": options["backend"], "tile": options["tile"], "uncertainty": options["uncertainty"],
-            "precision": options["precision"], "pixel_size": pixel_size}
+            "precision": options["precision"], "pixel_size": pixel_size, "rescale": options["rescale"]}

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .contract import NEEDS_VALUES, TASK_OUTPUTS
+from .contract import NEEDS_VALUES, TASK_OUTPUTS, rescale_value
 
 # a warm worker keeps the models it ran last (a macro looping over images reuses one); older ones are evicted so
 # that a session trying many packages does not hold every network in memory
@@ -60,13 +60,14 @@ def _model(path: str, backend: str, precision: str = "fp32"):
 
 def restore_array(image: np.ndarray, axes: str, model: str, backend: str = "onnx", tile: int = 0,
                   uncertainty: bool = True, on_progress=None, precision: str = "fp32",
-                  pixel_size: dict | None = None, on_warning=None) -> tuple[np.ndarray, str, list[str]]:
+                  pixel_size: dict | None = None, on_warning=None, rescale: str | float | None = None
+                  ) -> tuple[np.ndarray, str, list[str]]:
     """Restore `image` (axes like 'TZCYX' without singleton axes); returns (result, result axes, channel names).
 
     With `uncertainty`, a probabilistic model adds a channel with the Laplace scale and an ensemble one with the
     disagreement D: the result gains a channel axis C holding [mean, scale] (or [mean, disagreement]) for each
     input channel, which ImageJ shows as channels of one hyperstack. Out-of-range warnings (the input unlike the
-    model's training data) go to `on_warning(message)`.
+    model's training data) go to `on_warning(message)`. `rescale`: as restore() takes it.
     """
     from ..io import Image
     from ..predict import restore
@@ -78,7 +79,7 @@ def restore_array(image: np.ndarray, axes: str, model: str, backend: str = "onnx
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", OutOfRangeWarning)
         result = restore(runner, Image(image, axes, pixel_size or {}), tile=tile_shape, progress=False,
-                         on_progress=on_progress)
+                         on_progress=on_progress, rescale=rescale)
     for warning in caught:
         if on_warning is not None and issubclass(warning.category, OutOfRangeWarning):
             on_warning(str(warning.message))
@@ -113,7 +114,7 @@ def _output_channels(outputs: dict, axes: str) -> tuple[np.ndarray, str, list[st
 
 
 def restore_task(task, image, output, axes: str, model: str, backend: str, tile: int, uncertainty: bool,
-                 precision: str = "fp32", pixel_size: dict | None = None) -> None:
+                 precision: str = "fp32", pixel_size: dict | None = None, rescale: str = "1") -> None:
     """Appose task body: read `image` (NDArray), write the restoration into `output` (NDArray) when it fits,
     report progress, return the result's shape and axes. A result larger than `output` (more Z planes, or more
     output channels) is kept and only NEEDS_VALUES returned: FETCH_SCRIPT then copies it into a larger segment."""
@@ -126,7 +127,7 @@ def restore_task(task, image, output, axes: str, model: str, backend: str, tile:
 
         restored, out_axes, channels = restore_array(np.array(source, dtype=np.float32), axes, model, backend,
                                                      tile, uncertainty, progress, precision, pixel_size,
-                                                     messages.append)
+                                                     messages.append, rescale_value(rescale))
         outputs = dict(zip(TASK_OUTPUTS, (list(restored.shape), out_axes, channels,
                                            round(time.perf_counter() - started, 4), messages)))
         if restored.size > int(np.prod(output.shape)):
