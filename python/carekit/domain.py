@@ -78,9 +78,11 @@ def _outside(value: float, low: float, high: float, tolerance: float) -> bool:
     return value < low / tolerance or value > high * tolerance
 
 
-def domain_warnings(reference: dict, stats: dict[str, float], pixel_size: dict | None = None) -> list[str]:
+def domain_warnings(reference: dict, stats: dict[str, float], pixel_size: dict | None = None,
+                    larger_objects_hint: str = "") -> list[str]:
     """One message per statistic (and the pixel size) of an input outside the model's training range; statistics
-    the reference lacks (older models) are not checked."""
+    the reference lacks (older models) are not checked. `larger_objects_hint` ends the message of an object scale
+    above the range."""
     names = {"scale_px": "object scale (autocorrelation width, px)", "noise": "noise level (normalized units)",
              "foreground": "bright-area fraction"}
     messages = []
@@ -93,8 +95,7 @@ def domain_warnings(reference: dict, stats: dict[str, float], pixel_size: dict |
         if key in reference and key in stats and _outside(stats[key], reference[key][0], reference[key][2],
                                                           TOLERANCE[key]):
             low, _, high = reference[key]
-            hint = (" (objects larger than in training: `carekit predict --rescale auto`, or rescale='auto' in "
-                    "Python, restores them at the training scale)" if key == "scale_px" and stats[key] > high else "")
+            hint = larger_objects_hint if key == "scale_px" and stats[key] > high else ""
             messages.append(f"{names[key]} {stats[key]:.3g} is outside the training range {low:.3g}-{high:.3g}{hint}")
     return messages
 

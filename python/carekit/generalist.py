@@ -14,8 +14,8 @@ from .synth.generalist import GeneralistSettings, generalist_pairs, split
 
 DATASETS = ("hela", "nuclei3d", "bbbc007", "mahotas")  # the image sets the generalist is tested on
 # ... and trained on: nuclei3d's reference is a raw confocal plane whose own noise (~4% of its 99.9th percentile) a
-# model would learn to reproduce. Without it in training every other left-out dataset scored higher, in 11 of 12
-# paired cases by +0.77 dB on average (benchmarks/results/generalist_ablation_all.md, two seeds).
+# model would learn to reproduce. Without it in training the other left-out datasets scored higher in 11 of 12
+# paired cases, +0.77 / +0.73 dB on average (seeds 0 / 1; benchmarks/results/generalist_ablation_all.md).
 TRAINING_DATASETS = ("hela", "bbbc007", "mahotas")
 
 

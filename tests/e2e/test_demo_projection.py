@@ -41,7 +41,7 @@ def test_projection_demo_from_the_shipped_generalist_beats_the_plain_projections
     assert (record.train.unet_depth, record.train.unet_first) == (shipped.unet_depth, shipped.unet_first)
     rows = json.loads((tmp_path / "summary.json").read_text())["rows"]
     psnr = {(row["dataset"], row["method"]): row["psnr"] for row in rows}
-    # measured after 60 steps from the depth-2 generalist: 24.8 dB at 3 photons vs MIP 15.0, best-focus plane 20.5,
+    # measured after 60 steps from the current generalist: 25.4 dB at 3 photons vs MIP 15.0, best-focus plane 20.5,
     # denoised MIP 22.5 (from the first, depth-3 generalist: 22.0); from scratch, 60 steps stay near the MIP
     assert psnr["3 photons", "CARE"] > max(psnr["3 photons", "MIP"] + 5, psnr["3 photons", "denoised MIP"] + 1), psnr
     assert main(["demo", "--task", "isotropic", "--from", str(generalist), "--out", str(tmp_path / "x")]) == 2

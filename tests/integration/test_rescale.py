@@ -15,8 +15,10 @@ from carekit.errors import InputError
 from carekit.evaluate.metrics import score
 from carekit.generalist import splits
 from carekit.io import Image, write_image
+from carekit.models import load_model
 from carekit.predict import restore
 from carekit.predict.domain_check import OutOfRangeWarning
+from carekit.resample import downscale, resize
 from carekit.synth import structures
 from carekit.synth.pairs import make_pairs
 
@@ -50,6 +52,34 @@ def test_auto_restores_magnified_inputs_at_the_training_scale(tiny_model, tmp_pa
     assert "upsampling (below 1) is not offered" in capsys.readouterr().err and not (tmp_path / "out2").exists()
 
 
+def test_rescaled_outputs_keep_the_input_units_and_their_ranges_plane_by_plane(prob_package):
+    clean = structures.synthetic_ground_truth("mixed", (96, 96), 3, seed=3)
+    stack = np.stack(make_pairs(clean, SynthConfig(photons=[5.0], seed=3))[0])
+    rescaled = restore(prob_package, stack, axes="TYX", progress=False, check_domain=False, rescale=2)
+    assert rescaled.image.shape == rescaled.scale.shape == stack.shape
+    assert rescaled.scale.min() > 0  # linear upsampling keeps the Laplace scale positive
+    # = the downsampled plane restored as it is (the network's input normalized with its own percentiles), upsampled,
+    # and put in the units of the full-size plane's percentiles, as a restoration without rescaling is
+    plane = stack[1]
+    small = restore(prob_package, downscale(plane, 2), progress=False, check_domain=False)
+    (lo, hi), (full_lo, full_hi) = np.percentile(downscale(plane, 2), [1, 99.8]), np.percentile(plane, [1, 99.8])
+    gain = (hi - lo) / (full_hi - full_lo)
+    expected = resize(small.image, plane.shape, order=3) * gain + (lo - full_lo) / (full_hi - full_lo)
+    assert np.allclose(rescaled.image[1], expected, atol=1e-4)
+    assert np.allclose(rescaled.scale[1], resize(small.scale, plane.shape, order=1) * gain, atol=1e-4)
+
+
+def test_a_rescaled_image_is_not_warned_about_its_pixel_size(tiny_model):
+    runner = load_model(tiny_model)
+    runner.spec = type(runner.spec)(**{**runner.spec.__dict__,
+                                       "domain": {**runner.spec.domain, "pixel_size": {"X": 0.65, "Y": 0.65}}})
+    clean = structures.synthetic_ground_truth("mixed", (128, 128), 1, seed=7)
+    zoomed = make_pairs([ndimage.zoom(clean[0], 4, order=1)[64:192, 64:192]], SynthConfig(photons=[5.0], seed=7))[0][0]
+    image = Image(zoomed, "YX", {"X": 0.65, "Y": 0.65})
+    assert any("object scale" in m for m in _restore(runner, image)[1])
+    assert not any("pixel size" in m or "object scale" in m for m in _restore(runner, image, rescale="auto")[1])
+
+
 def test_auto_gains_on_magnified_nuclei_with_the_shipped_generalist():
     # benchmarks/results/rescale.md: BBBC007 magnified 3x, 3 photons: +3.4 dB on average over two images
     held_out = splits(["bbbc007"])["bbbc007"][1][0]
@@ -57,12 +87,18 @@ def test_auto_gains_on_magnified_nuclei_with_the_shipped_generalist():
     lows, highs = make_pairs([magnified], SynthConfig(photons=[3.0], seed=2026))
     plain = score(highs[0], restore(GENERALIST, lows[0], progress=False, check_domain=False).image).psnr
     rescaled = restore(GENERALIST, lows[0], progress=False, check_domain=False, rescale="auto")
-    assert rescaled.scale.shape == lows[0].shape
+    assert rescaled.scale.shape == lows[0].shape and rescaled.scale.min() > 0
     assert score(highs[0], rescaled.image).psnr > plain + 1.5
 
 
-def test_rescale_is_refused_where_it_does_not_apply(tiny_model_3d, foreign_package):
+def test_rescale_is_refused_where_it_does_not_apply(tiny_model_3d, foreign_package, tiny_model, tmp_path):
     with pytest.raises(InputError, match="2D models"):
         restore(tiny_model_3d, np.zeros((16, 48, 48), np.float32), progress=False, rescale="auto")
     with pytest.raises(InputError, match="packages made elsewhere"):
         restore(foreign_package, np.zeros((64, 64), np.float32), progress=False, rescale=2)
+    with pytest.raises(InputError, match="shrink planes of"):
+        restore(tiny_model, np.random.default_rng(0).random((40, 40)), progress=False, rescale=4)
+    volume = tmp_path / "volume.tif"
+    write_image(volume, Image(np.random.default_rng(0).random((16, 48, 48)).astype(np.float32), "ZYX"))
+    assert main(["predict", "--model", str(tiny_model_3d), str(volume), "--out", str(tmp_path / "out"),
+                 "--rescale", "1", "--quiet"]) == 0  # 1 is off, as in Fiji: never refused

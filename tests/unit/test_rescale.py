@@ -1,4 +1,5 @@
-"""predict.rescale's pure parts: parsing, resampling, and the factor 'auto' chooses from the object scale."""
+"""predict.rescale's pure parts and carekit.resample: parsing, resampling, and the factor 'auto' chooses from the
+object scale."""
 
 import numpy as np
 import pytest
@@ -7,7 +8,9 @@ from scipy import ndimage
 from carekit.domain import image_statistics
 from carekit.errors import InputError
 from carekit.models.spec import NetworkSpec
-from carekit.predict.rescale import AUTO, AUTO_MAX, downscale, parse_rescale, rescale_factor, upscale
+from carekit.fiji import contract
+from carekit.predict.rescale import AUTO, AUTO_MAX, MAX_FACTOR, parse_rescale, rescale_factor
+from carekit.resample import downscale, resize
 
 
 def _blobs(shape=(512, 512), sigma=3.0, seed=0) -> np.ndarray:
@@ -21,31 +24,42 @@ def _spec(image: np.ndarray, axes: str = "YX") -> NetworkSpec:
                        domain={"scale_px": [median / 2, median, median * 2]})
 
 
-def test_parse_rescale_takes_auto_or_a_factor_of_at_least_one():
-    assert parse_rescale("auto") == AUTO and parse_rescale("3") == 3.0
+def test_parse_rescale_takes_auto_or_a_factor_as_the_fiji_option_does():
+    values = ("auto", " AUTO ", "3", "2.5", "1", "1.0", "")
+    assert [parse_rescale(v) for v in values] == [AUTO, AUTO, 3.0, 2.5, None, None, None]
+    assert [contract.rescale_value(v) for v in values] == [parse_rescale(v) for v in values]
+    assert parse_rescale(None) is None and parse_rescale(4) == 4.0 and contract.RESCALE_MAX == MAX_FACTOR
     with pytest.raises(InputError, match="upsampling"):
         parse_rescale("0.5")
     with pytest.raises(InputError, match="'auto' or a factor"):
         parse_rescale("big")
     with pytest.raises(InputError, match="give 1-8"):
         parse_rescale("9")
+    for bad in ("0.5", "big", "9", "nan"):
+        with pytest.raises(ValueError):
+            contract.rescale_value(bad)
 
 
 def test_downscale_then_upscale_keeps_shape_and_smooth_content():
     image = _blobs((3, 200, 301), sigma=12)
     small = downscale(image, 3)
     assert small.shape == (3, 67, 100) and small.dtype == np.float32
-    back = upscale(small, image.shape)
+    back = resize(small, image.shape, order=3)
     assert back.shape == image.shape
     assert np.abs(back - image).max() < 0.05 * np.ptp(image)
     assert downscale(np.full((90, 90), 7.0), 2.5) == pytest.approx(7.0)
+    step = np.where(np.arange(64) < 32, 0.01, 1.0).astype(np.float32)[None].repeat(64, 0)
+    assert resize(step[::4, ::4], step.shape, order=3).min() < 0  # cubic overshoots at an edge ...
+    linear = resize(step[::4, ::4], step.shape, order=1)
+    assert 0.01 <= linear.min() and linear.max() <= 1.0  # ... linear stays within the values (scale, disagreement)
 
 
 def test_auto_brings_larger_objects_to_the_training_scale_and_leaves_others():
     base = _blobs()
     spec = _spec(base)
     assert rescale_factor(AUTO, spec, base) == 1.0
-    assert rescale_factor(None, spec, base) == 1.0 and rescale_factor(2, spec, base) == 2.0
+    assert rescale_factor(None, spec, base) == 1.0 and rescale_factor("1", spec, base) == 1.0
+    assert rescale_factor(2, spec, base) == 2.0
     magnified = ndimage.zoom(base[:170, :170], 3, order=3)
     assert rescale_factor(AUTO, spec, magnified) == pytest.approx(3, rel=0.25)
     assert rescale_factor(AUTO, spec, ndimage.zoom(base[:86, :86], 6, order=3)) == AUTO_MAX
@@ -53,3 +67,6 @@ def test_auto_brings_larger_objects_to_the_training_scale_and_leaves_others():
     assert rescale_factor(AUTO, no_record, magnified) == 1.0
     with pytest.raises(InputError, match="2D models"):
         rescale_factor(AUTO, _spec(base, axes="ZYX"), base[None])
+    assert rescale_factor(1, _spec(base, axes="ZYX"), base[None]) == 1.0  # off is never refused
+    with pytest.raises(InputError, match=r"shrink planes of \(40, 300\) px to 13 px"):
+        rescale_factor(3, spec, base[:40, :300])

@@ -28,16 +28,19 @@ ENGINES = ("python", "deepimagej")
 BACKENDS = ("onnx", "tensorflow", "keras")
 PRECISIONS = ("auto", "fp32", "bf16")  # as carekit.precision.CHOICES (a test checks they agree)
 TRUE_WORDS = ("true", "1", "yes", "on")
-RESCALE_AUTO = "auto"  # as carekit.predict.rescale.AUTO
+RESCALE_AUTO = "auto"  # as carekit.predict.rescale.AUTO and MAX_FACTOR (a test checks they agree)
+RESCALE_MAX = 8.0
 
 
 def rescale_value(text):
-    """The rescale option as restore() takes it: None when off ('1' or empty), 'auto', or a factor; ValueError
-    for anything else (restore() checks the factor's range)."""
+    """The rescale option as restore() takes it: None when off ('1' or empty), 'auto', or a factor from 1 to
+    RESCALE_MAX; ValueError for anything else."""
     text = str(text or "1").strip().lower()
     if text == RESCALE_AUTO:
         return RESCALE_AUTO
     factor = float(text)
+    if not 1 <= factor <= RESCALE_MAX:
+        raise ValueError("rescale factor %s is outside 1-%g" % (text, RESCALE_MAX))
     return None if factor == 1 else factor
 
 COMMAND = "CARE Restore"  # the menu command ImageJ makes of plugins/CARE/CARE_Restore.py

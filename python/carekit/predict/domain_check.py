@@ -7,43 +7,55 @@ import warnings
 
 import numpy as np
 
-from ..domain import domain_warnings, image_statistics, uncertainty_warning
+from ..domain import MAX_PLANES, domain_warnings, image_statistics, uncertainty_warning
 from ..models.spec import NetworkSpec
 from ..normalize import DEGENERATE_RANGE_EPS
+from ..resample import downscale
 
 MIN_SIDE = 16  # smaller planes say little about object scale or noise
 MAX_SIDE = 1024  # statistics from a central crop: enough for the object scale, bounded time on huge planes
+RESCALE_HINT = (" (objects larger than in training: rescale=auto restores them at the training scale: `carekit "
+                "predict --rescale auto`, restore(..., rescale='auto'), or the Fiji plugin's rescale=auto with the "
+                "python engine)")
 
 
 class OutOfRangeWarning(UserWarning):
     """The input is unlike the model's training data: the restoration may show structures that are not there."""
 
 
-def _central_crop(work: np.ndarray) -> np.ndarray:
-    spatial = work.shape[-2:]
-    crop = tuple(slice(max(0, (n - MAX_SIDE) // 2), max(0, (n - MAX_SIDE) // 2) + MAX_SIDE) for n in spatial)
-    return work[(Ellipsis, *crop)]
+def _sample(work: np.ndarray, factor: float) -> np.ndarray:
+    """Up to MAX_PLANES evenly spaced planes of `work` (spatial axes last), cropped centrally to what becomes
+    MAX_SIDE px after downsampling by `factor`, and so downsampled: only these planes are copied."""
+    side = int(MAX_SIDE * factor)
+    leading = work.shape[:-2]
+    count = int(np.prod(leading, dtype=np.int64))
+    chosen = np.unique(np.linspace(0, count - 1, MAX_PLANES).round().astype(int))
+    crop = tuple(slice(max(0, (n - side) // 2), max(0, (n - side) // 2) + side) for n in work.shape[-2:])
+    sample = np.stack([work[(*np.unravel_index(i, leading), *crop)] for i in chosen])
+    return downscale(sample, factor) if factor > 1 else sample
 
 
-def input_statistics(spec: NetworkSpec, work: np.ndarray) -> dict[str, float] | None:
-    """carekit.domain's statistics of `work` (spatial axes last) as the model sees it; None for a model without
-    recorded statistics, planes too small to tell, or a constant image."""
-    if not spec.domain or min(work.shape[-2:]) < MIN_SIDE:
+def input_statistics(spec: NetworkSpec, work: np.ndarray, factor: float = 1.0) -> dict[str, float] | None:
+    """carekit.domain's statistics of `work` (spatial axes last) as the model sees it (downsampled by `factor`);
+    None for a model without recorded statistics, planes too small to tell, or a constant image."""
+    if not spec.domain or min(work.shape[-2:]) < MIN_SIDE * factor:
         return None
-    crop = _central_crop(work)
-    low, high = np.percentile(crop, [spec.pmin, spec.pmax])
+    sample = _sample(work, factor)
+    low, high = np.percentile(sample, [spec.pmin, spec.pmax])
     if not high - low >= DEGENERATE_RANGE_EPS * spec.eps:  # normalization warns about that image already
         return None
-    return image_statistics(crop, spec.pmin, spec.pmax)
+    return image_statistics(sample, spec.pmin, spec.pmax)
 
 
-def warn_input(spec: NetworkSpec, work: np.ndarray, pixel_size: dict | None) -> list[str]:
-    """Warn (OutOfRangeWarning) when `work` (spatial axes last) lies outside the model's recorded training range;
-    the messages are returned too. Models without recorded statistics say nothing."""
-    stats = input_statistics(spec, work)
+def warn_input(spec: NetworkSpec, work: np.ndarray, pixel_size: dict | None, factor: float = 1.0) -> list[str]:
+    """Warn (OutOfRangeWarning) when `work` (spatial axes last), downsampled by the rescale `factor`, lies outside
+    the model's recorded training range; the messages are returned too. Models without recorded statistics say
+    nothing; a rescaled image's pixel size is not checked (carekit chose its scale)."""
+    stats = input_statistics(spec, work, factor)
     if stats is None:
         return []
-    messages = domain_warnings(spec.domain, stats, pixel_size)
+    hint = RESCALE_HINT if spec.axes == "YX" and spec.kind == "care" else ""
+    messages = domain_warnings(spec.domain, stats, None if factor > 1 else pixel_size, hint)
     if messages:
         _warn("the input is unlike the model's training data: " + "; ".join(messages))
     return messages

@@ -17,11 +17,12 @@ from ..models.runner import ModelRunner, PipelineRunner
 from ..models.spec import NetworkSpec
 from ..normalize import normalize_percentile
 from ..progress import progress_bar
+from ..resample import downscale, resize, shrunk_shape
 from ..tiling import iter_planes, n_tiles, tile_grid, tiled_apply
 from .domain_check import warn_input, warn_uncertainty
 from .projection import project
 from .isotropic import check_factor, restore_isotropic, upsample_z
-from .rescale import downscale, rescale_factor, upscale
+from .rescale import parse_rescale, rescale_factor
 
 DEFAULT_TILE = {2: (1024, 1024), 3: (32, 128, 128)}
 
@@ -94,9 +95,9 @@ def restore(model: str | Path | ModelRunner, image: np.ndarray | Image, axes: st
 
     An isotropic model restores a (Z, Y, X) stack to round(Z * factor) planes (predict.isotropic; `z_factor`, when
     given, must match the model's); a 3D model trained with axial subsampling zooms Z by its factor first.
-    `rescale` (2D models): restore the image downsampled in YX by a factor >= 1, or with 'auto' by the factor that
-    brings objects larger than the model's training range to its training scale, and upsample the results back
-    (predict.rescale).
+    `rescale` (2D models): restore each plane downsampled in YX by a factor from 1 (off) to 8, or with 'auto' by
+    the factor that brings objects more than 1.25x the model's training median scale to it, and upsample the
+    results back (predict.rescale); the outputs stay in the units of the full-size input's normalization.
     """
     runner = load_model(model, engine) if isinstance(model, (str, Path)) else model
     spec = runner.spec
@@ -106,6 +107,7 @@ def restore(model: str | Path | ModelRunner, image: np.ndarray | Image, axes: st
     image = real_array(image, "input image")
     if z_factor is not None and spec.kind != "isotropic":  # the isotropic recipe checks it against the file too
         _check_z_zoom(spec, z_factor)
+    rescale = parse_rescale(rescale)
     if rescale is not None and (spec.kind in ("projection", "isotropic") or isinstance(runner, PipelineRunner)):
         raise InputError("rescale applies to carekit's 2D restoration models, not to "
                          + ("packages made elsewhere" if isinstance(runner, PipelineRunner) else f"{spec.kind} ones"))
@@ -124,28 +126,16 @@ def restore(model: str | Path | ModelRunner, image: np.ndarray | Image, axes: st
         return _pipeline_restoration(runner, image, axes, pixel_size, progress)
     order = [axes.index(a) for a in axes if a not in spec.axes] + [axes.index(a) for a in spec.axes]
     tile = _check_tile(tuple(tile or DEFAULT_TILE[len(spec.axes)]), spec)
-    outputs = _restore_at_scale(runner, np.transpose(image, order), "".join(axes[i] for i in order), tile, progress,
-                                on_progress, rescale, check_domain, pixel_size)
+    work = np.transpose(image, order)
+    factor = rescale_factor(rescale, spec, work)
+    if check_domain:
+        warn_input(spec, work, pixel_size, factor)
+    outputs = _restore_planes(runner, work, "".join(axes[i] for i in order), tile, progress, on_progress, factor)
     inverse = np.argsort(order)
     mean, scale, disagreement = (None if a is None else np.transpose(a, inverse) for a in outputs)
     if check_domain:
         warn_uncertainty(spec, scale, disagreement)
     return Restoration(mean, axes, scale, pixel_size, disagreement)
-
-
-def _restore_at_scale(runner: ModelRunner, work: np.ndarray, work_axes: str, tile, progress, on_progress, rescale,
-                      check_domain: bool, pixel_size: dict | None):
-    """_restore_planes on `work` downsampled by the rescale factor (predict.rescale), its outputs upsampled back;
-    the input warnings judge the image the network sees."""
-    factor = rescale_factor(rescale, runner.spec, work)
-    network_input = downscale(work, factor) if factor > 1 else work
-    if check_domain:
-        seen_pixel_size = {a: s * factor if a in "YX" else s for a, s in (pixel_size or {}).items()}
-        warn_input(runner.spec, network_input, seen_pixel_size)
-    outputs = _restore_planes(runner, network_input, work_axes, tile, progress, on_progress)
-    if factor == 1:
-        return outputs
-    return tuple(None if a is None else upscale(a, work.shape) for a in outputs)
 
 
 def _check_z_zoom(spec: NetworkSpec, z_factor: float) -> None:
@@ -177,13 +167,16 @@ def _pipeline_restoration(runner: PipelineRunner, image: np.ndarray, axes: str, 
 
 
 def _restore_planes(runner: ModelRunner, work: np.ndarray, work_axes: str, tile: tuple[int, ...], progress: bool,
-                    on_progress) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-    """(mean, scale, disagreement) of an image whose spatial axes come last, plane by plane and tile by tile."""
+                    on_progress, factor: float = 1.0) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """(mean, scale, disagreement) of an image whose spatial axes come last, plane by plane and tile by tile; with
+    a rescale `factor` > 1 each normalized plane is downsampled before the network and its outputs upsampled back
+    (linearly for the scale and disagreement, which must stay within their range)."""
     spec = runner.spec
     halo = (spec.halo,) * len(spec.axes)
     planes = list(iter_planes(work, work_axes, spec.axes))
-    total = len(planes) * n_tiles(work.shape[-len(spec.axes):], tile, halo, spec.divisor)
-    _check_padding_work(work.shape, len(planes), total, tile, halo, spec)
+    seen = shrunk_shape(work.shape, factor) if factor > 1 else work.shape
+    total = len(planes) * n_tiles(seen[-len(spec.axes):], tile, halo, spec.divisor)
+    _check_padding_work(seen, len(planes), total, tile, halo, spec)
     mean = np.empty(work.shape, np.float32)
     scale = np.empty(work.shape, np.float32) if spec.probabilistic and not spec.ensemble_members else None
     disagreement = np.empty(work.shape, np.float32) if spec.ensemble_members else None
@@ -194,14 +187,36 @@ def _restore_planes(runner: ModelRunner, work: np.ndarray, work_axes: str, tile:
                 on_progress(bar.n, total)
 
         for selector, plane in planes:
-            normalized = normalize_percentile(plane, spec.pmin, spec.pmax, spec.eps, warn_as="input image")
-            plane_mean, plane_scale, plane_disagreement = restore_normalized(runner, normalized, tile, tile_done)
+            if factor > 1:
+                plane_mean, plane_scale, plane_disagreement = _restore_downscaled(runner, plane, factor, tile,
+                                                                                  tile_done)
+            else:
+                normalized = normalize_percentile(plane, spec.pmin, spec.pmax, spec.eps, warn_as="input image")
+                plane_mean, plane_scale, plane_disagreement = restore_normalized(runner, normalized, tile, tile_done)
             mean[selector] = plane_mean
             if scale is not None:
                 scale[selector] = plane_scale
             if disagreement is not None:
                 disagreement[selector] = plane_disagreement
     return mean, scale, disagreement
+
+
+def _restore_downscaled(runner: ModelRunner, plane: np.ndarray, factor: float, tile: tuple[int, ...], on_tile
+                        ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """restore_normalized on `plane` downsampled by `factor` and normalized with its own percentiles (the input
+    the network knows), the outputs upsampled back (linearly for the scale and disagreement, which must stay in
+    their range) and put into the units of the full-size plane's normalization, as without rescaling."""
+    spec = runner.spec
+    small = downscale(plane, factor)
+    lo, hi = np.percentile(small, [spec.pmin, spec.pmax])
+    full_lo, full_hi = np.percentile(plane, [spec.pmin, spec.pmax])
+    normalized = normalize_percentile(small, spec.pmin, spec.pmax, spec.eps, warn_as="input image")
+    mean, scale, disagreement = restore_normalized(runner, normalized, tile, on_tile)
+    gain = (hi - lo + spec.eps) / (full_hi - full_lo + spec.eps)
+    mean = resize(mean, plane.shape, order=3) * gain + (lo - full_lo) / (full_hi - full_lo + spec.eps)
+    scale = None if scale is None else resize(scale, plane.shape, order=1) * gain
+    disagreement = None if disagreement is None else resize(disagreement, plane.shape, order=1)
+    return mean.astype(np.float32), None if scale is None else scale.astype(np.float32), disagreement
 
 
 def restore_normalized(runner: ModelRunner, normalized: np.ndarray, tile: tuple[int, ...], on_tile=None
