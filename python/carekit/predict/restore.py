@@ -169,8 +169,7 @@ def _pipeline_restoration(runner: PipelineRunner, image: np.ndarray, axes: str, 
 def _restore_planes(runner: ModelRunner, work: np.ndarray, work_axes: str, tile: tuple[int, ...], progress: bool,
                     on_progress, factor: float = 1.0) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """(mean, scale, disagreement) of an image whose spatial axes come last, plane by plane and tile by tile; with
-    a rescale `factor` > 1 each normalized plane is downsampled before the network and its outputs upsampled back
-    (linearly for the scale and disagreement, which must stay within their range)."""
+    a rescale `factor` > 1 each plane is restored downsampled (_restore_downscaled)."""
     spec = runner.spec
     halo = (spec.halo,) * len(spec.axes)
     planes = list(iter_planes(work, work_axes, spec.axes))
