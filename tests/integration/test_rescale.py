@@ -69,6 +69,30 @@ def test_rescaled_outputs_keep_the_input_units_and_their_ranges_plane_by_plane(p
     assert np.allclose(rescaled.scale[1], resize(small.scale, plane.shape, order=1) * gain, atol=1e-4)
 
 
+def test_planes_without_a_percentile_range_are_restored_as_they_are(tiny_model):
+    sparse = np.zeros((256, 256), np.float32)
+    sparse.flat[np.random.default_rng(0).choice(sparse.size, 50, replace=False)] = 1000  # 0.08% bright pixels
+    with pytest.warns(UserWarning, match="too small to normalize"):
+        rescaled = restore(tiny_model, sparse, progress=False, check_domain=False, rescale=3)
+    with pytest.warns(UserWarning, match="too small to normalize"):
+        plain = restore(tiny_model, sparse, progress=False, check_domain=False)
+    assert np.array_equal(rescaled.image, plain.image)  # not a mapping divided by a zero range
+
+
+def test_the_fiji_worker_passes_rescale_on(tiny_package):
+    from carekit.fiji.worker import restore_array
+
+    clean = structures.synthetic_ground_truth("mixed", (128, 128), 1, seed=7)
+    zoomed = make_pairs([ndimage.zoom(clean[0], 4, order=1)[64:192, 64:192]], SynthConfig(photons=[5.0], seed=7))[0][0]
+    messages = []
+    restored, axes, _ = restore_array(zoomed, "YX", str(tiny_package), uncertainty=False, rescale="auto",
+                                      on_warning=messages.append)
+    expected = restore(tiny_package, zoomed, progress=False, engine="onnx", rescale="auto", check_domain=False)
+    assert axes == "YX" and np.allclose(restored, expected.image, atol=1e-5)
+    assert not np.allclose(restored, restore(tiny_package, zoomed, progress=False, engine="onnx").image, atol=1e-3)
+    assert not any("object scale" in m for m in messages), messages
+
+
 def test_a_rescaled_image_is_not_warned_about_its_pixel_size(tiny_model):
     runner = load_model(tiny_model)
     runner.spec = type(runner.spec)(**{**runner.spec.__dict__,
@@ -92,7 +116,7 @@ def test_auto_gains_on_magnified_nuclei_with_the_shipped_generalist():
 
 
 def test_rescale_is_refused_where_it_does_not_apply(tiny_model_3d, foreign_package, tiny_model, tmp_path):
-    with pytest.raises(InputError, match="2D models"):
+    with pytest.raises(InputError, match=r"2D restoration models, not to 3D ones \(ZYX\)"):
         restore(tiny_model_3d, np.zeros((16, 48, 48), np.float32), progress=False, rescale="auto")
     with pytest.raises(InputError, match="packages made elsewhere"):
         restore(foreign_package, np.zeros((64, 64), np.float32), progress=False, rescale=2)

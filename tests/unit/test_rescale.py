@@ -25,8 +25,8 @@ def _spec(image: np.ndarray, axes: str = "YX") -> NetworkSpec:
 
 
 def test_parse_rescale_takes_auto_or_a_factor_as_the_fiji_option_does():
-    values = ("auto", " AUTO ", "3", "2.5", "1", "1.0", "")
-    assert [parse_rescale(v) for v in values] == [AUTO, AUTO, 3.0, 2.5, None, None, None]
+    values = ("auto", " AUTO ", "3", "2.5", "1", "1.0", "", "  ")
+    assert [parse_rescale(v) for v in values] == [AUTO, AUTO, 3.0, 2.5, None, None, None, None]
     assert [contract.rescale_value(v) for v in values] == [parse_rescale(v) for v in values]
     assert parse_rescale(None) is None and parse_rescale(4) == 4.0 and contract.RESCALE_MAX == MAX_FACTOR
     with pytest.raises(InputError, match="upsampling"):
@@ -35,7 +35,7 @@ def test_parse_rescale_takes_auto_or_a_factor_as_the_fiji_option_does():
         parse_rescale("big")
     with pytest.raises(InputError, match="give 1-8"):
         parse_rescale("9")
-    for bad in ("0.5", "big", "9", "nan"):
+    for bad in ("0.5", "big", "9", "nan", "0"):
         with pytest.raises(ValueError):
             contract.rescale_value(bad)
 
@@ -62,7 +62,12 @@ def test_auto_brings_larger_objects_to_the_training_scale_and_leaves_others():
     assert rescale_factor(2, spec, base) == 2.0
     magnified = ndimage.zoom(base[:170, :170], 3, order=3)
     assert rescale_factor(AUTO, spec, magnified) == pytest.approx(3, rel=0.25)
-    assert rescale_factor(AUTO, spec, ndimage.zoom(base[:86, :86], 6, order=3)) == AUTO_MAX
+    six_times = ndimage.zoom(base[:86, :86], 6, order=3)
+    assert rescale_factor(AUTO, spec, six_times) == AUTO_MAX
+    tiny_objects = NetworkSpec(axes="YX", pmin=1.0, pmax=99.8, halo=8, divisor=4, probabilistic=False,
+                               domain={"scale_px": [0.5, 1.0, 2.0]})  # any input is many times larger
+    assert rescale_factor(AUTO, tiny_objects, six_times[:40]) == pytest.approx(40 / 16)  # planes keep 16 px
+    assert rescale_factor(AUTO, tiny_objects, six_times[:18]) == 1.0  # 18 / 16: no worthwhile rescaling  # 18 / 16 is no worthwhile rescaling
     no_record = NetworkSpec(axes="YX", pmin=1.0, pmax=99.8, halo=8, divisor=4, probabilistic=False)
     assert rescale_factor(AUTO, no_record, magnified) == 1.0
     with pytest.raises(InputError, match="2D models"):

@@ -48,15 +48,14 @@ def run_restore(args) -> int:
     from ..predict.rescale import parse_rescale
     from ..safe_write import check_targets, prepare_output_folder
 
-    if args.rescale:
-        parse_rescale(args.rescale)  # refused here rather than inside ImageJ
+    rescale = parse_rescale(args.rescale)  # refused here rather than inside ImageJ, and written normalized
     out_dir = prepare_output_folder(args.out)
     check_targets(output_plan(args.inputs, out_dir), args.inputs)
     for path in args.inputs:
         image = read_image(path, args.axes)
         result = run_in_fiji(args.model, image, engine=args.engine, backend=args.backend, tile=args.tile,
                              uncertainty=not args.no_uncertainty, python=args.python, fiji=args.fiji,
-                             precision=args.precision, rescale=args.rescale,
+                             precision=args.precision, rescale=rescale,
                              macro_before=args.macro_before, macro_after=args.macro_after)
         target = write_image(out_dir / Path(path).name, Image(result.values, "".join(result.dims),
                                                                result.attrs.get("pixel_size", {})))

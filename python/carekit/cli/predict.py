@@ -65,7 +65,8 @@ def run(args) -> int:
     rescale = parse_rescale(args.rescale) if args.rescale else None
     if is_large(args):
         if rescale is not None:
-            raise InputError("--rescale applies to TIFF inputs, not to OME-Zarr restored on a cluster")
+            raise InputError("--rescale is not available on the large-data path (an OME-Zarr input or a .zarr "
+                             "output): restore TIFFs into a folder to rescale them")
         return run_large(args)
     created = not Path(args.out).exists()
     out_dir = prepare_output_folder(args.out)

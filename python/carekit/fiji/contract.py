@@ -35,7 +35,7 @@ RESCALE_MAX = 8.0
 def rescale_value(text):
     """The rescale option as restore() takes it: None when off ('1' or empty), 'auto', or a factor from 1 to
     RESCALE_MAX; ValueError for anything else."""
-    text = str(text or "1").strip().lower()
+    text = ("" if text is None else str(text)).strip().lower() or "1"
     if text == RESCALE_AUTO:
         return RESCALE_AUTO
     factor = float(text)

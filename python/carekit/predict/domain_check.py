@@ -31,8 +31,8 @@ def _sample(work: np.ndarray, factor: float) -> np.ndarray:
     count = int(np.prod(leading, dtype=np.int64))
     chosen = np.unique(np.linspace(0, count - 1, MAX_PLANES).round().astype(int))
     crop = tuple(slice(max(0, (n - side) // 2), max(0, (n - side) // 2) + side) for n in work.shape[-2:])
-    sample = np.stack([work[(*np.unravel_index(i, leading), *crop)] for i in chosen])
-    return downscale(sample, factor) if factor > 1 else sample
+    planes = (work[(*np.unravel_index(i, leading), *crop)] for i in chosen)
+    return np.stack([downscale(plane, factor) if factor > 1 else plane for plane in planes])
 
 
 def input_statistics(spec: NetworkSpec, work: np.ndarray, factor: float = 1.0) -> dict[str, float] | None:
@@ -47,14 +47,19 @@ def input_statistics(spec: NetworkSpec, work: np.ndarray, factor: float = 1.0) -
     return image_statistics(sample, spec.pmin, spec.pmax)
 
 
-def warn_input(spec: NetworkSpec, work: np.ndarray, pixel_size: dict | None, factor: float = 1.0) -> list[str]:
+def warn_input(spec: NetworkSpec, work: np.ndarray, pixel_size: dict | None, factor: float = 1.0,
+               can_rescale: bool = True) -> list[str]:
     """Warn (OutOfRangeWarning) when `work` (spatial axes last), downsampled by the rescale `factor`, lies outside
     the model's recorded training range; the messages are returned too. Models without recorded statistics say
-    nothing; a rescaled image's pixel size is not checked (carekit chose its scale)."""
+    nothing; a rescaled image's pixel size is not checked. `can_rescale`: whether the caller can rescale (the
+    message then names the option)."""
     stats = input_statistics(spec, work, factor)
     if stats is None:
         return []
-    hint = RESCALE_HINT if spec.axes == "YX" and spec.kind == "care" else ""
+    hint = ""
+    if can_rescale and spec.axes == "YX" and spec.kind == "care":
+        hint = RESCALE_HINT if factor == 1 else (f" (still larger after downsampling by {factor:.3g}: give a larger "
+                                                 "rescale factor, up to 8)")
     messages = domain_warnings(spec.domain, stats, None if factor > 1 else pixel_size, hint)
     if messages:
         _warn("the input is unlike the model's training data: " + "; ".join(messages))

@@ -14,6 +14,7 @@ np.memmap), so a 512x2048x2048 result never needs to fit in RAM: only the input 
 
 from __future__ import annotations
 
+import itertools
 from typing import Callable
 
 import numpy as np
@@ -86,10 +87,12 @@ def restore_isotropic(runner: ModelRunner, image: np.ndarray, axes: str = "ZYX",
     passes = [_Pass(axis, image.shape[3 - axis], n_z, tile, spec) for axis in (1, 2)]  # XZ planes, then YZ planes
     total = sum(p.n_tiles(image.shape[p.axis]) for p in passes)
     with progress_bar(total, "restoring", unit="tile", disable=not progress or total < 2) as bar:
+        done = itertools.count(1)  # not bar.n: a disabled bar stays at 0
+
         def tile_done():
             bar.update(1)
             if on_progress is not None:
-                on_progress(bar.n, total)
+                on_progress(next(done), total)
 
         for direction in passes:
             direction.run(image, runner, factor, (lo, hi, spec.eps), out, scale_out, tile_done)

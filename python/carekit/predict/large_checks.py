@@ -52,7 +52,7 @@ def check_input(source: ArraySource, layout: Layout, spec: NetworkSpec) -> None:
     if layout.kind == "axial upsampling":
         sample_axes = "".join(a for a in source.axes if a not in stack_axes) + stack_axes
         sample = upsample_z(sample, sample_axes, layout.z_factor, None)[0]
-    warn_input(spec, sample, source.pixel_size)
+    warn_input(spec, sample, source.pixel_size, can_rescale=False)
 
 
 def _central(whole: slice, size: int) -> slice:

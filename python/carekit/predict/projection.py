@@ -56,6 +56,7 @@ def project(runner: ModelRunner, image: np.ndarray, axes: str, tile: tuple[int, 
     mode = "reflect" if all(h < n for h, n in zip(halos, lateral.shape[:2])) else "symmetric"
     out = np.empty(lateral.shape[:2], np.float32)
     total = counts[0] * counts[1]
+    done = itertools.count(1)  # not bar.n: a disabled bar (progress=False, as the Fiji worker runs) stays at 0
     with progress_bar(total, "projecting", unit="tile", disable=not progress or total < 2) as bar:
         for index in itertools.product(*[range(k) for k in counts]):
             starts = [i * c for i, c in zip(index, cores)]
@@ -66,7 +67,7 @@ def project(runner: ModelRunner, image: np.ndarray, axes: str, tile: tuple[int, 
                 result[tuple(slice(h, h + k) for h, k in zip(halos, keep))]
             bar.update(1)
             if on_progress is not None:
-                on_progress(bar.n, total)
+                on_progress(next(done), total)
     if not np.isfinite(out).all():
         raise InputError("the model gave NaN/Inf outputs on a finite input: its weights may be damaged; retrain it")
     return out

@@ -56,7 +56,8 @@ def rescale_factor(rescale: str | float | None, spec: NetworkSpec, work: np.ndar
         reference = (spec.domain or {}).get("scale_px")
         stats = input_statistics(spec, work)
         ratio = stats["scale_px"] / reference[1] if reference and stats else 1.0
-        return min(ratio, AUTO_MAX) if ratio > AUTO_THRESHOLD else 1.0
+        factor = min(ratio, AUTO_MAX, min(work.shape[-2:]) / MIN_SIDE)  # planes keep MIN_SIDE px
+        return factor if factor > AUTO_THRESHOLD else 1.0
     smallest = min(shrunk_shape(work.shape, rescale)[-2:])
     if smallest < MIN_SIDE:
         raise InputError(f"rescale {rescale:g} would shrink planes of {work.shape[-2:]} px to {smallest} px: give a "

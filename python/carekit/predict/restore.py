@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -15,7 +16,7 @@ from ..io import Image, check_axes, check_image
 from ..models import load_model
 from ..models.runner import ModelRunner, PipelineRunner
 from ..models.spec import NetworkSpec
-from ..normalize import normalize_percentile
+from ..normalize import DEGENERATE_RANGE_EPS, normalize_percentile
 from ..progress import progress_bar
 from ..resample import downscale, resize, shrunk_shape
 from ..tiling import iter_planes, n_tiles, tile_grid, tiled_apply
@@ -108,9 +109,11 @@ def restore(model: str | Path | ModelRunner, image: np.ndarray | Image, axes: st
     if z_factor is not None and spec.kind != "isotropic":  # the isotropic recipe checks it against the file too
         _check_z_zoom(spec, z_factor)
     rescale = parse_rescale(rescale)
-    if rescale is not None and (spec.kind in ("projection", "isotropic") or isinstance(runner, PipelineRunner)):
+    if rescale is not None and (spec.kind in ("projection", "isotropic") or isinstance(runner, PipelineRunner)
+                                or spec.axes != "YX"):
         raise InputError("rescale applies to carekit's 2D restoration models, not to "
-                         + ("packages made elsewhere" if isinstance(runner, PipelineRunner) else f"{spec.kind} ones"))
+                         + ("packages made elsewhere" if isinstance(runner, PipelineRunner) else
+                            f"{spec.kind} ones" if spec.axes == "YX" else f"3D ones ({spec.axes})"))
     if spec.kind == "projection":
         axes = (axes or {2: "YX", 3: "ZYX"}.get(image.ndim, "")).upper()
         projected = project(runner, image, axes, tile, progress, on_progress)
@@ -133,7 +136,7 @@ def restore(model: str | Path | ModelRunner, image: np.ndarray | Image, axes: st
     outputs = _restore_planes(runner, work, "".join(axes[i] for i in order), tile, progress, on_progress, factor)
     inverse = np.argsort(order)
     mean, scale, disagreement = (None if a is None else np.transpose(a, inverse) for a in outputs)
-    if check_domain:
+    if check_domain and factor == 1:  # rescaled, the scale is in the full-size plane's units, not the network's
         warn_uncertainty(spec, scale, disagreement)
     return Restoration(mean, axes, scale, pixel_size, disagreement)
 
@@ -180,10 +183,12 @@ def _restore_planes(runner: ModelRunner, work: np.ndarray, work_axes: str, tile:
     scale = np.empty(work.shape, np.float32) if spec.probabilistic and not spec.ensemble_members else None
     disagreement = np.empty(work.shape, np.float32) if spec.ensemble_members else None
     with progress_bar(total, "restoring", unit="tile", disable=not progress or total < 2) as bar:
+        done = itertools.count(1)  # not bar.n: a disabled bar (progress=False, as the Fiji worker runs) stays at 0
+
         def tile_done():
             bar.update(1)
             if on_progress is not None:
-                on_progress(bar.n, total)
+                on_progress(next(done), total)
 
         for selector, plane in planes:
             if factor > 1:
@@ -209,7 +214,10 @@ def _restore_downscaled(runner: ModelRunner, plane: np.ndarray, factor: float, t
     small = downscale(plane, factor)
     lo, hi = np.percentile(small, [spec.pmin, spec.pmax])
     full_lo, full_hi = np.percentile(plane, [spec.pmin, spec.pmax])
-    normalized = normalize_percentile(small, spec.pmin, spec.pmax, spec.eps, warn_as="input image")
+    if min(hi - lo, full_hi - full_lo) < DEGENERATE_RANGE_EPS * spec.eps:  # no units to map: restore it as it is
+        return restore_normalized(runner, normalize_percentile(plane, spec.pmin, spec.pmax, spec.eps,
+                                                               warn_as="input image"), tile, on_tile)
+    normalized = normalize_percentile(small, spec.pmin, spec.pmax, spec.eps)
     mean, scale, disagreement = restore_normalized(runner, normalized, tile, on_tile)
     gain = (hi - lo + spec.eps) / (full_hi - full_lo + spec.eps)
     mean = resize(mean, plane.shape, order=3) * gain + (lo - full_lo) / (full_hi - full_lo + spec.eps)
