@@ -25,11 +25,15 @@ MAX_PLANES = 4
 MAD_TO_STD = 1.4826
 
 
+def sampled_planes(count: int) -> np.ndarray:
+    """Indices of up to MAX_PLANES evenly spaced planes out of `count`."""
+    return np.unique(np.linspace(0, count - 1, MAX_PLANES).round().astype(int))
+
+
 def _planes(image: np.ndarray) -> list[np.ndarray]:
     """Up to MAX_PLANES evenly spaced YX planes of an image whose last two axes are YX."""
     planes = np.asarray(image).reshape((-1, *image.shape[-2:]))
-    chosen = np.unique(np.linspace(0, len(planes) - 1, MAX_PLANES).round().astype(int))
-    return [planes[i].astype(np.float32) for i in chosen]  # only the chosen planes are copied
+    return [planes[i].astype(np.float32) for i in sampled_planes(len(planes))]  # only the chosen planes are copied
 
 
 def autocorrelation_width(plane: np.ndarray) -> float:

@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 
-from ..domain import MAX_PLANES, domain_warnings, image_statistics, uncertainty_warning
+from ..domain import domain_warnings, image_statistics, sampled_planes, uncertainty_warning
 from ..models.spec import NetworkSpec
 from ..normalize import DEGENERATE_RANGE_EPS
 from ..resample import downscale
@@ -24,12 +24,11 @@ class OutOfRangeWarning(UserWarning):
 
 
 def _sample(work: np.ndarray, factor: float) -> np.ndarray:
-    """Up to MAX_PLANES evenly spaced planes of `work` (spatial axes last), cropped centrally to what becomes
+    """The planes of `work` (spatial axes last) that carekit.domain samples, cropped centrally to what becomes
     MAX_SIDE px after downsampling by `factor`, and so downsampled: only these planes are copied."""
     side = int(MAX_SIDE * factor)
     leading = work.shape[:-2]
-    count = int(np.prod(leading, dtype=np.int64))
-    chosen = np.unique(np.linspace(0, count - 1, MAX_PLANES).round().astype(int))
+    chosen = sampled_planes(int(np.prod(leading, dtype=np.int64)))
     crop = tuple(slice(max(0, (n - side) // 2), max(0, (n - side) // 2) + side) for n in work.shape[-2:])
     planes = (work[(*np.unravel_index(i, leading), *crop)] for i in chosen)
     return np.stack([downscale(plane, factor) if factor > 1 else plane for plane in planes])

@@ -16,7 +16,7 @@ from ..io import Image, check_axes, check_image
 from ..models import load_model
 from ..models.runner import ModelRunner, PipelineRunner
 from ..models.spec import NetworkSpec
-from ..normalize import DEGENERATE_RANGE_EPS, normalize_percentile
+from ..normalize import DEGENERATE_RANGE_EPS, normalize_percentile, normalize_range
 from ..progress import progress_bar
 from ..resample import downscale, resize, shrunk_shape
 from ..tiling import iter_planes, n_tiles, tile_grid, tiled_apply
@@ -217,8 +217,7 @@ def _restore_downscaled(runner: ModelRunner, plane: np.ndarray, factor: float, t
     if min(hi - lo, full_hi - full_lo) < DEGENERATE_RANGE_EPS * spec.eps:  # no units to map: restore it as it is
         return restore_normalized(runner, normalize_percentile(plane, spec.pmin, spec.pmax, spec.eps,
                                                                warn_as="input image"), tile, on_tile)
-    normalized = normalize_percentile(small, spec.pmin, spec.pmax, spec.eps)
-    mean, scale, disagreement = restore_normalized(runner, normalized, tile, on_tile)
+    mean, scale, disagreement = restore_normalized(runner, normalize_range(small, lo, hi, spec.eps), tile, on_tile)
     gain = (hi - lo + spec.eps) / (full_hi - full_lo + spec.eps)
     mean = resize(mean, plane.shape, order=3) * gain + (lo - full_lo) / (full_hi - full_lo + spec.eps)
     scale = None if scale is None else resize(scale, plane.shape, order=1) * gain
