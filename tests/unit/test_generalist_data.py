@@ -3,9 +3,10 @@ reproducibly; held-out images are split off by fixed rules."""
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from carekit.errors import InputError
-from carekit.synth.generalist import GeneralistSettings, generalist_pairs, make_pair, split
+from carekit.synth.generalist import GeneralistSettings, generalist_pairs, make_pair, split, vary_object_brightness
 
 
 def _nuclei(size=200, radius=6, seed=0) -> np.ndarray:
@@ -68,6 +69,19 @@ def test_gamma_changes_the_dynamic_range_and_only_when_asked():
     rng = np.random.default_rng(5)
     low, _ = make_pair(ramp, GeneralistSettings(crop=128), rng)
     assert float(low.sum()) == pytest.approx(1667634.25, rel=1e-6) and rng.integers(1 << 30) == 783712961
+
+
+def test_object_gain_dims_each_object_by_its_own_factor_over_the_background():
+    image = _nuclei(seed=4)
+    labels, count = ndimage.label(image > 50)
+    varied = vary_object_brightness(image, (0.05, 1.0), np.random.default_rng(1))
+    levels = ndimage.median(varied - 5, labels, range(1, count + 1)) / 95  # each object's factor, at its centre
+    assert levels.min() < 0.2 and levels.max() > 0.5 and np.all((levels > 0.04) & (levels <= 1.0))
+    far = ndimage.distance_transform_edt(labels == 0) > 4
+    assert np.allclose(varied[far], 5, atol=1e-3)  # the background stays: a dimmed object leaves no rim or step
+    assert varied.max() <= image.max() + 1e-3
+    flat = np.full((32, 32), 7, np.float32)
+    assert np.array_equal(vary_object_brightness(flat, (0.1, 1.0), np.random.default_rng(0)), flat)
 
 
 def test_training_data_leaves_out_one_of_the_datasets_it_trains_on():
