@@ -43,7 +43,13 @@ def test_reference_range_and_warnings():
     assert any(m.startswith("object scale") for m in messages), messages
     pixel = domain_warnings({**reference, "pixel_size": {"X": 0.65, "Y": 0.65}}, image_statistics(similar),
                             {"X": 0.16, "Y": 0.16})
-    assert len(pixel) == 1 and "pixel size 0.16 vs 0.65" in pixel[0]
+    assert len(pixel) == 1 and "pixel size 0.16 vs 0.65" in pixel[0] and "rescale=" not in pixel[0]
+    hinted = domain_warnings({**reference, "pixel_size": {"X": 0.65}}, image_statistics(similar), {"X": 0.16},
+                             " (hint)")
+    assert hinted[0].endswith("with rescale=4.06")  # the caller can rescale: the factor to the training scale
+    coarser = domain_warnings({**reference, "pixel_size": {"X": 0.65}}, image_statistics(similar), {"X": 2.0},
+                              " (hint)")
+    assert "rescale=" not in coarser[0]  # no upsampling is offered
     assert domain_warnings({**reference, "pixel_size": {"X": 0.65}}, image_statistics(similar), {"X": 0.6}) == []
     assert domain_warnings({}, image_statistics(zoomed), {"X": 1.0}) == []  # nothing recorded: nothing to say
 
