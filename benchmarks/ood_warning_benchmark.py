@@ -105,12 +105,10 @@ def _rounded(value):
     return [round(v, 3) for v in value] if isinstance(value, list) else value
 
 
-def markdown(rows: list[dict], reference: dict) -> str:
+def markdown(rows: list[dict], title: str, models: str) -> str:
+    """The confusion table (warned x lost) and one line per image, under `title` and the `models` paragraph."""
     cells = {(w, l): sum(r["warned"] == w and r["lost"] == l for r in rows) for w in (True, False) for l in (True, False)}
-    lines = ["# Out-of-range warnings vs where the shipped HeLa model loses", "",
-             "Model: model-zoo/care-hela-nuclei-denoising; reference statistics rebuilt from its training recipe: "
-             + "; ".join(f"{k} {_rounded(v)}" for k, v in reference.items()) + ". Noise: carekit.synth at the "
-             "training recipe's camera (background 1 photon, read noise 2, offset 100).", "",
+    lines = [f"# {title}", "", models, "",
              "| images | model loses to the best baseline | model wins |", "| --- | --- | --- |",
              f"| warned | {cells[True, True]} | {cells[True, False]} |",
              f"| not warned | {cells[False, True]} | {cells[False, False]} |", "",
@@ -152,7 +150,10 @@ def main() -> None:
                 print(json.dumps({k: v for k, v in row.items() if k != "warnings"}), flush=True)
                 rows.append(row)
     (HERE / "results" / "ood.json").write_text(json.dumps({"reference": reference, "rows": rows}, indent=2))
-    text = markdown(rows, reference)
+    text = markdown(rows, "Out-of-range warnings vs where the shipped HeLa model loses",
+                    "Model: model-zoo/care-hela-nuclei-denoising; reference statistics rebuilt from its training "
+                    "recipe: " + "; ".join(f"{k} {_rounded(v)}" for k, v in reference.items()) + ". Noise: "
+                    "carekit.synth at the training recipe's camera (background 1 photon, read noise 2, offset 100).")
     (HERE / "results" / "ood.md").write_text(text)
     print(text)
 
