@@ -83,11 +83,11 @@ def _outside(value: float, low: float, high: float, tolerance: float) -> bool:
 
 
 def domain_warnings(reference: dict, stats: dict[str, float], pixel_size: dict | None = None,
-                    larger_objects_hint: str = "") -> list[str]:
+                    larger_objects_hint: str = "", rescale_limit: float = 0.0) -> list[str]:
     """One message per statistic (and the pixel size) of an input outside the model's training range; statistics
-    the reference lacks (older models) are not checked. `larger_objects_hint` (given where the caller can rescale)
-    ends the message of an object scale above the range, and a pixel size finer than in training names the
-    rescale factor that restores at the training scale."""
+    the reference lacks (older models) are not checked. `larger_objects_hint` ends the message of an object scale
+    above the range; a pixel size finer than in training names the rescale factor that restores at the training
+    scale when the caller can rescale by that much (`rescale_limit`: its largest factor, 0 where it cannot)."""
     names = {"scale_px": "object scale (autocorrelation width, px)", "noise": "noise level (normalized units)",
              "foreground": "bright-area fraction"}
     messages = []
@@ -97,7 +97,7 @@ def domain_warnings(reference: dict, stats: dict[str, float], pixel_size: dict |
         messages.append(f"pixel size {given_px:.4g} vs {trained_px:.4g} in training (ratio "
                         f"{given_px / trained_px:.2f}): rescale the image to the training pixel size"
                         + (f", or restore it at that scale with rescale={trained_px / given_px:.3g}"
-                           if larger_objects_hint and given_px < trained_px else ""))
+                           if 1 < trained_px / given_px <= rescale_limit else ""))
     for key in STATISTICS:
         if key in reference and key in stats and _outside(stats[key], reference[key][0], reference[key][2],
                                                           TOLERANCE[key]):

@@ -44,12 +44,11 @@ def test_reference_range_and_warnings():
     pixel = domain_warnings({**reference, "pixel_size": {"X": 0.65, "Y": 0.65}}, image_statistics(similar),
                             {"X": 0.16, "Y": 0.16})
     assert len(pixel) == 1 and "pixel size 0.16 vs 0.65" in pixel[0] and "rescale=" not in pixel[0]
-    hinted = domain_warnings({**reference, "pixel_size": {"X": 0.65}}, image_statistics(similar), {"X": 0.16},
-                             " (hint)")
+    trained = {**reference, "pixel_size": {"X": 0.65}}
+    hinted = domain_warnings(trained, image_statistics(similar), {"X": 0.16}, rescale_limit=8)
     assert hinted[0].endswith("with rescale=4.06")  # the caller can rescale: the factor to the training scale
-    coarser = domain_warnings({**reference, "pixel_size": {"X": 0.65}}, image_statistics(similar), {"X": 2.0},
-                              " (hint)")
-    assert "rescale=" not in coarser[0]  # no upsampling is offered
+    assert "rescale=" not in domain_warnings(trained, image_statistics(similar), {"X": 0.065}, rescale_limit=8)[0]
+    assert "rescale=" not in domain_warnings(trained, image_statistics(similar), {"X": 2.0}, rescale_limit=8)[0]
     assert domain_warnings({**reference, "pixel_size": {"X": 0.65}}, image_statistics(similar), {"X": 0.6}) == []
     assert domain_warnings({}, image_statistics(zoomed), {"X": 1.0}) == []  # nothing recorded: nothing to say
 

@@ -9,6 +9,7 @@ from carekit.domain import image_statistics
 from carekit.errors import InputError
 from carekit.models.spec import NetworkSpec
 from carekit.fiji import contract
+from carekit.predict.domain_check import OutOfRangeWarning, warn_input
 from carekit.predict.rescale import AUTO, AUTO_MAX, MAX_FACTOR, parse_rescale, rescale_factor
 from carekit.resample import downscale, resize
 
@@ -67,7 +68,7 @@ def test_auto_brings_larger_objects_to_the_training_scale_and_leaves_others():
     tiny_objects = NetworkSpec(axes="YX", pmin=1.0, pmax=99.8, halo=8, divisor=4, probabilistic=False,
                                domain={"scale_px": [0.5, 1.0, 2.0]})  # any input is many times larger
     assert rescale_factor(AUTO, tiny_objects, six_times[:40]) == pytest.approx(40 / 16)  # planes keep 16 px
-    assert rescale_factor(AUTO, tiny_objects, six_times[:18]) == 1.0  # 18 / 16: no worthwhile rescaling  # 18 / 16 is no worthwhile rescaling
+    assert rescale_factor(AUTO, tiny_objects, six_times[:18]) == 1.0  # 18 / 16: no worthwhile rescaling
     no_record = NetworkSpec(axes="YX", pmin=1.0, pmax=99.8, halo=8, divisor=4, probabilistic=False)
     assert rescale_factor(AUTO, no_record, magnified) == 1.0
     with pytest.raises(InputError, match="2D models"):
@@ -75,3 +76,17 @@ def test_auto_brings_larger_objects_to_the_training_scale_and_leaves_others():
     assert rescale_factor(1, _spec(base, axes="ZYX"), base[None]) == 1.0  # off is never refused
     with pytest.raises(InputError, match=r"shrink planes of \(40, 300\) px to 13 px"):
         rescale_factor(3, spec, base[:40, :300])
+
+
+def test_pixel_size_warning_names_a_rescale_factor_only_where_it_can_be_used():
+    base = _blobs()
+    trained = _spec(base)
+    trained = NetworkSpec(**{**trained.__dict__, "domain": {**trained.domain, "pixel_size": {"X": 0.645}}})
+    finer = {"X": 0.26, "Y": 0.26}
+    with pytest.warns(OutOfRangeWarning, match=r"with rescale=2\.48"):
+        warn_input(trained, base, finer)
+    stack = NetworkSpec(**{**trained.__dict__, "axes": "ZYX"})
+    for spec, can_rescale in ((trained, False), (stack, True)):  # e.g. the large-data path; a 3D model
+        with pytest.warns(OutOfRangeWarning) as caught:
+            warn_input(spec, base[None] if spec is stack else base, finer, can_rescale=can_rescale)
+        assert all("pixel size 0.26" in str(w.message) and "rescale=" not in str(w.message) for w in caught)

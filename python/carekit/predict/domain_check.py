@@ -13,6 +13,7 @@ from ..normalize import DEGENERATE_RANGE_EPS
 from ..resample import downscale
 
 MIN_SIDE = 16  # smaller planes say little about object scale or noise
+MAX_FACTOR = 8.0  # the largest rescale factor (predict.rescale), as carekit.fiji.contract.RESCALE_MAX
 MAX_SIDE = 1024  # statistics from a central crop: enough for the object scale, bounded time on huge planes
 RESCALE_HINT = (" (objects larger than in training: rescale=auto restores them at the training scale: `carekit "
                 "predict --rescale auto`, restore(..., rescale='auto'), or the Fiji plugin's rescale=auto with the "
@@ -55,11 +56,12 @@ def warn_input(spec: NetworkSpec, work: np.ndarray, pixel_size: dict | None, fac
     stats = input_statistics(spec, work, factor)
     if stats is None:
         return []
-    hint = ""
+    hint, limit = "", 0.0
     if can_rescale and spec.axes == "YX" and spec.kind == "care":
         hint = RESCALE_HINT if factor == 1 else (f" (still larger after downsampling by {factor:.3g}: give a larger "
-                                                 "rescale factor, up to 8)")
-    messages = domain_warnings(spec.domain, stats, None if factor > 1 else pixel_size, hint)
+                                                 f"rescale factor, up to {MAX_FACTOR:g})")
+        limit = MAX_FACTOR
+    messages = domain_warnings(spec.domain, stats, None if factor > 1 else pixel_size, hint, limit)
     if messages:
         _warn("the input is unlike the model's training data: " + "; ".join(messages))
     return messages

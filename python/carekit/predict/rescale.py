@@ -16,12 +16,11 @@ import numpy as np
 from ..errors import InputError
 from ..models.spec import NetworkSpec
 from ..resample import shrunk_shape
-from .domain_check import MIN_SIDE, input_statistics
+from .domain_check import MAX_FACTOR, MIN_SIDE, input_statistics
 
 AUTO = "auto"
 AUTO_THRESHOLD = 1.25  # object scale over the training median
 AUTO_MAX = 4.0
-MAX_FACTOR = 8.0  # as carekit.fiji.contract.RESCALE_MAX
 
 
 def parse_rescale(value: str | float | None) -> str | float | None:

@@ -4,10 +4,10 @@ read noise, so that one network meets the variety of microscopes it will be used
 Each pair is a random crop of a clean image, zoomed by a log-uniform factor, blurred by a random Gaussian PSF (the
 blur is part of the clean image: the model denoises, it does not deconvolve), optionally raised to a log-uniform
 power (gamma > 1 leaves most structure dim beside a few bright spots, gamma < 1 makes it dense and bright: the
-dynamic range of specimens varies as much as their size), optionally with each object's brightness multiplied by its
-own log-uniform factor (stain uptake and DNA content vary from nucleus to nucleus), normalized as ground truth (99.9th percentile = 1) and
-degraded by carekit's camera model at a log-uniform photon level. Every dataset contributes
-the same number of pairs, however many images it has.
+dynamic range of specimens varies as much as their size), optionally with each object's contrast over the
+background scaled by its own log-uniform factor (stain uptake and DNA content vary from nucleus to nucleus),
+normalized as ground truth (99.9th percentile = 1) and degraded by carekit's camera model at a log-uniform photon
+level. Every dataset contributes the same number of pairs, however many images it has.
 """
 
 from __future__ import annotations
@@ -38,6 +38,16 @@ class GeneralistSettings:
     pairs_per_dataset: int = 64
     crop: int = 256
     seed: int = 0
+
+    def __post_init__(self):
+        # ranges read back from a model's JSON record are lists: as tuples they compare equal to the defaults, which
+        # draw nothing (the same seed gives the same pairs)
+        for name, value in asdict(self).items():
+            if isinstance(value, list):
+                object.__setattr__(self, name, tuple(value))
+        low, high = self.object_gain
+        if not 0 < low <= high <= 1:
+            raise InputError(f"object_gain {self.object_gain}: give factors with 0 < low <= high <= 1")
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -73,10 +83,10 @@ def _zoomed_crop(image: np.ndarray, zoom: float, crop: int, rng: np.random.Gener
 
 def vary_object_brightness(clean: np.ndarray, bounds: tuple[float, float],
                            rng: np.random.Generator) -> np.ndarray:
-    """`clean` with each object (a connected region above the Otsu threshold) brightened over the background (the
-    median below the threshold) by its own log-uniform factor within `bounds`; every other pixel takes its nearest
-    object's factor, so a dimmed object has no bright rim, and the factor map is smoothed over 2 px, so touching
-    regions meet without a step."""
+    """`clean` with the contrast over the background (the median below the Otsu threshold) of each object (a
+    connected region above that threshold) scaled by its own log-uniform factor within `bounds`. Every other pixel
+    takes its nearest object's factor, so a dimmed object keeps no bright rim and dim structure around it dims with
+    it; the factor map is smoothed over 2 px, which softens the step where two objects' regions meet."""
     from skimage.filters import threshold_otsu
 
     threshold = threshold_otsu(clean)
