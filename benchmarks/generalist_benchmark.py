@@ -62,8 +62,8 @@ VARIANTS = {
                    "structure dim beside a few bright spots)", {}, {"gamma": (0.5, 2.0)}),
     "gamma0.5-4": ("clean images raised to a log-uniform power 0.5-4 (as gamma0.5-2, dimmer structure more often)",
                    {}, {"gamma": (0.5, 4.0)}),
-    "objects0.05-1": ("each object's brightness multiplied by its own log-uniform factor 0.05-1 (dim nuclei beside "
-                      "bright ones, as in mahotas)", {}, {"object_gain": (0.05, 1.0)}),
+    "objects0.05-1": ("each object's contrast over the background scaled by its own log-uniform factor 0.05-1 (dim "
+                      "nuclei beside bright ones, as in mahotas)", {}, {"object_gain": (0.05, 1.0)}),
     "with-nuclei3d": ("nuclei3d's raw confocal planes in training too (the recipe until its noisy reference was "
                       "found)", {}, {"datasets": DATASETS}),
     "seed1": ("nothing but the seeds (training data and network): the run-to-run spread", {"seed": 1}, {"seed": 1}),
