@@ -106,8 +106,9 @@ def test_object_gain_in_pairs_and_settings_read_back_from_a_record():
     assert again == GeneralistSettings()
     pairs = [make_pair(_nuclei(), s, np.random.default_rng(7))[0] for s in (again, GeneralistSettings())]
     assert np.array_equal(*pairs)
-    with pytest.raises(InputError, match="object_gain"):
-        GeneralistSettings(object_gain=(0.0, 1.0))
+    for bad in ((0.0, 1.0), (0.5, 0.2), (0.5,)):
+        with pytest.raises(InputError, match="object_gain"):
+            GeneralistSettings(object_gain=bad)
 
 
 def test_training_data_leaves_out_one_of_the_datasets_it_trains_on():

@@ -45,8 +45,7 @@ class GeneralistSettings:
         for name, value in asdict(self).items():
             if isinstance(value, list):
                 object.__setattr__(self, name, tuple(value))
-        low, high = self.object_gain
-        if not 0 < low <= high <= 1:
+        if len(self.object_gain) != 2 or not 0 < self.object_gain[0] <= self.object_gain[1] <= 1:
             raise InputError(f"object_gain {self.object_gain}: give factors with 0 < low <= high <= 1")
 
     def as_dict(self) -> dict:
