@@ -43,6 +43,13 @@ def test_tiled_prediction_matches_whole_image(tiny_model):
     np.testing.assert_allclose(tiled, whole, atol=1e-3)
 
 
+def test_progress_counts_tiles_when_the_bar_is_off(tiny_model):
+    image = synthetic_pairs(1, (96, 96), seed=4)[0][0]
+    calls = []
+    restore(tiny_model, image, axes="YX", tile=(32, 32), progress=False, on_progress=lambda *a: calls.append(a))
+    assert calls == [(i, len(calls)) for i in range(1, len(calls) + 1)] and len(calls) >= 4  # the Fiji worker's case
+
+
 def test_3d_tiled_prediction_equals_whole_volume_prediction(tiny_model_3d):
     volume = np.random.default_rng(7).random((12, 40, 36)).astype(np.float32)
     model = KerasModelDir(tiny_model_3d)

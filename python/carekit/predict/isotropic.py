@@ -14,14 +14,13 @@ np.memmap), so a 512x2048x2048 result never needs to fit in RAM: only the input 
 
 from __future__ import annotations
 
-import itertools
 from typing import Callable
 
 import numpy as np
 
 from ..errors import InputError
 from ..models.runner import ModelRunner
-from ..progress import progress_bar
+from ..progress import progress_bar, tile_counter
 from ..synth.isotropic import FACTOR_TOLERANCE, axial_planes, zoom_z
 from ..tiling import n_tiles, tile_grid, tiled_apply
 from .domain_check import warn_input, warn_uncertainty
@@ -87,13 +86,7 @@ def restore_isotropic(runner: ModelRunner, image: np.ndarray, axes: str = "ZYX",
     passes = [_Pass(axis, image.shape[3 - axis], n_z, tile, spec) for axis in (1, 2)]  # XZ planes, then YZ planes
     total = sum(p.n_tiles(image.shape[p.axis]) for p in passes)
     with progress_bar(total, "restoring", unit="tile", disable=not progress or total < 2) as bar:
-        done = itertools.count(1)  # not bar.n: a disabled bar stays at 0
-
-        def tile_done():
-            bar.update(1)
-            if on_progress is not None:
-                on_progress(next(done), total)
-
+        tile_done = tile_counter(bar, total, on_progress)
         for direction in passes:
             direction.run(image, runner, factor, (lo, hi, spec.eps), out, scale_out, tile_done)
     if check_domain and scale_out is not None:

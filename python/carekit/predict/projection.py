@@ -14,7 +14,7 @@ from ..errors import InputError
 from ..io import check_axes, check_image
 from ..models.runner import ModelRunner
 from ..normalize import normalize_percentile, normalize_range
-from ..progress import progress_bar
+from ..progress import progress_bar, tile_counter
 from ..tiling import _tile_input, tile_grid
 
 DEFAULT_TILE = (512, 512)
@@ -56,8 +56,8 @@ def project(runner: ModelRunner, image: np.ndarray, axes: str, tile: tuple[int, 
     mode = "reflect" if all(h < n for h, n in zip(halos, lateral.shape[:2])) else "symmetric"
     out = np.empty(lateral.shape[:2], np.float32)
     total = counts[0] * counts[1]
-    done = itertools.count(1)  # not bar.n: a disabled bar (progress=False, as the Fiji worker runs) stays at 0
     with progress_bar(total, "projecting", unit="tile", disable=not progress or total < 2) as bar:
+        tile_done = tile_counter(bar, total, on_progress)
         for index in itertools.product(*[range(k) for k in counts]):
             starts = [i * c for i, c in zip(index, cores)]
             window = _tile_input(lateral, starts + [0], cores + (lateral.shape[2],), halos + (0,), mode)
@@ -65,9 +65,7 @@ def project(runner: ModelRunner, image: np.ndarray, axes: str, tile: tuple[int, 
             keep = [min(c, n - s) for s, c, n in zip(starts, cores, out.shape)]
             out[tuple(slice(s, s + k) for s, k in zip(starts, keep))] = \
                 result[tuple(slice(h, h + k) for h, k in zip(halos, keep))]
-            bar.update(1)
-            if on_progress is not None:
-                on_progress(next(done), total)
+            tile_done()
     if not np.isfinite(out).all():
         raise InputError("the model gave NaN/Inf outputs on a finite input: its weights may be damaged; retrain it")
     return out

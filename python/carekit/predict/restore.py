@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -17,7 +16,7 @@ from ..models import load_model
 from ..models.runner import ModelRunner, PipelineRunner
 from ..models.spec import NetworkSpec
 from ..normalize import DEGENERATE_RANGE_EPS, normalize_percentile, normalize_range
-from ..progress import progress_bar
+from ..progress import progress_bar, tile_counter
 from ..resample import downscale, resize, shrunk_shape
 from ..tiling import iter_planes, n_tiles, tile_grid, tiled_apply
 from .domain_check import warn_input, warn_uncertainty
@@ -183,13 +182,7 @@ def _restore_planes(runner: ModelRunner, work: np.ndarray, work_axes: str, tile:
     scale = np.empty(work.shape, np.float32) if spec.probabilistic and not spec.ensemble_members else None
     disagreement = np.empty(work.shape, np.float32) if spec.ensemble_members else None
     with progress_bar(total, "restoring", unit="tile", disable=not progress or total < 2) as bar:
-        done = itertools.count(1)  # not bar.n: a disabled bar (progress=False, as the Fiji worker runs) stays at 0
-
-        def tile_done():
-            bar.update(1)
-            if on_progress is not None:
-                on_progress(next(done), total)
-
+        tile_done = tile_counter(bar, total, on_progress)
         for selector, plane in planes:
             if factor > 1:
                 plane_mean, plane_scale, plane_disagreement = _restore_downscaled(runner, plane, factor, tile,
