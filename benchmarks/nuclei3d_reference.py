@@ -29,6 +29,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from generalist_benchmark import (DEFAULT_PROTOCOL, PHOTONS, RESULTS, _central, lodo_dir, score_image,  # noqa: E402
                                   train_all)
+from generalist_error_bands import truth_noise  # noqa: E402
 
 LODO = "generalist without it (LODO)"
 EVERY = 4  # carekit.data.builtin.clean_images takes every 4th plane of the stack for 2D
@@ -47,18 +48,10 @@ def references(planes: int) -> list[np.ndarray]:
     return [_central(stack[c - half:c + half + 1].mean(axis=0), 512) for c in centres]
 
 
-def reference_noise(truth: np.ndarray) -> tuple[float, float]:
-    """(noise in units of the reference's 0.1-99.9 percentile range, the PSNR a noise-free restoration would get)."""
-    from skimage.restoration import estimate_sigma
-
-    low, high = np.percentile(truth, [0.1, 99.9])
-    sigma = float(estimate_sigma(truth)) / (high - low)
-    return sigma, -20 * np.log10(sigma)
-
-
 def main() -> None:
     from carekit.config import SynthConfig
     from carekit.models import load_model
+    from carekit.normalize import normalize_ground_truth
     from carekit.synth.pairs import make_pairs
 
     parser = argparse.ArgumentParser()
@@ -75,9 +68,10 @@ def main() -> None:
             lows, highs = make_pairs(clean, SynthConfig(photons=[photons], seed=2026))
             for index, (low, high) in enumerate(zip(lows, highs)):
                 row, _ = score_image(low, high, runners)
-                noise, cap = reference_noise(high)
-                rows.append({"planes": planes, "photons": photons, "image": index, "reference_noise": round(noise, 4),
-                             "psnr_cap": round(cap, 1), "best_baseline": row["best_baseline"],
+                noise = truth_noise(normalize_ground_truth(high))
+                rows.append({"planes": planes, "photons": photons, "image": index,
+                             "reference_noise": noise["truth_noise"], "psnr_cap": noise["psnr_cap"],
+                             "best_baseline": row["best_baseline"],
                              "best_baseline_psnr": row["best_baseline_psnr"], "model_psnr": row["models"][LODO]})
                 print(json.dumps(rows[-1]), flush=True)
     RESULTS.mkdir(exist_ok=True)

@@ -33,13 +33,11 @@ from ood_warning_benchmark import evaluate_image, markdown  # noqa: E402
 RESULTS = HERE / "results"
 
 
-def statistics(runner, low: np.ndarray) -> dict[str, float]:
-    """What the warnings compare with the model's record: the input's statistics and the median predicted scale
+def statistics(runner, low: np.ndarray, scale: np.ndarray) -> dict[str, float]:
+    """What the warnings compare with the model's record: the input's statistics and the median predicted `scale`
     over its level on the model's validation data."""
-    from carekit.predict import restore
     from carekit.predict.domain_check import input_statistics
 
-    scale = restore(runner, low, axes="YX", progress=False, check_domain=False).scale
     return {**input_statistics(runner.spec, low),
             "scale_over_validation": float(np.median(scale) / runner.spec.domain["scale"])}
 
@@ -68,8 +66,9 @@ def main() -> None:
         for photons in PHOTONS:
             lows, highs = test_pairs(dataset, photons)
             for index, (low, high) in enumerate(zip(lows, highs)):
-                row = {"dataset": dataset, "photons": photons, "image": index,
-                       **evaluate_image(runner, low, high, None, CAMERA), "statistics": statistics(runner, low)}
+                scored, restoration = evaluate_image(runner, low, high, None, CAMERA)
+                row = {"dataset": dataset, "photons": photons, "image": index, **scored,
+                       "statistics": statistics(runner, low, restoration.scale)}
                 print(json.dumps({k: v for k, v in row.items() if k != "warnings"}), flush=True)
                 rows.append(row)
     RESULTS.mkdir(exist_ok=True)

@@ -83,7 +83,8 @@ def model_reference(record) -> dict:
     return {**training_domain(lows, record.train), "pixel_size": record.pixel_size}
 
 
-def evaluate_image(runner, low, high, pixel_size, camera) -> dict:
+def evaluate_image(runner, low, high, pixel_size, camera) -> tuple[dict, object]:
+    """(the image's row, the restoration it scored)."""
     from carekit.evaluate.baselines import run_baselines
     from carekit.evaluate.metrics import score
     from carekit.io import Image
@@ -92,13 +93,13 @@ def evaluate_image(runner, low, high, pixel_size, camera) -> dict:
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", OutOfRangeWarning)
-        restored = restore(runner, Image(low, "YX", pixel_size), progress=False).image
+        restoration = restore(runner, Image(low, "YX", pixel_size), progress=False)
     messages = [str(w.message) for w in caught if issubclass(w.category, OutOfRangeWarning)]
     baselines = {k: score(high, v).psnr for k, v in run_baselines(low, high, camera=camera).items()}
     best = max(baselines, key=baselines.get)
-    care = score(high, restored).psnr
+    care = score(high, restoration.image).psnr
     return {"care_psnr": round(care, 2), "best_baseline": best, "baseline_psnr": round(baselines[best], 2),
-            "lost": care < baselines[best], "warned": bool(messages), "warnings": messages}
+            "lost": care < baselines[best], "warned": bool(messages), "warnings": messages}, restoration
 
 
 def _rounded(value):
@@ -146,7 +147,7 @@ def main() -> None:
             lows, highs = make_pairs(images, SynthConfig(**{**synth, "photons": [photons], "seed": 2026}))
             for index, (low, high) in enumerate(zip(lows, highs)):
                 row = {"dataset": dataset, "photons": photons, "image": index,
-                       **evaluate_image(runner, low, high, pixel_size, camera)}
+                       **evaluate_image(runner, low, high, pixel_size, camera)[0]}
                 print(json.dumps({k: v for k, v in row.items() if k != "warnings"}), flush=True)
                 rows.append(row)
     (HERE / "results" / "ood.json").write_text(json.dumps({"reference": reference, "rows": rows}, indent=2))
