@@ -57,16 +57,12 @@ def output_plan(inputs: list[str], out_dir: Path, extras: tuple[str, ...] = (),
 def run(args) -> int:
     from ..models import load_model
     from ..models.runner import PipelineRunner
-    from ..errors import InputError
     from ..predict.rescale import parse_rescale
     from ..safe_write import check_targets, prepare_output_folder
 
     rescale = parse_rescale(args.rescale)
     if is_large(args):
-        if rescale is not None:
-            raise InputError("--rescale is not available on the large-data path (an OME-Zarr input or a .zarr "
-                             "output): restore TIFFs into a folder to rescale them")
-        return run_large(args)
+        return run_large(args, rescale)
     created = not Path(args.out).exists()
     out_dir = prepare_output_folder(args.out)
     try:

@@ -34,7 +34,7 @@ def is_large(args) -> bool:
     return args.out.rstrip("/").lower().endswith(".zarr") or any(is_zarr(path) for path in args.inputs)
 
 
-def run_large(args) -> int:
+def run_large(args, rescale=None) -> int:
     from ..errors import InputError
     from ..ngff import open_source
     from ..predict.cluster import dask_client
@@ -47,7 +47,7 @@ def run_large(args) -> int:
                          "e.g. carekit predict --model M big.ome.zarr --out restored.ome.zarr")
     source = open_source(args.inputs[0], args.axes)
     check_output(plan_large(args.model, source, args.out, args.engine, args.precision, args.z_factor,
-                            args.ngff_version).plan, args.overwrite)
+                            args.ngff_version, rescale).plan, args.overwrite)
     with dask_client(args.scheduler, args.scheduler_file, args.workers, args.threads_per_worker,
                      args.memory_limit) as client, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", OutOfRangeWarning)
@@ -55,7 +55,8 @@ def run_large(args) -> int:
             print(f"dask dashboard: {client.dashboard_link}")
         result = restore_large(client, args.model, source, args.out, engine=args.engine, precision=args.precision,
                                tile=tuple(args.tile) if args.tile else None, overwrite=args.overwrite,
-                               progress=not args.quiet, z_factor=args.z_factor, ngff_version=args.ngff_version)
+                               progress=not args.quiet, z_factor=args.z_factor, ngff_version=args.ngff_version,
+                               rescale=rescale)
     for warning in caught:
         if issubclass(warning.category, OutOfRangeWarning):
             print(f"warning: {args.inputs[0]}: {warning.message}", file=sys.stderr)

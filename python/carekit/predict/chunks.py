@@ -18,8 +18,10 @@ from ..models import load_model
 from ..models.runner import ModelRunner, PipelineRunner
 from ..ngff import ArraySource
 from ..ngff_write import OutputPlan, write_chunk
+from ..tiling import round_up
 from .large_checks import summarize
 from .layouts import layout_of, restore_stack
+from .rescale_large import DownscaledSource, restore_rescaled_plane
 
 _MODELS: dict[tuple, ModelRunner] = {}
 # below this memory limit per worker thread, ONNX Runtime runs without its arena (measured on the HeLa package,
@@ -93,6 +95,7 @@ class ChunkTask:
     read: tuple[slice, ...]
     levels: tuple
     target: tuple[slice, ...]
+    factor: float = 1.0  # > 1: restored downsampled (rescale_large.rescaled_task: `read` in downsampled coordinates)
 
 
 def run_chunk(ref: ModelRef, source: ArraySource, plan: OutputPlan, task: ChunkTask,
@@ -105,21 +108,59 @@ def run_chunk(ref: ModelRef, source: ArraySource, plan: OutputPlan, task: ChunkT
     axes = source.axes
     extra = "".join(a for a in axes if a not in layout.stack_axes)
     order = [axes.index(a) for a in extra + layout.stack_axes]
-    work = np.transpose(source.read(task.read), order)
+    reader = DownscaledSource(source, task.factor) if task.factor > 1 else source
+    work = np.transpose(reader.read(task.read), order)
     out_axes = layout.out_axes(extra + layout.stack_axes)
-    crop = tuple(slice(task.core[axes.index(a)].start - task.read[axes.index(a)].start,
-                       task.core[axes.index(a)].stop - task.read[axes.index(a)].start) if a in layout.halo_axes
-                 else slice(None) for a in out_axes[len(extra):])
     results = {name: [] for name in output_names(runner)}
     for number, index in enumerate(np.ndindex(*work.shape[:len(extra)])):
-        for name, out in _restore_plane(runner, layout, work[index], task.levels[number], tile).items():
-            results[name].append(out[crop])
+        if task.factor > 1:
+            outputs = _restore_rescaled(runner, layout, source, task, work[index], number, tile)
+        else:
+            outputs = _restore_core(runner, layout, axes, task.core, task.read, work[index], task.levels[number], tile)
+        for name, out in outputs.items():
+            results[name].append(out)
     shape = tuple(work.shape[:len(extra)])
     to_plan = [out_axes.index(a) for a in plan.axes]
     write_chunk(plan, task.key, task.target, {name: np.transpose(np.stack(r).reshape(shape + r[0].shape), to_plan)
                                                for name, r in results.items()})
     summary = summarize(runner.spec, results.get("scale", []), results.get("disagreement", []))
     return time.perf_counter() - start, summary
+
+
+def _restore_core(runner: ModelRunner, layout, axes: str, core: tuple, read: tuple, stack: np.ndarray, levels,
+                  tile) -> dict[str, np.ndarray]:
+    """Every output of one plane/stack read as `read`, cut to `core` (its halo dropped)."""
+    crop = tuple(slice(core[axes.index(a)].start - read[axes.index(a)].start,
+                       core[axes.index(a)].stop - read[axes.index(a)].start) if a in layout.halo_axes
+                 else slice(None) for a in layout.out_axes(layout.stack_axes))
+    return {name: out[crop] for name, out in _restore_plane(runner, layout, stack, levels, tile).items()}
+
+
+def _restore_rescaled(runner: ModelRunner, layout, source: ArraySource, task: ChunkTask, small: np.ndarray,
+                      number: int, tile) -> dict[str, np.ndarray]:
+    """Every output on the core of plane `number` of a rescaled task (rescale_large.restore_rescaled_plane), with
+    the plain recipe on the full-size plane as its fallback."""
+    axes, spec = source.axes, runner.spec
+    y, x = axes.index("Y"), axes.index("X")
+    small_shape = DownscaledSource(source, task.factor).shape
+    extra = [i for i, a in enumerate(axes) if a not in "YX"]
+    position = np.unravel_index(number, [task.read[i].stop - task.read[i].start for i in extra]) if extra else ()
+
+    def full_plane() -> dict[str, np.ndarray]:
+        halo = round_up(spec.halo, spec.divisor)
+        read = list(task.core)
+        for i in (y, x):
+            s = task.core[i]
+            read[i] = slice(max(0, s.start - s.start % spec.divisor - halo), min(source.shape[i], s.stop + halo))
+        for i, p in zip(extra, position):
+            read[i] = slice(task.core[i].start + p, task.core[i].start + p + 1)
+        plane = np.moveaxis(source.read(tuple(read)), (y, x), (-2, -1))
+        stack = plane.reshape(plane.shape[-2:]).astype(np.float32)
+        return _restore_core(runner, layout, axes, task.core, tuple(read), stack, task.levels[number][0], tile)
+
+    return restore_rescaled_plane(runner, small, task.levels[number], (task.read[y].start, task.read[x].start),
+                                  ((small_shape[y], small_shape[x]), (source.shape[y], source.shape[x])),
+                                  (task.core[y], task.core[x]), tile, full_plane)
 
 
 def _restore_plane(runner: ModelRunner, layout, stack: np.ndarray, levels, tile) -> dict[str, np.ndarray]:

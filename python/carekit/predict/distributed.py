@@ -4,7 +4,8 @@ The same recipe as in-memory `restore` (restore.restore_normalized), run chunk b
 task that reads the chunk grown by the model's halo, so tiling never changes the result (as restore's own tiles);
 normalization uses each plane's/stack's percentiles computed over the whole plane/stack first (percentiles.py).
 Tasks write their chunk themselves (the cluster never gathers the image), finished chunks are skipped on a rerun,
-and the output is marked complete only once every chunk and the pyramid are written."""
+and the output is marked complete only once every chunk and the pyramid are written. With `rescale`, each chunk is
+restored from the downsampled image around it and upsampled back (rescale_large), as restore(rescale=...) does."""
 
 from __future__ import annotations
 
@@ -30,6 +31,8 @@ from .large_checks import check_input, warn_summed
 from .layouts import Layout, check_source, layout_of
 from .package_stats import compute_package_stats
 from .percentiles import EXACT_BYTES, compute_levels, plane_regions
+from .rescale import parse_rescale
+from .rescale_large import DownscaledSource, large_factor, rescaled_task
 
 
 @dataclass
@@ -56,19 +59,23 @@ def chunk_tasks(source: ArraySource, layout: Layout, chunks: tuple[int, ...], ha
     starts on a multiple of the network's `divisor` (its pooling grid), as restore's tiles do, or results would
     differ."""
     spatial, axes = layout.halo_axes, source.axes
-    extra = [i for i, a in enumerate(axes) if a not in layout.stack_axes]
-    extra_shape = [source.shape[i] for i in extra]
     tasks = []
     for index in itertools.product(*[range(math.ceil(n / c)) for n, c in zip(source.shape, chunks)]):
         core = tuple(slice(i * c, min((i + 1) * c, n)) for i, c, n in zip(index, chunks, source.shape))
         read = tuple(slice(max(0, s.start - s.start % divisor - halo), min(n, s.stop + halo)) if a in spatial else s
                      for s, a, n in zip(core, axes, source.shape))
-        planes = itertools.product(*[range(core[i].start, core[i].stop) for i in extra])
-        plane_levels = tuple(levels[int(np.ravel_multi_index(p, extra_shape))] if extra else levels[0] for p in planes)
         target = tuple(slice(0, layout.out_length(a, n)) if layout.full_z and a == "Z" else s
                        for s, a, n in zip(core, axes, source.shape) if a in layout.out_axes(axes))
-        tasks.append(ChunkTask(".".join(map(str, index)), core, read, plane_levels, target))
+        tasks.append(ChunkTask(".".join(map(str, index)), core, read, levels_in(source, layout, core, levels), target))
     return tasks
+
+
+def levels_in(source: ArraySource, layout: Layout, core: tuple[slice, ...], levels: list) -> tuple:
+    """The entries of `levels` (one per plane/stack, plane_regions order) of the planes/stacks in `core`."""
+    extra = [i for i, a in enumerate(source.axes) if a not in layout.stack_axes]
+    extra_shape = [source.shape[i] for i in extra]
+    planes = itertools.product(*[range(core[i].start, core[i].stop) for i in extra])
+    return tuple(levels[int(np.ravel_multi_index(p, extra_shape))] if extra else levels[0] for p in planes)
 
 
 def output_plan(out: Path, source: ArraySource, layout: Layout, grid: tuple[int, ...], images: tuple[str, ...],
@@ -94,7 +101,7 @@ def check_paths(source: ArraySource, out: Path) -> None:
 @dataclass(frozen=True)
 class LargeJob:
     """A checked plan: the model to load on the workers, how its kind is chunked, the task grid (input
-    coordinates) and halo, the output to write."""
+    coordinates) and halo, the output to write, the rescale factor (1: off)."""
 
     ref: ModelRef
     source: ArraySource
@@ -102,12 +109,15 @@ class LargeJob:
     grid: tuple[int, ...]
     halo: int
     plan: OutputPlan
+    factor: float = 1.0
 
 
 def plan_large(model: str | Path, source: ArraySource, out: str | Path, engine: str | None = None,
-               precision: str = "fp32", z_factor: float | None = None, ngff_version: str = "0.4") -> LargeJob:
+               precision: str = "fp32", z_factor: float | None = None, ngff_version: str = "0.4",
+               rescale: str | float | None = None) -> LargeJob:
     """Load the model here (once per process) and check that it can restore `source` into `out`, an OME-Zarr of
-    `ngff_version` (`z_factor`: isotropic models, the stack's Z/XY pixel-size ratio when the metadata lack it)."""
+    `ngff_version` (`z_factor`: isotropic models, the stack's Z/XY pixel-size ratio when the metadata lack it;
+    `rescale`: as restore's, 'auto' judged on a sample: rescale_large.large_factor)."""
     if ngff_version not in NGFF_VERSIONS:
         raise InputError(f"NGFF version {ngff_version!r} cannot be written; choose one of {NGFF_VERSIONS}")
     out = Path(out).resolve()  # the workers' working directory is theirs, not the caller's
@@ -126,18 +136,35 @@ def plan_large(model: str | Path, source: ArraySource, out: str | Path, engine: 
     check_source(layout, spec, source.axes, source.shape, source.pixel_size, z_factor)
     halo = round_up(spec.halo, spec.divisor)
     grid = output_chunks(source, layout, halo)
-    plan = output_plan(out, source, layout, grid, output_names(runner),
-                       {"input": str(Path(source.path).resolve()), "model": ref.path, "engine": engine,
-                        "ngff": ngff_version}, ngff_version)
-    return LargeJob(ref, source, layout, grid, halo, plan)
+    factor = _rescale_factor(rescale, runner, source)
+    about = {"input": str(Path(source.path).resolve()), "model": ref.path, "engine": engine, "ngff": ngff_version}
+    if factor > 1:
+        about["rescale"] = factor  # a run with another factor is not resumed into this output
+    plan = output_plan(out, source, layout, grid, output_names(runner), about, ngff_version)
+    return LargeJob(ref, source, layout, grid, halo, plan, factor)
+
+
+def _rescale_factor(rescale, runner, source: ArraySource) -> float:
+    """The rescale factor for `source` (1: off), or an InputError where rescaling does not apply, in restore's
+    words."""
+    rescale = parse_rescale(rescale)
+    if rescale is None:
+        return 1.0
+    spec = runner.spec
+    if isinstance(runner, PipelineRunner) or spec.kind != "care" or spec.axes != "YX":
+        raise InputError("rescale applies to carekit's 2D restoration models, not to "
+                         + ("packages made elsewhere" if isinstance(runner, PipelineRunner) else
+                            f"{spec.kind} ones" if spec.axes == "YX" else f"3D ones ({spec.axes})"))
+    return large_factor(rescale, spec, source)
 
 
 def restore_large(client, model: str | Path, source: ArraySource, out: str | Path, engine: str | None = None,
                   precision: str = "fp32", tile: tuple[int, ...] | None = None, overwrite: bool = False,
                   progress: bool = True, exact_bytes: int = EXACT_BYTES, z_factor: float | None = None,
-                  ngff_version: str = "0.4") -> LargeRestoration:
-    """Restore `source` with `model` into the OME-Zarr `out` (NGFF `ngff_version`) on the cluster behind `client`."""
-    job = plan_large(model, source, out, engine, precision, z_factor, ngff_version)
+                  ngff_version: str = "0.4", rescale: str | float | None = None) -> LargeRestoration:
+    """Restore `source` with `model` into the OME-Zarr `out` (NGFF `ngff_version`) on the cluster behind `client`
+    (`rescale`: 2D models, as restore's)."""
+    job = plan_large(model, source, out, engine, precision, z_factor, ngff_version, rescale)
     runner, layout = cached_model(job.ref), job.layout
     spec = runner.spec
     done = prepare_output(job.plan, overwrite)
@@ -147,8 +174,14 @@ def restore_large(client, model: str | Path, source: ArraySource, out: str | Pat
         levels = compute_levels(client, source, layout.stack_axes, spec.pmin, spec.pmax, exact_bytes,
                                 layout.z_factor if layout.normalizes_zoomed else 1.0)
         _warn_degenerate(levels, spec)
-    check_input(source, layout, spec)
+    check_input(source, layout, spec, job.factor)
     tasks = chunk_tasks(source, layout, job.grid, job.halo, spec.divisor, levels)
+    if job.factor > 1:
+        small = DownscaledSource(source, job.factor)  # its full-size planes are read: a factor^2 smaller limit
+        small_levels = compute_levels(client, small, layout.stack_axes, spec.pmin, spec.pmax,
+                                      int(exact_bytes / job.factor**2))
+        tasks = [rescaled_task(t, levels_in(source, layout, t.core, small_levels), source, job.factor, job.halo,
+                               spec.divisor) for t in tasks]
     todo = [t for t in tasks if t.key not in done]
     result = LargeRestoration(Path(out), len(tasks), len(tasks) - len(todo))
     run = secrets.token_hex(4)  # task names unique per run, readable on the dashboard
@@ -156,7 +189,8 @@ def restore_large(client, model: str | Path, source: ArraySource, out: str | Pat
                for t in todo]
     uncertainty = _gather(client, futures, result, progress)
     finish(job.plan)
-    warn_summed(spec, uncertainty)  # over the chunks restored in this run
+    if job.factor == 1:  # rescaled, the uncertainty is in the full-size plane's units, not the network's
+        warn_summed(spec, uncertainty)  # over the chunks restored in this run
     return result
 
 

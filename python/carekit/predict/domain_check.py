@@ -47,17 +47,16 @@ def input_statistics(spec: NetworkSpec, work: np.ndarray, factor: float = 1.0) -
     return image_statistics(sample, spec.pmin, spec.pmax)
 
 
-def warn_input(spec: NetworkSpec, work: np.ndarray, pixel_size: dict | None, factor: float = 1.0,
-               can_rescale: bool = True) -> list[str]:
+def warn_input(spec: NetworkSpec, work: np.ndarray, pixel_size: dict | None, factor: float = 1.0) -> list[str]:
     """Warn (OutOfRangeWarning) when `work` (spatial axes last), downsampled by the rescale `factor`, lies outside
     the model's recorded training range; the messages are returned too. Models without recorded statistics say
-    nothing; a rescaled image's pixel size is not checked. `can_rescale`: whether the caller can rescale (the
-    message then names the option)."""
+    nothing; a rescaled image's pixel size is not checked. Where rescaling applies (2D CARE models, in memory and
+    on the large-data path) the message names it."""
     stats = input_statistics(spec, work, factor)
     if stats is None:
         return []
     hint, limit = "", 0.0
-    if can_rescale and spec.axes == "YX" and spec.kind == "care":
+    if spec.axes == "YX" and spec.kind == "care":
         hint = RESCALE_HINT if factor == 1 else (f" (still larger after downsampling by {factor:.3g}: give a larger "
                                                  f"rescale factor, up to {MAX_FACTOR:g})")
         limit = MAX_FACTOR

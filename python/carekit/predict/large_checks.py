@@ -1,8 +1,8 @@
 """The out-of-range checks of predict.domain_check on the distributed path, where no process holds the image.
 
 - The input: the in-memory check of the model's kind on a cheap sample of the middle plane/stack read by the
-  client (`check_input`). CARE and axial upsampling: its central crop (MAX_SIDE px in Y and X, at most
-  SAMPLE_PLANES in Z), Z zoomed first for upsampling; isotropic: the rows the in-memory check looks at
+  client (`check_input`). CARE and axial upsampling: its central crop (MAX_SIDE px in Y and X, times the rescale
+  factor, at most SAMPLE_PLANES in Z), Z zoomed first for upsampling; isotropic: the rows the in-memory check looks at
   (predict.isotropic.warn_isotropic_input), all of Z, the central MAX_SIDE px of X. For one stack of at most
   SAMPLE_PLANES planes the warnings are the in-memory ones, word for word.
 - The predicted uncertainty (Laplace scale, ensemble disagreement): each chunk task returns a histogram of it on its
@@ -30,8 +30,9 @@ UNCERTAINTY_BINS = 16  # per octave (2x): bins 4.4% wide
 UNCERTAINTY_OCTAVES = 8  # each side of the threshold; values beyond go to the outermost bins
 
 
-def check_input(source: ArraySource, layout: Layout, spec: NetworkSpec) -> None:
-    """OutOfRangeWarning when the sample of the middle plane/stack is unlike the model's training data."""
+def check_input(source: ArraySource, layout: Layout, spec: NetworkSpec, factor: float = 1.0) -> None:
+    """OutOfRangeWarning when the sample of the middle plane/stack (downsampled by the rescale `factor`) is unlike
+    the model's training data."""
     if not spec.domain or layout.kind == "projection":  # projection models record no statistics
         return
     stack_axes = spec.axes if layout.kind == "care" else "ZYX"
@@ -41,21 +42,21 @@ def check_input(source: ArraySource, layout: Layout, spec: NetworkSpec) -> None:
     if layout.kind == "isotropic":
         z, y, x = (source.axes.index(a) for a in "ZYX")
         rows = np.unique(np.linspace(0, source.shape[y] - 1, DOMAIN_PLANES).round().astype(int))
-        parts = [source.read(tuple(slice(r, r + 1) if i == y else _central(s, MAX_SIDE) if i == x else s
+        parts = [source.read(tuple(slice(r, r + 1) if i == y else central(s, MAX_SIDE) if i == x else s
                                    for i, s in enumerate(middle))) for r in rows]
         stack = np.transpose(np.concatenate(parts, axis=y), order).reshape(-1, len(rows), parts[0].shape[x])
         warn_isotropic_input(spec, stack, source.pixel_size)
         return
-    region = tuple(_central(r, MAX_SIDE if a in "YX" else SAMPLE_PLANES) if a in stack_axes else r
+    region = tuple(central(r, int(MAX_SIDE * factor) if a in "YX" else SAMPLE_PLANES) if a in stack_axes else r
                    for r, a in zip(middle, source.axes))
     sample = np.transpose(source.read(region), order)
     if layout.kind == "axial upsampling":
         sample_axes = "".join(a for a in source.axes if a not in stack_axes) + stack_axes
         sample = upsample_z(sample, sample_axes, layout.z_factor, None)[0]
-    warn_input(spec, sample, source.pixel_size, can_rescale=False)
+    warn_input(spec, sample, source.pixel_size, factor)
 
 
-def _central(whole: slice, size: int) -> slice:
+def central(whole: slice, size: int) -> slice:
     start = whole.start + max(0, (whole.stop - whole.start - size) // 2)
     return slice(start, min(whole.stop, start + size))
 

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..models.spec import NetworkSpec
+from ..normalize import DEGENERATE_RANGE_EPS
 from ..resample import shrunk_shape
 from .domain_check import MAX_FACTOR, MIN_SIDE, input_statistics
 
@@ -62,3 +63,13 @@ def rescale_factor(rescale: str | float | None, spec: NetworkSpec, work: np.ndar
         raise InputError(f"rescale {rescale:g} would shrink planes of {work.shape[-2:]} px to {smallest} px: give a "
                          f"smaller factor (planes need at least {MIN_SIDE} px after it)")
     return rescale
+
+
+def units_map(small_levels: tuple, full_levels: tuple, eps: float) -> tuple[float, float] | None:
+    """(gain, offset) that put an output restored from a downsampled plane normalized with its own percentile
+    values `small_levels` into the units of the full-size plane's normalization (`full_levels`); None when either
+    has no range to map (the plane is then restored as it is)."""
+    (lo, hi), (full_lo, full_hi) = small_levels, full_levels
+    if min(hi - lo, full_hi - full_lo) < DEGENERATE_RANGE_EPS * eps:
+        return None
+    return (hi - lo + eps) / (full_hi - full_lo + eps), (lo - full_lo) / (full_hi - full_lo + eps)

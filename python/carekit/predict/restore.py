@@ -15,14 +15,14 @@ from ..io import Image, check_axes, check_image
 from ..models import load_model
 from ..models.runner import ModelRunner, PipelineRunner
 from ..models.spec import NetworkSpec
-from ..normalize import DEGENERATE_RANGE_EPS, normalize_percentile, normalize_range
+from ..normalize import normalize_percentile, normalize_range
 from ..progress import progress_bar, tile_counter
 from ..resample import downscale, resize, shrunk_shape
 from ..tiling import iter_planes, n_tiles, tile_grid, tiled_apply
 from .domain_check import warn_input, warn_uncertainty
 from .projection import project
 from .isotropic import check_factor, restore_isotropic, upsample_z
-from .rescale import parse_rescale, rescale_factor
+from .rescale import parse_rescale, rescale_factor, units_map
 
 DEFAULT_TILE = {2: (1024, 1024), 3: (32, 128, 128)}
 
@@ -206,13 +206,13 @@ def _restore_downscaled(runner: ModelRunner, plane: np.ndarray, factor: float, t
     spec = runner.spec
     small = downscale(plane, factor)
     lo, hi = np.percentile(small, [spec.pmin, spec.pmax])
-    full_lo, full_hi = np.percentile(plane, [spec.pmin, spec.pmax])
-    if min(hi - lo, full_hi - full_lo) < DEGENERATE_RANGE_EPS * spec.eps:  # no units to map: restore it as it is
+    mapping = units_map((lo, hi), np.percentile(plane, [spec.pmin, spec.pmax]), spec.eps)
+    if mapping is None:  # no units to map: restore it as it is
         return restore_normalized(runner, normalize_percentile(plane, spec.pmin, spec.pmax, spec.eps,
                                                                warn_as="input image"), tile, on_tile)
+    gain, offset = mapping
     mean, scale, disagreement = restore_normalized(runner, normalize_range(small, lo, hi, spec.eps), tile, on_tile)
-    gain = (hi - lo + spec.eps) / (full_hi - full_lo + spec.eps)
-    mean = resize(mean, plane.shape, order=3) * gain + (lo - full_lo) / (full_hi - full_lo + spec.eps)
+    mean = resize(mean, plane.shape, order=3) * gain + offset
     scale = None if scale is None else resize(scale, plane.shape, order=1) * gain
     disagreement = None if disagreement is None else resize(disagreement, plane.shape, order=1)
     return mean.astype(np.float32), None if scale is None else scale.astype(np.float32), disagreement

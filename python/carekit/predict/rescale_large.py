@@ -1,0 +1,122 @@
+"""restore(rescale=...) on the distributed path: each output chunk restores the downsampled image around it and
+upsamples the result back, all in the whole image's coordinates (carekit.resample's regions), so chunking does not
+change the result (up to float rounding, ~1e-7 of its range).
+
+- The downsampled image is never written: `DownscaledSource` computes any region of it from the full-size input
+  (the percentile pass reads it so too: percentiles of the downsampled planes, as restore takes them in memory).
+- A task's read (`rescaled_task`) is the downsampled region its upsampling needs (SPLINE_MARGIN more for the cubic
+  spline), grown by the model's halo from a multiple of its pooling grid, as restore's tiles are.
+- 'auto' takes the factor from the central MAX_SIDE px of the middle plane (in memory: of the sampled planes; the
+  same pixels for a single plane up to MAX_SIDE px).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from ..models.runner import ModelRunner
+from ..models.spec import NetworkSpec
+from ..ngff import ArraySource
+from ..normalize import normalize_range
+from ..resample import SPLINE_MARGIN, downscale_region, downscale_span, input_span, resize_region, shrunk_shape
+from .domain_check import MAX_SIDE
+from .large_checks import central
+from .percentiles import plane_regions
+from .rescale import rescale_factor, units_map
+from .layouts import chunk_tile
+from .restore import DEFAULT_TILE, restore_normalized
+
+
+@dataclasses.dataclass(frozen=True)
+class DownscaledSource:
+    """`base` shrunk by `factor` in Y and X (resample.downscale of every plane), read region by region from it."""
+
+    base: ArraySource
+    factor: float
+
+    @property
+    def axes(self) -> str:
+        return self.base.axes
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        small = shrunk_shape(self._plane(self.base.shape), self.factor)
+        return tuple(small[0] if a == "Y" else small[1] if a == "X" else n for a, n in zip(self.axes, self.base.shape))
+
+    @property
+    def chunks(self) -> tuple[int, ...]:
+        return tuple(max(1, round(c / self.factor)) if a in "YX" else c for a, c in zip(self.axes, self.base.chunks))
+
+    @property
+    def dtype(self) -> str:
+        return "float32"
+
+    def _plane(self, values: tuple) -> tuple:
+        return values[self.axes.index("Y")], values[self.axes.index("X")]
+
+    def read(self, region: tuple[slice, ...]) -> np.ndarray:
+        y, x = self.axes.index("Y"), self.axes.index("X")
+        full = self._plane(self.base.shape)
+        spans = [downscale_span(region[i].start, region[i].stop, n, self.factor) for i, n in zip((y, x), full)]
+        data = self.base.read(tuple(slice(*spans[(y, x).index(i)]) if i in (y, x) else r
+                                    for i, r in enumerate(region)))
+        planes = np.moveaxis(data, (y, x), (-2, -1))
+        out = np.empty(planes.shape[:-2] + (region[y].stop - region[y].start, region[x].stop - region[x].start),
+                       np.float32)
+        for index in np.ndindex(*planes.shape[:-2]):
+            out[index] = downscale_region(planes[index], (spans[0][0], spans[1][0]), full, self.factor,
+                                          (region[y], region[x]))
+        return np.moveaxis(out, (-2, -1), (y, x))
+
+
+def large_factor(rescale, spec: NetworkSpec, source: ArraySource) -> float:
+    """rescale_factor for a large image: 'auto' judges the central MAX_SIDE px of its middle plane."""
+    regions = plane_regions(source, "YX")
+    middle = regions[len(regions) // 2]
+    sample = source.read(tuple(central(r, MAX_SIDE) if a in "YX" else r for r, a in zip(middle, source.axes)))
+    plane = np.moveaxis(sample, [source.axes.index("Y"), source.axes.index("X")], [-2, -1])
+    return rescale_factor(rescale, spec, plane.reshape(plane.shape[-2:]))
+
+
+def rescaled_task(task, small_levels: tuple, source: ArraySource, factor: float, halo: int, divisor: int):
+    """The chunk task (chunks.ChunkTask) restoring `task.core` from the downsampled image: its read in downsampled
+    coordinates, its levels the (full-size, downsampled) percentile values of each of its planes."""
+    small = DownscaledSource(source, factor).shape
+    read = []
+    for a, s, n, m in zip(source.axes, task.core, source.shape, small):
+        if a not in "YX":
+            read.append(s)
+            continue
+        start, stop = input_span(s.start, s.stop, m, n, SPLINE_MARGIN)
+        read.append(slice(max(0, start - start % divisor - halo), min(m, stop + halo)))
+    return dataclasses.replace(task, read=tuple(read), levels=tuple(zip(task.levels, small_levels)), factor=factor)
+
+
+def restore_rescaled_plane(runner: ModelRunner, small: np.ndarray, levels: tuple, origin: tuple[int, int],
+                           shapes: tuple[tuple[int, int], tuple[int, int]], core: tuple[slice, slice], tile,
+                           full_plane) -> dict[str, np.ndarray]:
+    """The outputs on `core` (full-size coordinates) of a plane restored downsampled: `small` is the downsampled
+    region starting at `origin`, `shapes` the downsampled and full-size plane shapes, `levels` the (full-size,
+    downsampled) percentile values. A plane without a range to map is restored as it is: `full_plane()` reads its
+    full-size region (core grown by the halo) and restores it, as restore does in memory."""
+    spec = runner.spec
+    (full_lo, full_hi), (lo, hi) = levels
+    mapping = units_map((lo, hi), (full_lo, full_hi), spec.eps)
+    if mapping is None:
+        return full_plane()
+    gain, offset = mapping
+    tile = tuple(tile or chunk_tile(small.shape, DEFAULT_TILE[2]))
+    outputs = restore_normalized(runner, normalize_range(small, lo, hi, spec.eps), tile)
+
+    def back(image: np.ndarray, order: int) -> np.ndarray:
+        return resize_region(image, origin, shapes[0], shapes[1], core, order)
+
+    mean, scale, disagreement = outputs
+    results = {"restored": back(mean, 3) * gain + offset}
+    if scale is not None:
+        results["scale"] = back(scale, 1) * gain
+    if disagreement is not None:
+        results["disagreement"] = back(disagreement, 1)
+    return {name: image.astype(np.float32) for name, image in results.items()}
