@@ -60,7 +60,7 @@ def test_rescaled_chunks_equal_in_memory_rescale(tmp_path, client, rescale):
     assert np.abs(out["0"][1:] - plain).max() > 0.05 * np.ptp(plain)  # it did rescale
 
 
-def test_rescale_refusals_on_the_large_data_path(tmp_path, client, capsys):
+def test_rescale_on_the_large_data_path_from_the_cli_and_its_refusals(tmp_path, client, capsys):
     image = nuclei_like((1, 80, 80))
     path = write_ngff(tmp_path / "in.ome.zarr", image, "TYX", {}, (1, 40, 40))
     with pytest.raises(InputError, match="rescale 8 would shrink planes of"):
@@ -68,4 +68,7 @@ def test_rescale_refusals_on_the_large_data_path(tmp_path, client, capsys):
     assert main(["predict", "--model", str(HELA_MODEL), str(path), "--out", str(tmp_path / "b.ome.zarr"),
                  "--rescale", "0.5", "--quiet"]) == 2
     assert "upsampling (below 1) is not offered" in capsys.readouterr().err
+    assert main(["predict", "--model", str(HELA_MODEL), str(path), "--out", str(tmp_path / "c.ome.zarr"),
+                 "--rescale", "2", "--workers", "1", "--quiet"]) == 0  # the CLI passes it on
+    assert zarr.open_group(str(tmp_path / "c.ome.zarr"), mode="r").attrs["carekit"]["source"]["rescale"] == 2
     assert not (tmp_path / "a.ome.zarr").exists() and not (tmp_path / "b.ome.zarr").exists()
