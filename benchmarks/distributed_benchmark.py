@@ -255,19 +255,23 @@ def write_results(results: dict) -> None:
                   f"({b['chunk_s_mean']:.2f} s per chunk); peak RSS per worker "
                   f"{', '.join(f'{m:.0f}' for m in b['peak_rss_mb_per_worker'])} MB (after the warm-up on a tiny "
                   f"image: {', '.join(f'{m:.0f}' for m in b['peak_rss_mb_per_worker_after_warm_up'])} MB).", ""]
-    r = results.get("rescale")
-    if r:
-        lines += ["## Rescale on the large-data path", "",
-                  f"Shipped generalist, rescale=auto (factor {r['factor']:.2f}) on {r['image']} uint16 nuclei "
-                  f"magnified 3x, chunks {r['chunks']}: max |dask - in-memory| {r['max_abs_diff_over_range']:.2g} "
-                  f"of the restoration's range, {r['max_abs_diff_scale_over_range']:.2g} of the scale's. In-process "
-                  f"restore: {r['in_process_s']:.1f} s; dask, 1 worker x 2 threads: {r['dask_rescaled_s']:.1f} s "
-                  f"rescaled, {r['dask_plain_s']:.1f} s without rescaling ({r['dask_rescaled_chunks']} chunks; "
-                  "percentile passes and pyramid included).", ""]
+    lines += _rescale_lines(results.get("rescale"))
     lines += _lock_ab_lines(results.get("overhead_lock_ab", []))
     lines += _cluster_ab_lines(results.get("overhead_cluster_ab", []))
     (HERE / "results" / "distributed.md").write_text("\n".join(lines))
     print("\n".join(lines))
+
+
+def _rescale_lines(r: dict | None) -> list[str]:
+    if not r:
+        return []
+    return ["## Rescale on the large-data path", "",
+            f"Shipped generalist, rescale=auto (factor {r['factor']:.2f}) on {r['image']} uint16 nuclei magnified 3x, "
+            f"chunks {r['chunks']}: max |dask - in-memory| {r['max_abs_diff_over_range']:.2g} of the restoration's "
+            f"range, {r['max_abs_diff_scale_over_range']:.2g} of the scale's. In-process restore: "
+            f"{r['in_process_s']:.1f} s; dask, 1 worker x 2 threads: {r['dask_rescaled_s']:.1f} s rescaled, "
+            f"{r['dask_plain_s']:.1f} s without rescaling ({r['dask_rescaled_chunks']} chunks; percentile passes and "
+            "pyramid included).", ""]
 
 
 def _runs_section(title: str, intro: str, runs: list, line) -> list[str]:
