@@ -75,9 +75,12 @@ def check_output(plan: OutputPlan, overwrite: bool) -> bool:
     if state.get("complete"):
         raise InputError(f"{path} already holds a complete restoration; give --overwrite to replace it, or "
                          "another --out")
-    if {"ngff": "0.4", **(state.get("source") or {})} != plan.source:  # runs before "ngff" was recorded wrote 0.4
+    recorded = {"ngff": "0.4", **(state.get("source") or {})}  # runs before "ngff" was recorded wrote 0.4
+    if recorded != plan.source:
+        differ = "; ".join(f"{key}: {recorded.get(key)} there, {plan.source.get(key)} now"
+                           for key in sorted(set(recorded) | set(plan.source)) if recorded.get(key) != plan.source.get(key))
         raise InputError(f"{path} already exists and is not an unfinished restoration of this input with this "
-                         "model; give --overwrite to replace it, or another --out")
+                         f"model and settings ({differ}); give --overwrite to replace it, or another --out")
     return True
 
 

@@ -2,6 +2,8 @@
 restore(rescale=...), for a fixed factor and for 'auto', a plane without intensity range included (restored as it
 is, in memory too); and where rescaling does not apply it is refused in restore's words."""
 
+import json
+import shutil
 import warnings
 
 import numpy as np
@@ -15,6 +17,8 @@ from carekit.models import load_model
 from carekit.ngff import open_source
 from carekit.predict import restore
 from carekit.predict.distributed import restore_large
+from carekit.predict.domain_check import OutOfRangeWarning
+from carekit.predict.percentiles import EXACT_BYTES
 from carekit.predict.rescale import rescale_factor
 from carekit.predict.rescale_large import DownscaledSource
 from carekit.resample import downscale
@@ -24,7 +28,7 @@ from .conftest import HELA_MODEL, ROOT, nuclei_like, write_ngff
 GENERALIST = ROOT / "model-zoo" / "care-generalist-nuclei-denoising.zip"
 
 
-def _large_nuclei(shape=(2, 210, 230)) -> np.ndarray:
+def _large_nuclei(shape=(2, 480, 500)) -> np.ndarray:
     """A constant plane, then nuclei magnified 3x (larger than the generalist's training scale)."""
     small = nuclei_like((shape[0], shape[1] // 3 + 1, shape[2] // 3 + 1), seed=4).astype(np.float32)
     image = ndimage.zoom(small, (1, 3, 3), order=1)[:, :shape[1], :shape[2]]
@@ -41,23 +45,45 @@ def test_downscaled_source_reads_any_region_as_the_whole_image_downscaled(tmp_pa
     assert np.array_equal(small.read((slice(1, 2), slice(17, 31), slice(0, 39))), whole[1:2, 17:31])
 
 
-@pytest.mark.parametrize("rescale", [2.5, "auto"])
-def test_rescaled_chunks_equal_in_memory_rescale(tmp_path, client, rescale):
-    image = _large_nuclei()
-    source = open_source(write_ngff(tmp_path / "in.ome.zarr", image, "TYX", {"Y": 0.2, "X": 0.2}, (1, 70, 90)))
+# 2.5: an OME-Zarr, 3 x 3 chunks of 200 px (at least 2.5 x (halo 24 + 12) wide: kept), the middle one reading
+# downsampled pixels 19-192 of 0-199; auto: a plain Zarr with X before Y and T last, and exact_bytes=1 (percentiles
+# from the histograms: the downsampled planes' within one of 65,536 bins)
+@pytest.mark.parametrize("rescale, axes, exact_bytes, tolerance", [(2.5, "TYX", EXACT_BYTES, 1e-5),
+                                                                   ("auto", "XYT", 1, 1e-4)])
+def test_rescaled_chunks_equal_in_memory_rescale(tmp_path, client, rescale, axes, exact_bytes, tolerance):
+    image = np.transpose(_large_nuclei(), ["TYX".index(a) for a in axes])
+    chunks = tuple(1 if a == "T" else 200 for a in axes)
+    if axes == "TYX":
+        source = open_source(write_ngff(tmp_path / "in.ome.zarr", image, axes, {"Y": 0.2, "X": 0.2}, chunks))
+    else:
+        zarr.create_array(str(tmp_path / "in.zarr"), data=image, chunks=chunks, zarr_format=3)
+        source = open_source(tmp_path / "in.zarr", axes)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the constant plane's normalization warning, in both
-        result = restore_large(client, GENERALIST, source, tmp_path / "out.ome.zarr", progress=False, rescale=rescale)
+        result = restore_large(client, GENERALIST, source, tmp_path / "out.ome.zarr", progress=False, rescale=rescale,
+                               exact_bytes=exact_bytes)
         out = zarr.open_group(str(tmp_path / "out.ome.zarr"), mode="r")
         factor = out.attrs["carekit"]["source"]["rescale"]
+        nuclei = np.take(image, 1, axis=axes.index("T"))
         # 'auto' judges the middle plane (in memory: the sampled planes, here with the constant one)
-        assert factor == (2.5 if rescale == 2.5 else rescale_factor("auto", load_model(GENERALIST).spec, image[1]))
-        expected = restore(GENERALIST, image, "TYX", progress=False, rescale=factor, check_domain=False)
-    assert result.chunks_total == 2 * 3 * 3 and factor > 2
+        assert factor == (2.5 if rescale == 2.5 else rescale_factor("auto", load_model(GENERALIST).spec,
+                                                                     nuclei if axes == "TYX" else nuclei.T))
+        expected = restore(GENERALIST, image, axes, progress=False, rescale=factor, check_domain=False)
+    assert factor > 2 and result.chunks_total == (2 * 3 * 3 if rescale == 2.5 else 2 * 2 * 2)
     for name, in_memory in (("0", expected.image), ("scale/0", expected.scale)):
-        assert np.abs(out[name][:] - in_memory).max() <= 1e-5 * np.ptp(in_memory[1])
-    plain = restore(GENERALIST, image[1:], "TYX", progress=False, check_domain=False).image
-    assert np.abs(out["0"][1:] - plain).max() > 0.05 * np.ptp(plain)  # it did rescale
+        assert np.abs(out[name][:] - in_memory).max() <= tolerance * np.ptp(in_memory)
+    plain = restore(GENERALIST, image, axes, progress=False, check_domain=False).image
+    assert np.abs(out["0"][:] - plain).max() > 0.05 * np.ptp(plain)  # it did rescale
+
+
+def test_the_large_path_names_the_rescale_factor_for_finer_pixels(tmp_path, client, tiny_model):
+    model = shutil.copytree(tiny_model, tmp_path / "model")
+    record = json.loads((model / "carekit.json").read_text())
+    (model / "carekit.json").write_text(json.dumps({**record, "pixel_size": {"X": 0.645, "Y": 0.645}}))
+    image = nuclei_like((1, 128, 128))
+    source = open_source(write_ngff(tmp_path / "in.ome.zarr", image, "TYX", {"Y": 0.26, "X": 0.26}, (1, 64, 64)))
+    with pytest.warns(OutOfRangeWarning, match=r"pixel size 0\.26.*with rescale=2\.48"):
+        restore_large(client, model, source, tmp_path / "out.ome.zarr", progress=False)
 
 
 def test_rescale_on_the_large_data_path_from_the_cli_and_its_refusals(tmp_path, client, capsys):

@@ -123,7 +123,8 @@ def run_chunk(ref: ModelRef, source: ArraySource, plan: OutputPlan, task: ChunkT
     to_plan = [out_axes.index(a) for a in plan.axes]
     write_chunk(plan, task.key, task.target, {name: np.transpose(np.stack(r).reshape(shape + r[0].shape), to_plan)
                                                for name, r in results.items()})
-    summary = summarize(runner.spec, results.get("scale", []), results.get("disagreement", []))
+    summary = None if task.factor > 1 else summarize(runner.spec, results.get("scale", []),
+                                                     results.get("disagreement", []))  # other units rescaled
     return time.perf_counter() - start, summary
 
 

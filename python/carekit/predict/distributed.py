@@ -24,6 +24,7 @@ from ..ngff import ArraySource
 from ..ngff_write import NGFF_VERSIONS, OutputPlan, finish, prepare_output
 from ..normalize import DEGENERATE_RANGE_EPS
 from ..progress import progress_bar
+from ..resample import SPLINE_MARGIN
 from ..tiling import round_up
 from .cluster import wait_tasks
 from .chunks import ChunkTask, ModelRef, cached_model, check_distributable, output_names, run_chunk
@@ -31,7 +32,7 @@ from .large_checks import check_input, warn_summed
 from .layouts import Layout, check_source, layout_of
 from .package_stats import compute_package_stats
 from .percentiles import EXACT_BYTES, compute_levels, plane_regions
-from .rescale import parse_rescale
+from .rescale import parse_rescale, refuse_unless_rescalable
 from .rescale_large import DownscaledSource, large_factor, rescaled_task
 
 
@@ -135,8 +136,9 @@ def plan_large(model: str | Path, source: ArraySource, out: str | Path, engine: 
     layout = layout_of(spec)
     check_source(layout, spec, source.axes, source.shape, source.pixel_size, z_factor)
     halo = round_up(spec.halo, spec.divisor)
-    grid = output_chunks(source, layout, halo)
     factor = _rescale_factor(rescale, runner, source)
+    # rescaled, a chunk reads the halo and the upsampling's margin in downsampled pixels: factor times as wide
+    grid = output_chunks(source, layout, halo if factor == 1 else math.ceil(factor * (halo + SPLINE_MARGIN)))
     about = {"input": str(Path(source.path).resolve()), "model": ref.path, "engine": engine, "ngff": ngff_version}
     if factor > 1:
         about["rescale"] = factor  # a run with another factor is not resumed into this output
@@ -145,17 +147,12 @@ def plan_large(model: str | Path, source: ArraySource, out: str | Path, engine: 
 
 
 def _rescale_factor(rescale, runner, source: ArraySource) -> float:
-    """The rescale factor for `source` (1: off), or an InputError where rescaling does not apply, in restore's
-    words."""
+    """The rescale factor for `source` (1: off), or an InputError where rescaling does not apply."""
     rescale = parse_rescale(rescale)
     if rescale is None:
         return 1.0
-    spec = runner.spec
-    if isinstance(runner, PipelineRunner) or spec.kind != "care" or spec.axes != "YX":
-        raise InputError("rescale applies to carekit's 2D restoration models, not to "
-                         + ("packages made elsewhere" if isinstance(runner, PipelineRunner) else
-                            f"{spec.kind} ones" if spec.axes == "YX" else f"3D ones ({spec.axes})"))
-    return large_factor(rescale, spec, source)
+    refuse_unless_rescalable(runner)
+    return large_factor(rescale, runner.spec, source)
 
 
 def restore_large(client, model: str | Path, source: ArraySource, out: str | Path, engine: str | None = None,
@@ -177,9 +174,8 @@ def restore_large(client, model: str | Path, source: ArraySource, out: str | Pat
     check_input(source, layout, spec, job.factor)
     tasks = chunk_tasks(source, layout, job.grid, job.halo, spec.divisor, levels)
     if job.factor > 1:
-        small = DownscaledSource(source, job.factor)  # its full-size planes are read: a factor^2 smaller limit
-        small_levels = compute_levels(client, small, layout.stack_axes, spec.pmin, spec.pmax,
-                                      int(exact_bytes / job.factor**2))
+        small_levels = compute_levels(client, DownscaledSource(source, job.factor), layout.stack_axes, spec.pmin,
+                                      spec.pmax, exact_bytes, read_factor=job.factor**2)
         tasks = [rescaled_task(t, levels_in(source, layout, t.core, small_levels), source, job.factor, job.halo,
                                spec.divisor) for t in tasks]
     todo = [t for t in tasks if t.key not in done]

@@ -7,6 +7,8 @@ dask cluster in one pass before any chunk is restored, so chunking never changes
 - histogram: larger ones are counted chunk by chunk (min/max, then a histogram). For integer images with a range of
   at most 2**20 values there is one bin per value, so the result is exact; otherwise 2**16 bins and the value is
   interpolated inside its bin (error at most one bin width, (max - min) / 65536; see benchmarks/distributed_benchmark.py).
+A downscaled view (rescale_large.DownscaledSource) is float and reads its full-size planes: the exact limit applies
+to those (compute_levels' read_factor).
 """
 
 from __future__ import annotations
@@ -99,11 +101,12 @@ def histogram_percentiles(counts: np.ndarray, edges: np.ndarray, exact_bins: boo
 
 
 def compute_levels(client, source: ArraySource, spatial: str, pmin: float, pmax: float,
-                   exact_bytes: int = EXACT_BYTES, z_factor: float = 1.0) -> list[tuple]:
+                   exact_bytes: int = EXACT_BYTES, z_factor: float = 1.0, read_factor: float = 1.0) -> list[tuple]:
     """(low, high) percentile values of each plane/stack (plane_regions order), computed on the cluster (of the
-    stack zoomed in Z by `z_factor`, for axial upsampling)."""
+    stack zoomed in Z by `z_factor`, for axial upsampling). `read_factor`: how many times its own size reading a
+    plane/stack takes (a downscaled view, rescale_large.DownscaledSource, reads the full-size plane)."""
     regions = plane_regions(source, spatial)
-    plane_bytes = 4 * z_factor * int(np.prod([r.stop - r.start for r in regions[0]], dtype=np.float64))
+    plane_bytes = 4 * z_factor * read_factor * int(np.prod([r.stop - r.start for r in regions[0]], dtype=np.float64))
     memory = smallest_worker_memory(client)
     if plane_bytes <= min(exact_bytes, memory // 8 if memory else exact_bytes):
         return _gather(client, [client.submit(_exact, source, r, pmin, pmax, z_factor, pure=False) for r in regions])

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import InputError
+from ..models.runner import ModelRunner, PipelineRunner
 from ..models.spec import NetworkSpec
 from ..normalize import DEGENERATE_RANGE_EPS
 from ..resample import shrunk_shape
@@ -40,6 +41,15 @@ def parse_rescale(value: str | float | None) -> str | float | None:
         raise InputError(f"rescale factor {factor:g}: give 1-{MAX_FACTOR:g} (how many times smaller the network's "
                          "input is; 1 is off) or 'auto'; upsampling (below 1) is not offered")
     return None if factor == 1 else factor
+
+
+def refuse_unless_rescalable(runner: ModelRunner) -> None:
+    """An InputError unless rescaling applies to `runner`: carekit's 2D restoration models."""
+    spec = runner.spec
+    if spec.kind in ("projection", "isotropic") or isinstance(runner, PipelineRunner) or spec.axes != "YX":
+        raise InputError("rescale applies to carekit's 2D restoration models, not to "
+                         + ("packages made elsewhere" if isinstance(runner, PipelineRunner) else
+                            f"{spec.kind} ones" if spec.axes == "YX" else f"3D ones ({spec.axes})"))
 
 
 def rescale_factor(rescale: str | float | None, spec: NetworkSpec, work: np.ndarray) -> float:

@@ -1,13 +1,15 @@
 """restore(rescale=...) on the distributed path: each output chunk restores the downsampled image around it and
 upsamples the result back, all in the whole image's coordinates (carekit.resample's regions), so chunking does not
-change the result (up to float rounding, ~1e-7 of its range).
+change the result (up to float rounding, ~1e-7 of its range) where the percentiles are exact.
 
-- The downsampled image is never written: `DownscaledSource` computes any region of it from the full-size input
-  (the percentile pass reads it so too: percentiles of the downsampled planes, as restore takes them in memory).
+- The downsampled image is never written: `DownscaledSource` computes any region of it from the full-size input.
+  A second percentile pass reads it so: percentiles of the downsampled planes, as restore takes them in memory;
+  exact where the full-size plane fits percentiles.compute_levels' limit for one worker, else from its float
+  histogram (within one of 65,536 bins: measured 1.2e-5 of the restoration's range).
 - A task's read (`rescaled_task`) is the downsampled region its upsampling needs (SPLINE_MARGIN more for the cubic
   spline), grown by the model's halo from a multiple of its pooling grid, as restore's tiles are.
-- 'auto' takes the factor from the central MAX_SIDE px of the middle plane (in memory: of the sampled planes; the
-  same pixels for a single plane up to MAX_SIDE px).
+- 'auto' takes the factor from the central MAX_SIDE px of the middle plane (in memory: of the sampled planes, the
+  same pixels for an image of one plane).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from ..resample import SPLINE_MARGIN, downscale_region, downscale_span, input_sp
 from .domain_check import MAX_SIDE
 from .large_checks import central
 from .percentiles import plane_regions
-from .rescale import rescale_factor, units_map
+from .rescale import AUTO, parse_rescale, rescale_factor, units_map
 from .layouts import chunk_tile
 from .restore import DEFAULT_TILE, restore_normalized
 
@@ -72,11 +74,15 @@ class DownscaledSource:
 
 
 def large_factor(rescale, spec: NetworkSpec, source: ArraySource) -> float:
-    """rescale_factor for a large image: 'auto' judges the central MAX_SIDE px of its middle plane."""
+    """rescale_factor for a large image: 'auto' judges the central MAX_SIDE px of its middle plane; a factor is
+    checked against the planes' size."""
+    y, x = source.axes.index("Y"), source.axes.index("X")
+    if parse_rescale(rescale) != AUTO:
+        return rescale_factor(rescale, spec, np.broadcast_to(np.float32(0), (source.shape[y], source.shape[x])))
     regions = plane_regions(source, "YX")
     middle = regions[len(regions) // 2]
     sample = source.read(tuple(central(r, MAX_SIDE) if a in "YX" else r for r, a in zip(middle, source.axes)))
-    plane = np.moveaxis(sample, [source.axes.index("Y"), source.axes.index("X")], [-2, -1])
+    plane = np.moveaxis(sample, [y, x], [-2, -1])
     return rescale_factor(rescale, spec, plane.reshape(plane.shape[-2:]))
 
 

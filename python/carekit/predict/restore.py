@@ -22,7 +22,7 @@ from ..tiling import iter_planes, n_tiles, tile_grid, tiled_apply
 from .domain_check import warn_input, warn_uncertainty
 from .projection import project
 from .isotropic import check_factor, restore_isotropic, upsample_z
-from .rescale import parse_rescale, rescale_factor, units_map
+from .rescale import parse_rescale, refuse_unless_rescalable, rescale_factor, units_map
 
 DEFAULT_TILE = {2: (1024, 1024), 3: (32, 128, 128)}
 
@@ -108,11 +108,8 @@ def restore(model: str | Path | ModelRunner, image: np.ndarray | Image, axes: st
     if z_factor is not None and spec.kind != "isotropic":  # the isotropic recipe checks it against the file too
         _check_z_zoom(spec, z_factor)
     rescale = parse_rescale(rescale)
-    if rescale is not None and (spec.kind in ("projection", "isotropic") or isinstance(runner, PipelineRunner)
-                                or spec.axes != "YX"):
-        raise InputError("rescale applies to carekit's 2D restoration models, not to "
-                         + ("packages made elsewhere" if isinstance(runner, PipelineRunner) else
-                            f"{spec.kind} ones" if spec.axes == "YX" else f"3D ones ({spec.axes})"))
+    if rescale is not None:
+        refuse_unless_rescalable(runner)
     if spec.kind == "projection":
         axes = (axes or {2: "YX", 3: "ZYX"}.get(image.ndim, "")).upper()
         projected = project(runner, image, axes, tile, progress, on_progress)
