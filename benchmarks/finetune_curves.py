@@ -1,23 +1,24 @@
 """PSNR vs wall time: supervised training on a left-out dataset from scratch vs from the generalist that never saw it.
 
     .venv/bin/python benchmarks/finetune_curves.py [--dataset mahotas] [--budgets 1 2.5 5 10]
-                                                   [--arms scratch generalist selfsup] [--start 40 40 32]
+                                                   [--arms scratch generalist selfsup] [--start 100 40 32]
                                                    [--start-variant V ...]
 
 The "user's data" are the training images of the left-out dataset (synth.generalist.split) made into semi-synthetic
 pairs at 3 and 10 photons (carekit's camera model, 4 noise seeds); the test images are its held-out images at 3 and
 10 photons (central 512x512 crops, as in generalist_benchmark.py). Both runs use the generalist recipe
 (carekit.generalist.recipe) and learning rate; "from the generalist" starts from
-benchmarks/_work/generalist/without-DATASET (the left-out generalist of generalist_benchmark.py, which never saw the
-dataset; trained here first, with that benchmark's recipe, when a fresh clone lacks it), i.e. what `carekit train
---from` does; --start EPOCHS STEPS FILTERS and --start-variant pick the generalist of another protocol or recipe
-variant of that benchmark, and the supervised runs then use its network, from scratch too. "Self-supervised from the
-generalist" sees the user's noisy images only (R2R, what `carekit finetune` does with its defaults: the generalist's
-mean network, learning rate / 3, early stopping after 10 epochs without improvement; its validation passes are not
-counted in its time). Weights are saved when the training time passes each budget (minutes; data preparation and the
-saves are not counted) and evaluated afterwards. The best oracle-tuned classical baseline (true camera) is the
-reference line. Results: benchmarks/results/finetune_DATASET.{json,md,png} (finetune_DATASET-8x40-f16-depth3.*
-from another start). Times are on whatever machine runs it (its load is recorded). Arms left out of --arms keep their
+benchmarks/_work/generalist/without-DATASET-100x40-f32 (the left-out generalist of generalist_benchmark.py, which
+never saw the dataset; trained here first, with that benchmark's recipe, when a fresh clone lacks it), i.e. what
+`carekit train --from` does; --start EPOCHS STEPS FILTERS and --start-variant pick the generalist of another protocol
+or recipe variant of that benchmark, and the supervised runs then use its network, from scratch too. "Self-supervised
+from the generalist" sees the user's noisy images only (R2R, what `carekit finetune` does with its defaults: the
+generalist's mean network, learning rate / 3, early stopping after 10 epochs without improvement; its validation
+passes are not counted in its time). Weights are saved when the training time passes each budget (minutes; data
+preparation and the saves are not counted) and evaluated afterwards. The best oracle-tuned classical baseline (true
+camera) is the reference line. Results: benchmarks/results/finetune_DATASET-100x40-f32.{json,md,png}; from another
+start, that start's tag (finetune_DATASET.* from the untagged 40 x 40-step generalist, and so on). Times are on
+whatever machine runs it (its load is recorded). Arms left out of --arms keep their
 earlier measurement in the results (each point records the load it ran under).
 """
 

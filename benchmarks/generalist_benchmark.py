@@ -11,13 +11,15 @@ offset 100, no blur) at 3 and 10 photons. Compared per image with the best of th
 (Gaussian, NLM, TV, GAT+NLM with the true camera; evaluate/baselines.py), the shipped in-domain HeLa model, and the
 shipped generalist (trained on the training images of every training dataset; its model folder in model-zoo/_work,
 as make_generalist.py leaves it before packaging; in a fresh clone the shipped zip, same weights).
-Models go to benchmarks/_work/generalist/; results to benchmarks/results/generalist.{json,md,png}. Another budget or
-network width (--epochs/--steps/--filters) is a separate protocol: its models, rows and results carry its tag
-(e.g. without-hela-8x40-f16, generalist-8x40-f16.md), so the default protocol's files stay as they are.
+Models go to benchmarks/_work/generalist/; results to benchmarks/results/generalist-100x40-f32.{json,md,png} for the
+recipe (100 x 40 steps, 32 filters). Every budget or network width (--epochs/--steps/--filters) is a protocol whose
+models, rows and results carry its tag (without-hela-100x40-f32, generalist-8x40-f16.md), except the recipe's
+protocol until it became 4000 steps, 40 x 40 steps with 32 filters: its files carry none (generalist.md,
+without-hela).
 A --variant changes one thing in the recipe or its training distribution (VARIANTS; several combine), to find what
 limits the generalist on unseen data; it is part of the tag too (without-bbbc007-sharp, generalist-sharp.md).
-Runs made before the recipe became depth 2 / 32 filters / 1600 steps carry the tags that say so (-8x40-f16-depth3),
-and those made before it left nuclei3d out carry -with-nuclei3d.
+Runs made before the recipe became depth 2 / 32 filters carry the tags that say so (-8x40-f16-depth3), and those
+made before it left nuclei3d out carry -with-nuclei3d.
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ PHOTONS = (3.0, 10.0)
 CAMERA = {"gain": 1.0, "read_noise": 2.0, "offset": 100.0}
 RECIPE = recipe()
 DEFAULT_PROTOCOL = (RECIPE.epochs, RECIPE.steps_per_epoch, RECIPE.unet_first)  # epochs, steps per epoch, U-Net filters
+UNTAGGED_PROTOCOL = (40, 40, 32)  # the recipe's protocol until it became 100 x 40 steps: its files carry no tag
+UNTAGGED_NAME = "{}x{}-f{}".format(*UNTAGGED_PROTOCOL)  # what that protocol's tag would be
 # name: (what it changes, TrainConfig fields, GeneralistSettings fields and "datasets": the ones to train on)
 VARIANTS = {
     "depth3": ("U-Net depth 3 instead of 2 (the first generalist's network)", {"unet_depth": 3}, {}),
@@ -74,14 +78,18 @@ VARIANTS = {
 
 def tag(epochs: int, steps: int, filters: int, variants: tuple[str, ...] = ()) -> str:
     """The file-name tag of a protocol and recipe variants (in VARIANTS order, whatever order they were given in):
-    empty for the default protocol and the recipe."""
-    protocol = "" if (epochs, steps, filters) == DEFAULT_PROTOCOL else f"-{epochs}x{steps}-f{filters}"
+    empty for the untagged protocol without variants."""
+    protocol = "" if (epochs, steps, filters) == UNTAGGED_PROTOCOL else f"-{epochs}x{steps}-f{filters}"
     return protocol + "".join(f"-{v}" for v in _in_order(variants))
 
 
 def _in_order(variants: tuple[str, ...]) -> tuple[str, ...]:
     """The variants once each, in VARIANTS order: the same variants name the same model however they were given."""
     return tuple(v for v in VARIANTS if v in variants)
+
+
+RECIPE_TAG = tag(*DEFAULT_PROTOCOL)
+RECIPE_RESULTS = RESULTS / f"generalist{RECIPE_TAG}.json"  # the recipe's leave-one-dataset-out results
 
 
 def variant_changes(variants: tuple[str, ...]) -> tuple[str, dict, dict]:
@@ -95,7 +103,7 @@ def variant_changes(variants: tuple[str, ...]) -> tuple[str, dict, dict]:
     return "; ".join(VARIANTS[name][0] for name in variants) or "nothing (the recipe)", config, settings
 
 
-def lodo_dir(left_out: str, protocol_tag: str = "") -> Path:
+def lodo_dir(left_out: str, protocol_tag: str = RECIPE_TAG) -> Path:
     return WORK / f"without-{left_out}{protocol_tag}"
 
 
@@ -137,7 +145,7 @@ def _central(image: np.ndarray, size: int) -> np.ndarray:
     return image[top:top + size, left:left + size]
 
 
-def models(left_out: str, protocol_tag: str = "") -> dict:
+def models(left_out: str, protocol_tag: str) -> dict:
     """The models compared on dataset `left_out`: never saw it (LODO), shipped generalist, shipped HeLa model."""
     from carekit.models import load_model
 

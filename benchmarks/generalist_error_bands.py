@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/generalist_error_bands.py [--models recipe bf16 gamma0.5-2-bf16 ...] [--datasets D ...]
 
 For each leave-one-dataset-out model of generalist_benchmark.py (named by its protocol/variant tag without the
-leading dash, e.g. bf16 for without-mahotas-bf16, or recipe for the default protocol; trained there first)
+leading dash, e.g. bf16 for without-mahotas-bf16, 40x40-f32 for the untagged without-mahotas, or recipe for the
+recipe's protocol, 100x40-f32; trained there first)
 and each held-out image at 3 and 10 photons: the restoration is scaled to the ground truth as the metric does
 (carekit.normalize.affine_fit to the 0.1/99.9-percentile-normalized truth), and its error is split
 
@@ -33,7 +34,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from generalist_benchmark import PHOTONS, RESULTS, lodo_dir, test_pairs  # noqa: E402
+from generalist_benchmark import PHOTONS, RECIPE_TAG, RESULTS, UNTAGGED_NAME, lodo_dir, test_pairs  # noqa: E402
 
 BANDS = {"background": (-np.inf, 0.02), "dim": (0.02, 0.06), "mid": (0.06, 0.15), "bright": (0.15, np.inf)}
 LOW_PASS_SIGMA = 8.0
@@ -130,15 +131,20 @@ def markdown(summary: list[dict]) -> str:
              "band (units of the truth's 99.9th percentile) the mean error after the metric's affine fit (bias) and "
              f"the band's share of the squared error, and the share left after a {LOW_PASS_SIGMA:g}-px Gaussian "
              "low-pass (error in the local intensity level); PSNR cap: what the truth's own noise (wavelet "
-             "estimate) leaves to a restoration that smooths it away. Model: generalist_benchmark.py's tag (recipe: "
-             "its default protocol).", "",
+             "estimate) leaves to a restoration that smooths it away. Model: generalist_benchmark.py's tag (the "
+             f"recipe: {RECIPE_TAG.lstrip('-')}).", "",
              f"| model tag | dataset | photons | PSNR | PSNR cap | low-frequency share | bias / share: {bands} |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
     for e in summary:
         cells = "; ".join(f"{_or_dash(e[f'{b}_bias'], '+.3f')} / {e[f'{b}_share']:.2f}" for b in BANDS)
-        lines.append(f"| {e['tag'].lstrip('-') or 'recipe'} | {e['dataset']} | {e['photons']:g} | {e['psnr']:.2f} | "
+        lines.append(f"| {_label(e['tag'])} | {e['dataset']} | {e['photons']:g} | {e['psnr']:.2f} | "
                      f"{_or_dash(e['psnr_cap'], '.1f')} | {e['low_frequency_share']:.2f} | {cells} |")
     return "\n".join(lines) + "\n"
+
+
+def _label(protocol_tag: str) -> str:
+    """A model's tag as the table shows it: the untagged protocol by its epochs, steps and filters."""
+    return protocol_tag.lstrip("-") or UNTAGGED_NAME
 
 
 def _or_dash(value: float | None, spec: str) -> str:
@@ -150,11 +156,13 @@ def main() -> None:
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--models", nargs="+", default=["recipe"],
-                        help="generalist_benchmark.py tags without the leading dash; recipe: the default protocol")
+                        help="generalist_benchmark.py tags without the leading dash; recipe: the recipe's "
+                        f"protocol; {UNTAGGED_NAME}: the untagged one")
     parser.add_argument("--datasets", nargs="+", choices=DATASETS, default=list(DATASETS))
     args = parser.parse_args()
     path = RESULTS / "lodo_error_bands.json"
-    rows = merged(measure(["" if m == "recipe" else f"-{m}" for m in args.models], args.datasets), path)
+    tags = [RECIPE_TAG if m == "recipe" else "" if m == UNTAGGED_NAME else f"-{m}" for m in args.models]
+    rows = merged(measure(tags, args.datasets), path)
     summary = summarize(rows)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "lodo_error_bands.json").write_text(json.dumps({"summary": summary, "rows": rows}, indent=2))

@@ -3,8 +3,8 @@ stay quiet where it wins?
 
     .venv/bin/python benchmarks/ood_generalist_benchmark.py [--datasets D ...]
 
-For each built-in dataset D: the generalist trained without D (generalist_benchmark.py's default protocol and
-recipe, benchmarks/_work/generalist/without-D; trained here first when missing), with the training statistics it
+For each built-in dataset D: the generalist trained without D (generalist_benchmark.py's recipe and its protocol,
+benchmarks/_work/generalist/without-D-100x40-f32; trained here first when missing), with the training statistics it
 recorded (carekit.domain: object scale, noise, bright-area fraction, and the predicted scale on its validation data),
 restores D's held-out images at 3 and 10 photons (generalist_benchmark.test_pairs: carekit's camera model, background
 1, read noise 2, offset 100) as a user would call it: restore() with its checks on and no rescaling. Per image: its

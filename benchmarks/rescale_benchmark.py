@@ -4,9 +4,10 @@ and by `rescale="auto"`, against no rescaling.
     .venv/bin/python benchmarks/rescale_benchmark.py
 
 Two cases, each at 3 and 10 photons with carekit's camera (background 1 photon, read noise 2, offset 100):
-- "left out": each leave-one-dataset-out generalist of generalist_benchmark.py (default protocol; trained there first
-  when a fresh clone lacks it) on the held-out images of the dataset it never saw, the same test pairs as that
-  benchmark (whose per-image best oracle-tuned baseline is quoted from benchmarks/results/generalist.json);
+- "left out": each leave-one-dataset-out generalist of generalist_benchmark.py (the recipe's protocol; trained there
+  first when a fresh clone lacks it) on the held-out images of the dataset it never saw, the same test pairs as that
+  benchmark (whose per-image best oracle-tuned baseline is quoted from its results,
+  benchmarks/results/generalist-100x40-f32.json);
 - "magnified": the shipped generalist on central crops of held-out images magnified 2, 3 and 4x (cubic) before the
   noise, i.e. objects larger than it was trained on. A magnified truth is smoother than a real one at that scale,
   so these gains are upper bounds.
@@ -25,8 +26,8 @@ from scipy import ndimage
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from generalist_benchmark import (DEFAULT_PROTOCOL, PHOTONS, RESULTS, SHIPPED, _central, lodo_dir,  # noqa: E402
-                                  test_pairs, train_all)
+from generalist_benchmark import (DEFAULT_PROTOCOL, PHOTONS, RECIPE_RESULTS, RESULTS, SHIPPED, _central,  # noqa: E402
+                                  lodo_dir, test_pairs, train_all)
 from precision_benchmark import machine  # noqa: E402
 
 FACTORS = (1.0, 1.5, 2.0, 3.0, 4.0, 6.0)
@@ -55,7 +56,7 @@ def left_out_rows() -> list[dict]:
 
     train_all(*DEFAULT_PROTOCOL[:2])  # no-op where the models exist
     baselines = {(r["dataset"], r["photons"], r["image"]): r["best_baseline_psnr"]
-                 for r in json.loads((RESULTS / "generalist.json").read_text())["rows"]}
+                 for r in json.loads(RECIPE_RESULTS.read_text())["rows"]}
     rows = []
     for name in DATASETS:
         runner = load_model(lodo_dir(name))
