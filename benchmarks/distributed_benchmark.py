@@ -185,12 +185,13 @@ def bounded_memory(work: Path, planes: int, size: int, memory_limit: str) -> dic
 
 
 def rescaled(work: Path, planes: int, size: int) -> dict:
-    """rescale='auto' on nuclei magnified 3x: in-process vs dask (1 worker x 2 threads, 512 px chunks), and the dask
-    run without rescaling."""
+    """rescale='auto' on nuclei magnified 3x (1024 px tiles repeated to `size`, a multiple of 1024): in-process vs
+    dask (1 worker x 2 threads, 512 px chunks), and the dask run without rescaling."""
     from scipy import ndimage
 
-    small = nuclei_like((planes, size // 3 + 1, size // 3 + 1), seed=4).astype(np.float32)
-    image = ndimage.zoom(small, (1, 3, 3), order=1)[:, :size, :size].astype(np.uint16)
+    small = nuclei_like((planes, 342, 342), seed=4).astype(np.float32)  # 12 nuclei each: as dense as in a cell
+    tile = ndimage.zoom(small, (1, 3, 3), order=1)[:, :1024, :1024].astype(np.uint16)
+    image = np.tile(tile, (1, size // 1024, size // 1024))
     source = open_source(write_ngff(work / "r.ome.zarr", image, "TYX", {}, (1, 512, 512)))
     runner = load_model(GENERALIST)
     restore(runner, image[0, :256, :256], progress=False, check_domain=False)
