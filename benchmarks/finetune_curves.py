@@ -18,8 +18,9 @@ passes are not counted in its time). Weights are saved when the training time pa
 preparation and the saves are not counted) and evaluated afterwards. The best oracle-tuned classical baseline (true
 camera) is the reference line. Results: benchmarks/results/finetune_DATASET-100x40-f32.{json,md,png}; from another
 start, that start's tag (finetune_DATASET.* from the untagged 40 x 40-step generalist, and so on). Times are on
-whatever machine runs it (its load is recorded). Arms left out of --arms keep their
-earlier measurement in the results (each point records the load it ran under).
+whatever machine runs it (its load is recorded). Arms left out of --arms keep their earlier measurement in the
+results (each point records the load it ran under); --scratch-from takes the from-scratch arm from another start's
+results instead (the recipe's curves carry finetune_DATASET's: same network and kind of machine).
 """
 
 from __future__ import annotations
@@ -179,7 +180,12 @@ def main() -> None:
                         "left-out generalist the runs start from")
     parser.add_argument("--start-variant", nargs="+", choices=tuple(VARIANTS), default=[],
                         help="the generalist_benchmark.py recipe variants of that generalist")
+    parser.add_argument("--scratch-from", metavar="STEM", help="take the from-scratch arm from these results in "
+                        "benchmarks/results (e.g. finetune_mahotas, from another start: that arm does not depend on "
+                        "the start) instead of running it; leave scratch out of --arms")
     args = parser.parse_args()
+    if args.scratch_from and "scratch" in args.arms:
+        parser.error("--scratch-from replaces the scratch arm: leave scratch out of --arms")
     from carekit.train.care import NETWORK_FIELDS
 
     epochs, steps, filters = args.start
@@ -199,9 +205,11 @@ def main() -> None:
     result["generalist_before_training"] = psnr_of(start_from, tests)
     stem = RESULTS / f"finetune_{args.dataset}{start_tag}"
     earlier = json.loads(stem.with_suffix(".json").read_text()) if stem.with_suffix(".json").exists() else {}
-    if earlier:
-        result["runs"] = {name: [{**point, "psnr": {float(p): v for p, v in point["psnr"].items()}} for point in points]
-                          for name, points in earlier["runs"].items()}  # JSON made the photon keys strings
+    result["runs"] = _read_runs(earlier.get("runs", {}))
+    if args.scratch_from:
+        carried = json.loads((RESULTS / f"{args.scratch_from}.json").read_text())["runs"]
+        result["runs"][ARMS["scratch"]] = _read_runs(carried)[ARMS["scratch"]]
+        result["scratch_from"] = args.scratch_from
     for arm in args.arms:
         name, folder = ARMS[arm], WORK / (ARMS[arm].replace(" ", "_") + start_tag)
         saved = (selfsup_training(lows, start_from, budgets, folder) if arm == "selfsup" else
@@ -218,6 +226,12 @@ def main() -> None:
     figure(result, stem.with_suffix(".png"))
 
 
+def _read_runs(runs: dict) -> dict:
+    """Runs read back from JSON, with their photon keys numbers again."""
+    return {name: [{**point, "psnr": {float(p): v for p, v in point["psnr"].items()}} for point in points]
+            for name, points in runs.items()}
+
+
 def markdown(result: dict) -> str:
     lines = [f"# PSNR vs training time on a left-out dataset ({result['dataset']})", "",
              f"{_machines(result)}; {_sharing(result)} (load average {result['load_average_start'][0]:.1f} at the "
@@ -226,7 +240,9 @@ def markdown(result: dict) -> str:
              "at 3 and 10 photons; self-supervised: their noisy images only (R2R). PSNR (dB) on the dataset's held-out "
              f"images. The generalist start ({_start(result)}) never saw this dataset; the supervised runs use its "
              "network, from scratch too. Arms measured in an earlier run keep their "
-             "numbers (the results' JSON records the load under each point).", "",
+             "numbers (the results' JSON records the load under each point)"
+             + (f"; from scratch is carried over from {result['scratch_from']}.md (it does not depend on the start)"
+                if result.get("scratch_from") else "") + ".", "",
              "| run | minutes | steps | PSNR 3 photons | PSNR 10 photons |", "| --- | --- | --- | --- | --- |",
              f"| best classical baseline | - | - | {result['best_baseline'][3.0]:.2f} | "
              f"{result['best_baseline'][10.0]:.2f} |",

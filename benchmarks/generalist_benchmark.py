@@ -1,6 +1,6 @@
 """Leave-one-dataset-out benchmark of the generalist denoiser.
 
-    .venv/bin/python benchmarks/generalist_benchmark.py [--epochs 40] [--steps 40] [--filters 32] [--variant V ...]
+    .venv/bin/python benchmarks/generalist_benchmark.py [--epochs 100] [--steps 40] [--filters 32] [--variant V ...]
                                                         [--stage train|evaluate|all] [--datasets D ...]
 
 For each built-in dataset D (hela, nuclei3d, bbbc007, mahotas): a generalist model is trained on the training images

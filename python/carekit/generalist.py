@@ -57,6 +57,7 @@ def recipe(epochs: int = 100, steps_per_epoch: int = 40, seed: int = 0) -> Train
     320 steps and 2.5 / 1.5 dB at 1600 (benchmarks/results/generalist_ablation_bbbc007.md); with HeLa left out it
     lost 0.7 / 0.7 dB, with mahotas -1.0 / +1.1 (generalist-with-nuclei3d.md vs generalist-depth3-with-nuclei3d.md).
     It costs less per step on a CPU. 4000 steps instead of 1600 gained 0.27 dB on average over the left-out datasets
-    (bf16, 6 paired cases; generalist-100x40-f32-bf16.md vs generalist-bf16.md) and 0.28 with nuclei3d in training."""
+    (bf16, 6 paired cases; generalist-100x40-f32-bf16.md vs generalist-bf16.md), 0.29 with nuclei3d in training and
+    0.27 in fp32 over all 8 (generalist-100x40-f32.md vs generalist.md)."""
     return TrainConfig(probabilistic=True, unet_depth=2, unet_first=32, patch_size=(64, 64), patches_per_image=16,
                        batch_size=16, epochs=epochs, steps_per_epoch=steps_per_epoch, seed=seed, precision="fp32")
