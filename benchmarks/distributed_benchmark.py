@@ -6,8 +6,9 @@ Runs on a fresh clone from model-zoo/care-hela-nuclei-denoising.zip (2D); the 3D
 train a tiny network for a few steps first. Measures: max |dask - in-memory| (2D, 3D probabilistic); overhead of the
 dask path vs in-process restore on the same cores; time per chunk and total with 1 and 2 single-thread workers and
 the efficiency projected for N workers; peak RSS per worker on a dataset several times a worker's --memory-limit;
-rescale="auto" with the shipped generalist (model-zoo/care-generalist-nuclei-denoising.zip) on nuclei 3x larger
-than its training scale: max |dask - in-memory| and time against in-process and against the dask run without it.
+rescale="auto" with the shipped generalist (model-zoo/care-generalist-nuclei-denoising.zip) on synthetic nuclei
+magnified 3x (the factor 'auto' picks is recorded): max |dask - in-memory| and time against in-process and against
+the dask run without it.
 Results: benchmarks/results/distributed.json and distributed.md.
 """
 
