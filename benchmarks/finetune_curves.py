@@ -181,8 +181,8 @@ def main() -> None:
     parser.add_argument("--start-variant", nargs="+", choices=tuple(VARIANTS), default=[],
                         help="the generalist_benchmark.py recipe variants of that generalist")
     parser.add_argument("--scratch-from", metavar="STEM", help="take the from-scratch arm from these results in "
-                        "benchmarks/results (e.g. finetune_mahotas, from another start: that arm does not depend on "
-                        "the start) instead of running it; leave scratch out of --arms")
+                        "benchmarks/results (e.g. finetune_mahotas, from another start of the same network: that arm "
+                        "does not use the start's weights) instead of running it; leave scratch out of --arms")
     args = parser.parse_args()
     if args.scratch_from and "scratch" in args.arms:
         parser.error("--scratch-from replaces the scratch arm: leave scratch out of --arms")
@@ -193,6 +193,8 @@ def main() -> None:
     start_tag = tag(epochs, steps, filters, variants)
     network = {key: value for key, value in {"unet_first": filters, **variant_changes(variants)[1]}.items()
                if key in NETWORK_FIELDS}  # a variant's seed or learning rate is the start's, not the fine-tuning's
+    carried = _carried_scratch(parser, args.scratch_from, args.dataset, network, args.budgets) if args.scratch_from \
+        else None
     start_from = lodo_dir(args.dataset, start_tag)
     train_all(epochs, steps, [args.dataset], filters, variants)  # no-op when trained already
     lows, highs, tests = user_pairs(args.dataset)
@@ -206,10 +208,10 @@ def main() -> None:
     stem = RESULTS / f"finetune_{args.dataset}{start_tag}"
     earlier = json.loads(stem.with_suffix(".json").read_text()) if stem.with_suffix(".json").exists() else {}
     result["runs"] = _read_runs(earlier.get("runs", {}))
-    if args.scratch_from:
-        carried = json.loads((RESULTS / f"{args.scratch_from}.json").read_text())["runs"]
-        result["runs"][ARMS["scratch"]] = _read_runs(carried)[ARMS["scratch"]]
-        result["scratch_from"] = args.scratch_from
+    if earlier.get("scratch_from") and "scratch" not in args.arms:
+        result["scratch_from"] = earlier["scratch_from"]  # the carried arm stays, and so does where it came from
+    if carried:
+        result["runs"][ARMS["scratch"]], result["scratch_from"] = carried, args.scratch_from
     for arm in args.arms:
         name, folder = ARMS[arm], WORK / (ARMS[arm].replace(" ", "_") + start_tag)
         saved = (selfsup_training(lows, start_from, budgets, folder) if arm == "selfsup" else
@@ -224,6 +226,21 @@ def main() -> None:
     stem.with_suffix(".json").write_text(json.dumps(result, indent=2))
     stem.with_suffix(".md").write_text(markdown(result))
     figure(result, stem.with_suffix(".png"))
+
+
+def _carried_scratch(parser, stem: str, dataset: str, network: dict, budgets: list) -> list:
+    """The from-scratch arm of the results `stem`, refused before any work unless they exist and are of the same
+    dataset, network and budgets."""
+    path = RESULTS / f"{Path(stem).name.removesuffix('.json')}.json"
+    if not path.exists():
+        parser.error(f"--scratch-from {stem}: {path} not found")
+    other = json.loads(path.read_text())
+    if ARMS["scratch"] not in other["runs"]:
+        parser.error(f"--scratch-from {stem}: {path.name} has no from-scratch arm")
+    mine, theirs = (dataset, network, list(budgets)), (other["dataset"], other["start"]["network"], other["budgets_min"])
+    if mine != theirs:
+        parser.error(f"--scratch-from {stem}: its dataset, network and budgets {theirs} differ from this run's {mine}")
+    return _read_runs({ARMS["scratch"]: other["runs"][ARMS["scratch"]]})[ARMS["scratch"]]
 
 
 def _read_runs(runs: dict) -> dict:
@@ -241,8 +258,8 @@ def markdown(result: dict) -> str:
              f"images. The generalist start ({_start(result)}) never saw this dataset; the supervised runs use its "
              "network, from scratch too. Arms measured in an earlier run keep their "
              "numbers (the results' JSON records the load under each point)"
-             + (f"; from scratch is carried over from {result['scratch_from']}.md (it does not depend on the start)"
-                if result.get("scratch_from") else "") + ".", "",
+             + (f"; from scratch is carried over from {result['scratch_from']}.md (the same dataset, network and "
+                "budgets; it does not use the start's weights)" if result.get("scratch_from") else "") + ".", "",
              "| run | minutes | steps | PSNR 3 photons | PSNR 10 photons |", "| --- | --- | --- | --- | --- |",
              f"| best classical baseline | - | - | {result['best_baseline'][3.0]:.2f} | "
              f"{result['best_baseline'][10.0]:.2f} |",

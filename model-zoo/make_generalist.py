@@ -8,7 +8,8 @@ dataset, each a random crop at a random zoom (0.5-2x), Gaussian blur (sigma 0-1.
 photon level (1-50, log-uniform), background (0-5 photons) and read noise (0.5-5); seed 0; fp32. Order:
 `--stage train`, then benchmarks/generalist_benchmark.py (which also scores this model on every dataset's held-out
 images), then `--stage package`: the package README carries those held-out metrics and the leave-one-dataset-out
-protocol and numbers of the recipe's run of that benchmark, benchmarks/results/generalist-100x40-f32.json."""
+protocol and numbers of that benchmark's run of the protocol the model was trained with (the recipe's:
+benchmarks/results/generalist-100x40-f32.json)."""
 
 from __future__ import annotations
 
@@ -22,25 +23,33 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "benchmarks"))
-from generalist_benchmark import RECIPE_RESULTS as LODO  # noqa: E402
+from generalist_benchmark import RESULTS, tag  # noqa: E402
 
 NAME = "care-generalist-nuclei-denoising"
 SHIPPED = "shipped generalist"  # its name in the benchmark's results (generalist_benchmark.models)
 
 
-def held_out_rows() -> list[dict]:
+def lodo_results(model_dir: Path) -> tuple[Path, dict]:
+    """Where benchmarks/generalist_benchmark.py writes the results of the protocol the model in `model_dir` was
+    trained with, and its training settings."""
+    train = json.loads((model_dir / "carekit.json").read_text())["train"]
+    return RESULTS / f"generalist{tag(train['epochs'], train['steps_per_epoch'], train['unet_first'])}.json", train
+
+
+def held_out_rows(lodo: Path, epochs: int, steps: int) -> list[dict]:
     """Per dataset and photon level: the shipped model's mean raw / CARE scores and the best oracle-tuned baseline
-    on the held-out images, as benchmarks/generalist_benchmark.py measured them (its model folder)."""
+    on the held-out images, as benchmarks/generalist_benchmark.py measured them (its model folder), in `lodo`."""
     from carekit.errors import InputError
 
-    if not LODO.exists():
-        raise InputError(f"{LODO} is missing: run benchmarks/generalist_benchmark.py after training")
-    benchmark = json.loads(LODO.read_text())
+    if not lodo.exists():
+        raise InputError(f"{lodo} is missing: run benchmarks/generalist_benchmark.py --epochs {epochs} --steps "
+                         f"{steps} after training")
+    benchmark = json.loads(lodo.read_text())
     rows = []
     for entry in benchmark["summary"]:
         group = [r for r in benchmark["rows"] if (r["dataset"], r["photons"]) == (entry["dataset"], entry["photons"])]
         if SHIPPED not in group[0]["model_scores"]:
-            raise InputError(f"{LODO} has no results for the shipped model: run the benchmark after training it")
+            raise InputError(f"{lodo} has no results for the shipped model: run the benchmark after training it")
         rows.append({"name": f"{entry['dataset']}, {entry['photons']:g} photons ({len(group)} held-out)",
                      "raw": _mean([r["raw_scores"] for r in group]),
                      "care": _mean([r["model_scores"][SHIPPED] for r in group]),
@@ -62,12 +71,12 @@ def _small_sample(model_dir: Path) -> np.ndarray:
     return data[top:top + 160, left:left + 160]
 
 
-def notes(rows: list[dict]) -> list[str]:
+def notes(rows: list[dict], lodo: Path) -> list[str]:
     lines = ["", "Best classical baseline on the same images (per image the best of Gaussian, NLM, TV and GAT+NLM, "
              "oracle-tuned on the ground truth): " + "; ".join(f"{r['name'].split(' (')[0]} {r['best_baseline_psnr']:.2f}"
                                                                for r in rows) + " dB PSNR.", ""]
-    if LODO.exists():
-        lodo = json.loads(LODO.read_text())
+    if lodo.exists():
+        lodo = json.loads(lodo.read_text())
         lines += ["Leave-one-dataset-out protocol (benchmarks/generalist_benchmark.py): the same recipe trained "
                   f"{lodo['protocol']['epochs']} x {lodo['protocol']['steps_per_epoch']} steps without dataset D, "
                   "tested on D's held-out images (camera: background 1 photon, read noise 2, offset 100). nuclei3d "
@@ -99,8 +108,9 @@ def main() -> None:
         train_generalist(model_dir, recipe(args.epochs, args.steps), progress=False)
     if args.stage == "train":
         return
-    rows = held_out_rows()
-    evaluation = {"rows": rows, "notes": notes(rows)}
+    lodo, train = lodo_results(model_dir)
+    rows = held_out_rows(lodo, train["epochs"], train["steps_per_epoch"])
+    evaluation = {"rows": rows, "notes": notes(rows, lodo)}
     result = build_package(
         model_dir, HERE / f"{NAME}.zip", name="CARE generalist nuclei denoising",
         description="A starting model for denoising 2D fluorescence images of nuclei from many microscopes: "

@@ -77,10 +77,15 @@ def check_output(plan: OutputPlan, overwrite: bool) -> bool:
                          "another --out")
     recorded = {"ngff": "0.4", **(state.get("source") or {})}  # runs before "ngff" was recorded wrote 0.4
     if recorded != plan.source:
-        differ = "; ".join(f"{key}: {recorded.get(key)} there, {plan.source.get(key)} now"
-                           for key in sorted(set(recorded) | set(plan.source)) if recorded.get(key) != plan.source.get(key))
+        differ = "; ".join(f"{key}: {recorded.get(key, 'not recorded')} there, {plan.source.get(key, 'not given')} "
+                           "now" for key in sorted(set(recorded) | set(plan.source))
+                           if recorded.get(key) != plan.source.get(key))
         raise InputError(f"{path} already exists and is not an unfinished restoration of this input with this "
                          f"model and settings ({differ}); give --overwrite to replace it, or another --out")
+    chunks = tuple(zarr.open_group(str(path), mode="r")[plan.array_path(plan.images[0])].chunks)
+    if chunks != tuple(plan.chunks):  # its finished-chunk markers name chunks of another grid
+        raise InputError(f"{path} is an unfinished restoration in chunks of {chunks}, this run's are {plan.chunks}; "
+                         "give --overwrite to replace it, or another --out")
     return True
 
 

@@ -2,6 +2,7 @@
 restore(rescale=...), for a fixed factor and for 'auto', a plane without intensity range included (restored as it
 is, in memory too); and where rescaling does not apply it is refused in restore's words."""
 
+import dataclasses
 import json
 import shutil
 import warnings
@@ -15,8 +16,9 @@ from carekit.cli import main
 from carekit.errors import InputError
 from carekit.models import load_model
 from carekit.ngff import open_source
+from carekit.ngff_write import check_output
 from carekit.predict import restore
-from carekit.predict.distributed import restore_large
+from carekit.predict.distributed import plan_large, restore_large
 from carekit.predict.domain_check import OutOfRangeWarning
 from carekit.predict.percentiles import EXACT_BYTES
 from carekit.predict.rescale import rescale_factor
@@ -46,7 +48,7 @@ def test_downscaled_source_reads_any_region_as_the_whole_image_downscaled(tmp_pa
 
 
 # 2.5: an OME-Zarr, 3 x 3 chunks of 200 px (at least 2.5 x (halo 24 + 12) wide: kept), the middle one reading
-# downsampled pixels 19-192 of 0-199; auto: a plain Zarr with X before Y and T last, and exact_bytes=1 (percentiles
+# downsampled rows 40-192 of 192 and columns 40-198 of 200 (both edges inside); auto: a plain Zarr with X before Y and T last, and exact_bytes=1 (percentiles
 # from the histograms: the downsampled planes' within one of 65,536 bins)
 @pytest.mark.parametrize("rescale, axes, exact_bytes, tolerance", [(2.5, "TYX", EXACT_BYTES, 1e-5),
                                                                    ("auto", "XYT", 1, 1e-4)])
@@ -98,3 +100,19 @@ def test_rescale_on_the_large_data_path_from_the_cli_and_its_refusals(tmp_path, 
                  "--rescale", "2", "--workers", "1", "--quiet"]) == 0  # the CLI passes it on
     assert zarr.open_group(str(tmp_path / "c.ome.zarr"), mode="r").attrs["carekit"]["source"]["rescale"] == 2
     assert not (tmp_path / "a.ome.zarr").exists() and not (tmp_path / "b.ome.zarr").exists()
+
+
+def test_an_unfinished_output_is_resumed_only_with_the_same_factor_and_grid(tmp_path, client):
+    source = open_source(write_ngff(tmp_path / "in.ome.zarr", nuclei_like((1, 128, 128)), "TYX", {}, (1, 64, 64)))
+    out = tmp_path / "out.ome.zarr"
+    restore_large(client, HELA_MODEL, source, out, progress=False, rescale=2)
+    root = zarr.open_group(str(out), mode="r+")
+    root.attrs["carekit"] = {**root.attrs["carekit"], "complete": False}  # as a run stopped before its end
+    job = plan_large(HELA_MODEL, source, out, rescale=2)
+    assert check_output(job.plan, overwrite=False)  # resumed
+    with pytest.raises(InputError, match=r"rescale: 2\.0 there, 3\.0 now"):
+        check_output(plan_large(HELA_MODEL, source, out, rescale=3).plan, overwrite=False)
+    with pytest.raises(InputError, match=r"rescale: 2\.0 there, not given now"):
+        check_output(plan_large(HELA_MODEL, source, out).plan, overwrite=False)
+    with pytest.raises(InputError, match="unfinished restoration in chunks of"):
+        check_output(dataclasses.replace(job.plan, chunks=(1, 32, 32)), overwrite=False)

@@ -101,7 +101,8 @@ class ChunkTask:
 def run_chunk(ref: ModelRef, source: ArraySource, plan: OutputPlan, task: ChunkTask,
               tile: tuple[int, ...] | None = None) -> tuple[float, np.ndarray | None]:
     """Restore and write one chunk; returns the seconds it took (reading, network, writing) and the histogram of
-    its predicted uncertainty (large_checks.summarize)."""
+    its predicted uncertainty (large_checks.summarize; None for a rescaled chunk, whose uncertainty is in other
+    units)."""
     start = time.perf_counter()
     runner = cached_model(ref)
     layout = layout_of(runner.spec)
