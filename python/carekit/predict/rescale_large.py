@@ -26,9 +26,9 @@ from ..normalize import normalize_range
 from ..resample import SPLINE_MARGIN, downscale_region, downscale_span, input_span, resize_region, shrunk_shape
 from .domain_check import MAX_SIDE
 from .large_checks import central
+from .layouts import chunk_tile
 from .percentiles import plane_regions
 from .rescale import AUTO, parse_rescale, rescale_factor, units_map
-from .layouts import chunk_tile
 from .restore import DEFAULT_TILE, restore_normalized
 
 
@@ -115,12 +115,11 @@ def restore_rescaled_plane(runner: ModelRunner, small: np.ndarray, levels: tuple
         return full_plane()
     gain, offset = mapping
     tile = tuple(tile or chunk_tile(small.shape, DEFAULT_TILE[2]))
-    outputs = restore_normalized(runner, normalize_range(small, lo, hi, spec.eps), tile)
+    mean, scale, disagreement = restore_normalized(runner, normalize_range(small, lo, hi, spec.eps), tile)
 
     def back(image: np.ndarray, order: int) -> np.ndarray:
         return resize_region(image, origin, shapes[0], shapes[1], core, order)
 
-    mean, scale, disagreement = outputs
     results = {"restored": back(mean, 3) * gain + offset}
     if scale is not None:
         results["scale"] = back(scale, 1) * gain
