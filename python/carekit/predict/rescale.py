@@ -83,3 +83,13 @@ def units_map(small_levels: tuple, full_levels: tuple, eps: float) -> tuple[floa
     if min(hi - lo, full_hi - full_lo) < DEGENERATE_RANGE_EPS * eps:
         return None
     return (hi - lo + eps) / (full_hi - full_lo + eps), (lo - full_lo) / (full_hi - full_lo + eps)
+
+
+def back_to_full_size(outputs: tuple, mapping: tuple[float, float], resize_to) -> tuple:
+    """(mean, scale, disagreement) restored from a downsampled plane, upsampled by `resize_to(image, order)` (cubic
+    for the mean; linear for the scale and disagreement, which must stay in their range) and put into the units of
+    the full-size plane's normalization by `mapping` (units_map's gain and offset; the disagreement has no units)."""
+    mean, scale, disagreement = outputs
+    gain, offset = mapping
+    return (resize_to(mean, 3) * gain + offset, None if scale is None else resize_to(scale, 1) * gain,
+            None if disagreement is None else resize_to(disagreement, 1))

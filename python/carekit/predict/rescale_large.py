@@ -28,7 +28,7 @@ from .domain_check import MAX_SIDE
 from .large_checks import central
 from .layouts import chunk_tile
 from .percentiles import plane_regions
-from .rescale import AUTO, parse_rescale, rescale_factor, units_map
+from .rescale import AUTO, back_to_full_size, parse_rescale, rescale_factor, units_map
 from .restore import DEFAULT_TILE, restore_normalized
 
 
@@ -113,16 +113,9 @@ def restore_rescaled_plane(runner: ModelRunner, small: np.ndarray, levels: tuple
     mapping = units_map((lo, hi), (full_lo, full_hi), spec.eps)
     if mapping is None:
         return full_plane()
-    gain, offset = mapping
     tile = tuple(tile or chunk_tile(small.shape, DEFAULT_TILE[2]))
-    mean, scale, disagreement = restore_normalized(runner, normalize_range(small, lo, hi, spec.eps), tile)
-
-    def back(image: np.ndarray, order: int) -> np.ndarray:
-        return resize_region(image, origin, shapes[0], shapes[1], core, order)
-
-    results = {"restored": back(mean, 3) * gain + offset}
-    if scale is not None:
-        results["scale"] = back(scale, 1) * gain
-    if disagreement is not None:
-        results["disagreement"] = back(disagreement, 1)
-    return {name: image.astype(np.float32) for name, image in results.items()}
+    outputs = restore_normalized(runner, normalize_range(small, lo, hi, spec.eps), tile)
+    upsampled = back_to_full_size(outputs, mapping, lambda image, order: resize_region(image, origin, shapes[0],
+                                                                                       shapes[1], core, order))
+    return {name: image.astype(np.float32) for name, image in zip(("restored", "scale", "disagreement"), upsampled)
+            if image is not None}

@@ -22,7 +22,7 @@ from ..tiling import iter_planes, n_tiles, tile_grid, tiled_apply
 from .domain_check import warn_input, warn_uncertainty
 from .projection import project
 from .isotropic import check_factor, restore_isotropic, upsample_z
-from .rescale import parse_rescale, refuse_unless_rescalable, rescale_factor, units_map
+from .rescale import back_to_full_size, parse_rescale, refuse_unless_rescalable, rescale_factor, units_map
 
 DEFAULT_TILE = {2: (1024, 1024), 3: (32, 128, 128)}
 
@@ -207,11 +207,9 @@ def _restore_downscaled(runner: ModelRunner, plane: np.ndarray, factor: float, t
     if mapping is None:  # no units to map: restore it as it is
         return restore_normalized(runner, normalize_percentile(plane, spec.pmin, spec.pmax, spec.eps,
                                                                warn_as="input image"), tile, on_tile)
-    gain, offset = mapping
-    mean, scale, disagreement = restore_normalized(runner, normalize_range(small, lo, hi, spec.eps), tile, on_tile)
-    mean = resize(mean, plane.shape, order=3) * gain + offset
-    scale = None if scale is None else resize(scale, plane.shape, order=1) * gain
-    disagreement = None if disagreement is None else resize(disagreement, plane.shape, order=1)
+    outputs = restore_normalized(runner, normalize_range(small, lo, hi, spec.eps), tile, on_tile)
+    mean, scale, disagreement = back_to_full_size(outputs, mapping, lambda image, order: resize(image, plane.shape,
+                                                                                               order))
     return mean.astype(np.float32), None if scale is None else scale.astype(np.float32), disagreement
 
 
