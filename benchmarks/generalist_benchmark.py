@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from carekit.generalist import DATASETS, TRAINING_DATASETS, recipe
+from carekit.generalist import DATASETS, TRAINING_DATASETS, UNSEEN_DATASETS, recipe
 from precision_benchmark import machine
 
 HERE = Path(__file__).resolve().parent
@@ -70,6 +70,8 @@ VARIANTS = {
                       "nuclei beside bright ones, as in mahotas)", {}, {"object_gain": (0.05, 1.0)}),
     "with-nuclei3d": ("nuclei3d's raw confocal planes in training too (the recipe until its noisy reference was "
                       "found)", {}, {"datasets": DATASETS}),
+    "with-gowt1": ("gowt1's training frames in training too (a fourth real dataset, large textured nuclei; "
+                   "carekit.generalist.UNSEEN_DATASETS)", {}, {"datasets": TRAINING_DATASETS + UNSEEN_DATASETS}),
     "seed1": ("nothing but the seeds (training data and network): the run-to-run spread", {"seed": 1}, {"seed": 1}),
     "bf16": ("bfloat16 mixed precision instead of fp32 (needs a CPU with AVX512_BF16 or AMX; about 1.9x faster there)",
              {"precision": "bf16"}, {}),

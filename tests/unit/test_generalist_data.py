@@ -121,7 +121,17 @@ def test_training_data_leaves_out_one_of_the_datasets_it_trains_on():
     assert len(lows) == len(highs) == 4
     _, _, info = training_data("nuclei3d", settings, datasets=("nuclei3d", "bbbc007"))
     assert info["datasets"] == ["bbbc007"]
+    _, _, info = training_data("hela", settings, datasets=("hela", "gowt1"))  # the unseen set, in a variant only
+    assert info["datasets"] == ["gowt1"]
     with pytest.raises(InputError, match="unknown dataset 'cells'"):
         training_data(None, settings, datasets=("hela", "cells"))
     with pytest.raises(InputError, match="no dataset is left"):
         training_data("hela", settings, datasets=("hela",))
+
+
+def test_the_unseen_dataset_has_held_out_frames_and_is_not_trained_on():
+    from carekit.generalist import DATASETS, TRAINING_DATASETS, UNSEEN_DATASETS, splits
+
+    assert not set(UNSEEN_DATASETS) & set(DATASETS + TRAINING_DATASETS)
+    train, test = splits(["gowt1"])["gowt1"]
+    assert len(train) == 26 and len(test) == 4 and test[0].shape == (511, 511)

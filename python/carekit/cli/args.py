@@ -8,8 +8,16 @@ import typing
 from pydantic import BaseModel
 
 from ..config import SynthConfig
+from ..data.builtin import DATASETS as BUILTIN_DATASETS
 from ..precision import CHOICES as PRECISIONS
 from ..synth.structures import STRUCTURE_KINDS
+
+
+def builtin_names() -> str:
+    """The built-in image sets for a help text: 2D ones, then those that are 2D planes or a 3D stack."""
+    flat = [name for name, d in BUILTIN_DATASETS.items() if "Z" not in d.axes]
+    stacks = [name for name, d in BUILTIN_DATASETS.items() if "Z" in d.axes]
+    return f"{', '.join(flat)} (2D) or {', '.join(stacks)} (2D planes / 3D)"
 
 
 def default(model: type[BaseModel], field: str):
@@ -57,7 +65,7 @@ def add_source_args(parser: argparse.ArgumentParser, pairs: bool, required: bool
     if pairs:
         source.add_argument("--pairs", nargs=2, metavar=("LOW_DIR", "HIGH_DIR"),
                             help="registered low/high-SNR TIFFs with matching file names")
-    source.add_argument("--builtin", metavar="NAME", help="built-in real high-SNR images: hela, bbbc007, mahotas (2D) or nuclei3d (2D planes / 3D)")
+    source.add_argument("--builtin", metavar="NAME", help=f"built-in real high-SNR images: {builtin_names()}")
     source.add_argument("--clean", metavar="DIR", help="folder of your own high-SNR TIFFs to degrade semi-synthetically")
     source.add_argument("--synthetic", choices=STRUCTURE_KINDS, help="fully synthetic ground truth")
     group.add_argument("--n-images", type=int, default=8, help="number of synthetic images (default 8)")

@@ -21,7 +21,7 @@ from ..errors import InputError
 from . import noise
 
 # held-out images per built-in dataset (never used for training by the generalist or the benchmarks)
-TEST_PICKS = {"hela": [16, 17, 18, 19], "nuclei3d": [2, 5, 9, 12], "bbbc007": [1, 5, 9, 13]}
+TEST_PICKS = {"hela": [16, 17, 18, 19], "nuclei3d": [2, 5, 9, 12], "bbbc007": [1, 5, 9, 13], "gowt1": [3, 11, 19, 27]}
 
 
 @dataclass(frozen=True)
