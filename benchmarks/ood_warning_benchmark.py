@@ -84,8 +84,10 @@ def model_reference(record) -> dict:
 
 
 def evaluate_image(runner, low, high, pixel_size, camera) -> tuple[dict, object]:
-    """(the image's row, the restoration it scored)."""
+    """(the image's row, the restoration it scored): the out-of-range warnings restore() gave, and the comparison
+    with classical denoising estimated without the truth (evaluate.classical_check, what `carekit predict` runs)."""
     from carekit.evaluate.baselines import run_baselines
+    from carekit.evaluate.classical_check import compare_with_classical
     from carekit.evaluate.metrics import score
     from carekit.io import Image
     from carekit.predict import restore
@@ -98,28 +100,48 @@ def evaluate_image(runner, low, high, pixel_size, camera) -> tuple[dict, object]
     baselines = {k: score(high, v).psnr for k, v in run_baselines(low, high, camera=camera).items()}
     best = max(baselines, key=baselines.get)
     care = score(high, restoration.image).psnr
+    check = compare_with_classical(runner, low, "YX")
     return {"care_psnr": round(care, 2), "best_baseline": best, "baseline_psnr": round(baselines[best], 2),
-            "lost": care < baselines[best], "warned": bool(messages), "warnings": messages}, restoration
+            "lost": care < baselines[best], "warned": bool(messages), "warnings": messages,
+            "classical_check": {"warned": check.model_is_worse, "difference": check.difference,
+                                "classical": check.classical, "model_error": check.model_error,
+                                "classical_error": check.classical_error,
+                                "noise_variance": check.noise_variance}}, restoration
 
 
 def _rounded(value):
     return [round(v, 3) for v in value] if isinstance(value, list) else value
 
 
+def confusion(rows: list[dict], warned, label: str) -> list[str]:
+    """The confusion table (warned(row) x lost) as markdown lines, its first column headed `label`."""
+    cells = {(w, l): sum(bool(warned(r)) == w and r["lost"] == l for r in rows) for w in (True, False)
+             for l in (True, False)}
+    return [f"| {label} | model loses to the best baseline | model wins |", "| --- | --- | --- |",
+            f"| warned | {cells[True, True]} | {cells[True, False]} |",
+            f"| not warned | {cells[False, True]} | {cells[False, False]} |"]
+
+
 def markdown(rows: list[dict], title: str, models: str) -> str:
-    """The confusion table (warned x lost) and one line per image, under `title` and the `models` paragraph."""
-    cells = {(w, l): sum(r["warned"] == w and r["lost"] == l for r in rows) for w in (True, False) for l in (True, False)}
-    lines = [f"# {title}", "", models, "",
-             "| images | model loses to the best baseline | model wins |", "| --- | --- | --- |",
-             f"| warned | {cells[True, True]} | {cells[True, False]} |",
-             f"| not warned | {cells[False, True]} | {cells[False, False]} |", "",
-             "| dataset | photons | image | CARE PSNR | best baseline | its PSNR | lost | warned | why |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    """The confusion tables (warned x lost: the out-of-range warnings, the comparison with classical denoising,
+    either) and one line per image, under `title` and the `models` paragraph."""
+    lines = [f"# {title}", "", models, "", *confusion(rows, lambda r: r["warned"], "out-of-range warnings"), "",
+             *confusion(rows, lambda r: r["classical_check"]["warned"], "classical denoising estimated better"), "",
+             *confusion(rows, lambda r: r["warned"] or r["classical_check"]["warned"], "either"), "",
+             "True margin: the model's PSNR minus the best oracle-tuned baseline's, against the truth. Estimated: the "
+             "model's squared error minus the best classical denoiser's, estimated without the truth "
+             "(evaluate.classical_check), over the input's noise variance (positive: the model is behind).", "",
+             "| dataset | photons | image | CARE PSNR | best baseline | its PSNR | true margin | estimated difference | "
+             "lost | warned | why |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
         why = "; ".join(m.split(": ", 1)[-1].split("; the restoration")[0] for m in r["warnings"])
+        check = r["classical_check"]
+        estimated = f"{check['difference']:+.2%}"
+        warned = [name for name, fired in (("range", r["warned"]), ("classical", check["warned"])) if fired]
         lines.append(f"| {r['dataset']} | {r['photons']:g} | {r['image']} | {r['care_psnr']:.2f} | "
-                     f"{r['best_baseline']} | {r['baseline_psnr']:.2f} | {'yes' if r['lost'] else 'no'} | "
-                     f"{'yes' if r['warned'] else 'no'} | {why} |")
+                     f"{r['best_baseline']} | {r['baseline_psnr']:.2f} | {r['care_psnr'] - r['baseline_psnr']:+.2f} | "
+                     f"{estimated} ({'behind' if check['warned'] else 'ahead'}) | {'yes' if r['lost'] else 'no'} | "
+                     f"{', '.join(warned) or 'no'} | {why} |")
     return "\n".join(lines) + "\n"
 
 

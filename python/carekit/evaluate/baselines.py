@@ -30,8 +30,12 @@ def _best(candidates: list[np.ndarray], gt: np.ndarray | None) -> np.ndarray:
     return candidates[int(np.argmax(scores))]
 
 
+def gaussian_candidates(image: np.ndarray) -> list[np.ndarray]:
+    return [ndimage.gaussian_filter(image.astype(np.float32), s) for s in GAUSSIAN_SIGMAS]
+
+
 def gaussian(image: np.ndarray, gt: np.ndarray | None = None) -> np.ndarray:
-    return _best([ndimage.gaussian_filter(image.astype(np.float32), s) for s in GAUSSIAN_SIGMAS], gt)
+    return _best(gaussian_candidates(image), gt)
 
 
 def _nlm(normalized: np.ndarray, sigma: float, strength: float) -> np.ndarray:
@@ -42,19 +46,27 @@ def _nlm(normalized: np.ndarray, sigma: float, strength: float) -> np.ndarray:
                             fast_mode=True).astype(np.float32)
 
 
-def non_local_means(image: np.ndarray, gt: np.ndarray | None = None) -> np.ndarray:
+def nlm_candidates(image: np.ndarray) -> list[np.ndarray]:
     from skimage.restoration import estimate_sigma
 
     normalized = normalize_percentile(image, 1, 99.8)
     sigma = float(estimate_sigma(normalized))
-    return _best([_nlm(normalized, sigma, k) for k in NLM_STRENGTHS], gt)
+    return [_nlm(normalized, sigma, k) for k in NLM_STRENGTHS]
 
 
-def total_variation(image: np.ndarray, gt: np.ndarray | None = None) -> np.ndarray:
+def non_local_means(image: np.ndarray, gt: np.ndarray | None = None) -> np.ndarray:
+    return _best(nlm_candidates(image), gt)
+
+
+def tv_candidates(image: np.ndarray) -> list[np.ndarray]:
     from skimage.restoration import denoise_tv_chambolle
 
     normalized = normalize_percentile(image, 1, 99.8)
-    return _best([denoise_tv_chambolle(normalized, weight=w).astype(np.float32) for w in TV_WEIGHTS], gt)
+    return [denoise_tv_chambolle(normalized, weight=w).astype(np.float32) for w in TV_WEIGHTS]
+
+
+def total_variation(image: np.ndarray, gt: np.ndarray | None = None) -> np.ndarray:
+    return _best(tv_candidates(image), gt)
 
 
 def check_camera(gain: float = 1.0, read_noise: float = 2.0, offset: float = 100.0) -> dict[str, float]:
@@ -84,16 +96,20 @@ def inverse_anscombe(d: np.ndarray, gain: float, read_noise: float, offset: floa
     return np.maximum(exact, 0) * gain + offset
 
 
-def gat_nlm(image: np.ndarray, gt: np.ndarray | None = None, gain: float = 1.0, read_noise: float = 2.0,
-            offset: float = 100.0) -> np.ndarray:
+def gat_nlm_candidates(image: np.ndarray, gain: float = 1.0, read_noise: float = 2.0,
+                       offset: float = 100.0) -> list[np.ndarray]:
     """Variance-stabilize with the GAT (needs the camera's gain, read noise and offset), NLM with sigma 1, invert."""
     check_camera(gain, read_noise, offset)
     stabilized = anscombe(np.asarray(image, dtype=np.float64), gain, read_noise, offset)
     lo, hi = stabilized.min(), stabilized.max()
     scale = hi - lo if hi > lo else 1.0
-    candidates = [inverse_anscombe(_nlm((stabilized - lo) / scale, 1.0 / scale, k) * scale + lo, gain, read_noise, offset)
-                  for k in NLM_STRENGTHS]
-    return _best([c.astype(np.float32) for c in candidates], gt)
+    return [inverse_anscombe(_nlm((stabilized - lo) / scale, 1.0 / scale, k) * scale + lo, gain, read_noise,
+                             offset).astype(np.float32) for k in NLM_STRENGTHS]
+
+
+def gat_nlm(image: np.ndarray, gt: np.ndarray | None = None, gain: float = 1.0, read_noise: float = 2.0,
+            offset: float = 100.0) -> np.ndarray:
+    return _best(gat_nlm_candidates(image, gain, read_noise, offset), gt)
 
 
 def bm3d_available() -> bool:

@@ -1,0 +1,63 @@
+"""The comparison with classical denoising at prediction (evaluate.classical_check), with the shipped generalist on
+held-out real images: it warns where the generalist loses to classical denoising (nuclei3d's confocal planes at 10
+photons: -1.65 dB in benchmarks/results/generalist-100x40-f32.md) and stays quiet where it wins (BBBC007 at 3
+photons: +2.5 dB), in Python and on the CLI; --no-classical-check skips it; other kinds of models are refused."""
+
+import warnings
+
+import pytest
+
+from carekit.cli import main
+from carekit.config import SynthConfig
+from carekit.errors import InputError
+from carekit.evaluate.classical_check import WorseThanClassicalWarning, compare_with_classical, warn_if_worse
+from carekit.generalist import splits
+from carekit.io import Image, write_image
+from carekit.models import load_model
+from carekit.synth.pairs import make_pairs
+from tests.integration.test_generalist_package import PACKAGE
+
+
+def _held_out(dataset: str, photons: float):
+    test = splits([dataset])[dataset][1][1][:256, :256]
+    return make_pairs([test], SynthConfig(photons=[photons], seed=2026))[0][0]
+
+
+@pytest.fixture(scope="module")
+def generalist():
+    return load_model(PACKAGE)
+
+
+def test_it_warns_where_classical_denoising_wins_and_not_where_the_model_does(generalist):
+    behind = compare_with_classical(generalist, _held_out("nuclei3d", 10.0), "YX")
+    ahead = compare_with_classical(generalist, _held_out("bbbc007", 3.0), "YX")
+    assert behind.model_is_worse and behind.difference > 0, behind
+    assert not ahead.model_is_worse and ahead.difference < 0, ahead
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert warn_if_worse(ahead) is None
+        message = warn_if_worse(behind)
+    assert [w.category for w in caught] == [WorseThanClassicalWarning]
+    assert "likely out of its depth" in message and behind.classical in message and "--rescale auto" in message
+
+
+def test_the_cli_reports_the_comparison_per_input_unless_told_not_to(tmp_path, capsys):
+    inputs = tmp_path / "in"
+    write_image(inputs / "confocal.tif", Image(_held_out("nuclei3d", 10.0), "YX"))
+    write_image(inputs / "widefield.tif", Image(_held_out("bbbc007", 3.0), "YX"))
+    files = [str(inputs / "confocal.tif"), str(inputs / "widefield.tif")]
+    assert main(["predict", "--model", str(PACKAGE), *files, "--out", str(tmp_path / "out")]) == 0
+    out, err = capsys.readouterr()
+    warned = [line for line in err.splitlines() if "out of its depth" in line]
+    assert len(warned) == 1 and warned[0].startswith(f"warning: {files[0]}: the model is behind")
+    assert f"{files[1]}: the model is ahead of" in out
+    assert main(["predict", "--model", str(PACKAGE), *files, "--out", str(tmp_path / "out2"), "--no-classical-check"
+                 ]) == 0
+    out, err = capsys.readouterr()
+    assert "classical" not in out + err and "ahead of" not in out
+    assert (tmp_path / "out2" / "confocal.tif").exists()
+
+
+def test_other_kinds_of_models_are_refused(tiny_model_3d, rng):
+    with pytest.raises(InputError, match="2D denoising models"):
+        compare_with_classical(tiny_model_3d, rng.random((8, 64, 64)).astype("float32"), "ZYX")

@@ -1,0 +1,58 @@
+"""The no-ground-truth comparison's estimator (evaluate.classical_check): the recorrupted pair's noise, the affine
+fit, and that the estimated error difference of two denoisers matches their true difference."""
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from carekit.errors import InputError
+from carekit.evaluate.classical_check import ALPHA, central_plane, fitted_error, recorrupted
+from carekit.synth import structures
+from carekit.synth.noise import poisson_gaussian
+
+
+def _noisy(seed=3, photons=10.0, shape=(256, 256)):
+    truth = structures.synthetic_ground_truth("mixed", shape, 1, seed=seed)[0].astype(np.float64)
+    return truth, poisson_gaussian(truth / truth.max() * photons + 1, rng=seed).astype(np.float64)
+
+
+def test_the_affine_fit_forgives_units_and_offsets():
+    rng = np.random.default_rng(0)
+    target = rng.random((64, 64))
+    assert fitted_error(3 * target + 7, target) == pytest.approx(0, abs=1e-20)
+    assert fitted_error(np.zeros_like(target), target) == pytest.approx(target.var(), rel=1e-9)
+
+
+def test_the_recorrupted_pair_has_independent_noise_of_the_stated_size():
+    truth, noisy = _noisy()
+    noisier, target, variance = recorrupted(noisy, seed=1)
+    constant = variance * (1 + 1 / ALPHA**2)
+    mean = (truth / truth.max() * 10 + 1) + 100  # what the camera measures on average
+    # u's and t's noise around the camera's mean are uncorrelated, and t's variance is the stated constant
+    assert np.mean((noisier - mean) * (target - mean)) == pytest.approx(0, abs=0.05 * constant)
+    assert np.mean((target - mean) ** 2) == pytest.approx(constant, rel=0.1)
+    assert np.mean((noisier - mean) ** 2) == pytest.approx(variance * (1 + ALPHA**2), rel=0.1)
+
+
+def test_the_estimated_difference_of_two_denoisers_matches_the_truth():
+    truth, noisy = _noisy(seed=5)
+    noisier, target, variance = recorrupted(noisy, seed=2)
+    constant = variance * (1 + 1 / ALPHA**2)
+    mean = truth / truth.max() * 10 + 101
+    methods = {sigma: (ndimage.gaussian_filter(noisier, sigma)) for sigma in (0.7, 1.5, 4.0)}
+    estimated = {s: fitted_error(g, target) - constant for s, g in methods.items()}
+    true = {s: fitted_error(g, mean) for s, g in methods.items()}  # against the noise-free camera mean
+    assert min(estimated, key=estimated.get) == min(true, key=true.get)
+    # each difference is off by the target noise's correlation with it: ~0.01 (1 std) for 256^2 px here
+    for s in methods:
+        assert estimated[s] - estimated[1.5] == pytest.approx(true[s] - true[1.5], abs=0.03)
+    assert true[0.7] - true[1.5] > 0.05  # so that the test can fail: the differences are larger than the tolerance
+
+
+def test_the_middle_plane_is_cropped_centrally_and_axes_are_required():
+    stack = np.arange(3 * 700 * 600, dtype=np.float32).reshape(3, 700, 600)
+    plane = central_plane(stack, "TYX", max_side=512)
+    assert plane.shape == (512, 512) and plane[0, 0] == stack[1, 94, 44]
+    assert central_plane(stack[0].T, "XY").shape == (512, 512)
+    with pytest.raises(InputError, match="axes"):
+        central_plane(stack, None)
