@@ -85,9 +85,9 @@ def model_reference(record) -> dict:
 
 def evaluate_image(runner, low, high, pixel_size, camera) -> tuple[dict, object]:
     """(the image's row, the restoration it scored): the out-of-range warnings restore() gave, and the comparison
-    with classical denoising estimated without the truth (evaluate.classical_check, what `carekit predict` runs)."""
+    with classical denoising estimated without the truth (predict.classical_check, what `carekit predict` runs)."""
     from carekit.evaluate.baselines import run_baselines
-    from carekit.evaluate.classical_check import compare_with_classical
+    from carekit.predict.classical_check import compare_with_classical
     from carekit.evaluate.metrics import score
     from carekit.io import Image
     from carekit.predict import restore
@@ -130,7 +130,7 @@ def markdown(rows: list[dict], title: str, models: str) -> str:
              *confusion(rows, lambda r: r["warned"] or r["classical_check"]["warned"], "either"), "",
              "True margin: the model's PSNR minus the best oracle-tuned baseline's, against the truth. Estimated: the "
              "model's squared error minus the best classical denoiser's, estimated without the truth "
-             "(evaluate.classical_check), over the input's noise variance (positive: the model is behind).", "",
+             "(predict.classical_check), over the input's noise variance (positive: the model is behind).", "",
              "| dataset | photons | image | CARE PSNR | best baseline | its PSNR | true margin | estimated difference | "
              "lost | warned | why |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:

@@ -1,6 +1,7 @@
 """Out-of-range warnings reach ImageJ's Log (issue #16 part 3): the worker returns them with the result and the
 plugin logs one line each; an input like the training data logs none; rescale=auto restores the out-of-scale input
-as Python does, without the warning."""
+as Python does, without the warning. The comparison with classical denoising logs its warning too (the shipped
+generalist on a confocal plane it loses on), and nothing where the model wins."""
 
 import numpy as np
 import pytest
@@ -26,7 +27,7 @@ def test_out_of_range_input_logs_a_warning_in_imagej(imagej_home, tiny_package, 
         low = make_pairs([image], SynthConfig(photons=[5.0], seed=7))[0][0]
         write_image(tmp_path / f"{name}.tif", Image(low, "YX"))
         options = plugin_options(tiny_package, input_path=tmp_path / f"{name}.tif",
-                                 output_path=tmp_path / f"{name}_out.tif")
+                                 output_path=tmp_path / f"{name}_out.tif", classical_check=False)
         macro = tmp_path / f"{name}.ijm"
         macro.write_text(f'result = runMacro("{plugin}", "{options}");\nprint("plugin said: " + result);\n')
         logs[name] = _run_imagej(imagej_home, str(macro))
@@ -38,10 +39,30 @@ def test_out_of_range_input_logs_a_warning_in_imagej(imagej_home, tiny_package, 
     for engine, expected in (("python", "plugin said: rescaled.tif"),
                              ("deepimagej", "plugin said: ERROR: rescale=auto needs engine=python")):
         options = plugin_options(tiny_package, engine=engine, input_path=tmp_path / "zoomed.tif",
-                                 output_path=tmp_path / "rescaled.tif", rescale="auto", uncertainty=False)
+                                 output_path=tmp_path / "rescaled.tif", rescale="auto", uncertainty=False,
+                                 classical_check=False)
         macro = tmp_path / f"rescale_{engine}.ijm"
         macro.write_text(f'result = runMacro("{plugin}", "{options}");\nprint("plugin said: " + result);\n')
         log = _run_imagej(imagej_home, str(macro))
         assert expected in log and "object scale" not in log, log  # judged at the scale the network sees
     in_python = restore(tiny_package, read_image(tmp_path / "zoomed.tif"), rescale="auto", progress=False)
     assert np.allclose(read_image(tmp_path / "rescaled.tif").data, in_python.image, atol=1e-5)
+
+
+def test_classical_denoising_estimated_better_is_logged_in_imagej(imagej_home, tmp_path):  # noqa: F811
+    from tests.integration.test_classical_check import _held_out
+    from tests.integration.test_generalist_package import PACKAGE
+
+    plugin = imagej_home / "plugins" / "CARE" / "CARE_Restore.py"
+    logs = {}
+    for name, (dataset, photons) in {"confocal": ("nuclei3d", 10.0), "widefield": ("bbbc007", 3.0)}.items():
+        write_image(tmp_path / f"{name}.tif", Image(_held_out(dataset, photons), "YX"))
+        options = plugin_options(PACKAGE, input_path=tmp_path / f"{name}.tif", output_path=tmp_path / f"{name}_o.tif",
+                                 uncertainty=False)
+        macro = tmp_path / f"{name}.ijm"
+        macro.write_text(f'result = runMacro("{plugin}", "{options}");\nprint("plugin said: " + result);\n')
+        logs[name] = _run_imagej(imagej_home, str(macro))
+        assert f"plugin said: {name}_o.tif" in logs[name], logs[name]
+    warned = [line for line in logs["confocal"].splitlines() if line.startswith("CARE Restore: warning: ")]
+    assert len(warned) == 1 and "the model is behind" in warned[0] and "out of its depth" in warned[0], logs
+    assert "warning" not in logs["widefield"].lower(), logs["widefield"]

@@ -1,4 +1,4 @@
-"""The comparison with classical denoising at prediction (evaluate.classical_check), with the shipped generalist on
+"""The comparison with classical denoising at prediction (predict.classical_check), with the shipped generalist on
 held-out real images: it warns where the generalist loses to classical denoising (nuclei3d's confocal planes at 10
 photons: -1.65 dB in benchmarks/results/generalist-100x40-f32.md) and stays quiet where it wins (BBBC007 at 3
 photons: +2.5 dB), in Python and on the CLI; --no-classical-check skips it; other kinds of models are refused."""
@@ -10,7 +10,7 @@ import pytest
 from carekit.cli import main
 from carekit.config import SynthConfig
 from carekit.errors import InputError
-from carekit.evaluate.classical_check import WorseThanClassicalWarning, compare_with_classical, warn_if_worse
+from carekit.predict.classical_check import WorseThanClassicalWarning, compare_with_classical, warn_if_worse
 from carekit.generalist import splits
 from carekit.io import Image, write_image
 from carekit.models import load_model

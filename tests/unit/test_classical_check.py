@@ -1,4 +1,4 @@
-"""The no-ground-truth comparison's estimator (evaluate.classical_check): the recorrupted pair's noise, the affine
+"""The no-ground-truth comparison's estimator (predict.classical_check): the recorrupted pair's noise, the affine
 fit, and that the estimated error difference of two denoisers matches their true difference."""
 
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 from scipy import ndimage
 
 from carekit.errors import InputError
-from carekit.evaluate.classical_check import ALPHA, central_plane, fitted_error, recorrupted
+from carekit.predict.classical_check import ALPHA, central_plane, fitted_error, recorrupted
 from carekit.synth import structures
 from carekit.synth.noise import poisson_gaussian
 

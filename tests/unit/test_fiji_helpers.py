@@ -60,21 +60,23 @@ def test_helpers_import_the_installed_copy_of_the_one_contract(helpers, lib):
 def test_defaults_fill_what_the_macro_leaves_out(helpers):
     assert helpers.options.from_macro_string("model=[/m.zip] headless") == {
         "model": "/m.zip", "input": "", "output": "", "engine": "python", "backend": "onnx", "tile": 0,
-        "uncertainty": True, "python": "", "timeout": 600.0, "precision": "fp32", "rescale": "1"}
+        "uncertainty": True, "python": "", "timeout": 600.0, "precision": "fp32", "rescale": "1",
+        "classical_check": True}
 
 
 def test_bracket_quote_and_plain_values(helpers):
     values = helpers.options.from_macro_string(
         " model=[/data/a b [x]/m.zip] input='/in [put.tif' output=/out.tif tile=64 uncertainty=false "
-        "timeout=2.5 engine=DeepImageJ backend=KERAS python=[] precision=BF16 rescale=AUTO")
+        "timeout=2.5 engine=DeepImageJ backend=KERAS python=[] precision=BF16 rescale=AUTO classical_check=false")
     assert values == {"model": "/data/a b [x]/m.zip", "input": "/in [put.tif", "output": "/out.tif",
                       "engine": "deepimagej", "backend": "keras", "tile": 64, "uncertainty": False,
-                      "python": "", "timeout": 2.5, "precision": "bf16", "rescale": "auto"}
+                      "python": "", "timeout": 2.5, "precision": "bf16", "rescale": "auto",
+                      "classical_check": False}
 
 
 @pytest.mark.parametrize("macro, message", [
-    ("model=[/m.zip] colour=red", "unknown option 'colour'; known options: backend, engine, input, model, output, "
-                                  "precision, python, rescale, tile, timeout, uncertainty"),
+    ("model=[/m.zip] colour=red", "unknown option 'colour'; known options: backend, classical_check, engine, input, "
+                                  "model, output, precision, python, rescale, tile, timeout, uncertainty"),
     ("model=[/a/m.zip", "the value of model= has no closing ]: a path whose [ ] do not pair up"),
     ("model='/a/m.zip", "the value of model= has no closing quote"),
     ("model=[/run]2/m.zip] tile=4", "model=[/run] is followed by '2/m.zip]': a path whose [ ] do not pair up cannot "
@@ -98,12 +100,12 @@ def test_what_run_in_fiji_writes_the_plugin_reads_back(helpers, tmp_path):
     model, image = tmp_path / "it's [run]2]" / "tiny.zip", tmp_path / "a [b]" / "in put.tif"
     written = plugin_options(model, engine="deepimagej", backend="keras", tile=32, uncertainty=False,
                              python="/opt/py thon/bin/python", timeout=12.5, input_path=image,
-                             output_path=tmp_path / "out'.tif", rescale=2.5)
+                             output_path=tmp_path / "out'.tif", rescale=2.5, classical_check=False)
     assert "file:" in written  # the model path has unpaired brackets and a quote
     assert helpers.options.from_macro_string(written) == {
         "model": str(model), "input": str(image), "output": str(tmp_path / "out'.tif"), "engine": "deepimagej",
         "backend": "keras", "tile": 32, "uncertainty": False, "python": "/opt/py thon/bin/python", "timeout": 12.5,
-        "precision": "fp32", "rescale": "2.5"}
+        "precision": "fp32", "rescale": "2.5", "classical_check": False}
     defaults = helpers.options.normalize({"model": str(model)})
     assert helpers.options.from_macro_string(plugin_options(model)) == defaults
 

@@ -3,7 +3,8 @@ import pytest
 
 from carekit.cli import main
 from carekit.errors import InputError
-from carekit.evaluate.baselines import anscombe, inverse_anscombe, run_baselines
+from carekit.classical import anscombe, inverse_anscombe
+from carekit.evaluate.baselines import run_baselines
 from carekit.evaluate.metrics import score
 from carekit.evaluate.report import evaluate_folders, evaluate_images, markdown_table, summary
 from carekit.io import Image, write_image

@@ -84,6 +84,7 @@ def normalize(values):
     out["backend"] = str(out["backend"]).lower()
     out["precision"] = str(out["precision"]).lower()
     out["uncertainty"] = str(out["uncertainty"]).lower() in contract.TRUE_WORDS
+    out["classical_check"] = str(out["classical_check"]).lower() in contract.TRUE_WORDS
     try:
         out["tile"] = int(float(out["tile"] or 0))
         out["timeout"] = float(out["timeout"] or 600)

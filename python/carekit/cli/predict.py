@@ -124,7 +124,7 @@ def _report(caught, path) -> None:
 
 def _compare_with_classical(model, image, rescale, path, quiet: bool) -> None:
     from ..errors import InputError
-    from ..evaluate.classical_check import compare_with_classical, is_2d_denoiser, warn_if_worse
+    from ..predict.classical_check import compare_with_classical, is_2d_denoiser, warn_if_worse
     from ..predict.domain_check import OutOfRangeWarning
 
     if not is_2d_denoiser(model):

@@ -8,8 +8,9 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from ..classical import GAUSSIAN_SIGMAS, NLM_STRENGTHS, anscombe, inverse_anscombe, nlm
 from ..errors import InputError
-from .baselines import GAUSSIAN_SIGMAS, NLM_STRENGTHS, _best, anscombe, inverse_anscombe, _nlm
+from .baselines import _best
 
 FOCUS_SMOOTHING = (2.0, 4.0, 8.0)
 
@@ -38,7 +39,7 @@ def denoised_max_projection(stack: np.ndarray, gt: np.ndarray | None = None, gai
     lo, hi = stabilized.min(), stabilized.max()
     scale = hi - lo if hi > lo else 1.0
     for strength in NLM_STRENGTHS:
-        planes = [_nlm((p - lo) / scale, 1.0 / scale, strength) * scale + lo for p in stabilized]
+        planes = [nlm((p - lo) / scale, 1.0 / scale, strength) * scale + lo for p in stabilized]
         candidates.append(inverse_anscombe(np.stack(planes), gain, read_noise, offset).max(axis=0).astype(np.float32))
     return _best(candidates, gt)
 

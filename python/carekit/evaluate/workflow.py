@@ -9,10 +9,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..classical import check_camera
 from ..data.noise_model import camera_contradiction, estimate_camera
 from ..errors import InputError
 from ..io import Image, list_tiffs, read_image, write_image
-from .baselines import BASELINE_NAMES, check_camera, run_baselines
+from .baselines import BASELINE_NAMES, run_baselines
 from .report import comparison_figure, evaluate_folders, markdown_table, mean_and_scale, unique_methods, write_csv
 
 

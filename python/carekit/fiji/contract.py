@@ -22,6 +22,7 @@ OPTION_DEFAULTS = {
     "timeout": "600",
     "precision": "fp32",
     "rescale": "1",
+    "classical_check": "true",
 }
 PATH_OPTIONS = ("model", "input", "output", "python")
 ENGINES = ("python", "deepimagej")
@@ -95,7 +96,7 @@ WORKER_COMMAND = "from carekit.fiji.worker import main; main()"
 WORKER_KEY = "carekit.appose.worker"  # JVM system property holding the warm worker (stopped when Python exits)
 SEGMENT_PREFIX = "psm_carekit_"  # shared-memory segments in /dev/shm: psm_carekit_<JVM pid>_<id>
 TASK_INPUTS = ("image", "output", "axes", "model", "backend", "tile", "uncertainty", "precision", "pixel_size",
-               "rescale")
+               "rescale", "classical_check")
 TASK_OUTPUTS = ("shape", "axes", "channels", "seconds", "warnings")  # warnings: lines for ImageJ's Log
 TASK_SCRIPT = """
 from carekit.fiji.worker import restore_task
@@ -133,4 +134,5 @@ def task_inputs(image, output, axes, options, pixel_size=None):
     the image's pixel size ({'X': .., 'Y': ..} when calibrated, for the out-of-range check)."""
     return {"image": image, "output": output, "axes": axes, "model": options["model"],
             "backend": options["backend"], "tile": options["tile"], "uncertainty": options["uncertainty"],
-            "precision": options["precision"], "pixel_size": pixel_size, "rescale": options["rescale"]}
+            "precision": options["precision"], "pixel_size": pixel_size, "rescale": options["rescale"],
+            "classical_check": options["classical_check"]}

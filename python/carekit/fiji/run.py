@@ -22,11 +22,11 @@ def _macro_value(value) -> str:
 def plugin_options(model: str | Path, engine: str = "python", backend: str = "onnx", tile: int = 0,
                    uncertainty: bool = True, python: str | None = None, timeout: float = 600,
                    input_path: str | Path | None = None, output_path: str | Path | None = None,
-                   precision: str = "fp32", rescale: str | float | None = None) -> str:
+                   precision: str = "fp32", rescale: str | float | None = None, classical_check: bool = True) -> str:
     """The macro options string of CARE Restore (what a macro would pass to run("CARE Restore", ...))."""
     parts = [f"model={_macro_value(Path(model).resolve())}", f"engine={engine}", f"backend={backend}",
              f"tile={int(tile)}", f"uncertainty={str(bool(uncertainty)).lower()}", f"timeout={timeout:g}",
-             f"precision={precision}"]
+             f"precision={precision}", f"classical_check={str(bool(classical_check)).lower()}"]
     if rescale is not None:
         parts.append(f"rescale={rescale}")
     if python:
@@ -41,7 +41,8 @@ def plugin_options(model: str | Path, engine: str = "python", backend: str = "on
 def run_in_fiji(model: str | Path, image, axes: str | None = None, *, engine: str = "python", backend: str = "onnx",
                 tile: int = 0, uncertainty: bool = True, macro_before: str | None = None,
                 macro_after: str | None = None, python: str | None = None, timeout: float = 600,
-                fiji: str | Path | None = None, precision: str = "fp32", rescale: str | float | None = None):
+                fiji: str | Path | None = None, precision: str = "fp32", rescale: str | float | None = None,
+                classical_check: bool = True):
     """Push `image` (numpy array or xarray.DataArray) into ImageJ, run CARE Restore on it, pull the result back.
 
     Returns an xarray.DataArray with the ImageJ axes of the result (T, Z, C, Y, X without singletons; with
@@ -66,7 +67,7 @@ def run_in_fiji(model: str | Path, image, axes: str | None = None, *, engine: st
         imp = WindowManager.getCurrentImage() or imp  # the macro may have replaced the image
         WindowManager.setTempCurrentImage(imp)
     options = plugin_options(model, engine, backend, tile, uncertainty, python or sys.executable, timeout,
-                             precision=precision, rescale=rescale)
+                             precision=precision, rescale=rescale, classical_check=classical_check)
     try:
         outcome = _run_plugin(IJ, active, options)
     except JVMNotRunning:  # ^C: the JVM exits on SIGINT while this thread still waits for the plugin

@@ -60,14 +60,16 @@ def _model(path: str, backend: str, precision: str = "fp32"):
 
 def restore_array(image: np.ndarray, axes: str, model: str, backend: str = "onnx", tile: int = 0,
                   uncertainty: bool = True, on_progress=None, precision: str = "fp32",
-                  pixel_size: dict | None = None, on_warning=None, rescale: str | float | None = None
-                  ) -> tuple[np.ndarray, str, list[str]]:
+                  pixel_size: dict | None = None, on_warning=None, rescale: str | float | None = None,
+                  classical_check: bool = False) -> tuple[np.ndarray, str, list[str]]:
     """Restore `image` (axes like 'TZCYX' without singleton axes); returns (result, result axes, channel names).
 
     With `uncertainty`, a probabilistic model adds a channel with the Laplace scale and an ensemble one with the
     disagreement D: the result gains a channel axis C holding [mean, scale] (or [mean, disagreement]) for each
     input channel, which ImageJ shows as channels of one hyperstack. Out-of-range warnings (the input unlike the
-    model's training data) go to `on_warning(message)`. `rescale`: as restore() takes it.
+    model's training data) go to `on_warning(message)`, and so does, with `classical_check`, the warning that a
+    classical denoiser is estimated to restore the image better (predict.classical_check; 2D denoising models).
+    `rescale`: as restore() takes it.
     """
     from ..io import Image
     from ..predict import restore
@@ -80,9 +82,10 @@ def restore_array(image: np.ndarray, axes: str, model: str, backend: str = "onnx
         warnings.simplefilter("always", OutOfRangeWarning)
         result = restore(runner, Image(image, axes, pixel_size or {}), tile=tile_shape, progress=False,
                          on_progress=on_progress, rescale=rescale)
-    for warning in caught:
-        if on_warning is not None and issubclass(warning.category, OutOfRangeWarning):
-            on_warning(str(warning.message))
+        notes = _classical_check(runner, Image(image, axes), rescale) if classical_check else []
+    for message in [str(w.message) for w in caught if issubclass(w.category, OutOfRangeWarning)] + notes:
+        if on_warning is not None:
+            on_warning(message)
     if result.outputs and (len(result.outputs) > 1 or "C" in result.axes):  # not made by carekit: C per output
         return _output_channels(result.outputs, axes)
     extra, name = ((result.scale, "scale") if result.scale is not None else (result.disagreement, "disagreement"))
@@ -95,6 +98,21 @@ def restore_array(image: np.ndarray, axes: str, model: str, backend: str = "onnx
         return merged, axes, [f"{kind} {i + 1}" for i in range(image.shape[c]) for kind in ("mean", name)]
     c = max(axes.find("Z"), axes.find("T")) + 1
     return np.stack([result.image, extra], axis=c), axes[:c] + "C" + axes[c:], ["mean", name]
+
+
+def _classical_check(runner, image, rescale) -> list[str]:
+    """Warn (in the caller's catch) when a classical denoiser is estimated to do better on `image`; a note instead
+    when its noise cannot be estimated, so that the Log never suggests a check that did not run."""
+    from ..errors import InputError
+    from ..predict.classical_check import compare_with_classical, is_2d_denoiser, warn_if_worse
+
+    if not is_2d_denoiser(runner):
+        return []
+    try:
+        warn_if_worse(compare_with_classical(runner, image, rescale=rescale))
+    except InputError as error:
+        return [f"not compared with classical denoising: {error}"]
+    return []
 
 
 def _output_channels(outputs: dict, axes: str) -> tuple[np.ndarray, str, list[str]]:
@@ -114,7 +132,8 @@ def _output_channels(outputs: dict, axes: str) -> tuple[np.ndarray, str, list[st
 
 
 def restore_task(task, image, output, axes: str, model: str, backend: str, tile: int, uncertainty: bool,
-                 precision: str = "fp32", pixel_size: dict | None = None, rescale: str = "1") -> None:
+                 precision: str = "fp32", pixel_size: dict | None = None, rescale: str = "1",
+                 classical_check: bool = True) -> None:
     """Appose task body: read `image` (NDArray), write the restoration into `output` (NDArray) when it fits,
     report progress, return the result's shape and axes. A result larger than `output` (more Z planes, or more
     output channels) is kept and only NEEDS_VALUES returned: FETCH_SCRIPT then copies it into a larger segment."""
@@ -127,7 +146,7 @@ def restore_task(task, image, output, axes: str, model: str, backend: str, tile:
 
         restored, out_axes, channels = restore_array(np.array(source, dtype=np.float32), axes, model, backend,
                                                      tile, uncertainty, progress, precision, pixel_size,
-                                                     messages.append, rescale_value(rescale))
+                                                     messages.append, rescale_value(rescale), classical_check)
         outputs = dict(zip(TASK_OUTPUTS, (list(restored.shape), out_axes, channels,
                                            round(time.perf_counter() - started, 4), messages)))
         if restored.size > int(np.prod(output.shape)):

@@ -7,7 +7,7 @@ independent of u's (exactly for Gaussian noise, nearly for Poisson). For any met
 (a * g(u) + b - t)^2 (a, b: the least-squares affine fit, as the metric fits) is its error against the truth plus
 the same constant for every method. So the model's error minus a classical denoiser's, both on u against t,
 estimates the difference of their errors against the truth at 1 + alpha^2 times the image's noise variance, with
-no ground truth. The classical denoisers are the evaluation's baselines (evaluate.baselines), each tuned over its
+no ground truth. The classical denoisers are the evaluation's baselines (carekit.classical), each tuned over its
 grid by this same estimate instead of by the truth; GAT+NLM takes the camera estimated from the image.
 """
 
@@ -18,14 +18,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import classical
 from ..data.noise_model import estimate_camera, estimate_noise_model, local_mean
 from ..errors import InputError
 from ..io import Image
 from ..models import load_model
 from ..models.runner import PipelineRunner
-from ..predict import restore
-from ..predict.domain_check import OutOfRangeWarning
-from . import baselines
+from .domain_check import OutOfRangeWarning
+from .restore import restore
 
 ALPHA = 0.5
 MAX_SIDE = 512  # the comparison runs on a central crop of one plane: bounded time, enough pixels
@@ -63,10 +63,10 @@ class ClassicalComparison:
 
 def _families(noisy: np.ndarray) -> dict[str, np.ndarray]:
     camera = estimate_camera(noisy)
-    grids = {"Gaussian sigma": (baselines.gaussian_candidates(noisy), baselines.GAUSSIAN_SIGMAS),
-             "NLM strength": (baselines.nlm_candidates(noisy), baselines.NLM_STRENGTHS),
-             "TV weight": (baselines.tv_candidates(noisy), baselines.TV_WEIGHTS),
-             "GAT+NLM strength": (baselines.gat_nlm_candidates(noisy, **camera), baselines.NLM_STRENGTHS)}
+    grids = {"Gaussian sigma": (classical.gaussian_candidates(noisy), classical.GAUSSIAN_SIGMAS),
+             "NLM strength": (classical.nlm_candidates(noisy), classical.NLM_STRENGTHS),
+             "TV weight": (classical.tv_candidates(noisy), classical.TV_WEIGHTS),
+             "GAT+NLM strength": (classical.gat_nlm_candidates(noisy, **camera), classical.NLM_STRENGTHS)}
     return {f"{name} {value:g}": candidate for name, (candidates, values) in grids.items()
             for value, candidate in zip(values, candidates)}
 
