@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-import sys
 import warnings
 from pathlib import Path
 
 from ..outputs import extra_path
 from ..models.weights import ENGINES, WEIGHT_PRIORITY
 from .args import add_precision_arg, add_rescale_arg, at_least_one
+from .predict_checks import compare_and_report, report_warnings
 from .predict_large import add_cluster_args, is_large, run_large
 
 
@@ -96,9 +96,9 @@ def _restore_files(model, args, out_dir: Path, rescale) -> None:
             warnings.simplefilter("always", OutOfRangeWarning)
             result = restore(model, image, tile=tuple(args.tile) if args.tile else None, progress=not args.quiet,
                              z_factor=args.z_factor, rescale=rescale)
-        _report(caught, path)
+        report_warnings(caught, path)
         if args.classical_check:
-            _compare_with_classical(model, image, rescale, path, args.quiet)
+            compare_and_report(model, image, rescale, path, args.quiet)
         if result.outputs is not None and len(result.outputs) > 1:
             for name, output in result.outputs.items():
                 target = write_image(output_path(out_dir / Path(path).name, name), output)
@@ -110,34 +110,3 @@ def _restore_files(model, args, out_dir: Path, rescale) -> None:
             if extra is not None:
                 write_image(extra_path(out_dir / Path(path).name, name), extra, result.axes, result.pixel_size)
 
-
-def _report(caught, path) -> None:
-    """Out-of-range warnings as one line each on stderr, naming the input; other warnings as Python shows them."""
-    from ..predict.domain_check import OutOfRangeWarning
-
-    for warning in caught:
-        if issubclass(warning.category, OutOfRangeWarning):
-            print(f"warning: {path}: {warning.message}", file=sys.stderr)
-        else:
-            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
-
-
-def _compare_with_classical(model, image, rescale, path, quiet: bool) -> None:
-    from ..errors import InputError
-    from ..predict.classical_check import compare_with_classical, is_2d_denoiser, warn_if_worse
-    from ..predict.domain_check import OutOfRangeWarning
-
-    if not is_2d_denoiser(model):
-        return
-    try:
-        comparison = compare_with_classical(model, image, rescale=rescale)
-    except InputError as error:  # too small or too flat to estimate its noise
-        if not quiet:
-            print(f"{path}: not compared with classical denoising: {error}")
-        return
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", OutOfRangeWarning)
-        warn_if_worse(comparison)
-    _report(caught, path)
-    if not comparison.model_is_worse and not quiet:
-        print(f"{path}: the model is {comparison.summary()}")

@@ -3,12 +3,12 @@ chunk by chunk on a dask cluster into an OME-Zarr (carekit.predict.distributed).
 
 from __future__ import annotations
 
-import sys
 import warnings
 from pathlib import Path
 
 from ..ngff_write import NGFF_VERSIONS
 from .args import at_least_one
+from .predict_checks import compare_and_report, report_warnings
 
 
 def add_cluster_args(p) -> None:
@@ -34,6 +34,17 @@ def is_large(args) -> bool:
     return args.out.rstrip("/").lower().endswith(".zarr") or any(is_zarr(path) for path in args.inputs)
 
 
+def _compare_middle_plane(args, source, rescale) -> None:
+    """The comparison with classical denoising on the central crop of the input's middle plane."""
+    from ..io import Image
+    from ..models import load_model
+    from ..predict.classical_check import MAX_SIDE
+    from ..predict.large_checks import middle_plane_crop
+
+    runner = load_model(args.model, engine=args.engine, precision=args.precision)
+    compare_and_report(runner, Image(middle_plane_crop(source, MAX_SIDE), "YX"), rescale, args.inputs[0], args.quiet)
+
+
 def run_large(args, rescale=None) -> int:
     from ..errors import InputError
     from ..ngff import open_source
@@ -57,11 +68,9 @@ def run_large(args, rescale=None) -> int:
                                tile=tuple(args.tile) if args.tile else None, overwrite=args.overwrite,
                                progress=not args.quiet, z_factor=args.z_factor, ngff_version=args.ngff_version,
                                rescale=rescale)
-    for warning in caught:
-        if issubclass(warning.category, OutOfRangeWarning):
-            print(f"warning: {args.inputs[0]}: {warning.message}", file=sys.stderr)
-        else:
-            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+    report_warnings(caught, args.inputs[0])
+    if args.classical_check:
+        _compare_middle_plane(args, source, rescale)
     resumed = f" ({result.chunks_done_before} done before, resumed)" if result.chunks_done_before else ""
     print(f"restored {args.inputs[0]} -> {Path(args.out)} ({result.chunks_total} chunks{resumed})")
     return 0

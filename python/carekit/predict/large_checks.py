@@ -56,6 +56,14 @@ def check_input(source: ArraySource, layout: Layout, spec: NetworkSpec, factor: 
     warn_input(spec, sample, source.pixel_size, factor)
 
 
+def middle_plane_crop(source: ArraySource, size: int) -> np.ndarray:
+    """The central (at most) size x size px of the middle YX plane of `source`, as a 2D array."""
+    regions = plane_regions(source, "YX")
+    region = tuple(central(r, size) if a in "YX" else r for r, a in zip(regions[len(regions) // 2], source.axes))
+    crop = np.moveaxis(source.read(region), [source.axes.index("Y"), source.axes.index("X")], [-2, -1])
+    return crop.reshape(crop.shape[-2:])
+
+
 def central(whole: slice, size: int) -> slice:
     start = whole.start + max(0, (whole.stop - whole.start - size) // 2)
     return slice(start, min(whole.stop, start + size))
