@@ -34,6 +34,10 @@ def test_quick_demo_end_to_end(tmp_path):
         baselines = ("Gaussian", "NLM", "TV", "GAT+NLM")
         # measured SSIM: CARE 0.61 / 0.71, best baseline 0.28 / 0.57 (3 / 10 photons)
         assert all(by_key[(dataset, "CARE")]["ssim"] > by_key[(dataset, name)]["ssim"] + 0.05 for name in baselines)
+        # what prediction says without ground truth agrees with the evaluation where the margin is clear
+        margin = by_key[(dataset, "CARE")]["psnr"] - max(by_key[(dataset, name)]["psnr"] for name in baselines)
+        if abs(margin) > 0.5:
+            assert summary["classical_check"][dataset]["model_is_worse"] == (margin < 0), (dataset, margin)
     table = (out / "report" / "results.md").read_text()
     assert "CARE PSNR" in table and "CARE PSNR" in result.stdout
     assert (out / "report" / "results.csv").exists()
