@@ -87,10 +87,10 @@ def evaluate_image(runner, low, high, pixel_size, camera) -> tuple[dict, object]
     """(the image's row, the restoration it scored): the out-of-range warnings restore() gave, and the comparison
     with classical denoising estimated without the truth (predict.classical_check, what `carekit predict` runs)."""
     from carekit.evaluate.baselines import run_baselines
-    from carekit.predict.classical_check import compare_with_classical
     from carekit.evaluate.metrics import score
     from carekit.io import Image
     from carekit.predict import restore
+    from carekit.predict.classical_check import compare_with_classical
     from carekit.predict.domain_check import OutOfRangeWarning
 
     with warnings.catch_warnings(record=True) as caught:
@@ -103,10 +103,11 @@ def evaluate_image(runner, low, high, pixel_size, camera) -> tuple[dict, object]
     check = compare_with_classical(runner, low, "YX")
     return {"care_psnr": round(care, 2), "best_baseline": best, "baseline_psnr": round(baselines[best], 2),
             "lost": care < baselines[best], "warned": bool(messages), "warnings": messages,
-            "classical_check": {"warned": check.model_is_worse, "difference": check.difference,
-                                "classical": check.classical, "model_error": check.model_error,
-                                "classical_error": check.classical_error,
-                                "noise_variance": check.noise_variance}}, restoration
+            "classical_check": {"warned": check.model_is_worse, "verdict": check.verdict,
+                                "difference": check.difference, "classical": check.classical,
+                                "model_error": check.model_error, "classical_error": check.classical_error,
+                                "noise_variance": check.noise_variance, "standard_error": check.standard_error,
+                                "robust": check.robust}}, restoration
 
 
 def _rounded(value):
@@ -130,18 +131,20 @@ def markdown(rows: list[dict], title: str, models: str) -> str:
              *confusion(rows, lambda r: r["warned"] or r["classical_check"]["warned"], "either"), "",
              "True margin: the model's PSNR minus the best oracle-tuned baseline's, against the truth. Estimated: the "
              "model's squared error minus the best classical denoiser's, estimated without the truth "
-             "(predict.classical_check), over the input's noise variance (positive: the model is behind).", "",
+             "(predict.classical_check), over the input's noise variance (positive: the model is behind), with its "
+             "standard error; the verdict is level within 2 standard errors or where the sign changes with the "
+             "noise variance scaled by 0.9 or 1.1 (not robust).", "",
              "| dataset | photons | image | CARE PSNR | best baseline | its PSNR | true margin | estimated difference | "
              "lost | warned | why |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
         why = "; ".join(m.split(": ", 1)[-1].split("; the restoration")[0] for m in r["warnings"])
         check = r["classical_check"]
-        estimated = f"{check['difference']:+.2%}"
+        estimated = (f"{check['difference']:+.2%} ± {check['standard_error'] / check['noise_variance']:.2%} "
+                     f"({check['verdict']}{'' if check['robust'] else ', not robust'})")
         warned = [name for name, fired in (("range", r["warned"]), ("classical", check["warned"])) if fired]
         lines.append(f"| {r['dataset']} | {r['photons']:g} | {r['image']} | {r['care_psnr']:.2f} | "
                      f"{r['best_baseline']} | {r['baseline_psnr']:.2f} | {r['care_psnr'] - r['baseline_psnr']:+.2f} | "
-                     f"{estimated} ({'behind' if check['warned'] else 'ahead'}) | {'yes' if r['lost'] else 'no'} | "
-                     f"{', '.join(warned) or 'no'} | {why} |")
+                     f"{estimated} | {'yes' if r['lost'] else 'no'} | {', '.join(warned) or 'no'} | {why} |")
     return "\n".join(lines) + "\n"
 
 

@@ -161,7 +161,7 @@ def _compare_with_classical(model, datasets: dict) -> dict:
     for name, images in datasets.items():
         comparison = compare_with_classical(model, images["raw"][0], "YX")
         print(f"  {name}, no ground truth: the model is {comparison.summary()}")
-        checks[name] = {"model_is_worse": comparison.model_is_worse, "classical": comparison.classical,
+        checks[name] = {"verdict": comparison.verdict, "classical": comparison.classical,
                         "difference": comparison.difference}
     return checks
 

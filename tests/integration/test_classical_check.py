@@ -5,6 +5,7 @@ photons: +2.5 dB), in Python and on the CLI; --no-classical-check skips it; othe
 
 import warnings
 
+import numpy as np
 import pytest
 
 from carekit.cli import main
@@ -31,8 +32,9 @@ def generalist():
 def test_it_warns_where_classical_denoising_wins_and_not_where_the_model_does(generalist):
     behind = compare_with_classical(generalist, _held_out("nuclei3d", 10.0), "YX")
     ahead = compare_with_classical(generalist, _held_out("bbbc007", 3.0), "YX")
-    assert behind.model_is_worse and behind.difference > 0, behind
-    assert not ahead.model_is_worse and ahead.difference < 0, ahead
+    assert behind.verdict == "behind" and behind.model_is_worse and behind.robust, behind
+    assert ahead.verdict == "ahead of" and not ahead.model_is_worse and ahead.robust, ahead
+    assert behind.difference > 2 * behind.standard_error / behind.noise_variance
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         assert warn_if_worse(ahead) is None
@@ -56,6 +58,51 @@ def test_the_cli_reports_the_comparison_per_input_unless_told_not_to(tmp_path, c
     out, err = capsys.readouterr()
     assert "classical" not in out + err and "ahead of" not in out
     assert (tmp_path / "out2" / "confocal.tif").exists()
+
+
+def test_a_failing_comparison_leaves_the_restoration_written(tmp_path, capsys, monkeypatch):
+    import carekit.predict.classical_check as check
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("injected")
+
+    monkeypatch.setattr(check, "compare_with_classical", broken)
+    write_image(tmp_path / "in" / "a.tif", Image(_held_out("nuclei3d", 10.0), "YX"))
+    write_image(tmp_path / "in" / "b.tif", Image(_held_out("bbbc007", 3.0), "YX"))
+    inputs = [str(tmp_path / "in" / name) for name in ("a.tif", "b.tif")]
+    assert main(["predict", "--model", str(PACKAGE), *inputs, "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("the comparison failed: RuntimeError: injected") == 2
+    assert (tmp_path / "out" / "a.tif").exists() and (tmp_path / "out" / "b.tif").exists()
+    from carekit.fiji.worker import restore_array  # the same in ImageJ: the result comes back with a note
+
+    messages = []
+    restored, _, _ = restore_array(_held_out("nuclei3d", 10.0), "YX", str(PACKAGE), uncertainty=False,
+                                   on_warning=messages.append)
+    assert restored.shape == (256, 256) and messages == [
+        "not compared with classical denoising, the comparison failed: RuntimeError: injected"]
+
+
+def test_an_image_too_small_to_judge_is_said_to_be_unchecked(tmp_path, capsys):
+    write_image(tmp_path / "small.tif", Image(_held_out("bbbc007", 3.0)[:48, :48], "YX"))
+    assert main(["predict", "--model", str(PACKAGE), str(tmp_path / "small.tif"), "--out", str(tmp_path / "out")]) == 0
+    assert "small.tif: not compared with classical denoising: need a 2D or 3D image of at least 64x64" in \
+        capsys.readouterr().out
+    assert (tmp_path / "out" / "small.tif").exists()
+
+
+def test_the_fiji_worker_passes_the_warning_on_for_a_multichannel_image():
+    from carekit.fiji.worker import restore_array
+
+    channels = np.stack([_held_out("bbbc007", 3.0), _held_out("nuclei3d", 10.0), _held_out("bbbc007", 3.0)])
+    messages = []
+    restored, axes, _ = restore_array(channels, "CYX", str(PACKAGE), uncertainty=False, on_warning=messages.append)
+    assert restored.shape == channels.shape and axes == "CYX"
+    assert len(messages) == 1 and "the model is behind" in messages[0]  # the middle channel is the confocal plane
+    messages.clear()
+    restore_array(channels, "CYX", str(PACKAGE), uncertainty=False, on_warning=messages.append,
+                  classical_check=False)
+    assert messages == []
 
 
 def test_other_kinds_of_models_are_refused(tiny_model_3d, rng):

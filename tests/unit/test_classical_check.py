@@ -6,7 +6,8 @@ import pytest
 from scipy import ndimage
 
 from carekit.errors import InputError
-from carekit.predict.classical_check import ALPHA, central_plane, fitted_error, recorrupted
+from carekit.predict.classical_check import (ALPHA, ClassicalComparison, central_crop, fitted_error, middle_plane,
+                                              recorrupted)
 from carekit.synth import structures
 from carekit.synth.noise import poisson_gaussian
 
@@ -49,10 +50,27 @@ def test_the_estimated_difference_of_two_denoisers_matches_the_truth():
     assert true[0.7] - true[1.5] > 0.05  # so that the test can fail: the differences are larger than the tolerance
 
 
-def test_the_middle_plane_is_cropped_centrally_and_axes_are_required():
-    stack = np.arange(3 * 700 * 600, dtype=np.float32).reshape(3, 700, 600)
-    plane = central_plane(stack, "TYX", max_side=512)
-    assert plane.shape == (512, 512) and plane[0, 0] == stack[1, 94, 44]
-    assert central_plane(stack[0].T, "XY").shape == (512, 512)
+def test_the_middle_plane_is_the_middle_of_every_other_axis_cropped_centrally():
+    image = np.arange(2 * 10 * 3 * 7 * 5, dtype=np.float32).reshape(2, 10, 3, 7, 5)
+    np.testing.assert_array_equal(middle_plane(image, "TZCYX"), image[1, 5, 1])
+    np.testing.assert_array_equal(middle_plane(image[0, 0, 0].T, "XY"), image[0, 0, 0])
+    stack = np.zeros((3, 700, 600), np.float32)
+    stack[1, 94, 44] = 1
+    crop = central_crop(middle_plane(stack, "TYX"), 512)
+    assert crop.shape == (512, 512) and crop[0, 0] == 1
     with pytest.raises(InputError, match="axes"):
-        central_plane(stack, None)
+        middle_plane(stack, None)
+
+
+def _comparison(model_error, classical_error, standard_error=0.01, robust=True):
+    return ClassicalComparison(model_error, "TV weight 0.4", classical_error, {}, 10.0, standard_error, robust)
+
+
+def test_the_verdict_needs_two_standard_errors_and_a_sign_the_noise_model_does_not_decide():
+    assert _comparison(1.05, 1.0).verdict == "behind" and _comparison(1.05, 1.0).model_is_worse
+    assert _comparison(0.95, 1.0).verdict == "ahead of" and not _comparison(0.95, 1.0).model_is_worse
+    assert _comparison(1.015, 1.0).verdict == "level"  # 1.5 standard errors
+    assert _comparison(1.05, 1.0, robust=False).verdict == "level"
+    assert not _comparison(1.05, 1.0, robust=False).model_is_worse
+    assert "0.50% of the input's noise variance, standard error 0.10%" in _comparison(1.05, 1.0).summary()
+    assert "the noise model decides" in _comparison(1.05, 1.0, robust=False).summary()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..outputs import extra_path
 from ..models.weights import ENGINES, WEIGHT_PRIORITY
-from .args import add_precision_arg, add_rescale_arg, at_least_one
+from .args import add_classical_check_arg, add_precision_arg, add_rescale_arg, at_least_one
 from .predict_checks import compare_and_report, report_warnings
 from .predict_large import add_cluster_args, is_large, run_large
 
@@ -29,10 +29,7 @@ def add_parser(sub) -> None:
     add_precision_arg(p, "fp32", "default fp32 (reproduces the package's test outputs); bf16 and auto run the Keras "
                       "weights in mixed precision (|difference| up to about 0.05 in normalized units, 0.002 on "
                       "average).")
-    p.add_argument("--no-classical-check", dest="classical_check", action="store_false",
-                   help="2D denoising models: skip the comparison with classical denoising (Gaussian, NLM, TV, "
-                   "GAT+NLM) that warns when one of them is estimated to do better on an input (from the noisy input "
-                   "alone, on a central crop of its middle plane: about 2 s on 2 CPU cores)")
+    add_classical_check_arg(p)
     p.add_argument("--quiet", action="store_true")
     add_cluster_args(p)
     p.set_defaults(func=run)
@@ -86,27 +83,32 @@ def run(args) -> int:
 
 
 def _restore_files(model, args, out_dir: Path, rescale) -> None:
-    from ..io import read_image, write_image
+    from ..io import read_image
     from ..predict import restore
-    from ..predict.domain_check import OutOfRangeWarning
+    from ..predict.domain_check import PredictionWarning
 
     for path in args.inputs:
         image = read_image(path, args.axes)
         with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", OutOfRangeWarning)
+            warnings.simplefilter("always", PredictionWarning)
             result = restore(model, image, tile=tuple(args.tile) if args.tile else None, progress=not args.quiet,
                              z_factor=args.z_factor, rescale=rescale)
         report_warnings(caught, path)
-        if args.classical_check:
+        _write_result(result, out_dir, path)
+        if args.classical_check:  # after the result is safe: the check only advises
             compare_and_report(model, image, rescale, path, args.quiet)
-        if result.outputs is not None and len(result.outputs) > 1:
-            for name, output in result.outputs.items():
-                target = write_image(output_path(out_dir / Path(path).name, name), output)
-                print(f"restored {path} -> {target} (output {name!r})")
-            continue
-        target = write_image(out_dir / Path(path).name, result.as_image())
-        print(f"restored {path} -> {target}")
-        for name, extra in (("scale", result.scale), ("disagreement", result.disagreement)):
-            if extra is not None:
-                write_image(extra_path(out_dir / Path(path).name, name), extra, result.axes, result.pixel_size)
 
+
+def _write_result(result, out_dir: Path, path: str) -> None:
+    from ..io import write_image
+
+    if result.outputs is not None and len(result.outputs) > 1:
+        for name, output in result.outputs.items():
+            target = write_image(output_path(out_dir / Path(path).name, name), output)
+            print(f"restored {path} -> {target} (output {name!r})")
+        return
+    target = write_image(out_dir / Path(path).name, result.as_image())
+    print(f"restored {path} -> {target}")
+    for name, extra in (("scale", result.scale), ("disagreement", result.disagreement)):
+        if extra is not None:
+            write_image(extra_path(out_dir / Path(path).name, name), extra, result.axes, result.pixel_size)

@@ -8,11 +8,11 @@ import warnings
 
 
 def report_warnings(caught, path) -> None:
-    """Out-of-range warnings as one line each on stderr, naming the input; other warnings as Python shows them."""
-    from ..predict.domain_check import OutOfRangeWarning
+    """carekit's warnings at prediction as one line each on stderr, naming the input; other warnings as Python shows them."""
+    from ..predict.domain_check import PredictionWarning
 
     for warning in caught:
-        if issubclass(warning.category, OutOfRangeWarning):
+        if issubclass(warning.category, PredictionWarning):
             print(f"warning: {path}: {warning.message}", file=sys.stderr)
         else:
             warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
@@ -23,7 +23,7 @@ def compare_and_report(model, image, rescale, path, quiet: bool) -> None:
     compares otherwise, unless `quiet`. Only carekit's 2D denoising models are compared."""
     from ..errors import InputError
     from ..predict.classical_check import compare_with_classical, is_2d_denoiser, warn_if_worse
-    from ..predict.domain_check import OutOfRangeWarning
+    from ..predict.domain_check import PredictionWarning
 
     if not is_2d_denoiser(model):
         return
@@ -33,8 +33,12 @@ def compare_and_report(model, image, rescale, path, quiet: bool) -> None:
         if not quiet:
             print(f"{path}: not compared with classical denoising: {error}")
         return
+    except Exception as error:  # the check only advises: the restoration stands whatever goes wrong in it
+        print(f"{path}: not compared with classical denoising, the comparison failed: {type(error).__name__}: "
+              f"{error}", file=sys.stderr)
+        return
     with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", OutOfRangeWarning)
+        warnings.simplefilter("always", PredictionWarning)
         warn_if_worse(comparison)
     report_warnings(caught, path)
     if not comparison.model_is_worse and not quiet:

@@ -51,7 +51,7 @@ def run_large(args, rescale=None) -> int:
     from ..predict.cluster import dask_client
     from ..ngff_write import check_output
     from ..predict.distributed import plan_large, restore_large
-    from ..predict.domain_check import OutOfRangeWarning
+    from ..predict.domain_check import PredictionWarning
 
     if len(args.inputs) != 1 or not args.out.rstrip("/").lower().endswith(".zarr"):
         raise InputError("large data: give one input (OME-Zarr, Zarr or TIFF) and an --out ending in .ome.zarr, "
@@ -61,7 +61,7 @@ def run_large(args, rescale=None) -> int:
                             args.ngff_version, rescale).plan, args.overwrite)
     with dask_client(args.scheduler, args.scheduler_file, args.workers, args.threads_per_worker,
                      args.memory_limit) as client, warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", OutOfRangeWarning)
+        warnings.simplefilter("always", PredictionWarning)
         if not args.quiet:
             print(f"dask dashboard: {client.dashboard_link}")
         result = restore_large(client, args.model, source, args.out, engine=args.engine, precision=args.precision,

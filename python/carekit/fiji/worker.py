@@ -61,7 +61,7 @@ def _model(path: str, backend: str, precision: str = "fp32"):
 def restore_array(image: np.ndarray, axes: str, model: str, backend: str = "onnx", tile: int = 0,
                   uncertainty: bool = True, on_progress=None, precision: str = "fp32",
                   pixel_size: dict | None = None, on_warning=None, rescale: str | float | None = None,
-                  classical_check: bool = False) -> tuple[np.ndarray, str, list[str]]:
+                  classical_check: bool = True) -> tuple[np.ndarray, str, list[str]]:
     """Restore `image` (axes like 'TZCYX' without singleton axes); returns (result, result axes, channel names).
 
     With `uncertainty`, a probabilistic model adds a channel with the Laplace scale and an ensemble one with the
@@ -73,17 +73,17 @@ def restore_array(image: np.ndarray, axes: str, model: str, backend: str = "onnx
     """
     from ..io import Image
     from ..predict import restore
-    from ..predict.domain_check import OutOfRangeWarning
+    from ..predict.domain_check import PredictionWarning
 
     runner = _model(model, backend, precision)
     spatial = len(runner.spec.axes)
     tile_shape = (tile,) * spatial if tile else None
     with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", OutOfRangeWarning)
+        warnings.simplefilter("always", PredictionWarning)
         result = restore(runner, Image(image, axes, pixel_size or {}), tile=tile_shape, progress=False,
                          on_progress=on_progress, rescale=rescale)
         notes = _classical_check(runner, Image(image, axes), rescale) if classical_check else []
-    for message in [str(w.message) for w in caught if issubclass(w.category, OutOfRangeWarning)] + notes:
+    for message in [str(w.message) for w in caught if issubclass(w.category, PredictionWarning)] + notes:
         if on_warning is not None:
             on_warning(message)
     if result.outputs and (len(result.outputs) > 1 or "C" in result.axes):  # not made by carekit: C per output
@@ -112,6 +112,8 @@ def _classical_check(runner, image, rescale) -> list[str]:
         warn_if_worse(compare_with_classical(runner, image, rescale=rescale))
     except InputError as error:
         return [f"not compared with classical denoising: {error}"]
+    except Exception as error:  # the check only advises: the restoration stands whatever goes wrong in it
+        return [f"not compared with classical denoising, the comparison failed: {type(error).__name__}: {error}"]
     return []
 
 

@@ -20,7 +20,12 @@ RESCALE_HINT = (" (objects larger than in training: rescale=auto restores them a
                 "python engine)")
 
 
-class OutOfRangeWarning(UserWarning):
+class PredictionWarning(UserWarning):
+    """The restoration may not be what it seems: carekit's warnings at prediction (out-of-range input, classical
+    denoising estimated better)."""
+
+
+class OutOfRangeWarning(PredictionWarning):
     """The input is unlike the model's training data: the restoration may show structures that are not there."""
 
 
