@@ -8,7 +8,8 @@ import warnings
 
 
 def report_warnings(caught, path) -> None:
-    """carekit's warnings at prediction as one line each on stderr, naming the input; other warnings as Python shows them."""
+    """carekit's warnings at prediction as one line each on stderr, naming the input; other warnings as Python
+    shows them."""
     from ..predict.domain_check import PredictionWarning
 
     for warning in caught:
@@ -34,8 +35,8 @@ def compare_and_report(model, image, rescale, path, quiet: bool) -> None:
             print(f"{path}: not compared with classical denoising: {error}")
         return
     except Exception as error:  # the check only advises: the restoration stands whatever goes wrong in it
-        print(f"{path}: not compared with classical denoising, the comparison failed: {type(error).__name__}: "
-              f"{error}", file=sys.stderr)
+        print(f"{path}: not compared with classical denoising, the comparison failed: "
+              f"{type(error).__name__}: {error}", file=sys.stderr)
         return
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", PredictionWarning)

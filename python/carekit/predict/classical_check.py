@@ -13,7 +13,10 @@ grid by this same estimate instead of by the truth; GAT+NLM takes the camera est
 Two things blur the answer, and the verdict says "level" (no warning) when either could flip it: chance (the
 difference's standard error over the pixels; a verdict needs 2 of them) and the noise model's own error (with a
 variance off by a factor, u's and t's noise correlate, which biases each method by its own sensitivity to the
-input; the verdict must hold with the variance scaled by 0.9 and 1.1 as well).
+input, by ~0.1-0.9% of the noise variance per 10% off; the verdict must hold with the variance scaled by 0.97 and
+1.03 too, about twice the error of the noise model's mean variance on Poisson-Gaussian camera noise). The best
+classical setting is chosen on one recorrupted pair and compared on another, so that picking the best of 15 does
+not favour the classical side.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from .restore import restore
 
 ALPHA = 0.5
 MAX_SIDE = 512  # the comparison runs on a central crop of one plane: bounded time, enough pixels
-MISFITS = (0.9, 1.1)  # noise-variance scalings the verdict must survive
+MISFITS = (0.97, 1.03)  # noise-variance scalings the verdict must survive
 STANDARD_ERRORS = 2.0  # how many standard errors a difference needs
 
 
@@ -49,10 +52,10 @@ class ClassicalComparison:
     noise model's error) that is nearly, not exactly, the same for every method: their difference is what the
     estimate is for."""
 
-    model_error: float
-    classical: str  # the best classical denoiser and its setting
+    model_error: float  # classical_error plus the model's excess over that denoiser, measured on the second pair
+    classical: str  # the best classical denoiser and its setting, chosen on the first pair
     classical_error: float
-    errors: dict[str, float]  # every classical candidate's
+    errors: dict[str, float]  # every classical candidate's, on the first pair
     noise_variance: float  # the input's mean noise variance, as the noise model estimates it
     standard_error: float  # of the difference model_error - classical_error
     robust: bool  # the difference keeps its sign with the noise variance scaled by each of MISFITS
@@ -168,18 +171,19 @@ def compare_with_classical(model, image: np.ndarray | Image, axes: str | None = 
     plane = middle_plane(image, axes)
     factor = rescale_factor(rescale, runner.spec, plane.astype(np.float32))
     crop = central_crop(plane)
-    model_sq, classical_sq, variance = _squared_residuals(runner, crop, factor, seed, 1.0)
+    _, choosing, variance = _squared_residuals(runner, crop, factor, seed, 1.0)
     constant = variance * (1 + 1 / ALPHA**2)  # the target's noise
-    errors = {name: float(sq.mean()) - constant for name, sq in classical_sq.items()}
+    errors = {name: float(sq.mean()) - constant for name, sq in choosing.items()}
     best = min(errors, key=errors.get)
-    difference = model_sq - classical_sq[best]
-    signs = {np.sign(difference.mean())}
-    for misfit in MISFITS:
-        family = [name for name in FAMILIES if best.startswith(name + " ")]
-        model_sq_m, classical_sq_m, _ = _squared_residuals(runner, crop, factor, seed, misfit, family)
-        signs.add(np.sign(model_sq_m.mean() - classical_sq_m[best].mean()))
-    return ClassicalComparison(float(model_sq.mean()) - constant, best, errors[best], errors, variance,
-                               float(difference.std() / np.sqrt(difference.size)), len(signs) == 1)
+    family = [name for name in FAMILIES if best.startswith(name + " ")]
+    differences = {}
+    for misfit in (1.0, *MISFITS):  # compared on a second pair
+        model_sq, classical_sq, _ = _squared_residuals(runner, crop, factor, seed + 1, misfit, family)
+        differences[misfit] = model_sq - classical_sq[best]
+    difference = differences[1.0]
+    return ClassicalComparison(float(difference.mean()) + errors[best], best, errors[best], errors, variance,
+                               float(difference.std() / np.sqrt(difference.size)),
+                               len({np.sign(d.mean()) for d in differences.values()}) == 1)
 
 
 def warn_if_worse(comparison: ClassicalComparison) -> str | None:
