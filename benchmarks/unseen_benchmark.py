@@ -15,8 +15,9 @@ Per held-out image (synth.generalist.TEST_PICKS, carekit's camera: background 1 
 denoising) as a user would call it: restore() with its checks on and no rescaling, scored against the best of
 Gaussian, NLM, TV and GAT+NLM (oracle-tuned, true camera; ood_warning_benchmark.evaluate_image); the statistics the
 warnings judge and the predicted scale over its validation level (ood_generalist_benchmark.statistics); the
-comparison with classical denoising estimated without the truth (predict.classical_check, added after this
-benchmark's first run); and PSNR at every fixed rescale factor and with "auto" (rescale_benchmark.scores). Results: benchmarks/results/unseen.{json,md}.
+comparison with classical denoising estimated without the truth (predict.classical_check, designed after this
+benchmark's first run had shown the generalist's losses here: no independent test of it); and PSNR at every fixed
+rescale factor and with "auto" (rescale_benchmark.scores). Results: benchmarks/results/unseen.{json,md}.
 """
 
 from __future__ import annotations

@@ -16,8 +16,8 @@ NLM_STRENGTHS = (0.6, 0.9, 1.2)
 TV_WEIGHTS = (0.05, 0.1, 0.2, 0.4)
 
 
-def gaussian_candidates(image: np.ndarray) -> list[np.ndarray]:
-    return [ndimage.gaussian_filter(image.astype(np.float32), s) for s in GAUSSIAN_SIGMAS]
+def gaussian_candidates(image: np.ndarray, sigmas=GAUSSIAN_SIGMAS) -> list[np.ndarray]:
+    return [ndimage.gaussian_filter(image.astype(np.float32), s) for s in sigmas]
 
 
 def nlm(normalized: np.ndarray, sigma: float, strength: float) -> np.ndarray:
@@ -28,19 +28,19 @@ def nlm(normalized: np.ndarray, sigma: float, strength: float) -> np.ndarray:
                             fast_mode=True).astype(np.float32)
 
 
-def nlm_candidates(image: np.ndarray) -> list[np.ndarray]:
+def nlm_candidates(image: np.ndarray, strengths=NLM_STRENGTHS) -> list[np.ndarray]:
     from skimage.restoration import estimate_sigma
 
     normalized = normalize_percentile(image, 1, 99.8)
     sigma = float(estimate_sigma(normalized))
-    return [nlm(normalized, sigma, k) for k in NLM_STRENGTHS]
+    return [nlm(normalized, sigma, k) for k in strengths]
 
 
-def tv_candidates(image: np.ndarray) -> list[np.ndarray]:
+def tv_candidates(image: np.ndarray, weights=TV_WEIGHTS) -> list[np.ndarray]:
     from skimage.restoration import denoise_tv_chambolle
 
     normalized = normalize_percentile(image, 1, 99.8)
-    return [denoise_tv_chambolle(normalized, weight=w).astype(np.float32) for w in TV_WEIGHTS]
+    return [denoise_tv_chambolle(normalized, weight=w).astype(np.float32) for w in weights]
 
 
 def check_camera(gain: float = 1.0, read_noise: float = 2.0, offset: float = 100.0) -> dict[str, float]:
@@ -70,12 +70,12 @@ def inverse_anscombe(d: np.ndarray, gain: float, read_noise: float, offset: floa
     return np.maximum(exact, 0) * gain + offset
 
 
-def gat_nlm_candidates(image: np.ndarray, gain: float = 1.0, read_noise: float = 2.0,
-                       offset: float = 100.0) -> list[np.ndarray]:
+def gat_nlm_candidates(image: np.ndarray, gain: float = 1.0, read_noise: float = 2.0, offset: float = 100.0,
+                       strengths=NLM_STRENGTHS) -> list[np.ndarray]:
     """Variance-stabilize with the GAT (needs the camera's gain, read noise and offset), NLM with sigma 1, invert."""
     check_camera(gain, read_noise, offset)
     stabilized = anscombe(np.asarray(image, dtype=np.float64), gain, read_noise, offset)
     lo, hi = stabilized.min(), stabilized.max()
     scale = hi - lo if hi > lo else 1.0
     return [inverse_anscombe(nlm((stabilized - lo) / scale, 1.0 / scale, k) * scale + lo, gain, read_noise,
-                             offset).astype(np.float32) for k in NLM_STRENGTHS]
+                             offset).astype(np.float32) for k in strengths]

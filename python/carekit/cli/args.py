@@ -48,7 +48,7 @@ def add_classical_check_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-classical-check", dest="classical_check", action="store_false",
                         help="2D denoising models: skip the comparison with classical denoising (Gaussian, NLM, TV, "
                         "GAT+NLM) that warns when one of them is estimated to do better on an input (from the noisy "
-                        "input alone, on a central crop of its middle plane: about 2-4 s on 2 CPU cores)")
+                        "input alone, on a central crop of its middle plane: about 3 s on 2 CPU cores)")
 
 
 def at_least_one(what: str):

@@ -87,19 +87,21 @@ class ClassicalComparison:
                 f"{'exceeds' if self.verdict == 'behind' else 'is below'} that denoiser's by {share})")
 
 
-FAMILIES = {  # name: (its candidates for a noisy image, the setting of each)
+FAMILIES = {  # name: (its candidates for a noisy image and settings, its settings)
     "Gaussian sigma": (classical.gaussian_candidates, classical.GAUSSIAN_SIGMAS),
     "NLM strength": (classical.nlm_candidates, classical.NLM_STRENGTHS),
     "TV weight": (classical.tv_candidates, classical.TV_WEIGHTS),
-    "GAT+NLM strength": (lambda noisy: classical.gat_nlm_candidates(noisy, **estimate_camera(noisy)),
-                         classical.NLM_STRENGTHS),
+    "GAT+NLM strength": (lambda noisy, values: classical.gat_nlm_candidates(noisy, **estimate_camera(noisy),
+                                                                            strengths=values), classical.NLM_STRENGTHS),
 }
 
 
-def _candidates(noisy: np.ndarray, families=FAMILIES) -> dict[str, np.ndarray]:
-    """{'Gaussian sigma 1.5': image, ...}: every setting of the named classical denoisers on `noisy`."""
-    return {f"{name} {value:g}": candidate for name in families
-            for value, candidate in zip(FAMILIES[name][1], FAMILIES[name][0](noisy))}
+def _candidates(noisy: np.ndarray, settings: dict[str, tuple] | None = None) -> dict[str, np.ndarray]:
+    """{'Gaussian sigma 1.5': image, ...}: the classical denoisers on `noisy`, at every setting or at `settings`
+    ({family: values})."""
+    settings = settings or {name: values for name, (_, values) in FAMILIES.items()}
+    return {f"{name} {value:g}": candidate for name, values in settings.items()
+            for value, candidate in zip(values, FAMILIES[name][0](noisy, values))}
 
 
 def fitted_residual(candidate: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -147,15 +149,15 @@ def is_2d_denoiser(runner) -> bool:
     return runner.spec.kind == "care" and runner.spec.axes == "YX" and not isinstance(runner, PipelineRunner)
 
 
-def _squared_residuals(runner, crop, factor, seed, misfit, families=FAMILIES) -> tuple[np.ndarray, dict, float]:
-    """(the model's squared residual per pixel, each candidate's of the named classical `families`, the input's
+def _squared_residuals(runner, crop, factor, seed, misfit, settings=None) -> tuple[np.ndarray, dict, float]:
+    """(the model's squared residual per pixel, each classical candidate's (all, or `settings`), the input's
     estimated noise variance) on one recorrupted pair."""
     noisier, target, variance = recorrupted(crop, seed=seed, misfit=misfit)
     noisier = noisier.astype(np.float32)
     restored = restore(runner, noisier, axes="YX", progress=False, check_domain=False,
                        rescale=factor if factor > 1 else None).image
     return (fitted_residual(restored, target) ** 2,
-            {n: fitted_residual(c, target) ** 2 for n, c in _candidates(noisier, families).items()}, variance)
+            {n: fitted_residual(c, target) ** 2 for n, c in _candidates(noisier, settings).items()}, variance)
 
 
 def compare_with_classical(model, image: np.ndarray | Image, axes: str | None = None,
@@ -175,10 +177,11 @@ def compare_with_classical(model, image: np.ndarray | Image, axes: str | None = 
     constant = variance * (1 + 1 / ALPHA**2)  # the target's noise
     errors = {name: float(sq.mean()) - constant for name, sq in choosing.items()}
     best = min(errors, key=errors.get)
-    family = [name for name in FAMILIES if best.startswith(name + " ")]
+    setting = {name: (value,) for name, (_, values) in FAMILIES.items() for value in values
+               if best == f"{name} {value:g}"}
     differences = {}
     for misfit in (1.0, *MISFITS):  # compared on a second pair
-        model_sq, classical_sq, _ = _squared_residuals(runner, crop, factor, seed + 1, misfit, family)
+        model_sq, classical_sq, _ = _squared_residuals(runner, crop, factor, seed + 1, misfit, setting)
         differences[misfit] = model_sq - classical_sq[best]
     difference = differences[1.0]
     return ClassicalComparison(float(difference.mean()) + errors[best], best, errors[best], errors, variance,
