@@ -38,11 +38,15 @@ def _compare_middle_plane(args, source, rescale) -> None:
     """The comparison with classical denoising on the central crop of the input's middle plane."""
     from ..io import Image
     from ..models import load_model
-    from ..predict.classical_check import MAX_SIDE
+    from ..predict.classical_check import MAX_SIDE, is_2d_denoiser
     from ..predict.large_checks import middle_plane_crop
+    from ..predict.rescale_large import large_factor
 
     runner = load_model(args.model, engine=args.engine, precision=args.precision)
-    compare_and_report(runner, Image(middle_plane_crop(source, MAX_SIDE), "YX"), rescale, args.inputs[0], args.quiet)
+    if is_2d_denoiser(runner):  # the factor the restoration used, judged on the image rather than the crop
+        factor = large_factor(rescale, runner.spec, source) if rescale is not None else None
+        compare_and_report(runner, Image(middle_plane_crop(source, MAX_SIDE), "YX"), factor, args.inputs[0],
+                           args.quiet)
 
 
 def run_large(args, rescale=None) -> int:

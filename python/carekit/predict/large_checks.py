@@ -57,7 +57,8 @@ def check_input(source: ArraySource, layout: Layout, spec: NetworkSpec, factor: 
 
 
 def middle_plane_crop(source: ArraySource, size: int) -> np.ndarray:
-    """The central (at most) size x size px of the middle YX plane of `source`, as a 2D array."""
+    """The central (at most) size x size px of the middle YX plane of `source` (in the order its planes are
+    stored), as a 2D array: what 'auto' and the comparison with classical denoising judge."""
     regions = plane_regions(source, "YX")
     region = tuple(central(r, size) if a in "YX" else r for r, a in zip(regions[len(regions) // 2], source.axes))
     crop = np.moveaxis(source.read(region), [source.axes.index("Y"), source.axes.index("X")], [-2, -1])

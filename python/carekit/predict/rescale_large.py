@@ -25,9 +25,8 @@ from ..ngff import ArraySource
 from ..normalize import normalize_range
 from ..resample import SPLINE_MARGIN, downscale_region, downscale_span, input_span, resize_region, shrunk_shape
 from .domain_check import MAX_SIDE
-from .large_checks import central
+from .large_checks import middle_plane_crop
 from .layouts import chunk_tile
-from .percentiles import plane_regions
 from .rescale import AUTO, back_to_full_size, parse_rescale, rescale_factor, units_map
 from .restore import DEFAULT_TILE, restore_normalized
 
@@ -80,11 +79,7 @@ def large_factor(rescale, spec: NetworkSpec, source: ArraySource) -> float:
     y, x = source.axes.index("Y"), source.axes.index("X")
     if parse_rescale(rescale) != AUTO:
         return rescale_factor(rescale, spec, np.broadcast_to(np.float32(0), (source.shape[y], source.shape[x])))
-    regions = plane_regions(source, "YX")
-    middle = regions[len(regions) // 2]
-    sample = source.read(tuple(central(r, MAX_SIDE) if a in "YX" else r for r, a in zip(middle, source.axes)))
-    plane = np.moveaxis(sample, [y, x], [-2, -1])
-    return rescale_factor(rescale, spec, plane.reshape(plane.shape[-2:]))
+    return rescale_factor(rescale, spec, middle_plane_crop(source, MAX_SIDE))
 
 
 def rescaled_task(task, small_levels: tuple, source: ArraySource, factor: float, halo: int, divisor: int):
