@@ -126,14 +126,16 @@ def confusion(rows: list[dict], warned, label: str) -> list[str]:
 def markdown(rows: list[dict], title: str, models: str) -> str:
     """The confusion tables (warned x lost: the out-of-range warnings, the comparison with classical denoising,
     either) and one line per image, under `title` and the `models` paragraph."""
+    from carekit.predict.classical_check import MISFITS, STANDARD_ERRORS
+
     lines = [f"# {title}", "", models, "", *confusion(rows, lambda r: r["warned"], "out-of-range warnings"), "",
              *confusion(rows, lambda r: r["classical_check"]["warned"], "classical denoising estimated better"), "",
              *confusion(rows, lambda r: r["warned"] or r["classical_check"]["warned"], "either"), "",
              "True margin: the model's PSNR minus the best oracle-tuned baseline's, against the truth. Estimated: the "
              "model's squared error minus the best classical denoiser's, estimated without the truth "
              "(predict.classical_check), over the input's noise variance (positive: the model is behind), with its "
-             "standard error; the verdict is level within 2 standard errors or where the sign changes with the "
-             "noise variance scaled by 0.9 or 1.1 (not robust).", "",
+             f"standard error; the verdict is level within {STANDARD_ERRORS:g} standard errors or where the sign "
+             f"changes with the noise variance scaled by {' or '.join(f'{m:g}' for m in MISFITS)} (not robust).", "",
              "| dataset | photons | image | CARE PSNR | best baseline | its PSNR | true margin | estimated difference | "
              "lost | warned | why |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:

@@ -6,8 +6,9 @@ import pytest
 from scipy import ndimage
 
 from carekit.errors import InputError
-from carekit.predict.classical_check import (ALPHA, ClassicalComparison, central_crop, fitted_error, middle_plane,
-                                              recorrupted)
+from carekit.predict import classical_check
+from carekit.predict.classical_check import (ALPHA, ClassicalComparison, central_crop, compare_with_classical,
+                                              fitted_error, middle_plane, noise_variance, recorrupted)
 from carekit.synth import structures
 from carekit.synth.noise import poisson_gaussian
 
@@ -26,7 +27,8 @@ def test_the_affine_fit_forgives_units_and_offsets():
 
 def test_the_recorrupted_pair_has_independent_noise_of_the_stated_size():
     truth, noisy = _noisy()
-    noisier, target, variance = recorrupted(noisy, seed=1)
+    variance = noise_variance(noisy).mean()
+    noisier, target = recorrupted(noisy, noise_variance(noisy), seed=1)
     constant = variance * (1 + 1 / ALPHA**2)
     mean = (truth / truth.max() * 10 + 1) + 100  # what the camera measures on average
     # u's and t's noise around the camera's mean are uncorrelated, and t's variance is the stated constant
@@ -37,8 +39,8 @@ def test_the_recorrupted_pair_has_independent_noise_of_the_stated_size():
 
 def test_the_estimated_difference_of_two_denoisers_matches_the_truth():
     truth, noisy = _noisy(seed=5)
-    noisier, target, variance = recorrupted(noisy, seed=2)
-    constant = variance * (1 + 1 / ALPHA**2)
+    noisier, target = recorrupted(noisy, noise_variance(noisy), seed=2)
+    constant = noise_variance(noisy).mean() * (1 + 1 / ALPHA**2)
     mean = truth / truth.max() * 10 + 101
     methods = {sigma: (ndimage.gaussian_filter(noisier, sigma)) for sigma in (0.7, 1.5, 4.0)}
     estimated = {s: fitted_error(g, target) - constant for s, g in methods.items()}
@@ -74,3 +76,32 @@ def test_the_verdict_needs_two_standard_errors_and_a_sign_the_noise_model_does_n
     assert not _comparison(1.05, 1.0, robust=False).model_is_worse
     assert "0.50% of the input's noise variance, standard error 0.10%" in _comparison(1.05, 1.0).summary()
     assert "the noise model decides" in _comparison(1.05, 1.0, robust=False).summary()
+
+
+class _StandIn:  # what compare_with_classical asks of a runner: a 2D denoising model's spec
+    spec = type("Spec", (), {"kind": "care", "axes": "YX", "domain": None})()
+
+
+def _compare_with(monkeypatch, noisy, restoration):
+    """compare_with_classical with restore() replaced by `restoration(noisier input)`."""
+    def restore(runner, image, **kwargs):
+        return type("Restored", (), {"image": restoration(image)})()
+
+    monkeypatch.setattr(classical_check, "restore", restore)
+    return compare_with_classical(_StandIn(), noisy, "YX")
+
+
+def test_stand_in_models_worse_equal_and_better_than_classical_get_the_right_verdict(monkeypatch):
+    truth, noisy = _noisy(seed=4)
+    mean = truth / truth.max() * 10 + 101
+    identity = _compare_with(monkeypatch, noisy, lambda image: image)  # no denoising at all
+    assert identity.verdict == "behind" and identity.robust and identity.difference > 0
+    best = identity.classical
+    family, value = best.rsplit(" ", 1)
+    same = _compare_with(monkeypatch, noisy, lambda image: list(classical_check._candidates(
+        image, {family: (float(value),)}).values())[0])  # exactly the classical setting it will be compared with
+    assert same.classical == best and same.verdict == "level" and same.difference == 0
+    # the noise-free camera mean, a little blurred (the affine fit forgives units): better than any denoiser
+    oracle = _compare_with(monkeypatch, noisy, lambda image: ndimage.gaussian_filter(mean, 0.5))
+    assert oracle.verdict == "ahead of" and oracle.robust
+    assert set(oracle.errors) == {n for n in identity.errors} and len(oracle.errors) == 15

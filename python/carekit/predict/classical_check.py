@@ -11,7 +11,7 @@ no ground truth. The classical denoisers are the evaluation's baselines (carekit
 grid by this same estimate instead of by the truth; GAT+NLM takes the camera estimated from the image.
 
 Two things blur the answer, and the verdict says "level" (no warning) when either could flip it: chance (the
-difference's standard error over the pixels; a verdict needs 2 of them) and the noise model's own error (with a
+difference's standard error, from the spread of its 16 x 16 px block means; a verdict needs 2 of them) and the noise model's own error (with a
 variance off by a factor, u's and t's noise correlate, which biases each method by its own sensitivity to the
 input, by ~0.1-0.9% of the noise variance per 10% off; the verdict must hold with the variance scaled by 0.97 and
 1.03 too, about twice the error of the noise model's mean variance on Poisson-Gaussian camera noise). The best
@@ -40,6 +40,7 @@ ALPHA = 0.5
 MAX_SIDE = 512  # the comparison runs on a central crop of one plane: bounded time, enough pixels
 MISFITS = (0.97, 1.03)  # noise-variance scalings the verdict must survive
 STANDARD_ERRORS = 2.0  # how many standard errors a difference needs
+BLOCK = 16  # px: the standard error comes from block means (a restoration's errors correlate between neighbours)
 
 
 class WorseThanClassicalWarning(PredictionWarning):
@@ -116,14 +117,29 @@ def fitted_error(candidate: np.ndarray, target: np.ndarray) -> float:
     return float(np.mean(fitted_residual(candidate, target) ** 2))
 
 
-def recorrupted(noisy: np.ndarray, alpha: float = ALPHA, seed: int = 0,
-                misfit: float = 1.0) -> tuple[np.ndarray, np.ndarray, float]:
-    """(noisier input, independent target, the input's estimated mean noise variance): see the module doc. The
-    target's noise variance is (1 + misfit / alpha^2) times that; `misfit` scales the variance drawn."""
+def noise_variance(noisy: np.ndarray) -> np.ndarray:
+    """The noise variance of each pixel of `noisy` by its own noise model (data.noise_model)."""
     noisy = np.asarray(noisy, np.float64)
-    variance = estimate_noise_model(noisy).variance(local_mean(noisy)).astype(np.float64)
-    z = np.random.default_rng(seed).standard_normal(noisy.shape) * np.sqrt(variance * misfit)
-    return noisy + alpha * z, noisy - z / alpha, float(np.mean(variance))
+    return estimate_noise_model(noisy).variance(local_mean(noisy)).astype(np.float64)
+
+
+def recorrupted(noisy: np.ndarray, variance: np.ndarray, alpha: float = ALPHA, seed: int = 0,
+                misfit: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """(noisier input, independent target) from `noisy` and its noise `variance` (see the module doc); `misfit`
+    scales the variance drawn. The target's noise variance is (1 + misfit / alpha^2) times `variance`."""
+    z = np.random.default_rng(seed).standard_normal(np.shape(noisy)) * np.sqrt(variance * misfit)
+    noisy = np.asarray(noisy, np.float64)
+    return noisy + alpha * z, noisy - z / alpha
+
+
+def block_standard_error(values: np.ndarray, block: int = BLOCK) -> float:
+    """The standard error of the mean of a 2D map whose neighbouring values correlate: from the spread of its
+    block x block means."""
+    rows, cols = (n // block for n in values.shape)
+    if rows * cols < 4:
+        return float(values.std() / np.sqrt(values.size))
+    means = values[:rows * block, :cols * block].reshape(rows, block, cols, block).mean(axis=(1, 3))
+    return float(means.std(ddof=1) / np.sqrt(means.size))
 
 
 def middle_plane(image: np.ndarray | Image, axes: str | None = None) -> np.ndarray:
@@ -149,43 +165,51 @@ def is_2d_denoiser(runner) -> bool:
     return runner.spec.kind == "care" and runner.spec.axes == "YX" and not isinstance(runner, PipelineRunner)
 
 
-def _squared_residuals(runner, crop, factor, seed, misfit, settings=None) -> tuple[np.ndarray, dict, float]:
-    """(the model's squared residual per pixel, each classical candidate's (all, or `settings`), the input's
-    estimated noise variance) on one recorrupted pair."""
-    noisier, target, variance = recorrupted(crop, seed=seed, misfit=misfit)
+def _squared_residuals(runner, crop, variance, factor, seed, misfit, settings=None) -> tuple:
+    """(the model's squared residual per pixel (None without a runner), each classical candidate's (all, or
+    `settings`)) on one recorrupted pair."""
+    noisier, target = recorrupted(crop, variance, seed=seed, misfit=misfit)
     noisier = noisier.astype(np.float32)
-    restored = restore(runner, noisier, axes="YX", progress=False, check_domain=False,
-                       rescale=factor if factor > 1 else None).image
-    return (fitted_residual(restored, target) ** 2,
-            {n: fitted_residual(c, target) ** 2 for n, c in _candidates(noisier, settings).items()}, variance)
+    model = None
+    if runner is not None:
+        restored = restore(runner, noisier, axes="YX", progress=False, check_domain=False,
+                           rescale=factor if factor > 1 else None).image
+        model = fitted_residual(restored, target).reshape(crop.shape) ** 2
+    return model, {n: fitted_residual(c, target).reshape(crop.shape) ** 2
+                   for n, c in _candidates(noisier, settings).items()}
 
 
 def compare_with_classical(model, image: np.ndarray | Image, axes: str | None = None,
                            rescale: str | float | None = None, seed: int = 0) -> ClassicalComparison:
     """The model (a 2D CARE model: folder, package or runner; restored as restore() would, with `rescale` judged on
-    the whole middle plane) against the classical denoisers on the middle plane of `image` (central crop of at most
-    MAX_SIDE^2 px)."""
+    the whole image as restore() judges it) against the classical denoisers on the middle plane of `image` (central
+    crop of at most MAX_SIDE^2 px)."""
     runner = load_model(model) if not hasattr(model, "spec") else model
     if not is_2d_denoiser(runner):
         raise InputError("the comparison with classical denoising is for carekit's 2D denoising models (kind care, "
                          f"axes YX); this model is {runner.spec.kind} with axes {runner.spec.axes}"
                          + (", made elsewhere" if isinstance(runner, PipelineRunner) else ""))
+    if isinstance(image, Image):
+        image, axes = image.data, image.axes
     plane = middle_plane(image, axes)
-    factor = rescale_factor(rescale, runner.spec, plane.astype(np.float32))
+    axes = (axes or "YX").upper()
+    work = np.moveaxis(np.asarray(image), [axes.index("Y"), axes.index("X")], [-2, -1])  # as restore() sees it
+    factor = rescale_factor(rescale, runner.spec, work.astype(np.float32, copy=False))
     crop = central_crop(plane)
-    _, choosing, variance = _squared_residuals(runner, crop, factor, seed, 1.0)
-    constant = variance * (1 + 1 / ALPHA**2)  # the target's noise
+    variance = noise_variance(crop)
+    _, choosing = _squared_residuals(None, crop, variance, factor, seed, 1.0)
+    constant = float(variance.mean()) * (1 + 1 / ALPHA**2)  # the target's noise
     errors = {name: float(sq.mean()) - constant for name, sq in choosing.items()}
     best = min(errors, key=errors.get)
     setting = {name: (value,) for name, (_, values) in FAMILIES.items() for value in values
                if best == f"{name} {value:g}"}
     differences = {}
     for misfit in (1.0, *MISFITS):  # compared on a second pair
-        model_sq, classical_sq, _ = _squared_residuals(runner, crop, factor, seed + 1, misfit, setting)
+        model_sq, classical_sq = _squared_residuals(runner, crop, variance, factor, seed + 1, misfit, setting)
         differences[misfit] = model_sq - classical_sq[best]
     difference = differences[1.0]
-    return ClassicalComparison(float(difference.mean()) + errors[best], best, errors[best], errors, variance,
-                               float(difference.std() / np.sqrt(difference.size)),
+    return ClassicalComparison(float(difference.mean()) + errors[best], best, errors[best], errors,
+                               float(variance.mean()), block_standard_error(difference),
                                len({np.sign(d.mean()) for d in differences.values()}) == 1)
 
 

@@ -57,10 +57,10 @@ def check_input(source: ArraySource, layout: Layout, spec: NetworkSpec, factor: 
 
 
 def middle_plane_crop(source: ArraySource, size: int) -> np.ndarray:
-    """The central (at most) size x size px of the middle YX plane of `source` (in the order its planes are
-    stored), as a 2D array: what 'auto' and the comparison with classical denoising judge."""
-    regions = plane_regions(source, "YX")
-    region = tuple(central(r, size) if a in "YX" else r for r, a in zip(regions[len(regions) // 2], source.axes))
+    """The central (at most) size x size px of the middle YX plane of `source` (the middle index of every other
+    axis), as a 2D array: what 'auto' and the comparison with classical denoising judge."""
+    region = tuple(central(slice(0, n), size) if a in "YX" else slice(n // 2, n // 2 + 1)
+                   for a, n in zip(source.axes, source.shape))
     crop = np.moveaxis(source.read(region), [source.axes.index("Y"), source.axes.index("X")], [-2, -1])
     return crop.reshape(crop.shape[-2:])
 
