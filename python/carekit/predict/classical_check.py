@@ -14,8 +14,8 @@ Two things blur the answer, and the verdict says "level" (no warning) when eithe
 difference's standard error, from the spread of its 16 x 16 px block means; a verdict needs 2 of them) and the
 noise model's own error (with a variance off by a factor, u's and t's noise correlate, which biases each method by
 its own sensitivity to the input, by ~0.1-0.9% of the noise variance per 10% off; the verdict must hold with the
-variance scaled by 0.97 and 1.03 too, about twice the error of the noise model's mean variance on Poisson-Gaussian
-camera noise). The best classical setting is chosen on one recorrupted pair and compared on another, so that
+variance scaled by 0.97 and 1.03 too, beyond the largest error of the noise model's mean variance measured on
+Poisson-Gaussian camera noise, 2.3%). The best classical setting is chosen on one recorrupted pair and compared on another, so that
 picking the best of 15 does not favour the classical side.
 """
 
