@@ -5,7 +5,7 @@ the comparison with classical denoising (predict.classical_check), and see how c
 
 For each left-out case of rescale_benchmark.py on hela, nuclei3d and mahotas (the recipe's leave-one-dataset-out
 generalists; trained first when missing) and for gowt1 with the shipped generalist (unseen_benchmark.py): restore
-one recorrupted pair's input (classical_check.recorrupted) at each factor of FACTORS and take the factor whose
+one recorrupted pair's input (data.recorrupt, as predict.classical_check draws it) at each factor of FACTORS and take the factor whose
 output has the smallest squared difference to the pair's target after the affine fit. Its PSNR against the truth is
 read from the factor sweeps those benchmarks measured (benchmarks/results/rescale.json, unseen.json), against no
 rescaling, `auto` and the best factor, and the per-image best oracle-tuned baseline (generalist-100x40-f32.json,
@@ -43,11 +43,12 @@ def cases() -> list[dict]:
 
 
 def chosen_factor(runner, low: np.ndarray) -> tuple[str, dict]:
+    from carekit.data.recorrupt import recorrupted_batch, variance_map
     from carekit.predict import restore
-    from carekit.predict.classical_check import central_crop, fitted_residual, noise_variance, recorrupted
+    from carekit.predict.classical_check import ALPHA, fitted_residual, middle_plane
 
-    crop = central_crop(low)
-    noisier, target = recorrupted(crop, noise_variance(crop), seed=1)
+    crop = middle_plane(low, "YX")
+    noisier, target = recorrupted_batch(crop, variance_map(crop), np.random.default_rng(1), ALPHA)
     estimated = {}
     for factor in FACTORS:
         out = restore(runner, noisier.astype(np.float32), axes="YX", progress=False, check_domain=False,

@@ -16,8 +16,9 @@ from .conftest import write_ngff
 def test_middle_plane_crop_reads_the_central_region_of_the_middle_plane(tmp_path):
     data = np.arange(2 * 10 * 40 * 50, dtype=np.uint16).reshape(2, 10, 40, 50)
     source = open_source(write_ngff(tmp_path / "in.ome.zarr", data, "TZYX", {}, (1, 1, 16, 16)))
-    np.testing.assert_array_equal(middle_plane_crop(source, 20), data[1, 5, 10:30, 15:35])  # as in memory
-    assert middle_plane_crop(source, 512).shape == (40, 50)
+    np.testing.assert_array_equal(middle_plane_crop(source.read, source.axes, source.shape, 20),
+                                  data[1, 5, 10:30, 15:35])  # as in memory
+    assert middle_plane_crop(source.read, source.axes, source.shape, 512).shape == (40, 50)
 
 
 def test_large_input_is_compared_like_a_tiff(tmp_path, capsys):

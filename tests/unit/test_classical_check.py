@@ -7,8 +7,8 @@ from scipy import ndimage
 
 from carekit.errors import InputError
 from carekit.predict import classical_check
-from carekit.predict.classical_check import (ALPHA, ClassicalComparison, central_crop, compare_with_classical,
-                                              fitted_error, middle_plane, noise_variance, recorrupted)
+from carekit.data.recorrupt import recorrupted_batch, variance_map
+from carekit.predict.classical_check import ALPHA, ClassicalComparison, compare_with_classical, fitted_error, middle_plane
 from carekit.synth import structures
 from carekit.synth.noise import poisson_gaussian
 
@@ -27,8 +27,8 @@ def test_the_affine_fit_forgives_units_and_offsets():
 
 def test_the_recorrupted_pair_has_independent_noise_of_the_stated_size():
     truth, noisy = _noisy()
-    variance = noise_variance(noisy).mean()
-    noisier, target = recorrupted(noisy, noise_variance(noisy), seed=1)
+    variance = float(variance_map(noisy).mean())
+    noisier, target = recorrupted_batch(noisy, variance_map(noisy), np.random.default_rng(1), ALPHA)
     constant = variance * (1 + 1 / ALPHA**2)
     mean = (truth / truth.max() * 10 + 1) + 100  # what the camera measures on average
     # u's and t's noise around the camera's mean are uncorrelated, and t's variance is the stated constant
@@ -39,8 +39,8 @@ def test_the_recorrupted_pair_has_independent_noise_of_the_stated_size():
 
 def test_the_estimated_difference_of_two_denoisers_matches_the_truth():
     truth, noisy = _noisy(seed=5)
-    noisier, target = recorrupted(noisy, noise_variance(noisy), seed=2)
-    constant = noise_variance(noisy).mean() * (1 + 1 / ALPHA**2)
+    noisier, target = recorrupted_batch(noisy, variance_map(noisy), np.random.default_rng(2), ALPHA)
+    constant = variance_map(noisy).mean() * (1 + 1 / ALPHA**2)
     mean = truth / truth.max() * 10 + 101
     methods = {sigma: (ndimage.gaussian_filter(noisier, sigma)) for sigma in (0.7, 1.5, 4.0)}
     estimated = {s: fitted_error(g, target) - constant for s, g in methods.items()}
@@ -58,7 +58,7 @@ def test_the_middle_plane_is_the_middle_of_every_other_axis_cropped_centrally():
     np.testing.assert_array_equal(middle_plane(image[0, 0, 0].T, "XY"), image[0, 0, 0])
     stack = np.zeros((3, 700, 600), np.float32)
     stack[1, 94, 44] = 1
-    crop = central_crop(middle_plane(stack, "TYX"), 512)
+    crop = middle_plane(stack, "TYX", 512)
     assert crop.shape == (512, 512) and crop[0, 0] == 1
     with pytest.raises(InputError, match="axes"):
         middle_plane(stack, None)

@@ -19,24 +19,30 @@ def report_warnings(caught, path) -> None:
             warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
 
 
+def report_not_compared(error: Exception, path, quiet: bool) -> None:
+    """An input the comparison could not judge: on stdout unless `quiet`; a comparison that failed: on stderr."""
+    from ..errors import InputError
+    from ..predict.classical_check import not_compared
+
+    if not isinstance(error, InputError):
+        print(f"{path}: {not_compared(error)}", file=sys.stderr)
+    elif not quiet:
+        print(f"{path}: {not_compared(error)}")
+
+
 def compare_and_report(model, image, rescale, path, quiet: bool) -> None:
     """Warn (one line on stderr) when a classical denoiser is estimated to do better on `image`; say how the model
     compares otherwise, unless `quiet`. Only carekit's 2D denoising models are compared."""
-    from ..errors import InputError
-    from ..predict.classical_check import compare_with_classical, is_2d_denoiser, warn_if_worse
+    from ..predict.classical_check import compare_with_classical, warn_if_worse
     from ..predict.domain_check import PredictionWarning
+    from ..predict.rescale import is_2d_restoration
 
-    if not is_2d_denoiser(model):
+    if not is_2d_restoration(model):
         return
     try:
         comparison = compare_with_classical(model, image, rescale=rescale)
-    except InputError as error:  # too small or too flat to estimate its noise
-        if not quiet:
-            print(f"{path}: not compared with classical denoising: {error}")
-        return
     except Exception as error:  # the check only advises: the restoration stands whatever goes wrong in it
-        print(f"{path}: not compared with classical denoising, the comparison failed: "
-              f"{type(error).__name__}: {error}", file=sys.stderr)
+        report_not_compared(error, path, quiet)
         return
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", PredictionWarning)

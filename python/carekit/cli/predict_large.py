@@ -3,13 +3,12 @@ chunk by chunk on a dask cluster into an OME-Zarr (carekit.predict.distributed).
 
 from __future__ import annotations
 
-import sys
 import warnings
 from pathlib import Path
 
 from ..ngff_write import NGFF_VERSIONS
 from .args import at_least_one
-from .predict_checks import compare_and_report, report_warnings
+from .predict_checks import compare_and_report, report_not_compared, report_warnings
 
 
 def add_cluster_args(p) -> None:
@@ -35,25 +34,25 @@ def is_large(args) -> bool:
     return args.out.rstrip("/").lower().endswith(".zarr") or any(is_zarr(path) for path in args.inputs)
 
 
-def _compare_middle_plane(args, source, rescale) -> None:
-    """The comparison with classical denoising on the central crop of the input's middle plane."""
+def _compare_middle_plane(args, job) -> None:
+    """The comparison with classical denoising on the central crop of the input's middle plane, with the model and
+    the rescale factor the plan chose (the model is loaded once per process: predict.chunks.cached_model)."""
     from ..io import Image
-    from ..models import load_model
-    from ..predict.classical_check import MAX_SIDE, is_2d_denoiser
+    from ..predict.chunks import cached_model
+    from ..predict.classical_check import MAX_SIDE
     from ..predict.large_checks import middle_plane_crop
-    from ..predict.rescale_large import large_factor
+    from ..predict.rescale import is_2d_restoration
 
-    runner = load_model(args.model, engine=args.engine, precision=args.precision)
-    if not is_2d_denoiser(runner):
+    runner, source = cached_model(job.ref), job.source
+    if not is_2d_restoration(runner):
         return
-    try:  # the factor the restoration used, judged on the image rather than on the crop
-        factor = large_factor(rescale, runner.spec, source) if rescale is not None else None
-        crop = middle_plane_crop(source, MAX_SIDE)
+    try:
+        crop = middle_plane_crop(source.read, source.axes, source.shape, MAX_SIDE)
     except Exception as error:  # the check only advises: the restoration stands whatever goes wrong in it
-        print(f"{args.inputs[0]}: not compared with classical denoising, the comparison failed: "
-              f"{type(error).__name__}: {error}", file=sys.stderr)
+        report_not_compared(error, args.inputs[0], args.quiet)
         return
-    compare_and_report(runner, Image(crop, "YX"), factor, args.inputs[0], args.quiet)
+    compare_and_report(runner, Image(crop, "YX"), job.factor if job.factor > 1 else None, args.inputs[0],
+                       args.quiet)
 
 
 def run_large(args, rescale=None) -> int:
@@ -68,8 +67,9 @@ def run_large(args, rescale=None) -> int:
         raise InputError("large data: give one input (OME-Zarr, Zarr or TIFF) and an --out ending in .ome.zarr, "
                          "e.g. carekit predict --model M big.ome.zarr --out restored.ome.zarr")
     source = open_source(args.inputs[0], args.axes)
-    check_output(plan_large(args.model, source, args.out, args.engine, args.precision, args.z_factor,
-                            args.ngff_version, rescale).plan, args.overwrite)
+    job = plan_large(args.model, source, args.out, args.engine, args.precision, args.z_factor, args.ngff_version,
+                     rescale)
+    check_output(job.plan, args.overwrite)
     with dask_client(args.scheduler, args.scheduler_file, args.workers, args.threads_per_worker,
                      args.memory_limit) as client, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", PredictionWarning)
@@ -81,7 +81,7 @@ def run_large(args, rescale=None) -> int:
                                rescale=rescale)
     report_warnings(caught, args.inputs[0])
     if args.classical_check:
-        _compare_middle_plane(args, source, rescale)
+        _compare_middle_plane(args, job)
     resumed = f" ({result.chunks_done_before} done before, resumed)" if result.chunks_done_before else ""
     print(f"restored {args.inputs[0]} -> {Path(args.out)} ({result.chunks_total} chunks{resumed})")
     return 0

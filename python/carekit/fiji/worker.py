@@ -103,17 +103,15 @@ def restore_array(image: np.ndarray, axes: str, model: str, backend: str = "onnx
 def _classical_check(runner, image, rescale) -> list[str]:
     """Warn (in the caller's catch) when a classical denoiser is estimated to do better on `image`; a note instead
     when its noise cannot be estimated, so that the Log never suggests a check that did not run."""
-    from ..errors import InputError
-    from ..predict.classical_check import compare_with_classical, is_2d_denoiser, warn_if_worse
+    from ..predict.classical_check import compare_with_classical, not_compared, warn_if_worse
+    from ..predict.rescale import is_2d_restoration
 
-    if not is_2d_denoiser(runner):
+    if not is_2d_restoration(runner):
         return []
     try:
         warn_if_worse(compare_with_classical(runner, image, rescale=rescale))
-    except InputError as error:
-        return [f"not compared with classical denoising: {error}"]
     except Exception as error:  # the check only advises: the restoration stands whatever goes wrong in it
-        return [f"not compared with classical denoising, the comparison failed: {type(error).__name__}: {error}"]
+        return [not_compared(error)]
     return []
 
 

@@ -27,13 +27,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import classical
-from ..data.noise_model import estimate_camera, estimate_noise_model, local_mean
+from ..data.noise_model import estimate_camera
+from ..data.recorrupt import recorrupted_batch, variance_map
 from ..errors import InputError
 from ..io import Image
 from ..models import load_model
 from ..models.runner import PipelineRunner
+from ..normalize import affine_fit
 from .domain_check import PredictionWarning
-from .rescale import rescale_factor
+from .large_checks import middle_plane_crop
+from .rescale import is_2d_restoration, rescale_factor
 from .restore import restore
 
 ALPHA = 0.5
@@ -106,30 +109,14 @@ def _candidates(noisy: np.ndarray, settings: dict[str, tuple] | None = None) -> 
 
 
 def fitted_residual(candidate: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """`target` minus the least-squares affine fit of `candidate` to it, per pixel."""
-    design = np.stack([candidate.ravel().astype(np.float64), np.ones(candidate.size)], 1)
-    coefficients, *_ = np.linalg.lstsq(design, target.ravel().astype(np.float64), rcond=None)
-    return target.ravel() - design @ coefficients
+    """`target` minus the least-squares affine fit of `candidate` to it (normalize.affine_fit, as the metric fits),
+    per pixel."""
+    return np.asarray(target, np.float64) - affine_fit(candidate, target)
 
 
 def fitted_error(candidate: np.ndarray, target: np.ndarray) -> float:
     """Mean squared difference between `target` and the least-squares affine fit of `candidate` to it."""
     return float(np.mean(fitted_residual(candidate, target) ** 2))
-
-
-def noise_variance(noisy: np.ndarray) -> np.ndarray:
-    """The noise variance of each pixel of `noisy` by its own noise model (data.noise_model)."""
-    noisy = np.asarray(noisy, np.float64)
-    return estimate_noise_model(noisy).variance(local_mean(noisy)).astype(np.float64)
-
-
-def recorrupted(noisy: np.ndarray, variance: np.ndarray, alpha: float = ALPHA, seed: int = 0,
-                misfit: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-    """(noisier input, independent target) from `noisy` and its noise `variance` (see the module doc); `misfit`
-    scales the variance drawn. The target's noise variance is (1 + misfit / alpha^2) times `variance`."""
-    z = np.random.default_rng(seed).standard_normal(np.shape(noisy)) * np.sqrt(variance * misfit)
-    noisy = np.asarray(noisy, np.float64)
-    return noisy + alpha * z, noisy - z / alpha
 
 
 def block_standard_error(values: np.ndarray, block: int = BLOCK) -> float:
@@ -142,41 +129,29 @@ def block_standard_error(values: np.ndarray, block: int = BLOCK) -> float:
     return float(means.std(ddof=1) / np.sqrt(means.size))
 
 
-def middle_plane(image: np.ndarray | Image, axes: str | None = None) -> np.ndarray:
-    """The middle YX plane of an image: the middle index along each other axis (T, Z, C...)."""
+def middle_plane(image: np.ndarray | Image, axes: str | None = None, max_side: int = MAX_SIDE) -> np.ndarray:
+    """The central (at most) max_side^2 px of the middle YX plane of an image: the middle index along each other
+    axis (T, Z, C...), as large data's is taken (large_checks.middle_plane_crop)."""
     if isinstance(image, Image):
         image, axes = image.data, image.axes
     axes = (axes or {2: "YX"}.get(np.ndim(image), "")).upper()
     if len(axes) != np.ndim(image) or "Y" not in axes or "X" not in axes:
         raise InputError(f"the comparison with classical denoising needs the image's axes (YX, TYX, ZYX...); got "
                          f"{axes!r} for shape {np.shape(image)}")
-    index = tuple(slice(None) if a in "YX" else n // 2 for a, n in zip(axes, np.shape(image)))
-    plane = np.asarray(image)[index]
-    return plane if axes.index("Y") < axes.index("X") else plane.T
-
-
-def central_crop(plane: np.ndarray, max_side: int = MAX_SIDE) -> np.ndarray:
-    top, left = (max(n - max_side, 0) // 2 for n in plane.shape)
-    return plane[top:top + max_side, left:left + max_side].astype(np.float32)
-
-
-def is_2d_denoiser(runner) -> bool:
-    """carekit's 2D restoration models (not projection, isotropic or 3D ones, nor packages made elsewhere)."""
-    return runner.spec.kind == "care" and runner.spec.axes == "YX" and not isinstance(runner, PipelineRunner)
+    image = np.asarray(image)
+    return middle_plane_crop(image.__getitem__, axes, image.shape, max_side).astype(np.float32)
 
 
 def _squared_residuals(runner, crop, variance, factor, seed, misfit, settings=None) -> tuple:
     """(the model's squared residual per pixel (None without a runner), each classical candidate's (all, or
     `settings`)) on one recorrupted pair."""
-    noisier, target = recorrupted(crop, variance, seed=seed, misfit=misfit)
-    noisier = noisier.astype(np.float32)
+    noisier, target = recorrupted_batch(crop, variance * misfit, np.random.default_rng(seed), ALPHA)
     model = None
     if runner is not None:
         restored = restore(runner, noisier, axes="YX", progress=False, check_domain=False,
                            rescale=factor if factor > 1 else None).image
-        model = fitted_residual(restored, target).reshape(crop.shape) ** 2
-    return model, {n: fitted_residual(c, target).reshape(crop.shape) ** 2
-                   for n, c in _candidates(noisier, settings).items()}
+        model = fitted_residual(restored, target) ** 2
+    return model, {n: fitted_residual(c, target) ** 2 for n, c in _candidates(noisier, settings).items()}
 
 
 def compare_with_classical(model, image: np.ndarray | Image, axes: str | None = None,
@@ -185,18 +160,17 @@ def compare_with_classical(model, image: np.ndarray | Image, axes: str | None = 
     the whole image as restore() judges it) against the classical denoisers on the middle plane of `image` (central
     crop of at most MAX_SIDE^2 px)."""
     runner = load_model(model) if not hasattr(model, "spec") else model
-    if not is_2d_denoiser(runner):
+    if not is_2d_restoration(runner):
         raise InputError("the comparison with classical denoising is for carekit's 2D denoising models (kind care, "
                          f"axes YX); this model is {runner.spec.kind} with axes {runner.spec.axes}"
                          + (", made elsewhere" if isinstance(runner, PipelineRunner) else ""))
     if isinstance(image, Image):
         image, axes = image.data, image.axes
-    plane = middle_plane(image, axes)
+    crop = middle_plane(image, axes)
     axes = (axes or "YX").upper()
     work = np.moveaxis(np.asarray(image), [axes.index("Y"), axes.index("X")], [-2, -1])  # as restore() sees it
     factor = rescale_factor(rescale, runner.spec, work.astype(np.float32, copy=False))
-    crop = central_crop(plane)
-    variance = noise_variance(crop)
+    variance = variance_map(crop)
     _, choosing = _squared_residuals(None, crop, variance, factor, seed, 1.0)
     constant = float(variance.mean()) * (1 + 1 / ALPHA**2)  # the target's noise
     errors = {name: float(sq.mean()) - constant for name, sq in choosing.items()}
@@ -211,6 +185,14 @@ def compare_with_classical(model, image: np.ndarray | Image, axes: str | None = 
     return ClassicalComparison(float(difference.mean()) + errors[best], best, errors[best], errors,
                                float(variance.mean()), block_standard_error(difference),
                                len({np.sign(d.mean()) for d in differences.values()}) == 1)
+
+
+def not_compared(error: Exception) -> str:
+    """The note for an image the comparison could not judge (an InputError: too small or flat to estimate its
+    noise) or for a comparison that failed: it only advises, so the restoration stands either way."""
+    if isinstance(error, InputError):
+        return f"not compared with classical denoising: {error}"
+    return f"not compared with classical denoising, the comparison failed: {type(error).__name__}: {error}"
 
 
 def warn_if_worse(comparison: ClassicalComparison) -> str | None:

@@ -56,12 +56,12 @@ def check_input(source: ArraySource, layout: Layout, spec: NetworkSpec, factor: 
     warn_input(spec, sample, source.pixel_size, factor)
 
 
-def middle_plane_crop(source: ArraySource, size: int) -> np.ndarray:
-    """The central (at most) size x size px of the middle YX plane of `source` (the middle index of every other
-    axis), as a 2D array: what 'auto' and the comparison with classical denoising judge."""
-    region = tuple(central(slice(0, n), size) if a in "YX" else slice(n // 2, n // 2 + 1)
-                   for a, n in zip(source.axes, source.shape))
-    crop = np.moveaxis(source.read(region), [source.axes.index("Y"), source.axes.index("X")], [-2, -1])
+def middle_plane_crop(read, axes: str, shape: tuple, size: int) -> np.ndarray:
+    """The central (at most) size x size px of the middle YX plane (the middle index of every other axis) of an
+    image of `axes` and `shape` read by `read(region)` (ArraySource.read, or a numpy array's indexing), as a 2D
+    array in YX order: what 'auto' on large data and the comparison with classical denoising judge."""
+    region = tuple(central(slice(0, n), size) if a in "YX" else slice(n // 2, n // 2 + 1) for a, n in zip(axes, shape))
+    crop = np.moveaxis(read(region), [axes.index("Y"), axes.index("X")], [-2, -1])
     return crop.reshape(crop.shape[-2:])
 
 

@@ -43,10 +43,17 @@ def parse_rescale(value: str | float | None) -> str | float | None:
     return None if factor == 1 else factor
 
 
+def is_2d_restoration(runner: ModelRunner) -> bool:
+    """carekit's 2D restoration models (not projection, isotropic or 3D ones, nor packages made elsewhere): what
+    rescaling and the comparison with classical denoising (predict.classical_check) apply to."""
+    spec = runner.spec
+    return spec.kind == "care" and spec.axes == "YX" and not isinstance(runner, PipelineRunner)
+
+
 def refuse_unless_rescalable(runner: ModelRunner) -> None:
     """An InputError unless rescaling applies to `runner`: carekit's 2D restoration models."""
     spec = runner.spec
-    if spec.kind in ("projection", "isotropic") or isinstance(runner, PipelineRunner) or spec.axes != "YX":
+    if not is_2d_restoration(runner):
         raise InputError("rescale applies to carekit's 2D restoration models, not to "
                          + ("packages made elsewhere" if isinstance(runner, PipelineRunner) else
                             f"{spec.kind} ones" if spec.axes == "YX" else f"3D ones ({spec.axes})"))

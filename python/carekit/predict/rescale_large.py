@@ -79,7 +79,7 @@ def large_factor(rescale, spec: NetworkSpec, source: ArraySource) -> float:
     y, x = source.axes.index("Y"), source.axes.index("X")
     if parse_rescale(rescale) != AUTO:
         return rescale_factor(rescale, spec, np.broadcast_to(np.float32(0), (source.shape[y], source.shape[x])))
-    return rescale_factor(rescale, spec, middle_plane_crop(source, MAX_SIDE))
+    return rescale_factor(rescale, spec, middle_plane_crop(source.read, source.axes, source.shape, MAX_SIDE))
 
 
 def rescaled_task(task, small_levels: tuple, source: ArraySource, factor: float, halo: int, divisor: int):
