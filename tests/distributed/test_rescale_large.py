@@ -48,8 +48,8 @@ def test_downscaled_source_reads_any_region_as_the_whole_image_downscaled(tmp_pa
 
 
 # 2.5: an OME-Zarr, 3 x 3 chunks of 200 px (at least 2.5 x (halo 24 + 12) wide: kept), the middle one reading
-# downsampled rows 40-192 of 192 and columns 40-198 of 200 (both edges inside); auto: a plain Zarr with X before Y and T last, and exact_bytes=1 (percentiles
-# from the histograms: the downsampled planes' within one of 65,536 bins)
+# downsampled rows 40-192 of 192 and columns 40-198 of 200 (both edges inside); auto: a plain Zarr with X before Y
+# and T last, and exact_bytes=1 (percentiles from the histograms: the downsampled planes' within one of 65,536 bins)
 @pytest.mark.parametrize("rescale, axes, exact_bytes, tolerance", [(2.5, "TYX", EXACT_BYTES, 1e-5),
                                                                    ("auto", "XYT", 1, 1e-4)])
 def test_rescaled_chunks_equal_in_memory_rescale(tmp_path, client, rescale, axes, exact_bytes, tolerance):
