@@ -78,6 +78,14 @@ def test_rescaled_chunks_equal_in_memory_rescale(tmp_path, client, rescale, axes
     assert np.abs(out["0"][:] - plain).max() > 0.05 * np.ptp(plain)  # it did rescale
 
 
+def test_search_on_large_data_chooses_the_in_memory_factor(tmp_path):
+    image = _large_nuclei()
+    source = open_source(write_ngff(tmp_path / "in.ome.zarr", image, "TYX", {}, (1, 200, 200)))
+    job = plan_large(GENERALIST, source, tmp_path / "out.ome.zarr", rescale="search")
+    in_memory = restore(GENERALIST, image, "TYX", progress=False, check_domain=False, rescale="search")
+    assert job.factor == in_memory.factor > 1  # the middle plane's central crop, the nuclei, in both
+
+
 def test_the_large_path_names_the_rescale_factor_for_finer_pixels(tmp_path, client, tiny_model):
     model = shutil.copytree(tiny_model, tmp_path / "model")
     record = json.loads((model / "carekit.json").read_text())

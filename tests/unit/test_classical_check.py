@@ -8,7 +8,9 @@ from scipy import ndimage
 from carekit.errors import InputError
 from carekit.predict import classical_check
 from carekit.data.recorrupt import recorrupted_batch, variance_map
-from carekit.predict.classical_check import ALPHA, ClassicalComparison, compare_with_classical, fitted_error, middle_plane
+from carekit.predict.classical_check import ClassicalComparison, compare_with_classical
+from carekit.predict.crops import middle_plane
+from carekit.predict.recorrupted_error import ALPHA, fitted_error
 from carekit.synth import structures
 from carekit.synth.noise import poisson_gaussian
 

@@ -85,9 +85,9 @@ def test_bracket_quote_and_plain_values(helpers):
     ("model=[/m.zip] engine=gpu", "engine must be 'python' or 'deepimagej', got 'gpu'"),
     ("model=[/m.zip] backend=torch", "backend must be onnx, tensorflow or keras, got 'torch'"),
     ("model=[/m.zip] tile=big", "tile and timeout must be numbers"),
-    ("model=[/m.zip] rescale=twice", "rescale must be 1 (off), auto or a downsampling factor from 1 to 8 such as 3, "
-                                     "got 'twice'"),
-    ("model=[/m.zip] rescale=0.5", "rescale must be 1 (off), auto or a downsampling factor from 1 to 8"),
+    ("model=[/m.zip] rescale=twice", "rescale must be 1 (off), auto, search or a downsampling factor from 1 to 8 "
+                                     "such as 3, got 'twice'"),
+    ("model=[/m.zip] rescale=0.5", "rescale must be 1 (off), auto, search or a downsampling factor from 1 to 8"),
     ("model=[file:m.zip]", "'file:m.zip' is not a valid file: URI (URI is not hierarchical)"),
 ])
 def test_bad_macro_options_raise_one_clear_error(helpers, macro, message):

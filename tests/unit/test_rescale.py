@@ -1,5 +1,5 @@
-"""predict.rescale's pure parts and carekit.resample: parsing, resampling, and the factor 'auto' chooses from the
-object scale."""
+"""predict.rescale's pure parts and carekit.resample: parsing, resampling, the factor 'auto' chooses from the
+object scale, and the one 'search' chooses from the noisy image."""
 
 import numpy as np
 import pytest
@@ -10,7 +10,8 @@ from carekit.errors import InputError
 from carekit.models.spec import NetworkSpec
 from carekit.fiji import contract
 from carekit.predict.domain_check import OutOfRangeWarning, warn_input
-from carekit.predict.rescale import AUTO, AUTO_MAX, MAX_FACTOR, parse_rescale, rescale_factor
+from carekit.predict.rescale import (AUTO, AUTO_MAX, MAX_FACTOR, SEARCH, SEARCH_FACTORS, parse_rescale,
+                                    rescale_factor, search_factor)
 from carekit.resample import downscale, resize
 
 
@@ -26,13 +27,14 @@ def _spec(image: np.ndarray, axes: str = "YX") -> NetworkSpec:
 
 
 def test_parse_rescale_takes_auto_or_a_factor_as_the_fiji_option_does():
-    values = ("auto", " AUTO ", "3", "2.5", "1", "1.0", "", "  ")
-    assert [parse_rescale(v) for v in values] == [AUTO, AUTO, 3.0, 2.5, None, None, None, None]
+    values = ("auto", " AUTO ", "Search", "3", "2.5", "1", "1.0", "", "  ")
+    assert [parse_rescale(v) for v in values] == [AUTO, AUTO, SEARCH, 3.0, 2.5, None, None, None, None]
     assert [contract.rescale_value(v) for v in values] == [parse_rescale(v) for v in values]
     assert parse_rescale(None) is None and parse_rescale(4) == 4.0 and contract.RESCALE_MAX == MAX_FACTOR
+    assert (contract.RESCALE_AUTO, contract.RESCALE_SEARCH) == (AUTO, SEARCH)
     with pytest.raises(InputError, match="upsampling"):
         parse_rescale("0.5")
-    with pytest.raises(InputError, match="'auto' or a factor"):
+    with pytest.raises(InputError, match="'auto', 'search' or a factor"):
         parse_rescale("big")
     with pytest.raises(InputError, match="give 1-8"):
         parse_rescale("9")
@@ -76,6 +78,39 @@ def test_auto_brings_larger_objects_to_the_training_scale_and_leaves_others():
     assert rescale_factor(1, _spec(base, axes="ZYX"), base[None]) == 1.0  # off is never refused
     with pytest.raises(InputError, match=r"shrink planes of \(40, 300\) px to 13 px"):
         rescale_factor(3, spec, base[:40, :300])
+
+
+def _noisy(clean: np.ndarray, photons: float, seed: int) -> np.ndarray:
+    """Poisson photons with Gaussian read noise (sigma 2) on an offset of 100, as a camera counts."""
+    rng = np.random.default_rng(seed)
+    return (rng.poisson(clean * photons) + 100 + rng.normal(0, 2, clean.shape)).astype(np.float32)
+
+
+@pytest.mark.parametrize("photons, seed", [(3, 0), (10, 1), (30, 2)])
+def test_search_picks_the_setting_with_the_smallest_error_against_the_truth(photons, seed):
+    # stand-in restorations whose best setting moves with the noise: a Gaussian filter of sigma = the factor
+    clean = _blobs((256, 256), sigma=4, seed=seed)
+    clean = 1 + 20 * (clean - clean.min()) / np.ptp(clean)
+    noisy = _noisy(clean, photons, seed)
+
+    def smooth(plane, factor):
+        return ndimage.gaussian_filter(plane, factor)
+
+    chosen, estimated = search_factor(smooth, noisy)
+    assert set(estimated) == set(SEARCH_FACTORS)
+    # the truth at the recorrupted input's noise, 1 + 0.5^2 times the image's (Poisson plus read noise variance)
+    extra = 0.5 * np.sqrt(clean * photons + 4) * np.random.default_rng(seed + 10).standard_normal(clean.shape)
+    noisier = _noisy(clean, photons, seed + 20) + extra
+    true = {f: float(np.mean((smooth(noisier, f) - 100 - clean * photons) ** 2)) for f in SEARCH_FACTORS}
+    assert max(true.values()) > 1.5 * min(true.values())  # the settings differ: a wrong pick would show
+    assert true[chosen] <= 1.05 * min(true.values()), (chosen, true)
+
+
+def test_search_says_what_to_give_where_the_noise_cannot_be_estimated():
+    with pytest.raises(InputError, match="give a factor or 'auto'"):
+        search_factor(lambda plane, factor: plane, _noisy(_blobs((40, 40)), 3, 0))
+    with pytest.raises(ValueError, match="resolve_factor"):
+        rescale_factor(SEARCH, _spec(_blobs()), _blobs())
 
 
 def test_pixel_size_warning_names_a_rescale_factor_only_where_it_can_be_used():

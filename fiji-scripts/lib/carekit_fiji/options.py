@@ -102,6 +102,6 @@ def normalize(values):
     try:
         contract.rescale_value(out["rescale"])
     except ValueError:
-        raise OptionError("rescale must be 1 (off), auto or a downsampling factor from 1 to %g such as 3, got '%s'"
-                          % (contract.RESCALE_MAX, out["rescale"]))
+        raise OptionError("rescale must be 1 (off), auto, search or a downsampling factor from 1 to %g such as 3, "
+                          "got '%s'" % (contract.RESCALE_MAX, out["rescale"]))
     return out

@@ -95,8 +95,8 @@ def _restore_files(model, args, out_dir: Path, rescale) -> None:
                              z_factor=args.z_factor, rescale=rescale)
         report_warnings(caught, path)
         _write_result(result, out_dir, path)
-        if args.classical_check:  # after the result is safe: the check only advises
-            compare_and_report(model, image, rescale, path, args.quiet)
+        if args.classical_check:  # after the result is safe: the check only advises; at the factor restore chose
+            compare_and_report(model, image, result.factor if result.factor > 1 else None, path, args.quiet)
 
 
 def _write_result(result, out_dir: Path, path: str) -> None:
@@ -108,7 +108,8 @@ def _write_result(result, out_dir: Path, path: str) -> None:
             print(f"restored {path} -> {target} (output {name!r})")
         return
     target = write_image(out_dir / Path(path).name, result.as_image())
-    print(f"restored {path} -> {target}")
+    print(f"restored {path} -> {target}" + (f" (downsampled {result.factor:.3g}x in YX for the model, rescale)"
+                                           if result.factor > 1 else ""))
     for name, extra in (("scale", result.scale), ("disagreement", result.disagreement)):
         if extra is not None:
             write_image(extra_path(out_dir / Path(path).name, name), extra, result.axes, result.pixel_size)

@@ -39,8 +39,7 @@ def _compare_middle_plane(args, job) -> None:
     the rescale factor the plan chose (the model is loaded once per process: predict.chunks.cached_model)."""
     from ..io import Image
     from ..predict.chunks import cached_model
-    from ..predict.classical_check import MAX_SIDE
-    from ..predict.large_checks import middle_plane_crop
+    from ..predict.crops import MAX_SIDE, middle_plane_crop
     from ..predict.rescale import is_2d_restoration
 
     runner, source = cached_model(job.ref), job.source
@@ -78,10 +77,11 @@ def run_large(args, rescale=None) -> int:
         result = restore_large(client, args.model, source, args.out, engine=args.engine, precision=args.precision,
                                tile=tuple(args.tile) if args.tile else None, overwrite=args.overwrite,
                                progress=not args.quiet, z_factor=args.z_factor, ngff_version=args.ngff_version,
-                               rescale=rescale)
+                               rescale=job.factor if job.factor > 1 else None)  # as planned: judged once
     report_warnings(caught, args.inputs[0])
     if args.classical_check:
         _compare_middle_plane(args, job)
     resumed = f" ({result.chunks_done_before} done before, resumed)" if result.chunks_done_before else ""
-    print(f"restored {args.inputs[0]} -> {Path(args.out)} ({result.chunks_total} chunks{resumed})")
+    rescaled = f", downsampled {job.factor:.3g}x in YX for the model" if job.factor > 1 else ""
+    print(f"restored {args.inputs[0]} -> {Path(args.out)} ({result.chunks_total} chunks{resumed}{rescaled})")
     return 0

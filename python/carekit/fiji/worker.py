@@ -82,7 +82,9 @@ def restore_array(image: np.ndarray, axes: str, model: str, backend: str = "onnx
         warnings.simplefilter("always", PredictionWarning)
         result = restore(runner, Image(image, axes, pixel_size or {}), tile=tile_shape, progress=False,
                          on_progress=on_progress, rescale=rescale)
-        notes = _classical_check(runner, Image(image, axes), rescale) if classical_check else []
+        notes = [f"rescale {rescale}: restored downsampled {result.factor:.3g}x in YX"] if result.factor > 1 else []
+        if classical_check:  # at the factor restore chose
+            notes += _classical_check(runner, Image(image, axes), result.factor if result.factor > 1 else None)
     for message in [str(w.message) for w in caught if issubclass(w.category, PredictionWarning)] + notes:
         if on_warning is not None:
             on_warning(message)

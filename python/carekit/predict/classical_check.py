@@ -1,14 +1,11 @@
 """Would classical denoising do better than the model on this image? Estimated from the noisy image alone.
 
-Recorrupted-to-recorrupted (Pang et al., CVPR 2021): with the image's own noise model (data.noise_model: variance
-= slope * local mean + intercept, fitted to the image), draw Gaussian noise z of that variance; u = y + alpha * z
-is a slightly noisier input (noise variance x (1 + alpha^2)) and t = y - z / alpha a target whose noise is
-independent of u's (exactly for Gaussian noise, nearly for Poisson). For any method g, the mean of
-(a * g(u) + b - t)^2 (a, b: the least-squares affine fit, as the metric fits) is its error against the truth plus
-the same constant for every method. So the model's error minus a classical denoiser's, both on u against t,
-estimates the difference of their errors against the truth at 1 + alpha^2 times the image's noise variance, with
-no ground truth. The classical denoisers are the evaluation's baselines (carekit.classical), each tuned over its
-grid by this same estimate instead of by the truth; GAT+NLM takes the camera estimated from the image.
+The estimate is predict.recorrupted_error's: on a recorrupted pair (u, t) drawn from the image's own noise model,
+each method restores u, and its squared difference to t after the affine fit is its error against the truth plus one
+constant shared by every method. So the model's error minus a classical denoiser's estimates the difference of their
+errors against the truth at 1 + alpha^2 times the image's noise variance, with no ground truth. The classical
+denoisers are the evaluation's baselines (carekit.classical), each tuned over its grid by this same estimate instead
+of by the truth; GAT+NLM takes the camera estimated from the image.
 
 Two things blur the answer, and the verdict says "level" (no warning) when either could flip it: chance (the
 difference's standard error, from the spread of its 16 x 16 px block means; a verdict needs 2 of them) and the
@@ -28,19 +25,17 @@ import numpy as np
 
 from .. import classical
 from ..data.noise_model import estimate_camera
-from ..data.recorrupt import recorrupted_batch, variance_map
+from ..data.recorrupt import variance_map
 from ..errors import InputError
 from ..io import Image
 from ..models import load_model
 from ..models.runner import PipelineRunner
-from ..normalize import affine_fit
 from .domain_check import PredictionWarning
-from .large_checks import middle_plane_crop
-from .rescale import is_2d_restoration, rescale_factor
-from .restore import restore
+from .crops import middle_plane
+from .recorrupted_error import CHOOSING_SEED, fitted_residual, recorrupted_pair, target_noise
+from .rescale import is_2d_restoration
+from .restore import resolve_factor, restore
 
-ALPHA = 0.5
-MAX_SIDE = 512  # the comparison runs on a central crop of one plane: bounded time, enough pixels
 MISFITS = (0.97, 1.03)  # noise-variance scalings the verdict must survive
 STANDARD_ERRORS = 2.0  # how many standard errors a difference needs
 BLOCK = 16  # px: the standard error comes from block means (a restoration's errors correlate between neighbours)
@@ -108,17 +103,6 @@ def _candidates(noisy: np.ndarray, settings: dict[str, tuple] | None = None) -> 
             for value, candidate in zip(values, FAMILIES[name][0](noisy, values))}
 
 
-def fitted_residual(candidate: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """`target` minus the least-squares affine fit of `candidate` to it (normalize.affine_fit, as the metric fits),
-    per pixel."""
-    return np.asarray(target, np.float64) - affine_fit(candidate, target)
-
-
-def fitted_error(candidate: np.ndarray, target: np.ndarray) -> float:
-    """Mean squared difference between `target` and the least-squares affine fit of `candidate` to it."""
-    return float(np.mean(fitted_residual(candidate, target) ** 2))
-
-
 def block_standard_error(values: np.ndarray, block: int = BLOCK) -> float:
     """The standard error of the mean of a 2D map whose neighbouring values correlate: from the spread of its
     block x block means."""
@@ -129,23 +113,10 @@ def block_standard_error(values: np.ndarray, block: int = BLOCK) -> float:
     return float(means.std(ddof=1) / np.sqrt(means.size))
 
 
-def middle_plane(image: np.ndarray | Image, axes: str | None = None, max_side: int = MAX_SIDE) -> np.ndarray:
-    """The central (at most) max_side^2 px of the middle YX plane of an image: the middle index along each other
-    axis (T, Z, C...), as large data's is taken (large_checks.middle_plane_crop)."""
-    if isinstance(image, Image):
-        image, axes = image.data, image.axes
-    axes = (axes or {2: "YX"}.get(np.ndim(image), "")).upper()
-    if len(axes) != np.ndim(image) or "Y" not in axes or "X" not in axes:
-        raise InputError(f"the comparison with classical denoising needs the image's axes (YX, TYX, ZYX...); got "
-                         f"{axes!r} for shape {np.shape(image)}")
-    image = np.asarray(image)
-    return middle_plane_crop(image.__getitem__, axes, image.shape, max_side).astype(np.float32)
-
-
 def _squared_residuals(runner, crop, variance, factor, seed, misfit, settings=None) -> tuple:
     """(the model's squared residual per pixel (None without a runner), each classical candidate's (all, or
     `settings`)) on one recorrupted pair."""
-    noisier, target = recorrupted_batch(crop, variance * misfit, np.random.default_rng(seed), ALPHA)
+    noisier, target = recorrupted_pair(crop, variance, seed, misfit)
     model = None
     if runner is not None:
         restored = restore(runner, noisier, axes="YX", progress=False, check_domain=False,
@@ -155,10 +126,10 @@ def _squared_residuals(runner, crop, variance, factor, seed, misfit, settings=No
 
 
 def compare_with_classical(model, image: np.ndarray | Image, axes: str | None = None,
-                           rescale: str | float | None = None, seed: int = 0) -> ClassicalComparison:
+                           rescale: str | float | None = None, seed: int = CHOOSING_SEED) -> ClassicalComparison:
     """The model (a 2D CARE model: folder, package or runner; restored as restore() would, with `rescale` judged on
     the whole image as restore() judges it) against the classical denoisers on the middle plane of `image` (central
-    crop of at most MAX_SIDE^2 px)."""
+    crop of at most crops.MAX_SIDE^2 px)."""
     runner = load_model(model) if not hasattr(model, "spec") else model
     if not is_2d_restoration(runner):
         raise InputError("the comparison with classical denoising is for carekit's 2D denoising models (kind care, "
@@ -169,11 +140,10 @@ def compare_with_classical(model, image: np.ndarray | Image, axes: str | None = 
     crop = middle_plane(image, axes)
     axes = (axes or "YX").upper()
     work = np.moveaxis(np.asarray(image), [axes.index("Y"), axes.index("X")], [-2, -1])  # as restore() sees it
-    factor = rescale_factor(rescale, runner.spec, work.astype(np.float32, copy=False))
+    factor = resolve_factor(runner, rescale, work.astype(np.float32, copy=False))
     variance = variance_map(crop)
     _, choosing = _squared_residuals(None, crop, variance, factor, seed, 1.0)
-    constant = float(variance.mean()) * (1 + 1 / ALPHA**2)  # the target's noise
-    errors = {name: float(sq.mean()) - constant for name, sq in choosing.items()}
+    errors = {name: float(sq.mean()) - target_noise(variance) for name, sq in choosing.items()}
     best = min(errors, key=errors.get)
     setting = {name: (value,) for name, (_, values) in FAMILIES.items() for value in values
                if best == f"{name} {value:g}"}

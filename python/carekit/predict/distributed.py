@@ -118,7 +118,7 @@ def plan_large(model: str | Path, source: ArraySource, out: str | Path, engine: 
                rescale: str | float | None = None) -> LargeJob:
     """Load the model here (once per process) and check that it can restore `source` into `out`, an OME-Zarr of
     `ngff_version` (`z_factor`: isotropic models, the stack's Z/XY pixel-size ratio when the metadata lack it;
-    `rescale`: as restore's, 'auto' judged on a sample: rescale_large.large_factor)."""
+    `rescale`: as restore's, 'auto' and 'search' judged on a sample: rescale_large.large_factor)."""
     if ngff_version not in NGFF_VERSIONS:
         raise InputError(f"NGFF version {ngff_version!r} cannot be written; choose one of {NGFF_VERSIONS}")
     out = Path(out).resolve()  # the workers' working directory is theirs, not the caller's
@@ -152,7 +152,7 @@ def _rescale_factor(rescale, runner, source: ArraySource) -> float:
     if rescale is None:
         return 1.0
     refuse_unless_rescalable(runner)
-    return large_factor(rescale, runner.spec, source)
+    return large_factor(rescale, runner, source)
 
 
 def restore_large(client, model: str | Path, source: ArraySource, out: str | Path, engine: str | None = None,

@@ -22,6 +22,7 @@ from ..ngff import ArraySource
 from .domain_check import MAX_SIDE, warn_input, warn_uncertainty
 from .isotropic import DOMAIN_PLANES, upsample_z, warn_isotropic_input
 from .layouts import Layout
+from .crops import central
 from .percentiles import plane_regions
 
 SAMPLE_PLANES = 32  # Z planes of a 3D model's stack in the out-of-range sample
@@ -54,20 +55,6 @@ def check_input(source: ArraySource, layout: Layout, spec: NetworkSpec, factor: 
         sample_axes = "".join(a for a in source.axes if a not in stack_axes) + stack_axes
         sample = upsample_z(sample, sample_axes, layout.z_factor, None)[0]
     warn_input(spec, sample, source.pixel_size, factor)
-
-
-def middle_plane_crop(read, axes: str, shape: tuple, size: int) -> np.ndarray:
-    """The central (at most) size x size px of the middle YX plane (the middle index of every other axis) of an
-    image of `axes` and `shape` read by `read(region)` (ArraySource.read, or a numpy array's indexing), as a 2D
-    array in YX order: what 'auto' on large data and the comparison with classical denoising judge."""
-    region = tuple(central(slice(0, n), size) if a in "YX" else slice(n // 2, n // 2 + 1) for a, n in zip(axes, shape))
-    crop = np.moveaxis(read(region), [axes.index("Y"), axes.index("X")], [-2, -1])
-    return crop.reshape(crop.shape[-2:])
-
-
-def central(whole: slice, size: int) -> slice:
-    start = whole.start + max(0, (whole.stop - whole.start - size) // 2)
-    return slice(start, min(whole.stop, start + size))
 
 
 def uncertainty_kind(spec: NetworkSpec) -> str | None:

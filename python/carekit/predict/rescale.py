@@ -7,39 +7,49 @@ and the model compresses their contrast. Downsampling brings them back into the 
 than AUTO_THRESHOLD, by that ratio (at most AUTO_MAX); other inputs are restored as they are. The rule was chosen on
 the cases of benchmarks/results/rescale.md: of the 43 image / photon-level cases it rescaled, 41 gained (up to 8 dB)
 and 2 lost under 0.25 dB. Upsampling (a factor below 1) is not offered.
+`rescale="search"` asks the noisy image instead (search_factor): it restores the inputs of recorrupted pairs
+(predict.recorrupted_error) at each factor of SEARCH_FACTORS and keeps the one whose outputs are closest to the pairs'
+targets, i.e. the smallest estimated error against the truth, averaged over three pairs because the differences
+between factors are small against one pair's draw (benchmarks/results/rescale_search.md). It costs about six
+restorations of a 512^2 crop (~2 s on 2 CPU cores).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from ..data.recorrupt import variance_map
 from ..errors import InputError
 from ..models.runner import ModelRunner, PipelineRunner
 from ..models.spec import NetworkSpec
 from ..normalize import DEGENERATE_RANGE_EPS
 from ..resample import shrunk_shape
 from .domain_check import MAX_FACTOR, MIN_SIDE, input_statistics
+from .recorrupted_error import SEARCH_SEEDS, fitted_error, recorrupted_pair
 
 AUTO = "auto"
+SEARCH = "search"
+SEARCH_FACTORS = (1.0, 1.5, 2.0, 3.0, 4.0)  # planes of 64 px, the least the noise model takes, keep MIN_SIDE at 4x
 AUTO_THRESHOLD = 1.25  # object scale over the training median
 AUTO_MAX = 4.0
 
 
 def parse_rescale(value: str | float | None) -> str | float | None:
-    """'auto', a factor from 1 to MAX_FACTOR, or None for off (None, 1, '1', ''), as the Fiji plugin's option
-    reads it (fiji.contract.rescale_value), with errors that say what to give."""
+    """'auto', 'search', a factor from 1 to MAX_FACTOR, or None for off (None, 1, '1', ''), as the Fiji plugin's
+    option reads it (fiji.contract.rescale_value), with errors that say what to give."""
     if value is None:
         return None
     text = str(value).strip().lower() or "1"
-    if text == AUTO:
-        return AUTO
+    if text in (AUTO, SEARCH):
+        return text
     try:
         factor = float(text)
     except ValueError:
-        raise InputError(f"rescale takes 'auto' or a factor from 1 to {MAX_FACTOR:g} (e.g. 3), not {value!r}") from None
+        raise InputError(f"rescale takes 'auto', 'search' or a factor from 1 to {MAX_FACTOR:g} (e.g. 3), not "
+                         f"{value!r}") from None
     if not 1 <= factor <= MAX_FACTOR:
         raise InputError(f"rescale factor {factor:g}: give 1-{MAX_FACTOR:g} (how many times smaller the network's "
-                         "input is; 1 is off) or 'auto'; upsampling (below 1) is not offered")
+                         "input is; 1 is off), 'auto' or 'search'; upsampling (below 1) is not offered")
     return None if factor == 1 else factor
 
 
@@ -63,10 +73,12 @@ def rescale_factor(rescale: str | float | None, spec: NetworkSpec, work: np.ndar
     """The downsampling factor for `work` (spatial axes last): 1 when off, the factor given, or for 'auto' the
     input's object scale over the training median when that exceeds AUTO_THRESHOLD (1 otherwise, and for a model
     that recorded no training statistics). Refuses models that are not 2D and factors that leave planes too small
-    to restore."""
+    to restore. ('search' restores the image: predict.restore.resolve_factor does it.)"""
     rescale = parse_rescale(rescale)
     if rescale is None:
         return 1.0
+    if rescale == SEARCH:
+        raise ValueError("rescale 'search' restores the image: use predict.restore.resolve_factor")
     if spec.axes != "YX":
         raise InputError(f"rescale applies to 2D models; this one works on {spec.axes}")
     if rescale == AUTO:
@@ -80,6 +92,23 @@ def rescale_factor(rescale: str | float | None, spec: NetworkSpec, work: np.ndar
         raise InputError(f"rescale {rescale:g} would shrink planes of {work.shape[-2:]} px to {smallest} px: give a "
                          f"smaller factor (planes need at least {MIN_SIDE} px after it)")
     return rescale
+
+
+def search_factor(restore_at, plane: np.ndarray, seeds: tuple[int, ...] = SEARCH_SEEDS
+                  ) -> tuple[float, dict[float, float]]:
+    """(the factor of SEARCH_FACTORS with the smallest estimated error, {factor: estimated error}) on a 2D noisy
+    `plane` (a central crop of the middle plane: crops.middle_plane), averaged over the recorrupted pairs drawn with
+    `seeds`; `restore_at(plane, factor)` restores a plane as restore() does at that factor. The errors are in the
+    plane's units squared, each up to the same constant (the target's noise)."""
+    try:
+        variance = variance_map(plane)
+    except InputError as error:
+        raise InputError(f"rescale 'search' estimates each factor's error from the image's noise, which failed: "
+                         f"{error}; give a factor or 'auto'") from None
+    pairs = [recorrupted_pair(plane, variance, seed) for seed in seeds]
+    errors = {factor: float(np.mean([fitted_error(restore_at(noisier, factor), target) for noisier, target in pairs]))
+              for factor in SEARCH_FACTORS}
+    return min(errors, key=errors.get), errors
 
 
 def units_map(small_levels: tuple, full_levels: tuple, eps: float) -> tuple[float, float] | None:

@@ -10,7 +10,7 @@ change the result (up to float rounding, ~1e-7 of its range) where the percentil
 - A task's read (`rescaled_task`) is the downsampled region its upsampling needs (SPLINE_MARGIN more for the cubic
   spline), grown by the model's halo from a multiple of its pooling grid, as restore's tiles are.
 - 'auto' takes the factor from the central MAX_SIDE px of the middle plane (in memory: of the sampled planes, the
-  same pixels for an image of one plane).
+  same pixels for an image of one plane); 'search' from the same crop of it as in memory (crops.middle_plane).
 """
 
 from __future__ import annotations
@@ -20,15 +20,14 @@ import dataclasses
 import numpy as np
 
 from ..models.runner import ModelRunner
-from ..models.spec import NetworkSpec
 from ..ngff import ArraySource
 from ..normalize import normalize_range
 from ..resample import SPLINE_MARGIN, downscale_region, downscale_span, input_span, resize_region, shrunk_shape
 from .domain_check import MAX_SIDE
-from .large_checks import middle_plane_crop
+from .crops import MAX_SIDE as CROP_SIDE, middle_plane_crop
 from .layouts import chunk_tile
-from .rescale import AUTO, back_to_full_size, parse_rescale, rescale_factor, units_map
-from .restore import DEFAULT_TILE, restore_normalized
+from .rescale import AUTO, SEARCH, back_to_full_size, parse_rescale, rescale_factor, units_map
+from .restore import DEFAULT_TILE, resolve_factor, restore_normalized
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,13 +72,17 @@ class DownscaledSource:
         return np.moveaxis(out, (-2, -1), (y, x))
 
 
-def large_factor(rescale, spec: NetworkSpec, source: ArraySource) -> float:
-    """rescale_factor for a large image: 'auto' judges the central MAX_SIDE px of its middle plane; a factor is
-    checked against the planes' size."""
+def large_factor(rescale, runner: ModelRunner, source: ArraySource) -> float:
+    """The rescale factor for a large image: 'auto' judges the central MAX_SIDE px of its middle plane, 'search' the
+    central crops.MAX_SIDE px (as in memory: restore.resolve_factor); a factor is checked against the planes' size."""
+    mode = parse_rescale(rescale)
+    if mode == SEARCH:
+        crop = middle_plane_crop(source.read, source.axes, source.shape, CROP_SIDE).astype(np.float32)
+        return resolve_factor(runner, mode, crop)
+    if mode == AUTO:
+        return rescale_factor(mode, runner.spec, middle_plane_crop(source.read, source.axes, source.shape, MAX_SIDE))
     y, x = source.axes.index("Y"), source.axes.index("X")
-    if parse_rescale(rescale) != AUTO:
-        return rescale_factor(rescale, spec, np.broadcast_to(np.float32(0), (source.shape[y], source.shape[x])))
-    return rescale_factor(rescale, spec, middle_plane_crop(source.read, source.axes, source.shape, MAX_SIDE))
+    return rescale_factor(mode, runner.spec, np.broadcast_to(np.float32(0), (source.shape[y], source.shape[x])))
 
 
 def rescaled_task(task, small_levels: tuple, source: ArraySource, factor: float, halo: int, divisor: int):

@@ -22,7 +22,9 @@ from ..tiling import iter_planes, n_tiles, tile_grid, tiled_apply
 from .domain_check import warn_input, warn_uncertainty
 from .projection import project
 from .isotropic import check_factor, restore_isotropic, upsample_z
-from .rescale import back_to_full_size, parse_rescale, refuse_unless_rescalable, rescale_factor, units_map
+from .crops import middle_plane
+from .rescale import (SEARCH, back_to_full_size, parse_rescale, refuse_unless_rescalable, rescale_factor,
+                      search_factor, units_map)
 
 DEFAULT_TILE = {2: (1024, 1024), 3: (32, 128, 128)}
 
@@ -31,7 +33,8 @@ DEFAULT_TILE = {2: (1024, 1024), 3: (32, 128, 128)}
 class Restoration:
     """The restored image (normalized units: the input's low percentile maps to 0, its high percentile to 1),
     plus the per-pixel Laplace scale for probabilistic models, or the disagreement D in [0, 1] for ensembles.
-    `outputs` holds every output tensor of a package not made by carekit, by output id (`image` is the first)."""
+    `outputs` holds every output tensor of a package not made by carekit, by output id (`image` is the first).
+    `factor`: the YX downsampling factor it was restored at (1: none; `rescale`)."""
 
     image: np.ndarray
     axes: str
@@ -39,6 +42,7 @@ class Restoration:
     pixel_size: dict | None = None
     disagreement: np.ndarray | None = None
     outputs: dict[str, Image] | None = None
+    factor: float = 1.0
 
     def as_image(self) -> Image:
         return Image(self.image, self.axes, self.pixel_size or {})
@@ -96,7 +100,8 @@ def restore(model: str | Path | ModelRunner, image: np.ndarray | Image, axes: st
     An isotropic model restores a (Z, Y, X) stack to round(Z * factor) planes (predict.isotropic; `z_factor`, when
     given, must match the model's); a 3D model trained with axial subsampling zooms Z by its factor first.
     `rescale` (2D models): restore each plane downsampled in YX by a factor from 1 (off) to 8, or with 'auto' by
-    the factor that brings objects more than 1.25x the model's training median scale to it, and upsample the
+    the factor that brings objects more than 1.25x the model's training median scale to it, or with 'search' by
+    the factor of 1-4x with the smallest error estimated from the noisy image (resolve_factor), and upsample the
     results back (predict.rescale); the outputs stay in the units of the full-size input's normalization.
     """
     runner = load_model(model, engine) if isinstance(model, (str, Path)) else model
@@ -126,15 +131,30 @@ def restore(model: str | Path | ModelRunner, image: np.ndarray | Image, axes: st
     order = [axes.index(a) for a in axes if a not in spec.axes] + [axes.index(a) for a in spec.axes]
     tile = _check_tile(tuple(tile or DEFAULT_TILE[len(spec.axes)]), spec)
     work = np.transpose(image, order)
-    factor = rescale_factor(rescale, spec, work)
+    work_axes = "".join(axes[i] for i in order)
+    factor = resolve_factor(runner, rescale, work, work_axes)
     if check_domain:
         warn_input(spec, work, pixel_size, factor)
-    outputs = _restore_planes(runner, work, "".join(axes[i] for i in order), tile, progress, on_progress, factor)
+    outputs = _restore_planes(runner, work, work_axes, tile, progress, on_progress, factor)
     inverse = np.argsort(order)
     mean, scale, disagreement = (None if a is None else np.transpose(a, inverse) for a in outputs)
     if check_domain and factor == 1:  # rescaled, the scale is in the full-size plane's units, not the network's
         warn_uncertainty(spec, scale, disagreement)
-    return Restoration(mean, axes, scale, pixel_size, disagreement)
+    return Restoration(mean, axes, scale, pixel_size, disagreement, factor=factor)
+
+
+def resolve_factor(runner: ModelRunner, rescale: str | float | None, work: np.ndarray, axes: str = "YX") -> float:
+    """The rescale factor restore() uses for `work` (with `axes`), 1 when off: rescale.rescale_factor's, or for
+    'search' the factor with the smallest error estimated on the central crop of the middle plane
+    (rescale.search_factor, restoring as restore() does)."""
+    if parse_rescale(rescale) != SEARCH:
+        return rescale_factor(rescale, runner.spec, work)
+    return search_factor(lambda plane, factor: restored_plane(runner, plane, factor), middle_plane(work, axes))[0]
+
+
+def restored_plane(runner: ModelRunner, plane: np.ndarray, factor: float = 1.0) -> np.ndarray:
+    """The restored mean of one 2D plane at a rescale `factor`, as restore() computes it (no progress, no checks)."""
+    return _restore_planes(runner, plane, "YX", DEFAULT_TILE[2], False, None, factor)[0]
 
 
 def _check_z_zoom(spec: NetworkSpec, z_factor: float) -> None:
