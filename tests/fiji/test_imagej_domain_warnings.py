@@ -1,7 +1,7 @@
 """Out-of-range warnings reach ImageJ's Log (issue #16 part 3): the worker returns them with the result and the
 plugin logs one line each; an input like the training data logs none; rescale=auto restores the out-of-scale input
-as Python does, without the warning. The comparison with classical denoising logs its warning too (the shipped
-generalist on a confocal plane it loses on), and nothing where the model wins."""
+as Python does, without the warning, and logs the factor it chose. The comparison with classical denoising logs its
+warning too (the shipped generalist on a confocal plane it loses on), and nothing where the model wins."""
 
 import numpy as np
 import pytest
@@ -45,6 +45,7 @@ def test_out_of_range_input_logs_a_warning_in_imagej(imagej_home, tiny_package, 
         macro.write_text(f'result = runMacro("{plugin}", "{options}");\nprint("plugin said: " + result);\n')
         log = _run_imagej(imagej_home, str(macro))
         assert expected in log and "object scale" not in log, log  # judged at the scale the network sees
+        assert ("CARE Restore: rescale auto: restored downsampled" in log) == (engine == "python"), log
     in_python = restore(tiny_package, read_image(tmp_path / "zoomed.tif"), rescale="auto", progress=False)
     assert np.allclose(read_image(tmp_path / "rescaled.tif").data, in_python.image, atol=1e-5)
 

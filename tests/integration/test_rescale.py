@@ -135,10 +135,11 @@ def test_search_downsamples_magnified_nuclei_and_leaves_native_ones(tmp_path, ca
     assert f"downsampled {searched.factor:.3g}x in YX" in printed and "from the noisy image alone" in printed
     from carekit.fiji.worker import restore_array
 
-    notes = []
+    notes, warned = [], []
     restored, _, _ = restore_array(lows[0], "YX", str(GENERALIST), backend="keras", uncertainty=False,
-                                   rescale="search", on_warning=notes.append, classical_check=False)
-    assert notes == [f"rescale search: restored downsampled {searched.factor:.3g}x in YX"]
+                                   rescale="search", on_warning=warned.append, classical_check=False,
+                                   on_note=notes.append)
+    assert notes == [f"rescale search: restored downsampled {searched.factor:.3g}x in YX"] and not warned
     assert np.allclose(restored, searched.image, atol=1e-4)
 
 

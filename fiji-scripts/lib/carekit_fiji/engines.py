@@ -69,6 +69,8 @@ def restore_python(imp, opts):
         IJ.showProgress(1.0)
         for message in outputs.get("warnings") or []:
             IJ.log("CARE Restore: warning: %s" % message)
+        for message in outputs.get("notes") or []:
+            IJ.log("CARE Restore: %s" % message)
         return images.read_image(target.floats(), outputs["shape"], outputs["axes"], imp.getShortTitle() + "_CARE",
                                  _calibration(imp, shape, axes, outputs), outputs.get("channels"))
     finally:

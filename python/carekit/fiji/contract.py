@@ -98,7 +98,8 @@ WORKER_KEY = "carekit.appose.worker"  # JVM system property holding the warm wor
 SEGMENT_PREFIX = "psm_carekit_"  # shared-memory segments in /dev/shm: psm_carekit_<JVM pid>_<id>
 TASK_INPUTS = ("image", "output", "axes", "model", "backend", "tile", "uncertainty", "precision", "pixel_size",
                "rescale", "classical_check")
-TASK_OUTPUTS = ("shape", "axes", "channels", "seconds", "warnings")  # warnings: lines for ImageJ's Log
+# warnings and notes: lines for ImageJ's Log, with and without "warning:"
+TASK_OUTPUTS = ("shape", "axes", "channels", "seconds", "warnings", "notes")
 TASK_SCRIPT = """
 from carekit.fiji.worker import restore_task
 restore_task(task, %s)

@@ -61,7 +61,7 @@ def _model(path: str, backend: str, precision: str = "fp32"):
 def restore_array(image: np.ndarray, axes: str, model: str, backend: str = "onnx", tile: int = 0,
                   uncertainty: bool = True, on_progress=None, precision: str = "fp32",
                   pixel_size: dict | None = None, on_warning=None, rescale: str | float | None = None,
-                  classical_check: bool = True) -> tuple[np.ndarray, str, list[str]]:
+                  classical_check: bool = True, on_note=None) -> tuple[np.ndarray, str, list[str]]:
     """Restore `image` (axes like 'TZCYX' without singleton axes); returns (result, result axes, channel names).
 
     With `uncertainty`, a probabilistic model adds a channel with the Laplace scale and an ensemble one with the
@@ -69,7 +69,7 @@ def restore_array(image: np.ndarray, axes: str, model: str, backend: str = "onnx
     input channel, which ImageJ shows as channels of one hyperstack. Out-of-range warnings (the input unlike the
     model's training data) go to `on_warning(message)`, and so does, with `classical_check`, the warning that a
     classical denoiser is estimated to restore the image better (predict.classical_check; 2D denoising models).
-    `rescale`: as restore() takes it.
+    `rescale`: as restore() takes it; the factor 'auto' or 'search' chose goes to `on_note(message)`.
     """
     from ..io import Image
     from ..predict import restore
@@ -78,14 +78,16 @@ def restore_array(image: np.ndarray, axes: str, model: str, backend: str = "onnx
     runner = _model(model, backend, precision)
     spatial = len(runner.spec.axes)
     tile_shape = (tile,) * spatial if tile else None
+    unchecked = []  # the classical check's notes where it could not judge
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", PredictionWarning)
         result = restore(runner, Image(image, axes, pixel_size or {}), tile=tile_shape, progress=False,
                          on_progress=on_progress, rescale=rescale)
-        notes = [f"rescale {rescale}: restored downsampled {result.factor:.3g}x in YX"] if result.factor > 1 else []
         if classical_check:  # at the factor restore chose
-            notes += _classical_check(runner, Image(image, axes), result.factor if result.factor > 1 else None)
-    for message in [str(w.message) for w in caught if issubclass(w.category, PredictionWarning)] + notes:
+            unchecked = _classical_check(runner, Image(image, axes), result.factor if result.factor > 1 else None)
+    if result.factor > 1 and on_note is not None:
+        on_note(f"rescale {rescale}: restored downsampled {result.factor:.3g}x in YX")
+    for message in [str(w.message) for w in caught if issubclass(w.category, PredictionWarning)] + unchecked:
         if on_warning is not None:
             on_warning(message)
     if result.outputs and (len(result.outputs) > 1 or "C" in result.axes):  # not made by carekit: C per output
@@ -140,7 +142,7 @@ def restore_task(task, image, output, axes: str, model: str, backend: str, tile:
     report progress, return the result's shape and axes. A result larger than `output` (more Z planes, or more
     output channels) is kept and only NEEDS_VALUES returned: FETCH_SCRIPT then copies it into a larger segment."""
     started = time.perf_counter()
-    messages = []
+    messages, notes = [], []
     source = image.ndarray()
     try:
         def progress(done, total):
@@ -148,9 +150,10 @@ def restore_task(task, image, output, axes: str, model: str, backend: str, tile:
 
         restored, out_axes, channels = restore_array(np.array(source, dtype=np.float32), axes, model, backend,
                                                      tile, uncertainty, progress, precision, pixel_size,
-                                                     messages.append, rescale_value(rescale), classical_check)
+                                                     messages.append, rescale_value(rescale), classical_check,
+                                                     notes.append)
         outputs = dict(zip(TASK_OUTPUTS, (list(restored.shape), out_axes, channels,
-                                           round(time.perf_counter() - started, 4), messages)))
+                                           round(time.perf_counter() - started, 4), messages, notes)))
         if restored.size > int(np.prod(output.shape)):
             _PENDING.update(result=restored, outputs=outputs)
             task.outputs[NEEDS_VALUES] = int(restored.size)

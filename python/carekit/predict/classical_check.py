@@ -12,8 +12,8 @@ difference's standard error, from the spread of its 16 x 16 px block means; a ve
 noise model's own error (with a variance off by a factor, u's and t's noise correlate, which biases each method by
 its own sensitivity to the input, by ~0.1-0.9% of the noise variance per 10% off; the verdict must hold with the
 variance scaled by 0.97 and 1.03 too, beyond the largest error of the noise model's mean variance measured on
-Poisson-Gaussian camera noise, 2.3%). The best classical setting is chosen on one recorrupted pair and compared on another, so that
-picking the best of 15 does not favour the classical side.
+Poisson-Gaussian camera noise, 2.3%). The best classical setting is chosen on one recorrupted pair and compared on
+another, so that picking the best of 15 does not favour the classical side.
 """
 
 from __future__ import annotations
@@ -170,7 +170,8 @@ def warn_if_worse(comparison: ClassicalComparison) -> str | None:
     if not comparison.model_is_worse:
         return None
     message = (f"the model is {comparison.summary()}: it is likely out of its depth on this image. Where you have "
-               "ground truth, compare with `carekit evaluate --baselines`; for objects larger than the model's try "
-               "--rescale auto; or fine-tune it on your data (`carekit train --from`, `carekit finetune`)")
+               "ground truth, compare with `carekit evaluate --baselines`; unless it was already used, try "
+               "--rescale search (the scale estimated to restore best); or fine-tune the model on your data "
+               "(`carekit train --from`, `carekit finetune`)")
     warnings.warn(message, WorseThanClassicalWarning, stacklevel=2)
     return message
