@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/finetune_curves.py [--dataset mahotas] [--budgets 1 2.5 5 10]
                                                    [--arms scratch generalist selfsup] [--start 100 40 32]
-                                                   [--start-variant V ...]
+                                                   [--start-variant V ...] [--rescale search]
 
 The "user's data" are the training images of the left-out dataset (synth.generalist.split) made into semi-synthetic
 pairs at 3 and 10 photons (carekit's camera model, 4 noise seeds); the test images are its held-out images at 3 and
@@ -20,7 +20,9 @@ camera) is the reference line. Results: benchmarks/results/finetune_DATASET-100x
 start, that start's tag (finetune_DATASET.* from the untagged 40 x 40-step generalist, and so on). Times are on
 whatever machine runs it (its load is recorded). Arms left out of --arms keep their earlier measurement in the
 results (each point records the load it ran under); --scratch-from takes the from-scratch arm from another start's
-results instead (the recipe's curves carry finetune_DATASET's: same network and kind of machine).
+results instead (the recipe's curves carry finetune_DATASET's: same network and kind of machine). --rescale MODE
+restores the test images with that rescale mode (carekit.predict.rescale: 'auto' or 'search'), the generalist before
+training and every snapshot alike; its results carry the tag -rescale-MODE.
 """
 
 from __future__ import annotations
@@ -149,12 +151,13 @@ def Snapshots(budgets_s, folder: Path, record):  # noqa: N802  (a Keras callback
     return _Snapshots()
 
 
-def psnr_of(model, tests: dict) -> dict:
+def psnr_of(model, tests: dict, rescale: str | None = None) -> dict:
     from carekit.evaluate.metrics import score
     from carekit.predict import restore
 
     def psnr(low, high):
-        return score(high, restore(model, low, axes="YX", progress=False, check_domain=False).image).psnr
+        return score(high, restore(model, low, axes="YX", progress=False, check_domain=False,
+                                   rescale=rescale).image).psnr
 
     return {p: round(float(np.mean([psnr(low, high) for low, high in zip(*tests[p])])), 2) for p in tests}
 
@@ -183,6 +186,7 @@ def main() -> None:
     parser.add_argument("--scratch-from", metavar="STEM", help="take the from-scratch arm from these results in "
                         "benchmarks/results (e.g. finetune_mahotas, from another start of the same network: that arm "
                         "does not use the start's weights) instead of running it; leave scratch out of --arms")
+    parser.add_argument("--rescale", choices=("auto", "search"), help="restore the test images with this rescale mode")
     args = parser.parse_args()
     if args.scratch_from and "scratch" in args.arms:
         parser.error("--scratch-from replaces the scratch arm: leave scratch out of --arms")
@@ -204,8 +208,9 @@ def main() -> None:
                         "variants": variants, "network": network},
               "cpu_cores": os.cpu_count(), "load_average_start": os.getloadavg(), "runs": {}}
     result["best_baseline"] = best_baselines(tests)
-    result["generalist_before_training"] = psnr_of(start_from, tests)
-    stem = RESULTS / f"finetune_{args.dataset}{start_tag}"
+    result["generalist_before_training"] = psnr_of(start_from, tests, args.rescale)
+    result["rescale"] = args.rescale
+    stem = RESULTS / f"finetune_{args.dataset}{start_tag}{f'-rescale-{args.rescale}' if args.rescale else ''}"
     earlier = json.loads(stem.with_suffix(".json").read_text()) if stem.with_suffix(".json").exists() else {}
     result["runs"] = _read_runs(earlier.get("runs", {}))
     if earlier.get("scratch_from") and "scratch" not in args.arms:
@@ -217,7 +222,7 @@ def main() -> None:
         saved = (selfsup_training(lows, start_from, budgets, folder) if arm == "selfsup" else
                  timed_training(lows, highs, start_from if arm == "generalist" else None, budgets, folder, network))
         result["runs"][name] = [{"minutes": b / 60, **info, "machine": machine(),
-                                 "psnr": psnr_of(info["folder"], tests)}
+                                 "psnr": psnr_of(info["folder"], tests, args.rescale)}
                                 for b, info in saved.items()]
         print(name, json.dumps(result["runs"][name]), flush=True)
     result["runs"] = {ARMS[arm]: result["runs"][ARMS[arm]] for arm in ARMS if ARMS[arm] in result["runs"]}
@@ -259,7 +264,9 @@ def markdown(result: dict) -> str:
              "network, from scratch too. Arms measured in an earlier run keep their "
              "numbers (the results' JSON records the load under each point)"
              + (f"; from scratch is carried over from {result['scratch_from']}.md (the same dataset, network and "
-                "budgets; it does not use the start's weights)" if result.get("scratch_from") else "") + ".", "",
+                "budgets; it does not use the start's weights)" if result.get("scratch_from") else "") + "."
+             + (f" Every model restores the test images with `--rescale {result['rescale']}`; the baselines are "
+                "the same." if result.get("rescale") else ""), "",
              "| run | minutes | steps | PSNR 3 photons | PSNR 10 photons |", "| --- | --- | --- | --- | --- |",
              f"| best classical baseline | - | - | {result['best_baseline'][3.0]:.2f} | "
              f"{result['best_baseline'][10.0]:.2f} |",
