@@ -197,8 +197,8 @@ def main() -> None:
     start_tag = tag(epochs, steps, filters, variants)
     network = {key: value for key, value in {"unet_first": filters, **variant_changes(variants)[1]}.items()
                if key in NETWORK_FIELDS}  # a variant's seed or learning rate is the start's, not the fine-tuning's
-    carried = _carried_scratch(parser, args.scratch_from, args.dataset, network, args.budgets) if args.scratch_from \
-        else None
+    carried = _carried_scratch(parser, args.scratch_from, args.dataset, network, args.budgets, args.rescale) \
+        if args.scratch_from else None
     start_from = lodo_dir(args.dataset, start_tag)
     train_all(epochs, steps, [args.dataset], filters, variants)  # no-op when trained already
     lows, highs, tests = user_pairs(args.dataset)
@@ -233,18 +233,20 @@ def main() -> None:
     figure(result, stem.with_suffix(".png"))
 
 
-def _carried_scratch(parser, stem: str, dataset: str, network: dict, budgets: list) -> list:
+def _carried_scratch(parser, stem: str, dataset: str, network: dict, budgets: list, rescale: str | None) -> list:
     """The from-scratch arm of the results `stem`, refused before any work unless they exist and are of the same
-    dataset, network and budgets."""
+    dataset, network, budgets and rescale mode."""
     path = RESULTS / f"{Path(stem).name.removesuffix('.json')}.json"
     if not path.exists():
         parser.error(f"--scratch-from {stem}: {path} not found")
     other = json.loads(path.read_text())
     if ARMS["scratch"] not in other["runs"]:
         parser.error(f"--scratch-from {stem}: {path.name} has no from-scratch arm")
-    mine, theirs = (dataset, network, list(budgets)), (other["dataset"], other["start"]["network"], other["budgets_min"])
+    mine = (dataset, network, list(budgets), rescale)
+    theirs = (other["dataset"], other["start"]["network"], other["budgets_min"], other.get("rescale"))
     if mine != theirs:
-        parser.error(f"--scratch-from {stem}: its dataset, network and budgets {theirs} differ from this run's {mine}")
+        parser.error(f"--scratch-from {stem}: its dataset, network, budgets and rescale mode {theirs} differ from "
+                     f"this run's {mine}")
     return _read_runs({ARMS["scratch"]: other["runs"][ARMS["scratch"]]})[ARMS["scratch"]]
 
 

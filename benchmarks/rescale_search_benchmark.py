@@ -7,9 +7,10 @@ Cases: each leave-one-dataset-out generalist of generalist_benchmark.py (the rec
 fresh clone lacks it) on the held-out images of the dataset it never saw, and the shipped generalist on gowt1, which
 no choice was made on (unseen_benchmark.py); 3 and 10 photons, the test pairs of those benchmarks. For each image:
 restore(rescale="search") and its PSNR against the truth, and the factor a single recorrupted pair would have chosen
-(three different pairs, to show how much the average of three steadies the choice); quoted beside it, from the factor sweeps those benchmarks
-measured (benchmarks/results/rescale.json, unseen.json), the PSNR without rescaling, with `auto` and at the best of
-the factors search tries, and the per-image best oracle-tuned baseline (generalist-100x40-f32.json, unseen.json).
+(three different pairs, to show how much the average of three steadies the choice); quoted beside it, from the
+factor sweeps those benchmarks measured (benchmarks/results/rescale.json, unseen.json), the PSNR without rescaling,
+with `auto` and at the best of the factors search tries, and the per-image best oracle-tuned baseline
+(generalist-100x40-f32.json, unseen.json).
 Results: benchmarks/results/rescale_search.{json,md}.
 """
 
@@ -24,7 +25,8 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from generalist_benchmark import DEFAULT_PROTOCOL, RECIPE_RESULTS, RESULTS, SHIPPED, lodo_dir, test_pairs, train_all  # noqa: E402
+from generalist_benchmark import (DEFAULT_PROTOCOL, RECIPE_RESULTS, RESULTS, SHIPPED, lodo_dir,  # noqa: E402
+                                  test_pairs, train_all)
 
 ONE_PAIR_SEEDS = (0, 1, 2)  # 1: the prototype's pair; 0: the first version of the option's
 

@@ -17,6 +17,7 @@ from carekit.generalist import splits
 from carekit.io import Image, write_image
 from carekit.models import load_model
 from carekit.predict import restore
+from carekit.predict.classical_check import compare_with_classical
 from carekit.predict.domain_check import OutOfRangeWarning
 from carekit.resample import downscale, resize
 from carekit.synth import structures
@@ -116,7 +117,8 @@ def test_auto_gains_on_magnified_nuclei_with_the_shipped_generalist():
 
 
 def test_search_downsamples_magnified_nuclei_and_leaves_native_ones(tmp_path, capsys):
-    # magnified 3x: search chose 2x and gained 1.8 dB (auto: 2.08x, +1.5 dB); at their own scale it keeps 1x
+    # magnified 3x: search chose 2x and gained 1.8 dB (auto: 2.08x, +1.5 dB); at their own scale it keeps 1x; in a
+    # stack it judges the middle plane, and so does the comparison with classical denoising
     held_out = splits(["bbbc007"])["bbbc007"][1][0].astype(np.float32)
     magnified = ndimage.zoom(held_out[:128, :128], 3, order=3).clip(0)
     lows, highs = make_pairs([magnified, held_out], SynthConfig(photons=[3.0], seed=2026))
@@ -124,6 +126,10 @@ def test_search_downsamples_magnified_nuclei_and_leaves_native_ones(tmp_path, ca
     searched = restore(GENERALIST, lows[0], progress=False, check_domain=False, rescale="search")
     assert searched.factor > 1 and plain.factor == 1
     assert score(highs[0], searched.image).psnr > score(highs[0], plain.image).psnr + 1.0
+    stack = np.stack([np.full_like(lows[0], 100), lows[0], np.full_like(lows[0], 100)])  # the middle plane decides
+    assert restore(GENERALIST, stack, "TYX", progress=False, check_domain=False, rescale="search").factor == \
+        searched.factor
+    assert compare_with_classical(GENERALIST, stack, "TYX", rescale="search").verdict in ("ahead of", "level")
     native = restore(GENERALIST, lows[1], progress=False, check_domain=False, rescale="search")
     assert native.factor == 1
     assert np.array_equal(native.image, restore(GENERALIST, lows[1], progress=False, check_domain=False).image)
@@ -132,14 +138,15 @@ def test_search_downsamples_magnified_nuclei_and_leaves_native_ones(tmp_path, ca
     assert main(["predict", "--model", str(GENERALIST), str(tmp_path / "in" / "magnified.tif"), "--out",
                  str(tmp_path / "out"), "--rescale", "search"]) == 0
     printed = capsys.readouterr().out
-    assert f"downsampled {searched.factor:.3g}x in YX" in printed and "from the noisy image alone" in printed
+    assert f"(rescale search: downsampled {searched.factor:.3g}x in YX for the model)" in printed
+    assert "from the noisy image alone" in printed  # the classical check ran
     from carekit.fiji.worker import restore_array
 
     notes, warned = [], []
     restored, _, _ = restore_array(lows[0], "YX", str(GENERALIST), backend="keras", uncertainty=False,
                                    rescale="search", on_warning=warned.append, classical_check=False,
                                    on_note=notes.append)
-    assert notes == [f"rescale search: restored downsampled {searched.factor:.3g}x in YX"] and not warned
+    assert notes == [f"rescale search: downsampled {searched.factor:.3g}x in YX for the model"] and not warned
     assert np.allclose(restored, searched.image, atol=1e-4)
 
 

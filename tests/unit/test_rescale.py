@@ -9,7 +9,8 @@ from carekit.domain import image_statistics
 from carekit.errors import InputError
 from carekit.models.spec import NetworkSpec
 from carekit.fiji import contract
-from carekit.predict.domain_check import OutOfRangeWarning, warn_input
+from carekit.predict.domain_check import OutOfRangeWarning, PredictionWarning, warn_input
+from carekit.predict.recorrupted_error import CHOOSING_SEED, SEARCH_SEEDS
 from carekit.predict.rescale import (AUTO, AUTO_MAX, MAX_FACTOR, SEARCH, SEARCH_FACTORS, parse_rescale,
                                     rescale_factor, search_factor)
 from carekit.resample import downscale, resize
@@ -106,11 +107,22 @@ def test_search_picks_the_setting_with_the_smallest_error_against_the_truth(phot
     assert true[chosen] <= 1.05 * min(true.values()), (chosen, true)
 
 
-def test_search_says_what_to_give_where_the_noise_cannot_be_estimated():
-    with pytest.raises(InputError, match="give a factor or 'auto'"):
-        search_factor(lambda plane, factor: plane, _noisy(_blobs((40, 40)), 3, 0))
+def test_search_restores_at_full_size_where_the_noise_cannot_be_estimated():
+    for unknown in (_noisy(_blobs((40, 40)), 3, 0), np.full((256, 256), 7.0, np.float32)):  # too small; flat
+        with pytest.warns(PredictionWarning, match="restored at full size; give a factor or 'auto'"):
+            assert search_factor(lambda plane, factor: plane, unknown) == (1.0, {})
     with pytest.raises(ValueError, match="resolve_factor"):
         rescale_factor(SEARCH, _spec(_blobs()), _blobs())
+
+
+def test_search_tries_only_factors_that_leave_planes_of_min_side():
+    tried = []
+    search_factor(lambda plane, factor: tried.append(factor) or plane, _noisy(_blobs((40, 600)), 3, 0))
+    assert sorted(set(tried)) == [1.0, 1.5, 2.0]  # 40 px / 3 < 16
+
+
+def test_search_draws_pairs_the_classical_check_does_not_compare_on():
+    assert not {CHOOSING_SEED, CHOOSING_SEED + 1} & set(SEARCH_SEEDS)
 
 
 def test_pixel_size_warning_names_a_rescale_factor_only_where_it_can_be_used():

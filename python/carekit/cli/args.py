@@ -39,11 +39,16 @@ def add_precision_arg(parser: argparse.ArgumentParser, default: str | None, what
 
 
 def add_rescale_arg(parser: argparse.ArgumentParser) -> None:
+    from ..predict.crops import ESTIMATE_SIDE
+    from ..predict.rescale import SEARCH_FACTORS
+
+    factors = ", ".join(f"{f:g}" for f in SEARCH_FACTORS)
     parser.add_argument("--rescale", metavar="auto|search|FACTOR", help="2D models: restore each image downsampled "
                         "in YX by FACTOR (>= 1) and upsample the result back; auto does it only for objects clearly "
                         "larger than the model's training scale, by the factor that brings them to it; search tries "
-                        "1, 1.5, 2, 3 and 4 on a crop and keeps the one with the smallest error estimated from the "
-                        "noisy image (about two restorations of a 512x512 crop more)")
+                        f"{factors} on the central {ESTIMATE_SIDE}x{ESTIMATE_SIDE} px of the middle plane and keeps "
+                        "the one with the smallest error estimated from the noisy image (about six restorations of "
+                        "that crop more)")
 
 
 def add_classical_check_arg(parser: argparse.ArgumentParser) -> None:

@@ -86,6 +86,7 @@ def _restore_files(model, args, out_dir: Path, rescale) -> None:
     from ..io import read_image
     from ..predict import restore
     from ..predict.domain_check import PredictionWarning
+    from ..predict.rescale import chosen_factor_note
 
     for path in args.inputs:
         image = read_image(path, args.axes)
@@ -94,12 +95,12 @@ def _restore_files(model, args, out_dir: Path, rescale) -> None:
             result = restore(model, image, tile=tuple(args.tile) if args.tile else None, progress=not args.quiet,
                              z_factor=args.z_factor, rescale=rescale)
         report_warnings(caught, path)
-        _write_result(result, out_dir, path)
+        _write_result(result, out_dir, path, chosen_factor_note(rescale, result.factor))
         if args.classical_check:  # after the result is safe: the check only advises; at the factor restore chose
             compare_and_report(model, image, result.factor if result.factor > 1 else None, path, args.quiet)
 
 
-def _write_result(result, out_dir: Path, path: str) -> None:
+def _write_result(result, out_dir: Path, path: str, note: str | None = None) -> None:
     from ..io import write_image
 
     if result.outputs is not None and len(result.outputs) > 1:
@@ -108,8 +109,7 @@ def _write_result(result, out_dir: Path, path: str) -> None:
             print(f"restored {path} -> {target} (output {name!r})")
         return
     target = write_image(out_dir / Path(path).name, result.as_image())
-    print(f"restored {path} -> {target}" + (f" (downsampled {result.factor:.3g}x in YX for the model, rescale)"
-                                           if result.factor > 1 else ""))
+    print(f"restored {path} -> {target}" + (f" ({note})" if note else ""))
     for name, extra in (("scale", result.scale), ("disagreement", result.disagreement)):
         if extra is not None:
             write_image(extra_path(out_dir / Path(path).name, name), extra, result.axes, result.pixel_size)

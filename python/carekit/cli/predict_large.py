@@ -39,14 +39,14 @@ def _compare_middle_plane(args, job) -> None:
     the rescale factor the plan chose (the model is loaded once per process: predict.chunks.cached_model)."""
     from ..io import Image
     from ..predict.chunks import cached_model
-    from ..predict.crops import MAX_SIDE, middle_plane_crop
+    from ..predict.crops import ESTIMATE_SIDE, middle_plane_crop
     from ..predict.rescale import is_2d_restoration
 
     runner, source = cached_model(job.ref), job.source
     if not is_2d_restoration(runner):
         return
     try:
-        crop = middle_plane_crop(source.read, source.axes, source.shape, MAX_SIDE)
+        crop = middle_plane_crop(source.read, source.axes, source.shape, ESTIMATE_SIDE)
     except Exception as error:  # the check only advises: the restoration stands whatever goes wrong in it
         report_not_compared(error, args.inputs[0], args.quiet)
         return
@@ -61,6 +61,7 @@ def run_large(args, rescale=None) -> int:
     from ..ngff_write import check_output
     from ..predict.distributed import plan_large, restore_large
     from ..predict.domain_check import PredictionWarning
+    from ..predict.rescale import chosen_factor_note
 
     if len(args.inputs) != 1 or not args.out.rstrip("/").lower().endswith(".zarr"):
         raise InputError("large data: give one input (OME-Zarr, Zarr or TIFF) and an --out ending in .ome.zarr, "
@@ -82,6 +83,7 @@ def run_large(args, rescale=None) -> int:
     if args.classical_check:
         _compare_middle_plane(args, job)
     resumed = f" ({result.chunks_done_before} done before, resumed)" if result.chunks_done_before else ""
-    rescaled = f", downsampled {job.factor:.3g}x in YX for the model" if job.factor > 1 else ""
-    print(f"restored {args.inputs[0]} -> {Path(args.out)} ({result.chunks_total} chunks{resumed}{rescaled})")
+    note = chosen_factor_note(rescale, job.factor)
+    print(f"restored {args.inputs[0]} -> {Path(args.out)} ({result.chunks_total} chunks{resumed}"
+          f"{f', {note}' if note else ''})")
     return 0

@@ -74,6 +74,7 @@ def restore_array(image: np.ndarray, axes: str, model: str, backend: str = "onnx
     from ..io import Image
     from ..predict import restore
     from ..predict.domain_check import PredictionWarning
+    from ..predict.rescale import chosen_factor_note
 
     runner = _model(model, backend, precision)
     spatial = len(runner.spec.axes)
@@ -85,8 +86,9 @@ def restore_array(image: np.ndarray, axes: str, model: str, backend: str = "onnx
                          on_progress=on_progress, rescale=rescale)
         if classical_check:  # at the factor restore chose
             unchecked = _classical_check(runner, Image(image, axes), result.factor if result.factor > 1 else None)
-    if result.factor > 1 and on_note is not None:
-        on_note(f"rescale {rescale}: restored downsampled {result.factor:.3g}x in YX")
+    note = chosen_factor_note(rescale, result.factor)
+    if note and on_note is not None:
+        on_note(note)
     for message in [str(w.message) for w in caught if issubclass(w.category, PredictionWarning)] + unchecked:
         if on_warning is not None:
             on_warning(message)

@@ -129,7 +129,7 @@ def compare_with_classical(model, image: np.ndarray | Image, axes: str | None = 
                            rescale: str | float | None = None, seed: int = CHOOSING_SEED) -> ClassicalComparison:
     """The model (a 2D CARE model: folder, package or runner; restored as restore() would, with `rescale` judged on
     the whole image as restore() judges it) against the classical denoisers on the middle plane of `image` (central
-    crop of at most crops.MAX_SIDE^2 px)."""
+    crop of at most crops.ESTIMATE_SIDE^2 px)."""
     runner = load_model(model) if not hasattr(model, "spec") else model
     if not is_2d_restoration(runner):
         raise InputError("the comparison with classical denoising is for carekit's 2D denoising models (kind care, "
@@ -140,7 +140,8 @@ def compare_with_classical(model, image: np.ndarray | Image, axes: str | None = 
     crop = middle_plane(image, axes)
     axes = (axes or "YX").upper()
     work = np.moveaxis(np.asarray(image), [axes.index("Y"), axes.index("X")], [-2, -1])  # as restore() sees it
-    factor = resolve_factor(runner, rescale, work.astype(np.float32, copy=False))
+    work_axes = "".join(a for a in axes if a not in "YX") + "YX"
+    factor = resolve_factor(runner, rescale, work.astype(np.float32, copy=False), work_axes)
     variance = variance_map(crop)
     _, choosing = _squared_residuals(None, crop, variance, factor, seed, 1.0)
     errors = {name: float(sq.mean()) - target_noise(variance) for name, sq in choosing.items()}

@@ -1,5 +1,6 @@
-"""The central crop of an image's middle plane: the sample that the estimates from the noisy image (the classical
-check, rescale 'search') and 'auto' on large data judge, the same pixels in memory and on large data."""
+"""The central crop of an image's middle plane (the middle index of every axis but Y and X): the sample the estimates
+from the noisy image (the classical check, rescale 'search') judge, ESTIMATE_SIDE px wide, the same pixels in memory
+and on large data; 'auto' on large data judges a wider one (domain_check.MAX_SIDE)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ import numpy as np
 from ..errors import InputError
 from ..io import Image
 
-MAX_SIDE = 512  # estimates run on a central crop of one plane: bounded time, enough pixels
+ESTIMATE_SIDE = 512  # estimates run on a central crop of one plane: bounded time, enough pixels
 
 
-def middle_plane(image: np.ndarray | Image, axes: str | None = None, max_side: int = MAX_SIDE) -> np.ndarray:
+def middle_plane(image: np.ndarray | Image, axes: str | None = None, max_side: int = ESTIMATE_SIDE) -> np.ndarray:
     """The central (at most) max_side^2 px of the middle YX plane of an image: the middle index along each other
     axis (T, Z, C...), as large data's is taken (middle_plane_crop)."""
     if isinstance(image, Image):

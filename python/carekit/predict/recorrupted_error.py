@@ -19,7 +19,7 @@ from ..normalize import affine_fit
 
 ALPHA = 0.5
 CHOOSING_SEED = 0  # the pair predict.classical_check chooses the classical setting on; it compares on the next one
-SEARCH_SEEDS = (2, 3, 4)  # rescale 'search' averages pairs of its own: the comparison pair stays independent of it
+SEARCH_SEEDS = (2, 3, 4)  # rescale 'search' averages pairs of its own, not the classical check's comparison pair
 
 
 def recorrupted_pair(image: np.ndarray, variance: np.ndarray, seed: int, misfit: float = 1.0

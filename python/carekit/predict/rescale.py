@@ -16,6 +16,8 @@ restorations of a 512^2 crop (~2 s on 2 CPU cores).
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from ..data.recorrupt import variance_map
@@ -24,12 +26,12 @@ from ..models.runner import ModelRunner, PipelineRunner
 from ..models.spec import NetworkSpec
 from ..normalize import DEGENERATE_RANGE_EPS
 from ..resample import shrunk_shape
-from .domain_check import MAX_FACTOR, MIN_SIDE, input_statistics
+from .domain_check import MAX_FACTOR, MIN_SIDE, PredictionWarning, input_statistics
 from .recorrupted_error import SEARCH_SEEDS, fitted_error, recorrupted_pair
 
 AUTO = "auto"
 SEARCH = "search"
-SEARCH_FACTORS = (1.0, 1.5, 2.0, 3.0, 4.0)  # planes of 64 px, the least the noise model takes, keep MIN_SIDE at 4x
+SEARCH_FACTORS = (1.0, 1.5, 2.0, 3.0, 4.0)  # those leaving planes under MIN_SIDE px are left out
 AUTO_THRESHOLD = 1.25  # object scale over the training median
 AUTO_MAX = 4.0
 
@@ -99,16 +101,29 @@ def search_factor(restore_at, plane: np.ndarray, seeds: tuple[int, ...] = SEARCH
     """(the factor of SEARCH_FACTORS with the smallest estimated error, {factor: estimated error}) on a 2D noisy
     `plane` (a central crop of the middle plane: crops.middle_plane), averaged over the recorrupted pairs drawn with
     `seeds`; `restore_at(plane, factor)` restores a plane as restore() does at that factor. The errors are in the
-    plane's units squared, each up to the same constant (the target's noise)."""
+    plane's units squared, each up to the same constant (the target's noise). A plane whose noise cannot be
+    estimated (too small or flat) is restored at full size, with a PredictionWarning: a batch goes on."""
     try:
         variance = variance_map(plane)
     except InputError as error:
-        raise InputError(f"rescale 'search' estimates each factor's error from the image's noise, which failed: "
-                         f"{error}; give a factor or 'auto'") from None
+        warnings.warn(f"rescale 'search' could not estimate the image's noise ({error}): restored at full size; give "
+                      "a factor or 'auto' to rescale it", PredictionWarning, stacklevel=3)
+        return 1.0, {}
     pairs = [recorrupted_pair(plane, variance, seed) for seed in seeds]
+    # the crop's short side is the whole image's unless the image is wider than the crop
+    factors = [f for f in SEARCH_FACTORS if min(shrunk_shape(plane.shape, f)) >= MIN_SIDE]
     errors = {factor: float(np.mean([fitted_error(restore_at(noisier, factor), target) for noisier, target in pairs]))
-              for factor in SEARCH_FACTORS}
+              for factor in factors}
     return min(errors, key=errors.get), errors
+
+
+def chosen_factor_note(rescale, factor: float) -> str | None:
+    """What 'auto' or 'search' chose, for the user (the CLI's output line, the Fiji Log); None for a given factor."""
+    mode = parse_rescale(rescale)
+    if mode not in (AUTO, SEARCH):
+        return None
+    return f"rescale {mode}: " + (f"downsampled {factor:.3g}x in YX for the model" if factor > 1 else
+                                  "restored at full size")
 
 
 def units_map(small_levels: tuple, full_levels: tuple, eps: float) -> tuple[float, float] | None:

@@ -24,7 +24,7 @@ from ..ngff import ArraySource
 from ..normalize import normalize_range
 from ..resample import SPLINE_MARGIN, downscale_region, downscale_span, input_span, resize_region, shrunk_shape
 from .domain_check import MAX_SIDE
-from .crops import MAX_SIDE as CROP_SIDE, middle_plane_crop
+from .crops import ESTIMATE_SIDE, middle_plane_crop
 from .layouts import chunk_tile
 from .rescale import AUTO, SEARCH, back_to_full_size, parse_rescale, rescale_factor, units_map
 from .restore import DEFAULT_TILE, resolve_factor, restore_normalized
@@ -74,10 +74,10 @@ class DownscaledSource:
 
 def large_factor(rescale, runner: ModelRunner, source: ArraySource) -> float:
     """The rescale factor for a large image: 'auto' judges the central MAX_SIDE px of its middle plane, 'search' the
-    central crops.MAX_SIDE px (as in memory: restore.resolve_factor); a factor is checked against the planes' size."""
+    central ESTIMATE_SIDE px (as in memory: restore.resolve_factor); a factor is checked against the planes' size."""
     mode = parse_rescale(rescale)
     if mode == SEARCH:
-        crop = middle_plane_crop(source.read, source.axes, source.shape, CROP_SIDE).astype(np.float32)
+        crop = middle_plane_crop(source.read, source.axes, source.shape, ESTIMATE_SIDE).astype(np.float32)
         return resolve_factor(runner, mode, crop)
     if mode == AUTO:
         return rescale_factor(mode, runner.spec, middle_plane_crop(source.read, source.axes, source.shape, MAX_SIDE))
