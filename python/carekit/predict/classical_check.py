@@ -32,7 +32,7 @@ from ..models import load_model
 from ..models.runner import PipelineRunner
 from .domain_check import PredictionWarning
 from .crops import middle_plane
-from .recorrupted_error import CHOOSING_SEED, fitted_residual, recorrupted_pair, target_noise
+from .recorrupted_error import CHOOSING_SEED, fitted_residual, modelled_weights, recorrupted_pair, target_noise
 from .rescale import is_2d_restoration
 from .restore import resolve_factor, restore
 
@@ -115,14 +115,15 @@ def block_standard_error(values: np.ndarray, block: int = BLOCK) -> float:
 
 def _squared_residuals(runner, crop, variance, factor, seed, misfit, settings=None) -> tuple:
     """(the model's squared residual per pixel (None without a runner), each classical candidate's (all, or
-    `settings`)) on one recorrupted pair."""
+    `settings`)) on one recorrupted pair, weighted to the pixels the noise model describes (modelled_weights)."""
     noisier, target = recorrupted_pair(crop, variance, seed, misfit)
+    weights = modelled_weights(crop, variance)  # the pixels the noise model describes
     model = None
     if runner is not None:
         restored = restore(runner, noisier, axes="YX", progress=False, check_domain=False,
                            rescale=factor if factor > 1 else None).image
-        model = fitted_residual(restored, target) ** 2
-    return model, {n: fitted_residual(c, target) ** 2 for n, c in _candidates(noisier, settings).items()}
+        model = fitted_residual(restored, target) ** 2 * weights
+    return model, {n: fitted_residual(c, target) ** 2 * weights for n, c in _candidates(noisier, settings).items()}
 
 
 def compare_with_classical(model, image: np.ndarray | Image, axes: str | None = None,
