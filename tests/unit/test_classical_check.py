@@ -10,7 +10,7 @@ from carekit.predict import classical_check
 from carekit.data.recorrupt import recorrupted_batch, variance_map
 from carekit.predict.classical_check import ClassicalComparison, compare_with_classical
 from carekit.predict.crops import middle_plane
-from carekit.predict.recorrupted_error import ALPHA, fitted_error, modelled_weights
+from carekit.predict.recorrupted_error import ALPHA, fitted_error, spike_weights
 from carekit.synth import structures
 from carekit.synth.noise import poisson_gaussian
 
@@ -56,25 +56,40 @@ def test_the_estimated_difference_of_two_denoisers_matches_the_truth():
 
 def test_hot_pixels_are_left_out_of_the_estimate_and_little_else():
     truth, noisy = _noisy(seed=5)
-    assert (modelled_weights(noisy, variance_map(noisy)) == 0).mean() < 0.005  # Poisson-Gaussian: almost nothing
+    assert (spike_weights(noisy, variance_map(noisy)) == 0).mean() < 0.002  # Poisson-Gaussian: almost nothing
     rng = np.random.default_rng(4)
     hot = rng.random(noisy.shape) < 0.01  # 1% of the pixels with read noise 10 counts, which the model misses
     noise = np.where(hot, rng.normal(0, 10, noisy.shape), 0)
     noisy = noisy + noise
     variance = variance_map(noisy)
-    weights = modelled_weights(noisy, variance)
-    assert weights.mean() == pytest.approx(1) and (weights == 0).mean() < 0.05
-    assert (weights[np.abs(noise) > 8 * np.sqrt(variance)] == 0).all()  # the worst are always out
+    weights = spike_weights(noisy, variance)
+    loud = np.abs(noise) > 6 * np.sqrt(variance)
+    assert loud.sum() > 50 and (weights[loud] == 0).mean() > 0.8 and (weights == 0).mean() < 0.01
     # with them out, the estimated differences of three denoisers come close to the truth on the pixels kept (the
-    # hot pixels left in bias them by ~0.04); with them in, the estimate misses by twice that
+    # hot pixels left in bias them a little); with them in, the estimate misses by more
     noisier, target = recorrupted_batch(noisy, variance, np.random.default_rng(2), ALPHA)
     mean = truth / truth.max() * 10 + 101
     methods = {sigma: (ndimage.gaussian_filter(noisier, sigma)) for sigma in (0.7, 1.5, 4.0)}
-    for kept, tolerance in ((weights, 0.05), (None, None)):
+    missed = {}
+    for name, kept in (("without spikes", weights), ("all pixels", None)):
         estimated = {s: fitted_error(g, target, kept) for s, g in methods.items()}
         true = {s: fitted_error(g, mean, kept) for s, g in methods.items()}
-        missed = max(abs(estimated[s] - estimated[1.5] - true[s] + true[1.5]) for s in methods)
-        assert missed < tolerance if tolerance else missed > 0.07
+        missed[name] = max(abs(estimated[s] - estimated[1.5] - true[s] + true[1.5]) for s in methods)
+    assert missed["without spikes"] < 0.05 < missed["all pixels"], missed
+
+
+@pytest.mark.parametrize("peak", [100, 1000])
+def test_bright_spots_are_not_spikes(peak):
+    # PSF-sized spots (sigma 1 px) lift their neighbours: none of their pixels is left out, however bright (a
+    # 4-sigma test on each pixel left out half of them at 100 photons and all at 1000)
+    rng = np.random.default_rng(peak)
+    spots = np.zeros((256, 256))
+    spots[tuple(rng.integers(8, 248, (2, 80)))] = 1
+    spots = ndimage.gaussian_filter(spots, 1.0)
+    spots /= spots.max()
+    noisy = poisson_gaussian(spots * peak + 1, rng=peak).astype(np.float64)
+    weights = spike_weights(noisy, variance_map(noisy))
+    assert (weights[spots > 0.2] == 0).sum() == 0 and (weights == 0).mean() < 0.01
 
 
 def test_the_middle_plane_is_the_middle_of_every_other_axis_cropped_centrally():

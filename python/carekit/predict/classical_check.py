@@ -7,6 +7,9 @@ errors against the truth at 1 + alpha^2 times the image's noise variance, with n
 denoisers are the evaluation's baselines (carekit.classical), each tuned over its grid by this same estimate instead
 of by the truth; GAT+NLM takes the camera estimated from the image.
 
+Isolated spikes (hot pixels), whose noise the noise model does not describe, are left out of every mean
+(recorrupted_error.spike_weights).
+
 Two things blur the answer, and the verdict says "level" (no warning) when either could flip it: chance (the
 difference's standard error, from the spread of its 16 x 16 px block means; a verdict needs 2 of them) and the
 noise model's own error (with a variance off by a factor, u's and t's noise correlate, which biases each method by
@@ -32,7 +35,7 @@ from ..models import load_model
 from ..models.runner import PipelineRunner
 from .domain_check import PredictionWarning
 from .crops import middle_plane
-from .recorrupted_error import CHOOSING_SEED, fitted_residual, modelled_weights, recorrupted_pair, target_noise
+from .recorrupted_error import CHOOSING_SEED, fitted_residual, recorrupted_pair, spike_weights, target_noise
 from .rescale import is_2d_restoration
 from .restore import resolve_factor, restore
 
@@ -103,27 +106,33 @@ def _candidates(noisy: np.ndarray, settings: dict[str, tuple] | None = None) -> 
             for value, candidate in zip(values, FAMILIES[name][0](noisy, values))}
 
 
-def block_standard_error(values: np.ndarray, block: int = BLOCK) -> float:
-    """The standard error of the mean of a 2D map whose neighbouring values correlate: from the spread of its
-    block x block means."""
+def block_standard_error(values: np.ndarray, block: int = BLOCK, weights: np.ndarray | None = None) -> float:
+    """The standard error of the (weighted) mean of a 2D map whose neighbouring values correlate: from the spread of
+    its block x block (weighted) means."""
+    weights = np.ones(values.shape) if weights is None else weights
     rows, cols = (n // block for n in values.shape)
     if rows * cols < 4:
-        return float(values.std() / np.sqrt(values.size))
-    means = values[:rows * block, :cols * block].reshape(rows, block, cols, block).mean(axis=(1, 3))
+        kept = values[weights > 0]
+        return float(kept.std() / np.sqrt(kept.size))
+
+    def sums(a: np.ndarray) -> np.ndarray:
+        return a[:rows * block, :cols * block].reshape(rows, block, cols, block).sum(axis=(1, 3))
+
+    totals, counts = sums(values * weights), sums(weights)
+    means = totals[counts > 0] / counts[counts > 0]
     return float(means.std(ddof=1) / np.sqrt(means.size))
 
 
 def _squared_residuals(runner, crop, variance, factor, seed, misfit, settings=None) -> tuple:
     """(the model's squared residual per pixel (None without a runner), each classical candidate's (all, or
-    `settings`)) on one recorrupted pair, weighted to the pixels the noise model describes (modelled_weights)."""
+    `settings`)) on one recorrupted pair."""
     noisier, target = recorrupted_pair(crop, variance, seed, misfit)
-    weights = modelled_weights(crop, variance)  # the pixels the noise model describes
     model = None
     if runner is not None:
         restored = restore(runner, noisier, axes="YX", progress=False, check_domain=False,
                            rescale=factor if factor > 1 else None).image
-        model = fitted_residual(restored, target) ** 2 * weights
-    return model, {n: fitted_residual(c, target) ** 2 * weights for n, c in _candidates(noisier, settings).items()}
+        model = fitted_residual(restored, target) ** 2
+    return model, {n: fitted_residual(c, target) ** 2 for n, c in _candidates(noisier, settings).items()}
 
 
 def compare_with_classical(model, image: np.ndarray | Image, axes: str | None = None,
@@ -144,8 +153,10 @@ def compare_with_classical(model, image: np.ndarray | Image, axes: str | None = 
     work_axes = "".join(a for a in axes if a not in "YX") + "YX"
     factor = resolve_factor(runner, rescale, work.astype(np.float32, copy=False), work_axes)
     variance = variance_map(crop)
+    weights = spike_weights(crop, variance)  # every mean below leaves out isolated spikes (hot pixels)
     _, choosing = _squared_residuals(None, crop, variance, factor, seed, 1.0)
-    errors = {name: float(sq.mean()) - target_noise(variance) for name, sq in choosing.items()}
+    errors = {name: float(np.average(sq, weights=weights)) - target_noise(variance, weights)
+              for name, sq in choosing.items()}
     best = min(errors, key=errors.get)
     setting = {name: (value,) for name, (_, values) in FAMILIES.items() for value in values
                if best == f"{name} {value:g}"}
@@ -153,10 +164,11 @@ def compare_with_classical(model, image: np.ndarray | Image, axes: str | None = 
     for misfit in (1.0, *MISFITS):  # compared on a second pair
         model_sq, classical_sq = _squared_residuals(runner, crop, variance, factor, seed + 1, misfit, setting)
         differences[misfit] = model_sq - classical_sq[best]
-    difference = differences[1.0]
-    return ClassicalComparison(float(difference.mean()) + errors[best], best, errors[best], errors,
-                               float(variance.mean()), block_standard_error(difference),
-                               len({np.sign(d.mean()) for d in differences.values()}) == 1)
+    means = {misfit: float(np.average(d, weights=weights)) for misfit, d in differences.items()}
+    return ClassicalComparison(means[1.0] + errors[best], best, errors[best], errors,
+                               float(np.average(variance, weights=weights)),
+                               block_standard_error(differences[1.0], weights=weights),
+                               len({np.sign(m) for m in means.values()}) == 1)
 
 
 def not_compared(error: Exception) -> str:

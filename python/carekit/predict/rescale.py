@@ -27,7 +27,7 @@ from ..models.spec import NetworkSpec
 from ..normalize import DEGENERATE_RANGE_EPS
 from ..resample import shrunk_shape
 from .domain_check import MAX_FACTOR, MIN_SIDE, PredictionWarning, input_statistics
-from .recorrupted_error import SEARCH_SEEDS, fitted_error, modelled_weights, recorrupted_pair
+from .recorrupted_error import SEARCH_SEEDS, fitted_error, recorrupted_pair, spike_weights
 
 AUTO = "auto"
 SEARCH = "search"
@@ -110,7 +110,7 @@ def search_factor(restore_at, plane: np.ndarray, seeds: tuple[int, ...] = SEARCH
                       "a factor or 'auto' to rescale it", PredictionWarning, stacklevel=3)
         return 1.0, {}
     pairs = [recorrupted_pair(plane, variance, seed) for seed in seeds]
-    weights = modelled_weights(plane, variance)
+    weights = spike_weights(plane, variance)
     # the crop's short side is the whole image's unless the image is wider than the crop
     factors = [f for f in SEARCH_FACTORS if min(shrunk_shape(plane.shape, f)) >= MIN_SIDE]
     errors = {factor: float(np.mean([fitted_error(restore_at(noisier, factor), target, weights)
