@@ -1,7 +1,8 @@
 """Out-of-range warnings reach ImageJ's Log (issue #16 part 3): the worker returns them with the result and the
 plugin logs one line each; an input like the training data logs none; rescale=auto restores the out-of-scale input
-as Python does, without the warning, and logs the factor it chose. The comparison with classical denoising logs its
-warning too (the shipped generalist on a confocal plane it loses on), and nothing where the model wins."""
+as Python does, without the warning, and logs the factor it chose, as rescale=search does. The comparison with
+classical denoising logs its warning too (the shipped generalist on a confocal plane it loses on), and nothing where
+the model wins."""
 
 import numpy as np
 import pytest
@@ -48,6 +49,17 @@ def test_out_of_range_input_logs_a_warning_in_imagej(imagej_home, tiny_package, 
         assert ("CARE Restore: rescale auto: downsampled" in log) == (engine == "python"), log
     in_python = restore(tiny_package, read_image(tmp_path / "zoomed.tif"), rescale="auto", progress=False)
     assert np.allclose(read_image(tmp_path / "rescaled.tif").data, in_python.image, atol=1e-5)
+
+    options = plugin_options(tiny_package, input_path=tmp_path / "zoomed.tif", output_path=tmp_path / "searched.tif",
+                             rescale="search", uncertainty=False, classical_check=False)
+    macro = tmp_path / "rescale_search.ijm"
+    macro.write_text(f'result = runMacro("{plugin}", "{options}");\nprint("plugin said: " + result);\n')
+    log = _run_imagej(imagej_home, str(macro))
+    searched = restore(tiny_package, read_image(tmp_path / "zoomed.tif"), rescale="search", progress=False,
+                       engine="onnx")
+    note = "downsampled" if searched.factor > 1 else "restored at full size"
+    assert "plugin said: searched.tif" in log and f"CARE Restore: rescale search: {note}" in log, log
+    assert np.allclose(read_image(tmp_path / "searched.tif").data, searched.image, atol=1e-5)
 
 
 def test_classical_denoising_estimated_better_is_logged_in_imagej(imagej_home, tmp_path):  # noqa: F811
