@@ -14,6 +14,7 @@ from carekit.predict.recorrupted_error import CHOOSING_SEED, SEARCH_SEEDS
 from carekit.predict.rescale import (AUTO, AUTO_MAX, MAX_FACTOR, SEARCH, SEARCH_FACTORS, parse_rescale,
                                     rescale_factor, search_factor)
 from carekit.resample import downscale, resize
+from carekit.synth.noise import poisson_gaussian
 
 
 def _blobs(shape=(512, 512), sigma=3.0, seed=0) -> np.ndarray:
@@ -83,8 +84,7 @@ def test_auto_brings_larger_objects_to_the_training_scale_and_leaves_others():
 
 def _noisy(clean: np.ndarray, photons: float, seed: int) -> np.ndarray:
     """Poisson photons with Gaussian read noise (sigma 2) on an offset of 100, as a camera counts."""
-    rng = np.random.default_rng(seed)
-    return (rng.poisson(clean * photons) + 100 + rng.normal(0, 2, clean.shape)).astype(np.float32)
+    return poisson_gaussian(clean * photons, rng=seed)
 
 
 @pytest.mark.parametrize("photons, seed", [(3, 0), (10, 1), (30, 2)])

@@ -97,7 +97,7 @@ def _restore_files(model, args, out_dir: Path, rescale) -> None:
         report_warnings(caught, path)
         _write_result(result, out_dir, path, chosen_factor_note(rescale, result.factor))
         if args.classical_check:  # after the result is safe: the check only advises; at the factor restore chose
-            compare_and_report(model, image, result.factor if result.factor > 1 else None, path, args.quiet)
+            compare_and_report(model, image, result.factor, path, args.quiet)
 
 
 def _write_result(result, out_dir: Path, path: str, note: str | None = None) -> None:

@@ -50,8 +50,7 @@ def _compare_middle_plane(args, job) -> None:
     except Exception as error:  # the check only advises: the restoration stands whatever goes wrong in it
         report_not_compared(error, args.inputs[0], args.quiet)
         return
-    compare_and_report(runner, Image(crop, "YX"), job.factor if job.factor > 1 else None, args.inputs[0],
-                       args.quiet)
+    compare_and_report(runner, Image(crop, "YX"), job.factor, args.inputs[0], args.quiet)
 
 
 def run_large(args, rescale=None) -> int:
@@ -78,7 +77,7 @@ def run_large(args, rescale=None) -> int:
         result = restore_large(client, args.model, source, args.out, engine=args.engine, precision=args.precision,
                                tile=tuple(args.tile) if args.tile else None, overwrite=args.overwrite,
                                progress=not args.quiet, z_factor=args.z_factor, ngff_version=args.ngff_version,
-                               rescale=job.factor if job.factor > 1 else None)  # as planned: judged once
+                               rescale=job.factor)  # as planned: judged once (a factor of 1 is off)
     report_warnings(caught, args.inputs[0])
     if args.classical_check:
         _compare_middle_plane(args, job)

@@ -85,7 +85,7 @@ def restore_array(image: np.ndarray, axes: str, model: str, backend: str = "onnx
         result = restore(runner, Image(image, axes, pixel_size or {}), tile=tile_shape, progress=False,
                          on_progress=on_progress, rescale=rescale)
         if classical_check:  # at the factor restore chose
-            unchecked = _classical_check(runner, Image(image, axes), result.factor if result.factor > 1 else None)
+            unchecked = _classical_check(runner, Image(image, axes), result.factor)
     note = chosen_factor_note(rescale, result.factor)
     if note and on_note is not None:
         on_note(note)

@@ -37,7 +37,7 @@ from .domain_check import PredictionWarning
 from .crops import middle_plane
 from .recorrupted_error import CHOOSING_SEED, fitted_residual, recorrupted_pair, spike_weights, target_noise
 from .rescale import is_2d_restoration
-from .restore import resolve_factor, restore
+from .restore import resolve_factor, restored_plane
 
 MISFITS = (0.97, 1.03)  # noise-variance scalings the verdict must survive
 STANDARD_ERRORS = 2.0  # how many standard errors a difference needs
@@ -129,9 +129,7 @@ def _squared_residuals(runner, crop, variance, factor, seed, misfit, settings=No
     noisier, target = recorrupted_pair(crop, variance, seed, misfit)
     model = None
     if runner is not None:
-        restored = restore(runner, noisier, axes="YX", progress=False, check_domain=False,
-                           rescale=factor if factor > 1 else None).image
-        model = fitted_residual(restored, target) ** 2
+        model = fitted_residual(restored_plane(runner, noisier, factor), target) ** 2
     return model, {n: fitted_residual(c, target) ** 2 for n, c in _candidates(noisier, settings).items()}
 
 
