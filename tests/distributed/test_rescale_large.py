@@ -86,6 +86,22 @@ def test_search_on_large_data_chooses_the_in_memory_factor(tmp_path):
     assert job.factor == in_memory.factor > 1  # the middle plane's central crop, the nuclei, in both
 
 
+def test_the_cli_plans_a_large_job_once_and_says_what_search_chose(tmp_path, client, capsys, monkeypatch):
+    import carekit.predict.distributed as distributed
+
+    plans = []
+    real_plan = distributed.plan_large
+    monkeypatch.setattr(distributed, "plan_large", lambda *a, **k: plans.append(a) or real_plan(*a, **k))
+    image = _large_nuclei()
+    path = write_ngff(tmp_path / "in.ome.zarr", image, "TYX", {}, (1, 240, 250))
+    assert main(["predict", "--model", str(GENERALIST), str(path), "--out", str(tmp_path / "out.ome.zarr"),
+                 "--rescale", "search", "--workers", "1", "--quiet", "--no-classical-check"]) == 0
+    assert len(plans) == 1  # the search restores crops: judged and planned once
+    chosen = zarr.open_group(str(tmp_path / "out.ome.zarr"), mode="r").attrs["carekit"]["source"]["rescale"]
+    assert chosen == restore(GENERALIST, image, "TYX", progress=False, check_domain=False, rescale="search").factor
+    assert f"rescale search: downsampled {chosen:.3g}x in YX" in capsys.readouterr().out
+
+
 def test_the_large_path_names_the_rescale_factor_for_finer_pixels(tmp_path, client, tiny_model):
     model = shutil.copytree(tiny_model, tmp_path / "model")
     record = json.loads((model / "carekit.json").read_text())

@@ -58,7 +58,7 @@ def run_large(args, rescale=None) -> int:
     from ..ngff import open_source
     from ..predict.cluster import dask_client
     from ..ngff_write import check_output
-    from ..predict.distributed import plan_large, restore_large
+    from ..predict.distributed import plan_large, run_large_job
     from ..predict.domain_check import PredictionWarning
     from ..predict.rescale import chosen_factor_note
 
@@ -66,18 +66,17 @@ def run_large(args, rescale=None) -> int:
         raise InputError("large data: give one input (OME-Zarr, Zarr or TIFF) and an --out ending in .ome.zarr, "
                          "e.g. carekit predict --model M big.ome.zarr --out restored.ome.zarr")
     source = open_source(args.inputs[0], args.axes)
-    job = plan_large(args.model, source, args.out, args.engine, args.precision, args.z_factor, args.ngff_version,
-                     rescale)
-    check_output(job.plan, args.overwrite)
-    with dask_client(args.scheduler, args.scheduler_file, args.workers, args.threads_per_worker,
-                     args.memory_limit) as client, warnings.catch_warnings(record=True) as caught:
+    with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", PredictionWarning)
-        if not args.quiet:
-            print(f"dask dashboard: {client.dashboard_link}")
-        result = restore_large(client, args.model, source, args.out, engine=args.engine, precision=args.precision,
-                               tile=tuple(args.tile) if args.tile else None, overwrite=args.overwrite,
-                               progress=not args.quiet, z_factor=args.z_factor, ngff_version=args.ngff_version,
-                               rescale=job.factor)  # as planned: judged once (a factor of 1 is off)
+        job = plan_large(args.model, source, args.out, args.engine, args.precision, args.z_factor,
+                         args.ngff_version, rescale)
+        check_output(job.plan, args.overwrite)  # before a cluster starts
+        with dask_client(args.scheduler, args.scheduler_file, args.workers, args.threads_per_worker,
+                         args.memory_limit) as client:
+            if not args.quiet:
+                print(f"dask dashboard: {client.dashboard_link}")
+            result = run_large_job(client, job, tile=tuple(args.tile) if args.tile else None,
+                                   overwrite=args.overwrite, progress=not args.quiet)
     report_warnings(caught, args.inputs[0])
     if args.classical_check:
         _compare_middle_plane(args, job)

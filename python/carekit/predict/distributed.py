@@ -162,6 +162,13 @@ def restore_large(client, model: str | Path, source: ArraySource, out: str | Pat
     """Restore `source` with `model` into the OME-Zarr `out` (NGFF `ngff_version`) on the cluster behind `client`
     (`rescale`: 2D models, as restore's)."""
     job = plan_large(model, source, out, engine, precision, z_factor, ngff_version, rescale)
+    return run_large_job(client, job, tile, overwrite, progress, exact_bytes)
+
+
+def run_large_job(client, job: LargeJob, tile: tuple[int, ...] | None = None, overwrite: bool = False,
+                  progress: bool = True, exact_bytes: int = EXACT_BYTES) -> LargeRestoration:
+    """Carry out a job plan_large made (restore_large: both), for a caller that needs the plan first."""
+    source = job.source
     runner, layout = cached_model(job.ref), job.layout
     spec = runner.spec
     done = prepare_output(job.plan, overwrite)
@@ -179,7 +186,7 @@ def restore_large(client, model: str | Path, source: ArraySource, out: str | Pat
         tasks = [rescaled_task(t, levels_in(source, layout, t.core, small_levels), source, job.factor, job.halo,
                                spec.divisor) for t in tasks]
     todo = [t for t in tasks if t.key not in done]
-    result = LargeRestoration(Path(out), len(tasks), len(tasks) - len(todo))
+    result = LargeRestoration(Path(job.plan.path), len(tasks), len(tasks) - len(todo))
     run = secrets.token_hex(4)  # task names unique per run, readable on the dashboard
     futures = [client.submit(run_chunk, job.ref, source, job.plan, t, tile, key=f"carekit-chunk-{t.key}-{run}")
                for t in todo]
