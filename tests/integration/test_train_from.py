@@ -42,6 +42,23 @@ def test_train_from_a_model_folder_starts_from_its_weights(tmp_path, tiny_model)
     assert _max_difference(scratch / "weights_last.h5", tiny_model / "weights_best.h5") > 1e-2
 
 
+def test_fine_tuning_that_never_beats_the_start_keeps_its_weights_and_says_so(tmp_path, tiny_model, capsys):
+    # a learning rate of 1 throws the network off: no epoch reaches the start's validation loss
+    started = tmp_path / "from"
+    harsh = [*FROM_TRAIN[:FROM_TRAIN.index("--learning-rate")], "--learning-rate", "1.0", "--quiet"]
+    assert main(["train", "--model", str(started), "--from", str(tiny_model), *harsh]) == 0
+    out = capsys.readouterr().out
+    start_loss = ModelRecord.load(started).data["start_validation_loss"]
+    assert f"never beat the starting weights' validation loss {start_loss:.4f}" in out
+    assert f"best validation loss {start_loss:.4f}" in out
+    assert _max_difference(started / "weights_best.h5", tiny_model / "weights_best.h5") < 1e-6
+    assert _max_difference(started / "weights_last.h5", tiny_model / "weights_best.h5") > 1e-2
+    # resumed, the start is still the loss to beat: worse epochs do not replace its weights
+    assert main(["train", "--model", str(started), "--resume", "--epochs", "1", "--quiet"]) == 0
+    assert "never beat the starting weights" in capsys.readouterr().out
+    assert _max_difference(started / "weights_best.h5", tiny_model / "weights_best.h5") < 1e-6
+
+
 def test_train_from_a_package_zip_takes_its_probabilistic_network(tmp_path, prob_package):
     started = tmp_path / "from-zip"
     assert main(["train", "--model", str(started), "--from", str(prob_package), *FROM_TRAIN]) == 0

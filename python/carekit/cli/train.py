@@ -133,6 +133,7 @@ def _train_projection(args):
 def run(args) -> int:
     from .. import workflows
     from ..errors import InputError
+    from .train_from import start_note
 
     if args.ensemble and (args.isotropic or args.projection):
         raise InputError("--ensemble trains CARE models only; it cannot be combined with --isotropic or --projection")
@@ -158,5 +159,5 @@ def run(args) -> int:
         config, data, source = _started_from(args)
         result = workflows.train(data, args.model, config, progress=not args.quiet, init_from=source)
     print(f"model: {result.model_dir}\n  epochs trained: {result.epochs_done}, best validation loss "
-          f"{result.best_val_loss:.4f}\n  history: {result.history_plot}")
+          f"{result.best_val_loss:.4f}{start_note(result)}\n  history: {result.history_plot}")
     return 0

@@ -20,7 +20,7 @@ from ..errors import InputError
 from ..io import check_image
 from ..normalize import normalize_percentile
 from . import history
-from .callbacks import HISTORY_FILE, EpochRecorder, ProgressBar
+from .callbacks import HISTORY_FILE, START_VAL_LOSS, EpochRecorder, ProgressBar
 from .domain_stats import training_domain, validation_uncertainty
 from .precision import apply_to_care, choose_for_training, optimizer_for
 from .sample import save_sample_input
@@ -36,6 +36,12 @@ class TrainResult:
     history_plot: Path
     epochs_done: int
     best_val_loss: float
+    start_val_loss: float | None = None  # fine-tuning: the starting weights' validation loss, the loss to beat
+
+    @property
+    def kept_start(self) -> bool:
+        """Fine-tuning never beat the starting weights on validation: weights_best.h5 are still theirs."""
+        return self.start_val_loss is not None and self.best_val_loss >= self.start_val_loss
 
 
 def prepare_training_data(sources: list[np.ndarray], targets: list[np.ndarray], config: TrainConfig):
@@ -170,13 +176,16 @@ def _train_care(sources, targets, config: TrainConfig, model_dir: Path, data_inf
         care.prepare_for_training(optimizer=optimizer_for(keras.optimizers.Adam(learning_rate=learning_rate),
                                                           config.precision))
         recorder = EpochRecorder(model_dir, record, record.epochs_done)
+        if init_from is not None:
+            recorder.start_as_best(care.keras_model, validation)
         _fit(care, recorder, (x_train, y_train), validation, config, n_epochs, progress)
         if config.probabilistic:
             record.domain = {**record.domain, **validation_uncertainty(care.keras_model, validation[0],
                                                                       config.batch_size)}
             record.save(model_dir)
     plot = history.plot_history(model_dir / HISTORY_FILE, model_dir / "history.png")
-    return TrainResult(model_dir, model_dir / HISTORY_FILE, plot, record.epochs_done, recorder.best_val_loss)
+    return TrainResult(model_dir, model_dir / HISTORY_FILE, plot, record.epochs_done, recorder.best_val_loss,
+                       record.data.get(START_VAL_LOSS))
 
 
 def _fit(care, recorder: EpochRecorder, train_data, validation, config: TrainConfig, n_epochs: int,

@@ -21,7 +21,7 @@ from ..errors import InputError
 from ..io import check_image
 from ..normalize import affine_coefficients, normalize_percentile
 from . import history
-from .callbacks import HISTORY_FILE, EpochRecorder, ProgressBar, save_weights
+from .callbacks import HISTORY_FILE, START_VAL_LOSS, EpochRecorder, ProgressBar
 from .care import (TrainResult, _flip_augmenter, build_care, check_new_model_folder, fit_from_generator,
                    mean_network_weights, removed_if_unusable, seeded)
 from .precision import choose_for_training, optimizer_for
@@ -147,7 +147,8 @@ def train_selfsupervised(noisy: list[np.ndarray], config: TrainConfig, model_dir
     if not (model_dir / "weights_best.h5").exists():
         shutil.copy(model_dir / "weights_last.h5", model_dir / "weights_best.h5")
     plot = history.plot_history(model_dir / HISTORY_FILE, model_dir / "history.png")
-    return TrainResult(model_dir, model_dir / HISTORY_FILE, plot, record.epochs_done, recorder.best_val_loss)
+    return TrainResult(model_dir, model_dir / HISTORY_FILE, plot, record.epochs_done, recorder.best_val_loss,
+                       record.data.get(START_VAL_LOSS))
 
 
 def _checked_config(config: TrainConfig, model_dir: Path, method: str, pretrained: str | Path | None) -> TrainConfig:
@@ -172,10 +173,7 @@ def _fit(keras_model, recorder: EpochRecorder, batches, validation, config: Trai
          patience: int, progress: bool, extra_callbacks: tuple) -> None:
     baseline = None
     if fine_tuning:
-        # the pretrained weights are the first candidate: fine-tuning must beat their validation loss
-        baseline = float(keras_model.evaluate(*validation, verbose=0))
-        recorder.best_val_loss = baseline
-        save_weights(keras_model, recorder.model_dir / "weights_best.h5")
+        baseline = recorder.start_as_best(keras_model, validation)
     callbacks = [keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=max(2, patience // 2), verbose=0),
                  keras.callbacks.EarlyStopping(patience=patience, baseline=baseline, restore_best_weights=True),
                  recorder, *extra_callbacks]
