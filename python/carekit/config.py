@@ -119,6 +119,8 @@ class ModelRecord(_Strict):
     data: dict = Field(default_factory=dict, description="where the training data came from (source, synth settings)")
     pixel_size: dict[str, float] = Field(default_factory=dict)
     epochs_done: int = 0
+    start_validation_loss: float | None = Field(None, allow_inf_nan=False, description="fine-tuning: the starting "
+                                                "weights' validation loss, what an epoch must beat to replace them")
     domain: dict = Field(default_factory=dict, description="reference statistics of the training inputs and the "
                                                            "validation uncertainty (carekit.domain); empty if unknown")
     projection_head_depth: int = Field(2, ge=1, le=4, description="projection: 3D head levels (pooling 1x2x2)")

@@ -16,11 +16,15 @@ FROM_TRAIN = ["--synthetic", "mixed", "--n-images", "2", "--size", "64", "64", "
 
 
 def _kernels(weights_file) -> list[np.ndarray]:
-    """Every array of a Keras weights file, in file order."""
-    arrays = []
+    """Every array of a Keras weights file in the network's layer order (layer names carry a counter that depends
+    on how many models the process built before: their alphabetical order is not the network's)."""
+    def names(attrs, key):
+        return [n.decode() if isinstance(n, bytes) else n for n in attrs[key]]
+
     with h5py.File(weights_file, "r") as fh:
-        fh.visititems(lambda name, item: arrays.append(item[()]) if isinstance(item, h5py.Dataset) else None)
-    return arrays
+        root = fh["model_weights"] if "model_weights" in fh else fh
+        return [root[layer][weight][()] for layer in names(root.attrs, "layer_names")
+                for weight in names(root[layer].attrs, "weight_names")]
 
 
 def _max_difference(a, b) -> float:
@@ -48,7 +52,7 @@ def test_fine_tuning_that_never_beats_the_start_keeps_its_weights_and_says_so(tm
     harsh = [*FROM_TRAIN[:FROM_TRAIN.index("--learning-rate")], "--learning-rate", "1.0", "--quiet"]
     assert main(["train", "--model", str(started), "--from", str(tiny_model), *harsh]) == 0
     out = capsys.readouterr().out
-    start_loss = ModelRecord.load(started).data["start_validation_loss"]
+    start_loss = ModelRecord.load(started).start_validation_loss
     assert f"never beat the starting weights' validation loss {start_loss:.4f}" in out
     assert f"best validation loss {start_loss:.4f}" in out
     assert _max_difference(started / "weights_best.h5", tiny_model / "weights_best.h5") < 1e-6
@@ -57,6 +61,26 @@ def test_fine_tuning_that_never_beats_the_start_keeps_its_weights_and_says_so(tm
     assert main(["train", "--model", str(started), "--resume", "--epochs", "1", "--quiet"]) == 0
     assert "never beat the starting weights" in capsys.readouterr().out
     assert _max_difference(started / "weights_best.h5", tiny_model / "weights_best.h5") < 1e-6
+
+
+def test_the_recorded_start_stays_the_loss_to_beat_and_the_cli_says_whether_it_was(tmp_path):
+    from carekit.cli.train_report import summary
+    from carekit.train.callbacks import HISTORY_FILE, EpochRecorder
+    from carekit.train.care import TrainResult
+
+    (tmp_path / HISTORY_FILE).write_text("epoch,loss,val_loss\n1,0.6,0.5\n2,0.55,0.45\n")
+    record = ModelRecord(carekit_version="test", name="m", train=TrainConfig())
+    assert EpochRecorder(tmp_path, record, 2).best_val_loss == 0.45  # not fine-tuned: its history
+    record.start_validation_loss = 0.1
+    assert EpochRecorder(tmp_path, record, 2).best_val_loss == 0.1  # resumed: the start is still a candidate
+    with pytest.raises(ValueError):
+        ModelRecord(carekit_version="test", name="m", train=TrainConfig(), start_validation_loss=float("nan"))
+    lines = {start: summary(TrainResult(tmp_path, tmp_path / HISTORY_FILE, tmp_path / "history.png", 2, best, start))
+             for start, best in ((None, 0.45), (0.1, 0.1), (0.5, 0.45))}
+    assert "validation loss 0.4500\n  history" in lines[None]
+    assert "best validation loss 0.1000\n  fine-tuning never beat the starting weights' validation loss 0.1000" \
+        in lines[0.1]
+    assert "best validation loss 0.4500\n  improved on the starting weights' validation loss 0.5000" in lines[0.5]
 
 
 def test_train_from_a_package_zip_takes_its_probabilistic_network(tmp_path, prob_package):

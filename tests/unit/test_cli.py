@@ -59,3 +59,17 @@ def test_train_options_build_the_config_given_on_the_command_line():
     config = _config(args)
     assert config.probabilistic and config.unet_first == 8 and config.unet_depth == 2
     assert not _config(build_parser().parse_args(["train", "--model", "m", "--synthetic", "mixed"])).probabilistic
+
+
+def test_warnings_before_an_error_are_reported_with_the_input_named(capsys):
+    import warnings
+
+    from carekit.cli.predict_checks import warnings_reported
+    from carekit.errors import InputError
+    from carekit.predict.domain_check import PredictionWarning
+
+    with pytest.raises(InputError, match="later"):
+        with warnings_reported("big.ome.zarr"):
+            warnings.warn("no halo declared", PredictionWarning)
+            raise InputError("later")
+    assert capsys.readouterr().err == "warning: big.ome.zarr: no halo declared\n"

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-import warnings
 from pathlib import Path
 
 from ..outputs import extra_path
 from ..models.weights import ENGINES, WEIGHT_PRIORITY
 from .args import add_classical_check_arg, add_precision_arg, add_rescale_arg, at_least_one
-from .predict_checks import compare_and_report, report_warnings
+from .predict_checks import compare_and_report, warnings_reported
 from .predict_large import add_cluster_args, is_large, run_large
 
 
@@ -85,16 +84,13 @@ def run(args) -> int:
 def _restore_files(model, args, out_dir: Path, rescale) -> None:
     from ..io import read_image
     from ..predict import restore
-    from ..predict.domain_check import PredictionWarning
     from ..predict.rescale import chosen_factor_note
 
     for path in args.inputs:
         image = read_image(path, args.axes)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", PredictionWarning)
+        with warnings_reported(path):
             result = restore(model, image, tile=tuple(args.tile) if args.tile else None, progress=not args.quiet,
                              z_factor=args.z_factor, rescale=rescale)
-        report_warnings(caught, path)
         _write_result(result, out_dir, path, chosen_factor_note(rescale, result.factor))
         if args.classical_check:  # after the result is safe: the check only advises; at the factor restore chose
             compare_and_report(model, image, result.factor, path, args.quiet)

@@ -3,6 +3,7 @@ one line each naming the input, and the comparison with classical denoising (pre
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import warnings
 
@@ -17,6 +18,21 @@ def report_warnings(caught, path) -> None:
             print(f"warning: {path}: {warning.message}", file=sys.stderr)
         else:
             warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+
+
+@contextlib.contextmanager
+def warnings_reported(path):
+    """Report (report_warnings) the warnings raised inside the block when it ends, also when it raises: warnings
+    before an error are not lost."""
+    from ..predict.domain_check import PredictionWarning
+
+    caught = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", PredictionWarning)
+            yield
+    finally:
+        report_warnings(caught, path)
 
 
 def report_not_compared(error: Exception, path, quiet: bool) -> None:
@@ -34,7 +50,6 @@ def compare_and_report(model, image, rescale, path, quiet: bool) -> None:
     """Warn (one line on stderr) when a classical denoiser is estimated to do better on `image`; say how the model
     compares otherwise, unless `quiet`. Only carekit's 2D denoising models are compared."""
     from ..predict.classical_check import compare_with_classical, warn_if_worse
-    from ..predict.domain_check import PredictionWarning
     from ..predict.rescale import is_2d_restoration
 
     if not is_2d_restoration(model):
@@ -44,9 +59,7 @@ def compare_and_report(model, image, rescale, path, quiet: bool) -> None:
     except Exception as error:  # the check only advises: the restoration stands whatever goes wrong in it
         report_not_compared(error, path, quiet)
         return
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", PredictionWarning)
+    with warnings_reported(path):
         warn_if_worse(comparison)
-    report_warnings(caught, path)
     if not comparison.model_is_worse and not quiet:
         print(f"{path}: the model is {comparison.summary()}")

@@ -3,12 +3,11 @@ chunk by chunk on a dask cluster into an OME-Zarr (carekit.predict.distributed).
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 from ..ngff_write import NGFF_VERSIONS
 from .args import at_least_one
-from .predict_checks import compare_and_report, report_not_compared, report_warnings
+from .predict_checks import compare_and_report, report_not_compared, warnings_reported
 
 
 def add_cluster_args(p) -> None:
@@ -59,25 +58,22 @@ def run_large(args, rescale=None) -> int:
     from ..predict.cluster import dask_client
     from ..ngff_write import check_output
     from ..predict.distributed import plan_large, run_large_job
-    from ..predict.domain_check import PredictionWarning
     from ..predict.rescale import chosen_factor_note
 
     if len(args.inputs) != 1 or not args.out.rstrip("/").lower().endswith(".zarr"):
         raise InputError("large data: give one input (OME-Zarr, Zarr or TIFF) and an --out ending in .ome.zarr, "
                          "e.g. carekit predict --model M big.ome.zarr --out restored.ome.zarr")
     source = open_source(args.inputs[0], args.axes)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", PredictionWarning)
+    with warnings_reported(args.inputs[0]):  # before a cluster starts: the user can still stop
         job = plan_large(args.model, source, args.out, args.engine, args.precision, args.z_factor,
                          args.ngff_version, rescale)
-        check_output(job.plan, args.overwrite)  # before a cluster starts
-        with dask_client(args.scheduler, args.scheduler_file, args.workers, args.threads_per_worker,
-                         args.memory_limit) as client:
-            if not args.quiet:
-                print(f"dask dashboard: {client.dashboard_link}")
-            result = run_large_job(client, job, tile=tuple(args.tile) if args.tile else None,
-                                   overwrite=args.overwrite, progress=not args.quiet)
-    report_warnings(caught, args.inputs[0])
+    check_output(job.plan, args.overwrite)
+    with dask_client(args.scheduler, args.scheduler_file, args.workers, args.threads_per_worker,
+                     args.memory_limit) as client, warnings_reported(args.inputs[0]):
+        if not args.quiet:
+            print(f"dask dashboard: {client.dashboard_link}")
+        result = run_large_job(client, job, tile=tuple(args.tile) if args.tile else None, overwrite=args.overwrite,
+                               progress=not args.quiet)
     if args.classical_check:
         _compare_middle_plane(args, job)
     resumed = f" ({result.chunks_done_before} done before, resumed)" if result.chunks_done_before else ""

@@ -55,7 +55,7 @@ def _overrides(args) -> dict:
 def run(args) -> int:
     from .. import workflows
     from ..errors import InputError
-    from .train_from import start_note
+    from .train_report import summary
 
     if args.command == "finetune" and not args.pretrained:
         raise InputError("finetune needs --pretrained MODEL (a supervised carekit model folder or package)")
@@ -75,6 +75,5 @@ def run(args) -> int:
     result = workflows.selfsupervised(data, args.model, method=args.method, pretrained=source[0],
                                       pretrained_weights_file=source[1], mask_fraction=args.mask_fraction,
                                       patience=args.patience, progress=not args.quiet, **_overrides(args))
-    print(f"model: {result.model_dir}\n  epochs trained: {result.epochs_done} (early stopping), best {args.method} "
-          f"validation loss {result.best_val_loss:.4f}{start_note(result)}\n  history: {result.history_plot}")
+    print(summary(result, " (early stopping)", f"{args.method} validation loss"))
     return 0

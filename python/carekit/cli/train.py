@@ -133,7 +133,7 @@ def _train_projection(args):
 def run(args) -> int:
     from .. import workflows
     from ..errors import InputError
-    from .train_from import start_note
+    from .train_report import summary
 
     if args.ensemble and (args.isotropic or args.projection):
         raise InputError("--ensemble trains CARE models only; it cannot be combined with --isotropic or --projection")
@@ -158,6 +158,5 @@ def run(args) -> int:
     else:
         config, data, source = _started_from(args)
         result = workflows.train(data, args.model, config, progress=not args.quiet, init_from=source)
-    print(f"model: {result.model_dir}\n  epochs trained: {result.epochs_done}, best validation loss "
-          f"{result.best_val_loss:.4f}{start_note(result)}\n  history: {result.history_plot}")
+    print(summary(result))
     return 0

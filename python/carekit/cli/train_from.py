@@ -47,14 +47,3 @@ def config_from(config: TrainConfig, source_dir: Path, given: set[str]) -> Train
         inherited["axes"] = source.axes
     return validated(TrainConfig, **{**config.model_dump(), **inherited})
 
-
-def start_note(result) -> str:
-    """The CLI's line on what fine-tuning did against its starting weights (a train.care.TrainResult); '' when the
-    model was not started from another."""
-    if result.start_val_loss is None:
-        return ""
-    if result.kept_start:
-        return (f"\n  fine-tuning never beat the starting weights' validation loss {result.start_val_loss:.4f}: "
-                "weights_best.h5 are still theirs (more or more varied data, more epochs or a lower learning rate "
-                "may help)")
-    return f"\n  improved on the starting weights' validation loss {result.start_val_loss:.4f}"

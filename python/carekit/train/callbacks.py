@@ -35,9 +35,6 @@ def save_weights(keras_model, path: Path) -> None:
     os.replace(partial, path)
 
 
-START_VAL_LOSS = "start_validation_loss"  # carekit.json's data: the starting weights' loss when fine-tuning
-
-
 class EpochRecorder(keras.callbacks.Callback):
     """After each epoch with finite loss and weights: saves weights_best.h5 (when the validation loss beats the best
     in history.csv, so resuming never replaces the best weights by worse ones) and weights_last.h5, appends the
@@ -49,9 +46,8 @@ class EpochRecorder(keras.callbacks.Callback):
         self.path = model_dir / HISTORY_FILE
         self.model_dir, self.record = model_dir, record
         self.record.epochs_done = start_epoch
-        # fine-tuning: the starting weights were the first candidate (start_as_best), on resume too
-        self.best_val_loss = min(history.best_value(self.path, "val_loss"),
-                                 record.data.get(START_VAL_LOSS, float("inf")))
+        start = record.start_validation_loss  # fine-tuning: the starting weights are a candidate, on resume too
+        self.best_val_loss = min(history.best_value(self.path, "val_loss"), float("inf") if start is None else start)
         self.diverged_epoch = None
 
     def on_epoch_end(self, epoch, logs=None):
@@ -69,15 +65,17 @@ class EpochRecorder(keras.callbacks.Callback):
         self.record.epochs_done = epoch + 1
         self.record.save(self.model_dir)
 
-    def start_as_best(self, keras_model, validation) -> float:
+    def start_as_best(self, keras_model, validation) -> float | None:
         """Fine-tuning: the starting weights are the first candidate, saved as weights_best.h5; training must beat
-        their validation loss (recorded in carekit.json) to replace them. Returns that loss."""
-        logs = keras_model.evaluate(*validation, verbose=0, return_dict=True)
-        self.best_val_loss = float(logs["loss"])
-        self.record.data = {**self.record.data, START_VAL_LOSS: self.best_val_loss}
+        their validation loss (carekit.json's start_validation_loss) to replace them. Returns that loss; None, and
+        no candidate, where it is not finite (then the first finite epoch is best, as without a start)."""
+        loss = float(keras_model.evaluate(*validation, verbose=0, return_dict=True)["loss"])
+        if not np.isfinite(loss):
+            return None
+        self.best_val_loss = self.record.start_validation_loss = loss
         self.record.save(self.model_dir)
         save_weights(keras_model, self.model_dir / "weights_best.h5")
-        return self.best_val_loss
+        return loss
 
     def _append(self, row: dict) -> None:
         fields = history.columns(self.path)

@@ -20,7 +20,7 @@ from ..errors import InputError
 from ..io import check_image
 from ..normalize import normalize_percentile
 from . import history
-from .callbacks import HISTORY_FILE, START_VAL_LOSS, EpochRecorder, ProgressBar
+from .callbacks import HISTORY_FILE, EpochRecorder, ProgressBar
 from .domain_stats import training_domain, validation_uncertainty
 from .precision import apply_to_care, choose_for_training, optimizer_for
 from .sample import save_sample_input
@@ -179,13 +179,14 @@ def _train_care(sources, targets, config: TrainConfig, model_dir: Path, data_inf
         if init_from is not None:
             recorder.start_as_best(care.keras_model, validation)
         _fit(care, recorder, (x_train, y_train), validation, config, n_epochs, progress)
-        if config.probabilistic:
+        if config.probabilistic:  # measured on the weights prediction uses (the start's, if fine-tuning lost)
+            care.keras_model.load_weights(str(model_dir / "weights_best.h5"))
             record.domain = {**record.domain, **validation_uncertainty(care.keras_model, validation[0],
                                                                       config.batch_size)}
             record.save(model_dir)
     plot = history.plot_history(model_dir / HISTORY_FILE, model_dir / "history.png")
     return TrainResult(model_dir, model_dir / HISTORY_FILE, plot, record.epochs_done, recorder.best_val_loss,
-                       record.data.get(START_VAL_LOSS))
+                       record.start_validation_loss)
 
 
 def _fit(care, recorder: EpochRecorder, train_data, validation, config: TrainConfig, n_epochs: int,

@@ -21,7 +21,7 @@ from ..errors import InputError
 from ..io import check_image
 from ..normalize import affine_coefficients, normalize_percentile
 from . import history
-from .callbacks import HISTORY_FILE, START_VAL_LOSS, EpochRecorder, ProgressBar
+from .callbacks import HISTORY_FILE, EpochRecorder, ProgressBar
 from .care import (TrainResult, _flip_augmenter, build_care, check_new_model_folder, fit_from_generator,
                    mean_network_weights, removed_if_unusable, seeded)
 from .precision import choose_for_training, optimizer_for
@@ -148,7 +148,7 @@ def train_selfsupervised(noisy: list[np.ndarray], config: TrainConfig, model_dir
         shutil.copy(model_dir / "weights_last.h5", model_dir / "weights_best.h5")
     plot = history.plot_history(model_dir / HISTORY_FILE, model_dir / "history.png")
     return TrainResult(model_dir, model_dir / HISTORY_FILE, plot, record.epochs_done, recorder.best_val_loss,
-                       record.data.get(START_VAL_LOSS))
+                       record.start_validation_loss)
 
 
 def _checked_config(config: TrainConfig, model_dir: Path, method: str, pretrained: str | Path | None) -> TrainConfig:
