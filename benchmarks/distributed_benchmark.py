@@ -195,7 +195,7 @@ def rescaled(work: Path, planes: int, size: int) -> dict:
     image = np.tile(tile, (1, size // 1024, size // 1024))
     source = open_source(write_ngff(work / "r.ome.zarr", image, "TYX", {}, (1, 512, 512)))
     runner = load_model(GENERALIST)
-    restore(runner, image[0, :256, :256], progress=False, check_domain=False)
+    restore(runner, image[0, :256, :256], progress=False, check_domain=False, rescale=None)
     start = time.perf_counter()
     expected = restore(runner, image, "TYX", progress=False, check_domain=False, rescale="auto")
     record = {"image": list(image.shape), "chunks": [1, 512, 512], "in_process_s": time.perf_counter() - start}

@@ -171,7 +171,7 @@ def score_image(low, high, runners: dict) -> dict:
     best = max(row["baselines"], key=row["baselines"].get)
     row.update(best_baseline=best, best_baseline_psnr=row["baselines"][best])
     for name, runner in runners.items():
-        restored = restore(runner, low, axes="YX", progress=False, check_domain=False).image
+        restored = restore(runner, low, axes="YX", progress=False, check_domain=False, rescale=None).image
         row["model_scores"][name] = score(high, restored).as_dict()
         row["models"][name] = round(row["model_scores"][name]["psnr"], 2)
         images[name] = restored

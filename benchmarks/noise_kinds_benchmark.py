@@ -68,11 +68,11 @@ def evaluate(runner, low: np.ndarray, high: np.ndarray) -> dict:
     from carekit.predict.classical_check import compare_with_classical
 
     low = low.astype(np.float32)
-    plain = restore(runner, low, axes="YX", progress=False, check_domain=False)
+    plain = restore(runner, low, axes="YX", progress=False, check_domain=False, rescale=None)
     searched = restore(runner, low, axes="YX", progress=False, check_domain=False, rescale="search")
     baselines = {k: score(high, v).psnr for k, v in run_baselines(low, high, camera=CAMERA).items()}
     best = max(baselines, key=baselines.get)
-    check = compare_with_classical(runner, low, "YX")
+    check = compare_with_classical(runner, low, "YX", rescale=None)
     care = score(high, plain.image).psnr
     return {"care_psnr": round(care, 2), "search_psnr": round(score(high, searched.image).psnr, 2),
             "search_factor": searched.factor, "best_baseline": best, "baseline_psnr": round(baselines[best], 2),

@@ -7,7 +7,8 @@ For each built-in dataset D: the generalist trained without D (generalist_benchm
 benchmarks/_work/generalist/without-D-100x40-f32; trained here first when missing), with the training statistics it
 recorded (carekit.domain: object scale, noise, bright-area fraction, and the predicted scale on its validation data),
 restores D's held-out images at 3 and 10 photons (generalist_benchmark.test_pairs: carekit's camera model, background
-1, read noise 2, offset 100) as a user would call it: restore() with its checks on and no rescaling. Per image: its
+1, read noise 2, offset 100): restore() with its checks on and no rescaling (rescale=None; the generalist's own
+mode, search, is measured in rescale_search_benchmark.py). Per image: its
 PSNR against the best of Gaussian, NLM, TV and GAT+NLM (oracle-tuned, true camera), and whether restore() raised an
 OutOfRangeWarning (ood_warning_benchmark.evaluate_image); and the statistics the warnings judge: the input's
 (predict.domain_check.input_statistics) and the median predicted scale over its validation level. Results:

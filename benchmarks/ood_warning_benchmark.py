@@ -95,12 +95,12 @@ def evaluate_image(runner, low, high, pixel_size, camera) -> tuple[dict, object]
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", OutOfRangeWarning)
-        restoration = restore(runner, Image(low, "YX", pixel_size), progress=False)
+        restoration = restore(runner, Image(low, "YX", pixel_size), progress=False, rescale=None)
     messages = [str(w.message) for w in caught if issubclass(w.category, OutOfRangeWarning)]
     baselines = {k: score(high, v).psnr for k, v in run_baselines(low, high, camera=camera).items()}
     best = max(baselines, key=baselines.get)
     care = score(high, restoration.image).psnr
-    check = compare_with_classical(runner, low, "YX")
+    check = compare_with_classical(runner, low, "YX", rescale=None)
     return {"care_psnr": round(care, 2), "best_baseline": best, "baseline_psnr": round(baselines[best], 2),
             "lost": care < baselines[best], "warned": bool(messages), "warnings": messages,
             "classical_check": {"warned": check.model_is_worse, "verdict": check.verdict,

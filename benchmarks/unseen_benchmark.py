@@ -12,7 +12,8 @@ tested here, stated before these data were seen: the candidate rule "warn when t
 
 Per held-out image (synth.generalist.TEST_PICKS, carekit's camera: background 1 photon, read noise 2, offset 100, at
 3 and 10 photons; generalist_benchmark.test_pairs), the shipped generalist (model-zoo/care-generalist-nuclei-
-denoising) as a user would call it: restore() with its checks on and no rescaling, scored against the best of
+denoising): restore() with its checks on and no rescaling (rescale=None; its own mode, search, is measured in
+rescale_search_benchmark.py), scored against the best of
 Gaussian, NLM, TV and GAT+NLM (oracle-tuned, true camera; ood_warning_benchmark.evaluate_image); the statistics the
 warnings judge and the predicted scale over its validation level (ood_generalist_benchmark.statistics); the
 comparison with classical denoising estimated without the truth (predict.classical_check, designed after this

@@ -108,10 +108,12 @@ def search_margins() -> dict:
 def search_advice(search: dict) -> list[str]:
     left_out = [m for (model, _, _), m in search.items() if model == "left out"]
     unseen = {photons: m for (model, dataset, photons), m in search.items() if model == "shipped"}
-    return ["**Run it with `--rescale search`** (`carekit predict ... --rescale search`; Python `restore(..., "
-            "rescale=\"search\")`; Fiji `rescale=search`): carekit restores recorrupted copies of a crop of the "
+    return ["**carekit runs it with `--rescale search`** unless told otherwise (its own mode, `config.carekit.rescale`; "
+            "`carekit predict`, Python `restore()` and the Fiji plugin alike; `--rescale 1` / `rescale=1` turns it "
+            "off): carekit restores recorrupted copies of a crop of the "
             "noisy image at 1-4x downsampling and keeps the scale estimated to restore best, without ground truth "
-            "(about 1-2 s per image on 2 CPU cores). With it the left-out models are at least level with the best "
+            "(about 1-2 s per image on 2 CPU cores). Other consumers (bioimageio.core, deepImageJ) run it at the "
+            "image's own scale. With it the left-out models are at least level with the best "
             f"baseline in {sum(m >= 0 for m in left_out)} of {len(left_out)} cases above (mean margin "
             f"{np.mean(left_out):+.2f} dB), and this model, on a dataset nothing was tuned on (Cell Tracking "
             "Challenge Fluo-N2DH-GOWT1), is ahead by " + " / ".join(f"{m:+.2f}" for _, m in sorted(unseen.items()))
@@ -150,8 +152,8 @@ def main() -> None:
         description="A starting model for denoising 2D fluorescence images of nuclei from many microscopes: "
                     "probabilistic CARE trained on three real image sets (widefield HeLa, BBBC007, mahotas "
                     "nuclear.png; tested on confocal cells3d planes too) at random zoom (0.5-2x), blur, photon level (1-50), background "
-                    "and read noise. Run it with `--rescale search`; fine-tune it on your own data with "
-                    "`carekit train --from`.",
+                    "and read noise. carekit runs it with `--rescale search` by default; fine-tune it on your own "
+                    "data with `carekit train --from`.",
         authors=("carekit developers",), evaluation=evaluation, unzipped_folder=False, sample=_small_sample(model_dir),
         tags=("nuclei", "denoising", "generalist", "fluorescence", "2d"))
     shutil.copy(model_dir / "carekit.json", HERE / f"{NAME}.carekit.json")

@@ -12,6 +12,7 @@ from .errors import InputError
 from .safe_write import write_text
 
 CONFIG_VERSION = 1
+RescaleMode = Literal["auto", "search"]  # as carekit.predict.rescale.AUTO and SEARCH (a test checks they agree)
 MODEL_CONFIG_FILE = "carekit.json"
 
 
@@ -121,6 +122,8 @@ class ModelRecord(_Strict):
     epochs_done: int = 0
     start_validation_loss: float | None = Field(None, allow_inf_nan=False, description="fine-tuning: the starting "
                                                 "weights' validation loss, what an epoch must beat to replace them")
+    rescale: RescaleMode | None = Field(None, description="how prediction rescales this model's inputs unless told "
+                                                  "otherwise (carekit.predict.rescale); None: it does not")
     domain: dict = Field(default_factory=dict, description="reference statistics of the training inputs and the "
                                                            "validation uncertainty (carekit.domain); empty if unknown")
     projection_head_depth: int = Field(2, ge=1, le=4, description="projection: 3D head levels (pooling 1x2x2)")
@@ -148,7 +151,7 @@ class ModelRecord(_Strict):
             raise InputError(f"{path} is not a valid carekit model config ({err})") from err
 
 
-PACKAGE_BLOCK_VERSION = 3  # 2: domain, kind, z_factor; 3: network_weights
+PACKAGE_BLOCK_VERSION = 4  # 2: domain, kind, z_factor; 3: network_weights; 4: rescale
 
 
 class PackageCarekitBlock(_Strict):
@@ -178,13 +181,17 @@ class PackageCarekitBlock(_Strict):
     network_weights: dict[str, str] = Field(
         default_factory=dict, description="weight format -> attached file of the bare network, for packages whose "
                                           "weights hold the whole Z-zoom recipe (carekit tiles the bare network itself)")
+    rescale: RescaleMode | None = Field(None, description="how carekit rescales inputs unless told otherwise "
+                                                          "(ModelRecord.rescale)")
 
     def for_rdf(self) -> dict:
         """The block as written into rdf.yaml: the lowest block_version that holds its content, so that an older
-        carekit still reads a package that uses no newer field (network_weights is version 3)."""
-        if self.network_weights:
+        carekit still reads a package that uses no newer field (network_weights is version 3, rescale 4)."""
+        if self.rescale is not None:
             return self.model_dump()
-        return {**self.model_dump(exclude={"network_weights"}), "block_version": 2}
+        if self.network_weights:
+            return {**self.model_dump(exclude={"rescale"}), "block_version": 3}
+        return {**self.model_dump(exclude={"network_weights", "rescale"}), "block_version": 2}
 
     @classmethod
     def read(cls, block, source) -> "PackageCarekitBlock":

@@ -149,8 +149,9 @@ def run_demo(out: Path, quick: bool = False, progress: bool = True, with_fiji: b
           "next:      your own images? Start from the generalist model and train a few minutes on them (README, "
           "'Start from the generalist model'):\n           carekit train --from model-zoo/care-generalist-nuclei-"
           "denoising.zip --model models/mine --clean YOUR_HIGH_SNR_DIR --photons 3 10\n"
-          "           or use it as it is, at the scale estimated to restore best:\n           carekit predict --model "
-          "model-zoo/care-generalist-nuclei-denoising.zip YOUR_IMAGES --out restored --rescale search")
+          "           or use it as it is (it restores at the scale estimated to restore best, its own "
+          "--rescale search):\n           carekit predict --model model-zoo/care-generalist-nuclei-denoising.zip "
+          "YOUR_IMAGES --out restored")
     return summary
 
 

@@ -71,7 +71,7 @@ def test_classical_denoising_estimated_better_is_logged_in_imagej(imagej_home, t
     for name, (dataset, photons) in {"confocal": ("nuclei3d", 10.0), "widefield": ("bbbc007", 3.0)}.items():
         write_image(tmp_path / f"{name}.tif", Image(_held_out(dataset, photons), "YX"))
         options = plugin_options(PACKAGE, input_path=tmp_path / f"{name}.tif", output_path=tmp_path / f"{name}_o.tif",
-                                 uncertainty=False)
+                                 uncertainty=False, rescale=None if name == "confocal" else "model")
         macro = tmp_path / f"{name}.ijm"
         macro.write_text(f'result = runMacro("{plugin}", "{options}");\nprint("plugin said: " + result);\n')
         logs[name] = _run_imagej(imagej_home, str(macro))
@@ -79,3 +79,4 @@ def test_classical_denoising_estimated_better_is_logged_in_imagej(imagej_home, t
     warned = [line for line in logs["confocal"].splitlines() if line.startswith("CARE Restore: warning: ")]
     assert len(warned) == 1 and "the model is behind" in warned[0] and "out of its depth" in warned[0], logs
     assert "warning" not in logs["widefield"].lower(), logs["widefield"]
+    assert "CARE Restore: rescale search (the model's default): " in logs["widefield"], logs["widefield"]

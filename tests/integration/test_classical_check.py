@@ -1,7 +1,8 @@
 """The comparison with classical denoising at prediction (predict.classical_check), with the shipped generalist on
 held-out real images: it warns where the generalist loses to classical denoising (nuclei3d's confocal planes at 10
 photons: -1.65 dB in benchmarks/results/generalist-100x40-f32.md) and stays quiet where it wins (BBBC007 at 3
-photons: +2.5 dB), in Python and on the CLI; --no-classical-check skips it; other kinds of models are refused."""
+photons: +2.5 dB), in Python and on the CLI; --no-classical-check skips it; other kinds of models are refused.
+The generalist is run without rescaling here (rescale off, not its own mode, search): where it loses clearly."""
 
 import warnings
 
@@ -30,8 +31,8 @@ def generalist():
 
 
 def test_it_warns_where_classical_denoising_wins_and_not_where_the_model_does(generalist):
-    behind = compare_with_classical(generalist, _held_out("nuclei3d", 10.0), "YX")
-    ahead = compare_with_classical(generalist, _held_out("bbbc007", 3.0), "YX")
+    behind = compare_with_classical(generalist, _held_out("nuclei3d", 10.0), "YX", rescale=None)
+    ahead = compare_with_classical(generalist, _held_out("bbbc007", 3.0), "YX", rescale=None)
     assert behind.verdict == "behind" and behind.model_is_worse and behind.robust, behind
     assert ahead.difference < 0 and not ahead.model_is_worse, ahead  # ahead, or level on this small crop
     with warnings.catch_warnings(record=True) as caught:
@@ -47,7 +48,7 @@ def test_the_cli_reports_the_comparison_per_input_unless_told_not_to(tmp_path, c
     write_image(inputs / "confocal.tif", Image(_held_out("nuclei3d", 10.0), "YX"))
     write_image(inputs / "widefield.tif", Image(_held_out("bbbc007", 3.0), "YX"))
     files = [str(inputs / "confocal.tif"), str(inputs / "widefield.tif")]
-    assert main(["predict", "--model", str(PACKAGE), *files, "--out", str(tmp_path / "out")]) == 0
+    assert main(["predict", "--model", str(PACKAGE), *files, "--out", str(tmp_path / "out"), "--rescale", "1"]) == 0
     out, err = capsys.readouterr()
     warned = [line for line in err.splitlines() if "out of its depth" in line]
     assert len(warned) == 1 and warned[0].startswith(f"warning: {files[0]}: the model is behind")
@@ -95,7 +96,8 @@ def test_the_fiji_worker_passes_the_warning_on_for_a_multichannel_image():
 
     channels = np.stack([_held_out("bbbc007", 3.0), _held_out("nuclei3d", 10.0), _held_out("bbbc007", 3.0)])
     messages = []
-    restored, axes, _ = restore_array(channels, "CYX", str(PACKAGE), uncertainty=False, on_warning=messages.append)
+    restored, axes, _ = restore_array(channels, "CYX", str(PACKAGE), uncertainty=False, on_warning=messages.append,
+                                      rescale=None)
     assert restored.shape == channels.shape and axes == "CYX"
     assert len(messages) == 1 and "the model is behind" in messages[0]  # the middle channel is the confocal plane
     messages.clear()

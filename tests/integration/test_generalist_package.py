@@ -22,7 +22,7 @@ def test_generalist_package_is_small_probabilistic_and_documents_its_protocol():
     with zipfile.ZipFile(PACKAGE) as zf:
         readme = zf.read("README.md").decode()
     assert "Leave-one-dataset-out protocol" in readme and "| mahotas | 10 |" in readme
-    assert "margin with search |" in readme and "Run it with `--rescale search`" in readme  # its best use, measured
+    assert "margin with search |" in readme and "carekit runs it with `--rescale search`" in readme  # its best use
     record = ModelRecord.model_validate_json(PACKAGE.with_suffix(".carekit.json").read_text())
     assert record.train.probabilistic and record.data["source"] == "generalist"
     recipe_fields = ("unet_depth", "unet_first", "unet_kern_size", "probabilistic", "epochs", "steps_per_epoch",

@@ -110,7 +110,7 @@ def test_auto_gains_on_magnified_nuclei_with_the_shipped_generalist():
     held_out = splits(["bbbc007"])["bbbc007"][1][0]
     magnified = ndimage.zoom(held_out[:128, :128].astype(np.float32), 3, order=3).clip(0)
     lows, highs = make_pairs([magnified], SynthConfig(photons=[3.0], seed=2026))
-    plain = score(highs[0], restore(GENERALIST, lows[0], progress=False, check_domain=False).image).psnr
+    plain = score(highs[0], restore(GENERALIST, lows[0], progress=False, check_domain=False, rescale=None).image).psnr
     rescaled = restore(GENERALIST, lows[0], progress=False, check_domain=False, rescale="auto")
     assert rescaled.scale.shape == lows[0].shape and rescaled.scale.min() > 0
     assert score(highs[0], rescaled.image).psnr > plain + 1.0
@@ -118,13 +118,16 @@ def test_auto_gains_on_magnified_nuclei_with_the_shipped_generalist():
 
 def test_search_downsamples_magnified_nuclei_and_leaves_native_ones(tmp_path, capsys):
     # magnified 3x: search chose 2x and gained 1.8 dB (auto: 2.08x, +1.5 dB); at their own scale it keeps 1x; in a
-    # stack it judges the middle plane, and so does the comparison with classical denoising
+    # stack it judges the middle plane, and so does the comparison with classical denoising. Search is the shipped
+    # generalist's own mode: what every entry point does with it unless told otherwise
     held_out = splits(["bbbc007"])["bbbc007"][1][0].astype(np.float32)
     magnified = ndimage.zoom(held_out[:128, :128], 3, order=3).clip(0)
     lows, highs = make_pairs([magnified, held_out], SynthConfig(photons=[3.0], seed=2026))
-    plain = restore(GENERALIST, lows[0], progress=False, check_domain=False)
+    plain = restore(GENERALIST, lows[0], progress=False, check_domain=False, rescale=None)
     searched = restore(GENERALIST, lows[0], progress=False, check_domain=False, rescale="search")
     assert searched.factor > 1 and plain.factor == 1
+    by_default = restore(GENERALIST, lows[0], progress=False, check_domain=False)
+    assert by_default.factor == searched.factor and np.array_equal(by_default.image, searched.image)
     assert score(highs[0], searched.image).psnr > score(highs[0], plain.image).psnr + 1.0
     stack = np.stack([np.full_like(lows[0], 100), lows[0], np.full_like(lows[0], 100)])  # the middle plane decides
     assert restore(GENERALIST, stack, "TYX", progress=False, check_domain=False, rescale="search").factor == \
@@ -132,21 +135,25 @@ def test_search_downsamples_magnified_nuclei_and_leaves_native_ones(tmp_path, ca
     assert compare_with_classical(GENERALIST, stack, "TYX", rescale="search").verdict in ("ahead of", "level")
     native = restore(GENERALIST, lows[1], progress=False, check_domain=False, rescale="search")
     assert native.factor == 1
-    assert np.array_equal(native.image, restore(GENERALIST, lows[1], progress=False, check_domain=False).image)
+    assert np.array_equal(native.image, restore(GENERALIST, lows[1], progress=False, check_domain=False,
+                                                rescale=None).image)
 
     write_image(tmp_path / "in" / "magnified.tif", Image(lows[0], "YX"))
     assert main(["predict", "--model", str(GENERALIST), str(tmp_path / "in" / "magnified.tif"), "--out",
-                 str(tmp_path / "out"), "--rescale", "search"]) == 0
+                 str(tmp_path / "out")]) == 0
     printed = capsys.readouterr().out
-    assert f"(rescale search: downsampled {searched.factor:.3g}x in YX for the model)" in printed
+    assert f"(rescale search (the model's default): downsampled {searched.factor:.3g}x in YX for the model)" in printed
     assert "from the noisy image alone" in printed  # the classical check ran
+    assert main(["predict", "--model", str(GENERALIST), str(tmp_path / "in" / "magnified.tif"), "--out",
+                 str(tmp_path / "off"), "--rescale", "1", "--no-classical-check"]) == 0
+    assert "rescale" not in capsys.readouterr().out  # turned off
     from carekit.fiji.worker import restore_array
 
     notes, warned = [], []
     restored, _, _ = restore_array(lows[0], "YX", str(GENERALIST), backend="keras", uncertainty=False,
-                                   rescale="search", on_warning=warned.append, classical_check=False,
-                                   on_note=notes.append)
-    assert notes == [f"rescale search: downsampled {searched.factor:.3g}x in YX for the model"] and not warned
+                                   on_warning=warned.append, classical_check=False, on_note=notes.append)
+    assert notes == [f"rescale search (the model's default): downsampled {searched.factor:.3g}x in YX for the "
+                     "model"] and not warned
     assert np.allclose(restored, searched.image, atol=1e-4)
 
 

@@ -119,7 +119,7 @@ def test_the_verdict_needs_two_standard_errors_and_a_sign_the_noise_model_does_n
 
 
 class _StandIn:  # what compare_with_classical asks of a runner: a 2D denoising model's spec
-    spec = type("Spec", (), {"kind": "care", "axes": "YX", "domain": None})()
+    spec = type("Spec", (), {"kind": "care", "axes": "YX", "domain": None, "rescale": None})()
 
 
 def _compare_with(monkeypatch, noisy, restoration):

@@ -60,7 +60,7 @@ def test_helpers_import_the_installed_copy_of_the_one_contract(helpers, lib):
 def test_defaults_fill_what_the_macro_leaves_out(helpers):
     assert helpers.options.from_macro_string("model=[/m.zip] headless") == {
         "model": "/m.zip", "input": "", "output": "", "engine": "python", "backend": "onnx", "tile": 0,
-        "uncertainty": True, "python": "", "timeout": 600.0, "precision": "fp32", "rescale": "1",
+        "uncertainty": True, "python": "", "timeout": 600.0, "precision": "fp32", "rescale": "model",
         "classical_check": True}
 
 
@@ -85,9 +85,10 @@ def test_bracket_quote_and_plain_values(helpers):
     ("model=[/m.zip] engine=gpu", "engine must be 'python' or 'deepimagej', got 'gpu'"),
     ("model=[/m.zip] backend=torch", "backend must be onnx, tensorflow or keras, got 'torch'"),
     ("model=[/m.zip] tile=big", "tile and timeout must be numbers"),
-    ("model=[/m.zip] rescale=twice", "rescale must be 1 (off), auto, search or a downsampling factor from 1 to 8 "
-                                     "such as 3, got 'twice'"),
-    ("model=[/m.zip] rescale=0.5", "rescale must be 1 (off), auto, search or a downsampling factor from 1 to 8"),
+    ("model=[/m.zip] rescale=twice", "rescale must be model (the model's own), 1 (off), auto, search or a "
+                                     "downsampling factor from 1 to 8 such as 3, got 'twice'"),
+    ("model=[/m.zip] rescale=0.5", "rescale must be model (the model's own), 1 (off), auto, search or a "
+                                   "downsampling factor from 1 to 8"),
     ("model=[file:m.zip]", "'file:m.zip' is not a valid file: URI (URI is not hierarchical)"),
 ])
 def test_bad_macro_options_raise_one_clear_error(helpers, macro, message):
@@ -108,6 +109,7 @@ def test_what_run_in_fiji_writes_the_plugin_reads_back(helpers, tmp_path):
         "precision": "fp32", "rescale": "2.5", "classical_check": False}
     defaults = helpers.options.normalize({"model": str(model)})
     assert helpers.options.from_macro_string(plugin_options(model)) == defaults
+    assert helpers.options.from_macro_string(plugin_options(model, rescale=None))["rescale"] == "1"  # off, said
 
 
 @pytest.mark.parametrize("dims, shape, axes", [
@@ -168,10 +170,11 @@ def test_plugin_choices_are_the_ones_carekit_runs():
 
 
 def test_rescale_option_reaches_restore_as_it_takes_it():
-    from carekit.predict.rescale import AUTO
+    from carekit.predict.rescale import AUTO, MODEL
 
-    assert contract.RESCALE_AUTO == AUTO
-    assert [contract.rescale_value(v) for v in ("1", "", " Auto ", "3", "1.0")] == [None, None, AUTO, 3.0, None]
+    assert (contract.RESCALE_AUTO, contract.RESCALE_MODEL) == (AUTO, MODEL)
+    assert [contract.rescale_value(v) for v in ("1", "", " Auto ", "3", "1.0", "Model")] == [None, None, AUTO, 3.0,
+                                                                                             None, MODEL]
     with pytest.raises(ValueError):
         contract.rescale_value("twice")
 

@@ -39,11 +39,17 @@ def test_a_block_from_a_newer_carekit_asks_for_an_update():
         PackageCarekitBlock.read({**FIRST, "block_version": newer}, "pkg.zip")
 
 
-def test_packages_without_a_zoom_recipe_are_written_as_version_2_for_older_carekits():
+def test_blocks_are_written_at_the_lowest_version_that_holds_them_for_older_carekits():
     plain = PackageCarekitBlock(**FIRST).for_rdf()
-    assert plain["block_version"] == 2 and "network_weights" not in plain
+    assert plain["block_version"] == 2 and "network_weights" not in plain and "rescale" not in plain
     assert PackageCarekitBlock.read(plain, "plain.zip").network_weights == {}
+    assert PackageCarekitBlock.read(plain, "plain.zip").rescale is None
     zoom = PackageCarekitBlock(**{**FIRST, "kind": "isotropic", "z_factor": 4.0,
                                   "network_weights": {"onnx": "network.onnx"}}).for_rdf()
-    assert zoom["block_version"] == PACKAGE_BLOCK_VERSION == 3 and zoom["network_weights"] == {"onnx": "network.onnx"}
-    assert PackageCarekitBlock.read(zoom, "zoom.zip").model_dump() == zoom
+    assert zoom["block_version"] == 3 and zoom["network_weights"] == {"onnx": "network.onnx"} and "rescale" not in zoom
+    assert PackageCarekitBlock.read(zoom, "zoom.zip").model_dump() == {**zoom, "rescale": None}
+    searching = PackageCarekitBlock(**{**FIRST, "rescale": "search"}).for_rdf()
+    assert searching["block_version"] == PACKAGE_BLOCK_VERSION == 4 and searching["rescale"] == "search"
+    assert PackageCarekitBlock.read(searching, "generalist.zip").model_dump() == searching
+    with pytest.raises(InputError, match="rescale"):
+        PackageCarekitBlock.read({**FIRST, "rescale": "sometimes"}, "bad.zip")

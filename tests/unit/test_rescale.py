@@ -1,18 +1,22 @@
 """predict.rescale's pure parts and carekit.resample: parsing, resampling, the factor 'auto' chooses from the
 object scale, and the one 'search' chooses from the noisy image."""
 
+import dataclasses
+import typing
+
 import numpy as np
 import pytest
 from scipy import ndimage
 
+from carekit.config import RescaleMode
 from carekit.domain import image_statistics
 from carekit.errors import InputError
 from carekit.models.spec import NetworkSpec
 from carekit.fiji import contract
 from carekit.predict.domain_check import OutOfRangeWarning, PredictionWarning, warn_input
 from carekit.predict.recorrupted_error import CHOOSING_SEED, SEARCH_SEEDS
-from carekit.predict.rescale import (AUTO, AUTO_MAX, MAX_FACTOR, SEARCH, SEARCH_FACTORS, parse_rescale,
-                                    rescale_factor, search_factor)
+from carekit.predict.rescale import (AUTO, AUTO_MAX, MAX_FACTOR, MODEL, SEARCH, SEARCH_FACTORS, chosen_factor_note,
+                                    effective_rescale, parse_rescale, rescale_factor, search_factor)
 from carekit.resample import downscale, resize
 from carekit.synth.noise import poisson_gaussian
 
@@ -28,15 +32,27 @@ def _spec(image: np.ndarray, axes: str = "YX") -> NetworkSpec:
                        domain={"scale_px": [median / 2, median, median * 2]})
 
 
+def test_model_means_the_models_own_mode_and_the_note_says_so():
+    own = dataclasses.replace(_spec(_blobs((64, 64))), rescale=SEARCH)
+    none = _spec(_blobs((64, 64)))
+    assert [effective_rescale(v, own) for v in (MODEL, None, "1", AUTO, 2)] == [SEARCH, None, None, AUTO, 2.0]
+    assert [effective_rescale(v, none) for v in (MODEL, None, SEARCH)] == [None, None, SEARCH]
+    assert chosen_factor_note(MODEL, 2.0, own) == "rescale search (the model's default): downsampled 2x in YX for " \
+                                                  "the model"
+    assert chosen_factor_note(SEARCH, 1.0, own) == "rescale search: restored at full size"
+    assert chosen_factor_note(MODEL, 1.0, none) is None and chosen_factor_note(3, 3.0, own) is None
+
+
 def test_parse_rescale_takes_auto_or_a_factor_as_the_fiji_option_does():
-    values = ("auto", " AUTO ", "Search", "3", "2.5", "1", "1.0", "", "  ")
-    assert [parse_rescale(v) for v in values] == [AUTO, AUTO, SEARCH, 3.0, 2.5, None, None, None, None]
+    values = ("auto", " AUTO ", "Search", "3", "2.5", "1", "1.0", "", "  ", "model")
+    assert [parse_rescale(v) for v in values] == [AUTO, AUTO, SEARCH, 3.0, 2.5, None, None, None, None, MODEL]
     assert [contract.rescale_value(v) for v in values] == [parse_rescale(v) for v in values]
     assert parse_rescale(None) is None and parse_rescale(4) == 4.0 and contract.RESCALE_MAX == MAX_FACTOR
-    assert (contract.RESCALE_AUTO, contract.RESCALE_SEARCH) == (AUTO, SEARCH)
+    assert (contract.RESCALE_AUTO, contract.RESCALE_SEARCH, contract.RESCALE_MODEL) == (AUTO, SEARCH, MODEL)
+    assert typing.get_args(RescaleMode) == (AUTO, SEARCH)  # what a model may record as its own
     with pytest.raises(InputError, match="upsampling"):
         parse_rescale("0.5")
-    with pytest.raises(InputError, match="'auto', 'search' or a factor"):
+    with pytest.raises(InputError, match="'model', 'auto', 'search' or a factor"):
         parse_rescale("big")
     with pytest.raises(InputError, match="give 1-8"):
         parse_rescale("9")

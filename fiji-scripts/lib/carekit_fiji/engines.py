@@ -97,7 +97,7 @@ def _calibration(imp, shape, axes, outputs):
 
 
 def restore_deepimagej(imp, opts):
-    if contract.rescale_value(opts["rescale"]) is not None:
+    if contract.rescale_value(opts["rescale"]) not in (None, contract.RESCALE_MODEL):  # deepImageJ: at full size
         raise EngineError("rescale=%s needs engine=python (deepImageJ runs the model at the image's own scale)"
                           % opts["rescale"])
     if Menus.getCommands().get("DeepImageJ Run") is None:

@@ -8,7 +8,7 @@
 #@ String (label="Python of the carekit environment (empty: as installed)", value="", required=false) python
 #@ Double (label="Timeout in seconds", value=600, min=1) timeout
 #@ String (label="Precision (bf16: faster on CPUs with bf16 units)", choices={"fp32", "bf16", "auto"}, value="fp32") precision
-#@ String (label="Rescale to the model's object scale (1: off; auto; search; or a factor up to 8)", value="1") rescale
+#@ String (label="Rescale to the model's object scale (model: the model's own; 1: off; auto; search; or a factor up to 8)", value="model") rescale
 #@ Boolean (label="Warn if classical denoising is estimated better (python engine)", value=true) classical_check
 # CARE Restore: restore the image with a CARE model packaged by carekit (bioimage.io format).
 # Macro: run("CARE Restore", "model=[/path/model.zip] input=[/path/in.tif] output=[/path/out.tif]");

@@ -40,15 +40,16 @@ def add_precision_arg(parser: argparse.ArgumentParser, default: str | None, what
 
 def add_rescale_arg(parser: argparse.ArgumentParser) -> None:
     from ..predict.crops import ESTIMATE_SIDE
-    from ..predict.rescale import SEARCH_FACTORS
+    from ..predict.rescale import MODEL, SEARCH_FACTORS
 
     factors = ", ".join(f"{f:g}" for f in SEARCH_FACTORS)
-    parser.add_argument("--rescale", metavar="auto|search|FACTOR", help="2D models: restore each image downsampled "
-                        "in YX by FACTOR (>= 1) and upsample the result back; auto does it only for objects clearly "
-                        "larger than the model's training scale, by the factor that brings them to it; search tries "
-                        f"{factors} on the central {ESTIMATE_SIDE}x{ESTIMATE_SIDE} px of the middle plane and keeps "
-                        "the one with the smallest error estimated from the noisy image (about six restorations of "
-                        "that crop more)")
+    parser.add_argument("--rescale", metavar="model|auto|search|FACTOR", default=MODEL, help="2D models: restore "
+                        "each image downsampled in YX by FACTOR (>= 1; 1 is off) and upsample the result back; auto "
+                        "does it only for objects clearly larger than the model's training scale, by the factor that "
+                        f"brings them to it; search tries {factors} on the central {ESTIMATE_SIDE}x{ESTIMATE_SIDE} px "
+                        "of the middle plane and keeps the one with the smallest error estimated from the noisy "
+                        "image (about six restorations of that crop more). Default: model, the model's own mode "
+                        "(the shipped generalist's is search; other models are not rescaled)")
 
 
 def add_classical_check_arg(parser: argparse.ArgumentParser) -> None:

@@ -91,7 +91,7 @@ def _restore_files(model, args, out_dir: Path, rescale) -> None:
         with warnings_reported(path):
             result = restore(model, image, tile=tuple(args.tile) if args.tile else None, progress=not args.quiet,
                              z_factor=args.z_factor, rescale=rescale)
-        _write_result(result, out_dir, path, chosen_factor_note(rescale, result.factor))
+        _write_result(result, out_dir, path, chosen_factor_note(rescale, result.factor, model.spec))
         if args.classical_check:  # after the result is safe: the check only advises; at the factor restore chose
             compare_and_report(model, image, result.factor, path, args.quiet)
 

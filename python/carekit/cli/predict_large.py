@@ -58,6 +58,7 @@ def run_large(args, rescale=None) -> int:
     from ..predict.cluster import dask_client
     from ..ngff_write import check_output
     from ..predict.distributed import plan_large, run_large_job
+    from ..predict.chunks import cached_model
     from ..predict.rescale import chosen_factor_note
 
     if len(args.inputs) != 1 or not args.out.rstrip("/").lower().endswith(".zarr"):
@@ -77,7 +78,7 @@ def run_large(args, rescale=None) -> int:
     if args.classical_check:
         _compare_middle_plane(args, job)
     resumed = f" ({result.chunks_done_before} done before, resumed)" if result.chunks_done_before else ""
-    note = chosen_factor_note(rescale, job.factor)
+    note = chosen_factor_note(rescale, job.factor, cached_model(job.ref).spec)
     print(f"restored {args.inputs[0]} -> {Path(args.out)} ({result.chunks_total} chunks{resumed}"
           f"{f', {note}' if note else ''})")
     return 0

@@ -21,7 +21,7 @@ OPTION_DEFAULTS = {
     "python": "",
     "timeout": "600",
     "precision": "fp32",
-    "rescale": "1",
+    "rescale": "model",
     "classical_check": "true",
 }
 PATH_OPTIONS = ("model", "input", "output", "python")
@@ -29,16 +29,17 @@ ENGINES = ("python", "deepimagej")
 BACKENDS = ("onnx", "tensorflow", "keras")
 PRECISIONS = ("auto", "fp32", "bf16")  # as carekit.precision.CHOICES (a test checks they agree)
 TRUE_WORDS = ("true", "1", "yes", "on")
-RESCALE_AUTO = "auto"  # as carekit.predict.rescale.AUTO, SEARCH and MAX_FACTOR (a test checks they agree)
+RESCALE_AUTO = "auto"  # as carekit.predict.rescale.AUTO, SEARCH, MODEL and MAX_FACTOR (a test checks they agree)
 RESCALE_SEARCH = "search"
+RESCALE_MODEL = "model"
 RESCALE_MAX = 8.0
 
 
 def rescale_value(text):
-    """The rescale option as restore() takes it: None when off ('1' or empty), 'auto', 'search', or a factor from 1
-    to RESCALE_MAX; ValueError for anything else."""
+    """The rescale option as restore() takes it: None when off ('1' or empty), 'model' (the model's own mode), 'auto',
+    'search', or a factor from 1 to RESCALE_MAX; ValueError for anything else."""
     text = ("" if text is None else str(text)).strip().lower() or "1"
-    if text in (RESCALE_AUTO, RESCALE_SEARCH):
+    if text in (RESCALE_MODEL, RESCALE_AUTO, RESCALE_SEARCH):
         return text
     factor = float(text)
     if not 1 <= factor <= RESCALE_MAX:

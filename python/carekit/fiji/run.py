@@ -22,13 +22,13 @@ def _macro_value(value) -> str:
 def plugin_options(model: str | Path, engine: str = "python", backend: str = "onnx", tile: int = 0,
                    uncertainty: bool = True, python: str | None = None, timeout: float = 600,
                    input_path: str | Path | None = None, output_path: str | Path | None = None,
-                   precision: str = "fp32", rescale: str | float | None = None, classical_check: bool = True) -> str:
+                   precision: str = "fp32", rescale: str | float | None = contract.RESCALE_MODEL,
+                   classical_check: bool = True) -> str:
     """The macro options string of CARE Restore (what a macro would pass to run("CARE Restore", ...))."""
     parts = [f"model={_macro_value(Path(model).resolve())}", f"engine={engine}", f"backend={backend}",
              f"tile={int(tile)}", f"uncertainty={str(bool(uncertainty)).lower()}", f"timeout={timeout:g}",
              f"precision={precision}", f"classical_check={str(bool(classical_check)).lower()}"]
-    if rescale is not None:
-        parts.append(f"rescale={rescale}")
+    parts.append(f"rescale={1 if rescale is None else rescale}")  # None is off, not the plugin's default
     if python:
         parts.append(f"python={_macro_value(python)}")
     if input_path:
@@ -41,7 +41,8 @@ def plugin_options(model: str | Path, engine: str = "python", backend: str = "on
 def run_in_fiji(model: str | Path, image, axes: str | None = None, *, engine: str = "python", backend: str = "onnx",
                 tile: int = 0, uncertainty: bool = True, macro_before: str | None = None,
                 macro_after: str | None = None, python: str | None = None, timeout: float = 600,
-                fiji: str | Path | None = None, precision: str = "fp32", rescale: str | float | None = None,
+                fiji: str | Path | None = None, precision: str = "fp32",
+                rescale: str | float | None = contract.RESCALE_MODEL,
                 classical_check: bool = True):
     """Push `image` (numpy array or xarray.DataArray) into ImageJ, run CARE Restore on it, pull the result back.
 

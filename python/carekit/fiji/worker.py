@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .contract import NEEDS_VALUES, TASK_OUTPUTS, rescale_value
+from .contract import NEEDS_VALUES, RESCALE_MODEL, TASK_OUTPUTS, rescale_value
 
 # a warm worker keeps the models it ran last (a macro looping over images reuses one); older ones are evicted so
 # that a session trying many packages does not hold every network in memory
@@ -60,7 +60,7 @@ def _model(path: str, backend: str, precision: str = "fp32"):
 
 def restore_array(image: np.ndarray, axes: str, model: str, backend: str = "onnx", tile: int = 0,
                   uncertainty: bool = True, on_progress=None, precision: str = "fp32",
-                  pixel_size: dict | None = None, on_warning=None, rescale: str | float | None = None,
+                  pixel_size: dict | None = None, on_warning=None, rescale: str | float | None = RESCALE_MODEL,
                   classical_check: bool = True, on_note=None) -> tuple[np.ndarray, str, list[str]]:
     """Restore `image` (axes like 'TZCYX' without singleton axes); returns (result, result axes, channel names).
 
@@ -86,7 +86,7 @@ def restore_array(image: np.ndarray, axes: str, model: str, backend: str = "onnx
                          on_progress=on_progress, rescale=rescale)
         if classical_check:  # at the factor restore chose
             unchecked = _classical_check(runner, Image(image, axes), result.factor)
-    note = chosen_factor_note(rescale, result.factor)
+    note = chosen_factor_note(rescale, result.factor, runner.spec)
     if note and on_note is not None:
         on_note(note)
     for message in [str(w.message) for w in caught if issubclass(w.category, PredictionWarning)] + unchecked:
@@ -138,7 +138,7 @@ def _output_channels(outputs: dict, axes: str) -> tuple[np.ndarray, str, list[st
 
 
 def restore_task(task, image, output, axes: str, model: str, backend: str, tile: int, uncertainty: bool,
-                 precision: str = "fp32", pixel_size: dict | None = None, rescale: str = "1",
+                 precision: str = "fp32", pixel_size: dict | None = None, rescale: str = RESCALE_MODEL,
                  classical_check: bool = True) -> None:
     """Appose task body: read `image` (NDArray), write the restoration into `output` (NDArray) when it fits,
     report progress, return the result's shape and axes. A result larger than `output` (more Z planes, or more

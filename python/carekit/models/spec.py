@@ -30,6 +30,7 @@ class NetworkSpec:
     domain: dict = field(default_factory=dict, compare=False)  # carekit.domain reference statistics, if recorded
     kind: str = "care"  # care | isotropic | projection (input (Z, Y, X), any number of planes -> (Y, X))
     z_factor: float = 1.0
+    rescale: str | None = None  # how prediction rescales inputs unless told otherwise (ModelRecord.rescale)
 
     @property
     def projection(self) -> bool:
@@ -52,7 +53,8 @@ def network_spec_from_record(record: ModelRecord) -> NetworkSpec:
                        config.probabilistic or record.kind == "ensemble",
                        ensemble_members=len(record.members) if record.kind == "ensemble" else 0,
                        domain=_record_domain(record),
-                       kind="isotropic" if record.kind == "isotropic" else "care", z_factor=record.z_factor)
+                       kind="isotropic" if record.kind == "isotropic" else "care", z_factor=record.z_factor,
+                       rescale=record.rescale)
 
 
 def _record_domain(record: ModelRecord) -> dict:
@@ -64,7 +66,7 @@ def _record_domain(record: ModelRecord) -> dict:
 def network_spec_from_block(block: PackageCarekitBlock) -> NetworkSpec:
     return NetworkSpec(block.axes, block.norm_pmin, block.norm_pmax, block.halo, block.step, block.probabilistic,
                        ensemble_members=block.ensemble_members, domain=block.domain, kind=block.kind,
-                       z_factor=block.z_factor)
+                       z_factor=block.z_factor, rescale=block.rescale)
 
 
 def projection_spec(unet_depth: int, kern_size: int, head_depth: int, pmin: float, pmax: float) -> NetworkSpec:

@@ -36,7 +36,7 @@ from ..models.runner import PipelineRunner
 from .domain_check import PredictionWarning
 from .crops import middle_plane
 from .recorrupted_error import CHOOSING_SEED, fitted_residual, recorrupted_pair, spike_weights, target_noise
-from .rescale import is_2d_restoration
+from .rescale import MODEL, is_2d_restoration
 from .restore import resolve_factor, restored_plane
 
 MISFITS = (0.97, 1.03)  # noise-variance scalings the verdict must survive
@@ -134,7 +134,7 @@ def _squared_residuals(runner, crop, variance, factor, seed, misfit, settings=No
 
 
 def compare_with_classical(model, image: np.ndarray | Image, axes: str | None = None,
-                           rescale: str | float | None = None, seed: int = CHOOSING_SEED) -> ClassicalComparison:
+                           rescale: str | float | None = MODEL, seed: int = CHOOSING_SEED) -> ClassicalComparison:
     """The model (a 2D CARE model: folder, package or runner; restored as restore() would, with `rescale` judged on
     the whole image as restore() judges it) against the classical denoisers on the middle plane of `image` (central
     crop of at most crops.ESTIMATE_SIDE^2 px)."""

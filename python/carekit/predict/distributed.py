@@ -32,7 +32,7 @@ from .large_checks import check_input, warn_summed
 from .layouts import Layout, check_source, layout_of
 from .package_stats import compute_package_stats
 from .percentiles import EXACT_BYTES, compute_levels, plane_regions
-from .rescale import parse_rescale, refuse_unless_rescalable
+from .rescale import MODEL, effective_rescale, refuse_unless_rescalable
 from .rescale_large import DownscaledSource, large_factor, rescaled_task
 
 
@@ -115,7 +115,7 @@ class LargeJob:
 
 def plan_large(model: str | Path, source: ArraySource, out: str | Path, engine: str | None = None,
                precision: str = "fp32", z_factor: float | None = None, ngff_version: str = "0.4",
-               rescale: str | float | None = None) -> LargeJob:
+               rescale: str | float | None = MODEL) -> LargeJob:
     """Load the model here (once per process) and check that it can restore `source` into `out`, an OME-Zarr of
     `ngff_version` (`z_factor`: isotropic models, the stack's Z/XY pixel-size ratio when the metadata lack it;
     `rescale`: as restore's, 'auto' and 'search' judged on a sample: rescale_large.large_factor)."""
@@ -148,7 +148,7 @@ def plan_large(model: str | Path, source: ArraySource, out: str | Path, engine: 
 
 def _rescale_factor(rescale, runner, source: ArraySource) -> float:
     """The rescale factor for `source` (1: off), or an InputError where rescaling does not apply."""
-    rescale = parse_rescale(rescale)
+    rescale = effective_rescale(rescale, runner.spec)
     if rescale is None:
         return 1.0
     refuse_unless_rescalable(runner)
@@ -158,7 +158,7 @@ def _rescale_factor(rescale, runner, source: ArraySource) -> float:
 def restore_large(client, model: str | Path, source: ArraySource, out: str | Path, engine: str | None = None,
                   precision: str = "fp32", tile: tuple[int, ...] | None = None, overwrite: bool = False,
                   progress: bool = True, exact_bytes: int = EXACT_BYTES, z_factor: float | None = None,
-                  ngff_version: str = "0.4", rescale: str | float | None = None) -> LargeRestoration:
+                  ngff_version: str = "0.4", rescale: str | float | None = MODEL) -> LargeRestoration:
     """Restore `source` with `model` into the OME-Zarr `out` (NGFF `ngff_version`) on the cluster behind `client`
     (`rescale`: 2D models, as restore's)."""
     job = plan_large(model, source, out, engine, precision, z_factor, ngff_version, rescale)

@@ -12,6 +12,8 @@ and 2 lost under 0.25 dB. Upsampling (a factor below 1) is not offered.
 targets, i.e. the smallest estimated error against the truth, averaged over three pairs because the differences
 between factors are small against one pair's draw (benchmarks/results/rescale_search.md). It costs about six
 restorations of a 512^2 crop (~2 s on 2 CPU cores).
+`rescale="model"` (the default of restore, the CLI and the Fiji plugin) takes the model's own mode
+(ModelRecord.rescale: the shipped generalist's is "search"; other models record none and are not rescaled).
 """
 
 from __future__ import annotations
@@ -31,28 +33,35 @@ from .recorrupted_error import SEARCH_SEEDS, fitted_error, recorrupted_pair, spi
 
 AUTO = "auto"
 SEARCH = "search"
+MODEL = "model"  # the model's own mode (NetworkSpec.rescale, e.g. the generalist's search); off for the others
 SEARCH_FACTORS = (1.0, 1.5, 2.0, 3.0, 4.0)  # those leaving planes under MIN_SIDE px are left out
 AUTO_THRESHOLD = 1.25  # object scale over the training median
 AUTO_MAX = 4.0
 
 
 def parse_rescale(value: str | float | None) -> str | float | None:
-    """'auto', 'search', a factor from 1 to MAX_FACTOR, or None for off (None, 1, '1', ''), as the Fiji plugin's
-    option reads it (fiji.contract.rescale_value), with errors that say what to give."""
+    """'model', 'auto', 'search', a factor from 1 to MAX_FACTOR, or None for off (None, 1, '1', ''), as the Fiji
+    plugin's option reads it (fiji.contract.rescale_value), with errors that say what to give."""
     if value is None:
         return None
     text = str(value).strip().lower() or "1"
-    if text in (AUTO, SEARCH):
+    if text in (MODEL, AUTO, SEARCH):
         return text
     try:
         factor = float(text)
     except ValueError:
-        raise InputError(f"rescale takes 'auto', 'search' or a factor from 1 to {MAX_FACTOR:g} (e.g. 3), not "
-                         f"{value!r}") from None
+        raise InputError(f"rescale takes 'model', 'auto', 'search' or a factor from 1 to {MAX_FACTOR:g} (e.g. 3), "
+                         f"not {value!r}") from None
     if not 1 <= factor <= MAX_FACTOR:
         raise InputError(f"rescale factor {factor:g}: give 1-{MAX_FACTOR:g} (how many times smaller the network's "
-                         "input is; 1 is off), 'auto' or 'search'; upsampling (below 1) is not offered")
+                         "input is; 1 is off), 'model', 'auto' or 'search'; upsampling (below 1) is not offered")
     return None if factor == 1 else factor
+
+
+def effective_rescale(rescale: str | float | None, spec: NetworkSpec) -> str | float | None:
+    """parse_rescale's value, with 'model' replaced by the model's own mode (None where it records none)."""
+    rescale = parse_rescale(rescale)
+    return spec.rescale if rescale == MODEL else rescale
 
 
 def is_2d_restoration(runner: ModelRunner) -> bool:
@@ -76,7 +85,7 @@ def rescale_factor(rescale: str | float | None, spec: NetworkSpec, work: np.ndar
     input's object scale over the training median when that exceeds AUTO_THRESHOLD (1 otherwise, and for a model
     that recorded no training statistics). Refuses models that are not 2D and factors that leave planes too small
     to restore. ('search' restores the image: predict.restore.resolve_factor does it.)"""
-    rescale = parse_rescale(rescale)
+    rescale = effective_rescale(rescale, spec)
     if rescale is None:
         return 1.0
     if rescale == SEARCH:
@@ -118,13 +127,15 @@ def search_factor(restore_at, plane: np.ndarray, seeds: tuple[int, ...] = SEARCH
     return min(errors, key=errors.get), errors
 
 
-def chosen_factor_note(rescale, factor: float) -> str | None:
-    """What 'auto' or 'search' chose, for the user (the CLI's output line, the Fiji Log); None for a given factor."""
-    mode = parse_rescale(rescale)
+def chosen_factor_note(rescale, factor: float, spec: NetworkSpec) -> str | None:
+    """What 'auto' or 'search' chose, for the user (the CLI's output line, the Fiji Log); None for a given factor
+    and where nothing was rescaled."""
+    mode = effective_rescale(rescale, spec)
     if mode not in (AUTO, SEARCH):
         return None
-    return f"rescale {mode}: " + (f"downsampled {factor:.3g}x in YX for the model" if factor > 1 else
-                                  "restored at full size")
+    whose = " (the model's default)" if parse_rescale(rescale) == MODEL else ""
+    return f"rescale {mode}{whose}: " + (f"downsampled {factor:.3g}x in YX for the model" if factor > 1 else
+                                         "restored at full size")
 
 
 def units_map(small_levels: tuple, full_levels: tuple, eps: float) -> tuple[float, float] | None:

@@ -26,7 +26,7 @@ from ..resample import SPLINE_MARGIN, downscale_region, downscale_span, input_sp
 from .domain_check import MAX_SIDE
 from .crops import ESTIMATE_SIDE, middle_plane_crop
 from .layouts import chunk_tile
-from .rescale import AUTO, SEARCH, back_to_full_size, parse_rescale, rescale_factor, units_map
+from .rescale import AUTO, SEARCH, back_to_full_size, effective_rescale, rescale_factor, units_map
 from .restore import DEFAULT_TILE, resolve_factor, restore_normalized
 
 
@@ -75,7 +75,7 @@ class DownscaledSource:
 def large_factor(rescale, runner: ModelRunner, source: ArraySource) -> float:
     """The rescale factor for a large image: 'auto' judges the central MAX_SIDE px of its middle plane, 'search' the
     central ESTIMATE_SIDE px (as in memory: restore.resolve_factor); a factor is checked against the planes' size."""
-    mode = parse_rescale(rescale)
+    mode = effective_rescale(rescale, runner.spec)
     if mode == SEARCH:
         crop = middle_plane_crop(source.read, source.axes, source.shape, ESTIMATE_SIDE).astype(np.float32)
         return resolve_factor(runner, mode, crop)

@@ -23,7 +23,7 @@ from .domain_check import warn_input, warn_uncertainty
 from .projection import project
 from .isotropic import check_factor, restore_isotropic, upsample_z
 from .crops import middle_plane
-from .rescale import (SEARCH, back_to_full_size, parse_rescale, refuse_unless_rescalable, rescale_factor,
+from .rescale import (MODEL, SEARCH, back_to_full_size, effective_rescale, refuse_unless_rescalable, rescale_factor,
                       search_factor, units_map)
 
 DEFAULT_TILE = {2: (1024, 1024), 3: (32, 128, 128)}
@@ -85,7 +85,7 @@ def _check_padding_work(shape, n_planes: int, n_calls: int, tile, halo, spec: Ne
 def restore(model: str | Path | ModelRunner, image: np.ndarray | Image, axes: str | None = None,
             tile: tuple[int, ...] | None = None, progress: bool = True, engine: str | None = None,
             on_progress: Callable[[int, int], None] | None = None, check_domain: bool = True,
-            z_factor: float | None = None, rescale: str | float | None = None) -> Restoration:
+            z_factor: float | None = None, rescale: str | float | None = MODEL) -> Restoration:
     """Restore a 2D/3D image, or each plane/stack of a larger one (e.g. TYX, CZYX), with a CARE model
     (a model directory, a bioimage.io package path, or a runner from carekit.models.load_model).
 
@@ -99,10 +99,12 @@ def restore(model: str | Path | ModelRunner, image: np.ndarray | Image, axes: st
 
     An isotropic model restores a (Z, Y, X) stack to round(Z * factor) planes (predict.isotropic; `z_factor`, when
     given, must match the model's); a 3D model trained with axial subsampling zooms Z by its factor first.
-    `rescale` (2D models): restore each plane downsampled in YX by a factor from 1 (off) to 8, or with 'auto' by
-    the factor that brings objects more than 1.25x the model's training median scale to it, or with 'search' by
-    the factor of 1-4x with the smallest error estimated from the noisy image (resolve_factor), and upsample the
-    results back (predict.rescale); the outputs stay in the units of the full-size input's normalization.
+    `rescale` (2D models): restore each plane downsampled in YX by a factor from 1 (off; also None) to 8, or with
+    'auto' by the factor that brings objects more than 1.25x the model's training median scale to it, or with
+    'search' by the factor of 1-4x with the smallest error estimated from the noisy image (resolve_factor), and
+    upsample the results back (predict.rescale); the outputs stay in the units of the full-size input's
+    normalization. The default, 'model', is the model's own mode (the shipped generalist: 'search'; off for models
+    that record none).
     """
     runner = load_model(model, engine) if isinstance(model, (str, Path)) else model
     spec = runner.spec
@@ -112,7 +114,7 @@ def restore(model: str | Path | ModelRunner, image: np.ndarray | Image, axes: st
     image = real_array(image, "input image")
     if z_factor is not None and spec.kind != "isotropic":  # the isotropic recipe checks it against the file too
         _check_z_zoom(spec, z_factor)
-    rescale = parse_rescale(rescale)
+    rescale = effective_rescale(rescale, spec)
     if rescale is not None:
         refuse_unless_rescalable(runner)
     if spec.kind == "projection":
@@ -147,7 +149,7 @@ def resolve_factor(runner: ModelRunner, rescale: str | float | None, work: np.nd
     """The rescale factor restore() uses for `work` (with `axes`), 1 when off: rescale.rescale_factor's, or for
     'search' the factor with the smallest error estimated on the central crop of the middle plane
     (rescale.search_factor, restoring as restore() does)."""
-    if parse_rescale(rescale) != SEARCH:
+    if effective_rescale(rescale, runner.spec) != SEARCH:
         return rescale_factor(rescale, runner.spec, work)
     return search_factor(lambda plane, factor: restored_plane(runner, plane, factor), middle_plane(work, axes))[0]
 
