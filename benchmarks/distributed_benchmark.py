@@ -84,7 +84,7 @@ def _timed_large(client, model, source, out: Path) -> tuple[float, list[float]]:
 def _warm(client, work: Path, model=HELA) -> None:
     """Load the model on every worker (once per worker process) before timing."""
     warm = open_source(write_ngff(work / "warm.ome.zarr", nuclei_like((4, 64, 64)), "TYX", {}, (1, 64, 64)))
-    restore_large(client, model, warm, work / "warm-out.ome.zarr", progress=False, overwrite=True)
+    restore_large(client, model, warm, work / "warm-out.ome.zarr", progress=False, overwrite=True, rescale=None)
 
 
 def overhead_and_scaling(work: Path, planes: int, size: int) -> dict:

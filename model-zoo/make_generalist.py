@@ -119,15 +119,17 @@ def search_advice(search: dict) -> list[str]:
             "Challenge Fluo-N2DH-GOWT1), is ahead by " + " / ".join(f"{m:+.2f}" for _, m in sorted(unseen.items()))
             + " dB at " + " / ".join(f"{p:g}" for p in sorted(unseen)) + " photons.", "",
             "At prediction carekit warns (Python, CLI and the Fiji Log) when an input is out of the model's range: "
-            "pixel size against the training's (from metadata), object scale and intensity statistics, the "
-            "predicted uncertainty against its level on the model's validation data (recorded in carekit.json), "
+            "pixel size against the training's (from metadata; not where search rescaled the image), object scale "
+            "and intensity statistics, the predicted uncertainty against its level on the model's validation data "
+            "(recorded in carekit.json), "
             "and a classical denoiser estimated from the noisy image itself to do better. Fine-tune it on your "
             "own data with `carekit train --from` (high-SNR images or pairs) or `carekit finetune` (noisy images "
             "only); both keep its weights unless fine-tuning beats them on validation."]
 
 
 def main() -> None:
-    from carekit.generalist import recipe, train_generalist
+    from carekit.config import ModelRecord
+    from carekit.generalist import OWN_RESCALE, recipe, train_generalist
     from carekit.zoo.package import build_package
 
     default = recipe()
@@ -144,6 +146,10 @@ def main() -> None:
         train_generalist(model_dir, recipe(args.epochs, args.steps), progress=False)
     if args.stage == "train":
         return
+    record = ModelRecord.load(model_dir)
+    if record.rescale != OWN_RESCALE:  # a model trained before the generalist recorded its own mode
+        record.rescale = OWN_RESCALE
+        record.save(model_dir)
     lodo, train = lodo_results(model_dir)
     rows = held_out_rows(lodo, train["epochs"], train["steps_per_epoch"])
     evaluation = {"rows": rows, "notes": notes(rows, lodo)}

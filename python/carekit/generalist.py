@@ -45,6 +45,9 @@ def training_data(leave_out: str | None = None, settings: GeneralistSettings | N
                          "settings": settings.as_dict()}
 
 
+OWN_RESCALE = "search"  # the generalist's own rescale mode (ModelRecord.rescale; train_generalist)
+
+
 def train_generalist(model_dir: str | Path, config: TrainConfig, leave_out: str | None = None,
                      settings: GeneralistSettings | None = None, progress: bool = True,
                      datasets: tuple[str, ...] = TRAINING_DATASETS):
@@ -55,7 +58,7 @@ def train_generalist(model_dir: str | Path, config: TrainConfig, leave_out: str 
 
     lows, highs, info = training_data(leave_out, settings, datasets)
     return train_care(lows, highs, config, model_dir, data_info=info, progress=progress,
-                      record_fields={"rescale": "search"})
+                      record_fields={"rescale": OWN_RESCALE})
 
 
 def recipe(epochs: int = 100, steps_per_epoch: int = 40, seed: int = 0) -> TrainConfig:

@@ -69,3 +69,23 @@ def test_ensemble_records_its_validation_disagreement(tmp_path):
     domain = ModelRecord.load(tmp_path / "ensemble").domain
     assert set(domain) == {"scale_px", "noise", "foreground", "disagreement"} and 0 <= domain["disagreement"] <= 1
     assert _restore_warnings(tmp_path / "ensemble", synthetic_pairs(1, shape=(96, 96), seed=9)[0][0]) == []
+
+
+def test_the_uncertainty_is_judged_in_the_networks_units_when_rescaled_too(prob_package):
+    """Rescaled (the shipped generalist's default, search), the scale is judged as the network gave it, before it is
+    upsampled and put into the full-size plane's units: what its validation level measures."""
+    import dataclasses
+
+    runner = load_model(prob_package)
+    similar = synthetic_pairs(1, shape=(192, 192), seed=9)[0][0]
+    level = runner.spec.domain["scale"]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        restore(runner, similar, progress=False, rescale=2)
+    assert not [w for w in caught if "predicted scale" in str(w.message)]
+    runner.spec = dataclasses.replace(runner.spec, domain={**runner.spec.domain, "scale": level / 100})
+    for rescale in (None, 2):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            restore(runner, similar, progress=False, rescale=rescale)
+        assert [w.category for w in caught if "predicted scale" in str(w.message)] == [OutOfRangeWarning], rescale

@@ -10,6 +10,7 @@ from carekit.cli import main
 from carekit.config import ModelRecord, SynthConfig
 from carekit.evaluate.metrics import score
 from carekit.generalist import DATASETS, TRAINING_DATASETS, UNSEEN_DATASETS, recipe, splits
+from carekit.models import load_model
 from carekit.predict import restore
 from carekit.synth.pairs import make_pairs
 
@@ -29,6 +30,7 @@ def test_generalist_package_is_small_probabilistic_and_documents_its_protocol():
                      "precision")
     assert {k: getattr(record.train, k) for k in recipe_fields} == {k: getattr(recipe(), k) for k in recipe_fields}
     assert record.data["datasets"] == list(TRAINING_DATASETS) and record.data["left_out"] is None
+    assert record.rescale == "search" and load_model(PACKAGE).spec.rescale == "search"  # its own mode, in the rdf too
 
 
 @pytest.mark.parametrize("dataset", DATASETS + UNSEEN_DATASETS)
@@ -49,3 +51,4 @@ def test_train_from_the_generalist_zip(tmp_path):
     assert record.train.probabilistic
     assert (record.train.unet_depth, record.train.unet_first) == (recipe().unet_depth, recipe().unet_first)
     assert record.data["initialized_from"] == str(PACKAGE)  # what the user named, not the unpacked cache copy
+    assert record.rescale is None  # it learnt the user's images at their own scale: not the generalist's mode

@@ -168,3 +168,13 @@ def test_rescale_is_refused_where_it_does_not_apply(tiny_model_3d, foreign_packa
     write_image(volume, Image(np.random.default_rng(0).random((16, 48, 48)).astype(np.float32), "ZYX"))
     assert main(["predict", "--model", str(tiny_model_3d), str(volume), "--out", str(tmp_path / "out"),
                  "--rescale", "1", "--quiet"]) == 0  # 1 is off, as in Fiji: never refused
+
+
+def test_the_models_own_search_falls_back_quietly_where_the_noise_cannot_be_estimated():
+    small = np.random.default_rng(3).poisson(20, (48, 48)).astype(np.float32)  # under the 64 px the estimate needs
+    for rescale, warned in (("model", False), ("search", True)):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = restore(GENERALIST, small, progress=False, check_domain=False, rescale=rescale)
+        assert result.factor == 1
+        assert any("could not estimate the image's noise" in str(w.message) for w in caught) == warned, rescale

@@ -148,8 +148,7 @@ def plan_large(model: str | Path, source: ArraySource, out: str | Path, engine: 
 
 def _rescale_factor(rescale, runner, source: ArraySource) -> float:
     """The rescale factor for `source` (1: off), or an InputError where rescaling does not apply."""
-    rescale = effective_rescale(rescale, runner.spec)
-    if rescale is None:
+    if effective_rescale(rescale, runner.spec) is None:
         return 1.0
     refuse_unless_rescalable(runner)
     return large_factor(rescale, runner, source)

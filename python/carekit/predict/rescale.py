@@ -105,16 +105,19 @@ def rescale_factor(rescale: str | float | None, spec: NetworkSpec, work: np.ndar
     return rescale
 
 
-def search_factor(restore_at, plane: np.ndarray, seeds: tuple[int, ...] = SEARCH_SEEDS
+def search_factor(restore_at, plane: np.ndarray, seeds: tuple[int, ...] = SEARCH_SEEDS, warn: bool = True
                   ) -> tuple[float, dict[float, float]]:
     """(the factor of SEARCH_FACTORS with the smallest estimated error, {factor: estimated error}) on a 2D noisy
     `plane` (a central crop of the middle plane: crops.middle_plane), averaged over the recorrupted pairs drawn with
     `seeds`; `restore_at(plane, factor)` restores a plane as restore() does at that factor. The errors are in the
     plane's units squared, each up to the same constant (the target's noise). A plane whose noise cannot be
-    estimated (too small or flat) is restored at full size, with a PredictionWarning: a batch goes on."""
+    estimated (too small or flat) is restored at full size, with a PredictionWarning unless not `warn` (the model's
+    own mode, which the user did not ask for): a batch goes on."""
     try:
         variance = variance_map(plane)
     except InputError as error:
+        if not warn:
+            return 1.0, {}
         warnings.warn(f"rescale 'search' could not estimate the image's noise ({error}): restored at full size; give "
                       "a factor or 'auto' to rescale it", PredictionWarning, stacklevel=3)
         return 1.0, {}

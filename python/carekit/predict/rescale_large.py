@@ -78,7 +78,7 @@ def large_factor(rescale, runner: ModelRunner, source: ArraySource) -> float:
     mode = effective_rescale(rescale, runner.spec)
     if mode == SEARCH:
         crop = middle_plane_crop(source.read, source.axes, source.shape, ESTIMATE_SIDE).astype(np.float32)
-        return resolve_factor(runner, mode, crop)
+        return resolve_factor(runner, rescale, crop)  # as given: the model's own mode falls back quietly
     if mode == AUTO:
         return rescale_factor(mode, runner.spec, middle_plane_crop(source.read, source.axes, source.shape, MAX_SIDE))
     y, x = source.axes.index("Y"), source.axes.index("X")

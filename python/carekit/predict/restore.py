@@ -23,8 +23,8 @@ from .domain_check import warn_input, warn_uncertainty
 from .projection import project
 from .isotropic import check_factor, restore_isotropic, upsample_z
 from .crops import middle_plane
-from .rescale import (MODEL, SEARCH, back_to_full_size, effective_rescale, refuse_unless_rescalable, rescale_factor,
-                      search_factor, units_map)
+from .rescale import (MODEL, SEARCH, back_to_full_size, effective_rescale, parse_rescale, refuse_unless_rescalable,
+                      rescale_factor, search_factor, units_map)
 
 DEFAULT_TILE = {2: (1024, 1024), 3: (32, 128, 128)}
 
@@ -114,8 +114,7 @@ def restore(model: str | Path | ModelRunner, image: np.ndarray | Image, axes: st
     image = real_array(image, "input image")
     if z_factor is not None and spec.kind != "isotropic":  # the isotropic recipe checks it against the file too
         _check_z_zoom(spec, z_factor)
-    rescale = effective_rescale(rescale, spec)
-    if rescale is not None:
+    if effective_rescale(rescale, spec) is not None:
         refuse_unless_rescalable(runner)
     if spec.kind == "projection":
         axes = (axes or {2: "YX", 3: "ZYX"}.get(image.ndim, "")).upper()
@@ -137,11 +136,13 @@ def restore(model: str | Path | ModelRunner, image: np.ndarray | Image, axes: st
     factor = resolve_factor(runner, rescale, work, work_axes)
     if check_domain:
         warn_input(spec, work, pixel_size, factor)
-    outputs = _restore_planes(runner, work, work_axes, tile, progress, on_progress, factor)
+    network_uncertainty = []  # each plane's, in the network's units (as its validation level is), rescaled too
+    outputs = _restore_planes(runner, work, work_axes, tile, progress, on_progress, factor, network_uncertainty)
     inverse = np.argsort(order)
     mean, scale, disagreement = (None if a is None else np.transpose(a, inverse) for a in outputs)
-    if check_domain and factor == 1:  # rescaled, the scale is in the full-size plane's units, not the network's
-        warn_uncertainty(spec, scale, disagreement)
+    if check_domain and network_uncertainty:
+        uncertainty = np.concatenate([u.ravel() for u in network_uncertainty])
+        warn_uncertainty(spec, *((None, uncertainty) if spec.ensemble_members else (uncertainty, None)))
     return Restoration(mean, axes, scale, pixel_size, disagreement, factor=factor)
 
 
@@ -151,7 +152,8 @@ def resolve_factor(runner: ModelRunner, rescale: str | float | None, work: np.nd
     (rescale.search_factor, restoring as restore() does)."""
     if effective_rescale(rescale, runner.spec) != SEARCH:
         return rescale_factor(rescale, runner.spec, work)
-    return search_factor(lambda plane, factor: restored_plane(runner, plane, factor), middle_plane(work, axes))[0]
+    return search_factor(lambda plane, factor: restored_plane(runner, plane, factor), middle_plane(work, axes),
+                         warn=parse_rescale(rescale) != MODEL)[0]  # the model's own mode falls back quietly
 
 
 def restored_plane(runner: ModelRunner, plane: np.ndarray, factor: float = 1.0) -> np.ndarray:
@@ -188,9 +190,11 @@ def _pipeline_restoration(runner: PipelineRunner, image: np.ndarray, axes: str, 
 
 
 def _restore_planes(runner: ModelRunner, work: np.ndarray, work_axes: str, tile: tuple[int, ...], progress: bool,
-                    on_progress, factor: float = 1.0) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+                    on_progress, factor: float = 1.0, uncertainty: list | None = None
+                    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """(mean, scale, disagreement) of an image whose spatial axes come last, plane by plane and tile by tile; with
-    a rescale `factor` > 1 each plane is restored downsampled (_restore_downscaled)."""
+    a rescale `factor` > 1 each plane is restored downsampled (_restore_downscaled). `uncertainty` gets each plane's
+    scale or disagreement as the network gave it (before upsampling and the units' mapping)."""
     spec = runner.spec
     halo = (spec.halo,) * len(spec.axes)
     planes = list(iter_planes(work, work_axes, spec.axes))
@@ -205,10 +209,11 @@ def _restore_planes(runner: ModelRunner, work: np.ndarray, work_axes: str, tile:
         for selector, plane in planes:
             if factor > 1:
                 plane_mean, plane_scale, plane_disagreement = _restore_downscaled(runner, plane, factor, tile,
-                                                                                  tile_done)
+                                                                                  tile_done, uncertainty)
             else:
                 normalized = normalize_percentile(plane, spec.pmin, spec.pmax, spec.eps, warn_as="input image")
                 plane_mean, plane_scale, plane_disagreement = restore_normalized(runner, normalized, tile, tile_done)
+                _keep_uncertainty(uncertainty, plane_scale, plane_disagreement)
             mean[selector] = plane_mean
             if scale is not None:
                 scale[selector] = plane_scale
@@ -217,8 +222,14 @@ def _restore_planes(runner: ModelRunner, work: np.ndarray, work_axes: str, tile:
     return mean, scale, disagreement
 
 
-def _restore_downscaled(runner: ModelRunner, plane: np.ndarray, factor: float, tile: tuple[int, ...], on_tile
-                        ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+def _keep_uncertainty(kept: list | None, scale: np.ndarray | None, disagreement: np.ndarray | None) -> None:
+    uncertainty = scale if scale is not None else disagreement
+    if kept is not None and uncertainty is not None:
+        kept.append(uncertainty)
+
+
+def _restore_downscaled(runner: ModelRunner, plane: np.ndarray, factor: float, tile: tuple[int, ...], on_tile,
+                        uncertainty: list | None = None) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """restore_normalized on `plane` downsampled by `factor` and normalized with its own percentiles (the input
     the network knows), the outputs upsampled back (linearly for the scale and disagreement, which must stay in
     their range) and put into the units of the full-size plane's normalization, as without rescaling."""
@@ -227,9 +238,12 @@ def _restore_downscaled(runner: ModelRunner, plane: np.ndarray, factor: float, t
     lo, hi = np.percentile(small, [spec.pmin, spec.pmax])
     mapping = units_map((lo, hi), np.percentile(plane, [spec.pmin, spec.pmax]), spec.eps)
     if mapping is None:  # no units to map: restore it as it is
-        return restore_normalized(runner, normalize_percentile(plane, spec.pmin, spec.pmax, spec.eps,
-                                                               warn_as="input image"), tile, on_tile)
+        outputs = restore_normalized(runner, normalize_percentile(plane, spec.pmin, spec.pmax, spec.eps,
+                                                                  warn_as="input image"), tile, on_tile)
+        _keep_uncertainty(uncertainty, *outputs[1:])
+        return outputs
     outputs = restore_normalized(runner, normalize_range(small, lo, hi, spec.eps), tile, on_tile)
+    _keep_uncertainty(uncertainty, *outputs[1:])
     mean, scale, disagreement = back_to_full_size(outputs, mapping, lambda image, order: resize(image, plane.shape,
                                                                                                order))
     return mean.astype(np.float32), None if scale is None else scale.astype(np.float32), disagreement
