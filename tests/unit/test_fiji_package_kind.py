@@ -1,5 +1,6 @@
 """The deepImageJ engine refuses carekit packages whose network needs carekit's Z zoom (isotropic, axial
-upsampling): fiji-scripts/lib/carekit_fiji/package_kind.py (Jython 2.7 / CPython 3 common code) under CPython."""
+upsampling) and says when it cannot apply a package's own rescale mode: fiji-scripts/lib/carekit_fiji/package_kind.py
+(Jython 2.7 / CPython 3 common code) under CPython."""
 
 import zipfile
 from pathlib import Path
@@ -51,3 +52,14 @@ def test_the_shipped_package_runs_in_deepimagej(package_kind, tmp_path):
     zipfile.ZipFile(SHIPPED).extractall(tmp_path)
     text = package_kind.description_text(str(tmp_path))
     assert package_kind.carekit_block(text)["axes"] == "YX" and package_kind.deepimagej_problem(text) is None
+
+
+def test_deepimagej_says_it_does_not_apply_the_generalists_own_rescale(package_kind):
+    with zipfile.ZipFile(SHIPPED.with_name("care-generalist-nuclei-denoising.zip")) as zf:
+        generalist = zf.read("rdf.yaml").decode()
+    with zipfile.ZipFile(SHIPPED) as zf:
+        hela = zf.read("rdf.yaml").decode()
+    note = package_kind.deepimagej_rescale_note(generalist, "model")
+    assert "rescale search by default, which deepImageJ does not apply" in note and "engine=python" in note
+    assert package_kind.deepimagej_rescale_note(generalist, "1") is None  # turned off: nothing to say
+    assert package_kind.deepimagej_rescale_note(hela, "model") is None  # no mode of its own

@@ -111,9 +111,13 @@ def restore_deepimagej(imp, opts):
             model = unzip.extract(model)
         except unzip.UnzipError as error:
             raise EngineError(str(error))
-    problem = package_kind.deepimagej_problem(package_kind.description_text(model))
+    description = package_kind.description_text(model)
+    problem = package_kind.deepimagej_problem(description)
     if problem:
         raise EngineError(problem)
+    note = package_kind.deepimagej_rescale_note(description, opts["rescale"])
+    if note:
+        IJ.log("CARE Restore: %s" % note)
     work = File.createTempFile("carekit-dij-", "")
     work.delete()
     work.mkdirs()

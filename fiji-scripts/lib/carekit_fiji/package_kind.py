@@ -43,6 +43,16 @@ def deepimagej_problem(text):
     return None
 
 
+def deepimagej_rescale_note(text, rescale):
+    """The Log line for a package with its own rescale mode run by deepImageJ under the default rescale=model, which
+    deepImageJ cannot apply (it restores at the image's own scale); None otherwise."""
+    own = carekit_block(text).get("rescale")
+    if not own or str(rescale).strip().lower() != "model":
+        return None
+    return ("this model restores with rescale %s by default, which deepImageJ does not apply: restored at the "
+            "image's own scale; use engine=python for it" % own)
+
+
 def description_text(folder):
     """The text of the package description in `folder` (spec 0.5 or 0.4 name, or *.bioimageio.yaml), or ''."""
     names = [n for n in os.listdir(folder) if n in DESCRIPTION_NAMES or n.endswith(".bioimageio.yaml")]
