@@ -10,8 +10,9 @@ restore(rescale="search") and its PSNR against the truth, and the factor a singl
 (three different pairs, to show how much the average of three steadies the choice); quoted beside it, from the
 factor sweeps those benchmarks measured (benchmarks/results/rescale.json, unseen.json), the PSNR without rescaling,
 with `auto` and at the best of the factors search tries, and the per-image best oracle-tuned baseline
-(generalist-100x40-f32.json, unseen.json). And the comparison with classical denoising at the chosen factor, as
-`carekit predict` runs it after a restoration with search (the shipped generalist's default), against the true margin.
+(generalist-100x40-f32.json, unseen.json). And the comparison with classical denoising and restore()'s out-of-range
+warnings at the chosen factor, as `carekit predict` runs them with search (the shipped generalist's default), against
+the true margin.
 Results: benchmarks/results/rescale_search.{json,md}.
 """
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +54,7 @@ def searched(runner, low: np.ndarray, high: np.ndarray) -> dict:
     from carekit.predict import restore
     from carekit.predict.classical_check import compare_with_classical
     from carekit.predict.crops import middle_plane
+    from carekit.predict.domain_check import OutOfRangeWarning
     from carekit.predict.rescale import search_factor
     from carekit.predict.restore import restored_plane
 
@@ -61,9 +64,13 @@ def searched(runner, low: np.ndarray, high: np.ndarray) -> dict:
     one_pair = {str(seed): search_factor(lambda plane, factor: restored_plane(runner, plane, factor),
                                          middle_plane(low, "YX"), (seed,))[0] for seed in ONE_PAIR_SEEDS}
     check = compare_with_classical(runner, low, "YX", rescale=result.factor)  # as carekit predict runs it
+    with warnings.catch_warnings(record=True) as caught:  # restore()'s own checks, at the factor search chose
+        warnings.simplefilter("always", OutOfRangeWarning)
+        restore(runner, low, axes="YX", progress=False, rescale=result.factor)
     return {"factor": result.factor, "psnr_search": round(score(high, result.image).psnr, 2),
             "seconds": round(seconds, 2), "one_pair_factor": one_pair,
-            "classical_check": {"verdict": check.verdict, "warned": check.model_is_worse}}
+            "classical_check": {"verdict": check.verdict, "warned": check.model_is_worse},
+            "out_of_range": [str(w.message) for w in caught if issubclass(w.category, OutOfRangeWarning)]}
 
 
 def main() -> None:
@@ -129,8 +136,8 @@ def markdown(rows: list[dict]) -> str:
 
 
 def check_lines(rows: list[dict]) -> list[str]:
-    """The comparison with classical denoising at the factor search chose (what `carekit predict` runs after a
-    restoration with search, the shipped generalist's default) against the true margin at that factor."""
+    """The comparison with classical denoising and restore()'s out-of-range warnings at the factor search chose (what
+    `carekit predict` runs with search, the shipped generalist's default) against the true margin at that factor."""
     from ood_warning_benchmark import confusion
 
     judged = [{**r, "lost": r["psnr_search"] < r["baseline"]} for r in rows]
@@ -138,12 +145,27 @@ def check_lines(rows: list[dict]) -> list[str]:
     for r in judged:
         verdicts.setdefault(r["classical_check"]["verdict"], []).append(r["psnr_search"] - r["baseline"])
     return ["", "The comparison with classical denoising (predict.classical_check) at the factor search chose, as "
-            "`carekit predict` runs it after such a restoration, against the true margin at that factor (per image):",
+            "`carekit predict` runs it after such a restoration, and restore()'s out-of-range warnings at that factor "
+            "(the input's statistics as the network sees it, the predicted uncertainty in the network's units), "
+            "against the true margin at that factor (per image):",
             "", *confusion(judged, lambda r: r["classical_check"]["warned"], "classical denoising estimated better"),
-            "", "True margins by verdict: " + "; ".join(
+            "", *confusion(judged, lambda r: r["out_of_range"], "out-of-range warnings"),
+            "", *confusion(judged, lambda r: r["out_of_range"] or r["classical_check"]["warned"], "either"),
+            "", "Out-of-range warnings: " + ("; ".join(
+                f"{r['dataset']} {r['photons']:g} photons image {r['image']} ({r['psnr_search'] - r['baseline']:+.2f} "
+                f"dB): {'; '.join(map(_what, r['out_of_range']))}" for r in judged if r["out_of_range"]) or "none")
+            + ".",
+            "", "True margins by the comparison's verdict: " + "; ".join(
                 f"{verdict}: {len(m)} image{'s' if len(m) > 1 else ''}, " + (
                     f"{min(m):+.2f} to {max(m):+.2f} dB" if len(m) > 1 else f"{m[0]:+.2f} dB")
                 for verdict, m in sorted(verdicts.items())) + "."]
+
+
+
+def _what(message: str) -> str:
+    """What an out-of-range warning found, without its advice."""
+    return message.split("; the restoration may show")[0].removeprefix("the input is unlike the model's training "
+                                                                       "data: ")
 
 
 if __name__ == "__main__":
