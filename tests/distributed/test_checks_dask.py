@@ -131,3 +131,18 @@ def test_summed_histograms_decide_as_the_median_of_all_values(kind):
         assert (summed is None) == (expected is None) == (target <= 2) and len(caught) == (expected is not None)
         if expected is not None and target < 1e5:  # inside the bins: the median within its 4.4% bin
             assert _quoted_median(summed) == pytest.approx(np.median(values), rel=0.02)
+
+
+def test_a_rescaled_images_uncertainty_is_judged_as_in_memory(tmp_path, client, prob_package):
+    # rescaled (the generalist's default, search), both judge the network's own scale, before upsampling
+    model = shutil.copytree(prob_package.parent / "model", tmp_path / "far")
+    record = ModelRecord.load(model)
+    record.domain["scale"] = record.domain["scale"] / 50  # as if validation had predicted far less
+    record.save(model)
+    image = nuclei_like((2, 160, 176), seed=5)
+    source = open_source(write_ngff(tmp_path / "in.ome.zarr", image, "TYX", {}, (1, 64, 64)))
+    in_memory, dask = ([m for m in messages if "predicted scale" in m] for messages in (
+        _caught(lambda: restore(model, image, "TYX", progress=False, rescale=2)),
+        _caught(lambda: restore_large(client, model, source, tmp_path / "out.ome.zarr", progress=False, rescale=2))))
+    assert len(in_memory) == len(dask) == 1, (in_memory, dask)
+    assert _quoted_median(dask[0]) == pytest.approx(_quoted_median(in_memory[0]), rel=0.05)

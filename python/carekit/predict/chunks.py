@@ -21,7 +21,7 @@ from ..ngff_write import OutputPlan, write_chunk
 from ..tiling import round_up
 from .large_checks import summarize
 from .layouts import layout_of, restore_stack
-from .rescale_large import DownscaledSource, restore_rescaled_plane
+from .rescale_large import NETWORK_UNCERTAINTY, DownscaledSource, restore_rescaled_plane
 
 _MODELS: dict[tuple, ModelRunner] = {}
 # below this memory limit per worker thread, ONNX Runtime runs without its arena (measured on the HeLa package,
@@ -101,8 +101,8 @@ class ChunkTask:
 def run_chunk(ref: ModelRef, source: ArraySource, plan: OutputPlan, task: ChunkTask,
               tile: tuple[int, ...] | None = None) -> tuple[float, np.ndarray | None]:
     """Restore and write one chunk; returns the seconds it took (reading, network, writing) and the histogram of
-    its predicted uncertainty (large_checks.summarize; None for a rescaled chunk, whose uncertainty is in other
-    units)."""
+    its predicted uncertainty in the network's units (large_checks.summarize; a rescaled chunk's before upsampling,
+    as restore judges it in memory)."""
     start = time.perf_counter()
     runner = cached_model(ref)
     layout = layout_of(runner.spec)
@@ -113,20 +113,22 @@ def run_chunk(ref: ModelRef, source: ArraySource, plan: OutputPlan, task: ChunkT
     work = np.transpose(reader.read(task.read), order)
     out_axes = layout.out_axes(extra + layout.stack_axes)
     results = {name: [] for name in output_names(runner)}
+    network = []  # the uncertainty as the network gave it (a rescaled chunk's is not the written one)
     for number, index in enumerate(np.ndindex(*work.shape[:len(extra)])):
         if task.factor > 1:
             outputs = _restore_rescaled(runner, layout, source, task, work[index], number, tile)
         else:
             outputs = _restore_core(runner, layout, axes, task.core, task.read, work[index], task.levels[number], tile)
+        uncertainty = outputs.pop(NETWORK_UNCERTAINTY, outputs.get("scale", outputs.get("disagreement")))
+        if uncertainty is not None:
+            network.append(uncertainty)
         for name, out in outputs.items():
             results[name].append(out)
     shape = tuple(work.shape[:len(extra)])
     to_plan = [out_axes.index(a) for a in plan.axes]
     write_chunk(plan, task.key, task.target, {name: np.transpose(np.stack(r).reshape(shape + r[0].shape), to_plan)
                                                for name, r in results.items()})
-    summary = None if task.factor > 1 else summarize(runner.spec, results.get("scale", []),
-                                                     results.get("disagreement", []))  # other units rescaled
-    return time.perf_counter() - start, summary
+    return time.perf_counter() - start, summarize(runner.spec, network, network) if network else None
 
 
 def _restore_core(runner: ModelRunner, layout, axes: str, core: tuple, read: tuple, stack: np.ndarray, levels,

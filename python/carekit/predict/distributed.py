@@ -191,8 +191,7 @@ def run_large_job(client, job: LargeJob, tile: tuple[int, ...] | None = None, ov
                for t in todo]
     uncertainty = _gather(client, futures, result, progress)
     finish(job.plan)
-    if job.factor == 1:  # rescaled, the uncertainty is in the full-size plane's units, not the network's
-        warn_summed(spec, uncertainty)  # over the chunks restored in this run
+    warn_summed(spec, uncertainty)  # over the chunks restored in this run, in the network's units
     return result
 
 

@@ -16,6 +16,7 @@ change the result (up to float rounding, ~1e-7 of its range) where the percentil
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 
@@ -99,13 +100,18 @@ def rescaled_task(task, small_levels: tuple, source: ArraySource, factor: float,
     return dataclasses.replace(task, read=tuple(read), levels=tuple(zip(task.levels, small_levels)), factor=factor)
 
 
+NETWORK_UNCERTAINTY = "network uncertainty"  # not written: the core's scale or disagreement as the network gave it
+
+
 def restore_rescaled_plane(runner: ModelRunner, small: np.ndarray, levels: tuple, origin: tuple[int, int],
                            shapes: tuple[tuple[int, int], tuple[int, int]], core: tuple[slice, slice], tile,
                            full_plane) -> dict[str, np.ndarray]:
     """The outputs on `core` (full-size coordinates) of a plane restored downsampled: `small` is the downsampled
     region starting at `origin`, `shapes` the downsampled and full-size plane shapes, `levels` the (full-size,
     downsampled) percentile values. A plane without a range to map is restored as it is: `full_plane()` reads its
-    full-size region (core grown by the halo) and restores it, as restore does in memory."""
+    full-size region (core grown by the halo) and restores it, as restore does in memory. NETWORK_UNCERTAINTY holds
+    the network's scale or disagreement on the downsampled pixels of the core, in its own units (what restore judges
+    in memory)."""
     spec = runner.spec
     (full_lo, full_hi), (lo, hi) = levels
     mapping = units_map((lo, hi), (full_lo, full_hi), spec.eps)
@@ -115,5 +121,19 @@ def restore_rescaled_plane(runner: ModelRunner, small: np.ndarray, levels: tuple
     outputs = restore_normalized(runner, normalize_range(small, lo, hi, spec.eps), tile)
     upsampled = back_to_full_size(outputs, mapping, lambda image, order: resize_region(image, origin, shapes[0],
                                                                                        shapes[1], core, order))
-    return {name: image.astype(np.float32) for name, image in zip(("restored", "scale", "disagreement"), upsampled)
-            if image is not None}
+    restored = {name: image.astype(np.float32) for name, image in zip(("restored", "scale", "disagreement"), upsampled)
+                if image is not None}
+    uncertainty = outputs[1] if outputs[1] is not None else outputs[2]
+    if uncertainty is not None:
+        restored[NETWORK_UNCERTAINTY] = uncertainty[_small_core(origin, shapes, core, uncertainty.shape)]
+    return restored
+
+
+def _small_core(origin: tuple[int, int], shapes: tuple, core: tuple[slice, slice], shape: tuple[int, int]) -> tuple:
+    """The downsampled pixels of the full-size `core`, in a region of `shape` starting at `origin`."""
+    (small_h, small_w), (full_h, full_w) = shapes
+    spans = []
+    for s, start, small, full, n in zip(core, origin, (small_h, small_w), (full_h, full_w), shape):
+        first, last = math.floor(s.start * small / full) - start, math.ceil(s.stop * small / full) - start
+        spans.append(slice(max(first, 0), min(last, n)))
+    return tuple(spans)
