@@ -1,6 +1,7 @@
 """Out-of-range warnings at prediction (issue #16 part 3): a clearly out-of-range input warns, in Python and on the
 CLI; an input like the training data does not; a probabilistic package carries its validation scale level."""
 
+import re
 import warnings
 
 import numpy as np
@@ -12,7 +13,10 @@ from carekit.config import ModelRecord, SynthConfig
 from carekit.io import Image, write_image
 from carekit.models import load_model
 from carekit.predict import restore
+from carekit.normalize import normalize_range
 from carekit.predict.domain_check import OutOfRangeWarning
+from carekit.predict.restore import restore_normalized
+from carekit.resample import downscale
 from carekit.synth import structures
 from carekit.synth.pairs import make_pairs
 from tests.conftest import synthetic_pairs
@@ -88,4 +92,10 @@ def test_the_uncertainty_is_judged_in_the_networks_units_when_rescaled_too(prob_
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             restore(runner, similar, progress=False, rescale=rescale)
-        assert [w.category for w in caught if "predicted scale" in str(w.message)] == [OutOfRangeWarning], rescale
+        [message] = [str(w.message) for w in caught if "predicted scale" in str(w.message)]
+        assert ("on the image downsampled for it" in message) == (rescale == 2)
+    # the median quoted is the network's on the downsampled image, not the upsampled map's in full-size units
+    small = downscale(similar.astype(np.float32), 2)
+    lo, hi = np.percentile(small, [runner.spec.pmin, runner.spec.pmax])
+    network = restore_normalized(runner, normalize_range(small, lo, hi, runner.spec.eps), (1024, 1024))[1]
+    assert float(re.search(r"median ([0-9.e+-]+)\)", message).group(1)) == pytest.approx(np.median(network), rel=0.01)

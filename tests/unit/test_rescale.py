@@ -17,7 +17,7 @@ from carekit.predict.domain_check import OutOfRangeWarning, PredictionWarning, w
 from carekit.predict.recorrupted_error import CHOOSING_SEED, SEARCH_SEEDS
 from carekit.predict.rescale import (AUTO, AUTO_MAX, MAX_FACTOR, MODEL, SEARCH, SEARCH_FACTORS, chosen_factor_note,
                                     effective_rescale, parse_rescale, rescale_factor, search_factor)
-from carekit.resample import downscale, resize
+from carekit.resample import downscale, resize, shrunk_shape
 from carekit.synth.noise import poisson_gaussian
 
 
@@ -152,3 +152,16 @@ def test_pixel_size_warning_names_a_rescale_factor_only_where_it_can_be_used():
     with pytest.warns(OutOfRangeWarning) as caught:  # a 3D model
         warn_input(stack, base[None], finer)
     assert all("pixel size 0.26" in str(w.message) and "rescale=" not in str(w.message) for w in caught)
+
+
+@pytest.mark.parametrize("full, factor", [(176, 1.5), (4096, 3.0), (1001, 2.0), (130, 2.6)])
+def test_the_cores_of_a_grid_share_no_downsampled_pixel(full, factor):
+    from carekit.predict.rescale_large import small_core
+
+    small = shrunk_shape((full, full), factor)[0]
+    counted = np.zeros(small, int)
+    for start in range(0, full, 64):  # cores of 64 px; each read region starts at 0 here
+        rows, _ = small_core((0, 0), ((small, small), (full, full)), (slice(start, min(start + 64, full)),) * 2,
+                             (small, small))
+        counted[rows] += 1
+    assert (counted == 1).all()

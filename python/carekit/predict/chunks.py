@@ -128,7 +128,7 @@ def run_chunk(ref: ModelRef, source: ArraySource, plan: OutputPlan, task: ChunkT
     to_plan = [out_axes.index(a) for a in plan.axes]
     write_chunk(plan, task.key, task.target, {name: np.transpose(np.stack(r).reshape(shape + r[0].shape), to_plan)
                                                for name, r in results.items()})
-    return time.perf_counter() - start, summarize(runner.spec, network, network) if network else None
+    return time.perf_counter() - start, summarize(runner.spec, network)
 
 
 def _restore_core(runner: ModelRunner, layout, axes: str, core: tuple, read: tuple, stack: np.ndarray, levels,

@@ -191,7 +191,7 @@ def run_large_job(client, job: LargeJob, tile: tuple[int, ...] | None = None, ov
                for t in todo]
     uncertainty = _gather(client, futures, result, progress)
     finish(job.plan)
-    warn_summed(spec, uncertainty)  # over the chunks restored in this run, in the network's units
+    warn_summed(spec, uncertainty, job.factor > 1)  # over the chunks restored in this run, in the network's units
     return result
 
 

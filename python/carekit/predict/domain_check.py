@@ -71,10 +71,14 @@ def warn_input(spec: NetworkSpec, work: np.ndarray, pixel_size: dict | None, fac
     return messages
 
 
-def warn_uncertainty(spec: NetworkSpec, scale: np.ndarray | None, disagreement: np.ndarray | None) -> str | None:
-    """Warn when the predicted Laplace scale or ensemble disagreement is well above its level on validation data."""
+def warn_uncertainty(spec: NetworkSpec, scale: np.ndarray | None, disagreement: np.ndarray | None,
+                     downsampled: bool = False) -> str | None:
+    """Warn when the predicted Laplace scale or ensemble disagreement is well above its level on validation data
+    (`downsampled`: as the network predicted it on a rescaled image, which the message says)."""
     kind, predicted = ("scale", scale) if scale is not None else ("disagreement", disagreement)
     message = uncertainty_warning(spec.domain, kind, predicted) if predicted is not None else None
+    if message and downsampled:
+        message += " (as the network predicted it on the image downsampled for it)"
     if message:
         _warn(message)
     return message

@@ -8,8 +8,9 @@
 - The predicted uncertainty (Laplace scale, ensemble disagreement): each chunk task returns a histogram of it on its
   core (`summarize`: UNCERTAINTY_BINS log-spaced bins per octave around the level recorded in the model, the
   warning threshold on a bin edge), the client adds them up and applies domain.uncertainty_warning to their median
-  (`warn_summed`): the same decision as in memory (the median is over every restored voxel, the threshold an edge),
-  the median it quotes within its bin (4.4% wide, interpolated: typically well under 1%).
+  (`warn_summed`): the same decision as in memory (the median is over every restored voxel, or when rescaled over
+  every pixel of the downsampled image the network restored; the threshold an edge), the median it quotes within its
+  bin (4.4% wide, interpolated: typically well under 1%).
 """
 
 from __future__ import annotations
@@ -69,19 +70,20 @@ def _edges(level: float) -> np.ndarray:
     return level * TOLERANCE["uncertainty"] * 2.0 ** (steps / UNCERTAINTY_BINS)
 
 
-def summarize(spec: NetworkSpec, scale: list, disagreement: list) -> np.ndarray | None:
-    """The histogram (counts, the outermost bins open-ended) of a chunk's predicted uncertainty; None when the
-    model has no recorded level to compare with."""
+def summarize(spec: NetworkSpec, uncertainty: list) -> np.ndarray | None:
+    """The histogram (counts, the outermost bins open-ended) of a chunk's predicted uncertainty (its scale or
+    disagreement arrays, as the model predicts); None when the model has no recorded level to compare with."""
     kind = uncertainty_kind(spec)
-    if kind is None:
+    if kind is None or not uncertainty:
         return None
-    values = np.concatenate([np.ravel(v) for v in (scale if kind == "scale" else disagreement)])
+    values = np.concatenate([np.ravel(v) for v in uncertainty])
     edges = _edges(spec.domain[kind])
     return np.bincount(np.searchsorted(edges, values, side="right"), minlength=len(edges) + 1).astype(np.uint32)
 
 
-def warn_summed(spec: NetworkSpec, counts: np.ndarray | None) -> str | None:
-    """domain.uncertainty_warning on the median of the summed histograms (OutOfRangeWarning, as in memory)."""
+def warn_summed(spec: NetworkSpec, counts: np.ndarray | None, downsampled: bool = False) -> str | None:
+    """domain.uncertainty_warning on the median of the summed histograms (OutOfRangeWarning, as in memory;
+    `downsampled`: of a rescaled image)."""
     kind = uncertainty_kind(spec)
     if kind is None or counts is None or not counts.sum():
         return None
@@ -96,4 +98,4 @@ def warn_summed(spec: NetworkSpec, counts: np.ndarray | None) -> str | None:
         median = edges[bin_ - 1] * (edges[bin_] / edges[bin_ - 1]) ** ((half - below) / counts[bin_])
     median_only = np.array([median])  # the in-memory rule, on the median computed here
     return warn_uncertainty(spec, median_only if kind == "scale" else None,
-                            median_only if kind == "disagreement" else None)
+                            median_only if kind == "disagreement" else None, downsampled)

@@ -121,19 +121,19 @@ def restore_rescaled_plane(runner: ModelRunner, small: np.ndarray, levels: tuple
     outputs = restore_normalized(runner, normalize_range(small, lo, hi, spec.eps), tile)
     upsampled = back_to_full_size(outputs, mapping, lambda image, order: resize_region(image, origin, shapes[0],
                                                                                        shapes[1], core, order))
-    restored = {name: image.astype(np.float32) for name, image in zip(("restored", "scale", "disagreement"), upsampled)
-                if image is not None}
+    full_size = {name: image.astype(np.float32) for name, image in zip(("restored", "scale", "disagreement"),
+                                                                        upsampled) if image is not None}
     uncertainty = outputs[1] if outputs[1] is not None else outputs[2]
     if uncertainty is not None:
-        restored[NETWORK_UNCERTAINTY] = uncertainty[_small_core(origin, shapes, core, uncertainty.shape)]
-    return restored
+        full_size[NETWORK_UNCERTAINTY] = uncertainty[small_core(origin, shapes, core, uncertainty.shape)]
+    return full_size
 
 
-def _small_core(origin: tuple[int, int], shapes: tuple, core: tuple[slice, slice], shape: tuple[int, int]) -> tuple:
-    """The downsampled pixels of the full-size `core`, in a region of `shape` starting at `origin`."""
-    (small_h, small_w), (full_h, full_w) = shapes
+def small_core(origin: tuple[int, int], shapes: tuple, core: tuple[slice, slice], shape: tuple[int, int]) -> tuple:
+    """The downsampled pixels whose centres fall in the full-size `core` (so the cores of a grid share none), in a
+    region of `shape` starting at `origin` (downsampled coordinates); `shapes` = (downsampled, full-size) plane."""
     spans = []
-    for s, start, small, full, n in zip(core, origin, (small_h, small_w), (full_h, full_w), shape):
-        first, last = math.floor(s.start * small / full) - start, math.ceil(s.stop * small / full) - start
+    for s, start, small, full, n in zip(core, origin, *shapes, shape):
+        first, last = (math.ceil(edge * small / full - 0.5) - start for edge in (s.start, s.stop))
         spans.append(slice(max(first, 0), min(last, n)))
     return tuple(spans)

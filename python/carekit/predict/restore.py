@@ -136,13 +136,17 @@ def restore(model: str | Path | ModelRunner, image: np.ndarray | Image, axes: st
     factor = resolve_factor(runner, rescale, work, work_axes)
     if check_domain:
         warn_input(spec, work, pixel_size, factor)
-    network_uncertainty = []  # each plane's, in the network's units (as its validation level is), rescaled too
+    # rescaled, the uncertainty is judged as the network gave it (its validation level's units), plane by plane
+    network_uncertainty = [] if check_domain and factor > 1 else None
     outputs = _restore_planes(runner, work, work_axes, tile, progress, on_progress, factor, network_uncertainty)
     inverse = np.argsort(order)
     mean, scale, disagreement = (None if a is None else np.transpose(a, inverse) for a in outputs)
-    if check_domain and network_uncertainty:
-        uncertainty = np.concatenate([u.ravel() for u in network_uncertainty])
-        warn_uncertainty(spec, *((None, uncertainty) if spec.ensemble_members else (uncertainty, None)))
+    if network_uncertainty:
+        uncertainty = np.concatenate(network_uncertainty)
+        warn_uncertainty(spec, *((None, uncertainty) if spec.ensemble_members else (uncertainty, None)),
+                         downsampled=True)
+    elif check_domain and factor == 1:
+        warn_uncertainty(spec, scale, disagreement)
     return Restoration(mean, axes, scale, pixel_size, disagreement, factor=factor)
 
 
@@ -213,7 +217,6 @@ def _restore_planes(runner: ModelRunner, work: np.ndarray, work_axes: str, tile:
             else:
                 normalized = normalize_percentile(plane, spec.pmin, spec.pmax, spec.eps, warn_as="input image")
                 plane_mean, plane_scale, plane_disagreement = restore_normalized(runner, normalized, tile, tile_done)
-                _keep_uncertainty(uncertainty, plane_scale, plane_disagreement)
             mean[selector] = plane_mean
             if scale is not None:
                 scale[selector] = plane_scale
@@ -223,9 +226,11 @@ def _restore_planes(runner: ModelRunner, work: np.ndarray, work_axes: str, tile:
 
 
 def _keep_uncertainty(kept: list | None, scale: np.ndarray | None, disagreement: np.ndarray | None) -> None:
+    """Append a copy of the plane's scale or disagreement to `kept` (a copy: not a view holding the network's whole
+    output alive)."""
     uncertainty = scale if scale is not None else disagreement
     if kept is not None and uncertainty is not None:
-        kept.append(uncertainty)
+        kept.append(np.array(uncertainty, np.float32).ravel())
 
 
 def _restore_downscaled(runner: ModelRunner, plane: np.ndarray, factor: float, tile: tuple[int, ...], on_tile,
