@@ -25,6 +25,7 @@ benchmarks/results/noise_kinds.{json,md}.
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -120,4 +121,5 @@ def markdown(rows: list[dict]) -> str:
 
 
 if __name__ == "__main__":
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     main()

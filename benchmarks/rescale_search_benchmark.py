@@ -18,6 +18,7 @@ Results: benchmarks/results/rescale_search.{json,md}.
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import time
@@ -169,4 +170,5 @@ def _what(message: str) -> str:
 
 
 if __name__ == "__main__":
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     main()
