@@ -81,7 +81,9 @@ def check_output(plan: OutputPlan, overwrite: bool) -> bool:
                            "now" for key in sorted(set(recorded) | set(plan.source))
                            if recorded.get(key) != plan.source.get(key))
         raise InputError(f"{path} already exists and is not an unfinished restoration of this input with this "
-                         f"model and settings ({differ}); give --overwrite to replace it, or another --out")
+                         f"model and settings ({differ}); to resume it give the settings it was started with (a "
+                         "setting not recorded there was off or its default), or give --overwrite to replace it, or "
+                         "another --out")
     chunks = tuple(zarr.open_group(str(path), mode="r")[plan.array_path(plan.images[0])].chunks)
     if chunks != tuple(plan.chunks):  # its finished-chunk markers name chunks of another grid
         raise InputError(f"{path} is an unfinished restoration in chunks of {chunks}, this run's are {plan.chunks}; "

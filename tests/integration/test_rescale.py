@@ -18,7 +18,7 @@ from carekit.io import Image, write_image
 from carekit.models import load_model
 from carekit.predict import restore
 from carekit.predict.classical_check import compare_with_classical
-from carekit.predict.domain_check import OutOfRangeWarning
+from carekit.predict.domain_check import OutOfRangeWarning, warn_input
 from carekit.resample import downscale, resize
 from carekit.synth import structures
 from carekit.synth.pairs import make_pairs
@@ -51,6 +51,18 @@ def test_auto_restores_magnified_inputs_at_the_training_scale(tiny_model, tmp_pa
     assert main(["predict", "--model", str(tiny_model), str(tmp_path / "in" / "zoomed.tif"), "--out",
                  str(tmp_path / "out2"), "--rescale", "0.5"]) == 2
     assert "upsampling (below 1) is not offered" in capsys.readouterr().err and not (tmp_path / "out2").exists()
+
+
+def test_after_search_kept_full_size_the_object_scale_warning_says_so(tiny_model):
+    clean = structures.synthetic_ground_truth("mixed", (128, 128), 1, seed=7)
+    zoomed = make_pairs([ndimage.zoom(clean[0], 4, order=1)[64:192, 64:192]], SynthConfig(photons=[5.0], seed=7))[0][0]
+    spec = load_model(tiny_model).spec
+    with pytest.warns(OutOfRangeWarning, match="object scale"):
+        messages = warn_input(spec, zoomed, None, 1.0, searched=True)
+    scale_message = next(m for m in messages if "object scale" in m)
+    assert "rescale search kept full size" in scale_message and "--rescale auto" not in scale_message
+    with pytest.warns(OutOfRangeWarning, match="--rescale auto"):  # not searched: the hint to try auto
+        warn_input(spec, zoomed, None, 1.0)
 
 
 def test_rescaled_outputs_keep_the_input_units_and_their_ranges_plane_by_plane(prob_package):

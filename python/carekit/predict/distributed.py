@@ -32,7 +32,7 @@ from .large_checks import check_input, warn_summed
 from .layouts import Layout, check_source, layout_of
 from .package_stats import compute_package_stats
 from .percentiles import EXACT_BYTES, compute_levels, plane_regions
-from .rescale import MODEL, effective_rescale, refuse_unless_rescalable
+from .rescale import MODEL, SEARCH, effective_rescale, refuse_unless_rescalable
 from .rescale_large import DownscaledSource, large_factor, rescaled_task
 
 
@@ -102,7 +102,7 @@ def check_paths(source: ArraySource, out: Path) -> None:
 @dataclass(frozen=True)
 class LargeJob:
     """A checked plan: the model to load on the workers, how its kind is chunked, the task grid (input
-    coordinates) and halo, the output to write, the rescale factor (1: off)."""
+    coordinates) and halo, the output to write, the rescale factor (1: off) and whether search chose it."""
 
     ref: ModelRef
     source: ArraySource
@@ -111,6 +111,7 @@ class LargeJob:
     halo: int
     plan: OutputPlan
     factor: float = 1.0
+    searched: bool = False
 
 
 def plan_large(model: str | Path, source: ArraySource, out: str | Path, engine: str | None = None,
@@ -143,7 +144,7 @@ def plan_large(model: str | Path, source: ArraySource, out: str | Path, engine: 
     if factor > 1:
         about["rescale"] = factor  # a run with another factor is not resumed into this output
     plan = output_plan(out, source, layout, grid, output_names(runner), about, ngff_version)
-    return LargeJob(ref, source, layout, grid, halo, plan, factor)
+    return LargeJob(ref, source, layout, grid, halo, plan, factor, effective_rescale(rescale, spec) == SEARCH)
 
 
 def _rescale_factor(rescale, runner, source: ArraySource) -> float:
@@ -177,7 +178,7 @@ def run_large_job(client, job: LargeJob, tile: tuple[int, ...] | None = None, ov
         levels = compute_levels(client, source, layout.stack_axes, spec.pmin, spec.pmax, exact_bytes,
                                 layout.z_factor if layout.normalizes_zoomed else 1.0)
         _warn_degenerate(levels, spec)
-    check_input(source, layout, spec, job.factor)
+    check_input(source, layout, spec, job.factor, job.searched)
     tasks = chunk_tasks(source, layout, job.grid, job.halo, spec.divisor, levels)
     if job.factor > 1:
         small_levels = compute_levels(client, DownscaledSource(source, job.factor), layout.stack_axes, spec.pmin,

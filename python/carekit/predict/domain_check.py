@@ -18,6 +18,8 @@ MAX_SIDE = 1024  # statistics from a central crop: enough for the object scale, 
 RESCALE_HINT = (" (objects larger than in training: rescale=auto restores them at the training scale: `carekit "
                 "predict --rescale auto`, restore(..., rescale='auto'), or the Fiji plugin's rescale=auto with the "
                 "python engine)")
+SEARCH_KEPT_HINT = (" (rescale search kept full size: downsampling was estimated to restore this image no better; "
+                    "rescale=auto would restore it at the training scale regardless)")
 
 
 class PredictionWarning(UserWarning):
@@ -52,17 +54,19 @@ def input_statistics(spec: NetworkSpec, work: np.ndarray, factor: float = 1.0) -
     return image_statistics(sample, spec.pmin, spec.pmax)
 
 
-def warn_input(spec: NetworkSpec, work: np.ndarray, pixel_size: dict | None, factor: float = 1.0) -> list[str]:
+def warn_input(spec: NetworkSpec, work: np.ndarray, pixel_size: dict | None, factor: float = 1.0,
+               searched: bool = False) -> list[str]:
     """Warn (OutOfRangeWarning) when `work` (spatial axes last), downsampled by the rescale `factor`, lies outside
     the model's recorded training range; the messages are returned too. Models without recorded statistics say
     nothing; a rescaled image's pixel size is not checked. Where rescaling applies (2D CARE models, in memory and
-    on the large-data path) the message names it."""
+    on the large-data path) the message names it (`searched`: the factor is rescale search's choice)."""
     stats = input_statistics(spec, work, factor)
     if stats is None:
         return []
     hint, limit = "", 0.0
     if spec.axes == "YX" and spec.kind == "care":
-        hint = RESCALE_HINT if factor == 1 else (f" (still larger after downsampling by {factor:.3g}: give a larger "
+        full_size_hint = SEARCH_KEPT_HINT if searched else RESCALE_HINT
+        hint = full_size_hint if factor == 1 else (f" (still larger after downsampling by {factor:.3g}: give a larger "
                                                  f"rescale factor, up to {MAX_FACTOR:g})")
         limit = MAX_FACTOR
     messages = domain_warnings(spec.domain, stats, None if factor > 1 else pixel_size, hint, limit)

@@ -32,9 +32,10 @@ UNCERTAINTY_BINS = 16  # per octave (2x): bins 4.4% wide
 UNCERTAINTY_OCTAVES = 8  # each side of the threshold; values beyond go to the outermost bins
 
 
-def check_input(source: ArraySource, layout: Layout, spec: NetworkSpec, factor: float = 1.0) -> None:
-    """OutOfRangeWarning when the sample of the middle plane/stack (downsampled by the rescale `factor`) is unlike
-    the model's training data."""
+def check_input(source: ArraySource, layout: Layout, spec: NetworkSpec, factor: float = 1.0,
+                searched: bool = False) -> None:
+    """OutOfRangeWarning when the sample of the middle plane/stack (downsampled by the rescale `factor`, `searched`:
+    rescale search's choice) is unlike the model's training data."""
     if not spec.domain or layout.kind == "projection":  # projection models record no statistics
         return
     stack_axes = spec.axes if layout.kind == "care" else "ZYX"
@@ -55,7 +56,7 @@ def check_input(source: ArraySource, layout: Layout, spec: NetworkSpec, factor: 
     if layout.kind == "axial upsampling":
         sample_axes = "".join(a for a in source.axes if a not in stack_axes) + stack_axes
         sample = upsample_z(sample, sample_axes, layout.z_factor, None)[0]
-    warn_input(spec, sample, source.pixel_size, factor)
+    warn_input(spec, sample, source.pixel_size, factor, searched)
 
 
 def uncertainty_kind(spec: NetworkSpec) -> str | None:

@@ -114,7 +114,8 @@ def restore(model: str | Path | ModelRunner, image: np.ndarray | Image, axes: st
     image = real_array(image, "input image")
     if z_factor is not None and spec.kind != "isotropic":  # the isotropic recipe checks it against the file too
         _check_z_zoom(spec, z_factor)
-    if effective_rescale(rescale, spec) is not None:
+    mode = effective_rescale(rescale, spec)
+    if mode is not None:
         refuse_unless_rescalable(runner)
     if spec.kind == "projection":
         axes = (axes or {2: "YX", 3: "ZYX"}.get(image.ndim, "")).upper()
@@ -135,7 +136,7 @@ def restore(model: str | Path | ModelRunner, image: np.ndarray | Image, axes: st
     work_axes = "".join(axes[i] for i in order)
     factor = resolve_factor(runner, rescale, work, work_axes)
     if check_domain:
-        warn_input(spec, work, pixel_size, factor)
+        warn_input(spec, work, pixel_size, factor, searched=mode == SEARCH)
     # rescaled, the uncertainty is judged as the network gave it (its validation level's units), plane by plane
     network_uncertainty = [] if check_domain and factor > 1 else None
     outputs = _restore_planes(runner, work, work_axes, tile, progress, on_progress, factor, network_uncertainty)
