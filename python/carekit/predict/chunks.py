@@ -19,6 +19,7 @@ from ..models.runner import ModelRunner, PipelineRunner
 from ..ngff import ArraySource
 from ..ngff_write import OutputPlan, write_chunk
 from ..tiling import round_up
+from .domain_check import predicted_uncertainty
 from .large_checks import summarize
 from .layouts import layout_of, restore_stack
 from .rescale_large import NETWORK_UNCERTAINTY, DownscaledSource, restore_rescaled_plane
@@ -119,7 +120,8 @@ def run_chunk(ref: ModelRef, source: ArraySource, plan: OutputPlan, task: ChunkT
             outputs = _restore_rescaled(runner, layout, source, task, work[index], number, tile)
         else:
             outputs = _restore_core(runner, layout, axes, task.core, task.read, work[index], task.levels[number], tile)
-        uncertainty = outputs.pop(NETWORK_UNCERTAINTY, outputs.get("scale", outputs.get("disagreement")))
+        written = predicted_uncertainty(outputs.get("scale"), outputs.get("disagreement"))
+        uncertainty = outputs.pop(NETWORK_UNCERTAINTY, written)
         if uncertainty is not None:
             network.append(uncertainty)
         for name, out in outputs.items():

@@ -75,12 +75,23 @@ def warn_input(spec: NetworkSpec, work: np.ndarray, pixel_size: dict | None, fac
     return messages
 
 
-def warn_uncertainty(spec: NetworkSpec, scale: np.ndarray | None, disagreement: np.ndarray | None,
-                     downsampled: bool = False) -> str | None:
-    """Warn when the predicted Laplace scale or ensemble disagreement is well above its level on validation data
+def uncertainty_kind(spec: NetworkSpec) -> str | None:
+    """'scale' or 'disagreement' when the model predicts one and recorded its level on validation data."""
+    kind = "disagreement" if spec.ensemble_members else "scale" if spec.probabilistic else None
+    return kind if kind and (spec.domain or {}).get(kind) else None
+
+
+def predicted_uncertainty(scale: np.ndarray | None, disagreement: np.ndarray | None) -> np.ndarray | None:
+    """The uncertainty a restoration carries: the Laplace scale (probabilistic models) or the disagreement
+    (ensembles); None for neither."""
+    return scale if scale is not None else disagreement
+
+
+def warn_uncertainty(spec: NetworkSpec, predicted: np.ndarray | None, downsampled: bool = False) -> str | None:
+    """Warn when the `predicted` uncertainty (predicted_uncertainty) is well above its level on validation data
     (`downsampled`: as the network predicted it on a rescaled image, which the message says)."""
-    kind, predicted = ("scale", scale) if scale is not None else ("disagreement", disagreement)
-    message = uncertainty_warning(spec.domain, kind, predicted) if predicted is not None else None
+    kind = uncertainty_kind(spec)
+    message = uncertainty_warning(spec.domain, kind, predicted) if kind and predicted is not None else None
     if message and downsampled:
         message += " (as the network predicted it on the image downsampled for it)"
     if message:

@@ -91,7 +91,7 @@ def restore_isotropic(runner: ModelRunner, image: np.ndarray, axes: str = "ZYX",
             direction.run(image, runner, factor, (lo, hi, spec.eps), out, scale_out, tile_done)
     if check_domain and scale_out is not None:
         step = max(1, int(np.ceil((scale_out.size / PERCENTILE_SAMPLES) ** (1 / 3))))
-        warn_uncertainty(spec, np.asarray(scale_out[::step, ::step, ::step]), None)
+        warn_uncertainty(spec, np.asarray(scale_out[::step, ::step, ::step]))
     return out, scale_out, _output_pixel_size(pixel_size, factor)
 
 

@@ -20,7 +20,7 @@ import numpy as np
 from ..domain import TOLERANCE
 from ..models.spec import NetworkSpec
 from ..ngff import ArraySource
-from .domain_check import MAX_SIDE, warn_input, warn_uncertainty
+from .domain_check import MAX_SIDE, uncertainty_kind, warn_input, warn_uncertainty
 from .isotropic import DOMAIN_PLANES, upsample_z, warn_isotropic_input
 from .layouts import Layout
 from .crops import central
@@ -59,12 +59,6 @@ def check_input(source: ArraySource, layout: Layout, spec: NetworkSpec, factor: 
     warn_input(spec, sample, source.pixel_size, factor, searched)
 
 
-def uncertainty_kind(spec: NetworkSpec) -> str | None:
-    """'scale' or 'disagreement' when the model predicts one and recorded its level on validation data."""
-    kind = "disagreement" if spec.ensemble_members else "scale" if spec.probabilistic else None
-    return kind if kind and (spec.domain or {}).get(kind) else None
-
-
 def _edges(level: float) -> np.ndarray:
     """Bin edges around `level`, one of them at the warning threshold (TOLERANCE x level)."""
     steps = np.arange(-UNCERTAINTY_OCTAVES * UNCERTAINTY_BINS, UNCERTAINTY_OCTAVES * UNCERTAINTY_BINS + 1)
@@ -97,6 +91,4 @@ def warn_summed(spec: NetworkSpec, counts: np.ndarray | None, downsampled: bool 
     else:
         below = cumulative[bin_ - 1]
         median = edges[bin_ - 1] * (edges[bin_] / edges[bin_ - 1]) ** ((half - below) / counts[bin_])
-    median_only = np.array([median])  # the in-memory rule, on the median computed here
-    return warn_uncertainty(spec, median_only if kind == "scale" else None,
-                            median_only if kind == "disagreement" else None, downsampled)
+    return warn_uncertainty(spec, np.array([median]), downsampled)  # the in-memory rule, on the median found here

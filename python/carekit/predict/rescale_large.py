@@ -24,7 +24,7 @@ from ..models.runner import ModelRunner
 from ..ngff import ArraySource
 from ..normalize import normalize_range
 from ..resample import SPLINE_MARGIN, downscale_region, downscale_span, input_span, resize_region, shrunk_shape
-from .domain_check import MAX_SIDE
+from .domain_check import MAX_SIDE, predicted_uncertainty
 from .crops import ESTIMATE_SIDE, middle_plane_crop
 from .layouts import chunk_tile
 from .rescale import AUTO, SEARCH, back_to_full_size, effective_rescale, rescale_factor, units_map
@@ -123,7 +123,7 @@ def restore_rescaled_plane(runner: ModelRunner, small: np.ndarray, levels: tuple
                                                                                        shapes[1], core, order))
     full_size = {name: image.astype(np.float32) for name, image in zip(("restored", "scale", "disagreement"),
                                                                         upsampled) if image is not None}
-    uncertainty = outputs[1] if outputs[1] is not None else outputs[2]
+    uncertainty = predicted_uncertainty(*outputs[1:])
     if uncertainty is not None:
         full_size[NETWORK_UNCERTAINTY] = uncertainty[small_core(origin, shapes, core, uncertainty.shape)]
     return full_size

@@ -19,7 +19,7 @@ from ..normalize import normalize_percentile, normalize_range
 from ..progress import progress_bar, tile_counter
 from ..resample import downscale, resize, shrunk_shape
 from ..tiling import iter_planes, n_tiles, tile_grid, tiled_apply
-from .domain_check import warn_input, warn_uncertainty
+from .domain_check import predicted_uncertainty, warn_input, warn_uncertainty
 from .projection import project
 from .isotropic import check_factor, restore_isotropic, upsample_z
 from .crops import middle_plane
@@ -143,11 +143,9 @@ def restore(model: str | Path | ModelRunner, image: np.ndarray | Image, axes: st
     inverse = np.argsort(order)
     mean, scale, disagreement = (None if a is None else np.transpose(a, inverse) for a in outputs)
     if network_uncertainty:
-        uncertainty = np.concatenate(network_uncertainty)
-        warn_uncertainty(spec, *((None, uncertainty) if spec.ensemble_members else (uncertainty, None)),
-                         downsampled=True)
+        warn_uncertainty(spec, np.concatenate(network_uncertainty), downsampled=True)
     elif check_domain and factor == 1:
-        warn_uncertainty(spec, scale, disagreement)
+        warn_uncertainty(spec, predicted_uncertainty(scale, disagreement))
     return Restoration(mean, axes, scale, pixel_size, disagreement, factor=factor)
 
 
@@ -229,7 +227,7 @@ def _restore_planes(runner: ModelRunner, work: np.ndarray, work_axes: str, tile:
 def _keep_uncertainty(kept: list | None, scale: np.ndarray | None, disagreement: np.ndarray | None) -> None:
     """Append a copy of the plane's scale or disagreement to `kept` (a copy: not a view holding the network's whole
     output alive)."""
-    uncertainty = scale if scale is not None else disagreement
+    uncertainty = predicted_uncertainty(scale, disagreement)
     if kept is not None and uncertainty is not None:
         kept.append(np.array(uncertainty, np.float32).ravel())
 
