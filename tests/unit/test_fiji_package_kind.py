@@ -59,7 +59,7 @@ def test_deepimagej_says_it_does_not_apply_the_generalists_own_rescale(package_k
         generalist = zf.read("rdf.yaml").decode()
     with zipfile.ZipFile(SHIPPED) as zf:
         hela = zf.read("rdf.yaml").decode()
-    note = package_kind.deepimagej_rescale_note(generalist, "model")
+    note = package_kind.deepimagej_rescale_note(generalist, True)
     assert "rescale search by default, which deepImageJ does not apply" in note and "engine=python" in note
-    assert package_kind.deepimagej_rescale_note(generalist, "1") is None  # turned off: nothing to say
-    assert package_kind.deepimagej_rescale_note(hela, "model") is None  # no mode of its own
+    assert package_kind.deepimagej_rescale_note(generalist, False) is None  # turned off: nothing to say
+    assert package_kind.deepimagej_rescale_note(hela, True) is None  # no mode of its own

@@ -97,7 +97,8 @@ def _calibration(imp, shape, axes, outputs):
 
 
 def restore_deepimagej(imp, opts):
-    if contract.rescale_value(opts["rescale"]) not in (None, contract.RESCALE_MODEL):  # deepImageJ: at full size
+    rescale = contract.rescale_value(opts["rescale"])
+    if rescale not in (None, contract.RESCALE_MODEL):  # deepImageJ: at full size
         raise EngineError("rescale=%s needs engine=python (deepImageJ runs the model at the image's own scale)"
                           % opts["rescale"])
     if Menus.getCommands().get("DeepImageJ Run") is None:
@@ -115,7 +116,7 @@ def restore_deepimagej(imp, opts):
     problem = package_kind.deepimagej_problem(description)
     if problem:
         raise EngineError(problem)
-    note = package_kind.deepimagej_rescale_note(description, opts["rescale"])
+    note = package_kind.deepimagej_rescale_note(description, rescale == contract.RESCALE_MODEL)
     if note:
         IJ.log("CARE Restore: %s" % note)
     work = File.createTempFile("carekit-dij-", "")

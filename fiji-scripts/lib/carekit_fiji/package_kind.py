@@ -43,11 +43,11 @@ def deepimagej_problem(text):
     return None
 
 
-def deepimagej_rescale_note(text, rescale):
-    """The Log line for a package with its own rescale mode run by deepImageJ under the default rescale=model, which
-    deepImageJ cannot apply (it restores at the image's own scale); None otherwise."""
+def deepimagej_rescale_note(text, own_mode_asked):
+    """The Log line for a package with its own rescale mode run by deepImageJ when that mode was asked for (the
+    default rescale=model), which deepImageJ cannot apply (it restores at the image's own scale); None otherwise."""
     own = carekit_block(text).get("rescale")
-    if not own or str(rescale).strip().lower() != "model":
+    if not own or not own_mode_asked:
         return None
     return ("this model restores with rescale %s by default, which deepImageJ does not apply: restored at the "
             "image's own scale; use engine=python for it" % own)
