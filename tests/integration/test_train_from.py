@@ -1,6 +1,8 @@
 """`carekit train --from MODEL_OR_ZIP`: a new supervised model starts from another model's weights (a model folder
 or a package zip), takes its network settings, and a mismatched network is refused in one line."""
 
+from pathlib import Path
+
 import h5py
 import numpy as np
 import pytest
@@ -9,6 +11,8 @@ from carekit.cli import main
 from carekit.config import ModelRecord, TrainConfig
 from carekit.errors import InputError
 from carekit.train.care import check_same_network
+
+GENERALIST = Path(__file__).resolve().parents[2] / "model-zoo" / "care-generalist-nuclei-denoising.zip"
 
 FROM_TRAIN = ["--synthetic", "mixed", "--n-images", "2", "--size", "64", "64", "--patch-size", "32", "32",
               "--patches-per-image", "8", "--epochs", "1", "--steps-per-epoch", "2", "--batch-size", "4",
@@ -81,6 +85,21 @@ def test_the_recorded_start_stays_the_loss_to_beat_and_the_cli_says_whether_it_w
     assert "best validation loss 0.1000\n  fine-tuning never beat the starting weights' validation loss 0.1000" \
         in lines[0.1]
     assert "best validation loss 0.4500\n  improved on the starting weights' validation loss 0.5000" in lines[0.5]
+    assert "restores with rescale" not in lines[0.5]
+
+
+def test_fine_tuning_the_generalist_says_its_default_rescale_is_not_in_the_comparison(tmp_path, tiny_model):
+    from carekit.cli.train_from import own_rescale, resolve
+    from carekit.cli.train_report import summary
+    from carekit.train.care import TrainResult
+
+    assert own_rescale(resolve(str(GENERALIST))[0]) == "search" and own_rescale(tiny_model) is None
+    result = TrainResult(tmp_path, tmp_path / "history.csv", tmp_path / "history.png", 2, 0.45, 0.5)
+    line = summary(result, start_rescale="search").splitlines()[3]
+    assert line.startswith("  the starting model restores with rescale search by default, this one at your images'")
+    assert "`carekit evaluate`" in line
+    assert summary(TrainResult(tmp_path, tmp_path / "h.csv", tmp_path / "h.png", 2, 0.45), start_rescale="search"
+                   ).count("\n") == 2  # not fine-tuned: nothing to compare
 
 
 def test_train_from_a_package_zip_takes_its_probabilistic_network(tmp_path, prob_package):

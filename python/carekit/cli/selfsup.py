@@ -66,14 +66,15 @@ def run(args) -> int:
         data = workflows.data_from_noisy(builtin=args.builtin, synth=synth, max_images=args.max_images)
     else:
         data = workflows.data_from_noisy(folder=args.noisy, max_images=args.max_images)
-    source = (None, None)
+    source, start_rescale = (None, None), None
     if args.pretrained:
-        from .train_from import resolve
+        from .train_from import own_rescale, resolve
 
         source = resolve(args.pretrained)
+        start_rescale = own_rescale(source[0])
         data = {**data, "pretrained_from": args.pretrained}  # the path given, not the unpacked copy
     result = workflows.selfsupervised(data, args.model, method=args.method, pretrained=source[0],
                                       pretrained_weights_file=source[1], mask_fraction=args.mask_fraction,
                                       patience=args.patience, progress=not args.quiet, **_overrides(args))
-    print(summary(result, " (early stopping)", f"{args.method} validation loss"))
+    print(summary(result, " (early stopping)", f"{args.method} validation loss", start_rescale))
     return 0

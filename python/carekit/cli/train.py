@@ -133,6 +133,7 @@ def _train_projection(args):
 def run(args) -> int:
     from .. import workflows
     from ..errors import InputError
+    from .train_from import own_rescale
     from .train_report import summary
 
     if args.ensemble and (args.isotropic or args.projection):
@@ -146,6 +147,7 @@ def run(args) -> int:
     if args.resume == has_source:
         raise InputError("give training data (--pairs, --builtin, --clean or --synthetic), or --resume to continue a "
                          "model")
+    start_rescale = None
     if args.resume:
         result = workflows.resume(args.model, args.epochs or RESUME_EPOCHS, progress=not args.quiet)
     elif args.projection:
@@ -158,5 +160,6 @@ def run(args) -> int:
     else:
         config, data, source = _started_from(args)
         result = workflows.train(data, args.model, config, progress=not args.quiet, init_from=source)
-    print(summary(result))
+        start_rescale = own_rescale(source[0]) if source else None
+    print(summary(result, start_rescale=start_rescale))
     return 0

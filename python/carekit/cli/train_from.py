@@ -39,6 +39,12 @@ def _check_kind(source_dir: Path, source: str) -> None:
                          "--from starts a CARE denoising/deconvolution model from a CARE model only")
 
 
+def own_rescale(source_dir: Path) -> str | None:
+    """The source model's own rescale mode (ModelRecord.rescale: the shipped generalist's is 'search'), which the
+    model trained from it does not take."""
+    return ModelRecord.load(source_dir).rescale
+
+
 def config_from(config: TrainConfig, source_dir: Path, given: set[str]) -> TrainConfig:
     """`config` with the source model's network settings except those in `given` (set on the command line)."""
     source = ModelRecord.load(source_dir).train

@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 
-def summary(result, epochs_note: str = "", loss_name: str = "validation loss") -> str:
+def summary(result, epochs_note: str = "", loss_name: str = "validation loss", start_rescale: str | None = None
+            ) -> str:
+    """`start_rescale`: the starting model's own rescale mode (ModelRecord.rescale), if any."""
     return (f"model: {result.model_dir}\n  epochs trained: {result.epochs_done}{epochs_note}, best {loss_name} "
-            f"{result.best_val_loss:.4f}{start_note(result)}\n  history: {result.history_plot}")
+            f"{result.best_val_loss:.4f}{start_note(result, start_rescale)}\n  history: {result.history_plot}")
 
 
-def start_note(result) -> str:
-    """The line on what fine-tuning did against its starting weights; '' for a model not started from another."""
+def start_note(result, start_rescale: str | None = None) -> str:
+    """The lines on what fine-tuning did against its starting weights; '' for a model not started from another."""
     if result.start_val_loss is None:
         return ""
     if result.kept_start:
-        return (f"\n  fine-tuning never beat the starting weights' validation loss {result.start_val_loss:.4f}: "
+        note = (f"\n  fine-tuning never beat the starting weights' validation loss {result.start_val_loss:.4f}: "
                 "weights_best.h5 are still theirs (more or more varied data, more epochs or a lower learning rate "
                 "may help)")
-    return f"\n  improved on the starting weights' validation loss {result.start_val_loss:.4f}"
+    else:
+        note = f"\n  improved on the starting weights' validation loss {result.start_val_loss:.4f}"
+    if start_rescale:
+        note += (f"\n  the starting model restores with rescale {start_rescale} by default, this one at your images' "
+                 "own scale, and the validation loss compares them at that scale only: to choose, restore held-out "
+                 "images with both (`carekit predict`) and score them (`carekit evaluate`)")
+    return note
