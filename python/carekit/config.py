@@ -123,7 +123,8 @@ class ModelRecord(_Strict):
     start_validation_loss: float | None = Field(None, allow_inf_nan=False, description="fine-tuning: the starting "
                                                 "weights' validation loss, what an epoch must beat to replace them")
     rescale: RescaleMode | None = Field(None, description="how prediction rescales this model's inputs unless told "
-                                                  "otherwise (carekit.predict.rescale); None: it does not")
+                                                  "otherwise (carekit.predict.rescale); None: it does not. A "
+                                                  "fine-tuned model has its start's while its weights are best")
     domain: dict = Field(default_factory=dict, description="reference statistics of the training inputs and the "
                                                            "validation uncertainty (carekit.domain); empty if unknown")
     projection_head_depth: int = Field(2, ge=1, le=4, description="projection: 3D head levels (pooling 1x2x2)")

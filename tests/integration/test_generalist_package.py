@@ -13,6 +13,7 @@ from carekit.generalist import DATASETS, TRAINING_DATASETS, UNSEEN_DATASETS, rec
 from carekit.models import load_model
 from carekit.predict import restore
 from carekit.synth.pairs import make_pairs
+from carekit.train.history import best_value
 
 PACKAGE = Path(__file__).resolve().parents[2] / "model-zoo" / "care-generalist-nuclei-denoising.zip"
 
@@ -51,4 +52,6 @@ def test_train_from_the_generalist_zip(tmp_path):
     assert record.train.probabilistic
     assert (record.train.unet_depth, record.train.unet_first) == (recipe().unet_depth, recipe().unet_first)
     assert record.data["initialized_from"] == str(PACKAGE)  # what the user named, not the unpacked cache copy
-    assert record.rescale is None  # it learnt the user's images at their own scale: not the generalist's mode
+    # fine-tuned weights learnt the user's images at their own scale; the generalist's, if kept, keep its mode
+    kept = best_value(model / "history.csv", "val_loss") >= record.start_validation_loss
+    assert record.rescale == ("search" if kept else None)

@@ -1,3 +1,5 @@
+import shutil
+
 import numpy as np
 import pytest
 
@@ -114,6 +116,18 @@ def test_finetuning_starts_from_the_pretrained_weights(tmp_path, tiny_model, noi
     before = restore(tiny_model, image, progress=False).image
     after = restore(result.model_dir, image, progress=False).image
     np.testing.assert_allclose(after, before, atol=1e-4)
+
+
+def test_finetuning_that_never_beats_its_start_keeps_its_rescale_mode(tmp_path, tiny_model, noisy_and_clean):
+    from carekit.train.selfsup import train_selfsupervised
+
+    start = shutil.copytree(tiny_model, tmp_path / "start")
+    record = ModelRecord.load(start)
+    record.rescale = "search"  # as the generalist's
+    record.save(start)
+    config = TrainConfig(**{**TINY_TRAIN, "epochs": 1, "steps_per_epoch": 2, "learning_rate": 1.0})
+    result = train_selfsupervised(noisy_and_clean[0], config, tmp_path / "ft", pretrained=start, progress=False)
+    assert result.kept_start and ModelRecord.load(result.model_dir).rescale == "search"
 
 
 def test_early_stopping_ends_training_when_validation_stalls(tmp_path, tiny_model, noisy_and_clean):

@@ -1,6 +1,7 @@
 """`carekit train --from MODEL_OR_ZIP`: a new supervised model starts from another model's weights (a model folder
 or a package zip), takes its network settings, and a mismatched network is refused in one line."""
 
+import shutil
 from pathlib import Path
 
 import h5py
@@ -88,16 +89,50 @@ def test_the_recorded_start_stays_the_loss_to_beat_and_the_cli_says_whether_it_w
     assert "restores with rescale" not in lines[0.5]
 
 
-def test_fine_tuning_the_generalist_says_its_default_rescale_is_not_in_the_comparison(tmp_path, tiny_model):
+def test_a_start_with_its_own_rescale_mode_passes_it_on_while_its_weights_are_best(tmp_path, tiny_model, capsys):
     from carekit.cli.train_from import own_rescale, resolve
+
+    assert own_rescale(resolve(str(GENERALIST))[0]) == "search" and own_rescale(tiny_model) is None
+    start = shutil.copytree(tiny_model, tmp_path / "start")
+    record = ModelRecord.load(start)
+    record.rescale = "search"  # as the generalist's
+    record.save(start)
+    harsh = [*FROM_TRAIN[:FROM_TRAIN.index("--learning-rate")], "--learning-rate", "1.0", "--quiet"]
+    assert main(["train", "--model", str(tmp_path / "kept"), "--from", str(start), *harsh]) == 0
+    assert ModelRecord.load(tmp_path / "kept").rescale == "search"  # still the start's weights: its mode too
+    assert "weights_best.h5 are still theirs, and so is its default rescale search" in capsys.readouterr().out
+
+
+def test_the_rescale_mode_follows_the_best_weights(tmp_path, tiny_model):
+    from carekit.train.callbacks import EpochRecorder
+    from carekit.train.care import load_care
+
+    care = load_care(tiny_model)
+    care.keras_model.compile(optimizer="adam", loss="mae")
+    model_dir = tmp_path / "fine-tuned"
+    model_dir.mkdir()
+    record = ModelRecord(carekit_version="test", name="m", train=ModelRecord.load(tiny_model).train)
+    recorder = EpochRecorder(model_dir, record, 0)
+    recorder.set_model(care.keras_model)
+    patches = np.zeros((2, 32, 32, 1), np.float32)
+    start_loss = recorder.start_as_best(care.keras_model, (patches, patches), "search")
+    assert ModelRecord.load(model_dir).rescale == "search"
+    recorder.on_epoch_end(0, {"loss": 1.0, "val_loss": start_loss + 1})  # worse: the start's weights stay best
+    assert ModelRecord.load(model_dir).rescale == "search"
+    recorder.on_epoch_end(1, {"loss": 1.0, "val_loss": start_loss - 1})  # fine-tuned weights: the user's scale
+    assert ModelRecord.load(model_dir).rescale is None
+
+
+def test_fine_tuning_the_generalist_says_whether_it_keeps_its_default_rescale(tmp_path):
     from carekit.cli.train_report import summary
     from carekit.train.care import TrainResult
 
-    assert own_rescale(resolve(str(GENERALIST))[0]) == "search" and own_rescale(tiny_model) is None
-    result = TrainResult(tmp_path, tmp_path / "history.csv", tmp_path / "history.png", 2, 0.45, 0.5)
-    line = summary(result, start_rescale="search").splitlines()[3]
-    assert line.startswith("  the starting model restores with rescale search by default, this one at your images'")
-    assert "`carekit evaluate`" in line
+    improved = summary(TrainResult(tmp_path, tmp_path / "h.csv", tmp_path / "h.png", 2, 0.45, 0.5),
+                       start_rescale="search").splitlines()[3]
+    assert improved.startswith("  the starting model restores with rescale search by default, this one at your "
+                               "images'") and "`carekit evaluate`" in improved
+    kept = summary(TrainResult(tmp_path, tmp_path / "h.csv", tmp_path / "h.png", 2, 0.5, 0.5), start_rescale="search")
+    assert "still theirs, and so is its default rescale search" in kept and "restores with rescale" not in kept
     assert summary(TrainResult(tmp_path, tmp_path / "h.csv", tmp_path / "h.png", 2, 0.45), start_rescale="search"
                    ).count("\n") == 2  # not fine-tuned: nothing to compare
 

@@ -15,11 +15,11 @@ def start_note(result, start_rescale: str | None = None) -> str:
     if result.start_val_loss is None:
         return ""
     if result.kept_start:
-        note = (f"\n  fine-tuning never beat the starting weights' validation loss {result.start_val_loss:.4f}: "
-                "weights_best.h5 are still theirs (more or more varied data, more epochs or a lower learning rate "
-                "may help)")
-    else:
-        note = f"\n  improved on the starting weights' validation loss {result.start_val_loss:.4f}"
+        mode = f", and so is its default rescale {start_rescale}" if start_rescale else ""
+        return (f"\n  fine-tuning never beat the starting weights' validation loss {result.start_val_loss:.4f}: "
+                f"weights_best.h5 are still theirs{mode} (more or more varied data, more epochs or a lower learning "
+                "rate may help)")
+    note = f"\n  improved on the starting weights' validation loss {result.start_val_loss:.4f}"
     if start_rescale:
         note += (f"\n  the starting model restores with rescale {start_rescale} by default, this one at your images' "
                  "own scale, and the validation loss compares them at that scale only: to choose, restore held-out "

@@ -60,19 +60,24 @@ class EpochRecorder(keras.callbacks.Callback):
         if row.get("val_loss", np.inf) < self.best_val_loss:
             save_weights(self.model, self.model_dir / "weights_best.h5")
             self.best_val_loss = row["val_loss"]
+            if self.record.start_validation_loss is not None:  # fine-tuned weights: at the user's images' scale
+                self.record.rescale = None
         save_weights(self.model, self.model_dir / "weights_last.h5")
         self._append(row)
         self.record.epochs_done = epoch + 1
         self.record.save(self.model_dir)
 
-    def start_as_best(self, keras_model, validation) -> float | None:
+    def start_as_best(self, keras_model, validation, start_rescale: str | None = None) -> float | None:
         """Fine-tuning: the starting weights are the first candidate, saved as weights_best.h5; training must beat
-        their validation loss (carekit.json's start_validation_loss) to replace them. Returns that loss; None, and
-        no candidate, where it is not finite (then the first finite epoch is best, as without a start)."""
+        their validation loss (carekit.json's start_validation_loss) to replace them. While they are best, the model
+        keeps the starting model's own rescale mode (`start_rescale`, ModelRecord.rescale): they are its weights.
+        Returns that loss; None, and no candidate, where it is not finite (then the first finite epoch is best, as
+        without a start)."""
         loss = float(keras_model.evaluate(*validation, verbose=0, return_dict=True)["loss"])
         if not np.isfinite(loss):
             return None
         self.best_val_loss = self.record.start_validation_loss = loss
+        self.record.rescale = start_rescale
         self.record.save(self.model_dir)
         save_weights(keras_model, self.model_dir / "weights_best.h5")
         return loss

@@ -177,7 +177,7 @@ def _train_care(sources, targets, config: TrainConfig, model_dir: Path, data_inf
                                                           config.precision))
         recorder = EpochRecorder(model_dir, record, record.epochs_done)
         if init_from is not None:
-            recorder.start_as_best(care.keras_model, validation)
+            recorder.start_as_best(care.keras_model, validation, ModelRecord.load(init_from[0]).rescale)
         _fit(care, recorder, (x_train, y_train), validation, config, n_epochs, progress)
         if config.probabilistic:  # measured on the weights prediction uses (the start's, if fine-tuning lost)
             care.keras_model.load_weights(str(model_dir / "weights_best.h5"))

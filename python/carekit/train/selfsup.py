@@ -122,10 +122,11 @@ def train_selfsupervised(noisy: list[np.ndarray], config: TrainConfig, model_dir
     (x_train, y_train), (x_val, y_val) = noisy_patches(noisy, config, method)
     with seeded(config.seed), removed_if_unusable(model_dir):
         care = build_care(config, model_dir)
-        calibration = (1.0, 0.0)
+        calibration, start = (1.0, 0.0), None
         if pretrained is not None:
+            start = ModelRecord.load(Path(pretrained))
             weights = Path(pretrained_weights_file or Path(pretrained) / "weights_best.h5")
-            care.keras_model.set_weights(mean_network_weights(ModelRecord.load(Path(pretrained)).train, weights))
+            care.keras_model.set_weights(mean_network_weights(start.train, weights))
             calibration = calibrate(care.keras_model, x_train)
         validation = _make_inputs(x_val, y_val, np.random.default_rng(config.seed + 1), method, mask_fraction,
                                   calibration)
@@ -142,8 +143,7 @@ def train_selfsupervised(noisy: list[np.ndarray], config: TrainConfig, model_dir
                                  loss="mse" if method == "r2r" else masked_mae)
         recorder = EpochRecorder(model_dir, record, 0)
         batches = _batches(x_train, y_train, config.batch_size, method, mask_fraction, config.seed, calibration)
-        _fit(care.keras_model, recorder, batches, validation, config, pretrained is not None, patience, progress,
-             callbacks)
+        _fit(care.keras_model, recorder, batches, validation, config, start, patience, progress, callbacks)
     if not (model_dir / "weights_best.h5").exists():
         shutil.copy(model_dir / "weights_last.h5", model_dir / "weights_best.h5")
     plot = history.plot_history(model_dir / HISTORY_FILE, model_dir / "history.png")
@@ -169,11 +169,12 @@ def _checked_config(config: TrainConfig, model_dir: Path, method: str, pretraine
     return config
 
 
-def _fit(keras_model, recorder: EpochRecorder, batches, validation, config: TrainConfig, fine_tuning: bool,
+def _fit(keras_model, recorder: EpochRecorder, batches, validation, config: TrainConfig, start: ModelRecord | None,
          patience: int, progress: bool, extra_callbacks: tuple) -> None:
+    """`start`: the pretrained model's record when fine-tuning (its weights are the first candidate)."""
     baseline = None
-    if fine_tuning:
-        baseline = recorder.start_as_best(keras_model, validation)
+    if start is not None:
+        baseline = recorder.start_as_best(keras_model, validation, start.rescale)
     callbacks = [keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=max(2, patience // 2), verbose=0),
                  keras.callbacks.EarlyStopping(patience=patience, baseline=baseline, restore_best_weights=True),
                  recorder, *extra_callbacks]
