@@ -65,6 +65,9 @@ def _ngff_attributes(plan: OutputPlan, name: str, n_levels: int) -> dict:
     return {"ome": {"version": plan.version, "multiscales": [multiscale]}}
 
 
+RUN_IDENTITY = {"input", "model"}  # what an output restored: another input or model is not the same restoration
+
+
 def check_output(plan: OutputPlan, overwrite: bool) -> bool:
     """Refuse an existing output unless `overwrite` or it is an unfinished restoration of the same input with the
     same model (then True: resume it). Writes nothing."""
@@ -77,13 +80,14 @@ def check_output(plan: OutputPlan, overwrite: bool) -> bool:
                          "another --out")
     recorded = {"ngff": "0.4", **(state.get("source") or {})}  # runs before "ngff" was recorded wrote 0.4
     if recorded != plan.source:
+        keys = [key for key in sorted(set(recorded) | set(plan.source)) if recorded.get(key) != plan.source.get(key)]
         differ = "; ".join(f"{key}: {recorded.get(key, 'not recorded')} there, {plan.source.get(key, 'not given')} "
-                           "now" for key in sorted(set(recorded) | set(plan.source))
-                           if recorded.get(key) != plan.source.get(key))
+                           "now" for key in keys)
+        same_run = state.get("source") and not set(keys) & RUN_IDENTITY  # only settings differ: it can be resumed
+        resume = ("to resume it give the settings it was started with (a setting not recorded there was off), "
+                  if same_run else "")
         raise InputError(f"{path} already exists and is not an unfinished restoration of this input with this "
-                         f"model and settings ({differ}); to resume it give the settings it was started with (a "
-                         "setting not recorded there was off or its default), or give --overwrite to replace it, or "
-                         "another --out")
+                         f"model and settings ({differ}); {resume}give --overwrite to replace it, or another --out")
     chunks = tuple(zarr.open_group(str(path), mode="r")[plan.array_path(plan.images[0])].chunks)
     if chunks != tuple(plan.chunks):  # its finished-chunk markers name chunks of another grid
         raise InputError(f"{path} is an unfinished restoration in chunks of {chunks}, this run's are {plan.chunks}; "

@@ -55,7 +55,8 @@ def test_existing_outputs_and_the_input_are_not_overwritten(tmp_path, capsys, im
     other = tmp_path / "other.ome.zarr"
     other.mkdir()
     (other / "notes.txt").write_text("mine")
-    _fails(capsys, [str(image_zarr), "--out", str(other)], "is not an unfinished restoration of this input")
+    refusal = _fails(capsys, [str(image_zarr), "--out", str(other)], "is not an unfinished restoration of this input")
+    assert "to resume" not in refusal  # not carekit's: nothing to resume
     assert (other / "notes.txt").read_text() == "mine"
     out = tmp_path / "out.ome.zarr"
     restore_large(client, HELA_MODEL, open_source(image_zarr), out, progress=False)

@@ -84,6 +84,7 @@ def test_search_on_large_data_chooses_the_in_memory_factor(tmp_path):
     job = plan_large(GENERALIST, source, tmp_path / "out.ome.zarr", rescale="search")
     in_memory = restore(GENERALIST, image, "TYX", progress=False, check_domain=False, rescale="search")
     assert job.factor == in_memory.factor > 1  # the middle plane's central crop, the nuclei, in both
+    assert job.searched and not plan_large(GENERALIST, source, tmp_path / "b.ome.zarr", rescale="auto").searched
 
 
 def test_the_cli_plans_a_large_job_once_and_says_what_search_chose(tmp_path, client, capsys, monkeypatch):
@@ -136,7 +137,7 @@ def test_an_unfinished_output_is_resumed_only_with_the_same_factor_and_grid(tmp_
     assert check_output(job.plan, overwrite=False)  # resumed
     with pytest.raises(InputError, match=r"rescale: 2\.0 there, 3\.0 now"):
         check_output(plan_large(HELA_MODEL, source, out, rescale=3).plan, overwrite=False)
-    with pytest.raises(InputError, match=r"rescale: 2\.0 there, not given now"):
+    with pytest.raises(InputError, match=r"rescale: 2\.0 there, not given now.*to resume it give the settings it was"):
         check_output(plan_large(HELA_MODEL, source, out).plan, overwrite=False)
     with pytest.raises(InputError, match="unfinished restoration in chunks of"):
         check_output(dataclasses.replace(job.plan, chunks=(1, 32, 32)), overwrite=False)

@@ -60,9 +60,9 @@ def test_after_search_kept_full_size_the_object_scale_warning_says_so(tiny_model
     with pytest.warns(OutOfRangeWarning, match="object scale"):
         messages = warn_input(spec, zoomed, None, 1.0, searched=True)
     scale_message = next(m for m in messages if "object scale" in m)
-    assert "rescale search kept full size" in scale_message and "--rescale auto" not in scale_message
-    with pytest.warns(OutOfRangeWarning, match="--rescale auto"):  # not searched: the hint to try auto
-        warn_input(spec, zoomed, None, 1.0)
+    assert "rescale search kept full size; rescale=auto would" in scale_message
+    with pytest.warns(OutOfRangeWarning, match="objects larger than in training: rescale=auto restores them"):
+        assert not any("search" in m for m in warn_input(spec, zoomed, None, 1.0))  # not searched
 
 
 def test_rescaled_outputs_keep_the_input_units_and_their_ranges_plane_by_plane(prob_package):

@@ -99,28 +99,48 @@ def test_a_start_with_its_own_rescale_mode_passes_it_on_while_its_weights_are_be
     record.save(start)
     harsh = [*FROM_TRAIN[:FROM_TRAIN.index("--learning-rate")], "--learning-rate", "1.0", "--quiet"]
     assert main(["train", "--model", str(tmp_path / "kept"), "--from", str(start), *harsh]) == 0
-    assert ModelRecord.load(tmp_path / "kept").rescale == "search"  # still the start's weights: its mode too
+    kept = ModelRecord.load(tmp_path / "kept")
+    assert kept.rescale == "search"  # still the start's weights: its mode and training domain too
+    assert kept.domain == record.domain
     assert "weights_best.h5 are still theirs, and so is its default rescale search" in capsys.readouterr().out
 
 
-def test_the_rescale_mode_follows_the_best_weights(tmp_path, tiny_model):
+def test_the_rescale_mode_and_domain_follow_the_best_weights(tmp_path, tiny_model):
     from carekit.train.callbacks import EpochRecorder
     from carekit.train.care import load_care
 
     care = load_care(tiny_model)
     care.keras_model.compile(optimizer="adam", loss="mae")
+    start = ModelRecord.load(tiny_model)
+    start.rescale, start.domain = "search", {"noise": [0.1, 0.2, 0.3]}  # as the generalist's
+    own = {"noise": [0.01, 0.02, 0.03]}  # the fine-tuning data's
     model_dir = tmp_path / "fine-tuned"
     model_dir.mkdir()
-    record = ModelRecord(carekit_version="test", name="m", train=ModelRecord.load(tiny_model).train)
+    record = ModelRecord(carekit_version="test", name="m", train=start.train, domain=own)
     recorder = EpochRecorder(model_dir, record, 0)
     recorder.set_model(care.keras_model)
     patches = np.zeros((2, 32, 32, 1), np.float32)
-    start_loss = recorder.start_as_best(care.keras_model, (patches, patches), "search")
-    assert ModelRecord.load(model_dir).rescale == "search"
+    start_loss = recorder.start_as_best(care.keras_model, (patches, patches), start)
+    saved = ModelRecord.load(model_dir)
+    assert (saved.rescale, saved.domain) == ("search", start.domain) and recorder.start_is_best
     recorder.on_epoch_end(0, {"loss": 1.0, "val_loss": start_loss + 1})  # worse: the start's weights stay best
     assert ModelRecord.load(model_dir).rescale == "search"
-    recorder.on_epoch_end(1, {"loss": 1.0, "val_loss": start_loss - 1})  # fine-tuned weights: the user's scale
-    assert ModelRecord.load(model_dir).rescale is None
+    recorder.on_epoch_end(1, {"loss": 1.0, "val_loss": start_loss - 1})  # fine-tuned weights: the user's images
+    saved = ModelRecord.load(model_dir)
+    assert (saved.rescale, saved.domain) == (None, own) and not recorder.start_is_best
+
+
+def test_a_model_with_its_own_mode_keeps_it_when_resumed(tmp_path, tiny_model):
+    from carekit.train.callbacks import EpochRecorder
+    from carekit.train.care import load_care
+
+    care = load_care(tiny_model)
+    care.keras_model.compile(optimizer="adam", loss="mae")
+    record = ModelRecord(carekit_version="test", name="m", train=ModelRecord.load(tiny_model).train, rescale="search")
+    recorder = EpochRecorder(tmp_path, record, 0)  # as the generalist's training, not fine-tuned: no start
+    recorder.set_model(care.keras_model)
+    recorder.on_epoch_end(0, {"loss": 1.0, "val_loss": 0.5})
+    assert ModelRecord.load(tmp_path).rescale == "search"
 
 
 def test_fine_tuning_the_generalist_says_whether_it_keeps_its_default_rescale(tmp_path):
@@ -130,7 +150,7 @@ def test_fine_tuning_the_generalist_says_whether_it_keeps_its_default_rescale(tm
     improved = summary(TrainResult(tmp_path, tmp_path / "h.csv", tmp_path / "h.png", 2, 0.45, 0.5),
                        start_rescale="search").splitlines()[3]
     assert improved.startswith("  the starting model restores with rescale search by default, this one at your "
-                               "images'") and "`carekit evaluate`" in improved
+                               "images'") and "compare their restorations of held-out images" in improved
     kept = summary(TrainResult(tmp_path, tmp_path / "h.csv", tmp_path / "h.png", 2, 0.5, 0.5), start_rescale="search")
     assert "still theirs, and so is its default rescale search" in kept and "restores with rescale" not in kept
     assert summary(TrainResult(tmp_path, tmp_path / "h.csv", tmp_path / "h.png", 2, 0.45), start_rescale="search"

@@ -53,3 +53,14 @@ def test_blocks_are_written_at_the_lowest_version_that_holds_them_for_older_care
     assert PackageCarekitBlock.read(searching, "generalist.zip").model_dump() == searching
     with pytest.raises(InputError, match="rescale"):
         PackageCarekitBlock.read({**FIRST, "rescale": "sometimes"}, "bad.zip")
+
+
+def test_the_package_readme_says_how_carekit_rescales_a_model_with_its_own_mode():
+    from carekit.config import ModelRecord, TrainConfig
+    from carekit.zoo.docs import readme
+
+    record = ModelRecord(carekit_version="test", name="m", train=TrainConfig(), rescale="search")
+    text = readme(record, "m", "a model", None, ("onnx",))
+    assert "restores it at the scale estimated to restore each image best (1-4x downsampled) by default" in text
+    assert "`--rescale search`" in text and "bioimageio.core and deepImageJ run it at the image's own scale" in text
+    assert "--rescale" not in readme(record.model_copy(update={"rescale": None}), "m", "a model", None, ("onnx",))

@@ -133,6 +133,7 @@ def _train_projection(args):
 def run(args) -> int:
     from .. import workflows
     from ..errors import InputError
+    from ..config import ModelRecord
     from .train_from import own_rescale
     from .train_report import summary
 
@@ -150,6 +151,7 @@ def run(args) -> int:
     start_rescale = None
     if args.resume:
         result = workflows.resume(args.model, args.epochs or RESUME_EPOCHS, progress=not args.quiet)
+        start_rescale = ModelRecord.load(result.model_dir).rescale  # a kept start's mode (the start is not known)
     elif args.projection:
         result = _train_projection(args)
     elif args.ensemble:

@@ -41,7 +41,7 @@ def _check_kind(source_dir: Path, source: str) -> None:
 
 def own_rescale(source_dir: Path) -> str | None:
     """The source model's own rescale mode (ModelRecord.rescale: the shipped generalist's is 'search'), which the
-    model trained from it does not take."""
+    model trained from it keeps only while the source's weights stay its best."""
     return ModelRecord.load(source_dir).rescale
 
 

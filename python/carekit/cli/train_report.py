@@ -22,6 +22,7 @@ def start_note(result, start_rescale: str | None = None) -> str:
     note = f"\n  improved on the starting weights' validation loss {result.start_val_loss:.4f}"
     if start_rescale:
         note += (f"\n  the starting model restores with rescale {start_rescale} by default, this one at your images' "
-                 "own scale, and the validation loss compares them at that scale only: to choose, restore held-out "
-                 "images with both (`carekit predict`) and score them (`carekit evaluate`)")
+                 "own scale, and the validation loss compares them at that scale only: to choose, compare their "
+                 "restorations of held-out images (`carekit predict` with each; `carekit evaluate` where you have "
+                 "clean references)")
     return note

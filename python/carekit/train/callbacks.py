@@ -41,10 +41,13 @@ class EpochRecorder(keras.callbacks.Callback):
     epoch's metrics and learning rate to history.csv and updates carekit.json (for resume). An epoch whose loss or
     weights are NaN/Inf stops training without saving anything (see raise_if_diverged)."""
 
-    def __init__(self, model_dir: Path, record: ModelRecord, start_epoch: int):
+    def __init__(self, model_dir: Path, record: ModelRecord, start_epoch: int, own_domain: dict | None = None):
+        """`own_domain`: fine-tuning, the statistics of this model's training data (record.domain by default), which
+        the record takes once an epoch beats the starting weights."""
         super().__init__()
         self.path = model_dir / HISTORY_FILE
         self.model_dir, self.record = model_dir, record
+        self.own_domain = record.domain if own_domain is None else own_domain
         self.record.epochs_done = start_epoch
         start = record.start_validation_loss  # fine-tuning: the starting weights are a candidate, on resume too
         self.best_val_loss = min(history.best_value(self.path, "val_loss"), float("inf") if start is None else start)
@@ -60,27 +63,33 @@ class EpochRecorder(keras.callbacks.Callback):
         if row.get("val_loss", np.inf) < self.best_val_loss:
             save_weights(self.model, self.model_dir / "weights_best.h5")
             self.best_val_loss = row["val_loss"]
-            if self.record.start_validation_loss is not None:  # fine-tuned weights: at the user's images' scale
-                self.record.rescale = None
+            if self.record.start_validation_loss is not None:  # fine-tuned weights: learnt on the user's images
+                self.record.rescale, self.record.domain = None, self.own_domain
         save_weights(self.model, self.model_dir / "weights_last.h5")
         self._append(row)
         self.record.epochs_done = epoch + 1
         self.record.save(self.model_dir)
 
-    def start_as_best(self, keras_model, validation, start_rescale: str | None = None) -> float | None:
-        """Fine-tuning: the starting weights are the first candidate, saved as weights_best.h5; training must beat
-        their validation loss (carekit.json's start_validation_loss) to replace them. While they are best, the model
-        keeps the starting model's own rescale mode (`start_rescale`, ModelRecord.rescale): they are its weights.
-        Returns that loss; None, and no candidate, where it is not finite (then the first finite epoch is best, as
-        without a start)."""
+    def start_as_best(self, keras_model, validation, start: ModelRecord) -> float | None:
+        """Fine-tuning from the model `start`: its weights are the first candidate, saved as weights_best.h5; training
+        must beat their validation loss (carekit.json's start_validation_loss) to replace them. While they are best,
+        the record describes them as `start` does: its own rescale mode and its training domain (what prediction's
+        warnings compare with). Returns that loss; None, and no candidate, where it is not finite (then the first
+        finite epoch is best, as without a start)."""
         loss = float(keras_model.evaluate(*validation, verbose=0, return_dict=True)["loss"])
         if not np.isfinite(loss):
             return None
         self.best_val_loss = self.record.start_validation_loss = loss
-        self.record.rescale = start_rescale
+        self.record.rescale, self.record.domain = start.rescale, dict(start.domain)
         self.record.save(self.model_dir)
         save_weights(keras_model, self.model_dir / "weights_best.h5")
         return loss
+
+    @property
+    def start_is_best(self) -> bool:
+        """Fine-tuning has not beaten the starting weights (yet): weights_best.h5 are still theirs."""
+        start = self.record.start_validation_loss
+        return start is not None and self.best_val_loss >= start
 
     def _append(self, row: dict) -> None:
         fields = history.columns(self.path)

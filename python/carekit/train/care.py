@@ -160,8 +160,11 @@ def _train_care(sources, targets, config: TrainConfig, model_dir: Path, data_inf
         raise InputError(f"epochs must be >= 1, got {extra_epochs}")
     n_epochs = extra_epochs if resume and extra_epochs is not None else config.epochs
     (x_train, y_train), validation = prepare_training_data(sources, targets, config)
+    fine_tuned = init_from is not None or record.start_validation_loss is not None
+    # the statistics of this model's training data; a fine-tuned record holds its start's while their weights are best
+    own_domain = training_domain(sources, config) if fine_tuned or not record.domain else record.domain
     if not record.domain:
-        record.domain = training_domain(sources, config)
+        record.domain = own_domain
     with removed_if_unusable(model_dir, new=not resume):
         if resume:
             care = load_care(model_dir, weights="weights_last.h5", precision=config.precision)
@@ -175,11 +178,11 @@ def _train_care(sources, targets, config: TrainConfig, model_dir: Path, data_inf
         save_sample_input(model_dir, sources[0], config.axes, record.pixel_size)
         care.prepare_for_training(optimizer=optimizer_for(keras.optimizers.Adam(learning_rate=learning_rate),
                                                           config.precision))
-        recorder = EpochRecorder(model_dir, record, record.epochs_done)
+        recorder = EpochRecorder(model_dir, record, record.epochs_done, own_domain)
         if init_from is not None:
-            recorder.start_as_best(care.keras_model, validation, ModelRecord.load(init_from[0]).rescale)
+            recorder.start_as_best(care.keras_model, validation, ModelRecord.load(init_from[0]))
         _fit(care, recorder, (x_train, y_train), validation, config, n_epochs, progress)
-        if config.probabilistic:  # measured on the weights prediction uses (the start's, if fine-tuning lost)
+        if config.probabilistic and not recorder.start_is_best:  # of the weights prediction uses (the start's: theirs)
             care.keras_model.load_weights(str(model_dir / "weights_best.h5"))
             record.domain = {**record.domain, **validation_uncertainty(care.keras_model, validation[0],
                                                                       config.batch_size)}

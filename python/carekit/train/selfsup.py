@@ -174,7 +174,7 @@ def _fit(keras_model, recorder: EpochRecorder, batches, validation, config: Trai
     """`start`: the pretrained model's record when fine-tuning (its weights are the first candidate)."""
     baseline = None
     if start is not None:
-        baseline = recorder.start_as_best(keras_model, validation, start.rescale)
+        baseline = recorder.start_as_best(keras_model, validation, start)
     callbacks = [keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=max(2, patience // 2), verbose=0),
                  keras.callbacks.EarlyStopping(patience=patience, baseline=baseline, restore_best_weights=True),
                  recorder, *extra_callbacks]

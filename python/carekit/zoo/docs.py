@@ -82,6 +82,7 @@ def readme(record: ModelRecord, name: str, description: str, evaluation: dict | 
         "- Fiji/ImageJ: `run(\"CARE Restore\", \"model=[/path/to/this_package.zip] engine=python\");` with the carekit "
         "Fiji plugin installed (`carekit fiji install`).",
         _deepimagej(formats),
+        *_rescale_note(record),
         *_recipe_note(record),
         "- Any bioimage.io consumer that runs ONNX or TensorFlow weights, e.g. bioimageio.core `predict`.", "",
         "## Limitations", "",
@@ -111,6 +112,17 @@ def _input_output(record: ModelRecord) -> list[str]:
     return [f"- input: one channel, axes {'/'.join(train.axes.lower())}, any size that is a multiple of "
             f"{2**train.unet_depth} per axis; {normalized}",
             "- output: the restored image in those normalized units" + _output_channels(record)]
+
+
+def _rescale_note(record: ModelRecord) -> list[str]:
+    """How carekit rescales this model's inputs by default (ModelRecord.rescale), which other consumers do not."""
+    if not record.rescale:
+        return []
+    how = {"search": "the scale estimated to restore each image best (1-4x downsampled)",
+           "auto": "the training object scale"}[record.rescale]
+    return [f"- carekit (Python and the Fiji plugin's python engine) restores it at {how} by default "
+            f"(`--rescale {record.rescale}`; `--rescale 1` turns it off); bioimageio.core and deepImageJ run it at "
+            "the image's own scale."]
 
 
 def _deepimagej(formats: tuple[str, ...]) -> str:
