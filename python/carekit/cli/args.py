@@ -49,7 +49,8 @@ def add_rescale_arg(parser: argparse.ArgumentParser) -> None:
                         f"brings them to it; search tries {factors} on the central {ESTIMATE_SIDE}x{ESTIMATE_SIDE} px "
                         "of the middle plane and keeps the one with the smallest error estimated from the noisy "
                         "image (about six restorations of that crop more). Default: model, the model's own mode "
-                        "(the shipped generalist's is search; other models are not rescaled)")
+                        "(the shipped generalist's is search, and so is that of a model fine-tuned from it that kept "
+                        "its weights; other models are not rescaled)")
 
 
 def add_classical_check_arg(parser: argparse.ArgumentParser) -> None:

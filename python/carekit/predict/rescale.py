@@ -13,7 +13,8 @@ targets, i.e. the smallest estimated error against the truth, averaged over thre
 between factors are small against one pair's draw (benchmarks/results/rescale_search.md). It costs about six
 restorations of a 512^2 crop (~2 s on 2 CPU cores).
 `rescale="model"` (the default of restore, the CLI and the Fiji plugin) takes the model's own mode
-(ModelRecord.rescale: the shipped generalist's is "search"; other models record none and are not rescaled).
+(ModelRecord.rescale: the shipped generalist's is "search", as is a model fine-tuned from it that kept its weights;
+other models record none and are not rescaled).
 """
 
 from __future__ import annotations
