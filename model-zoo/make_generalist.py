@@ -119,12 +119,12 @@ def search_advice(search: dict) -> list[str]:
             "Challenge Fluo-N2DH-GOWT1), is ahead by " + " / ".join(f"{m:+.2f}" for _, m in sorted(unseen.items()))
             + " dB at " + " / ".join(f"{p:g}" for p in sorted(unseen)) + " photons.", "",
             "At prediction carekit warns (Python, CLI and the Fiji Log) when an input is out of the model's range: "
-            "pixel size against the training's (from metadata; not where search rescaled the image), object scale "
-            "and intensity statistics, the predicted uncertainty against its level on the model's validation data "
-            "(recorded in carekit.json), "
-            "and a classical denoiser estimated from the noisy image itself to do better. Fine-tune it on your "
-            "own data with `carekit train --from` (high-SNR images or pairs) or `carekit finetune` (noisy images "
-            "only); both keep its weights unless fine-tuning beats them on validation."]
+            "object scale and intensity statistics (taken as the network sees the image when search rescaled it; "
+            "trained at many zooms, this model records no pixel size to check), the predicted uncertainty against "
+            "its level on the model's validation data (recorded in carekit.json), and a classical denoiser "
+            "estimated from the noisy image itself to do better. Fine-tune it on your own data with `carekit train "
+            "--from` (high-SNR images or pairs) or `carekit finetune` (noisy images only); both keep its weights, "
+            "and with them its search and its recorded statistics, unless fine-tuning beats them on validation."]
 
 
 def main() -> None:
