@@ -124,8 +124,8 @@ class ModelRecord(_Strict):
                                                 "weights' validation loss, what an epoch must beat to replace them")
     rescale: RescaleMode | None = Field(None, description="how prediction rescales this model's inputs unless told "
                                                   "otherwise (carekit.predict.rescale); None: it does not. A "
-                                                  "fine-tuned model has its start's (and domain) while its weights "
-                                                  "are best")
+                                                  "fine-tuned model has its start's mode and domain while its "
+                                                  "weights are best")
     domain: dict = Field(default_factory=dict, description="reference statistics of the training inputs and the "
                                                            "validation uncertainty (carekit.domain); empty if unknown")
     projection_head_depth: int = Field(2, ge=1, le=4, description="projection: 3D head levels (pooling 1x2x2)")

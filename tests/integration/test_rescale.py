@@ -60,7 +60,7 @@ def test_after_search_kept_full_size_the_object_scale_warning_says_so(tiny_model
     with pytest.warns(OutOfRangeWarning, match="object scale"):
         messages = warn_input(spec, zoomed, None, 1.0, searched=True)
     scale_message = next(m for m in messages if "object scale" in m)
-    assert "rescale search kept full size; rescale=auto would" in scale_message
+    assert "rescale search kept full size; rescale=auto would restore it closer" in scale_message
     with pytest.warns(OutOfRangeWarning, match="objects larger than in training: rescale=auto restores them"):
         assert not any("search" in m for m in warn_input(spec, zoomed, None, 1.0))  # not searched
 

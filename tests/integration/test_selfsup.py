@@ -105,6 +105,14 @@ def test_noise2self_from_noisy_images_only_improves_psnr(tmp_path, noisy_and_cle
     assert min(gains) > 0.3, gains
 
 
+def test_a_self_supervised_model_records_its_noisy_inputs_statistics(tmp_path, noisy_and_clean):
+    from carekit.train.selfsup import train_selfsupervised
+
+    config = TrainConfig(**{**TINY_TRAIN, "epochs": 1, "steps_per_epoch": 1})
+    result = train_selfsupervised(noisy_and_clean[0], config, tmp_path / "n2v", method="n2v", progress=False)
+    assert set(ModelRecord.load(result.model_dir).domain) == {"scale_px", "noise", "foreground"}
+
+
 def test_finetuning_starts_from_the_pretrained_weights(tmp_path, tiny_model, noisy_and_clean):
     from carekit.train.selfsup import train_selfsupervised
 
@@ -127,7 +135,8 @@ def test_finetuning_that_never_beats_its_start_keeps_its_rescale_mode(tmp_path, 
     record.save(start)
     config = TrainConfig(**{**TINY_TRAIN, "epochs": 1, "steps_per_epoch": 2, "learning_rate": 1.0})
     result = train_selfsupervised(noisy_and_clean[0], config, tmp_path / "ft", pretrained=start, progress=False)
-    assert result.kept_start and ModelRecord.load(result.model_dir).rescale == "search"
+    kept = ModelRecord.load(result.model_dir)
+    assert result.kept_start and kept.rescale == "search" and kept.domain == record.domain  # the start's, both
 
 
 def test_early_stopping_ends_training_when_validation_stalls(tmp_path, tiny_model, noisy_and_clean):

@@ -12,6 +12,7 @@ from carekit.cli import main
 from carekit.config import ModelRecord, TrainConfig
 from carekit.errors import InputError
 from carekit.train.care import check_same_network
+from carekit.train.history import best_value
 
 GENERALIST = Path(__file__).resolve().parents[2] / "model-zoo" / "care-generalist-nuclei-denoising.zip"
 
@@ -105,6 +106,37 @@ def test_a_start_with_its_own_rescale_mode_passes_it_on_while_its_weights_are_be
     assert "weights_best.h5 are still theirs, and so is its default rescale search" in capsys.readouterr().out
 
 
+def test_fine_tuning_that_beats_its_start_is_described_by_the_users_data(tmp_path, tiny_model):
+    from carekit.train.callbacks import save_weights
+    from carekit.train.care import load_care
+
+    start = shutil.copytree(tiny_model, tmp_path / "start")
+    record = ModelRecord.load(start)
+    record.rescale, record.pixel_size = "search", {"Y": 9.0, "X": 9.0}
+    record.domain = {**record.domain, "noise": [9.0, 9.0, 9.0]}
+    record.save(start)
+    care = load_care(start)
+    care.keras_model.set_weights([w * 5 for w in care.keras_model.get_weights()])  # thrown off: easy to beat
+    save_weights(care.keras_model, start / "weights_best.h5")
+    sane = [*FROM_TRAIN[:FROM_TRAIN.index("--learning-rate")], "--learning-rate", "1e-3", "--quiet"]
+    assert main(["train", "--model", str(tmp_path / "tuned"), "--from", str(start), *sane]) == 0
+    tuned = ModelRecord.load(tmp_path / "tuned")
+    assert best_value(tmp_path / "tuned" / "history.csv", "val_loss") < tuned.start_validation_loss  # it beat it
+    assert tuned.rescale is None and tuned.pixel_size == {} and tuned.domain["noise"] != [9.0, 9.0, 9.0]
+    assert set(tuned.domain) >= {"noise", "scale_px", "foreground"}  # the fine-tuning images' own statistics
+
+
+def test_a_kept_probabilistic_start_keeps_its_validation_uncertainty_level(tmp_path, prob_package):
+    from carekit.cli.train_from import resolve
+
+    start = ModelRecord.load(resolve(str(prob_package))[0])
+    harsh = [*FROM_TRAIN[:FROM_TRAIN.index("--learning-rate")], "--learning-rate", "1.0", "--quiet"]
+    assert main(["train", "--model", str(tmp_path / "kept"), "--from", str(prob_package), *harsh]) == 0
+    kept = ModelRecord.load(tmp_path / "kept")
+    assert best_value(tmp_path / "kept" / "history.csv", "val_loss") >= kept.start_validation_loss
+    assert kept.domain["scale"] == start.domain["scale"] and kept.domain == start.domain
+
+
 def test_the_rescale_mode_and_domain_follow_the_best_weights(tmp_path, tiny_model):
     from carekit.train.callbacks import EpochRecorder
     from carekit.train.care import load_care
@@ -130,14 +162,14 @@ def test_the_rescale_mode_and_domain_follow_the_best_weights(tmp_path, tiny_mode
     assert (saved.rescale, saved.domain) == (None, own) and not recorder.start_is_best
 
 
-def test_a_model_with_its_own_mode_keeps_it_when_resumed(tmp_path, tiny_model):
+def test_an_improving_epoch_keeps_the_mode_of_a_model_not_fine_tuned(tmp_path, tiny_model):
     from carekit.train.callbacks import EpochRecorder
     from carekit.train.care import load_care
 
     care = load_care(tiny_model)
     care.keras_model.compile(optimizer="adam", loss="mae")
     record = ModelRecord(carekit_version="test", name="m", train=ModelRecord.load(tiny_model).train, rescale="search")
-    recorder = EpochRecorder(tmp_path, record, 0)  # as the generalist's training, not fine-tuned: no start
+    recorder = EpochRecorder(tmp_path, record, 0)  # as the generalist's own training (or its resume): no start
     recorder.set_model(care.keras_model)
     recorder.on_epoch_end(0, {"loss": 1.0, "val_loss": 0.5})
     assert ModelRecord.load(tmp_path).rescale == "search"

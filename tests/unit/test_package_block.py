@@ -61,6 +61,6 @@ def test_the_package_readme_says_how_carekit_rescales_a_model_with_its_own_mode(
 
     record = ModelRecord(carekit_version="test", name="m", train=TrainConfig(), rescale="search")
     text = readme(record, "m", "a model", None, ("onnx",))
-    assert "restores it at the scale estimated to restore each image best (1-4x downsampled) by default" in text
+    assert "restores it at the scale estimated to restore each image best (downsampled or not) by default" in text
     assert "`--rescale search`" in text and "bioimageio.core and deepImageJ run it at the image's own scale" in text
     assert "--rescale" not in readme(record.model_copy(update={"rescale": None}), "m", "a model", None, ("onnx",))

@@ -151,7 +151,7 @@ def run(args) -> int:
     start_rescale = None
     if args.resume:
         result = workflows.resume(args.model, args.epochs or RESUME_EPOCHS, progress=not args.quiet)
-        start_rescale = ModelRecord.load(result.model_dir).rescale  # a kept start's mode (the start is not known)
+        start_rescale = ModelRecord.load(result.model_dir).rescale  # a kept start's mode, for the kept start's line
     elif args.projection:
         result = _train_projection(args)
     elif args.ensemble:

@@ -18,8 +18,9 @@ MAX_SIDE = 1024  # statistics from a central crop: enough for the object scale, 
 RESCALE_HINT = (" (objects larger than in training: rescale=auto restores them at the training scale: `carekit "
                 "predict --rescale auto`, restore(..., rescale='auto'), or the Fiji plugin's rescale=auto with the "
                 "python engine)")
-SEARCH_KEPT_HINT = (" (rescale search kept full size; rescale=auto would restore it at the training scale: `carekit "
-                    "predict --rescale auto`, restore(..., rescale='auto'), or the Fiji plugin's rescale=auto)")
+SEARCH_KEPT_HINT = (" (rescale search kept full size; rescale=auto would restore it closer to the training scale: "
+                    "`carekit predict --rescale auto`, restore(..., rescale='auto'), or the Fiji plugin's "
+                    "rescale=auto)")
 
 
 class PredictionWarning(UserWarning):

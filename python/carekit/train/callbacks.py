@@ -41,13 +41,15 @@ class EpochRecorder(keras.callbacks.Callback):
     epoch's metrics and learning rate to history.csv and updates carekit.json (for resume). An epoch whose loss or
     weights are NaN/Inf stops training without saving anything (see raise_if_diverged)."""
 
-    def __init__(self, model_dir: Path, record: ModelRecord, start_epoch: int, own_domain: dict | None = None):
-        """`own_domain`: fine-tuning, the statistics of this model's training data (record.domain by default), which
-        the record takes once an epoch beats the starting weights."""
+    def __init__(self, model_dir: Path, record: ModelRecord, start_epoch: int, own_domain: dict | None = None,
+                 own_pixel_size: dict | None = None):
+        """`own_domain`, `own_pixel_size`: fine-tuning, the statistics and pixel size of this model's training data
+        (the record's by default), which the record takes when an epoch first beats the starting weights."""
         super().__init__()
         self.path = model_dir / HISTORY_FILE
         self.model_dir, self.record = model_dir, record
         self.own_domain = record.domain if own_domain is None else own_domain
+        self.own_pixel_size = record.pixel_size if own_pixel_size is None else own_pixel_size
         self.record.epochs_done = start_epoch
         start = record.start_validation_loss  # fine-tuning: the starting weights are a candidate, on resume too
         self.best_val_loss = min(history.best_value(self.path, "val_loss"), float("inf") if start is None else start)
@@ -61,10 +63,12 @@ class EpochRecorder(keras.callbacks.Callback):
             self.model.stop_training = True
             return
         if row.get("val_loss", np.inf) < self.best_val_loss:
+            beats_start = self.start_is_best
             save_weights(self.model, self.model_dir / "weights_best.h5")
             self.best_val_loss = row["val_loss"]
-            if self.record.start_validation_loss is not None:  # fine-tuned weights: learnt on the user's images
+            if beats_start:  # the first fine-tuned weights to be best: described by the user's training data
                 self.record.rescale, self.record.domain = None, self.own_domain
+                self.record.pixel_size = self.own_pixel_size
         save_weights(self.model, self.model_dir / "weights_last.h5")
         self._append(row)
         self.record.epochs_done = epoch + 1
@@ -73,14 +77,16 @@ class EpochRecorder(keras.callbacks.Callback):
     def start_as_best(self, keras_model, validation, start: ModelRecord) -> float | None:
         """Fine-tuning from the model `start`: its weights are the first candidate, saved as weights_best.h5; training
         must beat their validation loss (carekit.json's start_validation_loss) to replace them. While they are best,
-        the record describes them as `start` does: its own rescale mode and its training domain (what prediction's
-        warnings compare with). Returns that loss; None, and no candidate, where it is not finite (then the first
-        finite epoch is best, as without a start)."""
+        the record describes them as `start` does: its own rescale mode and, where it recorded them, its training
+        statistics and pixel size (what prediction's warnings compare with). Returns that loss; None, and no
+        candidate, where it is not finite (then the first finite epoch is best, as without a start)."""
         loss = float(keras_model.evaluate(*validation, verbose=0, return_dict=True)["loss"])
         if not np.isfinite(loss):
             return None
         self.best_val_loss = self.record.start_validation_loss = loss
-        self.record.rescale, self.record.domain = start.rescale, dict(start.domain)
+        self.record.rescale = start.rescale
+        if start.domain:  # a start that recorded no statistics (older models) leaves the user's
+            self.record.domain, self.record.pixel_size = dict(start.domain), dict(start.pixel_size)
         self.record.save(self.model_dir)
         save_weights(keras_model, self.model_dir / "weights_best.h5")
         return loss

@@ -22,6 +22,7 @@ from ..io import check_image
 from ..normalize import affine_coefficients, normalize_percentile
 from . import history
 from .callbacks import HISTORY_FILE, EpochRecorder, ProgressBar
+from .domain_stats import training_domain
 from .care import (TrainResult, _flip_augmenter, build_care, check_new_model_folder, fit_from_generator,
                    mean_network_weights, removed_if_unusable, seeded)
 from .precision import choose_for_training, optimizer_for
@@ -135,7 +136,8 @@ def train_selfsupervised(noisy: list[np.ndarray], config: TrainConfig, model_dir
                 "r2r_alpha": R2R_ALPHA if method == "r2r" else None,
                 "pretrained": str(Path(pretrained).resolve()) if pretrained else None,
                 "target_calibration": {"scale": calibration[0], "offset": calibration[1]}, "images": data_info or {}}
-        record = ModelRecord(carekit_version=__version__, name=model_dir.name, train=config, data=info)
+        record = ModelRecord(carekit_version=__version__, name=model_dir.name, train=config, data=info,
+                             domain=training_domain(noisy, config))  # the noisy images are the network's inputs
         record.save(model_dir)
         save_sample_input(model_dir, noisy[0], config.axes)
         care.keras_model.compile(optimizer=optimizer_for(keras.optimizers.Adam(learning_rate=config.learning_rate),

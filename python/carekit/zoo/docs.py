@@ -118,7 +118,7 @@ def _rescale_note(record: ModelRecord) -> list[str]:
     """How carekit rescales this model's inputs by default (ModelRecord.rescale), which other consumers do not."""
     if not record.rescale:
         return []
-    how = {"search": "the scale estimated to restore each image best (1-4x downsampled)",
+    how = {"search": "the scale estimated to restore each image best (downsampled or not)",
            "auto": "the training object scale"}[record.rescale]
     return [f"- carekit (Python and the Fiji plugin's python engine) restores it at {how} by default "
             f"(`--rescale {record.rescale}`; `--rescale 1` turns it off); bioimageio.core and deepImageJ run it at "
