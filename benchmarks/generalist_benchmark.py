@@ -150,23 +150,24 @@ def _central(image: np.ndarray, size: int) -> np.ndarray:
 
 LODO = "generalist without it (LODO)"
 LODO_SEARCH = "generalist without it (LODO), rescale search"  # as carekit runs the generalist by default
+RESCALES = {LODO_SEARCH: "search"}  # the models restored with a rescale mode; the others without rescaling
 
 
 def models(left_out: str, protocol_tag: str) -> dict:
-    """The models compared on dataset `left_out`: never saw it (LODO), without and with rescale search, shipped
-    generalist, shipped HeLa model (name: runner, or (runner, rescale mode))."""
+    """The models compared on dataset `left_out`: never saw it (LODO), without and with rescale search (RESCALES),
+    shipped generalist, shipped HeLa model."""
     from carekit.models import load_model
 
     found = {LODO: lodo_dir(left_out, protocol_tag),
              "shipped generalist": SHIPPED,
              "shipped HeLa model": ZOO / "care-hela-nuclei-denoising.zip"}
     runners = {name: load_model(path) for name, path in found.items() if path.exists()}
-    return {**runners, LODO_SEARCH: (runners[LODO], "search")} if LODO in runners else runners
+    return {**runners, LODO_SEARCH: runners[LODO]} if LODO in runners else runners
 
 
 def score_image(low, high, runners: dict) -> dict:
-    """Scores of the baselines and of each model (name: runner, restored without rescaling, or (runner, rescale
-    mode))."""
+    """Scores of the baselines and of each model (name: runner; restored with its RESCALES mode, else without
+    rescaling)."""
     from carekit.evaluate.baselines import run_baselines
     from carekit.evaluate.metrics import score
     from carekit.predict import restore
@@ -179,9 +180,9 @@ def score_image(low, high, runners: dict) -> dict:
         images[name] = result
     best = max(row["baselines"], key=row["baselines"].get)
     row.update(best_baseline=best, best_baseline_psnr=row["baselines"][best])
-    for name, model in runners.items():
-        runner, rescale = model if isinstance(model, tuple) else (model, None)
-        restored = restore(runner, low, axes="YX", progress=False, check_domain=False, rescale=rescale).image
+    for name, runner in runners.items():
+        restored = restore(runner, low, axes="YX", progress=False, check_domain=False,
+                           rescale=RESCALES.get(name)).image
         row["model_scores"][name] = score(high, restored).as_dict()
         row["models"][name] = round(row["model_scores"][name]["psnr"], 2)
         images[name] = restored
