@@ -41,15 +41,15 @@ class EpochRecorder(keras.callbacks.Callback):
     epoch's metrics and learning rate to history.csv and updates carekit.json (for resume). An epoch whose loss or
     weights are NaN/Inf stops training without saving anything (see raise_if_diverged)."""
 
-    def __init__(self, model_dir: Path, record: ModelRecord, start_epoch: int, own_domain: dict | None = None,
-                 own_pixel_size: dict | None = None):
-        """`own_domain`, `own_pixel_size`: fine-tuning, the statistics and pixel size of this model's training data
-        (the record's by default), which the record takes when an epoch first beats the starting weights."""
+    def __init__(self, model_dir: Path, record: ModelRecord, start_epoch: int, own_domain: dict | None = None):
+        """Fine-tuning: `own_domain` (the record's by default) and the record's pixel size now, the statistics and
+        pixel size of this model's training data, are what the record takes when an epoch first beats the starting
+        weights (resumed, the recorded pixel size stands: the user's is not given again)."""
         super().__init__()
         self.path = model_dir / HISTORY_FILE
         self.model_dir, self.record = model_dir, record
         self.own_domain = record.domain if own_domain is None else own_domain
-        self.own_pixel_size = record.pixel_size if own_pixel_size is None else own_pixel_size
+        self.own_pixel_size = record.pixel_size
         self.record.epochs_done = start_epoch
         start = record.start_validation_loss  # fine-tuning: the starting weights are a candidate, on resume too
         self.best_val_loss = min(history.best_value(self.path, "val_loss"), float("inf") if start is None else start)

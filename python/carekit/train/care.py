@@ -162,9 +162,7 @@ def _train_care(sources, targets, config: TrainConfig, model_dir: Path, data_inf
     (x_train, y_train), validation = prepare_training_data(sources, targets, config)
     fine_tuned = init_from is not None or record.start_validation_loss is not None
     # the statistics of this model's training data; a fine-tuned record holds its start's while their weights are best
-    # (resumed, the user's pixel size is not known again: the recorded one stands)
     own_domain = training_domain(sources, config) if fine_tuned or not record.domain else record.domain
-    own_pixel_size = record.pixel_size
     if not record.domain:
         record.domain = own_domain
     with removed_if_unusable(model_dir, new=not resume):
@@ -180,7 +178,7 @@ def _train_care(sources, targets, config: TrainConfig, model_dir: Path, data_inf
         save_sample_input(model_dir, sources[0], config.axes, record.pixel_size)
         care.prepare_for_training(optimizer=optimizer_for(keras.optimizers.Adam(learning_rate=learning_rate),
                                                           config.precision))
-        recorder = EpochRecorder(model_dir, record, record.epochs_done, own_domain, own_pixel_size)
+        recorder = EpochRecorder(model_dir, record, record.epochs_done, own_domain)
         if init_from is not None:
             recorder.start_as_best(care.keras_model, validation, ModelRecord.load(init_from[0]))
         _fit(care, recorder, (x_train, y_train), validation, config, n_epochs, progress)
