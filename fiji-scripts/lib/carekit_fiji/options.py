@@ -103,6 +103,5 @@ def normalize(values):
         contract.rescale_value(out["rescale"])
     except ValueError:
         raise OptionError("rescale must be model (the model's own), 1 (off), auto, search or a downsampling factor "
-                          "from 1 to %g such as 3, "
-                          "got '%s'" % (contract.RESCALE_MAX, out["rescale"]))
+                          "from 1 to %g such as 3, got '%s'" % (contract.RESCALE_MAX, out["rescale"]))
     return out
