@@ -28,6 +28,10 @@ from .tf import import_tensorflow
 
 import_tensorflow()
 import keras  # noqa: E402  (after import_tensorflow, which sets the backend and silences TF's import banner)
+# imported here, not inside a seeded run: its first import draws from numpy's global generator, which made the first
+# training in a process differ from later ones with the same seed
+from csbdeep.models import CARE, Config  # noqa: E402
+
 
 @dataclass
 class TrainResult:
@@ -69,8 +73,6 @@ def prepare_training_data(sources: list[np.ndarray], targets: list[np.ndarray], 
 
 
 def csbdeep_config(config: TrainConfig):
-    from csbdeep.models import Config
-
     return Config(
         axes=config.axes, n_channel_in=1, n_channel_out=1, probabilistic=config.probabilistic,
         train_loss="laplace" if config.probabilistic else config.loss,
@@ -83,8 +85,6 @@ def csbdeep_config(config: TrainConfig):
 
 def build_care(config: TrainConfig, model_dir: str | Path):
     """A new csbdeep CARE model for `config` in `model_dir`, computing in config.precision (fp32 | bf16 | fp16)."""
-    from csbdeep.models import CARE
-
     model_dir = Path(model_dir)
     care = CARE(csbdeep_config(config), name=model_dir.name, basedir=str(model_dir.parent))
     return apply_to_care(care, config.precision)
@@ -93,8 +93,6 @@ def build_care(config: TrainConfig, model_dir: str | Path):
 def load_care(model_dir: str | Path, weights: str = "weights_best.h5", precision: str = "fp32"):
     """The csbdeep CARE model of a carekit model directory, with the chosen weights loaded, computing in
     `precision` (fp32 | bf16 | fp16, as chosen by train.precision.choose)."""
-    from csbdeep.models import CARE
-
     model_dir = Path(model_dir)
     ModelRecord.load(model_dir)
     if not (model_dir / weights).exists():
