@@ -126,7 +126,7 @@ def confusion(rows: list[dict], warned, label: str) -> list[str]:
 def markdown(rows: list[dict], title: str, models: str) -> str:
     """The confusion tables (warned x lost: the out-of-range warnings, the comparison with classical denoising,
     either) and one line per image, under `title` and the `models` paragraph."""
-    from carekit.predict.classical_check import MISFITS, STANDARD_ERRORS
+    from carekit.predict.recorrupted_error import MISFITS, STANDARD_ERRORS
 
     lines = [f"# {title}", "", models, "", *confusion(rows, lambda r: r["warned"], "out-of-range warnings"), "",
              *confusion(rows, lambda r: r["classical_check"]["warned"], "classical denoising estimated better"), "",

@@ -1,5 +1,5 @@
-"""Command line: carekit data | synth | train | selfsup | finetune | predict | package | validate | fiji | evaluate |
-doctor | demo. One small module per command, each with add_parser(sub) and its run function.
+"""Command line: carekit data | synth | train | selfsup | finetune | predict | compare | package | validate | fiji |
+evaluate | doctor | demo. One small module per command, each with add_parser(sub) and its run function.
 
 Kept thin and fast: TensorFlow is imported only by the commands that train or predict, inside their run functions.
 """
@@ -10,9 +10,9 @@ import argparse
 import sys
 
 from ..errors import CarekitError
-from . import data, demo, doctor, evaluate, fiji, package, predict, selfsup, synth, train
+from . import compare, data, demo, doctor, evaluate, fiji, package, predict, selfsup, synth, train
 
-COMMANDS = (data, synth, train, selfsup, predict, package, fiji, doctor, demo, evaluate)
+COMMANDS = (data, synth, train, selfsup, predict, compare, package, fiji, doctor, demo, evaluate)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -76,5 +76,5 @@ def run(args) -> int:
     result = workflows.selfsupervised(data, args.model, method=args.method, pretrained=source[0],
                                       pretrained_weights_file=source[1], mask_fraction=args.mask_fraction,
                                       patience=args.patience, progress=not args.quiet, **_overrides(args))
-    print(summary(result, " (early stopping)", f"{args.method} validation loss", start_rescale))
+    print(summary(result, " (early stopping)", f"{args.method} validation loss", start_rescale, args.pretrained))
     return 0

@@ -148,10 +148,11 @@ def run(args) -> int:
     if args.resume == has_source:
         raise InputError("give training data (--pairs, --builtin, --clean or --synthetic), or --resume to continue a "
                          "model")
-    start_rescale = None
+    start_rescale, start = None, args.init_from
     if args.resume:
         result = workflows.resume(args.model, args.epochs or RESUME_EPOCHS, progress=not args.quiet)
-        start_rescale = ModelRecord.load(result.model_dir).rescale  # a kept start's mode, for the kept start's line
+        record = ModelRecord.load(result.model_dir)
+        start_rescale, start = record.rescale, record.data.get("initialized_from")  # for the kept start's line
     elif args.projection:
         result = _train_projection(args)
     elif args.ensemble:
@@ -163,5 +164,5 @@ def run(args) -> int:
         config, data, source = _started_from(args)
         result = workflows.train(data, args.model, config, progress=not args.quiet, init_from=source)
         start_rescale = own_rescale(source[0]) if source else None
-    print(summary(result, start_rescale=start_rescale))
+    print(summary(result, start_rescale=start_rescale, start=start))
     return 0

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 
-def summary(result, epochs_note: str = "", loss_name: str = "validation loss", start_rescale: str | None = None
-            ) -> str:
-    """`start_rescale`: the starting model's own rescale mode (ModelRecord.rescale), if any."""
+def summary(result, epochs_note: str = "", loss_name: str = "validation loss", start_rescale: str | None = None,
+            start: str | None = None) -> str:
+    """`start_rescale`: the starting model's own rescale mode (ModelRecord.rescale), if any; `start`: the starting
+    model as the user named it, if known."""
     return (f"model: {result.model_dir}\n  epochs trained: {result.epochs_done}{epochs_note}, best {loss_name} "
-            f"{result.best_val_loss:.4f}{start_note(result, start_rescale)}\n  history: {result.history_plot}")
+            f"{result.best_val_loss:.4f}{start_note(result, start_rescale, start)}\n  history: {result.history_plot}")
 
 
-def start_note(result, start_rescale: str | None = None) -> str:
+def start_note(result, start_rescale: str | None = None, start: str | None = None) -> str:
     """The lines on what fine-tuning did against its starting weights; '' for a model not started from another."""
     if result.start_val_loss is None:
         return ""
@@ -22,7 +23,8 @@ def start_note(result, start_rescale: str | None = None) -> str:
     note = f"\n  improved on the starting weights' validation loss {result.start_val_loss:.4f}"
     if start_rescale:
         note += (f"\n  the starting model restores with rescale {start_rescale} by default, this one at your images' "
-                 "own scale, and the validation loss compares them at that scale only: to choose, compare their "
-                 "restorations of held-out images (`carekit predict` with each; `carekit evaluate` where you have "
-                 "clean references)")
+                 "own scale, and the validation loss compares them at that scale only, on patches of the training "
+                 "images: to choose, compare them on noisy images neither was trained on (estimated from the images "
+                 f"alone): carekit compare --model {start or 'STARTING_MODEL'} {result.model_dir} IMAGES... "
+                 "(`carekit evaluate` where you have clean references)")
     return note

@@ -35,14 +35,10 @@ from ..models import load_model
 from ..models.runner import PipelineRunner
 from .domain_check import PredictionWarning
 from .crops import middle_plane
-from .recorrupted_error import CHOOSING_SEED, fitted_residual, recorrupted_pair, spike_weights, target_noise
+from .recorrupted_error import (CHOOSING_SEED, MISFITS, block_standard_error, decided, fitted_residual,
+                                recorrupted_pair, spike_weights, target_noise)
 from .rescale import MODEL, is_2d_restoration
-from .restore import resolve_factor, restored_plane
-
-MISFITS = (0.97, 1.03)  # noise-variance scalings the verdict must survive
-STANDARD_ERRORS = 2.0  # how many standard errors a difference needs
-BLOCK = 16  # px: the standard error comes from block means (a restoration's errors correlate between neighbours)
-
+from .restore import image_factor, restored_plane
 
 class WorseThanClassicalWarning(PredictionWarning):
     """A classical denoiser is estimated to restore the image better than the model: it is out of its depth."""
@@ -71,7 +67,7 @@ class ClassicalComparison:
     def verdict(self) -> str:
         """'behind' or 'ahead of' the best classical denoiser, or 'level' where chance or the noise model's error
         could flip the sign."""
-        if not self.robust or abs(self.model_error - self.classical_error) <= STANDARD_ERRORS * self.standard_error:
+        if not decided(self.model_error - self.classical_error, self.standard_error, self.robust):
             return "level"
         return "behind" if self.model_error > self.classical_error else "ahead of"
 
@@ -106,23 +102,6 @@ def _candidates(noisy: np.ndarray, settings: dict[str, tuple] | None = None) -> 
             for value, candidate in zip(values, FAMILIES[name][0](noisy, values))}
 
 
-def block_standard_error(values: np.ndarray, block: int = BLOCK, weights: np.ndarray | None = None) -> float:
-    """The standard error of the (weighted) mean of a 2D map whose neighbouring values correlate: from the spread of
-    its block x block (weighted) means."""
-    weights = np.ones(values.shape) if weights is None else weights
-    rows, cols = (n // block for n in values.shape)
-    if rows * cols < 4:
-        kept = values[weights > 0]
-        return float(kept.std() / np.sqrt(kept.size))
-
-    def sums(a: np.ndarray) -> np.ndarray:
-        return a[:rows * block, :cols * block].reshape(rows, block, cols, block).sum(axis=(1, 3))
-
-    totals, counts = sums(values * weights), sums(weights)
-    means = totals[counts > 0] / counts[counts > 0]
-    return float(means.std(ddof=1) / np.sqrt(means.size))
-
-
 def _squared_residuals(runner, crop, variance, factor, seed, misfit, settings=None) -> tuple:
     """(the model's squared residual per pixel (None without a runner), each classical candidate's (all, or
     `settings`)) on one recorrupted pair."""
@@ -146,10 +125,7 @@ def compare_with_classical(model, image: np.ndarray | Image, axes: str | None = 
     if isinstance(image, Image):
         image, axes = image.data, image.axes
     crop = middle_plane(image, axes)
-    axes = (axes or "YX").upper()
-    work = np.moveaxis(np.asarray(image), [axes.index("Y"), axes.index("X")], [-2, -1])  # as restore() sees it
-    work_axes = "".join(a for a in axes if a not in "YX") + "YX"
-    factor = resolve_factor(runner, rescale, work.astype(np.float32, copy=False), work_axes)
+    factor = image_factor(runner, rescale, image, axes)
     variance = variance_map(crop)
     weights = spike_weights(crop, variance)  # every mean below leaves out isolated spikes (hot pixels)
     _, choosing = _squared_residuals(None, crop, variance, factor, seed, 1.0)

@@ -27,9 +27,12 @@ from ..data.recorrupt import recorrupted_batch
 from ..normalize import affine_fit
 
 ALPHA = 0.5
+BLOCK = 16  # px: the standard error comes from block means (a restoration's errors correlate between neighbours)
 CHOOSING_SEED = 0  # the pair predict.classical_check chooses the classical setting on; it compares on the next one
+MISFITS = (0.97, 1.03)  # noise-variance scalings a verdict must survive
 OUTLIER_SD = 4.0
 SEARCH_SEEDS = (2, 3, 4)  # rescale 'search' averages pairs of its own, not the classical check's comparison pair
+STANDARD_ERRORS = 2.0  # how many standard errors a difference needs
 
 
 def recorrupted_pair(image: np.ndarray, variance: np.ndarray, seed: int, misfit: float = 1.0
@@ -73,3 +76,26 @@ def spike_weights(image: np.ndarray, variance: np.ndarray) -> np.ndarray:
 _EIGHT = np.array([[1, 1, 1], [1, 0, 1], [1, 1, 1]], bool)
 _FOUR = np.array([[0, 1, 0], [1, 0, 1], [0, 1, 0]], np.float64)
 _RING = np.pad(np.zeros((3, 3), bool), 1, constant_values=True)
+
+
+def decided(difference: float, standard_error: float, robust: bool) -> bool:
+    """Whether an estimated difference of two methods' errors tells them apart: it keeps its sign with the noise
+    variance scaled by each of MISFITS (`robust`) and exceeds STANDARD_ERRORS standard errors."""
+    return robust and abs(difference) > STANDARD_ERRORS * standard_error
+
+
+def block_standard_error(values: np.ndarray, block: int = BLOCK, weights: np.ndarray | None = None) -> float:
+    """The standard error of the (weighted) mean of a 2D map whose neighbouring values correlate: from the spread of
+    its block x block (weighted) means."""
+    weights = np.ones(values.shape) if weights is None else weights
+    rows, cols = (n // block for n in values.shape)
+    if rows * cols < 4:
+        kept = values[weights > 0]
+        return float(kept.std() / np.sqrt(kept.size))
+
+    def sums(a: np.ndarray) -> np.ndarray:
+        return a[:rows * block, :cols * block].reshape(rows, block, cols, block).sum(axis=(1, 3))
+
+    totals, counts = sums(values * weights), sums(weights)
+    means = totals[counts > 0] / counts[counts > 0]
+    return float(means.std(ddof=1) / np.sqrt(means.size))

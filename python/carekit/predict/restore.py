@@ -159,6 +159,15 @@ def resolve_factor(runner: ModelRunner, rescale: str | float | None, work: np.nd
                          warn=parse_rescale(rescale) != MODEL)[0]  # the model's own mode falls back quietly
 
 
+def image_factor(runner: ModelRunner, rescale: str | float | None, image: np.ndarray, axes: str | None) -> float:
+    """The rescale factor restore() uses for `image` with `axes` (any order; YX when None), judged on the whole image
+    as restore() judges it (resolve_factor)."""
+    axes = (axes or "YX").upper()
+    work = np.moveaxis(np.asarray(image), [axes.index("Y"), axes.index("X")], [-2, -1])  # as restore() sees it
+    work_axes = "".join(a for a in axes if a not in "YX") + "YX"
+    return resolve_factor(runner, rescale, work.astype(np.float32, copy=False), work_axes)
+
+
 def restored_plane(runner: ModelRunner, plane: np.ndarray, factor: float = 1.0) -> np.ndarray:
     """The restored mean of one 2D plane at a rescale `factor`, as restore() computes it (no progress, no checks)."""
     return _restore_planes(runner, plane, "YX", DEFAULT_TILE[2], False, None, factor)[0]
