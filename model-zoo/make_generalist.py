@@ -1,6 +1,7 @@
 """Build the shipped generalist starting model: probabilistic CARE denoising trained on the built-in nuclei image sets.
 
-    .venv/bin/python model-zoo/make_generalist.py [--epochs 100] [--steps 40] [--stage train|package|all]
+    .venv/bin/python model-zoo/make_generalist.py [--epochs 100] [--steps 40] [--precision fp32|bf16]
+                                                  [--stage train|package|all]
 
 Training data (carekit.generalist, synth/generalist.py): the training images of hela, bbbc007 and mahotas (their
 held-out images are never used; nuclei3d is a test set only: its reference is a raw confocal plane), 64 pairs per
@@ -9,7 +10,11 @@ photon level (1-50, log-uniform), background (0-5 photons) and read noise (0.5-5
 `--stage train`, then benchmarks/generalist_benchmark.py (which also scores this model on every dataset's held-out
 images), then `--stage package`: the package README carries those held-out metrics and the leave-one-dataset-out
 protocol and numbers of that benchmark's run of the protocol the model was trained with (the recipe's:
-benchmarks/results/generalist-100x40-f32.json)."""
+benchmarks/results/generalist-100x40-f32.json).
+A candidate with other steps or precision (`--stage train --epochs 300 --precision bf16`) is measured before it is
+shipped: generalist_benchmark.py with its protocol (`--epochs 300 --variant bf16 --stage shipped`: this model only,
+where that protocol's left-out models were scored), unseen_benchmark.py and rescale_search_benchmark.py
+`--shipped-only` (benchmarks/results/generalist-12000-candidate/: such a run, not shipped)."""
 
 from __future__ import annotations
 
@@ -23,17 +28,18 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "benchmarks"))
-from generalist_benchmark import RESULTS, tag  # noqa: E402
+from generalist_benchmark import RESULTS, SHIPPED_NAME, VARIANTS, tag  # noqa: E402
 
 NAME = "care-generalist-nuclei-denoising"
-SHIPPED = "shipped generalist"  # its name in the benchmark's results (generalist_benchmark.models)
 
 
 def lodo_results(model_dir: Path) -> tuple[Path, dict]:
     """Where benchmarks/generalist_benchmark.py writes the results of the protocol the model in `model_dir` was
     trained with, and its training settings."""
     train = json.loads((model_dir / "carekit.json").read_text())["train"]
-    return RESULTS / f"generalist{tag(train['epochs'], train['steps_per_epoch'], train['unet_first'])}.json", train
+    variants = ("bf16",) if train["precision"] == "bf16" else ()
+    protocol_tag = tag(train["epochs"], train["steps_per_epoch"], train["unet_first"], variants)
+    return RESULTS / f"generalist{protocol_tag}.json", train
 
 
 def held_out_rows(lodo: Path, epochs: int, steps: int) -> list[dict]:
@@ -48,11 +54,11 @@ def held_out_rows(lodo: Path, epochs: int, steps: int) -> list[dict]:
     rows = []
     for entry in benchmark["summary"]:
         group = [r for r in benchmark["rows"] if (r["dataset"], r["photons"]) == (entry["dataset"], entry["photons"])]
-        if SHIPPED not in group[0]["model_scores"]:
+        if SHIPPED_NAME not in group[0]["model_scores"]:
             raise InputError(f"{lodo} has no results for the shipped model: run the benchmark after training it")
         rows.append({"name": f"{entry['dataset']}, {entry['photons']:g} photons ({len(group)} held-out)",
                      "raw": _mean([r["raw_scores"] for r in group]),
-                     "care": _mean([r["model_scores"][SHIPPED] for r in group]),
+                     "care": _mean([r["model_scores"][SHIPPED_NAME] for r in group]),
                      "best_baseline_psnr": entry["best_baseline"]})
     return rows
 
@@ -136,6 +142,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--epochs", type=int, default=default.epochs)
     parser.add_argument("--steps", type=int, default=default.steps_per_epoch)
+    parser.add_argument("--precision", choices=("fp32", "bf16"), default=default.precision,
+                        help=f"bf16: {VARIANTS['bf16'][0]}")
     parser.add_argument("--work", default=str(HERE / "_work"))
     parser.add_argument("--stage", choices=("train", "package", "all"), default="all")
     args = parser.parse_args()
@@ -143,7 +151,8 @@ def main() -> None:
     model_dir = Path(args.work) / NAME
     if args.stage in ("train", "all"):
         shutil.rmtree(model_dir, ignore_errors=True)
-        train_generalist(model_dir, recipe(args.epochs, args.steps), progress=False)
+        config = recipe(args.epochs, args.steps).model_copy(update={"precision": args.precision})
+        train_generalist(model_dir, config, progress=False)
     if args.stage == "train":
         return
     record = ModelRecord.load(model_dir)
