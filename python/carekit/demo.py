@@ -151,7 +151,9 @@ def run_demo(out: Path, quick: bool = False, progress: bool = True, with_fiji: b
           "denoising.zip --model models/mine --clean YOUR_HIGH_SNR_DIR --photons 3 10\n"
           "           or use it as it is (it restores at the scale estimated to restore best, its own "
           "--rescale search):\n           carekit predict --model model-zoo/care-generalist-nuclei-denoising.zip "
-          "YOUR_IMAGES --out restored")
+          "YOUR_IMAGES --out restored\n           and let your noisy images choose between the two (no ground truth "
+          "needed):\n           carekit compare --model model-zoo/care-generalist-nuclei-denoising.zip models/mine "
+          "YOUR_IMAGES")
     return summary
 
 

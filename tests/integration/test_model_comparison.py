@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from carekit.cli import main
-from carekit.cli.compare import verdict
+from carekit.cli.compare import NOT_COMPARED, verdict
 from carekit.config import SynthConfig
 from carekit.generalist import splits
 from carekit.io import write_image
@@ -64,11 +64,16 @@ def test_compare_cli_reports_each_image_and_which_model_to_use(tmp_path, capsys)
                          "level on 0: use care-generalist-nuclei-denoising.zip")
 
 
-def test_compare_refuses_models_it_cannot_judge(tmp_path, tiny_model_3d, capsys):
+def test_compare_refuses_models_it_cannot_judge_and_skips_images_it_cannot(tmp_path, tiny_model_3d, capsys):
     write_image(tmp_path / "image.tif", _held_out("hela", 3.0), "YX")
     assert main(["compare", "--model", str(HELA), str(tiny_model_3d), str(tmp_path / "image.tif")]) == 2
     assert ("comparing models on noisy images is for carekit's 2D denoising models (kind care, axes YX); the second "
             "model is care with axes ZYX") in capsys.readouterr().err
+    write_image(tmp_path / "flat.tif", np.full((64, 64), 100.0, np.float32), "YX")
+    assert main(["compare", "--model", str(HELA), str(HELA), str(tmp_path / "flat.tif")]) == 2  # nothing compared
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(f"{tmp_path / 'flat.tif'}: not compared: ") and lines[-1].endswith(
+        "level on 0, not compared 1: no difference the estimate can tell on these images")
 
 
 def test_the_closing_line_says_which_model_to_use_or_that_neither_wins_everywhere():
@@ -77,3 +82,5 @@ def test_the_closing_line_says_which_model_to_use_or_that_neither_wins_everywher
     assert verdict(Counter({0: 1, 1: 1}), names).endswith("neither restores every image better; compare their "
                                                             "restorations by eye where they differ")
     assert verdict(Counter({None: 3}), names).endswith("no difference the estimate can tell on these images")
+    assert verdict(Counter({0: 1, NOT_COMPARED: 1}), names) == ("a better on 1, b on 0, level on 0, not compared 1: "
+                                                               "use a")

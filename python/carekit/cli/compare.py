@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+NOT_COMPARED = "not compared"  # the tally's key for images the estimate cannot judge
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser("compare", help="which of two 2D denoising models restores noisy images better, estimated from "
@@ -20,26 +22,33 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
+    from ..errors import InputError
     from ..io import read_image
-    from ..models import load_model
-    from ..predict.model_comparison import compare_models
+    from ..predict.model_comparison import comparable, compare_models
 
     names = tuple(Path(m).name for m in args.model)
     if names[0] == names[1]:
         names = tuple(args.model)
-    runners = [load_model(m) for m in args.model]
+    runners = comparable(*args.model)
     tally = Counter()
     for path in args.inputs:
-        comparison = compare_models(*runners, read_image(path, args.axes))
+        try:
+            comparison = compare_models(*runners, read_image(path, args.axes))
+        except InputError as err:  # this image cannot be judged (too small or flat for its noise model...)
+            tally[NOT_COMPARED] += 1
+            print(f"{path}: not compared: {err}")
+            continue
         tally[comparison.better] += 1
         print(f"{path}: {comparison.summary(names)}")
     print(verdict(tally, names))
-    return 0
+    return 0 if sum(tally.values()) > tally[NOT_COMPARED] else 2
 
 
 def verdict(tally: Counter, names: tuple[str, str]) -> str:
     """The closing line: how many images each model restores better, and which to use."""
     counts = f"{names[0]} better on {tally[0]}, {names[1]} on {tally[1]}, level on {tally[None]}"
+    if tally[NOT_COMPARED]:
+        counts += f", not compared {tally[NOT_COMPARED]}"
     if tally[0] and tally[1]:
         return f"{counts}: neither restores every image better; compare their restorations by eye where they differ"
     if tally[0] or tally[1]:

@@ -69,17 +69,24 @@ def _scale(factor: float) -> str:
     return "full size" if factor == 1 else f"{factor:g}x downsampling"
 
 
-def compare_models(first, second, image: np.ndarray | Image, axes: str | None = None,
-                   rescale: tuple = (MODEL, MODEL), seed: int = CHOOSING_SEED + 1) -> ModelComparison:
-    """Two 2D CARE models (folders, packages or runners), each restoring as restore() would with its `rescale` (by
-    default each model's own mode), compared on the middle plane of `image` (central crop of at most
-    crops.ESTIMATE_SIDE^2 px)."""
+def comparable(first, second) -> list:
+    """The two models' runners (folders, packages or runners), or an InputError unless both are carekit 2D denoising
+    models."""
     runners = [model if hasattr(model, "spec") else load_model(model) for model in (first, second)]
     for which, runner in zip(("first", "second"), runners):
         if not is_2d_restoration(runner):
             raise InputError("comparing models on noisy images is for carekit's 2D denoising models (kind care, axes "
                              f"YX); the {which} model is {runner.spec.kind} with axes {runner.spec.axes}"
                              + (", made elsewhere" if isinstance(runner, PipelineRunner) else ""))
+    return runners
+
+
+def compare_models(first, second, image: np.ndarray | Image, axes: str | None = None,
+                   rescale: tuple = (MODEL, MODEL), seed: int = CHOOSING_SEED + 1) -> ModelComparison:
+    """Two 2D CARE models (folders, packages or runners), each restoring as restore() would with its `rescale` (by
+    default each model's own mode), compared on the middle plane of `image` (central crop of at most
+    crops.ESTIMATE_SIDE^2 px)."""
+    runners = comparable(first, second)
     if isinstance(image, Image):
         image, axes = image.data, image.axes
     crop = middle_plane(image, axes)
