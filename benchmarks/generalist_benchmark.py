@@ -248,7 +248,7 @@ def rescore_shipped(epochs: int, steps: int, filters: int = DEFAULT_PROTOCOL[2],
         key = (row["dataset"], row["photons"])
         lows, highs = pairs.setdefault(key, test_pairs(*key))
         restored = restore(runner, lows[row["image"]], axes="YX", progress=False, check_domain=False,
-                           rescale=None).image
+                           rescale=RESCALES.get(SHIPPED_NAME)).image
         row["model_scores"][SHIPPED_NAME] = score(highs[row["image"]], restored).as_dict()
         row["models"][SHIPPED_NAME] = round(row["model_scores"][SHIPPED_NAME]["psnr"], 2)
         print(*key, row["image"], row["best_baseline_psnr"], row["models"][SHIPPED_NAME], flush=True)
@@ -354,8 +354,9 @@ def main() -> None:
     parser.add_argument("--variant", nargs="+", choices=tuple(VARIANTS), default=[],
                         help="; ".join(f"{name}: {what}" for name, (what, _, _) in VARIANTS.items()))
     parser.add_argument("--stage", choices=("train", "evaluate", "all", "shipped"), default="all",
-                        help="shipped: score only the shipped generalist again (after make_generalist.py trained a "
-                        "new one) in this protocol's results, keeping the other scores")
+                        help="shipped: score only the shipped generalist (model-zoo/_work's, else the zip) again on "
+                        "every dataset of this protocol's results (--datasets does not apply), keeping the other "
+                        "scores; it rewrites that protocol's results .json and .md in place")
     parser.add_argument("--datasets", nargs="+", help="only the models without these datasets (train), or score "
                         "only these datasets and summarize with those scored before (evaluate)")
     args = parser.parse_args()

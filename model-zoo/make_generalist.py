@@ -14,7 +14,9 @@ benchmarks/results/generalist-100x40-f32.json).
 A candidate with other steps or precision (`--stage train --epochs 300 --precision bf16`) is measured before it is
 shipped: generalist_benchmark.py with its protocol (`--epochs 300 --variant bf16 --stage shipped`: this model only,
 where that protocol's left-out models were scored), unseen_benchmark.py and rescale_search_benchmark.py
-`--shipped-only` (benchmarks/results/generalist-12000-candidate/: such a run, not shipped)."""
+`--shipped-only` (benchmarks/results/generalist-12000-candidate/: such a run, not shipped). A candidate takes the
+shipped model's folder (model-zoo/_work/care-generalist-nuclei-denoising, which the benchmarks measure before the
+zip): move it away when the candidate is not shipped."""
 
 from __future__ import annotations
 
@@ -37,7 +39,7 @@ def lodo_results(model_dir: Path) -> tuple[Path, dict]:
     """Where benchmarks/generalist_benchmark.py writes the results of the protocol the model in `model_dir` was
     trained with, and its training settings."""
     train = json.loads((model_dir / "carekit.json").read_text())["train"]
-    variants = ("bf16",) if train["precision"] == "bf16" else ()
+    variants = ("bf16",) if train.get("precision") == "bf16" else ()  # fp32 (or a record from before precision)
     protocol_tag = tag(train["epochs"], train["steps_per_epoch"], train["unet_first"], variants)
     return RESULTS / f"generalist{protocol_tag}.json", train
 

@@ -189,6 +189,17 @@ def test_fine_tuning_the_generalist_says_whether_it_keeps_its_default_rescale(tm
                    ).count("\n") == 2  # not fine-tuned: nothing to compare
 
 
+def test_a_resumed_model_names_the_start_and_the_mode_it_held_before_resuming(tmp_path, tiny_model):
+    from carekit.cli.train import resumed_start
+
+    model = shutil.copytree(tiny_model, tmp_path / "mine")
+    record = ModelRecord.load(model)
+    record.rescale, record.data = "search", {**record.data, "initialized_from": "generalist.zip"}
+    record.save(model)
+    assert resumed_start(str(model)) == ("search", "generalist.zip")  # what the improved-start line needs
+    assert resumed_start(str(tmp_path / "missing")) == (None, None)  # resume() itself refuses it
+
+
 def test_train_from_a_package_zip_takes_its_probabilistic_network(tmp_path, prob_package):
     started = tmp_path / "from-zip"
     assert main(["train", "--model", str(started), "--from", str(prob_package), *FROM_TRAIN]) == 0

@@ -10,27 +10,35 @@ NOT_COMPARED = "not compared"  # the tally's key for images the estimate cannot 
 
 
 def add_parser(sub) -> None:
+    from ..predict.crops import ESTIMATE_SIDE
+
     p = sub.add_parser("compare", help="which of two 2D denoising models restores noisy images better, estimated from "
                        "the images alone (no ground truth): e.g. the generalist and a model fine-tuned from it")
     p.add_argument("--model", required=True, nargs=2, metavar=("FIRST", "SECOND"),
                    help="two model folders or carekit packages, each run as `carekit predict` runs it (its own "
                    "rescale mode: the generalist's is search)")
     p.add_argument("inputs", nargs="+", help="noisy TIFFs, best ones neither model was trained on (those you will "
-                   "restore): the central 512x512 px of each one's middle plane are compared")
+                   f"restore): the central {ESTIMATE_SIDE}x{ESTIMATE_SIDE} px of each one's middle plane (the middle "
+                   "index of T, Z, C) are compared. Exit status 0 when at least one image was compared")
     p.add_argument("--axes", help="axes of the inputs if the files do not say, e.g. TYX")
     p.set_defaults(func=run)
+
+
+UNITS = ("differences in % of each image's noise variance: a good restoration's whole squared error is a few % of it, "
+         "so 1% is a large difference")
 
 
 def run(args) -> int:
     from ..errors import InputError
     from ..io import read_image
-    from ..predict.model_comparison import comparable, compare_models
+    from ..predict.model_comparison import comparable_runners, compare_models
 
-    names = tuple(Path(m).name for m in args.model)
+    names = tuple(Path(m).resolve().name or m for m in args.model)
     if names[0] == names[1]:
         names = tuple(args.model)
-    runners = comparable(*args.model)
+    runners = comparable_runners(*args.model)
     tally = Counter()
+    print(UNITS)
     for path in args.inputs:
         try:
             comparison = compare_models(*runners, read_image(path, args.axes))
@@ -53,4 +61,6 @@ def verdict(tally: Counter, names: tuple[str, str]) -> str:
         return f"{counts}: neither restores every image better; compare their restorations by eye where they differ"
     if tally[0] or tally[1]:
         return f"{counts}: use {names[0 if tally[0] else 1]}"
+    if not tally[None]:
+        return f"{counts}: no image could be compared"
     return f"{counts}: no difference the estimate can tell on these images"

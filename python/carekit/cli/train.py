@@ -133,7 +133,6 @@ def _train_projection(args):
 def run(args) -> int:
     from .. import workflows
     from ..errors import InputError
-    from ..config import ModelRecord
     from .train_from import own_rescale
     from .train_report import summary
 
@@ -150,9 +149,8 @@ def run(args) -> int:
                          "model")
     start_rescale, start = None, args.init_from
     if args.resume:
+        start_rescale, start = resumed_start(args.model)
         result = workflows.resume(args.model, args.epochs or RESUME_EPOCHS, progress=not args.quiet)
-        record = ModelRecord.load(result.model_dir)
-        start_rescale, start = record.rescale, record.data.get("initialized_from")  # for the kept start's line
     elif args.projection:
         result = _train_projection(args)
     elif args.ensemble:
@@ -166,3 +164,16 @@ def run(args) -> int:
         start_rescale = own_rescale(source[0]) if source else None
     print(summary(result, start_rescale=start_rescale, start=start))
     return 0
+
+
+def resumed_start(model_dir: str) -> tuple[str | None, str | None]:
+    """(the rescale mode a fine-tuned model holds from its start while the start's weights are still its best, the
+    start as the user named it), read before resuming: an epoch that beats the start replaces that mode."""
+    from ..config import ModelRecord
+    from ..errors import InputError
+
+    try:
+        record = ModelRecord.load(model_dir)
+    except InputError:
+        return None, None  # resume() says what is wrong with the folder
+    return record.rescale, record.data.get("initialized_from")

@@ -40,6 +40,7 @@ from .recorrupted_error import (CHOOSING_SEED, MISFITS, block_standard_error, de
 from .rescale import MODEL, is_2d_restoration
 from .restore import image_factor, restored_plane
 
+
 class WorseThanClassicalWarning(PredictionWarning):
     """A classical denoiser is estimated to restore the image better than the model: it is out of its depth."""
 

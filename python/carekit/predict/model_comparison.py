@@ -25,7 +25,7 @@ from ..io import Image
 from ..models import load_model
 from ..models.runner import PipelineRunner
 from .crops import middle_plane
-from .recorrupted_error import (CHOOSING_SEED, MISFITS, block_standard_error, decided, fitted_residual,
+from .recorrupted_error import (COMPARING_SEED, MISFITS, block_standard_error, decided, fitted_residual,
                                 recorrupted_pair, spike_weights, target_noise)
 from .rescale import MODEL, is_2d_restoration
 from .restore import image_factor, restored_plane
@@ -69,7 +69,7 @@ def _scale(factor: float) -> str:
     return "full size" if factor == 1 else f"{factor:g}x downsampling"
 
 
-def comparable(first, second) -> list:
+def comparable_runners(first, second) -> list:
     """The two models' runners (folders, packages or runners), or an InputError unless both are carekit 2D denoising
     models."""
     runners = [model if hasattr(model, "spec") else load_model(model) for model in (first, second)]
@@ -82,17 +82,19 @@ def comparable(first, second) -> list:
 
 
 def compare_models(first, second, image: np.ndarray | Image, axes: str | None = None,
-                   rescale: tuple = (MODEL, MODEL), seed: int = CHOOSING_SEED + 1) -> ModelComparison:
-    """Two 2D CARE models (folders, packages or runners), each restoring as restore() would with its `rescale` (by
-    default each model's own mode), compared on the middle plane of `image` (central crop of at most
+                   rescale: tuple = (MODEL, MODEL), seed: int = COMPARING_SEED) -> ModelComparison:
+    """Two 2D CARE models (folders, packages or runners), each restoring as restore() would with its `rescale` (a
+    pair: by default each model's own mode), compared on the middle plane of `image` (central crop of at most
     crops.ESTIMATE_SIDE^2 px)."""
-    runners = comparable(first, second)
+    if not isinstance(rescale, tuple) or len(rescale) != 2:
+        raise InputError(f"rescale must be a pair, one mode per model (e.g. ('model', 1)); got {rescale!r}")
+    runners = comparable_runners(first, second)
     if isinstance(image, Image):
         image, axes = image.data, image.axes
     crop = middle_plane(image, axes)
-    factors = tuple(image_factor(runner, mode, image, axes) for runner, mode in zip(runners, rescale))
-    variance = variance_map(crop)
+    variance = variance_map(crop)  # before the models' searches: refuses an image too flat to judge
     weights = spike_weights(crop, variance)  # every mean leaves out isolated spikes (hot pixels)
+    factors = tuple(image_factor(runner, mode, image, axes) for runner, mode in zip(runners, rescale))
 
     def squared_residuals(misfit: float) -> list[np.ndarray]:
         noisier, target = recorrupted_pair(crop, variance, seed, misfit)

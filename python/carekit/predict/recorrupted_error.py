@@ -6,8 +6,9 @@ is a slightly noisier input (noise variance x (1 + alpha^2)) and t = y - z / alp
 independent of u's (exactly for Gaussian noise, nearly for Poisson). For any method g, the mean of
 (a * g(u) + b - t)^2 (a, b: the least-squares affine fit, as the metric fits) is its error against the truth plus
 the same constant for every method, (1 + 1 / alpha^2) times the noise variance. So differences of these errors
-rank methods (predict.classical_check: the model against classical denoisers) and settings (predict.rescale's
-'search': the rescale factor) with no ground truth, at 1 + alpha^2 times the image's noise variance.
+rank methods (predict.classical_check: the model against classical denoisers; predict.model_comparison: two models)
+and settings (predict.rescale's 'search': the rescale factor) with no ground truth, at 1 + alpha^2 times the image's
+noise variance. A difference decides between two methods only beyond chance and the noise model's error (decided).
 
 Hot pixels (an sCMOS chip's few pixels with several times the read noise) break that: the model does not describe
 their noise, which is then in u and t alike, and they dominated the errors (benchmarks/results/noise_kinds.md: a first
@@ -29,6 +30,7 @@ from ..normalize import affine_fit
 ALPHA = 0.5
 BLOCK = 16  # px: the standard error comes from block means (a restoration's errors correlate between neighbours)
 CHOOSING_SEED = 0  # the pair predict.classical_check chooses the classical setting on; it compares on the next one
+COMPARING_SEED = CHOOSING_SEED + 1  # ... the pair predict.model_comparison compares two models on too
 MISFITS = (0.97, 1.03)  # noise-variance scalings a verdict must survive
 OUTLIER_SD = 4.0
 SEARCH_SEEDS = (2, 3, 4)  # rescale 'search' averages pairs of its own, not the classical check's comparison pair
