@@ -43,11 +43,14 @@ def test_it_names_the_model_that_restores_each_image_better(generalist, hela):
     assert compare_models(hela, generalist, _held_out("hela", 10.0)).better == 0  # on its own data, the specialist
 
 
-def test_a_model_against_itself_is_level_and_a_rescale_mode_can_be_compared(generalist):
-    image = _held_out("mahotas", 10.0)
-    same = compare_models(generalist, generalist, image)
+def test_a_model_against_itself_is_level(hela):
+    same = compare_models(hela, hela, _held_out("mahotas", 10.0))
     assert same.difference == 0 and same.better is None and same.summary(("a", "b")).startswith("level")
-    searched = compare_models(generalist, generalist, image, rescale=("model", 1))  # its search against full size
+
+
+@pytest.mark.slow  # two searches more: ~20 s here
+def test_a_rescale_mode_can_be_compared(generalist):
+    searched = compare_models(generalist, generalist, _held_out("mahotas", 10.0), rescale=("model", 1))
     assert searched.better == 0 and searched.factors[1] == 1
     assert "a restores better" in searched.summary(("a", "b")) and "b at full size" in searched.summary(("a", "b"))
 
