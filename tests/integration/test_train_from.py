@@ -179,10 +179,11 @@ def test_fine_tuning_the_generalist_says_whether_it_keeps_its_default_rescale(tm
     from carekit.cli.train_report import summary
     from carekit.train.care import TrainResult
 
-    improved = summary(TrainResult(tmp_path, tmp_path / "h.csv", tmp_path / "h.png", 2, 0.45, 0.5),
+    mine = tmp_path / "my model"
+    improved = summary(TrainResult(mine, tmp_path / "h.csv", tmp_path / "h.png", 2, 0.45, 0.5),
                        start_rescale="search", start="generalist.zip").splitlines()[3]
     assert improved.startswith("  the starting model restores with rescale search by default, this one at your "
-                               "images'") and f"carekit compare --model generalist.zip {tmp_path} IMAGES" in improved
+                               "images'") and f"carekit compare --model generalist.zip '{mine}' IMAGES" in improved
     kept = summary(TrainResult(tmp_path, tmp_path / "h.csv", tmp_path / "h.png", 2, 0.5, 0.5), start_rescale="search")
     assert "still theirs, and so is its default rescale search" in kept and "restores with rescale" not in kept
     assert summary(TrainResult(tmp_path, tmp_path / "h.csv", tmp_path / "h.png", 2, 0.45), start_rescale="search"

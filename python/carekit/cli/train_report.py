@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from shlex import quote
+
 
 def summary(result, epochs_note: str = "", loss_name: str = "validation loss", start_rescale: str | None = None,
             start: str | None = None) -> str:
@@ -25,6 +27,7 @@ def start_note(result, start_rescale: str | None = None, start: str | None = Non
         note += (f"\n  the starting model restores with rescale {start_rescale} by default, this one at your images' "
                  "own scale, and the validation loss compares them at that scale only, on patches of the training "
                  "images: to choose, compare them on noisy images neither was trained on (estimated from the images "
-                 f"alone): carekit compare --model {start or 'STARTING_MODEL'} {result.model_dir} IMAGES... "
+                 f"alone): carekit compare --model {quote(start or 'STARTING_MODEL')} {quote(str(result.model_dir))} "
+                 "IMAGES... "
                  "(`carekit evaluate` where you have clean references)")
     return note
