@@ -17,9 +17,10 @@ def add_parser(sub) -> None:
     p.add_argument("--model", required=True, nargs=2, metavar=("FIRST", "SECOND"),
                    help="two model folders or carekit packages, each run as `carekit predict` runs it (its own "
                    "rescale mode: the generalist's is search)")
-    p.add_argument("inputs", nargs="+", help="noisy TIFFs, best ones neither model was trained on (those you will "
-                   f"restore): the central {ESTIMATE_SIDE}x{ESTIMATE_SIDE} px of each one's middle plane (the middle "
-                   "index of T, Z, C) are compared. Exit status 0 when at least one image was compared")
+    p.add_argument("inputs", nargs="+", help="noisy TIFFs or OME-Zarr/Zarr images, best ones neither model was "
+                   f"trained on (those you will restore): the central {ESTIMATE_SIDE}x{ESTIMATE_SIDE} px of each "
+                   "one's middle plane (the middle index of T, Z, C) are read and compared, nothing more. Exit status "
+                   "0 when at least one image was compared")
     p.add_argument("--axes", help="axes of the inputs if the files do not say, e.g. TYX")
     p.set_defaults(func=run)
 
@@ -30,7 +31,6 @@ UNITS = ("differences in % of each image's noise variance: a good restoration's 
 
 def run(args) -> int:
     from ..errors import InputError
-    from ..io import read_image
     from ..predict.model_comparison import comparable_runners, compare_models
 
     names = tuple(Path(m).resolve().name or m for m in args.model)
@@ -41,7 +41,7 @@ def run(args) -> int:
     print(UNITS)
     for path in args.inputs:
         try:
-            comparison = compare_models(*runners, read_image(path, args.axes))
+            comparison = compare_models(*runners, middle_crop(path, args.axes))
         except InputError as err:  # this image cannot be judged (too small or flat for its noise model...)
             tally[NOT_COMPARED] += 1
             print(f"{path}: not compared: {err}")
@@ -50,6 +50,17 @@ def run(args) -> int:
         print(f"{path}: {comparison.summary(names)}")
     print(verdict(tally, names))
     return 0 if sum(tally.values()) > tally[NOT_COMPARED] else 2
+
+
+def middle_crop(path: str, axes: str | None):
+    """The part of an input the comparison judges, the central crop of its middle plane, read alone (a TIFF page by
+    page, an OME-Zarr chunk by chunk): large images cost no more than small ones."""
+    from ..io import Image
+    from ..ngff import open_source
+    from ..predict.crops import ESTIMATE_SIDE, middle_plane_crop
+
+    source = open_source(path, axes)
+    return Image(middle_plane_crop(source.read, source.axes, source.shape, ESTIMATE_SIDE), "YX")
 
 
 def verdict(tally: Counter, names: tuple[str, str]) -> str:
