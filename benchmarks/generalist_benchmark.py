@@ -172,7 +172,6 @@ def score_image(low, high, runners: dict) -> dict:
     rescaling)."""
     from carekit.evaluate.baselines import run_baselines
     from carekit.evaluate.metrics import score
-    from carekit.predict import restore
 
     row = {"raw": score(high, low).psnr, "raw_scores": score(high, low).as_dict(), "baselines": {}, "models": {},
            "model_scores": {}}
@@ -183,13 +182,21 @@ def score_image(low, high, runners: dict) -> dict:
     best = max(row["baselines"], key=row["baselines"].get)
     row.update(best_baseline=best, best_baseline_psnr=row["baselines"][best])
     for name, runner in runners.items():
-        restored = restore(runner, low, axes="YX", progress=False, check_domain=False,
-                           rescale=RESCALES.get(name)).image
-        row["model_scores"][name] = score(high, restored).as_dict()
-        row["models"][name] = round(row["model_scores"][name]["psnr"], 2)
-        images[name] = restored
+        images[name] = score_model(row, name, runner, low, high)
     images["best baseline"], images["truth"] = images[best], high
     return row, images
+
+
+def score_model(row: dict, name: str, runner, low, high) -> np.ndarray:
+    """Restore `low` with the model `name` (with its RESCALES mode, else without rescaling), put its scores in `row`
+    and return the restoration."""
+    from carekit.evaluate.metrics import score
+    from carekit.predict import restore
+
+    restored = restore(runner, low, axes="YX", progress=False, check_domain=False, rescale=RESCALES.get(name)).image
+    row["model_scores"][name] = score(high, restored).as_dict()
+    row["models"][name] = round(row["model_scores"][name]["psnr"], 2)
+    return restored
 
 
 def evaluate_all(epochs: int, steps: int, names=None, filters: int = DEFAULT_PROTOCOL[2],
@@ -237,9 +244,7 @@ def rescore_shipped(epochs: int, steps: int, filters: int = DEFAULT_PROTOCOL[2],
     """Score the shipped generalist again on every image of this protocol's results, keeping the other scores
     (after make_generalist.py trained a new one; the LODO models and their rows need not be here). The figure does not
     show the shipped generalist and stays as it is."""
-    from carekit.evaluate.metrics import score
     from carekit.models import load_model
-    from carekit.predict import restore
 
     protocol_tag = tag(epochs, steps, filters, variants)
     result = json.loads((RESULTS / f"generalist{protocol_tag}.json").read_text())
@@ -247,10 +252,7 @@ def rescore_shipped(epochs: int, steps: int, filters: int = DEFAULT_PROTOCOL[2],
     for row in result["rows"]:
         key = (row["dataset"], row["photons"])
         lows, highs = pairs.setdefault(key, test_pairs(*key))
-        restored = restore(runner, lows[row["image"]], axes="YX", progress=False, check_domain=False,
-                           rescale=RESCALES.get(SHIPPED_NAME)).image
-        row["model_scores"][SHIPPED_NAME] = score(highs[row["image"]], restored).as_dict()
-        row["models"][SHIPPED_NAME] = round(row["model_scores"][SHIPPED_NAME]["psnr"], 2)
+        score_model(row, SHIPPED_NAME, runner, lows[row["image"]], highs[row["image"]])
         print(*key, row["image"], row["best_baseline_psnr"], row["models"][SHIPPED_NAME], flush=True)
     result["protocol"]["shipped_rescored"] = {"model": str(SHIPPED.relative_to(ZOO.parent)), "machine": machine()}
     write_results(result["protocol"], result["rows"], protocol_tag)

@@ -28,6 +28,5 @@ def start_note(result, start_rescale: str | None = None, start: str | None = Non
                  "own scale, and the validation loss compares them at that scale only, on patches of the training "
                  "images: to choose, compare them on noisy images neither was trained on (estimated from the images "
                  f"alone): carekit compare --model {quote(start or 'STARTING_MODEL')} {quote(str(result.model_dir))} "
-                 "IMAGES... "
-                 "(`carekit evaluate` where you have clean references)")
+                 "IMAGES... (`carekit evaluate` where you have clean references)")
     return note

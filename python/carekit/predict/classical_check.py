@@ -32,12 +32,11 @@ from ..data.recorrupt import variance_map
 from ..errors import InputError
 from ..io import Image
 from ..models import load_model
-from ..models.runner import PipelineRunner
 from .domain_check import PredictionWarning
 from .crops import middle_plane
 from .recorrupted_error import (CHOOSING_SEED, MISFITS, block_standard_error, decided, fitted_residual,
                                 recorrupted_pair, spike_weights, target_noise)
-from .rescale import MODEL, is_2d_restoration
+from .rescale import MODEL, refuse_unless_2d_denoising
 from .restore import image_factor, restored_plane
 
 
@@ -119,10 +118,7 @@ def compare_with_classical(model, image: np.ndarray | Image, axes: str | None = 
     the whole image as restore() judges it) against the classical denoisers on the middle plane of `image` (central
     crop of at most crops.ESTIMATE_SIDE^2 px)."""
     runner = load_model(model) if not hasattr(model, "spec") else model
-    if not is_2d_restoration(runner):
-        raise InputError("the comparison with classical denoising is for carekit's 2D denoising models (kind care, "
-                         f"axes YX); this model is {runner.spec.kind} with axes {runner.spec.axes}"
-                         + (", made elsewhere" if isinstance(runner, PipelineRunner) else ""))
+    refuse_unless_2d_denoising(runner, "the comparison with classical denoising")
     if isinstance(image, Image):
         image, axes = image.data, image.axes
     crop = middle_plane(image, axes)

@@ -23,11 +23,10 @@ from ..data.recorrupt import variance_map
 from ..errors import InputError
 from ..io import Image
 from ..models import load_model
-from ..models.runner import PipelineRunner
 from .crops import middle_plane
 from .recorrupted_error import (COMPARING_SEED, MISFITS, block_standard_error, decided, fitted_residual,
                                 recorrupted_pair, spike_weights, target_noise)
-from .rescale import MODEL, is_2d_restoration
+from .rescale import MODEL, refuse_unless_2d_denoising
 from .restore import image_factor, restored_plane
 
 
@@ -73,11 +72,8 @@ def comparable_runners(first, second) -> list:
     """The two models' runners (folders, packages or runners), or an InputError unless both are carekit 2D denoising
     models."""
     runners = [model if hasattr(model, "spec") else load_model(model) for model in (first, second)]
-    for which, runner in zip(("first", "second"), runners):
-        if not is_2d_restoration(runner):
-            raise InputError("comparing models on noisy images is for carekit's 2D denoising models (kind care, axes "
-                             f"YX); the {which} model is {runner.spec.kind} with axes {runner.spec.axes}"
-                             + (", made elsewhere" if isinstance(runner, PipelineRunner) else ""))
+    for which, runner in zip(("the first model", "the second model"), runners):
+        refuse_unless_2d_denoising(runner, "comparing models on noisy images", which)
     return runners
 
 

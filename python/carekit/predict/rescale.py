@@ -72,6 +72,15 @@ def is_2d_restoration(runner: ModelRunner) -> bool:
     return spec.kind == "care" and spec.axes == "YX" and not isinstance(runner, PipelineRunner)
 
 
+def refuse_unless_2d_denoising(runner: ModelRunner, what: str, which: str = "this model") -> None:
+    """An InputError unless `runner` is one of carekit's 2D restoration models, saying that `what` (an estimate from
+    the noisy image) is for those only and what `which` model is instead."""
+    spec = runner.spec
+    if not is_2d_restoration(runner):
+        raise InputError(f"{what} is for carekit's 2D denoising models (kind care, axes YX); {which} is {spec.kind} "
+                         f"with axes {spec.axes}" + (", made elsewhere" if isinstance(runner, PipelineRunner) else ""))
+
+
 def refuse_unless_rescalable(runner: ModelRunner) -> None:
     """An InputError unless rescaling applies to `runner`: carekit's 2D restoration models."""
     spec = runner.spec
