@@ -128,6 +128,10 @@ class ModelRecord(_Strict):
                                                   "weights are best")
     domain: dict = Field(default_factory=dict, description="reference statistics of the training inputs and the "
                                                            "validation uncertainty (carekit.domain); empty if unknown")
+    start_chosen_on_images: bool = Field(False, description="fine-tuning: `--compare-on` estimated the starting weights "
+                                         "to restore the user's images better, so weights_best.h5 are theirs again "
+                                         "(the fine-tuned best set aside as weights_fine_tuned.h5) until a resumed "
+                                         "epoch beats every validation loss so far")
     projection_head_depth: int = Field(2, ge=1, le=4, description="projection: 3D head levels (pooling 1x2x2)")
     projection_head_filters: int = Field(8, ge=1, description="projection: 3D head filters at the first level")
     projection_head: Literal["unet", "coarse"] = Field("unet", description="projection: the 3D head, CSBDeep's encoder-decoder (unet) or weights over Z at 1/2**depth lateral resolution (coarse)")

@@ -81,13 +81,17 @@ def test_the_recorded_start_stays_the_loss_to_beat_and_the_cli_says_whether_it_w
     assert EpochRecorder(tmp_path, record, 2).best_val_loss == 0.1  # resumed: the start is still a candidate
     with pytest.raises(ValueError):
         ModelRecord(carekit_version="test", name="m", train=TrainConfig(), start_validation_loss=float("nan"))
-    lines = {start: summary(TrainResult(tmp_path, tmp_path / HISTORY_FILE, tmp_path / "history.png", 2, best, start))
+    lines = {start: summary(TrainResult(tmp_path, tmp_path / HISTORY_FILE, tmp_path / "history.png", 2, best, start,
+                                        kept_start=start == best))
              for start, best in ((None, 0.45), (0.1, 0.1), (0.5, 0.45))}
     assert "validation loss 0.4500\n  history" in lines[None]
     assert "best validation loss 0.1000\n  fine-tuning never beat the starting weights' validation loss 0.1000" \
         in lines[0.1]
     assert "best validation loss 0.4500\n  improved on the starting weights' validation loss 0.5000" in lines[0.5]
     assert "restores with rescale" not in lines[0.5]
+    chosen = summary(TrainResult(tmp_path, tmp_path / HISTORY_FILE, tmp_path / "history.png", 2, 0.45, 0.5, True))
+    assert "still the starting weights, chosen on your images (--compare-on) over fine-tuned weights of validation " \
+           "loss 0.4500" in chosen  # resumed after --compare-on returned to the start, and no epoch beat 0.45
 
 
 def test_a_start_with_its_own_rescale_mode_passes_it_on_while_its_weights_are_best(tmp_path, tiny_model, capsys):
@@ -184,7 +188,11 @@ def test_fine_tuning_the_generalist_says_whether_it_keeps_its_default_rescale(tm
                        start_rescale="search", start="generalist.zip").splitlines()[3]
     assert improved.startswith("  the starting model restores with rescale search by default, this one at your "
                                "images'") and f"carekit compare --model generalist.zip '{mine}' IMAGES" in improved
-    kept = summary(TrainResult(tmp_path, tmp_path / "h.csv", tmp_path / "h.png", 2, 0.5, 0.5), start_rescale="search")
+    compared = summary(TrainResult(mine, tmp_path / "h.csv", tmp_path / "h.png", 2, 0.45, 0.5),
+                       start_rescale="search", start="generalist.zip", compared=True)
+    assert "improved on" in compared and "carekit compare" not in compared  # --compare-on compares them next
+    kept = summary(TrainResult(tmp_path, tmp_path / "h.csv", tmp_path / "h.png", 2, 0.5, 0.5, True),
+                   start_rescale="search")
     assert "still theirs, and so is its default rescale search" in kept and "restores with rescale" not in kept
     assert summary(TrainResult(tmp_path, tmp_path / "h.csv", tmp_path / "h.png", 2, 0.45), start_rescale="search"
                    ).count("\n") == 2  # not fine-tuned: nothing to compare

@@ -4,6 +4,7 @@ truth (predict.model_comparison)."""
 from __future__ import annotations
 
 from collections import Counter
+from functools import partial
 from pathlib import Path
 
 NOT_COMPARED = "not compared"  # the tally's key for images the estimate cannot judge
@@ -30,26 +31,36 @@ UNITS = ("differences in % of each image's noise variance: a good restoration's 
 
 
 def run(args) -> int:
-    from ..errors import InputError
-    from ..predict.model_comparison import comparable_runners, compare_models
+    from ..predict.model_comparison import comparable_runners
 
-    names = tuple(Path(m).resolve().name or m for m in args.model)
-    if names[0] == names[1]:
-        names = tuple(args.model)
+    names = model_names(*args.model)
     runners = comparable_runners(*args.model)
     tally = Counter()
     print(UNITS)
     for path in args.inputs:
-        try:
-            comparison = compare_models(*runners, middle_crop(path, args.axes))
-        except InputError as err:  # this image cannot be judged (too small or flat for its noise model...)
-            tally[NOT_COMPARED] += 1
-            print(f"{path}: not compared: {err}")
-            continue
-        tally[comparison.better] += 1
-        print(f"{path}: {comparison.summary(names)}")
+        better, line = judged_image(runners, names, path, partial(middle_crop, path, args.axes))
+        tally[better] += 1
+        print(line)
     print(verdict(tally, names))
     return 0 if sum(tally.values()) > tally[NOT_COMPARED] else 2
+
+
+def model_names(first: str, second: str) -> tuple[str, str]:
+    """What the lines call the two models: their folder or file names, or the paths where those are the same."""
+    names = tuple(Path(m).resolve().name or m for m in (first, second))
+    return names if names[0] != names[1] else (first, second)
+
+
+def judged_image(runners, names: tuple[str, str], path: str, read) -> tuple:
+    """(0, 1, None (level) or NOT_COMPARED, the image's line) for the image `read()` returns."""
+    from ..errors import InputError
+    from ..predict.model_comparison import compare_models
+
+    try:
+        comparison = compare_models(*runners, read())
+    except InputError as err:  # this image cannot be judged (too small or flat for its noise model...)
+        return NOT_COMPARED, f"{path}: not compared: {err}"
+    return comparison.better, f"{path}: {comparison.summary(names)}"
 
 
 def middle_crop(path: str, axes: str | None):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..config import SynthConfig, TrainConfig
 from ..data.masking import SELF_SUPERVISED_METHODS
 from .args import add_precision_arg, at_least_one, choices, default
+from .start_comparison import add_compare_on_arg
 
 COMMANDS = {
     "selfsup": "self-supervised denoising (Noise2Void / Noise2Self / R2R) from noisy images only",
@@ -38,6 +39,8 @@ def add_parser(sub) -> None:
         p.add_argument("--photons", type=float, nargs="+", default=default(SynthConfig, "photons"),
                        help="--builtin: photon levels")
         add_precision_arg(p, None, "training precision (default auto).")
+        if name == "finetune":
+            add_compare_on_arg(p)
         p.add_argument("--quiet", action="store_true")
         p.set_defaults(func=run)
 
@@ -55,10 +58,12 @@ def _overrides(args) -> dict:
 def run(args) -> int:
     from .. import workflows
     from ..errors import InputError
+    from .start_comparison import judged, prepared
     from .train_report import summary
 
     if args.command == "finetune" and not args.pretrained:
         raise InputError("finetune needs --pretrained MODEL (a supervised carekit model folder or package)")
+    comparison = prepared(args.pretrained, getattr(args, "compare_on", None))
     if args.builtin:
         from ..config import validated
 
@@ -76,5 +81,8 @@ def run(args) -> int:
     result = workflows.selfsupervised(data, args.model, method=args.method, pretrained=source[0],
                                       pretrained_weights_file=source[1], mask_fraction=args.mask_fraction,
                                       patience=args.patience, progress=not args.quiet, **_overrides(args))
-    print(summary(result, " (early stopping)", f"{args.method} validation loss", start_rescale, args.pretrained))
+    print(summary(result, " (early stopping)", f"{args.method} validation loss", start_rescale, args.pretrained,
+                  compared=comparison is not None))
+    if comparison:
+        print(judged(result, comparison))
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..config import TrainConfig
 from ..workflows import RESUME_EPOCHS
 from .args import add_precision_arg, add_source_args, at_least_one, choices, data_description, default
+from .start_comparison import add_compare_on_arg
 
 
 def add_parser(sub) -> None:
@@ -44,6 +45,7 @@ def add_parser(sub) -> None:
     p.add_argument("--seed", type=int, default=default(TrainConfig, "seed"))
     add_precision_arg(p, default(TrainConfig, "precision"),
                       "training precision (default auto; --resume keeps the recorded one).")
+    add_compare_on_arg(p)
     p.add_argument("--quiet", action="store_true")
     _add_isotropic_args(p)
     add_source_args(p, pairs=True, required=False)
@@ -133,6 +135,7 @@ def _train_projection(args):
 def run(args) -> int:
     from .. import workflows
     from ..errors import InputError
+    from .start_comparison import judged, prepared
     from .train_from import own_rescale
     from .train_report import summary
 
@@ -147,9 +150,15 @@ def run(args) -> int:
     if args.resume == has_source:
         raise InputError("give training data (--pairs, --builtin, --clean or --synthetic), or --resume to continue a "
                          "model")
-    start_rescale, start = None, args.init_from
+    if args.compare_on and (args.projection or args.ensemble):
+        raise InputError("--compare-on compares 2D denoising models; it cannot be combined with --projection or "
+                         "--ensemble")
+    start_rescale, start = resumed_start(args.model) if args.resume else (None, args.init_from)
+    if args.resume and args.compare_on and not start:
+        raise InputError(f"--compare-on: {args.model} was not fine-tuned from another model, so there is nothing to "
+                         "compare it with")
+    comparison = prepared(start, args.compare_on)
     if args.resume:
-        start_rescale, start = resumed_start(args.model)
         result = workflows.resume(args.model, args.epochs or RESUME_EPOCHS, progress=not args.quiet)
     elif args.projection:
         result = _train_projection(args)
@@ -162,7 +171,9 @@ def run(args) -> int:
         config, data, source = _started_from(args)
         result = workflows.train(data, args.model, config, progress=not args.quiet, init_from=source)
         start_rescale = own_rescale(source[0]) if source else None
-    print(summary(result, start_rescale=start_rescale, start=start))
+    print(summary(result, start_rescale=start_rescale, start=start, compared=comparison is not None))
+    if comparison:
+        print(judged(result, comparison))
     return 0
 
 

@@ -12,6 +12,7 @@ import numpy as np
 from ..config import ModelRecord
 from ..errors import CarekitError
 from . import history
+from .start_choice import BEST_WEIGHTS, START_WEIGHTS, describe_as_start
 from .tf import import_tensorflow
 
 import_tensorflow()
@@ -64,11 +65,12 @@ class EpochRecorder(keras.callbacks.Callback):
             return
         if row.get("val_loss", np.inf) < self.best_val_loss:
             beats_start = self.start_is_best
-            save_weights(self.model, self.model_dir / "weights_best.h5")
+            save_weights(self.model, self.model_dir / BEST_WEIGHTS)
             self.best_val_loss = row["val_loss"]
             if beats_start:  # the first fine-tuned weights to be best: described by the user's training data
                 self.record.rescale, self.record.domain = None, self.own_domain
                 self.record.pixel_size = self.own_pixel_size
+                self.record.start_chosen_on_images = False
         save_weights(self.model, self.model_dir / "weights_last.h5")
         self._append(row)
         self.record.epochs_done = epoch + 1
@@ -84,18 +86,18 @@ class EpochRecorder(keras.callbacks.Callback):
         if not np.isfinite(loss):
             return None
         self.best_val_loss = self.record.start_validation_loss = loss
-        self.record.rescale = start.rescale
-        if start.domain:  # a start that recorded no statistics (older models) leaves the user's
-            self.record.domain, self.record.pixel_size = dict(start.domain), dict(start.pixel_size)
+        describe_as_start(self.record, start)
         self.record.save(self.model_dir)
-        save_weights(keras_model, self.model_dir / "weights_best.h5")
+        save_weights(keras_model, self.model_dir / START_WEIGHTS)
+        save_weights(keras_model, self.model_dir / BEST_WEIGHTS)
         return loss
 
     @property
     def start_is_best(self) -> bool:
-        """Fine-tuning has not beaten the starting weights (yet): weights_best.h5 are still theirs."""
+        """Fine-tuning has not beaten the starting weights (yet), or they were chosen again on the user's images
+        (start_choice.return_to_start): weights_best.h5 are theirs."""
         start = self.record.start_validation_loss
-        return start is not None and self.best_val_loss >= start
+        return self.record.start_chosen_on_images or (start is not None and self.best_val_loss >= start)
 
     def _append(self, row: dict) -> None:
         fields = history.columns(self.path)

@@ -41,11 +41,7 @@ class TrainResult:
     epochs_done: int
     best_val_loss: float
     start_val_loss: float | None = None  # fine-tuning: the starting weights' validation loss, the loss to beat
-
-    @property
-    def kept_start(self) -> bool:
-        """Fine-tuning never beat the starting weights on validation: weights_best.h5 are still theirs."""
-        return self.start_val_loss is not None and self.best_val_loss >= self.start_val_loss
+    kept_start: bool = False  # fine-tuning: weights_best.h5 are still the starting weights (EpochRecorder.start_is_best)
 
 
 def prepare_training_data(sources: list[np.ndarray], targets: list[np.ndarray], config: TrainConfig):
@@ -188,7 +184,7 @@ def _train_care(sources, targets, config: TrainConfig, model_dir: Path, data_inf
             record.save(model_dir)
     plot = history.plot_history(model_dir / HISTORY_FILE, model_dir / "history.png")
     return TrainResult(model_dir, model_dir / HISTORY_FILE, plot, record.epochs_done, recorder.best_val_loss,
-                       record.start_validation_loss)
+                       record.start_validation_loss, recorder.start_is_best)
 
 
 def _fit(care, recorder: EpochRecorder, train_data, validation, config: TrainConfig, n_epochs: int,

@@ -150,7 +150,7 @@ def train_selfsupervised(noisy: list[np.ndarray], config: TrainConfig, model_dir
         shutil.copy(model_dir / "weights_last.h5", model_dir / "weights_best.h5")
     plot = history.plot_history(model_dir / HISTORY_FILE, model_dir / "history.png")
     return TrainResult(model_dir, model_dir / HISTORY_FILE, plot, record.epochs_done, recorder.best_val_loss,
-                       record.start_validation_loss)
+                       record.start_validation_loss, recorder.start_is_best)
 
 
 def _checked_config(config: TrainConfig, model_dir: Path, method: str, pretrained: str | Path | None) -> TrainConfig:
