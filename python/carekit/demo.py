@@ -147,13 +147,13 @@ def run_demo(out: Path, quick: bool = False, progress: bool = True, with_fiji: b
           f"figures:   {', '.join(str(f) for f in figures)}\nhistory:   {trained.history_plot}\n"
           f"done in {summary['seconds']:.0f} s\n"
           "next:      your own images? Start from the generalist model and train a few minutes on them (README, "
-          "'Start from the generalist model'):\n           carekit train --from model-zoo/care-generalist-nuclei-"
-          "denoising.zip --model models/mine --clean YOUR_HIGH_SNR_DIR --photons 3 10\n"
-          "           or use it as it is (it restores at the scale estimated to restore best, its own "
-          "--rescale search):\n           carekit predict --model model-zoo/care-generalist-nuclei-denoising.zip "
-          "YOUR_IMAGES --out restored\n           and let your noisy images choose between the two (no ground truth "
-          "needed):\n           carekit compare --model model-zoo/care-generalist-nuclei-denoising.zip models/mine "
-          "YOUR_IMAGES")
+          "'Start from the generalist model'); --compare-on lets your noisy images choose (no ground truth needed) "
+          "and keeps the generalist's weights where they restore those better:\n           carekit train --from "
+          "model-zoo/care-generalist-nuclei-denoising.zip --model models/mine --clean YOUR_HIGH_SNR_DIR --photons 3 "
+          "10 --compare-on YOUR_IMAGES\n           or use it as it is (it restores at the scale estimated to restore "
+          "best, its own --rescale search):\n           carekit predict --model model-zoo/care-generalist-nuclei-"
+          "denoising.zip YOUR_IMAGES --out restored\n           (carekit compare --model A B YOUR_IMAGES: the same "
+          "choice between any two denoising models)")
     return summary
 
 
