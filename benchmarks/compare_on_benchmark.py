@@ -7,7 +7,7 @@ Per dataset (the built-in 2D sets and gowt1): the shipped generalist fine-tuned 
 `carekit train --from` trains (semi-synthetic pairs at 3 and 10 photons, EPOCHS x 40 steps, fp32, seed 0; its
 validation guard included), once. Then per photon level the dataset's held-out noisy images
 (generalist_benchmark.test_pairs: central 512x512 crops, carekit's camera) are written as TIFFs and given to
-`--compare-on` as the CLI runs it (cli.start_comparison.prepared and judged, on a copy of the fine-tuned folder), and
+`--compare-on` as the CLI runs it (cli.start_comparison.prepared and choose_on_images, on a copy of the fine-tuned folder), and
 the generalist (with its own search), the fine-tuned model and the model `--compare-on` leaves are scored against the
 truth (mean PSNR over the level's images) beside the best classical baseline of each image (the baselines of
 generalist_benchmark). The shipped generalist saw the training images of hela, bbbc007 and mahotas, not their
@@ -56,7 +56,7 @@ def fine_tuned(dataset: str, epochs: int):
 
 def compared_on(result, dataset: str, photons: float, lows) -> tuple[Path, str, float]:
     """(the model folder `--compare-on` leaves, its lines, seconds) for the held-out noisy images `lows`."""
-    from carekit.cli.start_comparison import judged, prepared
+    from carekit.cli.start_comparison import choose_on_images, prepared
     from carekit.io import write_image
 
     images = WORK / "images" / f"{dataset}-{photons:g}"
@@ -69,7 +69,7 @@ def compared_on(result, dataset: str, photons: float, lows) -> tuple[Path, str, 
     shutil.rmtree(folder, ignore_errors=True)
     shutil.copytree(result.model_dir, folder)
     start = time.perf_counter()
-    lines = judged(replace(result, model_dir=folder), prepared(str(SHIPPED), paths))
+    lines = choose_on_images(replace(result, model_dir=folder), prepared(str(SHIPPED), paths))
     return folder, lines, time.perf_counter() - start
 
 
@@ -123,19 +123,20 @@ def right_choice(row: dict) -> str | None:
 
 
 def markdown(rows: list[dict]) -> str:
-    right = [r for r in rows if right_choice(r) is not None]
+    compared = [r for r in rows if r["improved_on_validation"] and right_choice(r) is not None]
     lines = ["# Fine-tuning the generalist with `--compare-on`", "",
              f"Shipped generalist fine-tuned on each dataset's training images ({rows[0]['steps']} steps, fp32), then "
              "compared with it on the dataset's held-out noisy images at one light level (`--compare-on`). Mean PSNR "
-             "(dB) over those images against the truth; right: `--compare-on` kept the truly better model "
-             f"({sum(r['kept'].startswith(right_choice(r)) for r in right)} of {len(right)} cases at least "
-             f"{LEVEL_DB:g} dB apart). Kept \"generalist (validation)\": fine-tuning never beat the generalist's "
-             "validation loss, so there was nothing to compare.", "",
-             "| dataset | photons | images | best baseline | generalist | fine-tuned | kept by `--compare-on` | "
-             "kept | right | fine-tuning s | compare s |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "(dB) over those images against the truth. Where fine-tuning beat the generalist's validation loss "
+             "and the two are at least {:g} dB apart, `--compare-on` kept the truly better model in {} of {} cases. "
+             "\"generalist (validation)\": fine-tuning never beat the generalist's validation loss, so there was "
+             "nothing to compare.".format(LEVEL_DB, sum(r["kept"] == right_choice(r) for r in compared), len(compared)),
+             "", "| dataset | photons | images | best baseline | generalist | fine-tuned | the model kept | which | "
+             "right | fine-tuning s | compare s |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
         truth = right_choice(r)
-        verdict = "level" if truth is None else "yes" if r["kept"].startswith(truth) else "**no**"
+        verdict = ("-" if not r["improved_on_validation"] else "level" if truth is None
+                   else "yes" if r["kept"] == truth else "**no**")
         p = r["psnr"]
         lines.append(f"| {r['dataset']} | {r['photons']:g} | {r['images']} | {r['best_baseline']:.2f} | "
                      f"{p['generalist']:.2f} | {p['fine-tuned']:.2f} | {p['--compare-on']:.2f} | {r['kept']} | "

@@ -165,10 +165,11 @@ def resume(model_dir: str | Path, epochs: int, progress: bool = True):
     if record.kind == "isotropic":
         raise InputError(f"{model_dir} is an isotropic model; resuming those is not supported yet: train a new one "
                          "with more --epochs")
-    lows, highs, _ = training_pairs(record.data, len(record.train.axes))
+    lows, highs, pixel_size = training_pairs(record.data, len(record.train.axes))
     from .train.care import train_care
 
-    return train_care(lows, highs, record.train, model_dir, resume=True, extra_epochs=epochs, progress=progress)
+    return train_care(lows, highs, record.train, model_dir, pixel_size=pixel_size, resume=True, extra_epochs=epochs,
+                      progress=progress)
 
 
 def data_from_noisy(folder: str | Path | None = None, builtin: str | None = None, synth: SynthConfig | None = None,

@@ -3,6 +3,7 @@ validation patches, the two are compared on the user's noisy images (as `carekit
 to the starting weights where those restore the images better; everything the comparison cannot take is refused
 before training."""
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -50,7 +51,8 @@ def test_a_model_worse_on_the_users_images_returns_to_its_start(tmp_path, noisy_
     out = capsys.readouterr().out
     assert "improved on the starting weights' validation loss" in out and "carekit compare --model" not in out
     assert "use care-generalist-nuclei-denoising.zip" in out
-    assert "returns to the starting weights" in out and "and so is their default rescale search" in out
+    assert "mine returns to the starting weights and now restores as care-generalist-nuclei-denoising.zip does, " \
+           "with its default rescale search" in out
     record = ModelRecord.load(model)
     assert record.start_chosen_on_images and record.rescale == "search"
     assert record.domain == ModelRecord.load(resolve(str(GENERALIST))[0]).domain  # its uncertainty level included
@@ -60,15 +62,15 @@ def test_a_model_worse_on_the_users_images_returns_to_its_start(tmp_path, noisy_
     np.testing.assert_allclose(restore(model, image, progress=False).image,
                                restore(GENERALIST, image, progress=False).image, atol=1e-5)
 
-    # resumed, an epoch must beat the fine-tuned best to replace the start; when one does, the record is the user's
-    assert main(["train", "--model", str(model), "--resume", "--epochs", "2", "--quiet"]) == 0
-    resumed = ModelRecord.load(model)
+    # resumed, the start stays until an epoch beats the fine-tuned best (these do: more of the noise kept), and
+    # --compare-on judges the resumed model again, which returns to the start again
+    assert main(["train", "--model", str(model), "--resume", "--epochs", "2", "--quiet", "--compare-on",
+                 str(noisy_targets / "held-out.tif")]) == 0
     out = capsys.readouterr().out
-    if resumed.start_chosen_on_images:
-        assert "still the starting weights, chosen on your images (--compare-on)" in out and resumed.rescale == "search"
-    else:
-        assert "improved on the starting weights" in out and resumed.rescale is None
-        assert _max_difference(model / "weights_best.h5", model / START_WEIGHTS) > 0
+    assert "improved on the starting weights" in out and "mine returns to the starting weights" in out
+    assert ModelRecord.load(model).start_chosen_on_images
+    assert _max_difference(model / "weights_best.h5", model / START_WEIGHTS) == 0
+    assert _max_difference(model / FINE_TUNED_WEIGHTS, model / START_WEIGHTS) > 0
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +94,7 @@ def test_a_model_better_on_the_users_images_keeps_its_fine_tuned_weights(tmp_pat
                  str(tmp_path / "high"), *denoising, "--compare-on", str(noisy_targets / "held-out.tif")]) == 0
     out = capsys.readouterr().out
     assert "noise-keeping better on 0, tuned on 1, level on 0: use tuned" in out
-    assert "keeps its fine-tuned weights" in out
+    assert f"so {model} keeps its fine-tuned weights" in out
     assert not (model / FINE_TUNED_WEIGHTS).exists() and not ModelRecord.load(model).start_chosen_on_images
     assert _max_difference(model / "weights_best.h5", model / START_WEIGHTS) > 0
 
@@ -105,10 +107,12 @@ def test_self_supervised_fine_tuning_can_return_to_its_probabilistic_start(tmp_p
 
     source, weights = resolve(str(prob_package))
     noisy = synthetic_pairs(4, shape=(96, 96), seed=4)[0]
-    config = TrainConfig(**{**TINY_TRAIN, "epochs": 1, "steps_per_epoch": 3, "learning_rate": 1e-2})
+    config = TrainConfig(**{**TINY_TRAIN, "epochs": 1, "steps_per_epoch": 10, "learning_rate": 1e-3})
     result = train_selfsupervised(noisy, config, tmp_path / "ft", method="r2r", pretrained=source,
                                   pretrained_weights_file=weights, progress=False)
+    assert not result.kept_start  # the fine-tuned weights are best: returning replaces them
     return_to_start(result.model_dir, ModelRecord.load(source))
+    assert _max_difference(result.model_dir / FINE_TUNED_WEIGHTS, result.model_dir / START_WEIGHTS) > 0
     image = synthetic_pairs(1, shape=(96, 96), seed=5)[0][0]
     np.testing.assert_allclose(restore(result.model_dir, image, progress=False).image,
                                restore(prob_package, image, progress=False).image, atol=1e-4)
@@ -119,15 +123,33 @@ def test_what_the_comparison_cannot_take_is_refused_before_training(tmp_path, ti
     missing = str(tmp_path / "missing.tif")
     refused = {"missing.tif": ["train", "--model", str(tmp_path / "a"), "--from", str(tiny_model), *pairs, *TUNE],
                "give that model": ["train", "--model", str(tmp_path / "b"), *pairs, *TUNE],
-               "--projection or --ensemble": ["train", "--model", str(tmp_path / "c"), "--projection", *pairs, *TUNE],
-               "was not fine-tuned from another model": ["train", "--model", str(tiny_model), "--resume", "--quiet"],
+               "--projection, --ensemble or --isotropic": ["train", "--model", str(tmp_path / "c"), "--projection",
+                                                           *pairs, *TUNE],
+               "cannot be combined with --projection, --ensemble or --isotropic": [
+                   "train", "--model", str(tmp_path / "c"), "--isotropic", "--stack", missing, "--quiet"],
+               "records no model it was fine-tuned from": ["train", "--model", str(tiny_model), "--resume", "--quiet"],
                f"input not found: {missing}": ["finetune", "--pretrained", str(tiny_model), "--noisy", str(noisy_targets / "low"),
                                 "--model", str(tmp_path / "d"), "--quiet"]}
     for message, command in refused.items():
         assert main([*command, "--compare-on", missing]) == 2
         error = capsys.readouterr().err
         assert error.startswith("error: ") and message in error, (message, error)
-    assert not any((tmp_path / name).exists() for name in "abcd")  # nothing trained, no folder left
+    flat = tmp_path / "flat.tif"
+    write_image(flat, np.full((256, 256), 100, np.float32), "YX")
+    assert main(["train", "--model", str(tmp_path / "e"), "--from", str(tiny_model), *pairs, *TUNE, "--compare-on",
+                 str(missing), str(flat)]) == 2
+    assert "missing.tif" in capsys.readouterr().err
+    write_image(missing, synthetic_pairs(1, shape=(256, 256), seed=8)[0][0], "YX")
+    assert main(["train", "--model", str(tmp_path / "e"), "--from", str(tiny_model), *pairs, *TUNE, "--compare-on",
+                 str(missing), str(flat)]) == 2
+    assert "--compare-on cannot judge " + str(flat) in capsys.readouterr().err  # too flat: before training, too
+    old = shutil.copytree(tiny_model, tmp_path / "old")  # fine-tuned by a carekit that did not keep the start
+    record = ModelRecord.load(old)
+    record.data = {**record.data, "initialized_from": str(tiny_model)}
+    record.save(old)
+    assert main(["train", "--model", str(old), "--resume", "--quiet", "--compare-on", missing]) == 2
+    assert "has no weights_start.h5 (it was fine-tuned by an older carekit)" in capsys.readouterr().err
+    assert not any((tmp_path / name).exists() for name in "abcde")  # nothing trained, no folder left
 
 
 def test_the_recorder_keeps_a_start_chosen_on_images_until_an_epoch_beats_the_best(tmp_path, tiny_model):

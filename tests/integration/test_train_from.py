@@ -205,8 +205,8 @@ def test_a_resumed_model_names_the_start_and_the_mode_it_held_before_resuming(tm
     record = ModelRecord.load(model)
     record.rescale, record.data = "search", {**record.data, "initialized_from": "generalist.zip"}
     record.save(model)
-    assert resumed_start(str(model)) == ("search", "generalist.zip")  # what the improved-start line needs
-    assert resumed_start(str(tmp_path / "missing")) == (None, None)  # resume() itself refuses it
+    assert resumed_start(str(model)) == ("search", "generalist.zip", False)  # what the improved-start line needs
+    assert resumed_start(str(tmp_path / "missing")) == (None, None, False)  # resume() itself refuses it
 
 
 def test_train_from_a_package_zip_takes_its_probabilistic_network(tmp_path, prob_package):

@@ -39,8 +39,7 @@ def add_parser(sub) -> None:
         p.add_argument("--photons", type=float, nargs="+", default=default(SynthConfig, "photons"),
                        help="--builtin: photon levels")
         add_precision_arg(p, None, "training precision (default auto).")
-        if name == "finetune":
-            add_compare_on_arg(p)
+        add_compare_on_arg(p)
         p.add_argument("--quiet", action="store_true")
         p.set_defaults(func=run)
 
@@ -58,12 +57,12 @@ def _overrides(args) -> dict:
 def run(args) -> int:
     from .. import workflows
     from ..errors import InputError
-    from .start_comparison import judged, prepared
+    from .start_comparison import choose_on_images, prepared
     from .train_report import summary
 
     if args.command == "finetune" and not args.pretrained:
         raise InputError("finetune needs --pretrained MODEL (a supervised carekit model folder or package)")
-    comparison = prepared(args.pretrained, getattr(args, "compare_on", None))
+    comparison = prepared(args.pretrained, args.compare_on)
     if args.builtin:
         from ..config import validated
 
@@ -84,5 +83,5 @@ def run(args) -> int:
     print(summary(result, " (early stopping)", f"{args.method} validation loss", start_rescale, args.pretrained,
                   compared=comparison is not None))
     if comparison:
-        print(judged(result, comparison))
+        print(choose_on_images(result, comparison))
     return 0

@@ -1,6 +1,7 @@
-"""`--compare-on IMAGES` of `carekit train --from` and `carekit finetune`: once fine-tuning has beaten its start on
-the validation patches, compare the two on the user's noisy images as `carekit compare` does, and return to the
-starting weights where they are estimated to restore those images better (train.start_choice)."""
+"""`--compare-on IMAGES` of `carekit train --from`, `carekit finetune` and `carekit selfsup --pretrained`: once
+fine-tuning has beaten its start on the validation patches, compare the two on the user's noisy images as `carekit
+compare` does, and return to the starting weights where they are estimated to restore those images better
+(train.start_choice)."""
 
 from __future__ import annotations
 
@@ -22,34 +23,44 @@ def add_compare_on_arg(p) -> None:
 @dataclass(frozen=True)
 class StartComparison:
     start: str  # the starting model as the user named it
-    runner: object  # its runner (models.runner.ModelRunner)
-    record: object  # its carekit.json (config.ModelRecord): what the model is described by if it returns to it
-    images: tuple  # (path, the central crop of its middle plane) per image
+    runner: object  # its models.runner.ModelRunner
+    record: object  # its config.ModelRecord: what the model is described by if it returns to it
+    images: tuple  # (path, the central crop of its middle plane: an io.Image) per image
 
 
-def prepared(start: str | None, paths: list[str] | None, axes: str | None = None) -> StartComparison | None:
-    """Before training: the starting model checked for the comparison and the images read, so that a model or an image
-    the comparison cannot take is refused now, not after the training; None without --compare-on."""
+def prepared(start: str | None, paths: list[str] | None, resumed: str | None = None) -> StartComparison | None:
+    """Before training: the starting model checked for the comparison and the images read and checked, so that what
+    the comparison cannot take is refused now, not after the training; None without --compare-on. `resumed`: the
+    model folder being resumed (it must hold its starting weights)."""
     if not paths:
         return None
     from ..config import ModelRecord
+    from ..data.recorrupt import variance_map
     from ..errors import InputError
     from ..models import load_model
     from ..predict.rescale import refuse_unless_2d_denoising
+    from ..train.start_choice import check_start_kept
     from .train_from import resolve
 
     if not start:
         raise InputError("--compare-on compares a fine-tuned model with the model it starts from: give that model "
                          "(train: --from MODEL_OR_ZIP, finetune: --pretrained MODEL)")
+    if resumed:
+        check_start_kept(resumed)
     runner = load_model(start)
     refuse_unless_2d_denoising(runner, "--compare-on (comparing models on noisy images)", "the starting model")
-    images = tuple((path, middle_crop(path, axes)) for path in paths)
+    images = tuple((path, middle_crop(path, None)) for path in paths)
+    for path, crop in images:
+        try:
+            variance_map(crop.data)
+        except InputError as err:
+            raise InputError(f"--compare-on cannot judge {path}: {err}") from None
     return StartComparison(start, runner, ModelRecord.load(resolve(start)[0]), images)
 
 
-def judged(result, comparison: StartComparison) -> str:
-    """The lines on how the fine-tuned model in `result` (a train.care.TrainResult) and its start compare on the
-    images; returns the model to its starting weights where the start wins."""
+def choose_on_images(result, comparison: StartComparison) -> str:
+    """Compare the fine-tuned model in `result` (a train.care.TrainResult) with its start on the images and return
+    the model to its starting weights where the start wins; the lines that say so."""
     if result.kept_start:
         return "--compare-on: nothing to compare, the model's best weights are still the starting weights"
     from ..predict.model_comparison import comparable_runners
@@ -59,18 +70,15 @@ def judged(result, comparison: StartComparison) -> str:
     runners = comparable_runners(comparison.runner, result.model_dir)
     tally, lines = Counter(), [f"--compare-on: {UNITS}"]
     for path, crop in comparison.images:
-        better, line = judged_image(runners, names, path, lambda: crop)
+        better, line = judged_image(runners, names, path, lambda image=crop: image)
         tally[better] += 1
         lines.append(line)
     lines.append(verdict(tally, names))
     if tally[0] and not tally[1]:
         set_aside = return_to_start(result.model_dir, comparison.record)
-        lines.append(f"{result.model_dir} returns to the starting weights: weights_best.h5 are theirs again (the "
-                     f"fine-tuned ones: {set_aside.name}){_mode(comparison.record)}")
+        mode = f", with its default rescale {comparison.record.rescale}" if comparison.record.rescale else ""
+        lines.append(f"so {result.model_dir} returns to the starting weights and now restores as {names[0]} "
+                     f"does{mode} (weights_best.h5 are theirs again; the fine-tuned ones: {set_aside.name})")
     else:
-        lines.append(f"{result.model_dir} keeps its fine-tuned weights")
+        lines.append(f"so {result.model_dir} keeps its fine-tuned weights")
     return "\n".join(lines)
-
-
-def _mode(start_record) -> str:
-    return f", and so is their default rescale {start_record.rescale}" if start_record.rescale else ""

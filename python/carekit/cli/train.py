@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from shlex import quote
+
 from ..config import TrainConfig
 from ..workflows import RESUME_EPOCHS
 from .args import add_precision_arg, add_source_args, at_least_one, choices, data_description, default
@@ -118,7 +121,8 @@ def _started_from(args):
 
     source = resolve(args.init_from)
     config = config_from(config, source[0], set(_network_given(args)))
-    return config, {**data, "initialized_from": args.init_from}, source  # the path given, not the unpacked copy
+    # the path given (absolute, so that resuming from elsewhere finds it), not the unpacked copy
+    return config, {**data, "initialized_from": str(Path(args.init_from).resolve())}, source
 
 
 def _train_projection(args):
@@ -135,10 +139,13 @@ def _train_projection(args):
 def run(args) -> int:
     from .. import workflows
     from ..errors import InputError
-    from .start_comparison import judged, prepared
+    from .start_comparison import choose_on_images, prepared
     from .train_from import own_rescale
     from .train_report import summary
 
+    if args.compare_on and (args.projection or args.ensemble or args.isotropic):
+        raise InputError("--compare-on compares 2D denoising models; it cannot be combined with --projection, "
+                         "--ensemble or --isotropic")
     if args.ensemble and (args.isotropic or args.projection):
         raise InputError("--ensemble trains CARE models only; it cannot be combined with --isotropic or --projection")
     if args.init_from and (args.resume or args.isotropic or args.ensemble):
@@ -150,14 +157,11 @@ def run(args) -> int:
     if args.resume == has_source:
         raise InputError("give training data (--pairs, --builtin, --clean or --synthetic), or --resume to continue a "
                          "model")
-    if args.compare_on and (args.projection or args.ensemble):
-        raise InputError("--compare-on compares 2D denoising models; it cannot be combined with --projection or "
-                         "--ensemble")
-    start_rescale, start = resumed_start(args.model) if args.resume else (None, args.init_from)
+    start_rescale, start, chosen = resumed_start(args.model) if args.resume else (None, args.init_from, False)
     if args.resume and args.compare_on and not start:
-        raise InputError(f"--compare-on: {args.model} was not fine-tuned from another model, so there is nothing to "
-                         "compare it with")
-    comparison = prepared(start, args.compare_on)
+        raise InputError(f"--compare-on: {args.model} records no model it was fine-tuned from (carekit train --from), "
+                         "so there is nothing to compare it with")
+    comparison = prepared(start, args.compare_on, resumed=args.model if args.resume else None)
     if args.resume:
         result = workflows.resume(args.model, args.epochs or RESUME_EPOCHS, progress=not args.quiet)
     elif args.projection:
@@ -172,19 +176,24 @@ def run(args) -> int:
         result = workflows.train(data, args.model, config, progress=not args.quiet, init_from=source)
         start_rescale = own_rescale(source[0]) if source else None
     print(summary(result, start_rescale=start_rescale, start=start, compared=comparison is not None))
+    if chosen and not result.kept_start and not comparison:
+        print(f"  a resumed epoch beat the fine-tuned weights set aside by --compare-on: it replaces the starting "
+              f"weights chosen on your images; to check again: carekit train --model {quote(args.model)} --resume "
+              "--compare-on IMAGES... (or carekit compare)")
     if comparison:
-        print(judged(result, comparison))
+        print(choose_on_images(result, comparison))
     return 0
 
 
-def resumed_start(model_dir: str) -> tuple[str | None, str | None]:
+def resumed_start(model_dir: str) -> tuple[str | None, str | None, bool]:
     """(the rescale mode a fine-tuned model holds from its start while the start's weights are still its best, the
-    start as the user named it), read before resuming: an epoch that beats the start replaces that mode."""
+    start as the user named it, whether --compare-on returned it to the start), read before resuming: an epoch that
+    beats the start replaces that mode."""
     from ..config import ModelRecord
     from ..errors import InputError
 
     try:
         record = ModelRecord.load(model_dir)
     except InputError:
-        return None, None  # resume() says what is wrong with the folder
-    return record.rescale, record.data.get("initialized_from")
+        return None, None, False  # resume() says what is wrong with the folder
+    return record.rescale, record.data.get("initialized_from"), record.start_chosen_on_images

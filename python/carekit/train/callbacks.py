@@ -12,7 +12,7 @@ import numpy as np
 from ..config import ModelRecord
 from ..errors import CarekitError
 from . import history
-from .start_choice import BEST_WEIGHTS, START_WEIGHTS, describe_as_start
+from .start_choice import BEST_WEIGHTS, FINE_TUNED_WEIGHTS, START_WEIGHTS, describe_as_start
 from .tf import import_tensorflow
 
 import_tensorflow()
@@ -42,15 +42,16 @@ class EpochRecorder(keras.callbacks.Callback):
     epoch's metrics and learning rate to history.csv and updates carekit.json (for resume). An epoch whose loss or
     weights are NaN/Inf stops training without saving anything (see raise_if_diverged)."""
 
-    def __init__(self, model_dir: Path, record: ModelRecord, start_epoch: int, own_domain: dict | None = None):
-        """Fine-tuning: `own_domain` (the record's by default) and the record's pixel size now, the statistics and
-        pixel size of this model's training data, are what the record takes when an epoch first beats the starting
-        weights (resumed, the recorded pixel size stands: the user's is not given again)."""
+    def __init__(self, model_dir: Path, record: ModelRecord, start_epoch: int, own_domain: dict | None = None,
+                 own_pixel_size: dict | None = None):
+        """Fine-tuning: `own_domain` and `own_pixel_size` (by default the record's now), the statistics and pixel
+        size of this model's training data, are what the record takes when an epoch first beats the starting
+        weights."""
         super().__init__()
         self.path = model_dir / HISTORY_FILE
         self.model_dir, self.record = model_dir, record
         self.own_domain = record.domain if own_domain is None else own_domain
-        self.own_pixel_size = record.pixel_size
+        self.own_pixel_size = record.pixel_size if own_pixel_size is None else own_pixel_size
         self.record.epochs_done = start_epoch
         start = record.start_validation_loss  # fine-tuning: the starting weights are a candidate, on resume too
         self.best_val_loss = min(history.best_value(self.path, "val_loss"), float("inf") if start is None else start)
@@ -71,6 +72,7 @@ class EpochRecorder(keras.callbacks.Callback):
                 self.record.rescale, self.record.domain = None, self.own_domain
                 self.record.pixel_size = self.own_pixel_size
                 self.record.start_chosen_on_images = False
+                (self.model_dir / FINE_TUNED_WEIGHTS).unlink(missing_ok=True)  # superseded by this epoch's weights
         save_weights(self.model, self.model_dir / "weights_last.h5")
         self._append(row)
         self.record.epochs_done = epoch + 1
@@ -81,14 +83,15 @@ class EpochRecorder(keras.callbacks.Callback):
         must beat their validation loss (carekit.json's start_validation_loss) to replace them. While they are best,
         the record describes them as `start` does: its own rescale mode and, where it recorded them, its training
         statistics and pixel size (what prediction's warnings compare with). Returns that loss; None, and no
-        candidate, where it is not finite (then the first finite epoch is best, as without a start)."""
+        candidate, where it is not finite (then the first finite epoch is best, as without a start). The starting
+        weights are saved as weights_start.h5 either way (what start_choice.return_to_start returns to)."""
+        save_weights(keras_model, self.model_dir / START_WEIGHTS)
         loss = float(keras_model.evaluate(*validation, verbose=0, return_dict=True)["loss"])
         if not np.isfinite(loss):
             return None
         self.best_val_loss = self.record.start_validation_loss = loss
         describe_as_start(self.record, start)
         self.record.save(self.model_dir)
-        save_weights(keras_model, self.model_dir / START_WEIGHTS)
         save_weights(keras_model, self.model_dir / BEST_WEIGHTS)
         return loss
 

@@ -172,7 +172,9 @@ def _train_care(sources, targets, config: TrainConfig, model_dir: Path, data_inf
         save_sample_input(model_dir, sources[0], config.axes, record.pixel_size)
         care.prepare_for_training(optimizer=optimizer_for(keras.optimizers.Adam(learning_rate=learning_rate),
                                                           config.precision))
-        recorder = EpochRecorder(model_dir, record, record.epochs_done, own_domain)
+        # resumed, a fine-tuned record may hold its start's pixel size: the training data's is the model's own
+        recorder = EpochRecorder(model_dir, record, record.epochs_done, own_domain,
+                                 dict(pixel_size or {}) if fine_tuned else None)
         if init_from is not None:
             recorder.start_as_best(care.keras_model, validation, ModelRecord.load(init_from[0]))
         _fit(care, recorder, (x_train, y_train), validation, config, n_epochs, progress)

@@ -4,12 +4,11 @@ described as the start describes them, and the fine-tuned best is set aside, not
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 from ..config import ModelRecord
 from ..errors import InputError
+from ..safe_write import copy_file
 
 BEST_WEIGHTS = "weights_best.h5"
 START_WEIGHTS = "weights_start.h5"  # the starting weights in this model's network, saved when fine-tuning begins
@@ -24,17 +23,23 @@ def describe_as_start(record: ModelRecord, start: ModelRecord) -> None:
         record.domain, record.pixel_size = dict(start.domain), dict(start.pixel_size)
 
 
+def check_start_kept(model_dir: str | Path) -> None:
+    """An InputError unless the model folder holds its starting weights (fine-tuned by an older carekit, it does not)."""
+    if not (Path(model_dir) / START_WEIGHTS).is_file():
+        raise InputError(f"{model_dir} has no {START_WEIGHTS} (it was fine-tuned by an older carekit), so it cannot "
+                         "return to its starting weights; compare the two with carekit compare --model START "
+                         f"{model_dir} IMAGES... and use the better one")
+
+
 def return_to_start(model_dir: str | Path, start: ModelRecord) -> Path:
     """Make the starting weights the model's best again (weights_best.h5) and describe it as `start`; the fine-tuned
-    best weights move to weights_fine_tuned.h5. Returns that file."""
+    best weights are copied to weights_fine_tuned.h5 first (every copy atomic: a crash leaves either model whole).
+    For a model whose best weights are the fine-tuned ones (not TrainResult.kept_start). Returns that file."""
     model_dir = Path(model_dir)
-    if not (model_dir / START_WEIGHTS).is_file():
-        raise InputError(f"{model_dir} has no {START_WEIGHTS}: it was not fine-tuned by this carekit version, so its "
-                         "starting weights cannot be restored; use the starting model itself")
+    check_start_kept(model_dir)
     record = ModelRecord.load(model_dir)
-    set_aside = model_dir / FINE_TUNED_WEIGHTS
-    os.replace(model_dir / BEST_WEIGHTS, set_aside)
-    shutil.copyfile(model_dir / START_WEIGHTS, model_dir / BEST_WEIGHTS)
+    set_aside = copy_file(model_dir / BEST_WEIGHTS, model_dir / FINE_TUNED_WEIGHTS)
+    copy_file(model_dir / START_WEIGHTS, model_dir / BEST_WEIGHTS)
     if not start.domain:  # the user's statistics stay, but not the uncertainty level of the fine-tuned weights
         record.domain = {k: v for k, v in record.domain.items() if k != "scale"}
     describe_as_start(record, start)
