@@ -161,13 +161,17 @@ def test_the_recorder_keeps_a_start_chosen_on_images_until_an_epoch_beats_the_be
     own = {"noise": [0.01, 0.02, 0.03]}
     record = ModelRecord(carekit_version="test", name="m", train=ModelRecord.load(tiny_model).train, rescale="search",
                          start_validation_loss=1.0, start_chosen_on_images=True)
+    record.pixel_size = {"Y": 0.5, "X": 0.5}  # the start's
     (tmp_path / "history.csv").write_text("epoch,loss,val_loss\n1,0.5,0.5\n")  # the fine-tuned best, set aside
-    recorder = EpochRecorder(tmp_path, record, 1, own)
+    (tmp_path / FINE_TUNED_WEIGHTS).write_bytes(b"set aside")
+    recorder = EpochRecorder(tmp_path, record, 1, own, {"Y": 0.1, "X": 0.1})  # resumed: the data's pixel size
     recorder.set_model(care.keras_model)
     assert recorder.start_is_best
     recorder.on_epoch_end(1, {"loss": 1.0, "val_loss": 0.7})  # beats the start's 1.0, not the fine-tuned 0.5
     assert ModelRecord.load(tmp_path).rescale == "search" and recorder.start_is_best
+    assert (tmp_path / FINE_TUNED_WEIGHTS).exists()
     recorder.on_epoch_end(2, {"loss": 1.0, "val_loss": 0.4})
     saved = ModelRecord.load(tmp_path)
     assert (saved.rescale, saved.domain, saved.start_chosen_on_images) == (None, own, False)
+    assert saved.pixel_size == {"Y": 0.1, "X": 0.1} and not (tmp_path / FINE_TUNED_WEIGHTS).exists()  # superseded
     assert not recorder.start_is_best
