@@ -21,7 +21,7 @@ import json
 import shutil
 import sys
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -38,20 +38,30 @@ LEVEL_DB = 0.1  # mean PSNRs this close count as level: either model is the righ
 
 def fine_tuned(dataset: str, epochs: int):
     """The shipped generalist fine-tuned on `dataset`'s training images (train.care.TrainResult), and the seconds it
-    took; trained once per dataset and budget (WORK)."""
+    took; trained once per dataset and budget (WORK; --retrain trains again)."""
     from carekit.cli.train_from import resolve
     from carekit.config import SynthConfig
     from carekit.generalist import recipe, splits
     from carekit.synth.pairs import make_pairs
-    from carekit.train.care import train_care
+    from carekit.train.care import TrainResult, train_care
 
     folder = WORK / f"fine-tuned-{dataset}-{epochs}x{STEPS_PER_EPOCH}"
+    trained = folder / "benchmark.json"  # written last: the training finished
+    if trained.exists():
+        saved = json.loads(trained.read_text())
+        return TrainResult(**{**saved["result"], **{k: folder / saved["result"][k] for k in PATHS}}), saved["seconds"]
     shutil.rmtree(folder, ignore_errors=True)
     lows, highs = make_pairs(splits([dataset])[dataset][0], SynthConfig(photons=list(PHOTONS), seed=100))
     config = recipe(epochs=epochs, steps_per_epoch=STEPS_PER_EPOCH).model_copy(update={"precision": "fp32"})
     start = time.perf_counter()
     result = train_care(lows, highs, config, folder, progress=False, init_from=resolve(str(SHIPPED)))
-    return result, time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    fields = {**asdict(result), **{k: str(getattr(result, k).relative_to(folder)) for k in PATHS}}
+    trained.write_text(json.dumps({"result": fields, "seconds": seconds}))
+    return result, seconds
+
+
+PATHS = ("model_dir", "history_csv", "history_plot")  # TrainResult's paths, saved relative to the model folder
 
 
 def compared_on(result, dataset: str, photons: float, lows) -> tuple[Path, str, float]:
@@ -153,7 +163,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS + UNSEEN_DATASETS))
     parser.add_argument("--epochs", type=int, default=10, help=f"fine-tuning epochs of {STEPS_PER_EPOCH} steps")
+    parser.add_argument("--retrain", action="store_true", help="train the fine-tuned models again (else reused)")
     args = parser.parse_args()
+    if args.retrain:
+        shutil.rmtree(WORK, ignore_errors=True)
     rows = [row for dataset in args.datasets for row in dataset_rows(dataset, args.epochs)]
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "compare_on.json").write_text(json.dumps({"machine": machine(), "rows": rows}, indent=2))

@@ -1,4 +1,5 @@
-"""`carekit compare`'s closing line and its refusal of a rescale that is not one mode per model (no TensorFlow)."""
+"""`carekit compare`'s closing line, `--compare-on`'s choice from the verdicts, and the refusal of a rescale that is
+not one mode per model (no TensorFlow)."""
 
 from collections import Counter
 
@@ -24,3 +25,11 @@ def test_the_closing_line_says_which_model_to_use_or_that_neither_wins_everywher
 def test_a_rescale_that_is_not_one_mode_per_model_is_refused_before_anything_loads():
     with pytest.raises(InputError, match="rescale must be a pair, one mode per model"):
         compare_models("no-such-model", "no-such-model", np.zeros((64, 64)), rescale="search")
+
+
+def test_compare_on_returns_to_the_start_named_better_on_more_images():
+    from carekit.cli.start_comparison import start_wins
+
+    assert start_wins(Counter({0: 1, None: 3})) and start_wins(Counter({0: 3, 1: 1}))
+    assert not start_wins(Counter({0: 1, 1: 1}))  # a tie: the new weights, which won on validation
+    assert not start_wins(Counter({None: 4})) and not start_wins(Counter({NOT_COMPARED: 2, 1: 1}))

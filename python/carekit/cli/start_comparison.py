@@ -15,9 +15,9 @@ def add_compare_on_arg(p) -> None:
     p.add_argument("--compare-on", nargs="+", metavar="IMAGE",
                    help="noisy TIFFs or OME-Zarr images, best those you will restore and not the training images: "
                         "after fine-tuning, estimate from them alone (as carekit compare does) whether the new "
-                        "weights or the starting model restore them better; where the start is better on some and "
-                        "the new weights on none, the model returns to the starting weights (the fine-tuned ones "
-                        "are kept as weights_fine_tuned.h5). Read and checked before training starts")
+                        "weights or the starting model restore them better; where the start is named better on more "
+                        "of them than the new weights, the model returns to the starting weights (the fine-tuned "
+                        "ones are kept as weights_fine_tuned.h5). Read and checked before training starts")
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,13 @@ def prepared(start: str | None, paths: list[str] | None, resumed: str | None = N
     return StartComparison(start, runner, ModelRecord.load(resolve(start)[0]), images)
 
 
+def start_wins(tally: Counter) -> bool:
+    """Whether the start (0) is to be kept over the new weights (1), from the images' verdicts (0, 1, None: level):
+    one model must be kept, so the one named better on more images; on a tie, the new weights, which beat the start
+    on validation."""
+    return tally[0] > tally[1]
+
+
 def choose_on_images(result, comparison: StartComparison) -> str:
     """Compare the fine-tuned model in `result` (a train.care.TrainResult) with its start on the images and return
     the model to its starting weights where the start wins; the lines that say so."""
@@ -74,7 +81,7 @@ def choose_on_images(result, comparison: StartComparison) -> str:
         tally[better] += 1
         lines.append(line)
     lines.append(verdict(tally, names))
-    if tally[0] and not tally[1]:
+    if start_wins(tally):
         set_aside = return_to_start(result.model_dir, comparison.record)
         mode = f", with its default rescale {comparison.record.rescale}" if comparison.record.rescale else ""
         lines.append(f"so {result.model_dir} returns to the starting weights and now restores as {names[0]} "
