@@ -6,7 +6,7 @@ user with the better of the generalist and the model fine-tuned from it?
 Per dataset (the built-in 2D sets and gowt1): the shipped generalist fine-tuned on the dataset's training images as
 `carekit train --from` trains (semi-synthetic pairs at 3 and 10 photons, EPOCHS x 40 steps, fp32, seed 0; its
 validation guard included), once. Then per photon level the dataset's held-out noisy images
-(generalist_benchmark.test_pairs: central 512x512 crops, carekit's camera) are written as TIFFs and given to
+(generalist_benchmark.test_pairs: central crops of at most 512x512, carekit's camera) are written as TIFFs and given to
 `--compare-on` as the CLI runs it (cli.start_comparison.prepared and choose_on_images, on a copy of the fine-tuned folder), and
 the generalist (with its own search), the fine-tuned model and the model `--compare-on` leaves are scored against the
 truth (mean PSNR over the level's images) beside the best classical baseline of each image (the baselines of
@@ -47,8 +47,8 @@ def fine_tuned(dataset: str, epochs: int):
 
     folder = WORK / f"fine-tuned-{dataset}-{epochs}x{STEPS_PER_EPOCH}"
     trained = folder / "benchmark.json"  # written last: the training finished
-    if trained.exists():
-        saved = json.loads(trained.read_text())
+    saved = json.loads(trained.read_text()) if trained.exists() else {}
+    if saved.get("start") == start_identity():
         return TrainResult(**{**saved["result"], **{k: folder / saved["result"][k] for k in PATHS}}), saved["seconds"]
     shutil.rmtree(folder, ignore_errors=True)
     lows, highs = make_pairs(splits([dataset])[dataset][0], SynthConfig(photons=list(PHOTONS), seed=100))
@@ -57,8 +57,19 @@ def fine_tuned(dataset: str, epochs: int):
     result = train_care(lows, highs, config, folder, progress=False, init_from=resolve(str(SHIPPED)))
     seconds = time.perf_counter() - start
     fields = {**asdict(result), **{k: str(getattr(result, k).relative_to(folder)) for k in PATHS}}
-    trained.write_text(json.dumps({"result": fields, "seconds": seconds}))
+    trained.write_text(json.dumps({"result": fields, "seconds": seconds, "start": start_identity()}))
     return result, seconds
+
+
+def start_identity() -> dict:
+    """What a reused fine-tuned model must have started from: the shipped generalist's bytes and the carekit version
+    (a model trained from another generalist or by other code is trained again)."""
+    import hashlib
+
+    from carekit import __version__
+
+    weights = SHIPPED if SHIPPED.is_file() else SHIPPED / "weights_best.h5"
+    return {"generalist_sha256": hashlib.sha256(weights.read_bytes()).hexdigest(), "carekit": __version__}
 
 
 PATHS = ("model_dir", "history_csv", "history_plot")  # TrainResult's paths, saved relative to the model folder

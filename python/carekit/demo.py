@@ -150,7 +150,7 @@ def run_demo(out: Path, quick: bool = False, progress: bool = True, with_fiji: b
           "'Start from the generalist model'); --compare-on lets your noisy images choose (no ground truth needed) "
           "and keeps the generalist's weights where they restore those better:\n           carekit train --from "
           "model-zoo/care-generalist-nuclei-denoising.zip --model models/mine --clean YOUR_HIGH_SNR_DIR --photons 3 "
-          "10 --compare-on YOUR_IMAGES\n           or use it as it is (it restores at the scale estimated to restore "
+          "10 --epochs 8 --steps 40 --compare-on YOUR_IMAGES\n           or use it as it is (it restores at the scale estimated to restore "
           "best, its own --rescale search):\n           carekit predict --model model-zoo/care-generalist-nuclei-"
           "denoising.zip YOUR_IMAGES --out restored\n           (carekit compare --model A B YOUR_IMAGES: the same "
           "choice between any two denoising models)")

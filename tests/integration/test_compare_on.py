@@ -51,6 +51,7 @@ def test_a_model_worse_on_the_users_images_returns_to_its_start(tmp_path, noisy_
     out = capsys.readouterr().out
     assert "improved on the starting weights' validation loss" in out and "carekit compare --model" not in out
     assert "use care-generalist-nuclei-denoising.zip" in out
+    assert "the starting model named better on 1 of 1 images, the new weights on 0: " in out
     assert "mine returns to the starting weights and now restores as care-generalist-nuclei-denoising.zip does, " \
            "with its default rescale search" in out
     record = ModelRecord.load(model)
@@ -94,7 +95,7 @@ def test_a_model_better_on_the_users_images_keeps_its_fine_tuned_weights(tmp_pat
                  str(tmp_path / "high"), *denoising, "--compare-on", str(noisy_targets / "held-out.tif")]) == 0
     out = capsys.readouterr().out
     assert "noise-keeping better on 0, tuned on 1, level on 0: use tuned" in out
-    assert f"so {model} keeps its fine-tuned weights" in out
+    assert f"the new weights on 1: {model} keeps its fine-tuned weights" in out
     assert not (model / FINE_TUNED_WEIGHTS).exists() and not ModelRecord.load(model).start_chosen_on_images
     assert _max_difference(model / "weights_best.h5", model / START_WEIGHTS) > 0
 
@@ -127,7 +128,8 @@ def test_what_the_comparison_cannot_take_is_refused_before_training(tmp_path, ti
                                                            *pairs, *TUNE],
                "cannot be combined with --projection, --ensemble or --isotropic": [
                    "train", "--model", str(tmp_path / "c"), "--isotropic", "--stack", missing, "--quiet"],
-               "records no model it was fine-tuned from": ["train", "--model", str(tiny_model), "--resume", "--quiet"],
+               "records no model it was fine-tuned from": ["train", "--model", str(shutil.copytree(
+                   tiny_model, tmp_path / "not-fine-tuned")), "--resume", "--quiet"],
                f"input not found: {missing}": ["finetune", "--pretrained", str(tiny_model), "--noisy", str(noisy_targets / "low"),
                                 "--model", str(tmp_path / "d"), "--quiet"]}
     for message, command in refused.items():

@@ -90,8 +90,8 @@ def test_the_recorded_start_stays_the_loss_to_beat_and_the_cli_says_whether_it_w
     assert "best validation loss 0.4500\n  improved on the starting weights' validation loss 0.5000" in lines[0.5]
     assert "restores with rescale" not in lines[0.5]
     chosen = summary(TrainResult(tmp_path, tmp_path / HISTORY_FILE, tmp_path / "history.png", 2, 0.45, 0.5, True))
-    assert "still the starting weights, chosen on your images (--compare-on) over fine-tuned weights of validation " \
-           "loss 0.4500" in chosen  # resumed after --compare-on returned to the start, and no epoch beat 0.45
+    assert "still the starting weights, chosen on your images (--compare-on) over the fine-tuned weights of " \
+           "validation loss 0.4500" in chosen  # resumed after --compare-on returned to the start, and no epoch beat 0.45
 
 
 def test_a_start_with_its_own_rescale_mode_passes_it_on_while_its_weights_are_best(tmp_path, tiny_model, capsys):

@@ -44,7 +44,7 @@ def prepared(start: str | None, paths: list[str] | None, resumed: str | None = N
 
     if not start:
         raise InputError("--compare-on compares a fine-tuned model with the model it starts from: give that model "
-                         "(train: --from MODEL_OR_ZIP, finetune: --pretrained MODEL)")
+                         "(train: --from MODEL_OR_ZIP, finetune and selfsup: --pretrained MODEL)")
     if resumed:
         check_start_kept(resumed)
     runner = load_model(start)
@@ -81,11 +81,13 @@ def choose_on_images(result, comparison: StartComparison) -> str:
         tally[better] += 1
         lines.append(line)
     lines.append(verdict(tally, names))
+    votes = (f"the starting model named better on {tally[0]} of {len(comparison.images)} images, the new weights "
+             f"on {tally[1]}")
     if start_wins(tally):
         set_aside = return_to_start(result.model_dir, comparison.record)
         mode = f", with its default rescale {comparison.record.rescale}" if comparison.record.rescale else ""
-        lines.append(f"so {result.model_dir} returns to the starting weights and now restores as {names[0]} "
+        lines.append(f"{votes}: {result.model_dir} returns to the starting weights and now restores as {names[0]} "
                      f"does{mode} (weights_best.h5 are theirs again; the fine-tuned ones: {set_aside.name})")
     else:
-        lines.append(f"so {result.model_dir} keeps its fine-tuned weights")
+        lines.append(f"{votes}: {result.model_dir} keeps its fine-tuned weights")
     return "\n".join(lines)

@@ -138,6 +138,7 @@ def _train_projection(args):
 
 def run(args) -> int:
     from .. import workflows
+    from ..config import ModelRecord
     from ..errors import InputError
     from .start_comparison import choose_on_images, prepared
     from .train_from import own_rescale
@@ -159,6 +160,7 @@ def run(args) -> int:
                          "model")
     start_rescale, start, chosen = resumed_start(args.model) if args.resume else (None, args.init_from, False)
     if args.resume and args.compare_on and not start:
+        ModelRecord.load(args.model)  # a folder that is not a model: its own error, not the one below
         raise InputError(f"--compare-on: {args.model} records no model it was fine-tuned from (carekit train --from), "
                          "so there is nothing to compare it with")
     comparison = prepared(start, args.compare_on, resumed=args.model if args.resume else None)
@@ -178,8 +180,8 @@ def run(args) -> int:
     print(summary(result, start_rescale=start_rescale, start=start, compared=comparison is not None))
     if chosen and not result.kept_start and not comparison:
         print(f"  a resumed epoch beat the fine-tuned weights set aside by --compare-on: it replaces the starting "
-              f"weights chosen on your images; to check again: carekit train --model {quote(args.model)} --resume "
-              "--compare-on IMAGES... (or carekit compare)")
+              f"weights chosen on your images; to compare them again: carekit compare --model {quote(start)} "
+              f"{quote(args.model)} IMAGES...")
     if comparison:
         print(choose_on_images(result, comparison))
     return 0

@@ -21,8 +21,10 @@ def start_note(result, start_rescale: str | None = None, start: str | None = Non
         return ""
     mode = f", and so is its default rescale {start_rescale}" if start_rescale else ""
     if result.kept_start and result.best_val_loss < result.start_val_loss:
-        return (f"\n  weights_best.h5 are still the starting weights, chosen on your images (--compare-on) over "
-                f"fine-tuned weights of validation loss {result.best_val_loss:.4f}, which no epoch since beat{mode}")
+        kept_mode = f"; the model keeps the start's default rescale {start_rescale}" if start_rescale else ""
+        return (f"\n  weights_best.h5 are still the starting weights, chosen on your images (--compare-on) over the "
+                f"fine-tuned weights of validation loss {result.best_val_loss:.4f} (the best above, kept as "
+                f"weights_fine_tuned.h5), which no epoch since beat{kept_mode}")
     if result.kept_start:
         return (f"\n  fine-tuning never beat the starting weights' validation loss {result.start_val_loss:.4f}: "
                 f"weights_best.h5 are still theirs{mode} (more or more varied data, more epochs or a lower learning "

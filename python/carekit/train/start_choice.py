@@ -33,7 +33,7 @@ def check_start_kept(model_dir: str | Path) -> None:
 
 def return_to_start(model_dir: str | Path, start: ModelRecord) -> Path:
     """Make the starting weights the model's best again (weights_best.h5) and describe it as `start`; the fine-tuned
-    best weights are copied to weights_fine_tuned.h5 first (every copy atomic: a crash leaves either model whole).
+    best weights are copied to weights_fine_tuned.h5 first (every file written whole before it replaces another).
     For a model whose best weights are the fine-tuned ones (not TrainResult.kept_start). Returns that file."""
     model_dir = Path(model_dir)
     check_start_kept(model_dir)
