@@ -19,13 +19,13 @@ def start_note(result, start_rescale: str | None = None, start: str | None = Non
     """The lines on what fine-tuning did against its starting weights; '' for a model not started from another."""
     if result.start_val_loss is None:
         return ""
-    mode = f", and so is its default rescale {start_rescale}" if start_rescale else ""
     if result.kept_start and result.best_val_loss < result.start_val_loss:
         kept_mode = f"; the model keeps the start's default rescale {start_rescale}" if start_rescale else ""
         return (f"\n  weights_best.h5 are still the starting weights, chosen on your images (--compare-on) over the "
                 f"fine-tuned weights of validation loss {result.best_val_loss:.4f} (the best above, kept as "
                 f"weights_fine_tuned.h5), which no epoch since beat{kept_mode}")
     if result.kept_start:
+        mode = f", and so is its default rescale {start_rescale}" if start_rescale else ""
         return (f"\n  fine-tuning never beat the starting weights' validation loss {result.start_val_loss:.4f}: "
                 f"weights_best.h5 are still theirs{mode} (more or more varied data, more epochs or a lower learning "
                 "rate may help)")
