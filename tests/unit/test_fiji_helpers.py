@@ -61,22 +61,24 @@ def test_defaults_fill_what_the_macro_leaves_out(helpers):
     assert helpers.options.from_macro_string("model=[/m.zip] headless") == {
         "model": "/m.zip", "input": "", "output": "", "engine": "python", "backend": "onnx", "tile": 0,
         "uncertainty": True, "python": "", "timeout": 600.0, "precision": "fp32", "rescale": "model",
-        "classical_check": True}
+        "classical_check": True, "hot_pixels": "keep"}
 
 
 def test_bracket_quote_and_plain_values(helpers):
     values = helpers.options.from_macro_string(
         " model=[/data/a b [x]/m.zip] input='/in [put.tif' output=/out.tif tile=64 uncertainty=false "
-        "timeout=2.5 engine=DeepImageJ backend=KERAS python=[] precision=BF16 rescale=AUTO classical_check=false")
+        "timeout=2.5 engine=DeepImageJ backend=KERAS python=[] precision=BF16 rescale=AUTO classical_check=false "
+        "hot_pixels=Replace")
     assert values == {"model": "/data/a b [x]/m.zip", "input": "/in [put.tif", "output": "/out.tif",
                       "engine": "deepimagej", "backend": "keras", "tile": 64, "uncertainty": False,
                       "python": "", "timeout": 2.5, "precision": "bf16", "rescale": "auto",
-                      "classical_check": False}
+                      "classical_check": False, "hot_pixels": "replace"}
 
 
 @pytest.mark.parametrize("macro, message", [
-    ("model=[/m.zip] colour=red", "unknown option 'colour'; known options: backend, classical_check, engine, input, "
-                                  "model, output, precision, python, rescale, tile, timeout, uncertainty"),
+    ("model=[/m.zip] colour=red", "unknown option 'colour'; known options: backend, classical_check, engine, "
+                                  "hot_pixels, input, model, output, precision, python, rescale, tile, timeout, "
+                                  "uncertainty"),
     ("model=[/a/m.zip", "the value of model= has no closing ]: a path whose [ ] do not pair up"),
     ("model='/a/m.zip", "the value of model= has no closing quote"),
     ("model=[/run]2/m.zip] tile=4", "model=[/run] is followed by '2/m.zip]': a path whose [ ] do not pair up cannot "
@@ -89,6 +91,7 @@ def test_bracket_quote_and_plain_values(helpers):
                                      "downsampling factor from 1 to 8 such as 3, got 'twice'"),
     ("model=[/m.zip] rescale=0.5", "rescale must be model (the model's own), 1 (off), auto, search or a "
                                    "downsampling factor from 1 to 8"),
+    ("model=[/m.zip] hot_pixels=remove", "hot_pixels must be keep or replace, got 'remove'"),
     ("model=[file:m.zip]", "'file:m.zip' is not a valid file: URI (URI is not hierarchical)"),
 ])
 def test_bad_macro_options_raise_one_clear_error(helpers, macro, message):
@@ -101,12 +104,13 @@ def test_what_run_in_fiji_writes_the_plugin_reads_back(helpers, tmp_path):
     model, image = tmp_path / "it's [run]2]" / "tiny.zip", tmp_path / "a [b]" / "in put.tif"
     written = plugin_options(model, engine="deepimagej", backend="keras", tile=32, uncertainty=False,
                              python="/opt/py thon/bin/python", timeout=12.5, input_path=image,
-                             output_path=tmp_path / "out'.tif", rescale=2.5, classical_check=False)
+                             output_path=tmp_path / "out'.tif", rescale=2.5, classical_check=False,
+                             hot_pixels="replace")
     assert "file:" in written  # the model path has unpaired brackets and a quote
     assert helpers.options.from_macro_string(written) == {
         "model": str(model), "input": str(image), "output": str(tmp_path / "out'.tif"), "engine": "deepimagej",
         "backend": "keras", "tile": 32, "uncertainty": False, "python": "/opt/py thon/bin/python", "timeout": 12.5,
-        "precision": "fp32", "rescale": "2.5", "classical_check": False}
+        "precision": "fp32", "rescale": "2.5", "classical_check": False, "hot_pixels": "replace"}
     defaults = helpers.options.normalize({"model": str(model)})
     assert helpers.options.from_macro_string(plugin_options(model)) == defaults
     assert helpers.options.from_macro_string(plugin_options(model, rescale=None))["rescale"] == "1"  # off, said
@@ -166,7 +170,10 @@ def test_plugin_choices_are_the_ones_carekit_runs():
     from carekit.models.weights import ENGINES
     from carekit.precision import CHOICES
 
+    from carekit.predict.hot_pixels import CHOICES as HOT_PIXELS, KEEP
+
     assert contract.BACKENDS == ENGINES and contract.PRECISIONS == CHOICES
+    assert contract.HOT_PIXELS == HOT_PIXELS and contract.OPTION_DEFAULTS["hot_pixels"] == KEEP
 
 
 def test_rescale_option_reaches_restore_as_it_takes_it():

@@ -85,6 +85,7 @@ def normalize(values):
     out["precision"] = str(out["precision"]).lower()
     out["uncertainty"] = str(out["uncertainty"]).lower() in contract.TRUE_WORDS
     out["classical_check"] = str(out["classical_check"]).lower() in contract.TRUE_WORDS
+    out["hot_pixels"] = str(out["hot_pixels"]).strip().lower()
     try:
         out["tile"] = int(float(out["tile"] or 0))
         out["timeout"] = float(out["timeout"] or 600)
@@ -98,6 +99,8 @@ def normalize(values):
         raise OptionError("backend must be onnx, tensorflow or keras, got '%s'" % out["backend"])
     if out["precision"] not in contract.PRECISIONS:
         raise OptionError("precision must be auto, fp32 or bf16, got '%s'" % out["precision"])
+    if out["hot_pixels"] not in contract.HOT_PIXELS:
+        raise OptionError("hot_pixels must be keep or replace, got '%s'" % out["hot_pixels"])
     out["rescale"] = str(out["rescale"]).strip().lower() or "1"
     try:
         contract.rescale_value(out["rescale"])

@@ -10,6 +10,7 @@
 #@ String (label="Precision (bf16: faster on CPUs with bf16 units)", choices={"fp32", "bf16", "auto"}, value="fp32") precision
 #@ String (label="Rescale to the model's object scale (model: the model's own; 1: off; auto; search; or a factor up to 8)", value="model") rescale
 #@ Boolean (label="Warn if classical denoising is estimated better (python engine)", value=true) classical_check
+#@ String (label="Hot (or dead) camera pixels (replace: by their neighbours' median first; python engine)", choices={"keep", "replace"}, value="keep") hot_pixels
 # CARE Restore: restore the image with a CARE model packaged by carekit (bioimage.io format).
 # Macro: run("CARE Restore", "model=[/path/model.zip] input=[/path/in.tif] output=[/path/out.tif]");
 # Plain ImageJ 1.x has no #@ parameters: the same keys are read from the macro options.
@@ -29,7 +30,8 @@ from carekit_fiji import options, restore
 try:
     values = {"model": str(model), "input": input or "", "engine": engine, "backend": backend, "tile": tile,
               "uncertainty": uncertainty, "output": output or "", "python": python or "", "timeout": timeout,
-              "precision": precision, "rescale": rescale, "classical_check": classical_check}
+              "precision": precision, "rescale": rescale, "classical_check": classical_check,
+              "hot_pixels": hot_pixels}
 except NameError:
     macro_options = Macro.getOptions() or globals().get("__script_argument__", "")
     values = None

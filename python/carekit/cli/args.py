@@ -53,6 +53,14 @@ def add_rescale_arg(parser: argparse.ArgumentParser) -> None:
                         "its weights; other models are not rescaled)")
 
 
+def add_hot_pixels_arg(parser: argparse.ArgumentParser) -> None:
+    from ..predict.hot_pixels import CHOICES, KEEP
+
+    parser.add_argument("--hot-pixels", choices=CHOICES, default=KEEP, help="hot (or dead) camera pixels, which a "
+                        "model restores as spots: replace replaces them by the median of their 8 neighbours before "
+                        "restoring; keep (default) leaves them and warns when there are many")
+
+
 def add_classical_check_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-classical-check", dest="classical_check", action="store_false",
                         help="2D denoising models: skip the comparison with classical denoising (Gaussian, NLM, TV, "

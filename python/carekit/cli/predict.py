@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..outputs import extra_path
 from ..models.weights import ENGINES, WEIGHT_PRIORITY
-from .args import add_classical_check_arg, add_precision_arg, add_rescale_arg, at_least_one
+from .args import add_classical_check_arg, add_hot_pixels_arg, add_precision_arg, add_rescale_arg, at_least_one
 from .predict_checks import compare_and_report, warnings_reported
 from .predict_large import add_cluster_args, is_large, run_large
 
@@ -29,6 +29,7 @@ def add_parser(sub) -> None:
                       "weights in mixed precision (|difference| up to about 0.05 in normalized units, 0.002 on "
                       "average).")
     add_classical_check_arg(p)
+    add_hot_pixels_arg(p)
     p.add_argument("--quiet", action="store_true")
     add_cluster_args(p)
     p.set_defaults(func=run)
@@ -84,16 +85,19 @@ def run(args) -> int:
 def _restore_files(model, args, out_dir: Path, rescale) -> None:
     from ..io import read_image
     from ..predict import restore
+    from ..predict.hot_pixels import replaced_note
     from ..predict.rescale import chosen_factor_note
 
     for path in args.inputs:
         image = read_image(path, args.axes)
         with warnings_reported(path):
             result = restore(model, image, tile=tuple(args.tile) if args.tile else None, progress=not args.quiet,
-                             z_factor=args.z_factor, rescale=rescale)
-        _write_result(result, out_dir, path, chosen_factor_note(rescale, result.factor, model.spec))
+                             z_factor=args.z_factor, rescale=rescale, hot_pixels=args.hot_pixels)
+        notes = (chosen_factor_note(rescale, result.factor, model.spec),
+                 replaced_note(args.hot_pixels, result.hot_pixels_replaced))
+        _write_result(result, out_dir, path, ", ".join(note for note in notes if note))
         if args.classical_check:  # after the result is safe: the check only advises; at the factor restore chose
-            compare_and_report(model, image, result.factor, path, args.quiet)
+            compare_and_report(model, image, result.factor, path, args.quiet, args.hot_pixels)
 
 
 def _write_result(result, out_dir: Path, path: str, note: str | None = None) -> None:

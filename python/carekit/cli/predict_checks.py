@@ -46,7 +46,7 @@ def report_not_compared(error: Exception, path, quiet: bool) -> None:
         print(f"{path}: {not_compared(error)}")
 
 
-def compare_and_report(model, image, rescale, path, quiet: bool) -> None:
+def compare_and_report(model, image, rescale, path, quiet: bool, hot_pixels: str) -> None:
     """Warn (one line on stderr) when a classical denoiser is estimated to do better on `image`; say how the model
     compares otherwise, unless `quiet`. Only carekit's 2D denoising models are compared."""
     from ..predict.classical_check import compare_with_classical, warn_if_worse
@@ -55,7 +55,7 @@ def compare_and_report(model, image, rescale, path, quiet: bool) -> None:
     if not is_2d_restoration(model):
         return
     try:
-        comparison = compare_with_classical(model, image, rescale=rescale)
+        comparison = compare_with_classical(model, image, rescale=rescale, hot_pixels=hot_pixels)
     except Exception as error:  # the check only advises: the restoration stands whatever goes wrong in it
         report_not_compared(error, path, quiet)
         return

@@ -49,7 +49,7 @@ def _compare_middle_plane(args, job) -> None:
     except Exception as error:  # the check only advises: the restoration stands whatever goes wrong in it
         report_not_compared(error, args.inputs[0], args.quiet)
         return
-    compare_and_report(runner, Image(crop, "YX"), job.factor, args.inputs[0], args.quiet)
+    compare_and_report(runner, Image(crop, "YX"), job.factor, args.inputs[0], args.quiet, args.hot_pixels)
 
 
 def run_large(args, rescale=None) -> int:
@@ -59,8 +59,12 @@ def run_large(args, rescale=None) -> int:
     from ..ngff_write import check_output
     from ..predict.distributed import plan_large, run_large_job
     from ..predict.chunks import cached_model
+    from ..predict.hot_pixels import KEEP
     from ..predict.rescale import chosen_factor_note
 
+    if args.hot_pixels != KEEP:
+        raise InputError(f"--hot-pixels {args.hot_pixels} is not available for large data (restored chunk by chunk) "
+                         "yet: restore TIFFs of it with carekit predict, or leave the option out")
     if len(args.inputs) != 1 or not args.out.rstrip("/").lower().endswith(".zarr"):
         raise InputError("large data: give one input (OME-Zarr, Zarr or TIFF) and an --out ending in .ome.zarr, "
                          "e.g. carekit predict --model M big.ome.zarr --out restored.ome.zarr")

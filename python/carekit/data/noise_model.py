@@ -4,6 +4,9 @@ Poisson shot noise plus Gaussian read noise gives exactly this line (slope = gai
 gain * offset), in raw counts and, since percentile normalization is affine, in normalized units too.
 Like Foi et al. (2008), the estimate bins pixels by their local mean and takes a robust (MAD) variance of a
 high-pass residual in each bin, so edges and structure barely bias it; a weighted line fit through the bins follows.
+Hot pixels would still bias it (each lifts the local mean of its neighbours, so dark residuals land in bright bins):
+they (data.outliers.hot_pixels, with the first fit's variance) are replaced by their neighbours' median and the line
+fitted again. remove_hot_pixels does the same to the planes of an image to restore.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..errors import InputError
+from .outliers import hot_pixels, replace_outliers
 
 MAD_TO_STD = 1.4826
 
@@ -46,10 +50,44 @@ def _residual(image: np.ndarray) -> np.ndarray:
 
 
 def estimate_noise_model(image: np.ndarray, n_bins: int = 16) -> NoiseModel:
-    """Fit variance = slope * local mean + intercept to one noisy image (2D or 3D)."""
+    """Fit variance = slope * local mean + intercept to one noisy image (2D or 3D), hot pixels left out."""
     image = np.asarray(image, np.float64)
     if image.ndim not in (2, 3) or min(image.shape) < 3 or image.size < 64 * 64:
         raise InputError(f"need a 2D or 3D image of at least 64x64 pixels to estimate its noise, got {image.shape}")
+    first = _fit(image, n_bins)
+    planes = image.reshape(-1, *image.shape[-2:])
+    variances = first.variance(local_mean(image)).reshape(planes.shape)
+    masks = [hot_pixels(plane, variance) for plane, variance in zip(planes, variances)]
+    if not any(mask.any() for mask in masks):
+        return first
+    cleaned = np.stack([replace_outliers(plane, mask) for plane, mask in zip(planes, masks)]).reshape(image.shape)
+    return _fit(cleaned, n_bins)
+
+
+def find_hot_pixels(plane: np.ndarray) -> np.ndarray:
+    """Boolean mask of a 2D plane's hot (or dead) pixels under its own noise model; none in planes too small or
+    too flat to estimate it."""
+    plane = np.asarray(plane, np.float64)
+    try:
+        model = estimate_noise_model(plane)
+    except InputError:
+        return np.zeros(plane.shape, bool)
+    return hot_pixels(plane, model.variance(local_mean(plane)))
+
+
+def remove_hot_pixels(image: np.ndarray) -> tuple[np.ndarray, int]:
+    """A copy of `image` (spatial axes last, any leading axes) with each YX plane's hot pixels replaced by the median
+    of their 8 neighbours, and how many were replaced."""
+    image = np.asarray(image)
+    cleaned, count = np.empty_like(image), 0
+    for index in np.ndindex(image.shape[:-2]):
+        mask = find_hot_pixels(image[index])
+        cleaned[index] = replace_outliers(image[index], mask)
+        count += int(mask.sum())
+    return cleaned, count
+
+
+def _fit(image: np.ndarray, n_bins: int) -> NoiseModel:
     inner = tuple(slice(1, -1) for _ in range(image.ndim))
     mean, residual = local_mean(image)[inner].ravel(), _residual(image)[inner].ravel()
     edges = np.unique(np.quantile(mean, np.linspace(0, 1, n_bins + 1)))

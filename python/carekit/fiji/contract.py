@@ -23,6 +23,7 @@ OPTION_DEFAULTS = {
     "precision": "fp32",
     "rescale": "model",
     "classical_check": "true",
+    "hot_pixels": "keep",
 }
 PATH_OPTIONS = ("model", "input", "output", "python")
 ENGINES = ("python", "deepimagej")
@@ -33,6 +34,7 @@ RESCALE_AUTO = "auto"  # as carekit.predict.rescale.AUTO, SEARCH, MODEL and MAX_
 RESCALE_SEARCH = "search"
 RESCALE_MODEL = "model"
 RESCALE_MAX = 8.0
+HOT_PIXELS = ("keep", "replace")  # as carekit.predict.hot_pixels.CHOICES (a test checks they agree)
 
 
 def rescale_value(text):
@@ -98,7 +100,7 @@ WORKER_COMMAND = "from carekit.fiji.worker import main; main()"
 WORKER_KEY = "carekit.appose.worker"  # JVM system property holding the warm worker (stopped when Python exits)
 SEGMENT_PREFIX = "psm_carekit_"  # shared-memory segments in /dev/shm: psm_carekit_<JVM pid>_<id>
 TASK_INPUTS = ("image", "output", "axes", "model", "backend", "tile", "uncertainty", "precision", "pixel_size",
-               "rescale", "classical_check")
+               "rescale", "classical_check", "hot_pixels")
 # warnings and notes: lines for ImageJ's Log, with and without "warning:"
 TASK_OUTPUTS = ("shape", "axes", "channels", "seconds", "warnings", "notes")
 TASK_SCRIPT = """
@@ -138,4 +140,4 @@ def task_inputs(image, output, axes, options, pixel_size=None):
     return {"image": image, "output": output, "axes": axes, "model": options["model"],
             "backend": options["backend"], "tile": options["tile"], "uncertainty": options["uncertainty"],
             "precision": options["precision"], "pixel_size": pixel_size, "rescale": options["rescale"],
-            "classical_check": options["classical_check"]}
+            "classical_check": options["classical_check"], "hot_pixels": options["hot_pixels"]}

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .contract import NEEDS_VALUES, RESCALE_MODEL, TASK_OUTPUTS, rescale_value
+from .contract import HOT_PIXELS, NEEDS_VALUES, RESCALE_MODEL, TASK_OUTPUTS, rescale_value
 
 # a warm worker keeps the models it ran last (a macro looping over images reuses one); older ones are evicted so
 # that a session trying many packages does not hold every network in memory
@@ -61,7 +61,8 @@ def _model(path: str, backend: str, precision: str = "fp32"):
 def restore_array(image: np.ndarray, axes: str, model: str, backend: str = "onnx", tile: int = 0,
                   uncertainty: bool = True, on_progress=None, precision: str = "fp32",
                   pixel_size: dict | None = None, on_warning=None, rescale: str | float | None = RESCALE_MODEL,
-                  classical_check: bool = True, on_note=None) -> tuple[np.ndarray, str, list[str]]:
+                  classical_check: bool = True, on_note=None, hot_pixels: str = HOT_PIXELS[0]
+                  ) -> tuple[np.ndarray, str, list[str]]:
     """Restore `image` (axes like 'TZCYX' without singleton axes); returns (result, result axes, channel names).
 
     With `uncertainty`, a probabilistic model adds a channel with the Laplace scale and an ensemble one with the
@@ -69,11 +70,13 @@ def restore_array(image: np.ndarray, axes: str, model: str, backend: str = "onnx
     input channel, which ImageJ shows as channels of one hyperstack. Out-of-range warnings (the input unlike the
     model's training data) go to `on_warning(message)`, and so does, with `classical_check`, the warning that a
     classical denoiser is estimated to restore the image better (predict.classical_check; 2D denoising models).
-    `rescale`: as restore() takes it; the factor 'auto' or 'search' chose goes to `on_note(message)`.
+    `rescale` and `hot_pixels`: as restore() takes them; the factor 'auto' or 'search' chose, and how many hot pixels
+    were replaced, go to `on_note(message)`.
     """
     from ..io import Image
     from ..predict import restore
     from ..predict.domain_check import PredictionWarning
+    from ..predict.hot_pixels import replaced_note
     from ..predict.rescale import chosen_factor_note
 
     runner = _model(model, backend, precision)
@@ -83,12 +86,13 @@ def restore_array(image: np.ndarray, axes: str, model: str, backend: str = "onnx
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", PredictionWarning)
         result = restore(runner, Image(image, axes, pixel_size or {}), tile=tile_shape, progress=False,
-                         on_progress=on_progress, rescale=rescale)
+                         on_progress=on_progress, rescale=rescale, hot_pixels=hot_pixels)
         if classical_check:  # at the factor restore chose
-            unchecked = _classical_check(runner, Image(image, axes), result.factor)
-    note = chosen_factor_note(rescale, result.factor, runner.spec)
-    if note and on_note is not None:
-        on_note(note)
+            unchecked = _classical_check(runner, Image(image, axes), result.factor, hot_pixels)
+    for note in (chosen_factor_note(rescale, result.factor, runner.spec),
+                 replaced_note(hot_pixels, result.hot_pixels_replaced)):
+        if note and on_note is not None:
+            on_note(note)
     for message in [str(w.message) for w in caught if issubclass(w.category, PredictionWarning)] + unchecked:
         if on_warning is not None:
             on_warning(message)
@@ -106,7 +110,7 @@ def restore_array(image: np.ndarray, axes: str, model: str, backend: str = "onnx
     return np.stack([result.image, extra], axis=c), axes[:c] + "C" + axes[c:], ["mean", name]
 
 
-def _classical_check(runner, image, rescale) -> list[str]:
+def _classical_check(runner, image, rescale, hot_pixels) -> list[str]:
     """Warn (in the caller's catch) when a classical denoiser is estimated to do better on `image`; a note instead
     when its noise cannot be estimated, so that the Log never suggests a check that did not run."""
     from ..predict.classical_check import compare_with_classical, not_compared, warn_if_worse
@@ -115,7 +119,7 @@ def _classical_check(runner, image, rescale) -> list[str]:
     if not is_2d_restoration(runner):
         return []
     try:
-        warn_if_worse(compare_with_classical(runner, image, rescale=rescale))
+        warn_if_worse(compare_with_classical(runner, image, rescale=rescale, hot_pixels=hot_pixels))
     except Exception as error:  # the check only advises: the restoration stands whatever goes wrong in it
         return [not_compared(error)]
     return []
@@ -139,7 +143,7 @@ def _output_channels(outputs: dict, axes: str) -> tuple[np.ndarray, str, list[st
 
 def restore_task(task, image, output, axes: str, model: str, backend: str, tile: int, uncertainty: bool,
                  precision: str = "fp32", pixel_size: dict | None = None, rescale: str = RESCALE_MODEL,
-                 classical_check: bool = True) -> None:
+                 classical_check: bool = True, hot_pixels: str = HOT_PIXELS[0]) -> None:
     """Appose task body: read `image` (NDArray), write the restoration into `output` (NDArray) when it fits,
     report progress, return the result's shape and axes. A result larger than `output` (more Z planes, or more
     output channels) is kept and only NEEDS_VALUES returned: FETCH_SCRIPT then copies it into a larger segment."""
@@ -153,7 +157,7 @@ def restore_task(task, image, output, axes: str, model: str, backend: str, tile:
         restored, out_axes, channels = restore_array(np.array(source, dtype=np.float32), axes, model, backend,
                                                      tile, uncertainty, progress, precision, pixel_size,
                                                      messages.append, rescale_value(rescale), classical_check,
-                                                     notes.append)
+                                                     notes.append, hot_pixels)
         outputs = dict(zip(TASK_OUTPUTS, (list(restored.shape), out_axes, channels,
                                            round(time.perf_counter() - started, 4), messages, notes)))
         if restored.size > int(np.prod(output.shape)):

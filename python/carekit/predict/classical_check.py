@@ -34,6 +34,7 @@ from ..io import Image
 from ..models import load_model
 from .domain_check import PredictionWarning
 from .crops import middle_plane
+from .hot_pixels import KEEP, REPLACE, check_choice, without_hot_pixels
 from .recorrupted_error import (CHOOSING_SEED, MISFITS, block_standard_error, decided, fitted_residual,
                                 recorrupted_pair, spike_weights, target_noise)
 from .rescale import MODEL, refuse_unless_2d_denoising
@@ -113,15 +114,19 @@ def _squared_residuals(runner, crop, variance, factor, seed, misfit, settings=No
 
 
 def compare_with_classical(model, image: np.ndarray | Image, axes: str | None = None,
-                           rescale: str | float | None = MODEL, seed: int = CHOOSING_SEED) -> ClassicalComparison:
+                           rescale: str | float | None = MODEL, seed: int = CHOOSING_SEED, hot_pixels: str = KEEP
+                           ) -> ClassicalComparison:
     """The model (a 2D CARE model: folder, package or runner; restored as restore() would, with `rescale` judged on
     the whole image as restore() judges it) against the classical denoisers on the middle plane of `image` (central
-    crop of at most crops.ESTIMATE_SIDE^2 px)."""
+    crop of at most crops.ESTIMATE_SIDE^2 px; with `hot_pixels` 'replace', the crop's hot pixels replaced first, as
+    restore() replaces them)."""
     runner = load_model(model) if not hasattr(model, "spec") else model
     refuse_unless_2d_denoising(runner, "the comparison with classical denoising")
     if isinstance(image, Image):
         image, axes = image.data, image.axes
     crop = middle_plane(image, axes)
+    if check_choice(hot_pixels) == REPLACE:
+        crop = without_hot_pixels(crop, "YX")[0]
     factor = image_factor(runner, rescale, image, axes)
     variance = variance_map(crop)
     weights = spike_weights(crop, variance)  # every mean below leaves out isolated spikes (hot pixels)

@@ -13,17 +13,17 @@ noise variance. A difference decides between two methods only beyond chance and 
 Hot pixels (an sCMOS chip's few pixels with several times the read noise) break that: the model does not describe
 their noise, which is then in u and t alike, and they dominated the errors (benchmarks/results/noise_kinds.md: a first
 version called every sCMOS image behind where the model won). So the errors are means over the pixels other than
-isolated spikes (spike_weights): a pixel more than OUTLIER_SD modelled standard deviations from the median of its 8
-neighbours while those neighbours stand at the level around them, as no optical image's detail does (a spot
-sampled by a microscope lifts its neighbours too). On Poisson-Gaussian images that leaves out about 0.03% of the
+isolated spikes (spike_weights, data.outliers): a pixel more than OUTLIER_SD modelled standard deviations from the
+median of its 8 neighbours while those neighbours stand at the level around them, as no optical image's detail does
+(a spot sampled by a microscope lifts its neighbours too). On Poisson-Gaussian images that leaves out about 0.03% of the
 pixels, and no pixel of bright spots.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
 
+from ..data.outliers import isolated_outliers
 from ..data.recorrupt import recorrupted_batch
 from ..normalize import affine_fit
 
@@ -63,21 +63,9 @@ def fitted_error(candidate: np.ndarray, target: np.ndarray, weights: np.ndarray 
 
 
 def spike_weights(image: np.ndarray, variance: np.ndarray) -> np.ndarray:
-    """Per pixel, 0 at isolated spikes and 1 elsewhere. A spike: more than OUTLIER_SD modelled standard deviations
-    (the noise model's `variance`, floored at 1% of its median) from the median of its 8 neighbours, while the mean
-    of its 4 nearest neighbours departs from the median of the 5 x 5 ring around them by under a quarter of that."""
-    image = np.asarray(image, np.float64)
-    spread = np.sqrt(np.maximum(variance, 0.01 * np.median(variance)))
-    spike = image - ndimage.median_filter(image, footprint=_EIGHT, mode="mirror")
-    neighbours = ndimage.convolve(image, _FOUR / 4, mode="mirror")
-    ring = ndimage.median_filter(image, footprint=_RING, mode="mirror")
-    isolated = np.abs(neighbours - ring) < 0.25 * np.abs(spike)
-    return (~((np.abs(spike) > OUTLIER_SD * spread) & isolated)).astype(np.float64)
-
-
-_EIGHT = np.array([[1, 1, 1], [1, 0, 1], [1, 1, 1]], bool)
-_FOUR = np.array([[0, 1, 0], [1, 0, 1], [0, 1, 0]], np.float64)
-_RING = np.pad(np.zeros((3, 3), bool), 1, constant_values=True)
+    """Per pixel, 0 at isolated spikes and 1 elsewhere: data.outliers.isolated_outliers at OUTLIER_SD modelled
+    standard deviations (the noise model's `variance`)."""
+    return (~isolated_outliers(image, variance, OUTLIER_SD)).astype(np.float64)
 
 
 def decided(difference: float, standard_error: float, robust: bool) -> bool:

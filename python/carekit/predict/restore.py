@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -18,8 +19,10 @@ from ..models.spec import NetworkSpec
 from ..normalize import normalize_percentile, normalize_range
 from ..progress import progress_bar, tile_counter
 from ..resample import downscale, resize, shrunk_shape
-from ..tiling import iter_planes, n_tiles, tile_grid, tiled_apply
+from ..tiling import iter_planes, n_tiles, tiled_apply
+from .input_checks import check_input, check_padding_work, check_tile, default_axes
 from .domain_check import predicted_uncertainty, warn_input, warn_uncertainty
+from .hot_pixels import KEEP, REPLACE, check_choice, warn_hot_pixels, without_hot_pixels
 from .projection import project
 from .isotropic import check_factor, restore_isotropic, upsample_z
 from .crops import middle_plane
@@ -34,7 +37,8 @@ class Restoration:
     """The restored image (normalized units: the input's low percentile maps to 0, its high percentile to 1),
     plus the per-pixel Laplace scale for probabilistic models, or the disagreement D in [0, 1] for ensembles.
     `outputs` holds every output tensor of a package not made by carekit, by output id (`image` is the first).
-    `factor`: the YX downsampling factor it was restored at (1: none; `rescale`)."""
+    `factor`: the YX downsampling factor it was restored at (1: none; `rescale`); `hot_pixels_replaced`: how many
+    hot pixels were replaced before restoring (`hot_pixels`)."""
 
     image: np.ndarray
     axes: str
@@ -43,49 +47,17 @@ class Restoration:
     disagreement: np.ndarray | None = None
     outputs: dict[str, Image] | None = None
     factor: float = 1.0
+    hot_pixels_replaced: int = 0
 
     def as_image(self) -> Image:
         return Image(self.image, self.axes, self.pixel_size or {})
 
 
-def _check_input(image: np.ndarray, axes: str, spec: NetworkSpec) -> None:
-    problems = check_image(image, "input image")
-    if problems:
-        raise InputError("; ".join(problems))
-    check_axes(axes, image.shape, "input image")
-    if not set(spec.axes) <= set(axes):
-        raise InputError(f"the model needs axes {spec.axes}, the image has shape {image.shape} with axes {axes!r}; "
-                         f"pass axes= naming every dimension (e.g. 'TYX')")
-
-
-def _check_tile(tile: tuple, spec: NetworkSpec) -> tuple[int, ...]:
-    if len(tile) != len(spec.axes) or not all(isinstance(t, (int, np.integer)) and t > 0 for t in tile):
-        raise InputError(f"tile {tile} needs one positive whole size per spatial axis {spec.axes}")
-    return tile
-
-
-MAX_PADDING_RATIO = 64  # network pixels per image pixel: beyond this, padding of tiny planes dominates the work
-MAX_PADDED_PIXELS = 1 << 25  # ... once that work exceeds ~40 s of a small U-Net on 2 CPU cores
-
-
-def _check_padding_work(shape, n_planes: int, n_calls: int, tile, halo, spec: NetworkSpec) -> None:
-    """Refuse inputs made of many planes far smaller than the network's receptive field (e.g. 20000 pages of 4x4
-    px): each is padded by the halo, so a few MB of input would keep the network busy for many minutes."""
-    spatial = shape[-len(spec.axes):]
-    cores, halos = tile_grid(spatial, tile, halo, spec.divisor)
-    padded = n_calls * int(np.prod([c + 2 * h for c, h in zip(cores, halos)], dtype=np.float64))
-    pixels = max(1, int(np.prod(shape, dtype=np.float64)))
-    if padded > MAX_PADDED_PIXELS and padded > MAX_PADDING_RATIO * pixels:
-        raise InputError(f"the input has {n_planes} planes of {spatial} px, far smaller than the network's "
-                         f"{spec.halo} px halo: restoring it would run the network on {padded / 1e6:.0f} Mpx for "
-                         f"{pixels / 1e6:.2f} Mpx of image; crop fewer, larger planes (or give --axes if these "
-                         "dimensions are not what the file says)")
-
-
 def restore(model: str | Path | ModelRunner, image: np.ndarray | Image, axes: str | None = None,
             tile: tuple[int, ...] | None = None, progress: bool = True, engine: str | None = None,
             on_progress: Callable[[int, int], None] | None = None, check_domain: bool = True,
-            z_factor: float | None = None, rescale: str | float | None = MODEL) -> Restoration:
+            z_factor: float | None = None, rescale: str | float | None = MODEL, hot_pixels: str = KEEP
+            ) -> Restoration:
     """Restore a 2D/3D image, or each plane/stack of a larger one (e.g. TYX, CZYX), with a CARE model
     (a model directory, a bioimage.io package path, or a runner from carekit.models.load_model).
 
@@ -105,6 +77,9 @@ def restore(model: str | Path | ModelRunner, image: np.ndarray | Image, axes: st
     upsample the results back (predict.rescale); the outputs stay in the units of the full-size input's
     normalization. The default, 'model', is the model's own mode (the shipped generalist: 'search'; off for models
     that record none).
+    `hot_pixels` ('keep' or 'replace'): 'replace' replaces each YX plane's hot (or dead) camera pixels by the median
+    of their 8 neighbours first (predict.hot_pixels; Restoration.hot_pixels_replaced counts them); with 'keep' and
+    `check_domain`, many of them give a HotPixelWarning (2D and 3D CARE models).
     """
     runner = load_model(model, engine) if isinstance(model, (str, Path)) else model
     spec = runner.spec
@@ -117,25 +92,33 @@ def restore(model: str | Path | ModelRunner, image: np.ndarray | Image, axes: st
     mode = effective_rescale(rescale, spec)
     if mode is not None:
         refuse_unless_rescalable(runner)
+    axes = (axes or default_axes(spec, image.ndim)).upper()
+    replaced = 0
+    if check_choice(hot_pixels) == REPLACE:
+        check_axes(axes, image.shape, "input image")
+        image, replaced = without_hot_pixels(image, axes)
     if spec.kind == "projection":
-        axes = (axes or {2: "YX", 3: "ZYX"}.get(image.ndim, "")).upper()
         projected = project(runner, image, axes, tile, progress, on_progress)
-        return Restoration(projected, "YX", None, {a: s for a, s in (pixel_size or {}).items() if a in "YX"})
+        return Restoration(projected, "YX", None, {a: s for a, s in (pixel_size or {}).items() if a in "YX"},
+                           hot_pixels_replaced=replaced)
     if spec.kind == "isotropic":
-        return _isotropic_restoration(runner, image, (axes or {3: "ZYX"}.get(image.ndim, "YX")).upper(), pixel_size,
-                                      tile, progress, on_progress, z_factor, check_domain)
-    axes = (axes or {2: "YX", 3: spec.axes if len(spec.axes) == 3 else "TYX"}.get(image.ndim, "")).upper()
-    _check_input(image, axes, spec)
+        restored = _isotropic_restoration(runner, image, axes, pixel_size, tile, progress, on_progress, z_factor,
+                                          check_domain)
+        return dataclasses.replace(restored, hot_pixels_replaced=replaced)
+    check_input(image, axes, spec)
     if spec.z_factor > 1:
         image, pixel_size = upsample_z(image, axes, spec.z_factor, pixel_size)
     if isinstance(runner, PipelineRunner):
-        return _pipeline_restoration(runner, image, axes, pixel_size, progress)
+        return dataclasses.replace(_pipeline_restoration(runner, image, axes, pixel_size, progress),
+                                   hot_pixels_replaced=replaced)
     order = [axes.index(a) for a in axes if a not in spec.axes] + [axes.index(a) for a in spec.axes]
-    tile = _check_tile(tuple(tile or DEFAULT_TILE[len(spec.axes)]), spec)
+    tile = check_tile(tuple(tile or DEFAULT_TILE[len(spec.axes)]), spec)
     work = np.transpose(image, order)
     work_axes = "".join(axes[i] for i in order)
     factor = resolve_factor(runner, rescale, work, work_axes)
     if check_domain:
+        if hot_pixels == KEEP:
+            warn_hot_pixels(work)
         warn_input(spec, work, pixel_size, factor, searched=mode == SEARCH)
     # rescaled, the uncertainty is judged as the network gave it (its validation level's units), plane by plane
     network_uncertainty = [] if check_domain and factor > 1 else None
@@ -146,7 +129,7 @@ def restore(model: str | Path | ModelRunner, image: np.ndarray | Image, axes: st
         warn_uncertainty(spec, np.concatenate(network_uncertainty), downsampled=True)
     elif check_domain and factor == 1:
         warn_uncertainty(spec, predicted_uncertainty(scale, disagreement))
-    return Restoration(mean, axes, scale, pixel_size, disagreement, factor=factor)
+    return Restoration(mean, axes, scale, pixel_size, disagreement, factor=factor, hot_pixels_replaced=replaced)
 
 
 def resolve_factor(runner: ModelRunner, rescale: str | float | None, work: np.ndarray, axes: str = "YX") -> float:
@@ -186,7 +169,7 @@ def _isotropic_restoration(runner, image, axes, pixel_size, tile, progress, on_p
     problems = check_image(image, "input image")
     if problems:
         raise InputError("; ".join(problems))
-    tile = _check_tile(tuple(tile or DEFAULT_TILE[2]), runner.spec)
+    tile = check_tile(tuple(tile or DEFAULT_TILE[2]), runner.spec)
     mean, scale, out_pixel_size = restore_isotropic(runner, image, axes, tile, pixel_size, z_factor, progress,
                                                     on_progress, check_domain=check_domain)
     return Restoration(mean, axes, scale, out_pixel_size)
@@ -212,7 +195,7 @@ def _restore_planes(runner: ModelRunner, work: np.ndarray, work_axes: str, tile:
     planes = list(iter_planes(work, work_axes, spec.axes))
     seen = shrunk_shape(work.shape, factor) if factor > 1 else work.shape
     total = len(planes) * n_tiles(seen[-len(spec.axes):], tile, halo, spec.divisor)
-    _check_padding_work(seen, len(planes), total, tile, halo, spec)
+    check_padding_work(seen, len(planes), total, tile, halo, spec)
     mean = np.empty(work.shape, np.float32)
     scale = np.empty(work.shape, np.float32) if spec.probabilistic and not spec.ensemble_members else None
     disagreement = np.empty(work.shape, np.float32) if spec.ensemble_members else None
