@@ -80,3 +80,27 @@ def test_classical_denoising_estimated_better_is_logged_in_imagej(imagej_home, t
     assert len(warned) == 1 and "the model is behind" in warned[0] and "out of its depth" in warned[0], logs
     assert "warning" not in logs["widefield"].lower(), logs["widefield"]
     assert "CARE Restore: rescale search (the model's default): " in logs["widefield"], logs["widefield"]
+
+
+def test_hot_pixels_are_logged_and_replaced_in_imagej(imagej_home, tiny_package, tmp_path):  # noqa: F811
+    from tests.integration.test_hot_pixels_restore import _with_hot_pixels
+
+    image, mask = _with_hot_pixels()
+    write_image(tmp_path / "hot.tif", Image(image, "YX"))
+    plugin = imagej_home / "plugins" / "CARE" / "CARE_Restore.py"
+    logs = {}
+    for engine, hot_pixels in (("python", "keep"), ("python", "replace"), ("deepimagej", "replace")):
+        name = f"{engine}_{hot_pixels}"
+        options = plugin_options(tiny_package, engine=engine, input_path=tmp_path / "hot.tif",
+                                 output_path=tmp_path / f"{name}.tif", uncertainty=False, classical_check=False,
+                                 hot_pixels=hot_pixels)
+        macro = tmp_path / f"{name}.ijm"
+        macro.write_text(f'result = runMacro("{plugin}", "{options}");\nprint("plugin said: " + result);\n')
+        logs[name] = _run_imagej(imagej_home, str(macro))
+    warned = [line for line in logs["python_keep"].splitlines() if "isolated hot" in line]
+    assert len(warned) == 1 and warned[0].startswith("CARE Restore: warning: ") and "hot_pixels=replace" in warned[0]
+    assert f"CARE Restore: replaced {mask.sum()} hot pixels" in logs["python_replace"], logs["python_replace"]
+    assert "isolated hot" not in logs["python_replace"]
+    in_python = restore(tiny_package, image, hot_pixels="replace", progress=False, engine="onnx")
+    assert np.allclose(read_image(tmp_path / "python_replace.tif").data, in_python.image, atol=1e-5)
+    assert "plugin said: ERROR: hot_pixels=replace needs engine=python" in logs["deepimagej_replace"]

@@ -1,0 +1,70 @@
+"""Hot camera pixels at prediction: a model restores them as spots; restore and carekit predict warn about them by
+default and replace them first with hot_pixels='replace' (exactly as restoring the image with them replaced);
+the large-data path refuses the option rather than ignoring it."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+from carekit.cli import main
+from carekit.data.noise_model import remove_hot_pixels
+from carekit.io import Image, write_image
+from carekit.predict import restore
+from carekit.predict.hot_pixels import HotPixelWarning
+from tests.conftest import synthetic_pairs
+
+
+def _with_hot_pixels(shape=(192, 192)):
+    low = synthetic_pairs(1, shape=shape, seed=11)[0][0].astype(np.float32)
+    rng = np.random.default_rng(12)
+    mask = rng.random(low.shape) < 1e-3
+    low[mask] += rng.uniform(300, 3000, int(mask.sum())).astype(np.float32)
+    return low, mask
+
+
+def _restored(model, image, hot_pixels):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = restore(model, image, progress=False, hot_pixels=hot_pixels)
+    return result, [w for w in caught if issubclass(w.category, HotPixelWarning)]
+
+
+def test_restore_warns_by_default_and_replaces_on_request(tiny_model):
+    image, mask = _with_hot_pixels()
+    kept, warned = _restored(tiny_model, image, "keep")
+    assert len(warned) == 1 and f"has {mask.sum()} isolated hot" in str(warned[0].message)
+    replaced, warned = _restored(tiny_model, image, "replace")
+    assert warned == [] and replaced.hot_pixels_replaced == mask.sum() > 20
+    by_hand = restore(tiny_model, remove_hot_pixels(image)[0], progress=False)
+    np.testing.assert_array_equal(replaced.image, by_hand.image)
+    spots = np.abs(kept.image - replaced.image)[mask]
+    assert np.median(spots) > 0.5 and np.abs(kept.image - replaced.image)[~mask].mean() < 0.1 * np.median(spots)
+
+
+def test_predict_cli_replaces_says_how_many_and_large_data_refuses(tiny_model, tmp_path, capsys):
+    image, mask = _with_hot_pixels()
+    write_image(tmp_path / "in" / "hot.tif", Image(image, "YX"))
+    args = ["predict", "--model", str(tiny_model), str(tmp_path / "in" / "hot.tif"), "--quiet",
+            "--no-classical-check"]
+    assert main(args + ["--out", str(tmp_path / "kept")]) == 0
+    err = capsys.readouterr().err
+    assert f"hot.tif: the input has {mask.sum()} isolated hot (or dead) pixels" in err and "--hot-pixels replace" in err
+    assert main(args + ["--out", str(tmp_path / "replaced"), "--hot-pixels", "replace"]) == 0
+    captured = capsys.readouterr()
+    assert f"(replaced {mask.sum()} hot pixels by their neighbours' median)" in captured.out
+    assert "hot" not in captured.err
+    assert main(args + ["--out", str(tmp_path / "big.ome.zarr"), "--hot-pixels", "replace"]) == 2
+    assert "--hot-pixels replace is not available for large data" in capsys.readouterr().err
+    assert not (tmp_path / "big.ome.zarr").exists()
+
+
+def test_the_classical_check_sees_what_the_model_saw(tiny_model):
+    from carekit.predict.classical_check import compare_with_classical
+
+    image, _ = _with_hot_pixels((256, 256))
+    replaced, on_cleaned, kept = (compare_with_classical(tiny_model, im, "YX", rescale=None, hot_pixels=mode)
+                                  for im, mode in ((image, "replace"), (remove_hot_pixels(image)[0], "keep"),
+                                                   (image, "keep")))
+    assert replaced.difference == pytest.approx(on_cleaned.difference, rel=1e-6)
+    assert replaced.difference != pytest.approx(kept.difference, rel=0.01)
