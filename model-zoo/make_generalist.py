@@ -14,7 +14,8 @@ benchmarks/results/generalist-100x40-f32.json).
 A candidate with other steps or precision (`--stage train --epochs 300 --precision bf16`) is measured before it is
 shipped: generalist_benchmark.py with its protocol (`--epochs 300 --variant bf16 --stage shipped`: this model only,
 where that protocol's left-out models were scored), unseen_benchmark.py and rescale_search_benchmark.py
-`--shipped-only` (benchmarks/results/generalist-12000-candidate/: such a run, not shipped). A candidate takes the
+`--shipped-only` (benchmarks/results/generalist-12000-candidate/: such a run, not shipped). `--stage repackage`
+re-packages the shipped zip with this script's README text as it is now (same weights; no model folder needed). A candidate takes the
 shipped model's folder (model-zoo/_work/care-generalist-nuclei-denoising, which the benchmarks measure before the
 zip): move it away when the candidate is not shipped."""
 
@@ -39,9 +40,14 @@ def lodo_results(model_dir: Path) -> tuple[Path, dict]:
     """Where benchmarks/generalist_benchmark.py writes the results of the protocol the model in `model_dir` was
     trained with, and its training settings."""
     train = json.loads((model_dir / "carekit.json").read_text())["train"]
+    return lodo_path(train), train
+
+
+def lodo_path(train: dict) -> Path:
+    """Where benchmarks/generalist_benchmark.py writes the results of the protocol of these training settings."""
     variants = ("bf16",) if train.get("precision") == "bf16" else ()  # fp32 (or a record from before precision)
     protocol_tag = tag(train["epochs"], train["steps_per_epoch"], train["unet_first"], variants)
-    return RESULTS / f"generalist{protocol_tag}.json", train
+    return RESULTS / f"generalist{protocol_tag}.json"
 
 
 def held_out_rows(lodo: Path, epochs: int, steps: int) -> list[dict]:
@@ -132,7 +138,13 @@ def search_advice(search: dict) -> list[str]:
             "its level on the model's validation data (recorded in carekit.json), and a classical denoiser "
             "estimated from the noisy image itself to do better. Fine-tune it on your own data with `carekit train "
             "--from` (high-SNR images or pairs) or `carekit finetune` (noisy images only); both keep its weights, "
-            "and with them its search and its recorded statistics, unless fine-tuning beats them on validation."]
+            "and with them its search and its recorded statistics, unless fine-tuning beats them on validation.", "",
+            "Whether it or a model of your own restores your images better, without ground truth: `carekit compare "
+            f"--model {NAME}.zip models/mine images/*.tif`. Fine-tuning with `--compare-on images/*.tif` makes that "
+            "comparison after training and keeps whichever restores those images better "
+            "(benchmarks/compare_on_benchmark.py). Images with hot camera pixels: `carekit predict --hot-pixels "
+            "replace` (the Fiji plugin's hot_pixels=replace) replaces them by their neighbours' median first; a "
+            "model restores each as a spot, and carekit warns when it finds many."]
 
 
 def main() -> None:
@@ -147,10 +159,14 @@ def main() -> None:
     parser.add_argument("--precision", choices=("fp32", "bf16"), default=default.precision,
                         help=f"bf16: {VARIANTS['bf16'][0]}")
     parser.add_argument("--work", default=str(HERE / "_work"))
-    parser.add_argument("--stage", choices=("train", "package", "all"), default="all")
+    parser.add_argument("--stage", choices=("train", "package", "all", "repackage"), default="all",
+                        help="repackage: the shipped zip again with this script's README text (same weights and "
+                        "test image; no model folder needed)")
     args = parser.parse_args()
 
     model_dir = Path(args.work) / NAME
+    if args.stage == "repackage":
+        return repackage_shipped()
     if args.stage in ("train", "all"):
         shutil.rmtree(model_dir, ignore_errors=True)
         config = recipe(args.epochs, args.steps).model_copy(update={"precision": args.precision})
@@ -177,6 +193,23 @@ def main() -> None:
     shutil.copy(model_dir / "history.png", HERE / f"{NAME}.history.png")
     (HERE / f"{NAME}.metrics.json").write_text(json.dumps(evaluation, indent=2))
     print(json.dumps(result.test_results), result.zip_path)
+
+
+def repackage_shipped() -> None:
+    """The shipped zip re-packaged (zoo.repackage: same weights, test image and settings) with the Validation
+    section this script writes today."""
+    from carekit.zoo.repackage import repackage
+
+    shipped = HERE / f"{NAME}.zip"
+    train = json.loads((HERE / f"{NAME}.carekit.json").read_text())["train"]
+    lodo = lodo_path(train)
+    rows = held_out_rows(lodo, train["epochs"], train["steps_per_epoch"])
+    evaluation = {"rows": rows, "notes": notes(rows, lodo)}
+    staged = HERE / f"{NAME}.new.zip"
+    result = repackage(shipped, staged, evaluation=evaluation)
+    staged.replace(shipped)
+    (HERE / f"{NAME}.metrics.json").write_text(json.dumps(evaluation, indent=2))
+    print(json.dumps(result.test_results), shipped)
 
 
 if __name__ == "__main__":

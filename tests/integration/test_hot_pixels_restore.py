@@ -1,6 +1,6 @@
 """Hot camera pixels at prediction: a model restores them as spots; restore and carekit predict warn about them by
-default and replace them first with hot_pixels='replace' (exactly as restoring the image with them replaced);
-the large-data path refuses the option rather than ignoring it."""
+default and replace them first with hot_pixels='replace' (exactly as restoring the image with them replaced; the
+large-data path: tests/distributed/test_hot_pixels_large.py)."""
 
 import warnings
 
@@ -42,7 +42,7 @@ def test_restore_warns_by_default_and_replaces_on_request(tiny_model):
     assert np.median(spots) > 0.5 and np.abs(kept.image - replaced.image)[~mask].mean() < 0.1 * np.median(spots)
 
 
-def test_predict_cli_replaces_says_how_many_and_large_data_refuses(tiny_model, tmp_path, capsys):
+def test_predict_cli_warns_replaces_and_says_how_many(tiny_model, tmp_path, capsys):
     image, mask = _with_hot_pixels()
     write_image(tmp_path / "in" / "hot.tif", Image(image, "YX"))
     args = ["predict", "--model", str(tiny_model), str(tmp_path / "in" / "hot.tif"), "--quiet",
@@ -54,9 +54,6 @@ def test_predict_cli_replaces_says_how_many_and_large_data_refuses(tiny_model, t
     captured = capsys.readouterr()
     assert f"(replaced {mask.sum()} hot pixels by their neighbours' median)" in captured.out
     assert "hot" not in captured.err
-    assert main(args + ["--out", str(tmp_path / "big.ome.zarr"), "--hot-pixels", "replace"]) == 2
-    assert "--hot-pixels replace is not available for large data" in capsys.readouterr().err
-    assert not (tmp_path / "big.ome.zarr").exists()
 
 
 def test_the_classical_check_sees_what_the_model_saw(tiny_model):

@@ -59,19 +59,16 @@ def run_large(args, rescale=None) -> int:
     from ..ngff_write import check_output
     from ..predict.distributed import plan_large, run_large_job
     from ..predict.chunks import cached_model
-    from ..predict.hot_pixels import KEEP
+    from ..predict.hot_pixels import WithoutHotPixels
     from ..predict.rescale import chosen_factor_note
 
-    if args.hot_pixels != KEEP:
-        raise InputError(f"--hot-pixels {args.hot_pixels} is not available for large data (restored chunk by chunk) "
-                         "yet: restore TIFFs of it with carekit predict, or leave the option out")
     if len(args.inputs) != 1 or not args.out.rstrip("/").lower().endswith(".zarr"):
         raise InputError("large data: give one input (OME-Zarr, Zarr or TIFF) and an --out ending in .ome.zarr, "
                          "e.g. carekit predict --model M big.ome.zarr --out restored.ome.zarr")
     source = open_source(args.inputs[0], args.axes)
     with warnings_reported(args.inputs[0]):  # before a cluster starts: the user can still stop
         job = plan_large(args.model, source, args.out, args.engine, args.precision, args.z_factor,
-                         args.ngff_version, rescale)
+                         args.ngff_version, rescale, args.hot_pixels)
     check_output(job.plan, args.overwrite)
     with dask_client(args.scheduler, args.scheduler_file, args.workers, args.threads_per_worker,
                      args.memory_limit) as client, warnings_reported(args.inputs[0]):
@@ -82,7 +79,9 @@ def run_large(args, rescale=None) -> int:
     if args.classical_check:
         _compare_middle_plane(args, job)
     resumed = f" ({result.chunks_done_before} done before, resumed)" if result.chunks_done_before else ""
-    note = chosen_factor_note(rescale, job.factor, cached_model(job.ref).spec)
+    notes = (chosen_factor_note(rescale, job.factor, cached_model(job.ref).spec),
+             "hot pixels replaced by their neighbours' median" if isinstance(job.source, WithoutHotPixels) else None)
+    note = ", ".join(n for n in notes if n)
     print(f"restored {args.inputs[0]} -> {Path(args.out)} ({result.chunks_total} chunks{resumed}"
           f"{f', {note}' if note else ''})")
     return 0

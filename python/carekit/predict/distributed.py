@@ -28,6 +28,7 @@ from ..resample import SPLINE_MARGIN
 from ..tiling import round_up
 from .cluster import wait_tasks
 from .chunks import ChunkTask, ModelRef, cached_model, check_distributable, output_names, run_chunk
+from .hot_pixels import KEEP, REPLACE, WithoutHotPixels, check_choice
 from .large_checks import check_input, warn_summed
 from .layouts import Layout, check_source, layout_of
 from .package_stats import compute_package_stats
@@ -116,14 +117,17 @@ class LargeJob:
 
 def plan_large(model: str | Path, source: ArraySource, out: str | Path, engine: str | None = None,
                precision: str = "fp32", z_factor: float | None = None, ngff_version: str = "0.4",
-               rescale: str | float | None = MODEL) -> LargeJob:
+               rescale: str | float | None = MODEL, hot_pixels: str = KEEP) -> LargeJob:
     """Load the model here (once per process) and check that it can restore `source` into `out`, an OME-Zarr of
     `ngff_version` (`z_factor`: isotropic models, the stack's Z/XY pixel-size ratio when the metadata lack it;
-    `rescale`: as restore's, 'auto' and 'search' judged on a sample: rescale_large.large_factor)."""
+    `rescale`: as restore's, 'auto' and 'search' judged on a sample: rescale_large.large_factor; `hot_pixels`:
+    'replace' reads the source through hot_pixels.WithoutHotPixels, for every pass)."""
     if ngff_version not in NGFF_VERSIONS:
         raise InputError(f"NGFF version {ngff_version!r} cannot be written; choose one of {NGFF_VERSIONS}")
     out = Path(out).resolve()  # the workers' working directory is theirs, not the caller's
     check_paths(source, out)
+    if check_choice(hot_pixels) == REPLACE:
+        source = WithoutHotPixels(source)
     ref = ModelRef(str(Path(model).resolve()), engine, precision)
     runner = cached_model(ref)
     spec = runner.spec
@@ -143,6 +147,8 @@ def plan_large(model: str | Path, source: ArraySource, out: str | Path, engine: 
     about = {"input": str(Path(source.path).resolve()), "model": ref.path, "engine": engine, "ngff": ngff_version}
     if factor > 1:
         about["rescale"] = factor  # a run with another factor is not resumed into this output
+    if hot_pixels == REPLACE:
+        about["hot_pixels"] = REPLACE  # ... nor a run that kept them
     plan = output_plan(out, source, layout, grid, output_names(runner), about, ngff_version)
     return LargeJob(ref, source, layout, grid, halo, plan, factor, effective_rescale(rescale, spec) == SEARCH)
 
@@ -158,10 +164,12 @@ def _rescale_factor(rescale, runner, source: ArraySource) -> float:
 def restore_large(client, model: str | Path, source: ArraySource, out: str | Path, engine: str | None = None,
                   precision: str = "fp32", tile: tuple[int, ...] | None = None, overwrite: bool = False,
                   progress: bool = True, exact_bytes: int = EXACT_BYTES, z_factor: float | None = None,
-                  ngff_version: str = "0.4", rescale: str | float | None = MODEL) -> LargeRestoration:
+                  ngff_version: str = "0.4", rescale: str | float | None = MODEL, hot_pixels: str = KEEP
+                  ) -> LargeRestoration:
     """Restore `source` with `model` into the OME-Zarr `out` (NGFF `ngff_version`) on the cluster behind `client`
-    (`rescale`: 2D models, as restore's)."""
-    job = plan_large(model, source, out, engine, precision, z_factor, ngff_version, rescale)
+    (`rescale`: 2D models, as restore's; `hot_pixels`: as restore's, each region's hot pixels judged with its own
+    noise model)."""
+    job = plan_large(model, source, out, engine, precision, z_factor, ngff_version, rescale, hot_pixels)
     return run_large_job(client, job, tile, overwrite, progress, exact_bytes)
 
 

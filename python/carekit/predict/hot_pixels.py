@@ -5,6 +5,7 @@ than chance would give a clean image."""
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import numpy as np
@@ -18,6 +19,8 @@ REPLACE = "replace"
 CHOICES = (KEEP, REPLACE)
 WARN_FRACTION = 2e-5  # clean Poisson-Gaussian images gave none; undersampled bright spots up to ~1.5e-5
 WARN_MIN = 5
+NOISE_MODEL_SIDE = 64  # px: the smallest plane data.noise_model estimates from
+RING = 2  # px: the widest neighbourhood data.outliers looks at
 REPLACE_HINT = ("`carekit predict --hot-pixels replace`, restore(..., hot_pixels='replace') or the Fiji plugin's "
                 "hot_pixels=replace")
 
@@ -61,3 +64,32 @@ def warn_hot_pixels(work: np.ndarray) -> str | None:
                f" by their neighbours' median first: {REPLACE_HINT}")
     warnings.warn(message, HotPixelWarning, stacklevel=3)
     return message
+
+
+@dataclasses.dataclass(frozen=True)
+class WithoutHotPixels:
+    """A large-data source (ngff.ArraySource) read with each YX plane's hot pixels replaced (the large-data path's
+    hot_pixels='replace'): a region is read with at least RING px more on each side, and grown to NOISE_MODEL_SIDE
+    where the image allows, so that every pixel is judged as in a whole plane; the noise model is the region's."""
+
+    base: object
+
+    path = property(lambda self: self.base.path)
+    kind = property(lambda self: self.base.kind)
+    array_path = property(lambda self: self.base.array_path)
+    axes = property(lambda self: self.base.axes)
+    shape = property(lambda self: self.base.shape)
+    dtype = property(lambda self: self.base.dtype)
+    chunks = property(lambda self: self.base.chunks)
+    pixel_size = property(lambda self: self.base.pixel_size)
+
+    def read(self, region: tuple[slice, ...]) -> np.ndarray:
+        grown, inner = list(region), [slice(None)] * len(region)
+        for i in (self.axes.index("Y"), self.axes.index("X")):
+            start, stop, _ = region[i].indices(self.shape[i])
+            want = max(stop - start + 2 * RING, NOISE_MODEL_SIDE)
+            low = max(0, min(start - RING, (start + stop - want) // 2))
+            high = min(self.shape[i], max(stop + RING, low + want))
+            grown[i] = slice(max(0, min(low, high - want)), high)
+            inner[i] = slice(start - grown[i].start, stop - grown[i].start)
+        return without_hot_pixels(self.base.read(tuple(grown)), self.axes)[0][tuple(inner)]
