@@ -14,6 +14,8 @@ from .safe_write import write_text
 CONFIG_VERSION = 1
 RescaleMode = Literal["auto", "search"]  # as carekit.predict.rescale.AUTO and SEARCH (a test checks they agree)
 MODEL_CONFIG_FILE = "carekit.json"
+BEST_WEIGHTS = "weights_best.h5"  # a model folder's Keras weights: the best so far, and the last epoch's
+LAST_WEIGHTS = "weights_last.h5"
 
 
 class _Strict(BaseModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..config import MODEL_CONFIG_FILE, ModelRecord, TrainConfig, validated
+from ..config import BEST_WEIGHTS, MODEL_CONFIG_FILE, ModelRecord, TrainConfig, validated
 from ..errors import InputError
 from ..train.care import NETWORK_FIELDS
 
@@ -16,7 +16,7 @@ def resolve(source: str) -> tuple[Path, Path]:
     path = Path(source)
     if path.is_dir() and (path / MODEL_CONFIG_FILE).is_file():
         _check_kind(path, source)
-        weights = path / "weights_best.h5"
+        weights = path / BEST_WEIGHTS
         if not weights.is_file():
             raise InputError(f"{path} has no weights_best.h5 to start from; was its training interrupted?")
         return path, weights

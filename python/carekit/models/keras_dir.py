@@ -6,12 +6,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import ModelRecord
+from ..config import BEST_WEIGHTS, ModelRecord
 from .runner import ModelRunner
 from .spec import network_spec_from_record
 
 
-def load_keras_model(model_dir: str | Path, weights: str = "weights_best.h5", precision: str = "fp32"):
+def load_keras_model(model_dir: str | Path, weights: str = BEST_WEIGHTS, precision: str = "fp32"):
     """The Keras network of a model folder: a CARE model, or an ensemble's members combined into one network
     whose outputs are [mean_0, scale_0, mean_1, scale_1, ...]; float32 outputs in every precision."""
     record = ModelRecord.load(model_dir)
@@ -32,7 +32,7 @@ class KerasModelDir(ModelRunner):
     """A carekit model directory run with Keras/TensorFlow, in fp32 or (`precision` bf16 or auto, where the hardware
     has it) bf16 mixed precision; see carekit.precision."""
 
-    def __init__(self, model_dir: str | Path, weights: str = "weights_best.h5", precision: str = "fp32",
+    def __init__(self, model_dir: str | Path, weights: str = BEST_WEIGHTS, precision: str = "fp32",
                  threads: int | None = None):
         from ..train.precision import choose
         from .weights import cap_tensorflow_threads

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import ModelRecord
+from ..config import BEST_WEIGHTS, LAST_WEIGHTS, ModelRecord
 from ..errors import CarekitError
 from . import history
-from .start_choice import BEST_WEIGHTS, FINE_TUNED_WEIGHTS, START_WEIGHTS, describe_as_start
+from .start_choice import FINE_TUNED_WEIGHTS, START_WEIGHTS, describe_as_start
 from .tf import import_tensorflow
 
 import_tensorflow()
@@ -73,7 +73,7 @@ class EpochRecorder(keras.callbacks.Callback):
                 self.record.pixel_size = self.own_pixel_size
                 self.record.start_chosen_on_images = False
                 (self.model_dir / FINE_TUNED_WEIGHTS).unlink(missing_ok=True)  # superseded by this epoch's weights
-        save_weights(self.model, self.model_dir / "weights_last.h5")
+        save_weights(self.model, self.model_dir / LAST_WEIGHTS)
         self._append(row)
         self.record.epochs_done = epoch + 1
         self.record.save(self.model_dir)

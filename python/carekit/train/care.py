@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
-from ..config import ModelRecord, TrainConfig
+from ..config import BEST_WEIGHTS, LAST_WEIGHTS, ModelRecord, TrainConfig
 from ..data.patches import real_array, sample_patches, split_validation
 from ..errors import InputError
 from ..io import check_image
@@ -86,7 +86,7 @@ def build_care(config: TrainConfig, model_dir: str | Path):
     return apply_to_care(care, config.precision)
 
 
-def load_care(model_dir: str | Path, weights: str = "weights_best.h5", precision: str = "fp32"):
+def load_care(model_dir: str | Path, weights: str = BEST_WEIGHTS, precision: str = "fp32"):
     """The csbdeep CARE model of a carekit model directory, with the chosen weights loaded, computing in
     `precision` (fp32 | bf16 | fp16, as chosen by train.precision.choose)."""
     model_dir = Path(model_dir)
@@ -161,7 +161,7 @@ def _train_care(sources, targets, config: TrainConfig, model_dir: Path, data_inf
         record.domain = own_domain
     with removed_if_unusable(model_dir, new=not resume):
         if resume:
-            care = load_care(model_dir, weights="weights_last.h5", precision=config.precision)
+            care = load_care(model_dir, weights=LAST_WEIGHTS, precision=config.precision)
             learning_rate = _resume_learning_rate(model_dir / HISTORY_FILE, config.learning_rate)
         else:
             care = build_care(config, model_dir)
@@ -180,7 +180,7 @@ def _train_care(sources, targets, config: TrainConfig, model_dir: Path, data_inf
         _fit(care, recorder, (x_train, y_train), validation, config, n_epochs, progress)
         # the level of the weights prediction uses; a kept start's own, where it recorded one
         if config.probabilistic and not (recorder.start_is_best and "scale" in record.domain):
-            care.keras_model.load_weights(str(model_dir / "weights_best.h5"))
+            care.keras_model.load_weights(str(model_dir / BEST_WEIGHTS))
             record.domain = {**record.domain, **validation_uncertainty(care.keras_model, validation[0],
                                                                       config.batch_size)}
             record.save(model_dir)
@@ -251,7 +251,7 @@ def removed_if_unusable(model_dir: Path, new: bool = True):
     try:
         yield
     except BaseException:
-        if new and not (model_dir / "weights_last.h5").exists():
+        if new and not (model_dir / LAST_WEIGHTS).exists():
             shutil.rmtree(model_dir, ignore_errors=True)
             if existed:
                 model_dir.mkdir()

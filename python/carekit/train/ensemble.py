@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
-from ..config import ModelRecord, TrainConfig
+from ..config import BEST_WEIGHTS, ModelRecord, TrainConfig
 from ..errors import InputError
 from .care import TrainResult, check_new_model_folder, load_care, prepare_training_data, train_care
 from .domain_stats import validation_uncertainty
@@ -59,7 +59,7 @@ def train_ensemble(sources: list[np.ndarray], targets: list[np.ndarray], config:
     return EnsembleResult(model_dir, results)
 
 
-def ensemble_keras_model(model_dir: str | Path, weights: str = "weights_best.h5",
+def ensemble_keras_model(model_dir: str | Path, weights: str = BEST_WEIGHTS,
                          precision: str = "fp32") -> keras.Model:
     """The members combined into one network computing in `precision`, outputs float32 in every precision."""
     record = ModelRecord.load(model_dir)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
-from ..config import PROJECTION_MIN_PLANES as MIN_PLANES, ModelRecord, TrainConfig
+from ..config import BEST_WEIGHTS, PROJECTION_MIN_PLANES as MIN_PLANES, ModelRecord, TrainConfig
 from ..data.patches import real_array, split_validation
 from ..errors import InputError
 from ..normalize import normalize_percentile
@@ -102,7 +102,7 @@ def _with_legacy_h5(model: keras.Model) -> keras.Model:
     return model
 
 
-def load_projection_model(model_dir: str | Path, weights: str = "weights_best.h5") -> keras.Model:
+def load_projection_model(model_dir: str | Path, weights: str = BEST_WEIGHTS) -> keras.Model:
     model_dir = Path(model_dir)
     record = ModelRecord.load(model_dir)
     if not (model_dir / weights).exists():

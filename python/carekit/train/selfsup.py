@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
-from ..config import ModelRecord, TrainConfig
+from ..config import BEST_WEIGHTS, LAST_WEIGHTS, ModelRecord, TrainConfig
 from ..data.masking import SELF_SUPERVISED_METHODS as METHODS
 from ..data.masking import blind_spot_batch
 from ..data.patches import real_array, sample_patches, split_validation
@@ -126,7 +126,7 @@ def train_selfsupervised(noisy: list[np.ndarray], config: TrainConfig, model_dir
         calibration, start = (1.0, 0.0), None
         if pretrained is not None:
             start = ModelRecord.load(Path(pretrained))
-            weights = Path(pretrained_weights_file or Path(pretrained) / "weights_best.h5")
+            weights = Path(pretrained_weights_file or Path(pretrained) / BEST_WEIGHTS)
             care.keras_model.set_weights(mean_network_weights(start.train, weights))
             calibration = calibrate(care.keras_model, x_train)
         validation = _make_inputs(x_val, y_val, np.random.default_rng(config.seed + 1), method, mask_fraction,
@@ -146,8 +146,8 @@ def train_selfsupervised(noisy: list[np.ndarray], config: TrainConfig, model_dir
         recorder = EpochRecorder(model_dir, record, 0)
         batches = _batches(x_train, y_train, config.batch_size, method, mask_fraction, config.seed, calibration)
         _fit(care.keras_model, recorder, batches, validation, config, start, patience, progress, callbacks)
-    if not (model_dir / "weights_best.h5").exists():
-        shutil.copy(model_dir / "weights_last.h5", model_dir / "weights_best.h5")
+    if not (model_dir / BEST_WEIGHTS).exists():
+        shutil.copy(model_dir / LAST_WEIGHTS, model_dir / BEST_WEIGHTS)
     plot = history.plot_history(model_dir / HISTORY_FILE, model_dir / "history.png")
     return TrainResult(model_dir, model_dir / HISTORY_FILE, plot, record.epochs_done, recorder.best_val_loss,
                        record.start_validation_loss, recorder.start_is_best)

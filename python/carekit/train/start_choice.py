@@ -6,11 +6,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..config import ModelRecord
+from ..config import BEST_WEIGHTS, ModelRecord
 from ..errors import InputError
 from ..safe_write import copy_file
 
-BEST_WEIGHTS = "weights_best.h5"
 START_WEIGHTS = "weights_start.h5"  # the starting weights in this model's network, saved when fine-tuning begins
 FINE_TUNED_WEIGHTS = "weights_fine_tuned.h5"
 

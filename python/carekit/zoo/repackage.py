@@ -8,7 +8,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from ..config import MODEL_CONFIG_FILE, ModelRecord
+from ..config import BEST_WEIGHTS, MODEL_CONFIG_FILE, ModelRecord
 from ..errors import InputError
 from ..models.package_files import open_package
 from .package import PackageResult, build_package
@@ -65,5 +65,5 @@ def _model_folder(root: Path, weights: Path, model_dir: Path) -> Path:
         care.keras_model.load_weights(str(weights))
     except (ValueError, KeyError, OSError) as err:
         raise InputError(f"cannot load the Keras weights of the package ({str(err).splitlines()[0]})") from err
-    save_weights(care.keras_model, model_dir / "weights_best.h5")
+    save_weights(care.keras_model, model_dir / BEST_WEIGHTS)
     return model_dir
