@@ -17,26 +17,43 @@ from scipy import ndimage
 
 HOT_PIXEL_SD = 8.0
 HOT_PIXEL_RANGE = 0.1
-_EIGHT = np.array([[1, 1, 1], [1, 0, 1], [1, 1, 1]], bool)
-_FOUR = np.array([[0, 1, 0], [1, 0, 1], [0, 1, 0]], np.float64)
-_RING = np.pad(np.zeros((3, 3), bool), 1, constant_values=True)
+_EIGHT = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy, dx) != (0, 0)]
+_FOUR = [(-1, 0), (1, 0), (0, -1), (0, 1)]
+_RING = [(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3) if max(abs(dy), abs(dx)) == 2]
 
 
-def neighbour_median(image: np.ndarray) -> np.ndarray:
-    """Per pixel of a 2D image, the median of its 8 neighbours."""
-    return ndimage.median_filter(np.asarray(image, np.float64), footprint=_EIGHT, mode="mirror")
+def _around(padded: np.ndarray, ys: np.ndarray, xs: np.ndarray, offsets: list) -> np.ndarray:
+    """(n, len(offsets)) values at `offsets` around the pixels (ys, xs) of the image that `padded` pads by 2."""
+    return np.stack([padded[ys + 2 + dy, xs + 2 + dx] for dy, dx in offsets], axis=1)
+
+
+def _upper_median(values: np.ndarray) -> np.ndarray:
+    """The upper of the two middle values of each row (an even count), as ndimage.median_filter takes it."""
+    return np.sort(values, axis=1)[:, values.shape[1] // 2]
+
+
+def neighbour_median(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The median of the 8 neighbours (mirrored at the borders) of each pixel of a 2D image in `mask`."""
+    ys, xs = np.nonzero(mask)
+    return _upper_median(_around(np.pad(np.asarray(image, np.float64), 2, mode="reflect"), ys, xs, _EIGHT))
 
 
 def isolated_outliers(image: np.ndarray, variance: np.ndarray, sd: float, min_departure: float = 0.0) -> np.ndarray:
     """Boolean mask of a 2D image's isolated outliers, `sd` standard deviations (with the per-pixel noise `variance`,
-    floored at 1% of its median) and more than `min_departure` from their neighbours' median."""
+    floored at 1% of its median) and more than `min_departure` from their neighbours' median. Only pixels that far
+    from the lowest or highest value of their 3 x 3 block can be one: the medians are taken at those alone."""
     image = np.asarray(image, np.float64)
-    spread = np.sqrt(np.maximum(variance, 0.01 * np.median(variance)))
-    departure = image - neighbour_median(image)
-    neighbours = ndimage.convolve(image, _FOUR / 4, mode="mirror")
-    ring = ndimage.median_filter(image, footprint=_RING, mode="mirror")
-    isolated = np.abs(neighbours - ring) < 0.25 * np.abs(departure)
-    return (np.abs(departure) > np.maximum(sd * spread, min_departure)) & isolated
+    threshold = np.maximum(sd * np.sqrt(np.maximum(variance, 0.01 * np.median(variance))), min_departure)
+    candidates = ((image - ndimage.minimum_filter(image, 3, mode="mirror") > threshold)
+                  | (ndimage.maximum_filter(image, 3, mode="mirror") - image > threshold))
+    ys, xs = np.nonzero(candidates)
+    padded = np.pad(image, 2, mode="reflect")
+    departure = image[ys, xs] - _upper_median(_around(padded, ys, xs, _EIGHT))
+    neighbours = _around(padded, ys, xs, _FOUR).mean(axis=1)
+    ring = _upper_median(_around(padded, ys, xs, _RING))
+    mask = np.zeros(image.shape, bool)
+    mask[ys, xs] = (np.abs(departure) > threshold[ys, xs]) & (np.abs(neighbours - ring) < 0.25 * np.abs(departure))
+    return mask
 
 
 def hot_pixels(image: np.ndarray, variance: np.ndarray) -> np.ndarray:
@@ -50,5 +67,5 @@ def replace_outliers(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     image = np.asarray(image)
     out = image.copy()
     if mask.any():
-        out[mask] = neighbour_median(image)[mask].astype(image.dtype, copy=False)
+        out[mask] = neighbour_median(image, mask).astype(image.dtype, copy=False)
     return out
