@@ -13,8 +13,10 @@ Per image: PSNR of the restoration without hot pixels, with them (hot_pixels='ke
 replaced first (hot_pixels='replace'); how many were found (of those added) and how many were replaced in the image
 without them (false finds); whether restore warned (HotPixelWarning) with and without them; the camera gain the
 noise estimate (data.noise_model.estimate_camera) gives with and without them; the seconds replacing took. Beside,
-how many pixels the finder flags at DENSITIES on the same images (no restoration). Results:
-benchmarks/results/hot_pixels.{json,md}.
+how many pixels the finder flags at DENSITIES on the same images and on photon-counting versions of them (background
+PHOTON_COUNTING_BACKGROUND photons, no read noise; no restoration), and, for noise_kinds_benchmark.py's sCMOS camera
+(1% of the pixels with 6-12 counts of read noise: noisy, not hot), the PSNR kept and replaced and whether restore
+warned. Results: benchmarks/results/hot_pixels.{json,md}.
 """
 
 from __future__ import annotations
@@ -31,12 +33,14 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from generalist_benchmark import CAMERA, PHOTONS, RESULTS, SHIPPED, test_pairs  # noqa: E402
+from noise_kinds_benchmark import noisy_versions  # noqa: E402
 
 DATASETS = ("bbbc007", "gowt1", "hela")
 DENSITY = 5e-4
 DENSITIES = (1e-4, 2e-3)
 AMPLITUDE = (20.0, 2000.0)  # counts
 SEED = 2028
+PHOTON_COUNTING_BACKGROUND = 0.05
 
 
 def with_hot_pixels(low: np.ndarray, density: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -59,9 +63,10 @@ def restored(runner, image: np.ndarray, hot_pixels: str):
     return result, any(issubclass(w.category, HotPixelWarning) for w in caught), time.perf_counter() - started
 
 
-def evaluate(runner, low: np.ndarray, high: np.ndarray, rng: np.random.Generator) -> dict:
-    from carekit.data.noise_model import estimate_camera, remove_hot_pixels
+def evaluate(runner, low: np.ndarray, high: np.ndarray, photons: float, rng: np.random.Generator) -> dict:
+    from carekit.data.noise_model import estimate_camera
     from carekit.evaluate.metrics import score
+    from carekit.predict.hot_pixels import without_hot_pixels
 
     low = low.astype(np.float32)
     hot, mask = with_hot_pixels(low, DENSITY, rng)
@@ -70,9 +75,13 @@ def evaluate(runner, low: np.ndarray, high: np.ndarray, rng: np.random.Generator
     replaced, _, _ = restored(runner, hot, "replace")
     plain_replaced, _, _ = restored(runner, low, "replace")
     started = time.perf_counter()
-    cleaned = remove_hot_pixels(hot)[0]
+    cleaned = without_hot_pixels(hot, "YX")[0]
     seconds = time.perf_counter() - started
     changed = cleaned != hot
+    scmos = noisy_versions(high, photons, rng)["sCMOS"].astype(np.float32)
+    scmos_kept, scmos_warned, _ = restored(runner, scmos, "keep")
+    scmos_replaced, _, _ = restored(runner, scmos, "replace")
+    counting = rng.poisson(high.astype(np.float64) * photons + PHOTON_COUNTING_BACKGROUND).astype(np.float32)
     psnr = {name: round(score(high, r.image).psnr, 2)
             for name, r in (("plain", plain), ("kept", kept), ("replaced", replaced),
                             ("plain_replaced", plain_replaced))}
@@ -81,12 +90,16 @@ def evaluate(runner, low: np.ndarray, high: np.ndarray, rng: np.random.Generator
             "warned_without": plain_warned, "warned_with": hot_warned,
             "gain_without": round(estimate_camera(low)["gain"], 3), "gain_with": round(estimate_camera(hot)["gain"], 3),
             "replace_seconds": round(seconds, 3),
-            **{f"flagged_at_{d:g}": _flagged(low, d, rng) for d in DENSITIES}}
+            **{f"flagged_at_{d:g}": _flagged(low, d, rng) for d in DENSITIES},
+            "photon_counting_flagged": _flagged(counting, DENSITY, rng),
+            "scmos_kept_psnr": round(score(high, scmos_kept.image).psnr, 2),
+            "scmos_replaced_psnr": round(score(high, scmos_replaced.image).psnr, 2),
+            "scmos_replaced": scmos_replaced.hot_pixels_replaced, "scmos_warned": scmos_warned}
 
 
 def _flagged(low: np.ndarray, density: float, rng: np.random.Generator) -> list[int]:
     """(added, found among them, flagged elsewhere) at `density`."""
-    from carekit.data.noise_model import find_hot_pixels
+    from carekit.data.hot_pixel_finder import find_hot_pixels
 
     hot, mask = with_hot_pixels(low, density, rng)
     found = find_hot_pixels(hot)
@@ -101,7 +114,7 @@ def main() -> None:
         for photons in PHOTONS:
             for index, (low, high) in enumerate(zip(*test_pairs(dataset, photons))):
                 rows.append({"dataset": dataset, "photons": photons, "image": index,
-                             **evaluate(runner, low, high, rng)})
+                             **evaluate(runner, low, high, photons, rng)})
                 print(json.dumps(rows[-1]), flush=True)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "hot_pixels.json").write_text(json.dumps(rows, indent=2))
@@ -138,6 +151,17 @@ def markdown(rows: list[dict]) -> str:
     for d in DENSITIES:
         added, found, elsewhere = np.sum([r[f"flagged_at_{d:g}"] for r in rows], axis=0)
         lines.append(f"| {d:g} | {added} | {found} | {elsewhere} |")
+    added, found, elsewhere = np.sum([r["photon_counting_flagged"] for r in rows], axis=0)
+    lines.append(f"| {DENSITY:g}, photon counting (background {PHOTON_COUNTING_BACKGROUND:g} photons, no read "
+                 f"noise) | {added} | {found} | {elsewhere} |")
+    lines += ["", "noise_kinds_benchmark.py's sCMOS camera (noisy pixels, no hot ones added):", "",
+              "| photons | images | PSNR kept | PSNR replaced | pixels replaced per image | warned |",
+              "| --- | --- | --- | --- | --- | --- |"]
+    for photons in PHOTONS:
+        group = [r for r in rows if r["photons"] == photons]
+        lines.append(f"| {photons:g} | {len(group)} | {np.mean([r['scmos_kept_psnr'] for r in group]):.2f} | "
+                     f"{np.mean([r['scmos_replaced_psnr'] for r in group]):.2f} | "
+                     f"{np.mean([r['scmos_replaced'] for r in group]):.1f} | {sum(r['scmos_warned'] for r in group)} |")
     return "\n".join(lines) + "\n"
 
 

@@ -10,7 +10,7 @@ from carekit.cli import main
 from carekit.ngff import open_source
 from carekit.predict import restore
 from carekit.predict.distributed import restore_large
-from carekit.predict.hot_pixels import HotPixelWarning, WithoutHotPixels, without_hot_pixels
+from carekit.predict.hot_pixels import HotPixelWarning, source_without_hot_pixels, without_hot_pixels
 
 from .conftest import HELA_MODEL, nuclei_like, write_ngff
 
@@ -27,8 +27,9 @@ def test_large_data_replaces_hot_pixels_as_restore_does(tmp_path, client, capsys
     image, mask = _hot_series()
     path = write_ngff(tmp_path / "in.ome.zarr", image, "TYX", {"Y": 0.2, "X": 0.2}, (1, 50, 66))
     source = open_source(path)
-    region = (slice(1, 2), slice(40, 90), slice(3, 30))  # a chunk-sized read judges its pixels as the whole plane
-    np.testing.assert_array_equal(WithoutHotPixels(source).read(region), without_hot_pixels(image, "TYX")[0][region])
+    region = (slice(1, 2), slice(40, 90), slice(3, 30))  # a chunk-sized read, as in the whole image
+    np.testing.assert_array_equal(source_without_hot_pixels(source).read(region),
+                                  without_hot_pixels(image, "TYX")[0][region])
 
     restore_large(client, HELA_MODEL, source, tmp_path / "out.ome.zarr", progress=False, hot_pixels="replace")
     restored = zarr.open_group(str(tmp_path / "out.ome.zarr"), mode="r")["0"][:]

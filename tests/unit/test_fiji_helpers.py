@@ -91,7 +91,7 @@ def test_bracket_quote_and_plain_values(helpers):
                                      "downsampling factor from 1 to 8 such as 3, got 'twice'"),
     ("model=[/m.zip] rescale=0.5", "rescale must be model (the model's own), 1 (off), auto, search or a "
                                    "downsampling factor from 1 to 8"),
-    ("model=[/m.zip] hot_pixels=remove", "hot_pixels must be keep or replace, got 'remove'"),
+    ("model=[/m.zip] hot_pixels=remove", "hot_pixels must be one of keep, replace, got 'remove'"),
     ("model=[file:m.zip]", "'file:m.zip' is not a valid file: URI (URI is not hierarchical)"),
 ])
 def test_bad_macro_options_raise_one_clear_error(helpers, macro, message):

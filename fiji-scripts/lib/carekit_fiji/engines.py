@@ -101,7 +101,7 @@ def restore_deepimagej(imp, opts):
     if rescale not in (None, contract.RESCALE_MODEL):  # deepImageJ: at full size
         raise EngineError("rescale=%s needs engine=python (deepImageJ runs the model at the image's own scale)"
                           % opts["rescale"])
-    if opts["hot_pixels"] != contract.HOT_PIXELS[0]:
+    if opts["hot_pixels"] != contract.OPTION_DEFAULTS["hot_pixels"]:
         raise EngineError("hot_pixels=%s needs engine=python (deepImageJ restores the image as it is)"
                           % opts["hot_pixels"])
     if Menus.getCommands().get("DeepImageJ Run") is None:

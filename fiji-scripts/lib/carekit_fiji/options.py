@@ -100,7 +100,8 @@ def normalize(values):
     if out["precision"] not in contract.PRECISIONS:
         raise OptionError("precision must be auto, fp32 or bf16, got '%s'" % out["precision"])
     if out["hot_pixels"] not in contract.HOT_PIXELS:
-        raise OptionError("hot_pixels must be keep or replace, got '%s'" % out["hot_pixels"])
+        raise OptionError("hot_pixels must be one of %s, got '%s'"
+                          % (", ".join(contract.HOT_PIXELS), out["hot_pixels"]))
     out["rescale"] = str(out["rescale"]).strip().lower() or "1"
     try:
         contract.rescale_value(out["rescale"])

@@ -39,6 +39,7 @@ def _compare_middle_plane(args, job) -> None:
     from ..io import Image
     from ..predict.chunks import cached_model
     from ..predict.crops import ESTIMATE_SIDE, middle_plane_crop
+    from ..predict.hot_pixels import KEEP
     from ..predict.rescale import is_2d_restoration
 
     runner, source = cached_model(job.ref), job.source
@@ -49,7 +50,7 @@ def _compare_middle_plane(args, job) -> None:
     except Exception as error:  # the check only advises: the restoration stands whatever goes wrong in it
         report_not_compared(error, args.inputs[0], args.quiet)
         return
-    compare_and_report(runner, Image(crop, "YX"), job.factor, args.inputs[0], args.quiet, args.hot_pixels)
+    compare_and_report(runner, Image(crop, "YX"), job.factor, args.inputs[0], args.quiet, KEEP)  # job.source replaced them where asked
 
 
 def run_large(args, rescale=None) -> int:
@@ -59,7 +60,7 @@ def run_large(args, rescale=None) -> int:
     from ..ngff_write import check_output
     from ..predict.distributed import plan_large, run_large_job
     from ..predict.chunks import cached_model
-    from ..predict.hot_pixels import WithoutHotPixels
+    from ..predict.hot_pixels import replaced_note
     from ..predict.rescale import chosen_factor_note
 
     if len(args.inputs) != 1 or not args.out.rstrip("/").lower().endswith(".zarr"):
@@ -79,8 +80,7 @@ def run_large(args, rescale=None) -> int:
     if args.classical_check:
         _compare_middle_plane(args, job)
     resumed = f" ({result.chunks_done_before} done before, resumed)" if result.chunks_done_before else ""
-    notes = (chosen_factor_note(rescale, job.factor, cached_model(job.ref).spec),
-             "hot pixels replaced by their neighbours' median" if isinstance(job.source, WithoutHotPixels) else None)
+    notes = (chosen_factor_note(rescale, job.factor, cached_model(job.ref).spec), replaced_note(job.hot_pixels, None))
     note = ", ".join(n for n in notes if n)
     print(f"restored {args.inputs[0]} -> {Path(args.out)} ({result.chunks_total} chunks{resumed}"
           f"{f', {note}' if note else ''})")

@@ -18,7 +18,7 @@ def resolve(source: str) -> tuple[Path, Path]:
         _check_kind(path, source)
         weights = path / BEST_WEIGHTS
         if not weights.is_file():
-            raise InputError(f"{path} has no weights_best.h5 to start from; was its training interrupted?")
+            raise InputError(f"{path} has no {BEST_WEIGHTS} to start from; was its training interrupted?")
         return path, weights
     package = open_package(path)
     if not (package.root / MODEL_CONFIG_FILE).is_file():

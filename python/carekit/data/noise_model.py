@@ -6,7 +6,7 @@ Like Foi et al. (2008), the estimate bins pixels by their local mean and takes a
 high-pass residual in each bin, so edges and structure barely bias it; a weighted line fit through the bins follows.
 Hot pixels would still bias it (each lifts the local mean of its neighbours, so dark residuals land in bright bins):
 they (data.outliers.hot_pixels, with the first fit's variance) are replaced by their neighbours' median and the line
-fitted again. remove_hot_pixels does the same to the planes of an image to restore.
+fitted again (data.hot_pixel_finder finds them in images to restore).
 """
 
 from __future__ import annotations
@@ -57,34 +57,11 @@ def estimate_noise_model(image: np.ndarray, n_bins: int = 16) -> NoiseModel:
     first = _fit(image, n_bins)
     planes = image.reshape(-1, *image.shape[-2:])
     variances = first.variance(local_mean(image)).reshape(planes.shape)
-    masks = [hot_pixels(plane, variance) for plane, variance in zip(planes, variances)]
+    masks = [hot_pixels(plane, variance, first.slope) for plane, variance in zip(planes, variances)]
     if not any(mask.any() for mask in masks):
         return first
     cleaned = np.stack([replace_outliers(plane, mask) for plane, mask in zip(planes, masks)]).reshape(image.shape)
     return _fit(cleaned, n_bins)
-
-
-def find_hot_pixels(plane: np.ndarray) -> np.ndarray:
-    """Boolean mask of a 2D plane's hot (or dead) pixels under its own noise model; none in planes too small or
-    too flat to estimate it."""
-    plane = np.asarray(plane, np.float64)
-    try:
-        model = estimate_noise_model(plane)
-    except InputError:
-        return np.zeros(plane.shape, bool)
-    return hot_pixels(plane, model.variance(local_mean(plane)))
-
-
-def remove_hot_pixels(image: np.ndarray) -> tuple[np.ndarray, int]:
-    """A copy of `image` (spatial axes last, any leading axes) with each YX plane's hot pixels replaced by the median
-    of their 8 neighbours, and how many were replaced."""
-    image = np.asarray(image)
-    cleaned, count = np.empty_like(image), 0
-    for index in np.ndindex(image.shape[:-2]):
-        mask = find_hot_pixels(image[index])
-        cleaned[index] = replace_outliers(image[index], mask)
-        count += int(mask.sum())
-    return cleaned, count
 
 
 def _fit(image: np.ndarray, n_bins: int) -> NoiseModel:

@@ -5,9 +5,10 @@ its 8 neighbours while those neighbours stand at the level around them (the mean
 from the median of the 5 x 5 ring around them by under a quarter of the pixel's own departure): a spot sampled by a
 microscope (at Nyquist, a PSF sigma of at least ~0.8 px) lifts its nearest neighbours to half its height or more, so
 it is never one. A hot (or dead) pixel is an isolated outlier beyond HOT_PIXEL_SD standard deviations that also
-departs from its neighbours by HOT_PIXEL_RANGE of the image's range (its 1st to 99.8th percentile): at high light the
-standard deviation alone would flag the steps of 8-bit data. Replacing an outlier takes the median of its 8
-neighbours.
+departs from its neighbours by HOT_PIXEL_RANGE of the image's range (its 1st to 99.8th percentile) and by HOT_PIXEL_SD
+photons (hot_pixel_departure): at high light the standard deviation alone would flag the steps of 8-bit data, and
+near zero photons (photon counting, dark backgrounds) a single photon is many standard deviations of a background
+that rarely has one. Replacing an outlier takes the median of its 8 neighbours.
 """
 
 from __future__ import annotations
@@ -56,10 +57,17 @@ def isolated_outliers(image: np.ndarray, variance: np.ndarray, sd: float, min_de
     return mask
 
 
-def hot_pixels(image: np.ndarray, variance: np.ndarray) -> np.ndarray:
-    """Boolean mask of a 2D image's hot (or dead) pixels, with the per-pixel noise `variance`."""
+def hot_pixel_departure(image: np.ndarray, photon: float) -> float:
+    """The least departure from its neighbours that makes a pixel of `image` hot, with `photon` the counts one photon
+    gives (the noise model's slope; 0 for noise that does not grow with the signal)."""
     low, high = np.percentile(image, [1, 99.8])
-    return isolated_outliers(image, variance, HOT_PIXEL_SD, HOT_PIXEL_RANGE * float(high - low))
+    return max(HOT_PIXEL_RANGE * float(high - low), HOT_PIXEL_SD * photon)
+
+
+def hot_pixels(image: np.ndarray, variance: np.ndarray, photon: float) -> np.ndarray:
+    """Boolean mask of a 2D image's hot (or dead) pixels, with the per-pixel noise `variance` and `photon` counts per
+    photon."""
+    return isolated_outliers(image, variance, HOT_PIXEL_SD, hot_pixel_departure(image, photon))
 
 
 def replace_outliers(image: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -23,7 +23,7 @@ def plugin_options(model: str | Path, engine: str = "python", backend: str = "on
                    uncertainty: bool = True, python: str | None = None, timeout: float = 600,
                    input_path: str | Path | None = None, output_path: str | Path | None = None,
                    precision: str = "fp32", rescale: str | float | None = contract.RESCALE_MODEL,
-                   classical_check: bool = True, hot_pixels: str = contract.HOT_PIXELS[0]) -> str:
+                   classical_check: bool = True, hot_pixels: str = contract.OPTION_DEFAULTS["hot_pixels"]) -> str:
     """The macro options string of CARE Restore (what a macro would pass to run("CARE Restore", ...))."""
     parts = [f"model={_macro_value(Path(model).resolve())}", f"engine={engine}", f"backend={backend}",
              f"tile={int(tile)}", f"uncertainty={str(bool(uncertainty)).lower()}", f"timeout={timeout:g}",
@@ -44,7 +44,7 @@ def run_in_fiji(model: str | Path, image, axes: str | None = None, *, engine: st
                 macro_after: str | None = None, python: str | None = None, timeout: float = 600,
                 fiji: str | Path | None = None, precision: str = "fp32",
                 rescale: str | float | None = contract.RESCALE_MODEL,
-                classical_check: bool = True, hot_pixels: str = contract.HOT_PIXELS[0]):
+                classical_check: bool = True, hot_pixels: str = contract.OPTION_DEFAULTS["hot_pixels"]):
     """Push `image` (numpy array or xarray.DataArray) into ImageJ, run CARE Restore on it, pull the result back.
 
     Returns an xarray.DataArray with the ImageJ axes of the result (T, Z, C, Y, X without singletons; with

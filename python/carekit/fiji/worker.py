@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .contract import HOT_PIXELS, NEEDS_VALUES, RESCALE_MODEL, TASK_OUTPUTS, rescale_value
+from .contract import NEEDS_VALUES, OPTION_DEFAULTS, RESCALE_MODEL, TASK_OUTPUTS, rescale_value
 
 # a warm worker keeps the models it ran last (a macro looping over images reuses one); older ones are evicted so
 # that a session trying many packages does not hold every network in memory
@@ -61,8 +61,8 @@ def _model(path: str, backend: str, precision: str = "fp32"):
 def restore_array(image: np.ndarray, axes: str, model: str, backend: str = "onnx", tile: int = 0,
                   uncertainty: bool = True, on_progress=None, precision: str = "fp32",
                   pixel_size: dict | None = None, on_warning=None, rescale: str | float | None = RESCALE_MODEL,
-                  classical_check: bool = True, on_note=None, hot_pixels: str = HOT_PIXELS[0]
-                  ) -> tuple[np.ndarray, str, list[str]]:
+                  classical_check: bool = True, on_note=None,
+                  hot_pixels: str = OPTION_DEFAULTS["hot_pixels"]) -> tuple[np.ndarray, str, list[str]]:
     """Restore `image` (axes like 'TZCYX' without singleton axes); returns (result, result axes, channel names).
 
     With `uncertainty`, a probabilistic model adds a channel with the Laplace scale and an ensemble one with the
@@ -143,7 +143,7 @@ def _output_channels(outputs: dict, axes: str) -> tuple[np.ndarray, str, list[st
 
 def restore_task(task, image, output, axes: str, model: str, backend: str, tile: int, uncertainty: bool,
                  precision: str = "fp32", pixel_size: dict | None = None, rescale: str = RESCALE_MODEL,
-                 classical_check: bool = True, hot_pixels: str = HOT_PIXELS[0]) -> None:
+                 classical_check: bool = True, hot_pixels: str = OPTION_DEFAULTS["hot_pixels"]) -> None:
     """Appose task body: read `image` (NDArray), write the restoration into `output` (NDArray) when it fits,
     report progress, return the result's shape and axes. A result larger than `output` (more Z planes, or more
     output channels) is kept and only NEEDS_VALUES returned: FETCH_SCRIPT then copies it into a larger segment."""

@@ -124,9 +124,9 @@ def compare_with_classical(model, image: np.ndarray | Image, axes: str | None = 
     refuse_unless_2d_denoising(runner, "the comparison with classical denoising")
     if isinstance(image, Image):
         image, axes = image.data, image.axes
+    if check_choice(hot_pixels) == REPLACE:  # before the rescale factor too, as restore() replaces them
+        image = without_hot_pixels(image, (axes or "YX").upper())[0]
     crop = middle_plane(image, axes)
-    if check_choice(hot_pixels) == REPLACE:
-        crop = without_hot_pixels(crop, "YX")[0]
     factor = image_factor(runner, rescale, image, axes)
     variance = variance_map(crop)
     weights = spike_weights(crop, variance)  # every mean below leaves out isolated spikes (hot pixels)

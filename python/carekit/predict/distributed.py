@@ -28,7 +28,8 @@ from ..resample import SPLINE_MARGIN
 from ..tiling import round_up
 from .cluster import wait_tasks
 from .chunks import ChunkTask, ModelRef, cached_model, check_distributable, output_names, run_chunk
-from .hot_pixels import KEEP, REPLACE, WithoutHotPixels, check_choice
+from .crops import ESTIMATE_SIDE, middle_plane_crop
+from .hot_pixels import KEEP, REPLACE, check_choice, source_without_hot_pixels, warn_hot_pixels
 from .large_checks import check_input, warn_summed
 from .layouts import Layout, check_source, layout_of
 from .package_stats import compute_package_stats
@@ -103,7 +104,8 @@ def check_paths(source: ArraySource, out: Path) -> None:
 @dataclass(frozen=True)
 class LargeJob:
     """A checked plan: the model to load on the workers, how its kind is chunked, the task grid (input
-    coordinates) and halo, the output to write, the rescale factor (1: off) and whether search chose it."""
+    coordinates) and halo, the output to write, the rescale factor (1: off), whether search chose it, and
+    hot_pixels (with "replace", `source` is read through hot_pixels.WithoutHotPixels)."""
 
     ref: ModelRef
     source: ArraySource
@@ -113,6 +115,7 @@ class LargeJob:
     plan: OutputPlan
     factor: float = 1.0
     searched: bool = False
+    hot_pixels: str = KEEP
 
 
 def plan_large(model: str | Path, source: ArraySource, out: str | Path, engine: str | None = None,
@@ -127,7 +130,7 @@ def plan_large(model: str | Path, source: ArraySource, out: str | Path, engine: 
     out = Path(out).resolve()  # the workers' working directory is theirs, not the caller's
     check_paths(source, out)
     if check_choice(hot_pixels) == REPLACE:
-        source = WithoutHotPixels(source)
+        source = source_without_hot_pixels(source)
     ref = ModelRef(str(Path(model).resolve()), engine, precision)
     runner = cached_model(ref)
     spec = runner.spec
@@ -150,7 +153,8 @@ def plan_large(model: str | Path, source: ArraySource, out: str | Path, engine: 
     if hot_pixels == REPLACE:
         about["hot_pixels"] = REPLACE  # ... nor a run that kept them
     plan = output_plan(out, source, layout, grid, output_names(runner), about, ngff_version)
-    return LargeJob(ref, source, layout, grid, halo, plan, factor, effective_rescale(rescale, spec) == SEARCH)
+    return LargeJob(ref, source, layout, grid, halo, plan, factor, effective_rescale(rescale, spec) == SEARCH,
+                    hot_pixels)
 
 
 def _rescale_factor(rescale, runner, source: ArraySource) -> float:
@@ -187,6 +191,8 @@ def run_large_job(client, job: LargeJob, tile: tuple[int, ...] | None = None, ov
                                 layout.z_factor if layout.normalizes_zoomed else 1.0)
         _warn_degenerate(levels, spec)
     check_input(source, layout, spec, job.factor, job.searched)
+    if job.hot_pixels == KEEP:
+        warn_hot_pixels(middle_plane_crop(source.read, source.axes, source.shape, ESTIMATE_SIDE).astype(np.float32))
     tasks = chunk_tasks(source, layout, job.grid, job.halo, spec.divisor, levels)
     if job.factor > 1:
         small_levels = compute_levels(client, DownscaledSource(source, job.factor), layout.stack_axes, spec.pmin,

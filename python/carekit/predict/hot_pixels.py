@@ -1,7 +1,8 @@
 """Hot (or dead) camera pixels in an image to restore: a CARE model never saw them in training and restores each as
-a spot (benchmarks/results/hot_pixels.md). restore(..., hot_pixels='replace') replaces them plane by plane
-(data.noise_model.remove_hot_pixels) before restoring; with the default, 'keep', restore warns when it finds more
-than chance would give a clean image."""
+a spot (benchmarks/results/hot_pixels.md). restore(..., hot_pixels='replace') replaces them plane by plane before
+restoring, judged as data.hot_pixel_finder judges them on the central crop of the image's middle plane (the sample
+the other estimates from the noisy image take: the same pixels in memory and on large data); with the default,
+'keep', restore warns when that crop has more than chance would give a clean image."""
 
 from __future__ import annotations
 
@@ -10,17 +11,17 @@ import warnings
 
 import numpy as np
 
-from ..data.noise_model import find_hot_pixels, remove_hot_pixels
+from ..data.hot_pixel_finder import NEIGHBOURHOOD, HotPixelCriterion, hot_pixel_criterion, remove_hot_pixels
 from ..errors import InputError
-from .domain_check import OutOfRangeWarning, sample_planes
+from ..io import check_axes, check_image
+from .crops import ESTIMATE_SIDE, middle_plane, middle_plane_crop
+from .domain_check import OutOfRangeWarning
 
 KEEP = "keep"
 REPLACE = "replace"
 CHOICES = (KEEP, REPLACE)
-WARN_FRACTION = 2e-5  # clean Poisson-Gaussian images gave none; undersampled bright spots up to ~1.5e-5
+WARN_FRACTION = 2e-5  # Nyquist-sampled spots gave none; spots sampled at a PSF sigma of 0.6 px ~3e-5, 0.5 px ~3e-4
 WARN_MIN = 5
-NOISE_MODEL_SIDE = 64  # px: the smallest plane data.noise_model estimates from
-RING = 2  # px: the widest neighbourhood data.outliers looks at
 REPLACE_HINT = ("`carekit predict --hot-pixels replace`, restore(..., hot_pixels='replace') or the Fiji plugin's "
                 "hot_pixels=replace")
 
@@ -35,44 +36,84 @@ def check_choice(hot_pixels: str) -> str:
     return hot_pixels
 
 
+def criterion_for(image: np.ndarray, axes: str) -> HotPixelCriterion | None:
+    """What makes a pixel of `image` (with `axes`) hot, judged on the central crop of its middle plane."""
+    return hot_pixel_criterion(middle_plane(image, axes))
+
+
 def without_hot_pixels(image: np.ndarray, axes: str) -> tuple[np.ndarray, int]:
-    """A copy of `image` (with `axes`) whose YX planes have their hot pixels replaced by the median of their 8
-    neighbours, and how many were replaced."""
+    """A copy of `image` (with `axes`) whose YX planes have their hot pixels (criterion_for) replaced by the median
+    of their 8 neighbours, and how many were replaced."""
     if "Y" not in axes or "X" not in axes:
         raise InputError(f"hot pixels are replaced in YX planes, but the image's axes are {axes!r}")
     y, x = axes.index("Y"), axes.index("X")
-    cleaned, count = remove_hot_pixels(np.moveaxis(image, [y, x], [-2, -1]))
+    cleaned, count = remove_hot_pixels(np.moveaxis(image, [y, x], [-2, -1]), criterion_for(image, axes))
     return np.moveaxis(cleaned, [-2, -1], [y, x]), count
 
 
-def replaced_note(hot_pixels: str, count: int) -> str | None:
-    """What hot_pixels='replace' did, for the output next to the restored file (None with 'keep')."""
+def cleaned_input(image: np.ndarray, axes: str, hot_pixels: str) -> tuple[np.ndarray, int]:
+    """`image` (with `axes`) as restore() restores it, and how many hot pixels were replaced: with `hot_pixels`
+    'replace', without_hot_pixels after the checks every input gets (axes, finite values); as it is with 'keep'."""
+    if check_choice(hot_pixels) == KEEP:
+        return image, 0
+    check_axes(axes, image.shape, "input image")
+    problems = check_image(image, "input image")
+    if problems:
+        raise InputError("; ".join(problems))
+    return without_hot_pixels(image, axes)
+
+
+def replaced_note(hot_pixels: str, count: int | None) -> str | None:
+    """What hot_pixels='replace' did, for the output next to the restored file (None with 'keep'; `count` None: not
+    counted, as on large data)."""
     if hot_pixels != REPLACE:
         return None
+    if count is None:
+        return "hot pixels replaced by their neighbours' median"
     return f"replaced {count} hot pixels by their neighbours' median" if count else "no hot pixels found to replace"
 
 
-def warn_hot_pixels(work: np.ndarray) -> str | None:
-    """Warn (HotPixelWarning) when the planes of `work` (spatial axes last) that the out-of-range check samples hold
-    more hot pixels than WARN_FRACTION of their pixels (and at least WARN_MIN); the message is returned too."""
-    sample = sample_planes(work)
-    count = sum(int(find_hot_pixels(plane).sum()) for plane in sample)
+def warn_hot_pixels(sample: np.ndarray, stacklevel: int = 3) -> str | None:
+    """Warn (HotPixelWarning) when the 2D `sample` (the central crop of the middle plane) has more hot pixels than
+    WARN_FRACTION of its pixels (and at least WARN_MIN); the message is returned too."""
+    criterion = hot_pixel_criterion(sample)
+    count = int(criterion.find(sample).sum()) if criterion else 0
     if count < max(WARN_MIN, WARN_FRACTION * sample.size):
         return None
-    message = (f"the input has {count} isolated hot (or dead) pixels in {sample.size} sampled ({count / sample.size:.2g}"
-               f" of them): camera defects the model never saw in training, which it restores as spots; replace them"
-               f" by their neighbours' median first: {REPLACE_HINT}")
-    warnings.warn(message, HotPixelWarning, stacklevel=3)
+    message = (f"the central {sample.shape[0]}x{sample.shape[1]} px of the middle plane have {count} isolated hot "
+               f"(or dead) pixels ({count / sample.size:.2g} of them): camera defects the model never saw in "
+               f"training, which it restores as spots (or spots one pixel wide, where the optics undersample); "
+               f"replace them by their neighbours' median first: {REPLACE_HINT}")
+    warnings.warn(message, HotPixelWarning, stacklevel=stacklevel)
     return message
+
+
+def warn_if_hot(image: np.ndarray, axes: str) -> str | None:
+    """warn_hot_pixels on the central crop of the middle plane of `image` (with `axes`); nothing where the axes do
+    not fit the image (what restores it says what is wrong)."""
+    try:
+        sample = middle_plane(image, axes)
+    except InputError:
+        return None
+    return warn_hot_pixels(sample, stacklevel=4)
+
+
+def source_without_hot_pixels(source):
+    """A large-data source (ngff.ArraySource) read through WithoutHotPixels, judged on the central crop of its middle
+    plane as without_hot_pixels judges an image in memory; the source itself where that crop cannot tell."""
+    criterion = hot_pixel_criterion(middle_plane_crop(source.read, source.axes, source.shape, ESTIMATE_SIDE)
+                                    .astype(np.float32))
+    return WithoutHotPixels(source, criterion) if criterion else source
 
 
 @dataclasses.dataclass(frozen=True)
 class WithoutHotPixels:
-    """A large-data source (ngff.ArraySource) read with each YX plane's hot pixels replaced (the large-data path's
-    hot_pixels='replace'): a region is read with at least RING px more on each side, and grown to NOISE_MODEL_SIDE
-    where the image allows, so that every pixel is judged as in a whole plane; the noise model is the region's."""
+    """A large-data source (ngff.ArraySource) read with its hot pixels replaced under `criterion` (the large-data
+    path's hot_pixels='replace'): a region is read NEIGHBOURHOOD px wider on each side, so that every pixel gets the
+    verdict and the value it gets in the whole image."""
 
     base: object
+    criterion: HotPixelCriterion
 
     path = property(lambda self: self.base.path)
     kind = property(lambda self: self.base.kind)
@@ -87,9 +128,9 @@ class WithoutHotPixels:
         grown, inner = list(region), [slice(None)] * len(region)
         for i in (self.axes.index("Y"), self.axes.index("X")):
             start, stop, _ = region[i].indices(self.shape[i])
-            want = max(stop - start + 2 * RING, NOISE_MODEL_SIDE)
-            low = max(0, min(start - RING, (start + stop - want) // 2))
-            high = min(self.shape[i], max(stop + RING, low + want))
-            grown[i] = slice(max(0, min(low, high - want)), high)
+            grown[i] = slice(max(0, start - NEIGHBOURHOOD), min(self.shape[i], stop + NEIGHBOURHOOD))
             inner[i] = slice(start - grown[i].start, stop - grown[i].start)
-        return without_hot_pixels(self.base.read(tuple(grown)), self.axes)[0][tuple(inner)]
+        y, x = self.axes.index("Y"), self.axes.index("X")
+        planes = np.moveaxis(self.base.read(tuple(grown)), [y, x], [-2, -1])
+        cleaned = np.moveaxis(remove_hot_pixels(planes, self.criterion)[0], [-2, -1], [y, x])
+        return cleaned[tuple(inner)]

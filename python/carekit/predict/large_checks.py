@@ -21,7 +21,6 @@ from ..domain import TOLERANCE
 from ..models.spec import NetworkSpec
 from ..ngff import ArraySource
 from .domain_check import MAX_SIDE, uncertainty_kind, warn_input, warn_uncertainty
-from .hot_pixels import warn_hot_pixels
 from .isotropic import DOMAIN_PLANES, upsample_z, warn_isotropic_input
 from .layouts import Layout
 from .crops import central
@@ -57,7 +56,6 @@ def check_input(source: ArraySource, layout: Layout, spec: NetworkSpec, factor: 
     if layout.kind == "axial upsampling":
         sample_axes = "".join(a for a in source.axes if a not in stack_axes) + stack_axes
         sample = upsample_z(sample, sample_axes, layout.z_factor, None)[0]
-    warn_hot_pixels(sample)
     warn_input(spec, sample, source.pixel_size, factor, searched)
 
 

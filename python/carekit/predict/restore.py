@@ -22,7 +22,7 @@ from ..resample import downscale, resize, shrunk_shape
 from ..tiling import iter_planes, n_tiles, tiled_apply
 from .input_checks import check_input, check_padding_work, check_tile, default_axes
 from .domain_check import predicted_uncertainty, warn_input, warn_uncertainty
-from .hot_pixels import KEEP, REPLACE, check_choice, warn_hot_pixels, without_hot_pixels
+from .hot_pixels import KEEP, cleaned_input, warn_if_hot
 from .projection import project
 from .isotropic import check_factor, restore_isotropic, upsample_z
 from .crops import middle_plane
@@ -89,37 +89,38 @@ def restore(model: str | Path | ModelRunner, image: np.ndarray | Image, axes: st
     image = real_array(image, "input image")
     if z_factor is not None and spec.kind != "isotropic":  # the isotropic recipe checks it against the file too
         _check_z_zoom(spec, z_factor)
-    mode = effective_rescale(rescale, spec)
-    if mode is not None:
+    if effective_rescale(rescale, spec) is not None:
         refuse_unless_rescalable(runner)
     axes = (axes or default_axes(spec, image.ndim)).upper()
-    replaced = 0
-    if check_choice(hot_pixels) == REPLACE:
-        check_axes(axes, image.shape, "input image")
-        image, replaced = without_hot_pixels(image, axes)
+    image, replaced = cleaned_input(image, axes, hot_pixels)
+    if check_domain and hot_pixels == KEEP:
+        warn_if_hot(image, axes)
+    result = _restore_as_kind(runner, image, axes, pixel_size, tile, progress, on_progress, z_factor, rescale,
+                              check_domain)
+    return dataclasses.replace(result, hot_pixels_replaced=replaced)
+
+
+def _restore_as_kind(runner, image, axes, pixel_size, tile, progress, on_progress, z_factor, rescale,
+                     check_domain) -> Restoration:
+    spec = runner.spec
     if spec.kind == "projection":
         projected = project(runner, image, axes, tile, progress, on_progress)
-        return Restoration(projected, "YX", None, {a: s for a, s in (pixel_size or {}).items() if a in "YX"},
-                           hot_pixels_replaced=replaced)
+        return Restoration(projected, "YX", None, {a: s for a, s in (pixel_size or {}).items() if a in "YX"})
     if spec.kind == "isotropic":
-        restored = _isotropic_restoration(runner, image, axes, pixel_size, tile, progress, on_progress, z_factor,
-                                          check_domain)
-        return dataclasses.replace(restored, hot_pixels_replaced=replaced)
+        return _isotropic_restoration(runner, image, axes, pixel_size, tile, progress, on_progress, z_factor,
+                                      check_domain)
     check_input(image, axes, spec)
     if spec.z_factor > 1:
         image, pixel_size = upsample_z(image, axes, spec.z_factor, pixel_size)
     if isinstance(runner, PipelineRunner):
-        return dataclasses.replace(_pipeline_restoration(runner, image, axes, pixel_size, progress),
-                                   hot_pixels_replaced=replaced)
+        return _pipeline_restoration(runner, image, axes, pixel_size, progress)
     order = [axes.index(a) for a in axes if a not in spec.axes] + [axes.index(a) for a in spec.axes]
     tile = check_tile(tuple(tile or DEFAULT_TILE[len(spec.axes)]), spec)
     work = np.transpose(image, order)
     work_axes = "".join(axes[i] for i in order)
     factor = resolve_factor(runner, rescale, work, work_axes)
     if check_domain:
-        if hot_pixels == KEEP:
-            warn_hot_pixels(work)
-        warn_input(spec, work, pixel_size, factor, searched=mode == SEARCH)
+        warn_input(spec, work, pixel_size, factor, searched=effective_rescale(rescale, spec) == SEARCH)
     # rescaled, the uncertainty is judged as the network gave it (its validation level's units), plane by plane
     network_uncertainty = [] if check_domain and factor > 1 else None
     outputs = _restore_planes(runner, work, work_axes, tile, progress, on_progress, factor, network_uncertainty)
@@ -129,7 +130,7 @@ def restore(model: str | Path | ModelRunner, image: np.ndarray | Image, axes: st
         warn_uncertainty(spec, np.concatenate(network_uncertainty), downsampled=True)
     elif check_domain and factor == 1:
         warn_uncertainty(spec, predicted_uncertainty(scale, disagreement))
-    return Restoration(mean, axes, scale, pixel_size, disagreement, factor=factor, hot_pixels_replaced=replaced)
+    return Restoration(mean, axes, scale, pixel_size, disagreement, factor=factor)
 
 
 def resolve_factor(runner: ModelRunner, rescale: str | float | None, work: np.ndarray, axes: str = "YX") -> float:
