@@ -16,7 +16,8 @@ noise estimate (data.noise_model.estimate_camera) gives with and without them; t
 how many pixels the finder flags at DENSITIES on the same images and on photon-counting versions of them (background
 PHOTON_COUNTING_BACKGROUND photons, no read noise; no restoration), and, for noise_kinds_benchmark.py's sCMOS camera
 (1% of the pixels with 6-12 counts of read noise: noisy, not hot), the PSNR kept and replaced and whether restore
-warned. Results: benchmarks/results/hot_pixels.{json,md}.
+warned. Results: benchmarks/results/hot_pixels.{json,md}, and hot_pixels.png: a crop of gowt1's first held-out image at
+3 photons with hot pixels, restored with them kept and replaced.
 """
 
 from __future__ import annotations
@@ -106,10 +107,25 @@ def _flagged(low: np.ndarray, density: float, rng: np.random.Generator) -> list[
     return [int(mask.sum()), int((found & mask).sum()), int((found & ~mask).sum())]
 
 
+def figure(runner) -> None:
+    """hot_pixels.png: the central 160^2 px of gowt1's first held-out image at 3 photons with hot pixels at DENSITY,
+    kept and replaced, against the truth, with a line profile through the brightest hot pixel's row."""
+    from carekit.evaluate.report import comparison_figure
+
+    low, high = (images[0] for images in test_pairs("gowt1", 3.0))
+    hot, mask = with_hot_pixels(low.astype(np.float32), DENSITY, np.random.default_rng(SEED))
+    results = {f"hot pixels {mode}": restored(runner, hot, mode)[0].image for mode in ("keep", "replace")}
+    crop = tuple(slice((n - 160) // 2, (n - 160) // 2 + 160) for n in low.shape)
+    row = int(np.argmax(np.where(mask[crop], hot[crop], -np.inf).max(axis=1)))
+    comparison_figure(hot[crop], {k: v[crop] for k, v in results.items()}, high[crop], RESULTS / "hot_pixels.png",
+                      "Shipped generalist, gowt1 at 3 photons, 0.05% hot pixels", profile_row=row)
+
+
 def main() -> None:
     from carekit.models import load_model
 
     runner, rng, rows = load_model(SHIPPED), np.random.default_rng(SEED), []
+    figure(runner)
     for dataset in DATASETS:
         for photons in PHOTONS:
             for index, (low, high) in enumerate(zip(*test_pairs(dataset, photons))):

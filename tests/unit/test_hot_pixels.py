@@ -41,6 +41,16 @@ def test_microscope_images_have_none_and_added_hot_pixels_are_all_found(photons,
     assert mask.sum() > 15 and np.array_equal(find_hot_pixels(hot), mask)
 
 
+def test_two_hot_pixels_side_by_side_are_found_and_a_bright_small_spot_is_not():
+    image = poisson_gaussian(_spots() * 10 + 1, read_noise=2.0, gain=2.0, offset=100.0, rng=13)
+    pairs = [(50, 50), (50, 51), (100, 100), (101, 101), (200, 30), (201, 30)]
+    for y, x in pairs:
+        image[y, x] += 800
+    yy, xx = np.mgrid[:256, :256]
+    image += 800 * np.exp(-((yy - 150) ** 2 + (xx - 150) ** 2) / 2.0)  # a bright spot sampled at Nyquist (sigma 1)
+    assert sorted(map(tuple, np.argwhere(find_hot_pixels(image)))) == pairs
+
+
 def test_hot_pixels_do_not_bias_the_noise_estimate():
     image = poisson_gaussian(_spots(seed=4) * 20 + 2, read_noise=2.0, gain=2.0, offset=100.0, rng=5)
     clean, hot = estimate_noise_model(image), estimate_noise_model(_hot(image)[0])

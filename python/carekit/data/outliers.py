@@ -1,10 +1,10 @@
 """Isolated outlier pixels (pure numpy): a camera's hot (or dead) pixels, which no optical image's detail resembles.
 
 A pixel is an isolated outlier when it stands more than `sd` modelled noise standard deviations from the median of
-its 8 neighbours while those neighbours stand at the level around them (the mean of its 4 nearest neighbours departs
-from the median of the 5 x 5 ring around them by under a quarter of the pixel's own departure): a spot sampled by a
-microscope (at Nyquist, a PSF sigma of at least ~0.8 px) lifts its nearest neighbours to half its height or more, so
-it is never one. A hot (or dead) pixel is an isolated outlier beyond HOT_PIXEL_SD standard deviations that also
+its 8 neighbours while those neighbours stand at the level around them (the median of its 4 nearest neighbours departs
+from the median of the 5 x 5 ring around them by under a quarter of the pixel's own departure; medians, so that one
+outlier beside another is found too): a spot sampled by a microscope (at Nyquist, a PSF sigma of at least ~0.8 px)
+lifts its nearest neighbours to half its height or more, so it is never one. A hot (or dead) pixel is an isolated outlier beyond HOT_PIXEL_SD standard deviations that also
 departs from its neighbours by HOT_PIXEL_RANGE of the image's range (its 1st to 99.8th percentile) and by HOT_PIXEL_SD
 photons (hot_pixel_departure): at high light the standard deviation alone would flag the steps of 8-bit data, and
 near zero photons (photon counting, dark backgrounds) a single photon is many standard deviations of a background
@@ -50,7 +50,7 @@ def isolated_outliers(image: np.ndarray, variance: np.ndarray, sd: float, min_de
     ys, xs = np.nonzero(candidates)
     padded = np.pad(image, 2, mode="reflect")
     departure = image[ys, xs] - _upper_median(_around(padded, ys, xs, _EIGHT))
-    neighbours = _around(padded, ys, xs, _FOUR).mean(axis=1)
+    neighbours = _upper_median(_around(padded, ys, xs, _FOUR))
     ring = _upper_median(_around(padded, ys, xs, _RING))
     mask = np.zeros(image.shape, bool)
     mask[ys, xs] = (np.abs(departure) > threshold[ys, xs]) & (np.abs(neighbours - ring) < 0.25 * np.abs(departure))
