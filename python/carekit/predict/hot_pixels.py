@@ -20,7 +20,7 @@ from .domain_check import OutOfRangeWarning
 KEEP = "keep"
 REPLACE = "replace"
 CHOICES = (KEEP, REPLACE)
-WARN_FRACTION = 2e-5  # Nyquist-sampled spots gave none; spots sampled at a PSF sigma of 0.6 px ~3e-5, 0.5 px ~3e-4
+WARN_FRACTION = 2e-5  # Nyquist-sampled spots gave none; point-like spots at a PSF sigma of 0.6 px 3-8e-5
 WARN_MIN = 5
 REPLACE_HINT = ("`carekit predict --hot-pixels replace`, restore(..., hot_pixels='replace') or the Fiji plugin's "
                 "hot_pixels=replace")
