@@ -66,3 +66,16 @@ def test_the_classical_check_sees_what_the_model_saw(tiny_model):
                                       for im, mode in ((image, "replace"), (cleaned, "keep"), (image, "keep")))
         assert replaced.difference == pytest.approx(on_cleaned.difference, rel=1e-6)
         assert replaced.difference != pytest.approx(kept.difference, rel=0.01)
+
+
+def test_carekit_compare_judges_the_image_the_models_will_see(tiny_model, prob_package, tmp_path, capsys):
+    from carekit.predict.model_comparison import compare_models
+
+    image, _ = _with_hot_pixels()
+    replaced, on_cleaned = (compare_models(tiny_model, prob_package, im, "YX", rescale=(None, None), hot_pixels=mode)
+                            for im, mode in ((image, "replace"), (without_hot_pixels(image, "YX")[0], "keep")))
+    assert replaced.errors == pytest.approx(on_cleaned.errors, rel=1e-6)
+    write_image(tmp_path / "hot.tif", Image(image, "YX"))
+    assert main(["compare", "--model", str(tiny_model), str(prob_package), str(tmp_path / "hot.tif"),
+                 "--hot-pixels", "replace"]) == 0
+    assert "hot.tif: " in capsys.readouterr().out

@@ -7,6 +7,8 @@ from collections import Counter
 from functools import partial
 from pathlib import Path
 
+from .args import add_hot_pixels_arg
+
 NOT_COMPARED = "not compared"  # the tally's key for images the estimate cannot judge
 
 
@@ -23,6 +25,7 @@ def add_parser(sub) -> None:
                    "one's middle plane (the middle index of T, Z, C) are read and compared, nothing more. Exit status "
                    "0 when at least one image was compared")
     p.add_argument("--axes", help="axes of the inputs if the files do not say, e.g. TYX")
+    add_hot_pixels_arg(p)
     p.set_defaults(func=run)
 
 
@@ -38,7 +41,7 @@ def run(args) -> int:
     tally = Counter()
     print(UNITS)
     for path in args.inputs:
-        better, line = judged_image(runners, names, path, partial(middle_crop, path, args.axes))
+        better, line = judged_image(runners, names, path, partial(middle_crop, path, args.axes), args.hot_pixels)
         tally[better] += 1
         print(line)
     print(verdict(tally, names))
@@ -51,13 +54,14 @@ def model_names(first: str, second: str) -> tuple[str, str]:
     return names if names[0] != names[1] else (first, second)
 
 
-def judged_image(runners, names: tuple[str, str], path: str, read) -> tuple:
-    """(0, 1, None (level) or NOT_COMPARED, the image's line) for the image `read()` returns."""
+def judged_image(runners, names: tuple[str, str], path: str, read, hot_pixels: str) -> tuple:
+    """(0, 1, None (level) or NOT_COMPARED, the image's line) for the image `read()` returns, its hot pixels
+    treated as `hot_pixels` says (predict.hot_pixels)."""
     from ..errors import InputError
     from ..predict.model_comparison import compare_models
 
     try:
-        comparison = compare_models(*runners, read())
+        comparison = compare_models(*runners, read(), hot_pixels=hot_pixels)
     except InputError as err:  # this image cannot be judged (too small or flat for its noise model...)
         return NOT_COMPARED, f"{path}: not compared: {err}"
     return comparison.better, f"{path}: {comparison.summary(names)}"

@@ -70,6 +70,7 @@ def choose_on_images(result, comparison: StartComparison) -> str:
     the model to its starting weights where the start wins; the lines that say so."""
     if result.kept_start:
         return "--compare-on: nothing to compare, the model's best weights are still the starting weights"
+    from ..predict.hot_pixels import KEEP
     from ..predict.model_comparison import comparable_runners
     from ..train.start_choice import return_to_start
 
@@ -77,7 +78,7 @@ def choose_on_images(result, comparison: StartComparison) -> str:
     runners = comparable_runners(comparison.runner, result.model_dir)
     tally, lines = Counter(), [f"--compare-on: {UNITS}"]
     for path, crop in comparison.images:
-        better, line = judged_image(runners, names, path, lambda image=crop: image)
+        better, line = judged_image(runners, names, path, lambda image=crop: image, KEEP)  # as predict's default
         tally[better] += 1
         lines.append(line)
     lines.append(verdict(tally, names))

@@ -24,6 +24,7 @@ from ..errors import InputError
 from ..io import Image
 from ..models import load_model
 from .crops import middle_plane
+from .hot_pixels import KEEP, REPLACE, check_choice, without_hot_pixels
 from .recorrupted_error import (COMPARING_SEED, MISFITS, block_standard_error, decided, fitted_residual,
                                 recorrupted_pair, spike_weights, target_noise)
 from .rescale import MODEL, refuse_unless_2d_denoising
@@ -78,15 +79,18 @@ def comparable_runners(first, second) -> list:
 
 
 def compare_models(first, second, image: np.ndarray | Image, axes: str | None = None,
-                   rescale: tuple = (MODEL, MODEL), seed: int = COMPARING_SEED) -> ModelComparison:
+                   rescale: tuple = (MODEL, MODEL), seed: int = COMPARING_SEED, hot_pixels: str = KEEP
+                   ) -> ModelComparison:
     """Two 2D CARE models (folders, packages or runners), each restoring as restore() would with its `rescale` (a
-    pair: by default each model's own mode), compared on the middle plane of `image` (central crop of at most
-    crops.ESTIMATE_SIDE^2 px)."""
+    pair: by default each model's own mode) and `hot_pixels`, compared on the middle plane of `image` (central crop
+    of at most crops.ESTIMATE_SIDE^2 px)."""
     if not isinstance(rescale, tuple) or len(rescale) != 2:
         raise InputError(f"rescale must be a pair, one mode per model (e.g. ('model', 1)); got {rescale!r}")
     runners = comparable_runners(first, second)
     if isinstance(image, Image):
         image, axes = image.data, image.axes
+    if check_choice(hot_pixels) == REPLACE:  # before the rescale factors too, as restore() replaces them
+        image = without_hot_pixels(image, (axes or "YX").upper())[0]
     crop = middle_plane(image, axes)
     variance = variance_map(crop)  # before the models' searches: refuses an image too flat to judge
     weights = spike_weights(crop, variance)  # every mean leaves out isolated spikes (hot pixels)
