@@ -16,7 +16,9 @@ noise estimate (data.noise_model.estimate_camera) gives with and without them; t
 how many pixels the finder flags at DENSITIES on the same images and on photon-counting versions of them (background
 PHOTON_COUNTING_BACKGROUND photons, no read noise; no restoration), and, for noise_kinds_benchmark.py's sCMOS camera
 (1% of the pixels with 6-12 counts of read noise: noisy, not hot), the PSNR kept and replaced and whether restore
-warned. Results: benchmarks/results/hot_pixels.{json,md}, and hot_pixels.png: a crop of gowt1's first held-out image at
+warned; and how many pixels it flags in synthetic images of point-like spots sampled at PSF sigmas UNDERSAMPLED (no
+hot pixels: below ~0.8 px the optics undersample and a spot is one pixel wide). Results:
+benchmarks/results/hot_pixels.{json,md}, and hot_pixels.png: a crop of gowt1's first held-out image at
 3 photons with hot pixels, restored with them kept and replaced.
 """
 
@@ -42,6 +44,8 @@ DENSITIES = (1e-4, 2e-3)
 AMPLITUDE = (20.0, 2000.0)  # counts
 SEED = 2028
 PHOTON_COUNTING_BACKGROUND = 0.05
+UNDERSAMPLED = (0.4, 0.5, 0.6, 0.8, 1.0)  # PSF sigma, px
+SPOT_PHOTONS = (10.0, 100.0, 1000.0)
 
 
 def with_hot_pixels(low: np.ndarray, density: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -121,11 +125,34 @@ def figure(runner) -> None:
                       "Shipped generalist, gowt1 at 3 photons, 0.05% hot pixels", profile_row=row)
 
 
+def undersampled() -> list[dict]:
+    """Finds (per 100,000 pixels) and the warning on 512^2 images of 400 point-like spots (radius 0.3-0.6 px) blurred
+    at each PSF sigma, at each peak photon count (background 2, read noise 2), with no hot pixels."""
+    from carekit.data.hot_pixel_finder import find_hot_pixels
+    from carekit.predict.hot_pixels import warn_hot_pixels
+    from carekit.synth.noise import poisson_gaussian
+    from carekit.synth.psf import blur, gaussian_psf
+    from carekit.synth.structures import granules
+
+    rows = []
+    for sigma in UNDERSAMPLED:
+        spots = blur(granules((512, 512), n_granules=400, radius_px=(0.3, 0.6), rng=1), gaussian_psf(sigma))
+        for photons in SPOT_PHOTONS:
+            image = poisson_gaussian(spots / spots.max() * photons + 2, read_noise=2.0, rng=2)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                warned = warn_hot_pixels([image.astype(np.float32)]) is not None
+            rows.append({"sigma": sigma, "photons": photons, "per_100000": round(find_hot_pixels(image).mean() * 1e5, 1),
+                         "warned": warned})
+    return rows
+
+
 def main() -> None:
     from carekit.models import load_model
 
     runner, rng, rows = load_model(SHIPPED), np.random.default_rng(SEED), []
     figure(runner)
+    spots = undersampled()
     for dataset in DATASETS:
         for photons in PHOTONS:
             for index, (low, high) in enumerate(zip(*test_pairs(dataset, photons))):
@@ -133,14 +160,14 @@ def main() -> None:
                              **evaluate(runner, low, high, photons, rng)})
                 print(json.dumps(rows[-1]), flush=True)
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "hot_pixels.json").write_text(json.dumps(rows, indent=2))
-    (RESULTS / "hot_pixels.md").write_text(markdown(rows))
-    print(markdown(rows))
+    (RESULTS / "hot_pixels.json").write_text(json.dumps({"images": rows, "undersampled": spots}, indent=2))
+    (RESULTS / "hot_pixels.md").write_text(markdown(rows, spots))
+    print(markdown(rows, spots))
 
 
-def markdown(rows: list[dict]) -> str:
+def markdown(rows: list[dict], spots: list[dict]) -> str:
     lines = ["# Hot camera pixels: restorations with them kept and replaced", "",
-             f"Shipped generalist at full size; held-out 512^2 crops of {', '.join(DATASETS)} at "
+             f"Shipped generalist at full size; held-out crops (at most 512^2) of {', '.join(DATASETS)} at "
              f"{' and '.join(f'{p:g}' for p in PHOTONS)} photons ({CAMERA}); hot pixels at {DENSITY:g} of the "
              f"pixels, {AMPLITUDE[0]:g}-{AMPLITUDE[1]:g} counts above (log-uniform). PSNR in dB (mean over images, "
              "worst in brackets).", "",
@@ -178,6 +205,12 @@ def markdown(rows: list[dict]) -> str:
         lines.append(f"| {photons:g} | {len(group)} | {np.mean([r['scmos_kept_psnr'] for r in group]):.2f} | "
                      f"{np.mean([r['scmos_replaced_psnr'] for r in group]):.2f} | "
                      f"{np.mean([r['scmos_replaced'] for r in group]):.1f} | {sum(r['scmos_warned'] for r in group)} |")
+    lines += ["", "Point-like spots without hot pixels (finds per 100,000 pixels; W: the warning fired):", "",
+              "| PSF sigma (px) | " + " | ".join(f"{p:g} photons" for p in SPOT_PHOTONS) + " |",
+              "| --- |" + " --- |" * len(SPOT_PHOTONS)]
+    for sigma in UNDERSAMPLED:
+        cells = [f"{r['per_100000']:g}{' W' if r['warned'] else ''}" for r in spots if r["sigma"] == sigma]
+        lines.append(f"| {sigma:g} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 

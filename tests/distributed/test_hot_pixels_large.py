@@ -1,6 +1,6 @@
-"""hot_pixels='replace' on the large-data path: every pass reads the source with its hot pixels replaced (each read
-region judged with its own noise model), so the result matches in-memory restore with the option, where keeping
-them leaves a spot at each."""
+"""hot_pixels='replace' on the large-data path: every pass reads the source with its hot pixels replaced as
+in-memory restore replaces them, so the result equals restore's with the option, where keeping them leaves a spot at
+each."""
 
 import numpy as np
 import pytest

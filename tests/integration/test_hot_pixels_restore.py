@@ -69,6 +69,7 @@ def test_the_classical_check_sees_what_the_model_saw(tiny_model):
 
 
 def test_carekit_compare_judges_the_image_the_models_will_see(tiny_model, prob_package, tmp_path, capsys):
+    from carekit.cli.compare import model_names
     from carekit.predict.model_comparison import compare_models
 
     image, _ = _with_hot_pixels()
@@ -78,4 +79,5 @@ def test_carekit_compare_judges_the_image_the_models_will_see(tiny_model, prob_p
     write_image(tmp_path / "hot.tif", Image(image, "YX"))
     assert main(["compare", "--model", str(tiny_model), str(prob_package), str(tmp_path / "hot.tif"),
                  "--hot-pixels", "replace"]) == 0
-    assert "hot.tif: " in capsys.readouterr().out
+    names = model_names(str(tiny_model), str(prob_package))
+    assert f"{tmp_path / 'hot.tif'}: {on_cleaned.summary(names)}" in capsys.readouterr().out

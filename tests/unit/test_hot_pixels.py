@@ -9,7 +9,7 @@ import pytest
 from carekit.data.hot_pixel_finder import find_hot_pixels, hot_pixel_criterion, remove_hot_pixels
 from carekit.data.noise_model import estimate_noise_model
 from carekit.errors import InputError
-from carekit.predict.hot_pixels import (HotPixelWarning, WithoutHotPixels, check_choice, replaced_note,
+from carekit.predict.hot_pixels import (HotPixelWarning, check_choice, replaced_note, source_without_hot_pixels,
                                         warn_hot_pixels, without_hot_pixels)
 from carekit.synth.noise import poisson_gaussian
 from carekit.synth.psf import blur, gaussian_psf
@@ -93,8 +93,8 @@ def test_many_hot_pixels_warn_and_a_clean_image_does_not():
     image = poisson_gaussian(_spots((512, 512)) * 10 + 1, read_noise=2.0, rng=10)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        assert warn_hot_pixels(image) is None
-        message = warn_hot_pixels(_hot(image)[0])
+        assert warn_hot_pixels([image]) is None
+        message = warn_hot_pixels([_hot(image)[0]])
     assert [w.category for w in caught] == [HotPixelWarning]
     assert "isolated hot (or dead) pixels" in message and "--hot-pixels replace" in message
 
@@ -109,11 +109,54 @@ class _Array:
         return self.data[region]
 
 
-def test_a_region_read_without_hot_pixels_is_the_whole_images_region():
-    planes = [poisson_gaussian(_spots((200, 230), seed=s) * 30 + 1, read_noise=2.0, rng=s) for s in (11, 12)]
-    image = np.stack([_hot(p, density=3e-3, seed=s)[0] for s, p in enumerate(planes)], axis=-1)  # Y X C
-    whole = without_hot_pixels(image, "YXC")[0]
-    source = WithoutHotPixels(_Array(image, "YXC"), hot_pixel_criterion(image[:, :, 1]))  # the middle plane's
-    for region in [(slice(0, 37), slice(100, 160), slice(None)), (slice(90, 200), slice(0, 5), slice(1, 2)),
-                   (slice(None), slice(None), slice(0, 1)), (slice(150, 151), slice(229, 230), slice(None))]:
-        np.testing.assert_array_equal(source.read(region), whole[region])
+def _borderline_channels(corner: float = 1.0):
+    """Two channels (Y X C) at 3 and 300 photons, a corner of the dim one `corner` times brighter, hot pixels 4-12
+    modelled standard deviations above their neighbours: many verdicts hang on the local noise level."""
+    rng = np.random.default_rng(14)
+    dim = _spots((180, 230), seed=15) * 3 + 1
+    dim[:60, :60] *= corner
+    channels = [poisson_gaussian(dim, read_noise=2.0, rng=16), poisson_gaussian(_spots((180, 230), seed=17) * 300 + 1,
+                                                                              read_noise=2.0, rng=18)]
+    for image in channels:
+        mask = rng.random(image.shape) < 0.02
+        image[mask] += rng.uniform(4, 12, int(mask.sum())) * np.sqrt(np.maximum(image[mask] - 100, 0) + 4)
+    return np.stack(channels, axis=-1)
+
+
+def test_reading_block_by_block_replaces_exactly_what_the_whole_image_does():
+    image = _borderline_channels(corner=1000.0)  # blocks there have a far higher median noise than the image
+    whole, count = without_hot_pixels(image, "YXC")
+    assert count > 100
+    source = source_without_hot_pixels(_Array(image, "YXC"))
+    blocks = np.empty_like(image)
+    for y in range(0, 180, 13):
+        for x in range(0, 230, 17):
+            for c in (0, 1):
+                region = (slice(y, y + 13), slice(x, x + 17), slice(c, c + 1))
+                blocks[region] = source.read(region)
+    np.testing.assert_array_equal(blocks, whole)
+    np.testing.assert_array_equal(source.read((slice(None), slice(None), slice(None))), whole)
+
+
+def test_a_bright_region_outside_the_sample_does_not_change_verdicts_elsewhere():
+    rng = np.random.default_rng(19)
+    expected = _spots((600, 700), seed=20) * 3 + 1
+    expected[:38] *= 10000  # outside the central 512^2 crop the criterion is judged on
+    image = poisson_gaussian(expected, read_noise=2.0, rng=21)
+    mask = rng.random(image.shape) < 0.02
+    image[mask] += rng.uniform(4, 12, int(mask.sum())) * np.sqrt(expected[mask] + 4)
+    whole = without_hot_pixels(image, "YX")[0]
+    source = source_without_hot_pixels(_Array(image, "YX"))
+    blocks = np.empty_like(image)
+    for y in range(0, 600, 47):  # the first blocks' noise is mostly the bright rows', 3-9 dim rows are kept
+        for x in range(0, 700, 57):
+            blocks[y:y + 47, x:x + 57] = source.read((slice(y, y + 47), slice(x, x + 57)))
+    np.testing.assert_array_equal(blocks, whole)
+
+
+def test_each_channel_is_judged_on_its_own():
+    image = _borderline_channels()
+    cleaned = without_hot_pixels(image, "YXC")[0]
+    alone = without_hot_pixels(image[:, :, :1], "YXC")[0]
+    np.testing.assert_array_equal(cleaned[:, :, :1], alone)
+    assert (cleaned[:, :, 0] != image[:, :, 0]).sum() > 100

@@ -41,7 +41,7 @@ def run(args) -> int:
     tally = Counter()
     print(UNITS)
     for path in args.inputs:
-        better, line = judged_image(runners, names, path, partial(middle_crop, path, args.axes), args.hot_pixels)
+        better, line = judged_image(runners, names, path, partial(middle_crop, path, args.axes, args.hot_pixels))
         tally[better] += 1
         print(line)
     print(verdict(tally, names))
@@ -54,27 +54,30 @@ def model_names(first: str, second: str) -> tuple[str, str]:
     return names if names[0] != names[1] else (first, second)
 
 
-def judged_image(runners, names: tuple[str, str], path: str, read, hot_pixels: str) -> tuple:
-    """(0, 1, None (level) or NOT_COMPARED, the image's line) for the image `read()` returns, its hot pixels
-    treated as `hot_pixels` says (predict.hot_pixels)."""
+def judged_image(runners, names: tuple[str, str], path: str, read) -> tuple:
+    """(0, 1, None (level) or NOT_COMPARED, the image's line) for the image `read()` returns."""
     from ..errors import InputError
     from ..predict.model_comparison import compare_models
 
     try:
-        comparison = compare_models(*runners, read(), hot_pixels=hot_pixels)
+        comparison = compare_models(*runners, read())
     except InputError as err:  # this image cannot be judged (too small or flat for its noise model...)
         return NOT_COMPARED, f"{path}: not compared: {err}"
     return comparison.better, f"{path}: {comparison.summary(names)}"
 
 
-def middle_crop(path: str, axes: str | None):
+def middle_crop(path: str, axes: str | None, hot_pixels: str):
     """The part of an input the comparison judges, the central crop of its middle plane, read alone (a TIFF page by
-    page, an OME-Zarr chunk by chunk): large images cost no more than small ones."""
+    page, an OME-Zarr chunk by chunk): large images cost no more than small ones. With `hot_pixels` 'replace', read
+    with its hot pixels replaced as `carekit predict --hot-pixels replace` replaces them."""
     from ..io import Image
     from ..ngff import open_source
     from ..predict.crops import ESTIMATE_SIDE, middle_plane_crop
+    from ..predict.hot_pixels import REPLACE, source_without_hot_pixels
 
     source = open_source(path, axes)
+    if hot_pixels == REPLACE:
+        source = source_without_hot_pixels(source)
     return Image(middle_plane_crop(source.read, source.axes, source.shape, ESTIMATE_SIDE), "YX")
 
 

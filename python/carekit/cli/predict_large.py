@@ -60,7 +60,7 @@ def run_large(args, rescale=None) -> int:
     from ..ngff_write import check_output
     from ..predict.distributed import plan_large, run_large_job
     from ..predict.chunks import cached_model
-    from ..predict.hot_pixels import replaced_note
+    from ..predict.hot_pixels import source_note
     from ..predict.rescale import chosen_factor_note
 
     if len(args.inputs) != 1 or not args.out.rstrip("/").lower().endswith(".zarr"):
@@ -80,7 +80,7 @@ def run_large(args, rescale=None) -> int:
     if args.classical_check:
         _compare_middle_plane(args, job)
     resumed = f" ({result.chunks_done_before} done before, resumed)" if result.chunks_done_before else ""
-    notes = (chosen_factor_note(rescale, job.factor, cached_model(job.ref).spec), replaced_note(job.hot_pixels, None))
+    notes = (chosen_factor_note(rescale, job.factor, cached_model(job.ref).spec), source_note(job.hot_pixels, job.source))
     note = ", ".join(n for n in notes if n)
     print(f"restored {args.inputs[0]} -> {Path(args.out)} ({result.chunks_total} chunks{resumed}"
           f"{f', {note}' if note else ''})")

@@ -38,6 +38,7 @@ def prepared(start: str | None, paths: list[str] | None, resumed: str | None = N
     from ..data.recorrupt import variance_map
     from ..errors import InputError
     from ..models import load_model
+    from ..predict.hot_pixels import KEEP
     from ..predict.rescale import refuse_unless_2d_denoising
     from ..train.start_choice import check_start_kept
     from .train_from import resolve
@@ -49,7 +50,7 @@ def prepared(start: str | None, paths: list[str] | None, resumed: str | None = N
         check_start_kept(resumed)
     runner = load_model(start)
     refuse_unless_2d_denoising(runner, "--compare-on (comparing models on noisy images)", "the starting model")
-    images = tuple((path, middle_crop(path, None)) for path in paths)
+    images = tuple((path, middle_crop(path, None, KEEP)) for path in paths)  # as they are, as predict's default
     for path, crop in images:
         try:
             variance_map(crop.data)
@@ -70,7 +71,6 @@ def choose_on_images(result, comparison: StartComparison) -> str:
     the model to its starting weights where the start wins; the lines that say so."""
     if result.kept_start:
         return "--compare-on: nothing to compare, the model's best weights are still the starting weights"
-    from ..predict.hot_pixels import KEEP
     from ..predict.model_comparison import comparable_runners
     from ..train.start_choice import return_to_start
 
@@ -78,7 +78,7 @@ def choose_on_images(result, comparison: StartComparison) -> str:
     runners = comparable_runners(comparison.runner, result.model_dir)
     tally, lines = Counter(), [f"--compare-on: {UNITS}"]
     for path, crop in comparison.images:
-        better, line = judged_image(runners, names, path, lambda image=crop: image, KEEP)  # as predict's default
+        better, line = judged_image(runners, names, path, lambda image=crop: image)
         tally[better] += 1
         lines.append(line)
     lines.append(verdict(tally, names))

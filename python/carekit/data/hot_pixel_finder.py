@@ -1,7 +1,7 @@
 """Hot (or dead) camera pixels in an image to restore (pure numpy). Whether a pixel is hot depends on the camera
-(its noise model) and on the image's range (data.outliers.hot_pixel_departure); both are judged once, on a sample
-plane (HotPixelCriterion), and applied to every plane, so that a pixel's verdict depends on its 7 x 7 neighbourhood
-alone: the same in memory and chunk by chunk."""
+(its noise model, and the floor under its variance) and on the image's range (data.outliers.hot_pixel_departure);
+all are judged once, on a sample plane (HotPixelCriterion), and applied to every plane, so that a pixel's verdict and
+new value depend on its 7 x 7 neighbourhood alone: the same in memory and chunk by chunk."""
 
 from __future__ import annotations
 
@@ -22,12 +22,13 @@ class HotPixelCriterion:
 
     model: NoiseModel
     min_departure: float
+    variance_floor: float
 
     def find(self, plane: np.ndarray) -> np.ndarray:
         """Boolean mask of the hot pixels of a 2D plane."""
         plane = np.asarray(plane, np.float64)
         variance = self.model.variance(local_mean(plane))
-        return isolated_outliers(plane, variance, HOT_PIXEL_SD, self.min_departure)
+        return isolated_outliers(plane, variance, HOT_PIXEL_SD, self.min_departure, self.variance_floor)
 
 
 def hot_pixel_criterion(sample: np.ndarray) -> HotPixelCriterion | None:
@@ -39,7 +40,8 @@ def hot_pixel_criterion(sample: np.ndarray) -> HotPixelCriterion | None:
         model = estimate_noise_model(sample)
     except InputError:
         return None
-    return HotPixelCriterion(model, hot_pixel_departure(sample, model.slope))
+    floor = 0.01 * float(np.median(model.variance(local_mean(sample))))  # as isolated_outliers' default, once
+    return HotPixelCriterion(model, hot_pixel_departure(sample, model.slope), floor)
 
 
 def find_hot_pixels(plane: np.ndarray) -> np.ndarray:

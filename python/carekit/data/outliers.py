@@ -39,12 +39,15 @@ def neighbour_median(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return _upper_median(_around(np.pad(np.asarray(image, np.float64), 2, mode="reflect"), ys, xs, _EIGHT))
 
 
-def isolated_outliers(image: np.ndarray, variance: np.ndarray, sd: float, min_departure: float = 0.0) -> np.ndarray:
+def isolated_outliers(image: np.ndarray, variance: np.ndarray, sd: float, min_departure: float = 0.0,
+                      variance_floor: float | None = None) -> np.ndarray:
     """Boolean mask of a 2D image's isolated outliers, `sd` standard deviations (with the per-pixel noise `variance`,
-    floored at 1% of its median) and more than `min_departure` from their neighbours' median. Only pixels that far
-    from the lowest or highest value of their 3 x 3 block can be one: the medians are taken at those alone."""
+    floored at `variance_floor`, by default 1% of its median) and more than `min_departure` from their neighbours'
+    median. Only pixels that far from the lowest or highest value of their 3 x 3 block can be one: the medians are
+    taken at those alone."""
     image = np.asarray(image, np.float64)
-    threshold = np.maximum(sd * np.sqrt(np.maximum(variance, 0.01 * np.median(variance))), min_departure)
+    floor = 0.01 * np.median(variance) if variance_floor is None else variance_floor
+    threshold = np.maximum(sd * np.sqrt(np.maximum(variance, floor)), min_departure)
     candidates = ((image - ndimage.minimum_filter(image, 3, mode="mirror") > threshold)
                   | (ndimage.maximum_filter(image, 3, mode="mirror") - image > threshold))
     ys, xs = np.nonzero(candidates)

@@ -28,8 +28,7 @@ from ..resample import SPLINE_MARGIN
 from ..tiling import round_up
 from .cluster import wait_tasks
 from .chunks import ChunkTask, ModelRef, cached_model, check_distributable, output_names, run_chunk
-from .crops import ESTIMATE_SIDE, middle_plane_crop
-from .hot_pixels import KEEP, REPLACE, check_choice, source_without_hot_pixels, warn_hot_pixels
+from .hot_pixels import KEEP, REPLACE, channel_samples, check_choice, source_without_hot_pixels, warn_hot_pixels
 from .large_checks import check_input, warn_summed
 from .layouts import Layout, check_source, layout_of
 from .package_stats import compute_package_stats
@@ -171,8 +170,7 @@ def restore_large(client, model: str | Path, source: ArraySource, out: str | Pat
                   ngff_version: str = "0.4", rescale: str | float | None = MODEL, hot_pixels: str = KEEP
                   ) -> LargeRestoration:
     """Restore `source` with `model` into the OME-Zarr `out` (NGFF `ngff_version`) on the cluster behind `client`
-    (`rescale`: 2D models, as restore's; `hot_pixels`: as restore's, each region's hot pixels judged with its own
-    noise model)."""
+    (`rescale`: 2D models, as restore's; `hot_pixels`: as restore's, with the same pixels replaced)."""
     job = plan_large(model, source, out, engine, precision, z_factor, ngff_version, rescale, hot_pixels)
     return run_large_job(client, job, tile, overwrite, progress, exact_bytes)
 
@@ -192,7 +190,7 @@ def run_large_job(client, job: LargeJob, tile: tuple[int, ...] | None = None, ov
         _warn_degenerate(levels, spec)
     check_input(source, layout, spec, job.factor, job.searched)
     if job.hot_pixels == KEEP:
-        warn_hot_pixels(middle_plane_crop(source.read, source.axes, source.shape, ESTIMATE_SIDE).astype(np.float32))
+        warn_hot_pixels(channel_samples(source.read, source.axes, source.shape))
     tasks = chunk_tasks(source, layout, job.grid, job.halo, spec.divisor, levels)
     if job.factor > 1:
         small_levels = compute_levels(client, DownscaledSource(source, job.factor), layout.stack_axes, spec.pmin,

@@ -38,7 +38,7 @@ class Restoration:
     plus the per-pixel Laplace scale for probabilistic models, or the disagreement D in [0, 1] for ensembles.
     `outputs` holds every output tensor of a package not made by carekit, by output id (`image` is the first).
     `factor`: the YX downsampling factor it was restored at (1: none; `rescale`); `hot_pixels_replaced`: how many
-    hot pixels were replaced before restoring (`hot_pixels`)."""
+    hot pixels were replaced before restoring (`hot_pixels`; None: the image could not be judged)."""
 
     image: np.ndarray
     axes: str
@@ -47,7 +47,7 @@ class Restoration:
     disagreement: np.ndarray | None = None
     outputs: dict[str, Image] | None = None
     factor: float = 1.0
-    hot_pixels_replaced: int = 0
+    hot_pixels_replaced: int | None = 0
 
     def as_image(self) -> Image:
         return Image(self.image, self.axes, self.pixel_size or {})
@@ -79,7 +79,7 @@ def restore(model: str | Path | ModelRunner, image: np.ndarray | Image, axes: st
     that record none).
     `hot_pixels` ('keep' or 'replace'): 'replace' replaces each YX plane's hot (or dead) camera pixels by the median
     of their 8 neighbours first (predict.hot_pixels; Restoration.hot_pixels_replaced counts them); with 'keep' and
-    `check_domain`, many of them give a HotPixelWarning (2D and 3D CARE models).
+    `check_domain`, many of them give a HotPixelWarning (every kind of model).
     """
     runner = load_model(model, engine) if isinstance(model, (str, Path)) else model
     spec = runner.spec
