@@ -50,7 +50,8 @@ def _compare_middle_plane(args, job) -> None:
     except Exception as error:  # the check only advises: the restoration stands whatever goes wrong in it
         report_not_compared(error, args.inputs[0], args.quiet)
         return
-    compare_and_report(runner, Image(crop, "YX"), job.factor, args.inputs[0], args.quiet, KEEP)  # job.source replaced them where asked
+    # job.source already replaced the hot pixels where asked
+    compare_and_report(runner, Image(crop, "YX"), job.factor, args.inputs[0], args.quiet, KEEP)
 
 
 def run_large(args, rescale=None) -> int:
@@ -80,7 +81,8 @@ def run_large(args, rescale=None) -> int:
     if args.classical_check:
         _compare_middle_plane(args, job)
     resumed = f" ({result.chunks_done_before} done before, resumed)" if result.chunks_done_before else ""
-    notes = (chosen_factor_note(rescale, job.factor, cached_model(job.ref).spec), source_note(job.hot_pixels, job.source))
+    notes = (chosen_factor_note(rescale, job.factor, cached_model(job.ref).spec),
+             source_note(job.hot_pixels, job.source))
     note = ", ".join(n for n in notes if n)
     print(f"restored {args.inputs[0]} -> {Path(args.out)} ({result.chunks_total} chunks{resumed}"
           f"{f', {note}' if note else ''})")

@@ -4,11 +4,12 @@ A pixel is an isolated outlier when it stands more than `sd` modelled noise stan
 its 8 neighbours while those neighbours stand at the level around them (the median of its 4 nearest neighbours departs
 from the median of the 5 x 5 ring around them by under a quarter of the pixel's own departure; medians, so that one
 outlier beside another is found too): a spot sampled by a microscope (at Nyquist, a PSF sigma of at least ~0.8 px)
-lifts its nearest neighbours to half its height or more, so it is never one. A hot (or dead) pixel is an isolated outlier beyond HOT_PIXEL_SD standard deviations that also
-departs from its neighbours by HOT_PIXEL_RANGE of the image's range (its 1st to 99.8th percentile) and by HOT_PIXEL_SD
-photons (hot_pixel_departure): at high light the standard deviation alone would flag the steps of 8-bit data, and
-near zero photons (photon counting, dark backgrounds) a single photon is many standard deviations of a background
-that rarely has one. Replacing an outlier takes the median of its 8 neighbours.
+lifts its nearest neighbours to half its height or more, so it is never one. A hot (or dead) pixel is an isolated
+outlier beyond HOT_PIXEL_SD standard deviations that also departs from its neighbours by HOT_PIXEL_RANGE of the
+image's range (its 1st to 99.8th percentile) and by HOT_PIXEL_SD photons (hot_pixel_departure): at high light the
+standard deviation alone would flag the steps of 8-bit data, and near zero photons (photon counting, dark
+backgrounds) a single photon is many standard deviations of a background that rarely has one. Replacing an outlier
+takes the median of its 8 neighbours.
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ from ..io import Image
 from ..models import load_model
 from .domain_check import PredictionWarning
 from .crops import middle_plane
-from .hot_pixels import KEEP, REPLACE, check_choice, without_hot_pixels
+from .hot_pixels import KEEP, cleaned_input
 from .recorrupted_error import (CHOOSING_SEED, MISFITS, block_standard_error, decided, fitted_residual,
                                 recorrupted_pair, spike_weights, target_noise)
 from .rescale import MODEL, refuse_unless_2d_denoising
@@ -118,14 +118,13 @@ def compare_with_classical(model, image: np.ndarray | Image, axes: str | None = 
                            ) -> ClassicalComparison:
     """The model (a 2D CARE model: folder, package or runner; restored as restore() would, with `rescale` judged on
     the whole image as restore() judges it) against the classical denoisers on the middle plane of `image` (central
-    crop of at most crops.ESTIMATE_SIDE^2 px; with `hot_pixels` 'replace', the crop's hot pixels replaced first, as
+    crop of at most crops.ESTIMATE_SIDE^2 px; with `hot_pixels` 'replace', the image's hot pixels replaced first, as
     restore() replaces them)."""
     runner = load_model(model) if not hasattr(model, "spec") else model
     refuse_unless_2d_denoising(runner, "the comparison with classical denoising")
     if isinstance(image, Image):
         image, axes = image.data, image.axes
-    if check_choice(hot_pixels) == REPLACE:  # before the rescale factor too, as restore() replaces them
-        image = without_hot_pixels(image, (axes or "YX").upper())[0]
+    image = cleaned_input(image, (axes or "YX").upper(), hot_pixels)[0]  # before the rescale factor too, as restore()
     crop = middle_plane(image, axes)
     factor = image_factor(runner, rescale, image, axes)
     variance = variance_map(crop)

@@ -32,7 +32,7 @@ class OutOfRangeWarning(PredictionWarning):
     """The input is unlike the model's training data: the restoration may show structures that are not there."""
 
 
-def sample_planes(work: np.ndarray, factor: float = 1.0) -> np.ndarray:
+def _sample(work: np.ndarray, factor: float) -> np.ndarray:
     """The planes of `work` (spatial axes last) that carekit.domain samples, cropped centrally to what becomes
     MAX_SIDE px after downsampling by `factor`, and so downsampled: only these planes are copied."""
     side = int(MAX_SIDE * factor)
@@ -48,7 +48,7 @@ def input_statistics(spec: NetworkSpec, work: np.ndarray, factor: float = 1.0) -
     None for a model without recorded statistics, planes too small to tell, or a constant image."""
     if not spec.domain or min(work.shape[-2:]) < MIN_SIDE * factor:
         return None
-    sample = sample_planes(work, factor)
+    sample = _sample(work, factor)
     low, high = np.percentile(sample, [spec.pmin, spec.pmax])
     if not high - low >= DEGENERATE_RANGE_EPS * spec.eps:  # normalization warns about that image already
         return None

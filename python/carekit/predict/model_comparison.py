@@ -24,7 +24,7 @@ from ..errors import InputError
 from ..io import Image
 from ..models import load_model
 from .crops import middle_plane
-from .hot_pixels import KEEP, REPLACE, check_choice, without_hot_pixels
+from .hot_pixels import KEEP, cleaned_input
 from .recorrupted_error import (COMPARING_SEED, MISFITS, block_standard_error, decided, fitted_residual,
                                 recorrupted_pair, spike_weights, target_noise)
 from .rescale import MODEL, refuse_unless_2d_denoising
@@ -89,8 +89,7 @@ def compare_models(first, second, image: np.ndarray | Image, axes: str | None = 
     runners = comparable_runners(first, second)
     if isinstance(image, Image):
         image, axes = image.data, image.axes
-    if check_choice(hot_pixels) == REPLACE:  # before the rescale factors too, as restore() replaces them
-        image = without_hot_pixels(image, (axes or "YX").upper())[0]
+    image = cleaned_input(image, (axes or "YX").upper(), hot_pixels)[0]  # before the rescale factors too, as restore()
     crop = middle_plane(image, axes)
     variance = variance_map(crop)  # before the models' searches: refuses an image too flat to judge
     weights = spike_weights(crop, variance)  # every mean leaves out isolated spikes (hot pixels)
