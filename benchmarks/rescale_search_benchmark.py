@@ -57,7 +57,7 @@ def searched(runner, low: np.ndarray, high: np.ndarray) -> dict:
     from carekit.predict.crops import middle_plane
     from carekit.predict.domain_check import OutOfRangeWarning
     from carekit.predict.rescale import search_factor
-    from carekit.predict.restore import restored_plane
+    from carekit.predict.plane_restore import restored_plane
 
     start = time.perf_counter()
     result = restore(runner, low, axes="YX", progress=False, check_domain=False, rescale="search")

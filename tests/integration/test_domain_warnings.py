@@ -15,7 +15,7 @@ from carekit.models import load_model
 from carekit.predict import restore
 from carekit.normalize import normalize_range
 from carekit.predict.domain_check import OutOfRangeWarning
-from carekit.predict.restore import restore_normalized
+from carekit.predict.plane_restore import restore_normalized
 from carekit.resample import downscale
 from carekit.synth import structures
 from carekit.synth.pairs import make_pairs

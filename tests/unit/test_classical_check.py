@@ -9,6 +9,7 @@ from carekit.errors import InputError
 from carekit.predict import classical_check
 from carekit.data.recorrupt import recorrupted_batch, variance_map
 from carekit.predict.classical_check import ClassicalComparison, compare_with_classical
+from carekit.predict.classical_settings import denoised
 from carekit.predict.crops import middle_plane
 from carekit.predict.recorrupted_error import ALPHA, fitted_error, spike_weights
 from carekit.synth import structures
@@ -134,9 +135,7 @@ def test_stand_in_models_worse_equal_and_better_than_classical_get_the_right_ver
     identity = _compare_with(monkeypatch, noisy, lambda image: image)  # no denoising at all
     assert identity.verdict == "behind" and identity.robust and identity.difference > 0
     best = identity.classical
-    family, value = best.rsplit(" ", 1)
-    same = _compare_with(monkeypatch, noisy, lambda image: list(classical_check._candidates(
-        image, {family: (float(value),)}).values())[0])  # exactly the classical setting it will be compared with
+    same = _compare_with(monkeypatch, noisy, lambda image: denoised(image, best))  # the setting it is compared with
     assert same.classical == best and same.verdict == "level" and same.difference == 0
     # the noise-free camera mean, a little blurred (the affine fit forgives units): better than any denoiser
     oracle = _compare_with(monkeypatch, noisy, lambda image: ndimage.gaussian_filter(mean, 0.5))

@@ -61,6 +61,13 @@ def add_hot_pixels_arg(parser: argparse.ArgumentParser) -> None:
                         "restoring; keep (default) leaves them and warns when there are many")
 
 
+def add_classical_blend_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--classical-blend", action="store_true", help="2D denoising models: mix the restoration "
+                        "with the best classical denoiser's (Gaussian, NLM, TV, GAT+NLM) in the shares estimated best "
+                        "from the noisy input alone (on a central crop of its middle plane: a few seconds per input "
+                        "on 2 CPU cores); replaces the classical check, whose estimate it includes")
+
+
 def add_classical_check_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-classical-check", dest="classical_check", action="store_false",
                         help="2D denoising models: skip the comparison with classical denoising (Gaussian, NLM, TV, "

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from ..outputs import extra_path
 from ..models.weights import ENGINES, WEIGHT_PRIORITY
-from .args import add_classical_check_arg, add_hot_pixels_arg, add_precision_arg, add_rescale_arg, at_least_one
+from .args import (add_classical_blend_arg, add_classical_check_arg, add_hot_pixels_arg, add_precision_arg,
+                   add_rescale_arg, at_least_one)
 from .predict_checks import compare_and_report, warnings_reported
 from .predict_large import add_cluster_args, is_large, run_large
 
@@ -29,6 +30,7 @@ def add_parser(sub) -> None:
                       "weights in mixed precision (|difference| up to about 0.05 in normalized units, 0.002 on "
                       "average).")
     add_classical_check_arg(p)
+    add_classical_blend_arg(p)
     add_hot_pixels_arg(p)
     p.add_argument("--quiet", action="store_true")
     add_cluster_args(p)
@@ -92,11 +94,13 @@ def _restore_files(model, args, out_dir: Path, rescale) -> None:
         image = read_image(path, args.axes)
         with warnings_reported(path):
             result = restore(model, image, tile=tuple(args.tile) if args.tile else None, progress=not args.quiet,
-                             z_factor=args.z_factor, rescale=rescale, hot_pixels=args.hot_pixels)
+                             z_factor=args.z_factor, rescale=rescale, hot_pixels=args.hot_pixels,
+                             classical_blend=args.classical_blend)
         notes = (chosen_factor_note(rescale, result.factor, model.spec),
-                 replaced_note(args.hot_pixels, result.hot_pixels_replaced))
+                 replaced_note(args.hot_pixels, result.hot_pixels_replaced),
+                 result.classical_blend and result.classical_blend.summary())
         _write_result(result, out_dir, path, ", ".join(note for note in notes if note))
-        if args.classical_check:  # after the result is safe: the check only advises; at the factor restore chose
+        if args.classical_check and not args.classical_blend:  # after the result is safe: the check only advises
             compare_and_report(model, image, result.factor, path, args.quiet, args.hot_pixels)
 
 

@@ -67,6 +67,9 @@ def run_large(args, rescale=None) -> int:
     if len(args.inputs) != 1 or not args.out.rstrip("/").lower().endswith(".zarr"):
         raise InputError("large data: give one input (OME-Zarr, Zarr or TIFF) and an --out ending in .ome.zarr, "
                          "e.g. carekit predict --model M big.ome.zarr --out restored.ome.zarr")
+    if args.classical_blend:
+        raise InputError("--classical-blend restores images in memory only (TIFF in, TIFF out), not large data "
+                         "chunk by chunk yet: leave it out, or restore the planes you need as TIFFs")
     source = open_source(args.inputs[0], args.axes)
     with warnings_reported(args.inputs[0]):  # before a cluster starts: the user can still stop
         job = plan_large(args.model, source, args.out, args.engine, args.precision, args.z_factor,

@@ -26,8 +26,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import classical
-from ..data.noise_model import estimate_camera
 from ..data.recorrupt import variance_map
 from ..errors import InputError
 from ..io import Image
@@ -35,10 +33,11 @@ from ..models import load_model
 from .domain_check import PredictionWarning
 from .crops import middle_plane
 from .hot_pixels import KEEP, cleaned_input
+from .classical_settings import candidates, classical_errors, setting_of
 from .recorrupted_error import (CHOOSING_SEED, MISFITS, block_standard_error, decided, fitted_residual,
-                                recorrupted_pair, spike_weights, target_noise)
+                                recorrupted_pair, spike_weights)
 from .rescale import MODEL, refuse_unless_2d_denoising
-from .restore import image_factor, restored_plane
+from .plane_restore import image_factor, restored_plane
 
 
 class WorseThanClassicalWarning(PredictionWarning):
@@ -86,23 +85,6 @@ class ClassicalComparison:
                 f"{'exceeds' if self.verdict == 'behind' else 'is below'} that denoiser's by {share})")
 
 
-FAMILIES = {  # name: (its candidates for a noisy image and settings, its settings)
-    "Gaussian sigma": (classical.gaussian_candidates, classical.GAUSSIAN_SIGMAS),
-    "NLM strength": (classical.nlm_candidates, classical.NLM_STRENGTHS),
-    "TV weight": (classical.tv_candidates, classical.TV_WEIGHTS),
-    "GAT+NLM strength": (lambda noisy, values: classical.gat_nlm_candidates(noisy, **estimate_camera(noisy),
-                                                                            strengths=values), classical.NLM_STRENGTHS),
-}
-
-
-def _candidates(noisy: np.ndarray, settings: dict[str, tuple] | None = None) -> dict[str, np.ndarray]:
-    """{'Gaussian sigma 1.5': image, ...}: the classical denoisers on `noisy`, at every setting or at `settings`
-    ({family: values})."""
-    settings = settings or {name: values for name, (_, values) in FAMILIES.items()}
-    return {f"{name} {value:g}": candidate for name, values in settings.items()
-            for value, candidate in zip(values, FAMILIES[name][0](noisy, values))}
-
-
 def _squared_residuals(runner, crop, variance, factor, seed, misfit, settings=None) -> tuple:
     """(the model's squared residual per pixel (None without a runner), each classical candidate's (all, or
     `settings`)) on one recorrupted pair."""
@@ -110,7 +92,7 @@ def _squared_residuals(runner, crop, variance, factor, seed, misfit, settings=No
     model = None
     if runner is not None:
         model = fitted_residual(restored_plane(runner, noisier, factor), target) ** 2
-    return model, {n: fitted_residual(c, target) ** 2 for n, c in _candidates(noisier, settings).items()}
+    return model, {n: fitted_residual(c, target) ** 2 for n, c in candidates(noisier, settings).items()}
 
 
 def compare_with_classical(model, image: np.ndarray | Image, axes: str | None = None,
@@ -129,12 +111,9 @@ def compare_with_classical(model, image: np.ndarray | Image, axes: str | None = 
     factor = image_factor(runner, rescale, image, axes)
     variance = variance_map(crop)
     weights = spike_weights(crop, variance)  # every mean below leaves out isolated spikes (hot pixels)
-    _, choosing = _squared_residuals(None, crop, variance, factor, seed, 1.0)
-    errors = {name: float(np.average(sq, weights=weights)) - target_noise(variance, weights)
-              for name, sq in choosing.items()}
+    errors = classical_errors(crop, variance, weights, seed)
     best = min(errors, key=errors.get)
-    setting = {name: (value,) for name, (_, values) in FAMILIES.items() for value in values
-               if best == f"{name} {value:g}"}
+    setting = setting_of(best)
     differences = {}
     for misfit in (1.0, *MISFITS):  # compared on a second pair
         model_sq, classical_sq = _squared_residuals(runner, crop, variance, factor, seed + 1, misfit, setting)

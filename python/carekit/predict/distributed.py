@@ -1,7 +1,7 @@
 """Restore an image of any size (OME-Zarr, Zarr, large TIFF) on a dask.distributed cluster into an OME-Zarr.
 
-The same recipe as in-memory `restore` (restore.restore_normalized), run chunk by chunk: every output chunk is one
-task that reads the chunk grown by the model's halo, so tiling never changes the result (as restore's own tiles);
+The same recipe as in-memory `restore` (plane_restore.restore_normalized), run chunk by chunk: every output chunk is
+one task that reads the chunk grown by the model's halo, so tiling never changes the result (as restore's own tiles);
 normalization uses each plane's/stack's percentiles computed over the whole plane/stack first (percentiles.py).
 Tasks write their chunk themselves (the cluster never gathers the image), finished chunks are skipped on a rerun,
 and the output is marked complete only once every chunk and the pyramid are written. With `rescale`, each chunk is

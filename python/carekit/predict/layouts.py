@@ -22,7 +22,7 @@ from ..models.spec import NetworkSpec
 from ..normalize import normalize_range
 from .isotropic import check_factor, restore_isotropic, upsample_z
 from .projection import project
-from .restore import DEFAULT_TILE, restore_normalized
+from .plane_restore import DEFAULT_TILE, restore_normalized
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from .hot_pixels import KEEP, cleaned_input
 from .recorrupted_error import (COMPARING_SEED, MISFITS, block_standard_error, decided, fitted_residual,
                                 recorrupted_pair, spike_weights, target_noise)
 from .rescale import MODEL, refuse_unless_2d_denoising
-from .restore import image_factor, restored_plane
+from .plane_restore import image_factor, restored_plane
 
 
 @dataclass(frozen=True)

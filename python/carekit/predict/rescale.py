@@ -94,12 +94,12 @@ def rescale_factor(rescale: str | float | None, spec: NetworkSpec, work: np.ndar
     """The downsampling factor for `work` (spatial axes last): 1 when off, the factor given, or for 'auto' the
     input's object scale over the training median when that exceeds AUTO_THRESHOLD (1 otherwise, and for a model
     that recorded no training statistics). Refuses models that are not 2D and factors that leave planes too small
-    to restore. ('search' restores the image: predict.restore.resolve_factor does it.)"""
+    to restore. ('search' restores the image: predict.plane_restore.resolve_factor does it.)"""
     rescale = effective_rescale(rescale, spec)
     if rescale is None:
         return 1.0
     if rescale == SEARCH:
-        raise ValueError("rescale 'search' restores the image: use predict.restore.resolve_factor")
+        raise ValueError("rescale 'search' restores the image: use predict.plane_restore.resolve_factor")
     if spec.axes != "YX":
         raise InputError(f"rescale applies to 2D models; this one works on {spec.axes}")
     if rescale == AUTO:

@@ -28,7 +28,7 @@ from .domain_check import MAX_SIDE, predicted_uncertainty
 from .crops import ESTIMATE_SIDE, middle_plane_crop
 from .layouts import chunk_tile
 from .rescale import AUTO, SEARCH, back_to_full_size, effective_rescale, rescale_factor, units_map
-from .restore import DEFAULT_TILE, resolve_factor, restore_normalized
+from .plane_restore import DEFAULT_TILE, resolve_factor, restore_normalized
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,7 +75,8 @@ class DownscaledSource:
 
 def large_factor(rescale, runner: ModelRunner, source: ArraySource) -> float:
     """The rescale factor for a large image: 'auto' judges the central MAX_SIDE px of its middle plane, 'search' the
-    central ESTIMATE_SIDE px (as in memory: restore.resolve_factor); a factor is checked against the planes' size."""
+    central ESTIMATE_SIDE px (as in memory: plane_restore.resolve_factor); a factor is checked against the planes'
+    size."""
     mode = effective_rescale(rescale, runner.spec)
     if mode == SEARCH:
         crop = middle_plane_crop(source.read, source.axes, source.shape, ESTIMATE_SIDE).astype(np.float32)

@@ -10,26 +10,20 @@ from typing import Callable
 import numpy as np
 
 from ..data.patches import real_array
-from ..ensemble import disagreement as ensemble_disagreement, mixture_mean
 from ..errors import InputError
 from ..io import Image, check_axes, check_image
 from ..models import load_model
 from ..models.runner import ModelRunner, PipelineRunner
 from ..models.spec import NetworkSpec
-from ..normalize import normalize_percentile, normalize_range
-from ..progress import progress_bar, tile_counter
-from ..resample import downscale, resize, shrunk_shape
-from ..tiling import iter_planes, n_tiles, tiled_apply
-from .input_checks import check_input, check_padding_work, check_tile, default_axes
+from .input_checks import check_input, check_tile, default_axes
 from .domain_check import predicted_uncertainty, warn_input, warn_uncertainty
+from .classical_blend import ClassicalBlend, blended, choose_blend, warn_if_classical_alone
+from .crops import middle_plane
 from .hot_pixels import KEEP, cleaned_input, warn_if_hot
 from .projection import project
 from .isotropic import check_factor, restore_isotropic, upsample_z
-from .crops import middle_plane
-from .rescale import (MODEL, SEARCH, back_to_full_size, effective_rescale, parse_rescale, refuse_unless_rescalable,
-                      rescale_factor, search_factor, units_map)
-
-DEFAULT_TILE = {2: (1024, 1024), 3: (32, 128, 128)}
+from .plane_restore import DEFAULT_TILE, resolve_factor, restore_planes
+from .rescale import MODEL, SEARCH, effective_rescale, refuse_unless_2d_denoising, refuse_unless_rescalable
 
 
 @dataclass
@@ -38,7 +32,8 @@ class Restoration:
     plus the per-pixel Laplace scale for probabilistic models, or the disagreement D in [0, 1] for ensembles.
     `outputs` holds every output tensor of a package not made by carekit, by output id (`image` is the first).
     `factor`: the YX downsampling factor it was restored at (1: none; `rescale`); `hot_pixels_replaced`: how many
-    hot pixels were replaced before restoring (`hot_pixels`; None: the image could not be judged)."""
+    hot pixels were replaced before restoring (`hot_pixels`; None: the image could not be judged);
+    `classical_blend`: the classical denoiser and shares the image was mixed with (`classical_blend`), else None."""
 
     image: np.ndarray
     axes: str
@@ -48,6 +43,7 @@ class Restoration:
     outputs: dict[str, Image] | None = None
     factor: float = 1.0
     hot_pixels_replaced: int | None = 0
+    classical_blend: ClassicalBlend | None = None
 
     def as_image(self) -> Image:
         return Image(self.image, self.axes, self.pixel_size or {})
@@ -56,8 +52,8 @@ class Restoration:
 def restore(model: str | Path | ModelRunner, image: np.ndarray | Image, axes: str | None = None,
             tile: tuple[int, ...] | None = None, progress: bool = True, engine: str | None = None,
             on_progress: Callable[[int, int], None] | None = None, check_domain: bool = True,
-            z_factor: float | None = None, rescale: str | float | None = MODEL, hot_pixels: str = KEEP
-            ) -> Restoration:
+            z_factor: float | None = None, rescale: str | float | None = MODEL, hot_pixels: str = KEEP,
+            classical_blend: bool = False) -> Restoration:
     """Restore a 2D/3D image, or each plane/stack of a larger one (e.g. TYX, CZYX), with a CARE model
     (a model directory, a bioimage.io package path, or a runner from carekit.models.load_model).
 
@@ -80,6 +76,9 @@ def restore(model: str | Path | ModelRunner, image: np.ndarray | Image, axes: st
     `hot_pixels` ('keep' or 'replace'): 'replace' replaces each YX plane's hot (or dead) camera pixels by the median
     of their 8 neighbours first (predict.hot_pixels; Restoration.hot_pixels_replaced counts them); with 'keep' and
     `check_domain`, many of them give a HotPixelWarning (every kind of model).
+    `classical_blend` (carekit's 2D denoising models): mix the restoration with the best classical denoiser's in the
+    shares estimated best from the noisy image (predict.classical_blend; Restoration.classical_blend says which);
+    a WorseThanClassicalWarning where the model gets no share.
     """
     runner = load_model(model, engine) if isinstance(model, (str, Path)) else model
     spec = runner.spec
@@ -91,12 +90,18 @@ def restore(model: str | Path | ModelRunner, image: np.ndarray | Image, axes: st
         _check_z_zoom(spec, z_factor)
     if effective_rescale(rescale, spec) is not None:
         refuse_unless_rescalable(runner)
+    if classical_blend:
+        refuse_unless_2d_denoising(runner, "the classical blend")
     axes = (axes or default_axes(spec, image.ndim)).upper()
     image, replaced = cleaned_input(image, axes, hot_pixels)
     if check_domain and hot_pixels == KEEP:
         warn_if_hot(image, axes)
     result = _restore_as_kind(runner, image, axes, pixel_size, tile, progress, on_progress, z_factor, rescale,
                               check_domain)
+    if classical_blend:
+        blend = choose_blend(runner, middle_plane(image, axes), result.factor)
+        warn_if_classical_alone(blend)
+        result = dataclasses.replace(result, image=blended(result.image, image, axes, blend), classical_blend=blend)
     return dataclasses.replace(result, hot_pixels_replaced=replaced)
 
 
@@ -123,7 +128,7 @@ def _restore_as_kind(runner, image, axes, pixel_size, tile, progress, on_progres
         warn_input(spec, work, pixel_size, factor, searched=effective_rescale(rescale, spec) == SEARCH)
     # rescaled, the uncertainty is judged as the network gave it (its validation level's units), plane by plane
     network_uncertainty = [] if check_domain and factor > 1 else None
-    outputs = _restore_planes(runner, work, work_axes, tile, progress, on_progress, factor, network_uncertainty)
+    outputs = restore_planes(runner, work, work_axes, tile, progress, on_progress, factor, network_uncertainty)
     inverse = np.argsort(order)
     mean, scale, disagreement = (None if a is None else np.transpose(a, inverse) for a in outputs)
     if network_uncertainty:
@@ -131,30 +136,6 @@ def _restore_as_kind(runner, image, axes, pixel_size, tile, progress, on_progres
     elif check_domain and factor == 1:
         warn_uncertainty(spec, predicted_uncertainty(scale, disagreement))
     return Restoration(mean, axes, scale, pixel_size, disagreement, factor=factor)
-
-
-def resolve_factor(runner: ModelRunner, rescale: str | float | None, work: np.ndarray, axes: str = "YX") -> float:
-    """The rescale factor restore() uses for `work` (with `axes`), 1 when off: rescale.rescale_factor's, or for
-    'search' the factor with the smallest error estimated on the central crop of the middle plane
-    (rescale.search_factor, restoring as restore() does)."""
-    if effective_rescale(rescale, runner.spec) != SEARCH:
-        return rescale_factor(rescale, runner.spec, work)
-    return search_factor(lambda plane, factor: restored_plane(runner, plane, factor), middle_plane(work, axes),
-                         warn=parse_rescale(rescale) != MODEL)[0]  # the model's own mode falls back quietly
-
-
-def image_factor(runner: ModelRunner, rescale: str | float | None, image: np.ndarray, axes: str | None) -> float:
-    """The rescale factor restore() uses for `image` with `axes` (any order; YX when None), judged on the whole image
-    as restore() judges it (resolve_factor)."""
-    axes = (axes or "YX").upper()
-    work = np.moveaxis(np.asarray(image), [axes.index("Y"), axes.index("X")], [-2, -1])  # as restore() sees it
-    work_axes = "".join(a for a in axes if a not in "YX") + "YX"
-    return resolve_factor(runner, rescale, work.astype(np.float32, copy=False), work_axes)
-
-
-def restored_plane(runner: ModelRunner, plane: np.ndarray, factor: float = 1.0) -> np.ndarray:
-    """The restored mean of one 2D plane at a rescale `factor`, as restore() computes it (no progress, no checks)."""
-    return _restore_planes(runner, plane, "YX", DEFAULT_TILE[2], False, None, factor)[0]
 
 
 def _check_z_zoom(spec: NetworkSpec, z_factor: float) -> None:
@@ -185,79 +166,3 @@ def _pipeline_restoration(runner: PipelineRunner, image: np.ndarray, axes: str, 
     return Restoration(first.data, first.axes, pixel_size=pixel_size, outputs=outputs)
 
 
-def _restore_planes(runner: ModelRunner, work: np.ndarray, work_axes: str, tile: tuple[int, ...], progress: bool,
-                    on_progress, factor: float = 1.0, uncertainty: list | None = None
-                    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-    """(mean, scale, disagreement) of an image whose spatial axes come last, plane by plane and tile by tile; with
-    a rescale `factor` > 1 each plane is restored downsampled (_restore_downscaled). `uncertainty` gets each plane's
-    scale or disagreement as the network gave it (before upsampling and the units' mapping)."""
-    spec = runner.spec
-    halo = (spec.halo,) * len(spec.axes)
-    planes = list(iter_planes(work, work_axes, spec.axes))
-    seen = shrunk_shape(work.shape, factor) if factor > 1 else work.shape
-    total = len(planes) * n_tiles(seen[-len(spec.axes):], tile, halo, spec.divisor)
-    check_padding_work(seen, len(planes), total, tile, halo, spec)
-    mean = np.empty(work.shape, np.float32)
-    scale = np.empty(work.shape, np.float32) if spec.probabilistic and not spec.ensemble_members else None
-    disagreement = np.empty(work.shape, np.float32) if spec.ensemble_members else None
-    with progress_bar(total, "restoring", unit="tile", disable=not progress or total < 2) as bar:
-        tile_done = tile_counter(bar, total, on_progress)
-        for selector, plane in planes:
-            if factor > 1:
-                plane_mean, plane_scale, plane_disagreement = _restore_downscaled(runner, plane, factor, tile,
-                                                                                  tile_done, uncertainty)
-            else:
-                normalized = normalize_percentile(plane, spec.pmin, spec.pmax, spec.eps, warn_as="input image")
-                plane_mean, plane_scale, plane_disagreement = restore_normalized(runner, normalized, tile, tile_done)
-            mean[selector] = plane_mean
-            if scale is not None:
-                scale[selector] = plane_scale
-            if disagreement is not None:
-                disagreement[selector] = plane_disagreement
-    return mean, scale, disagreement
-
-
-def _keep_uncertainty(kept: list | None, scale: np.ndarray | None, disagreement: np.ndarray | None) -> None:
-    """Append a copy of the plane's scale or disagreement to `kept` (a copy: not a view holding the network's whole
-    output alive)."""
-    uncertainty = predicted_uncertainty(scale, disagreement)
-    if kept is not None and uncertainty is not None:
-        kept.append(np.array(uncertainty, np.float32).ravel())
-
-
-def _restore_downscaled(runner: ModelRunner, plane: np.ndarray, factor: float, tile: tuple[int, ...], on_tile,
-                        uncertainty: list | None = None) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-    """restore_normalized on `plane` downsampled by `factor` and normalized with its own percentiles (the input
-    the network knows), the outputs upsampled back (linearly for the scale and disagreement, which must stay in
-    their range) and put into the units of the full-size plane's normalization, as without rescaling."""
-    spec = runner.spec
-    small = downscale(plane, factor)
-    lo, hi = np.percentile(small, [spec.pmin, spec.pmax])
-    mapping = units_map((lo, hi), np.percentile(plane, [spec.pmin, spec.pmax]), spec.eps)
-    if mapping is None:  # no units to map: restore it as it is
-        outputs = restore_normalized(runner, normalize_percentile(plane, spec.pmin, spec.pmax, spec.eps,
-                                                                  warn_as="input image"), tile, on_tile)
-        _keep_uncertainty(uncertainty, *outputs[1:])
-        return outputs
-    outputs = restore_normalized(runner, normalize_range(small, lo, hi, spec.eps), tile, on_tile)
-    _keep_uncertainty(uncertainty, *outputs[1:])
-    mean, scale, disagreement = back_to_full_size(outputs, mapping, lambda image, order: resize(image, plane.shape,
-                                                                                               order))
-    return mean.astype(np.float32), None if scale is None else scale.astype(np.float32), disagreement
-
-
-def restore_normalized(runner: ModelRunner, normalized: np.ndarray, tile: tuple[int, ...], on_tile=None
-                       ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-    """(mean, scale, disagreement) of one normalized plane/stack, tile by tile (the recipe the distributed path
-    runs on each chunk too)."""
-    spec = runner.spec
-    out = tiled_apply(normalized, runner.forward, tile, (spec.halo,) * len(spec.axes), spec.divisor, on_tile=on_tile)
-    if not np.isfinite(out).all():
-        raise InputError(f"the model gave {out.size - np.count_nonzero(np.isfinite(out))} NaN/Inf output "
-                         "values on a finite input: its weights may be damaged (e.g. by diverged training); "
-                         "retrain it or use another model")
-    if spec.ensemble_members:
-        members_mean = np.moveaxis(out[..., 0::2], -1, 0)
-        return (mixture_mean(members_mean), None,
-                ensemble_disagreement(members_mean, np.moveaxis(out[..., 1::2], -1, 0)))
-    return out[..., 0], (out[..., 1] if spec.probabilistic else None), None

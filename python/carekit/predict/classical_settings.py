@@ -1,0 +1,48 @@
+"""The classical denoisers judged from the noisy image alone (the evaluation's baselines, carekit.classical, GAT+NLM
+with the camera estimated from the image), and the choice of the best setting among them on one recorrupted pair
+(predict.recorrupted_error): shared by the classical check and the classical blend."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import classical
+from ..data.noise_model import estimate_camera
+from .recorrupted_error import fitted_residual, recorrupted_pair, target_noise
+
+FAMILIES = {  # name: (its candidates for a noisy image and settings, its settings)
+    "Gaussian sigma": (classical.gaussian_candidates, classical.GAUSSIAN_SIGMAS),
+    "NLM strength": (classical.nlm_candidates, classical.NLM_STRENGTHS),
+    "TV weight": (classical.tv_candidates, classical.TV_WEIGHTS),
+    "GAT+NLM strength": (lambda noisy, values: classical.gat_nlm_candidates(noisy, **estimate_camera(noisy),
+                                                                            strengths=values), classical.NLM_STRENGTHS),
+}
+
+
+def candidates(noisy: np.ndarray, settings: dict[str, tuple] | None = None) -> dict[str, np.ndarray]:
+    """{'Gaussian sigma 1.5': image, ...}: the classical denoisers on `noisy`, at every setting or at `settings`
+    ({family: values})."""
+    settings = settings or {name: values for name, (_, values) in FAMILIES.items()}
+    return {f"{name} {value:g}": candidate for name, values in settings.items()
+            for value, candidate in zip(values, FAMILIES[name][0](noisy, values))}
+
+
+def setting_of(name: str) -> dict[str, tuple]:
+    """The settings ({family: (value,)}) that make the candidate `name` ('NLM strength 1.2')."""
+    return {family: (value,) for family, (_, values) in FAMILIES.items() for value in values
+            if name == f"{family} {value:g}"}
+
+
+def denoised(noisy: np.ndarray, name: str) -> np.ndarray:
+    """`noisy` (2D) restored by the classical candidate `name` ('NLM strength 1.2')."""
+    return candidates(noisy, setting_of(name))[name]
+
+
+def classical_errors(crop: np.ndarray, variance: np.ndarray, weights: np.ndarray, seed: int) -> dict[str, float]:
+    """Every classical candidate's estimated error against the truth on the recorrupted pair `seed` of a 2D `crop`
+    (its noise `variance` per pixel; means weighted by `weights`, recorrupted_error.spike_weights), up to the noise
+    model's error: the best one is the smallest."""
+    noisier, target = recorrupted_pair(crop, variance, seed)
+    constant = target_noise(variance, weights)
+    return {name: float(np.average(fitted_residual(candidate, target) ** 2, weights=weights)) - constant
+            for name, candidate in candidates(noisier).items()}
