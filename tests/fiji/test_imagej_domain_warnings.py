@@ -2,7 +2,7 @@
 plugin logs one line each; an input like the training data logs none; rescale=auto restores the out-of-scale input
 as Python does, without the warning, and logs the factor it chose, as rescale=search does. The comparison with
 classical denoising logs its warning too (the shipped generalist on a confocal plane it loses on), and nothing where
-the model wins."""
+the model wins; the classical blend logs how it mixed, as Python mixes."""
 
 import numpy as np
 import pytest
@@ -104,3 +104,28 @@ def test_hot_pixels_are_logged_and_replaced_in_imagej(imagej_home, tiny_package,
     in_python = restore(tiny_package, image, hot_pixels="replace", progress=False, engine="onnx")
     assert np.allclose(read_image(tmp_path / "python_replace.tif").data, in_python.image, atol=1e-5)
     assert "plugin said: ERROR: hot_pixels=replace needs engine=python" in logs["deepimagej_replace"]
+
+
+def test_the_classical_blend_runs_and_is_logged_in_imagej(imagej_home, tmp_path):  # noqa: F811
+    from carekit.predict.classical_blend import SHARES
+    from tests.integration.test_classical_check import _held_out
+    from tests.integration.test_generalist_package import PACKAGE
+
+    image = _held_out("nuclei3d", 10.0)  # a confocal plane the generalist loses on: it gets less than all the share
+    write_image(tmp_path / "confocal.tif", Image(image, "YX"))
+    plugin = imagej_home / "plugins" / "CARE" / "CARE_Restore.py"
+    logs = {}
+    for engine in ("python", "deepimagej"):
+        options = plugin_options(PACKAGE, engine=engine, input_path=tmp_path / "confocal.tif",
+                                 output_path=tmp_path / f"{engine}.tif", uncertainty=False, rescale=None,
+                                 classical_blend=True)
+        macro = tmp_path / f"{engine}.ijm"
+        macro.write_text(f'result = runMacro("{plugin}", "{options}");\nprint("plugin said: " + result);\n')
+        logs[engine] = _run_imagej(imagej_home, str(macro))
+    in_python = restore(PACKAGE, image, rescale=None, classical_blend=True, progress=False, engine="onnx")
+    blend = in_python.classical_blend
+    assert blend.share in SHARES[1:-1], blend  # mixed: neither the model nor the classical denoiser alone
+    assert f"CARE Restore: {blend.summary()}" in logs["python"], logs["python"]
+    assert "the model is behind" not in logs["python"]  # blended, the classical check does not run
+    assert np.allclose(read_image(tmp_path / "python.tif").data, in_python.image, atol=1e-4)
+    assert "plugin said: ERROR: classical_blend=true needs engine=python" in logs["deepimagej"], logs["deepimagej"]

@@ -104,6 +104,8 @@ def restore_deepimagej(imp, opts):
     if opts["hot_pixels"] != contract.OPTION_DEFAULTS["hot_pixels"]:
         raise EngineError("hot_pixels=%s needs engine=python (deepImageJ restores the image as it is)"
                           % opts["hot_pixels"])
+    if opts["classical_blend"]:
+        raise EngineError("classical_blend=true needs engine=python (deepImageJ restores with the model alone)")
     if Menus.getCommands().get("DeepImageJ Run") is None:
         raise EngineError("deepImageJ is not installed here: in Fiji, Help > Update... > Manage update sites > "
                           "DeepImageJ, then restart; or use engine=python.")

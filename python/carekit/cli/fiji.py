@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..fiji.contract import BACKENDS, ENGINES
-from .args import add_classical_check_arg, add_hot_pixels_arg, add_precision_arg, add_rescale_arg, at_least_one
+from .args import (add_classical_blend_arg, add_classical_check_arg, add_hot_pixels_arg, add_precision_arg,
+                   add_rescale_arg, at_least_one)
 from .predict import output_plan
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser("fiji", help="install the CARE Restore plugin into Fiji/ImageJ, or restore images inside ImageJ")
@@ -26,6 +28,7 @@ def add_parser(sub) -> None:
     add_precision_arg(q, "fp32", "as for predict.")
     add_rescale_arg(q)
     add_classical_check_arg(q)
+    add_classical_blend_arg(q)
     add_hot_pixels_arg(q)
     q.add_argument("--no-uncertainty", action="store_true", help="leave out the scale channel of probabilistic models")
     q.add_argument("--python", help="Python for the model worker (default: this one)")
@@ -58,7 +61,7 @@ def run_restore(args) -> int:
         result = run_in_fiji(args.model, image, engine=args.engine, backend=args.backend, tile=args.tile,
                              uncertainty=not args.no_uncertainty, python=args.python, fiji=args.fiji,
                              precision=args.precision, rescale=rescale, classical_check=args.classical_check,
-                             hot_pixels=args.hot_pixels,
+                             hot_pixels=args.hot_pixels, classical_blend=args.classical_blend,
                              macro_before=args.macro_before, macro_after=args.macro_after)
         target = write_image(out_dir / Path(path).name, Image(result.values, "".join(result.dims),
                                                                result.attrs.get("pixel_size", {})))

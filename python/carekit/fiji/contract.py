@@ -24,6 +24,7 @@ OPTION_DEFAULTS = {
     "rescale": "model",
     "classical_check": "true",
     "hot_pixels": "keep",
+    "classical_blend": "false",
 }
 PATH_OPTIONS = ("model", "input", "output", "python")
 ENGINES = ("python", "deepimagej")
@@ -100,7 +101,7 @@ WORKER_COMMAND = "from carekit.fiji.worker import main; main()"
 WORKER_KEY = "carekit.appose.worker"  # JVM system property holding the warm worker (stopped when Python exits)
 SEGMENT_PREFIX = "psm_carekit_"  # shared-memory segments in /dev/shm: psm_carekit_<JVM pid>_<id>
 TASK_INPUTS = ("image", "output", "axes", "model", "backend", "tile", "uncertainty", "precision", "pixel_size",
-               "rescale", "classical_check", "hot_pixels")
+               "rescale", "classical_check", "hot_pixels", "classical_blend")
 # warnings and notes: lines for ImageJ's Log, with and without "warning:"
 TASK_OUTPUTS = ("shape", "axes", "channels", "seconds", "warnings", "notes")
 TASK_SCRIPT = """
@@ -140,4 +141,5 @@ def task_inputs(image, output, axes, options, pixel_size=None):
     return {"image": image, "output": output, "axes": axes, "model": options["model"],
             "backend": options["backend"], "tile": options["tile"], "uncertainty": options["uncertainty"],
             "precision": options["precision"], "pixel_size": pixel_size, "rescale": options["rescale"],
-            "classical_check": options["classical_check"], "hot_pixels": options["hot_pixels"]}
+            "classical_check": options["classical_check"], "hot_pixels": options["hot_pixels"],
+            "classical_blend": options["classical_blend"]}

@@ -23,12 +23,13 @@ def plugin_options(model: str | Path, engine: str = "python", backend: str = "on
                    uncertainty: bool = True, python: str | None = None, timeout: float = 600,
                    input_path: str | Path | None = None, output_path: str | Path | None = None,
                    precision: str = "fp32", rescale: str | float | None = contract.RESCALE_MODEL,
-                   classical_check: bool = True, hot_pixels: str = contract.OPTION_DEFAULTS["hot_pixels"]) -> str:
+                   classical_check: bool = True, hot_pixels: str = contract.OPTION_DEFAULTS["hot_pixels"],
+                   classical_blend: bool = False) -> str:
     """The macro options string of CARE Restore (what a macro would pass to run("CARE Restore", ...))."""
     parts = [f"model={_macro_value(Path(model).resolve())}", f"engine={engine}", f"backend={backend}",
              f"tile={int(tile)}", f"uncertainty={str(bool(uncertainty)).lower()}", f"timeout={timeout:g}",
              f"precision={precision}", f"classical_check={str(bool(classical_check)).lower()}",
-             f"hot_pixels={hot_pixels}"]
+             f"hot_pixels={hot_pixels}", f"classical_blend={str(bool(classical_blend)).lower()}"]
     parts.append(f"rescale={1 if rescale is None else rescale}")  # None is off, not the plugin's default
     if python:
         parts.append(f"python={_macro_value(python)}")
@@ -44,7 +45,8 @@ def run_in_fiji(model: str | Path, image, axes: str | None = None, *, engine: st
                 macro_after: str | None = None, python: str | None = None, timeout: float = 600,
                 fiji: str | Path | None = None, precision: str = "fp32",
                 rescale: str | float | None = contract.RESCALE_MODEL,
-                classical_check: bool = True, hot_pixels: str = contract.OPTION_DEFAULTS["hot_pixels"]):
+                classical_check: bool = True, hot_pixels: str = contract.OPTION_DEFAULTS["hot_pixels"],
+                classical_blend: bool = False):
     """Push `image` (numpy array or xarray.DataArray) into ImageJ, run CARE Restore on it, pull the result back.
 
     Returns an xarray.DataArray with the ImageJ axes of the result (T, Z, C, Y, X without singletons; with
@@ -70,7 +72,7 @@ def run_in_fiji(model: str | Path, image, axes: str | None = None, *, engine: st
         WindowManager.setTempCurrentImage(imp)
     options = plugin_options(model, engine, backend, tile, uncertainty, python or sys.executable, timeout,
                              precision=precision, rescale=rescale, classical_check=classical_check,
-                             hot_pixels=hot_pixels)
+                             hot_pixels=hot_pixels, classical_blend=classical_blend)
     try:
         outcome = _run_plugin(IJ, active, options)
     except JVMNotRunning:  # ^C: the JVM exits on SIGINT while this thread still waits for the plugin

@@ -62,7 +62,8 @@ def restore_array(image: np.ndarray, axes: str, model: str, backend: str = "onnx
                   uncertainty: bool = True, on_progress=None, precision: str = "fp32",
                   pixel_size: dict | None = None, on_warning=None, rescale: str | float | None = RESCALE_MODEL,
                   classical_check: bool = True, on_note=None,
-                  hot_pixels: str = OPTION_DEFAULTS["hot_pixels"]) -> tuple[np.ndarray, str, list[str]]:
+                  hot_pixels: str = OPTION_DEFAULTS["hot_pixels"], classical_blend: bool = False
+                  ) -> tuple[np.ndarray, str, list[str]]:
     """Restore `image` (axes like 'TZCYX' without singleton axes); returns (result, result axes, channel names).
 
     With `uncertainty`, a probabilistic model adds a channel with the Laplace scale and an ensemble one with the
@@ -70,8 +71,9 @@ def restore_array(image: np.ndarray, axes: str, model: str, backend: str = "onnx
     input channel, which ImageJ shows as channels of one hyperstack. Out-of-range warnings (the input unlike the
     model's training data) go to `on_warning(message)`, and so does, with `classical_check`, the warning that a
     classical denoiser is estimated to restore the image better (predict.classical_check; 2D denoising models).
-    `rescale` and `hot_pixels`: as restore() takes them; the factor 'auto' or 'search' chose, and how many hot pixels
-    were replaced, go to `on_note(message)`.
+    `rescale`, `hot_pixels` and `classical_blend`: as restore() takes them; the factor 'auto' or 'search' chose, how
+    many hot pixels were replaced and how the restoration was blended go to `on_note(message)` (blended, the classical
+    check does not run: the blend's estimate includes it).
     """
     from ..io import Image
     from ..predict import restore
@@ -86,11 +88,13 @@ def restore_array(image: np.ndarray, axes: str, model: str, backend: str = "onnx
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", PredictionWarning)
         result = restore(runner, Image(image, axes, pixel_size or {}), tile=tile_shape, progress=False,
-                         on_progress=on_progress, rescale=rescale, hot_pixels=hot_pixels)
-        if classical_check:  # at the factor restore chose
+                         on_progress=on_progress, rescale=rescale, hot_pixels=hot_pixels,
+                         classical_blend=classical_blend)
+        if classical_check and not classical_blend:  # at the factor restore chose
             unchecked = _classical_check(runner, Image(image, axes), result.factor, hot_pixels)
     for note in (chosen_factor_note(rescale, result.factor, runner.spec),
-                 replaced_note(hot_pixels, result.hot_pixels_replaced)):
+                 replaced_note(hot_pixels, result.hot_pixels_replaced),
+                 result.classical_blend and result.classical_blend.summary()):
         if note and on_note is not None:
             on_note(note)
     for message in [str(w.message) for w in caught if issubclass(w.category, PredictionWarning)] + unchecked:
@@ -143,7 +147,8 @@ def _output_channels(outputs: dict, axes: str) -> tuple[np.ndarray, str, list[st
 
 def restore_task(task, image, output, axes: str, model: str, backend: str, tile: int, uncertainty: bool,
                  precision: str = "fp32", pixel_size: dict | None = None, rescale: str = RESCALE_MODEL,
-                 classical_check: bool = True, hot_pixels: str = OPTION_DEFAULTS["hot_pixels"]) -> None:
+                 classical_check: bool = True, hot_pixels: str = OPTION_DEFAULTS["hot_pixels"],
+                 classical_blend: bool = False) -> None:
     """Appose task body: read `image` (NDArray), write the restoration into `output` (NDArray) when it fits,
     report progress, return the result's shape and axes. A result larger than `output` (more Z planes, or more
     output channels) is kept and only NEEDS_VALUES returned: FETCH_SCRIPT then copies it into a larger segment."""
@@ -157,7 +162,7 @@ def restore_task(task, image, output, axes: str, model: str, backend: str, tile:
         restored, out_axes, channels = restore_array(np.array(source, dtype=np.float32), axes, model, backend,
                                                      tile, uncertainty, progress, precision, pixel_size,
                                                      messages.append, rescale_value(rescale), classical_check,
-                                                     notes.append, hot_pixels)
+                                                     notes.append, hot_pixels, classical_blend)
         outputs = dict(zip(TASK_OUTPUTS, (list(restored.shape), out_axes, channels,
                                            round(time.perf_counter() - started, 4), messages, notes)))
         if restored.size > int(np.prod(output.shape)):

@@ -1,0 +1,172 @@
+"""The classical blend: a model's restoration mixed with the best classical denoiser's, in the shares estimated best
+from the noisy image alone (restore(..., classical_blend=True), `carekit predict --classical-blend`).
+
+    .venv/bin/python benchmarks/classical_blend_benchmark.py [--datasets D ...]
+
+Per held-out image of every built-in 2D dataset and gowt1 (generalist_benchmark.test_pairs: central 512^2 crops,
+carekit's camera: background 1 photon, read noise 2, offset 100; 3 and 10 photons), for the shipped generalist (as
+carekit runs it: its own rescale search) and the shipped HeLa model (no rescaling): PSNR and SSIM without and with
+the blend, against the best oracle-tuned baseline (Gaussian, NLM, TV, GAT+NLM with the true camera:
+evaluate.baselines); the share and classical denoiser the blend chose; the best share against the truth with the same
+denoiser (the ceiling of the choice); and the seconds the blend adds to restore(). The generalist never saw nuclei3d
+nor gowt1 (its leave-one-dataset-out model for nuclei3d is trained as it is); it saw the other images of hela,
+bbbc007 and mahotas. Results: benchmarks/results/classical_blend.{json,md,png} (the figure: the generalist's
+largest loss to the baselines, nuclei3d at 10 photons, without and with the blend).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from generalist_benchmark import CAMERA, PHOTONS, RESULTS, SHIPPED, ZOO, test_pairs  # noqa: E402
+from precision_benchmark import machine  # noqa: E402
+
+DATASETS = ("hela", "bbbc007", "mahotas", "nuclei3d", "gowt1")
+UNSEEN = ("nuclei3d", "gowt1")  # never seen by the generalist
+MODELS = {"shipped generalist": SHIPPED, "shipped HeLa model": ZOO / "care-hela-nuclei-denoising.zip"}
+FIGURE = ("nuclei3d", 10.0, 2)  # dataset, photons, image
+
+
+def restored(runner, low: np.ndarray, blend: bool):
+    """(restoration, seconds) as carekit predict restores it (the model's own rescale mode; no checks)."""
+    from carekit.predict import restore
+
+    started = time.perf_counter()
+    result = restore(runner, low, axes="YX", progress=False, check_domain=False, classical_blend=blend)
+    return result, time.perf_counter() - started
+
+
+def model_row(runner, low: np.ndarray, high: np.ndarray) -> tuple[dict, dict]:
+    """Scores of one model on one image without and with the blend, the blend's choice and its ceiling; and the
+    images (for the figure)."""
+    from carekit.evaluate.metrics import score
+    from carekit.predict.classical_blend import SHARES, mix
+    from carekit.predict.classical_settings import denoised
+
+    plain, plain_seconds = restored(runner, low, False)
+    mixed, mixed_seconds = restored(runner, low, True)
+    blend = mixed.classical_blend
+    classical = denoised(low, blend.classical)
+    ceiling = {share: score(high, mix(plain.image, classical, share)).psnr for share in SHARES}
+    best_share = max(ceiling, key=ceiling.get)
+    row = {"psnr": score(high, plain.image).psnr, "ssim": score(high, plain.image).ssim,
+           "blend_psnr": score(high, mixed.image).psnr, "blend_ssim": score(high, mixed.image).ssim,
+           "share": blend.share, "classical": blend.classical, "estimated_gain": blend.gain,
+           "classical_psnr": score(high, classical).psnr, "best_share": best_share,
+           "best_share_psnr": ceiling[best_share], "factor": plain.factor,
+           "blend_seconds": mixed_seconds - plain_seconds}
+    return row, {"model": plain.image, "blend": mixed.image, "classical": classical}
+
+
+def image_row(low: np.ndarray, high: np.ndarray, runners: dict) -> tuple[dict, dict]:
+    from carekit.evaluate.baselines import run_baselines
+    from carekit.evaluate.metrics import score
+
+    baselines = {name: score(high, result).psnr for name, result in run_baselines(low, high, camera=CAMERA).items()}
+    best = max(baselines, key=baselines.get)
+    row, images = {"best_baseline": best, "baseline_psnr": baselines[best], "models": {}}, {"noisy": low, "truth": high}
+    for name, runner in runners.items():
+        row["models"][name], images[name] = model_row(runner, low, high)
+    return row, images
+
+
+def run(datasets) -> tuple[list[dict], dict]:
+    from carekit.models import load_model
+
+    runners = {name: load_model(path) for name, path in MODELS.items()}
+    rows, figure_images = [], {}
+    for dataset in datasets:
+        for photons in PHOTONS:
+            lows, highs = test_pairs(dataset, photons)
+            for index, (low, high) in enumerate(zip(lows, highs)):
+                row, images = image_row(low.astype(np.float32), high, runners)
+                rows.append({"dataset": dataset, "photons": photons, "image": index, **row})
+                if (dataset, photons, index) == FIGURE:
+                    figure_images = images
+                print(json.dumps(rows[-1]), flush=True)
+    return rows, figure_images
+
+
+def markdown(rows: list[dict]) -> str:
+    lines = ["# The classical blend (`--classical-blend`)", "",
+             "Mean PSNR in dB over the held-out images (margin over the best oracle-tuned baseline; worst image in "
+             "brackets). Blend: the model mixed with the classical denoiser in the share chosen from the noisy image "
+             "alone; best share: the share that is best against the truth, same denoiser (the choice's ceiling). "
+             "Shares: the model's share chosen per image.", "",
+             "| model | dataset | photons | images | best baseline | model | + blend | best share | blend - model "
+             "(worst) | shares | classical | s per image |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- "
+             "| --- | --- | --- |"]
+    for model in MODELS:
+        for key in dict.fromkeys((r["dataset"], r["photons"]) for r in rows):
+            group = [r for r in rows if (r["dataset"], r["photons"]) == key]
+            base = np.array([r["baseline_psnr"] for r in group])
+            got = {k: np.array([r["models"][model][k] for r in group]) for k in ("psnr", "blend_psnr",
+                                                                               "best_share_psnr", "blend_seconds")}
+            gain = got["blend_psnr"] - got["psnr"]
+            classical = ", ".join(sorted({r["models"][model]["classical"] for r in group}))
+            shares = ", ".join(f"{r['models'][model]['share']:g}" for r in group)
+            unseen = " (unseen)" if key[0] in UNSEEN and model == "shipped generalist" else ""
+            lines.append(f"| {model} | {key[0]}{unseen} | {key[1]:g} | {len(group)} | {base.mean():.2f} | "
+                         + " | ".join(f"{got[k].mean():.2f} ({(got[k] - base).mean():+.2f}, worst "
+                                      f"{(got[k] - base).min():+.2f})" for k in ("psnr", "blend_psnr",
+                                                                                "best_share_psnr"))
+                         + f" | {gain.mean():+.2f} ({gain.min():+.2f}) | {shares} | {classical} | "
+                         f"{got['blend_seconds'].mean():.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+def figure(images: dict, path: Path) -> None:
+    import matplotlib
+
+    from carekit.evaluate.metrics import score
+
+    backend = matplotlib.get_backend()
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    try:
+        panels = {"noisy": images["noisy"], "best classical (chosen from the noisy image)": images["shipped generalist"
+                  ]["classical"], "generalist": images["shipped generalist"]["model"],
+                  "generalist + classical blend": images["shipped generalist"]["blend"], "truth": images["truth"]}
+        fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.6))
+        for ax, (title, image) in zip(axes, panels.items()):
+            crop = np.asarray(image)[:160, :160]
+            ax.imshow(crop, cmap="gray", vmin=np.percentile(crop, 1), vmax=np.percentile(crop, 99.8))
+            psnr = "" if title == "truth" else f"\n{score(images['truth'], image).psnr:.2f} dB"
+            ax.set_title(title + psnr, fontsize=8)
+            ax.axis("off")
+        fig.suptitle(f"{FIGURE[0]}, {FIGURE[1]:g} photons, held-out image {FIGURE[2]} (top-left 160x160 px)")
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+    finally:
+        matplotlib.use(backend)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--datasets", nargs="+", default=DATASETS)
+    args = parser.parse_args()
+    started = time.perf_counter()
+    rows, images = run(args.datasets)
+    results = {"protocol": {"photons": PHOTONS, "camera": CAMERA, "models": {k: str(v.name) for k, v in
+                                                                             MODELS.items()},
+                            "machine": machine(), "load_average": os.getloadavg(), "minutes": (time.perf_counter() - started) / 60}, "rows": rows}
+    (RESULTS / "classical_blend.json").write_text(json.dumps(results, indent=1))
+    (RESULTS / "classical_blend.md").write_text(markdown(rows))
+    if images:
+        figure(images, RESULTS / "classical_blend.png")
+    print(markdown(rows))
+
+
+if __name__ == "__main__":
+    main()
