@@ -71,7 +71,7 @@ def restored(runner, image: np.ndarray, hot_pixels: str):
 def evaluate(runner, low: np.ndarray, high: np.ndarray, photons: float, rng: np.random.Generator) -> dict:
     from carekit.data.noise_model import estimate_camera
     from carekit.evaluate.metrics import score
-    from carekit.predict.hot_pixels import without_hot_pixels
+    from carekit.data.hot_pixel_images import without_hot_pixels
 
     low = low.astype(np.float32)
     hot, mask = with_hot_pixels(low, DENSITY, rng)

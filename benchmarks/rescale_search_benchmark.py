@@ -54,7 +54,7 @@ def searched(runner, low: np.ndarray, high: np.ndarray) -> dict:
     from carekit.evaluate.metrics import score
     from carekit.predict import restore
     from carekit.predict.classical_check import compare_with_classical
-    from carekit.predict.crops import middle_plane
+    from carekit.data.crops import middle_plane
     from carekit.predict.domain_check import OutOfRangeWarning
     from carekit.predict.rescale import search_factor
     from carekit.predict.plane_restore import restored_plane

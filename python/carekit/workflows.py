@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import ModelRecord, SynthConfig, TrainConfig, validated
+from .data.hot_pixel_images import KEEP, REPLACE, check_choice, training_images
 from .errors import InputError
 from .io import Image, list_tiffs, load_pairs, pair_folders, read_image, write_image
 from .safe_write import prepare_output_folder
@@ -173,23 +174,32 @@ def resume(model_dir: str | Path, epochs: int, progress: bool = True):
 
 
 def data_from_noisy(folder: str | Path | None = None, builtin: str | None = None, synth: SynthConfig | None = None,
-                    max_images: int | None = None) -> dict:
+                    max_images: int | None = None, hot_pixels: str = KEEP) -> dict:
     """Noisy images for self-supervised training: your own folder, or (for demos and tests) semi-synthetic
-    noisy versions of built-in images whose clean originals are never shown to the network."""
+    noisy versions of built-in images whose clean originals are never shown to the network. `hot_pixels`: 'replace'
+    replaces each image's hot (or dead) camera pixels by their neighbours' median before training; 'keep' trains on
+    them as they are and warns when there are many (data.hot_pixel_images.training_images)."""
     if (folder is None) == (builtin is None):
         raise InputError("give either a folder of noisy images or the name of built-in data")
+    check_choice(hot_pixels)
     if folder:
-        return {"source": "noisy", "folder": str(Path(folder).resolve()), "max_images": max_images}
-    return {"source": "noisy", "builtin": builtin, "max_images": max_images, "synth": (synth or SynthConfig()).model_dump()}
+        return {"source": "noisy", "folder": str(Path(folder).resolve()), "max_images": max_images,
+                "hot_pixels": hot_pixels}
+    return {"source": "noisy", "builtin": builtin, "max_images": max_images,
+            "synth": (synth or SynthConfig()).model_dump(), "hot_pixels": hot_pixels}
 
 
-def noisy_images(data: dict, ndim: int) -> list[np.ndarray]:
+def noisy_images(data: dict, ndim: int) -> tuple[list[np.ndarray], int]:
+    """The noisy training images a 'noisy' data description refers to, as training takes them (hot pixels replaced
+    where it says so), and how many hot pixels were replaced."""
     if data.get("folder"):
-        return [read_image(p).data for p in _folder_tiffs(data)]
-    from .synth.pairs import make_pairs
+        images = [read_image(p).data for p in _folder_tiffs(data)]
+    else:
+        from .synth.pairs import make_pairs
 
-    clean, _ = clean_images({**data, "source": "clean"}, ndim)
-    return make_pairs(clean, SynthConfig(**data["synth"]))[0]
+        clean, _ = clean_images({**data, "source": "clean"}, ndim)
+        images = make_pairs(clean, SynthConfig(**data["synth"]))[0]
+    return training_images(images, "ZYX"[-ndim:], data.get("hot_pixels", KEEP))
 
 
 def selfsupervised(data: dict, model_dir: str | Path, config: TrainConfig | None = None, method: str = "n2v",
@@ -203,7 +213,9 @@ def selfsupervised(data: dict, model_dir: str | Path, config: TrainConfig | None
         overrides = {"axes": base.axes, "patch_size": base.patch_size,
                      "learning_rate": base.learning_rate / FINETUNE_LR_DIVISOR, **overrides}
     config = config or validated(TrainConfig, **overrides)
-    noisy = noisy_images(data, len(config.axes))
+    noisy, replaced = noisy_images(data, len(config.axes))
+    if data.get("hot_pixels") == REPLACE:
+        data = {**data, "hot_pixels_replaced": replaced}
     from .train.selfsup import train_selfsupervised
 
     return train_selfsupervised(noisy, config, model_dir, method=method, mask_fraction=mask_fraction,

@@ -6,7 +6,7 @@ import numpy as np
 from carekit.cli import main
 from carekit.io import Image, write_image
 from carekit.ngff import open_source
-from carekit.predict.crops import middle_plane_crop
+from carekit.data.crops import middle_plane_crop
 from tests.integration.test_classical_check import _held_out
 from tests.integration.test_generalist_package import PACKAGE
 

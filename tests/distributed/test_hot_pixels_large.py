@@ -10,7 +10,8 @@ from carekit.cli import main
 from carekit.ngff import open_source
 from carekit.predict import restore
 from carekit.predict.distributed import restore_large
-from carekit.predict.hot_pixels import HotPixelWarning, source_without_hot_pixels, without_hot_pixels
+from carekit.data.hot_pixel_images import without_hot_pixels
+from carekit.predict.hot_pixels import HotPixelWarning, source_without_hot_pixels
 
 from .conftest import HELA_MODEL, nuclei_like, write_ngff
 

@@ -13,7 +13,7 @@ from carekit.models import load_model
 from carekit.predict import restore
 from carekit.predict.classical_blend import SHARES, blended, choose_blend
 from carekit.predict.classical_check import WorseThanClassicalWarning
-from carekit.predict.crops import middle_plane
+from carekit.data.crops import middle_plane
 from tests.conftest import synthetic_pairs
 
 

@@ -10,7 +10,8 @@ import pytest
 from carekit.cli import main
 from carekit.io import Image, write_image
 from carekit.predict import restore
-from carekit.predict.hot_pixels import HotPixelWarning, without_hot_pixels
+from carekit.data.hot_pixel_images import without_hot_pixels
+from carekit.predict.hot_pixels import HotPixelWarning
 from tests.conftest import synthetic_pairs
 
 

@@ -10,7 +10,7 @@ from carekit.predict import classical_check
 from carekit.data.recorrupt import recorrupted_batch, variance_map
 from carekit.predict.classical_check import ClassicalComparison, compare_with_classical
 from carekit.predict.classical_settings import denoised
-from carekit.predict.crops import middle_plane
+from carekit.data.crops import middle_plane
 from carekit.predict.recorrupted_error import ALPHA, fitted_error, spike_weights
 from carekit.synth import structures
 from carekit.synth.noise import poisson_gaussian

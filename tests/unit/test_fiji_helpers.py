@@ -171,7 +171,7 @@ def test_plugin_choices_are_the_ones_carekit_runs():
     from carekit.models.weights import ENGINES
     from carekit.precision import CHOICES
 
-    from carekit.predict.hot_pixels import CHOICES as HOT_PIXELS, KEEP
+    from carekit.data.hot_pixel_images import CHOICES as HOT_PIXELS, KEEP
 
     assert contract.BACKENDS == ENGINES and contract.PRECISIONS == CHOICES
     assert contract.HOT_PIXELS == HOT_PIXELS and contract.OPTION_DEFAULTS["hot_pixels"] == KEEP

@@ -9,8 +9,8 @@ import pytest
 from carekit.data.hot_pixel_finder import find_hot_pixels, hot_pixel_criterion, remove_hot_pixels
 from carekit.data.noise_model import estimate_noise_model
 from carekit.errors import InputError
-from carekit.predict.hot_pixels import (HotPixelWarning, check_choice, replaced_note, source_without_hot_pixels,
-                                        warn_hot_pixels, without_hot_pixels)
+from carekit.data.hot_pixel_images import check_choice, without_hot_pixels
+from carekit.predict.hot_pixels import HotPixelWarning, replaced_note, source_without_hot_pixels, warn_hot_pixels
 from carekit.synth.noise import poisson_gaussian
 from carekit.synth.psf import blur, gaussian_psf
 from carekit.synth.structures import granules

@@ -39,7 +39,7 @@ def add_precision_arg(parser: argparse.ArgumentParser, default: str | None, what
 
 
 def add_rescale_arg(parser: argparse.ArgumentParser) -> None:
-    from ..predict.crops import ESTIMATE_SIDE
+    from ..data.crops import ESTIMATE_SIDE
     from ..predict.rescale import MODEL, SEARCH_FACTORS
 
     factors = ", ".join(f"{f:g}" for f in SEARCH_FACTORS)
@@ -53,12 +53,19 @@ def add_rescale_arg(parser: argparse.ArgumentParser) -> None:
                         "its weights; other models are not rescaled)")
 
 
-def add_hot_pixels_arg(parser: argparse.ArgumentParser) -> None:
-    from ..predict.hot_pixels import CHOICES, KEEP
+def add_hot_pixels_arg(parser: argparse.ArgumentParser, training: bool = False) -> None:
+    """--hot-pixels for restoring, or (`training`) for self-supervised training on noisy images."""
+    from ..data.hot_pixel_images import CHOICES, KEEP
 
-    parser.add_argument("--hot-pixels", choices=CHOICES, default=KEEP, help="hot (or dead) camera pixels, which a "
-                        "model restores as spots: replace replaces them by the median of their 8 neighbours before "
-                        "restoring; keep (default) leaves them and warns when there are many")
+    if training:
+        help_text = ("hot (or dead) camera pixels in the noisy images, which self-supervised training learns as "
+                     "signal: replace replaces them by the median of their 8 neighbours before training (and in the "
+                     "--compare-on images); keep (default) trains on them as they are and warns when there are many")
+    else:
+        help_text = ("hot (or dead) camera pixels, which a model restores as spots: replace replaces them by the "
+                     "median of their 8 neighbours before restoring; keep (default) leaves them and warns when there "
+                     "are many")
+    parser.add_argument("--hot-pixels", choices=CHOICES, default=KEEP, help=help_text)
 
 
 def add_classical_blend_arg(parser: argparse.ArgumentParser) -> None:

@@ -13,7 +13,7 @@ NOT_COMPARED = "not compared"  # the tally's key for images the estimate cannot 
 
 
 def add_parser(sub) -> None:
-    from ..predict.crops import ESTIMATE_SIDE
+    from ..data.crops import ESTIMATE_SIDE
 
     p = sub.add_parser("compare", help="which of two 2D denoising models restores noisy images better, estimated from "
                        "the images alone (no ground truth): e.g. the generalist and a model fine-tuned from it")
@@ -72,8 +72,9 @@ def middle_crop(path: str, axes: str | None, hot_pixels: str):
     with its hot pixels replaced as `carekit predict --hot-pixels replace` replaces them."""
     from ..io import Image
     from ..ngff import open_source
-    from ..predict.crops import ESTIMATE_SIDE, middle_plane_crop
-    from ..predict.hot_pixels import REPLACE, source_without_hot_pixels
+    from ..data.crops import ESTIMATE_SIDE, middle_plane_crop
+    from ..data.hot_pixel_images import REPLACE
+    from ..predict.hot_pixels import source_without_hot_pixels
 
     source = open_source(path, axes)
     if hot_pixels == REPLACE:

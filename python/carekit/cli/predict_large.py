@@ -38,8 +38,8 @@ def _compare_middle_plane(args, job) -> None:
     the rescale factor the plan chose (the model is loaded once per process: predict.chunks.cached_model)."""
     from ..io import Image
     from ..predict.chunks import cached_model
-    from ..predict.crops import ESTIMATE_SIDE, middle_plane_crop
-    from ..predict.hot_pixels import KEEP
+    from ..data.crops import ESTIMATE_SIDE, middle_plane_crop
+    from ..data.hot_pixel_images import KEEP
     from ..predict.rescale import is_2d_restoration
 
     runner, source = cached_model(job.ref), job.source

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
+import warnings
+
 from ..config import SynthConfig, TrainConfig
 from ..data.masking import SELF_SUPERVISED_METHODS
-from .args import add_precision_arg, at_least_one, choices, default
+from .args import add_hot_pixels_arg, add_precision_arg, at_least_one, choices, default
 from .start_comparison import add_compare_on_arg
 
 COMMANDS = {
@@ -40,6 +44,7 @@ def add_parser(sub) -> None:
                        help="--builtin: photon levels")
         add_precision_arg(p, None, "training precision (default auto).")
         add_compare_on_arg(p)
+        add_hot_pixels_arg(p, training=True)
         p.add_argument("--quiet", action="store_true")
         p.set_defaults(func=run)
 
@@ -62,14 +67,15 @@ def run(args) -> int:
 
     if args.command == "finetune" and not args.pretrained:
         raise InputError("finetune needs --pretrained MODEL (a supervised carekit model folder or package)")
-    comparison = prepared(args.pretrained, args.compare_on)
+    comparison = prepared(args.pretrained, args.compare_on, hot_pixels=args.hot_pixels)
     if args.builtin:
         from ..config import validated
 
         synth = validated(SynthConfig, photons=args.photons)
-        data = workflows.data_from_noisy(builtin=args.builtin, synth=synth, max_images=args.max_images)
+        data = workflows.data_from_noisy(builtin=args.builtin, synth=synth, max_images=args.max_images,
+                                         hot_pixels=args.hot_pixels)
     else:
-        data = workflows.data_from_noisy(folder=args.noisy, max_images=args.max_images)
+        data = workflows.data_from_noisy(folder=args.noisy, max_images=args.max_images, hot_pixels=args.hot_pixels)
     source, start_rescale = (None, None), None
     if args.pretrained:
         from .train_from import own_rescale, resolve
@@ -77,11 +83,42 @@ def run(args) -> int:
         source = resolve(args.pretrained)
         start_rescale = own_rescale(source[0])
         data = {**data, "pretrained_from": args.pretrained}  # the path given, not the unpacked copy
-    result = workflows.selfsupervised(data, args.model, method=args.method, pretrained=source[0],
-                                      pretrained_weights_file=source[1], mask_fraction=args.mask_fraction,
-                                      patience=args.patience, progress=not args.quiet, **_overrides(args))
+    with _data_warnings_shown():
+        result = workflows.selfsupervised(data, args.model, method=args.method, pretrained=source[0],
+                                          pretrained_weights_file=source[1], mask_fraction=args.mask_fraction,
+                                          patience=args.patience, progress=not args.quiet, **_overrides(args))
     print(summary(result, " (early stopping)", f"{args.method} validation loss", start_rescale, args.pretrained,
-                  compared=comparison is not None))
+                  compared=comparison is not None) + _replaced_note(result, args.hot_pixels))
     if comparison:
         print(choose_on_images(result, comparison))
     return 0
+
+
+@contextlib.contextmanager
+def _data_warnings_shown():
+    """A TrainingHotPixelWarning as one line on stderr the moment it is raised (before training starts, so that the
+    user can stop it); other warnings as Python shows them."""
+    from ..data.hot_pixel_images import TrainingHotPixelWarning
+
+    with warnings.catch_warnings():
+        show = warnings.showwarning
+
+        def shown(message, category, filename, lineno, file=None, line=None):
+            if issubclass(category, TrainingHotPixelWarning):
+                print(f"warning: {message}", file=sys.stderr, flush=True)
+            else:
+                show(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = shown
+        yield
+
+
+def _replaced_note(result, hot_pixels: str) -> str:
+    """The summary's line on the hot pixels replaced before training ('' unless --hot-pixels replace)."""
+    from ..config import ModelRecord
+    from ..data.hot_pixel_images import REPLACE
+
+    if hot_pixels != REPLACE:
+        return ""
+    replaced = ModelRecord.load(result.model_dir).data["images"]["hot_pixels_replaced"]
+    return f"\n  hot pixels: {replaced} replaced by their neighbours' median in the noisy images before training"

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
+from ..data.hot_pixel_images import KEEP
 from .compare import UNITS, judged_image, middle_crop, model_names, verdict
 
 
@@ -28,17 +29,19 @@ class StartComparison:
     images: tuple  # (path, the central crop of its middle plane: an io.Image) per image
 
 
-def prepared(start: str | None, paths: list[str] | None, resumed: str | None = None) -> StartComparison | None:
+def prepared(start: str | None, paths: list[str] | None, resumed: str | None = None, hot_pixels: str = KEEP
+             ) -> StartComparison | None:
     """Before training: the starting model checked for the comparison and the images read and checked, so that what
     the comparison cannot take is refused now, not after the training; None without --compare-on. `resumed`: the
-    model folder being resumed (it must hold its starting weights)."""
+    model folder being resumed (it must hold its starting weights); `hot_pixels` 'replace': the images are judged
+    with their hot pixels replaced, as `carekit predict --hot-pixels replace` restores them (predict's default:
+    as they are)."""
     if not paths:
         return None
     from ..config import ModelRecord
     from ..data.recorrupt import variance_map
     from ..errors import InputError
     from ..models import load_model
-    from ..predict.hot_pixels import KEEP
     from ..predict.rescale import refuse_unless_2d_denoising
     from ..train.start_choice import check_start_kept
     from .train_from import resolve
@@ -50,7 +53,7 @@ def prepared(start: str | None, paths: list[str] | None, resumed: str | None = N
         check_start_kept(resumed)
     runner = load_model(start)
     refuse_unless_2d_denoising(runner, "--compare-on (comparing models on noisy images)", "the starting model")
-    images = tuple((path, middle_crop(path, None, KEEP)) for path in paths)  # as they are, as predict's default
+    images = tuple((path, middle_crop(path, None, hot_pixels)) for path in paths)
     for path, crop in images:
         try:
             variance_map(crop.data)

@@ -31,8 +31,9 @@ from ..errors import InputError
 from ..io import Image
 from ..models import load_model
 from .domain_check import PredictionWarning
-from .crops import middle_plane
-from .hot_pixels import KEEP, cleaned_input
+from ..data.crops import middle_plane
+from ..data.hot_pixel_images import KEEP
+from .hot_pixels import cleaned_input
 from .classical_settings import candidates, classical_errors, setting_of
 from .recorrupted_error import (CHOOSING_SEED, MISFITS, block_standard_error, decided, fitted_residual,
                                 recorrupted_pair, spike_weights)

@@ -28,7 +28,8 @@ from ..resample import SPLINE_MARGIN
 from ..tiling import round_up
 from .cluster import wait_tasks
 from .chunks import ChunkTask, ModelRef, cached_model, check_distributable, output_names, run_chunk
-from .hot_pixels import KEEP, REPLACE, channel_samples, check_choice, source_without_hot_pixels, warn_hot_pixels
+from ..data.hot_pixel_images import KEEP, REPLACE, channel_samples, check_choice
+from .hot_pixels import source_without_hot_pixels, warn_hot_pixels
 from .large_checks import check_input, warn_summed
 from .layouts import Layout, check_source, layout_of
 from .package_stats import compute_package_stats

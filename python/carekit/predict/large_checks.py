@@ -23,7 +23,7 @@ from ..ngff import ArraySource
 from .domain_check import MAX_SIDE, uncertainty_kind, warn_input, warn_uncertainty
 from .isotropic import DOMAIN_PLANES, upsample_z, warn_isotropic_input
 from .layouts import Layout
-from .crops import central
+from ..data.crops import central
 from .percentiles import plane_regions
 
 SAMPLE_PLANES = 32  # Z planes of a 3D model's stack in the out-of-range sample

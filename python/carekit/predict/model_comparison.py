@@ -23,8 +23,9 @@ from ..data.recorrupt import variance_map
 from ..errors import InputError
 from ..io import Image
 from ..models import load_model
-from .crops import middle_plane
-from .hot_pixels import KEEP, cleaned_input
+from ..data.crops import middle_plane
+from ..data.hot_pixel_images import KEEP
+from .hot_pixels import cleaned_input
 from .recorrupted_error import (COMPARING_SEED, MISFITS, block_standard_error, decided, fitted_residual,
                                 recorrupted_pair, spike_weights, target_noise)
 from .rescale import MODEL, refuse_unless_2d_denoising

@@ -14,7 +14,7 @@ from ..normalize import normalize_percentile, normalize_range
 from ..progress import progress_bar, tile_counter
 from ..resample import downscale, resize, shrunk_shape
 from ..tiling import iter_planes, n_tiles, tiled_apply
-from .crops import middle_plane
+from ..data.crops import middle_plane
 from .domain_check import predicted_uncertainty
 from .input_checks import check_padding_work
 from .rescale import (MODEL, SEARCH, back_to_full_size, effective_rescale, parse_rescale, rescale_factor,

@@ -25,7 +25,7 @@ from ..ngff import ArraySource
 from ..normalize import normalize_range
 from ..resample import SPLINE_MARGIN, downscale_region, downscale_span, input_span, resize_region, shrunk_shape
 from .domain_check import MAX_SIDE, predicted_uncertainty
-from .crops import ESTIMATE_SIDE, middle_plane_crop
+from ..data.crops import ESTIMATE_SIDE, middle_plane_crop
 from .layouts import chunk_tile
 from .rescale import AUTO, SEARCH, back_to_full_size, effective_rescale, rescale_factor, units_map
 from .plane_restore import DEFAULT_TILE, resolve_factor, restore_normalized

@@ -18,8 +18,9 @@ from ..models.spec import NetworkSpec
 from .input_checks import check_input, check_tile, default_axes
 from .domain_check import predicted_uncertainty, warn_input, warn_uncertainty
 from .classical_blend import ClassicalBlend, blended, choose_blend, warn_if_classical_alone
-from .crops import middle_plane
-from .hot_pixels import KEEP, cleaned_input, warn_if_hot
+from ..data.crops import middle_plane
+from ..data.hot_pixel_images import KEEP
+from .hot_pixels import cleaned_input, warn_if_hot
 from .projection import project
 from .isotropic import check_factor, restore_isotropic, upsample_z
 from .plane_restore import DEFAULT_TILE, resolve_factor, restore_planes
