@@ -9,7 +9,7 @@ import pytest
 from scipy import ndimage
 
 from carekit.predict import classical_blend
-from carekit.predict.classical_blend import (SHARES, ClassicalBlend, blended, choose_blend, mix,
+from carekit.predict.classical_blend import (MIN_GAIN, SHARES, ClassicalBlend, blended, choose_blend, mix,
                                              warn_if_classical_alone)
 from carekit.predict.classical_check import WorseThanClassicalWarning
 from carekit.predict.classical_settings import denoised
@@ -50,20 +50,35 @@ def test_no_denoising_at_all_gets_no_share_and_a_warning(monkeypatch):
     np.testing.assert_allclose(blended(noisy, noisy, "YX", blend), expected, rtol=1e-6, atol=1e-6)
 
 
-def test_two_restorations_that_err_differently_mix_to_better_than_either(monkeypatch):
+def _erring(size: float):
+    """(noisy image, the camera's mean, a stand-in restoration whose error (not the noise's) is `size` times the best
+    classical denoiser's)."""
     truth, noisy = _noisy(seed=3, photons=10.0)
     mean = truth / truth.max() * 10 + 101  # what the camera measures on average
     field = ndimage.gaussian_filter(np.random.default_rng(3).standard_normal(truth.shape), 1.5)
-    size = np.sqrt(fitted_error(denoised(noisy, "TV weight 0.4"), mean))  # about the best classical denoiser's error
-    restored = (mean + field / field.std() * size).astype(np.float32)  # a stand-in whose error is not the noise's
+    scale = np.sqrt(fitted_error(denoised(noisy, "TV weight 0.4"), mean))  # about the best classical denoiser's error
+    return noisy, mean, (mean + field / field.std() * scale * size).astype(np.float32)
+
+
+def test_two_restorations_that_err_differently_mix_to_better_than_either(monkeypatch):
+    noisy, mean, restored = _erring(1.0)
     blend = _choose(monkeypatch, noisy, lambda plane: restored)
-    assert 0.0 < blend.share < 1.0 and blend.gain > 0
+    assert 0.0 < blend.share < 1.0 and blend.gain == blend.best_gain >= MIN_GAIN
     assert len(blend.errors) == len(SHARES) and blend.errors[-1] == 0.0
     mixed = blended(restored, noisy, "YX", blend)
     true_error = {name: fitted_error(image, mean) for name, image in
                   (("model", restored), ("classical", denoised(noisy, blend.classical)), ("mix", mixed))}
     assert true_error["mix"] < 0.8 * min(true_error["model"], true_error["classical"]), true_error
     assert blend.summary().startswith(f"blended {blend.share:.1f} model + {1 - blend.share:.1f} {blend.classical}")
+
+
+def test_a_small_estimated_gain_keeps_the_model_alone(monkeypatch):
+    noisy, _, restored = _erring(0.5)  # half the classical denoiser's error: a mix would gain little
+    blend = _choose(monkeypatch, noisy, lambda plane: restored)
+    assert blend.share == 1.0 and blend.gain == 0.0 and 0.0 < blend.best_gain < MIN_GAIN
+    assert blend.summary().startswith(f"not blended: mixing in {blend.classical} was estimated to lower the squared "
+                                      "error by only 0.")
+    assert blended(restored, noisy, "YX", blend) is restored
 
 
 def test_every_plane_is_mixed_alike_whatever_the_axis_order():

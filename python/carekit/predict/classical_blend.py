@@ -9,6 +9,11 @@ recorrupted pair (predict.classical_settings, the classical check's choice), the
 the smallest estimated error summed over two more pairs (BLEND_SEEDS). The classical restoration is fitted (affine,
 least squares) to the model's before mixing, so the mix stays in the model's units. The same denoiser and shares
 then mix every YX plane of the image (each plane denoised on its own).
+
+A mix is used only where it is estimated to lower the squared error by at least MIN_GAIN of the input's noise
+variance. Below that, the gains in PSNR were small (up to ~0.4 dB, mostly ~0.2) and the classical denoiser's residual
+noise in dark backgrounds cost SSIM, up to 0.27 (the shipped generalist at 3 photons; benchmarks/results/
+classical_blend.md, where the level was chosen after those numbers were seen).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from .recorrupted_error import CHOOSING_SEED, fitted_error, recorrupted_pair, sp
 
 BLEND_SEEDS = (5, 6)  # pairs of their own: not the classical check's comparison pair nor rescale search's
 SHARES = tuple(round(share, 1) for share in np.linspace(0.0, 1.0, 11))  # the model's share of the output
+MIN_GAIN = 0.002  # of the input's noise variance: a smaller estimated gain keeps the model alone
 
 
 @dataclass(frozen=True)
@@ -46,12 +52,21 @@ class ClassicalBlend:
         """How much lower the mix's estimated squared error is than the model's alone, over the noise variance."""
         return -self.errors[SHARES.index(self.share)] if self.errors else 0.0
 
+    @property
+    def best_gain(self) -> float:
+        """The largest estimated gain of any share (the mix not used where it is below MIN_GAIN)."""
+        return -min(self.errors) if self.errors else 0.0
+
     def summary(self) -> str:
         if self.unjudged:
             return f"not blended with classical denoising: {self.unjudged}"
+        if self.share == 1.0 and self.best_gain > 0:
+            return (f"not blended: mixing in {self.classical} was estimated to lower the squared error by only "
+                    f"{self.best_gain:.2%} of the noise variance (less than {MIN_GAIN:.1%}, too little for its "
+                    "residual noise)")
         if self.share == 1.0:
             return f"not blended: the model alone was estimated best (the best classical denoiser: {self.classical})"
-        lower = (f"estimated from the noisy image alone to lower the squared error by {self.gain:.1%} of its noise "
+        lower = (f"estimated from the noisy image alone to lower the squared error by {self.gain:.2%} of its noise "
                  "variance")
         if self.share == 0.0:
             return f"replaced by {self.classical}: the classical denoiser alone was {lower}"
@@ -60,8 +75,8 @@ class ClassicalBlend:
 
 def choose_blend(runner, crop: np.ndarray, factor: float = 1.0) -> ClassicalBlend:
     """The classical denoiser and the model's share that mix best on a 2D `crop` of a noisy image, the model (a 2D
-    CARE model's runner) restoring at the rescale `factor`; an unjudged blend where the crop is too small or flat to
-    estimate its noise."""
+    CARE model's runner) restoring at the rescale `factor` (the model alone where no share gains MIN_GAIN); an
+    unjudged blend where the crop is too small or flat to estimate its noise."""
     crop = np.asarray(crop, np.float32)
     try:
         variance = variance_map(crop)
@@ -76,7 +91,8 @@ def choose_blend(runner, crop: np.ndarray, factor: float = 1.0) -> ClassicalBlen
         model, classical = restored_plane(runner, noisier, factor), denoised(noisier, best)
         totals += [fitted_error(mix(model, classical, share), target, weights) for share in SHARES]
     relative = (totals - totals[-1]) / len(BLEND_SEEDS) / float(np.average(variance, weights=weights))
-    return ClassicalBlend(best, SHARES[int(np.argmin(totals))], tuple(float(e) for e in relative))
+    share = SHARES[int(np.argmin(totals))] if -relative.min() >= MIN_GAIN else 1.0
+    return ClassicalBlend(best, share, tuple(float(e) for e in relative))
 
 
 def mix(model: np.ndarray, classical: np.ndarray, share: float) -> np.ndarray:
