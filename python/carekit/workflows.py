@@ -163,6 +163,9 @@ def resume(model_dir: str | Path, epochs: int, progress: bool = True):
         raise InputError(f"{model_dir} does not record its training data, so it cannot be resumed from the CLI")
     if record.kind == "projection":
         raise InputError(f"{model_dir} is a projection model; resuming those is not supported: train a new one")
+    if record.data.get("source") == "selfsupervised":
+        raise InputError(f"{model_dir} was trained self-supervised; resuming those is not supported yet: train it "
+                         "again (carekit selfsup / finetune) with more --epochs")
     if record.kind == "isotropic":
         raise InputError(f"{model_dir} is an isotropic model; resuming those is not supported yet: train a new one "
                          "with more --epochs")

@@ -102,7 +102,7 @@ def test_hot_pixels_are_logged_and_replaced_in_imagej(imagej_home, tiny_package,
 
 
 def test_the_classical_blend_runs_and_is_logged_in_imagej(imagej_home, tmp_path):  # noqa: F811
-    from carekit.predict.classical_blend import SHARES
+    from carekit.predict.classical_blend import SHARES, blend_note
     from tests.integration.test_classical_check import _held_out
     from tests.integration.test_generalist_package import PACKAGE
 
@@ -115,9 +115,9 @@ def test_the_classical_blend_runs_and_is_logged_in_imagej(imagej_home, tmp_path)
                                  classical_blend=True)
         logs[engine] = _plugin_log(imagej_home, tmp_path / f"{engine}.ijm", options)
     in_python = restore(PACKAGE, image, rescale=None, classical_blend=True, progress=False, engine="onnx")
-    blend = in_python.classical_blend
+    (blend,) = in_python.classical_blend
     assert blend.share in SHARES[1:-1], blend  # mixed: neither the model nor the classical denoiser alone
-    assert f"CARE Restore: {blend.summary()}" in logs["python"], logs["python"]
+    assert f"CARE Restore: {blend_note(in_python.classical_blend)}" in logs["python"], logs["python"]
     assert "the model is behind" not in logs["python"]  # blended, the classical check does not run
     assert np.allclose(read_image(tmp_path / "python.tif").data, in_python.image, atol=1e-4)
     assert "plugin said: ERROR: classical_blend=true needs engine=python" in logs["deepimagej"], logs["deepimagej"]

@@ -11,9 +11,8 @@ from carekit.errors import InputError
 from carekit.io import Image, read_image, write_image
 from carekit.models import load_model
 from carekit.predict import restore
-from carekit.predict.classical_blend import SHARES, blended, choose_blend
+from carekit.predict.classical_blend import SHARES, blended, choose_blends
 from carekit.predict.classical_check import WorseThanClassicalWarning
-from carekit.data.crops import middle_plane
 from tests.conftest import synthetic_pairs
 
 
@@ -27,12 +26,13 @@ def test_restore_mixes_every_plane_as_chosen_on_the_middle_one(tiny_model):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         mixed = restore(runner, stack, axes="TYX", progress=False, classical_blend=True)
-    blend = mixed.classical_blend
+    blends = mixed.classical_blend
+    (blend,) = blends
     warned = [w for w in caught if issubclass(w.category, WorseThanClassicalWarning)]
-    assert len(warned) == (blend.share == 0.0)  # the tiny model may well be worse than any classical denoiser
+    assert len(warned) == blend.model_is_behind  # the tiny model may well be worse than any classical denoiser
     assert plain.classical_blend is None and blend.unjudged is None and blend.share in SHARES
-    assert blend == choose_blend(runner, middle_plane(stack, "TYX"), plain.factor)
-    np.testing.assert_array_equal(mixed.image, blended(plain.image, stack, "TYX", blend))
+    assert blends == choose_blends(runner, stack, "TYX", plain.factor)
+    np.testing.assert_array_equal(mixed.image, blended(plain.image, stack, "TYX", blends, runner.spec))
     if blend.share < 1.0:
         assert not np.array_equal(mixed.image, plain.image)
     assert mixed.scale is None or np.array_equal(mixed.scale, plain.scale)  # the model's own uncertainty
@@ -40,14 +40,16 @@ def test_restore_mixes_every_plane_as_chosen_on_the_middle_one(tiny_model):
 
 def test_predict_cli_says_how_it_blended_instead_of_checking(tiny_model, tmp_path, capsys):
     write_image(tmp_path / "in" / "a.tif", Image(_noisy_stack(1)[0], "YX"))
-    args = ["predict", "--model", str(tiny_model), str(tmp_path / "in" / "a.tif"), "--quiet"]
+    args = ["predict", "--model", str(tiny_model), str(tmp_path / "in" / "a.tif")]  # not quiet: the check would say
     assert main(args + ["--out", str(tmp_path / "blended"), "--classical-blend"]) == 0
     out = capsys.readouterr().out
     line = next(line for line in out.splitlines() if line.startswith("restored "))
     assert any(words in line for words in ("(blended 0.", "(replaced by ", "(not blended: "))
     assert "the model is" not in out  # the classical check's line: the blend's estimate replaces it
     written = read_image(tmp_path / "blended" / "a.tif").data
-    expected = restore(tiny_model, _noisy_stack(1)[0], progress=False, classical_blend=True).image
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", WorseThanClassicalWarning)  # said on stderr by the command above
+        expected = restore(tiny_model, _noisy_stack(1)[0], progress=False, classical_blend=True).image
     np.testing.assert_allclose(written, expected, rtol=1e-6, atol=1e-6)
 
 
@@ -59,3 +61,8 @@ def test_large_data_and_other_kinds_of_model_are_refused(tiny_model, tiny_model_
     assert not (tmp_path / "out.ome.zarr").exists()
     with pytest.raises(InputError, match="the classical blend is for carekit's 2D denoising models"):
         restore(tiny_model_3d, np.zeros((16, 64, 64), np.float32), progress=False, classical_blend=True)
+    write_image(tmp_path / "stack.tif", Image(np.zeros((16, 64, 64), np.float32), "ZYX"))
+    assert main(["predict", "--model", str(tiny_model_3d), str(tmp_path / "stack.tif"), "--out", str(tmp_path / "o"),
+                 "--classical-blend"]) == 2
+    assert "--classical-blend is for carekit's 2D denoising models" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()  # refused before any file

@@ -28,6 +28,8 @@ def test_finetune_warns_about_hot_pixels_or_replaces_them(tmp_path, tiny_model, 
     assert "warning: 2 of the 2 noisy training images have many isolated hot (or dead) pixels" in captured.err
     assert "--hot-pixels replace" in captured.err and "hot pixels:" not in captured.out
     assert ModelRecord.load(tmp_path / "kept").data["images"]["hot_pixels"] == "keep"
+    assert main(["train", "--model", str(tmp_path / "kept"), "--resume", "--epochs", "1", "--quiet"]) == 2
+    assert "was trained self-supervised; resuming those is not supported yet" in capsys.readouterr().err
     assert main(args + ["--model", str(tmp_path / "replaced"), "--hot-pixels", "replace"]) == 0
     captured = capsys.readouterr()
     replaced = ModelRecord.load(tmp_path / "replaced").data["images"]

@@ -1,6 +1,7 @@
 """The classical blend's choice (predict.classical_blend), with stand-in restorations in place of a model's (a real
 model: tests/integration/test_classical_blend.py): the share follows how good the restoration is, a mix of two
-different denoisers is truly better than either, and every plane is mixed alike."""
+restorations that err differently is truly better than either, the output stays in the units the model restores in,
+and every plane of a channel is mixed alike."""
 
 import warnings
 
@@ -8,9 +9,10 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
+from carekit.normalize import normalize_range
 from carekit.predict import classical_blend
-from carekit.predict.classical_blend import (MIN_GAIN, SHARES, ClassicalBlend, blended, choose_blend, mix,
-                                             warn_if_classical_alone)
+from carekit.predict.classical_blend import (MIN_GAIN, SHARES, ClassicalBlend, blend_note, blended, choose_blend,
+                                             choose_blends, in_model_units, mix, warn_if_behind)
 from carekit.predict.classical_check import WorseThanClassicalWarning
 from carekit.predict.classical_settings import denoised
 from carekit.predict.recorrupted_error import fitted_error
@@ -18,36 +20,55 @@ from carekit.synth import structures
 from carekit.synth.noise import poisson_gaussian
 
 
+class _StandIn:  # what choose_blend asks of a runner besides its restorations: the input normalization's levels
+    spec = type("Spec", (), {"pmin": 1.0, "pmax": 99.8, "eps": 1e-6})()
+
+
 def _noisy(seed=3, photons=10.0, shape=(256, 256)):
     truth = structures.synthetic_ground_truth("mixed", shape, 1, seed=seed)[0].astype(np.float64)
     return truth, poisson_gaussian(truth / truth.max() * photons + 1, rng=seed).astype(np.float32)
 
 
+def _units(image, plane):
+    """`image` in the units a model restores `plane` in (its 1st and 99.8th percentiles mapped to 0 and 1)."""
+    return normalize_range(np.asarray(image, np.float32), *np.percentile(plane, [1.0, 99.8]))
+
+
 def _choose(monkeypatch, noisy, restoration) -> ClassicalBlend:
-    """choose_blend with the model's restoration replaced by `restoration(noisier input)`."""
-    monkeypatch.setattr(classical_blend, "restored_plane", lambda runner, plane, factor: restoration(plane))
-    return choose_blend(None, noisy)
+    """choose_blend with the model's restoration replaced by `restoration(noisier input)` (in camera units)."""
+    monkeypatch.setattr(classical_blend, "restored_plane",
+                        lambda runner, plane, factor: _units(restoration(plane), plane))
+    return choose_blend(_StandIn(), noisy)
 
 
 def test_a_restoration_better_than_any_denoiser_keeps_the_whole_share(monkeypatch):
     truth, noisy = _noisy()
-    clean = ndimage.gaussian_filter(truth, 0.5)  # the noise-free image, a little blurred: no denoiser comes close
+    clean = ndimage.gaussian_filter(truth / truth.max() * 10 + 101, 0.5)  # the camera's mean, a little blurred
     blend = _choose(monkeypatch, noisy, lambda plane: clean)
-    assert blend.share == 1.0 and blend.gain == 0.0 and blend.summary().startswith("not blended: the model alone")
-    assert blended(clean, noisy, "YX", blend) is clean
+    assert blend.share == 1.0 and blend.gain == 0.0 and not blend.model_is_behind
+    assert blend.summary().startswith("not blended: the model alone")
+    restored = _units(clean, noisy)
+    assert blended(restored, noisy, "YX", (blend,), _StandIn.spec) is restored
 
 
-def test_no_denoising_at_all_gets_no_share_and_a_warning(monkeypatch):
-    _, noisy = _noisy()
+def test_no_denoising_gets_no_share_a_warning_and_the_classical_restoration_in_the_models_units(monkeypatch):
+    truth, noisy = _noisy()
     blend = _choose(monkeypatch, noisy, lambda plane: plane)
-    assert blend.share == 0.0 and blend.gain > 0.05  # (the affine fit shrinks the noisy image towards its mean)
+    assert blend.share == 0.0 and blend.gain > MIN_GAIN and blend.model_is_behind
     assert blend.summary().startswith(f"replaced by {blend.classical}: the classical denoiser alone was estimated")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        message = warn_if_classical_alone(blend)
-    assert [w.category for w in caught] == [WorseThanClassicalWarning] and blend.classical in message
-    expected = mix(noisy, denoised(noisy, blend.classical), 0.0)
-    np.testing.assert_allclose(blended(noisy, noisy, "YX", blend), expected, rtol=1e-6, atol=1e-6)
+        messages = warn_if_behind((blend,))
+    assert [w.category for w in caught] == [WorseThanClassicalWarning] and blend.classical in messages[0]
+    out = blended(_units(noisy, noisy), noisy, "YX", (blend,), _StandIn.spec)
+    classical = denoised(noisy, blend.classical)
+    np.testing.assert_allclose(out, in_model_units(classical, noisy, _StandIn.spec), rtol=1e-5, atol=1e-5)
+    # in the input normalization's units whatever the model gave (a poor model's output does not shrink it): the
+    # range of the camera's mean in those units
+    poor = blended(np.full(noisy.shape, 0.5, np.float32), noisy, "YX", (blend,), _StandIn.spec)
+    np.testing.assert_array_equal(poor, out)
+    mean = _units(truth / truth.max() * 10 + 101, noisy)
+    assert np.ptp(np.percentile(out, [1, 99])) == pytest.approx(np.ptp(np.percentile(mean, [1, 99])), rel=0.3)
 
 
 def _erring(size: float):
@@ -61,51 +82,64 @@ def _erring(size: float):
 
 
 def test_two_restorations_that_err_differently_mix_to_better_than_either(monkeypatch):
-    noisy, mean, restored = _erring(1.0)
-    blend = _choose(monkeypatch, noisy, lambda plane: restored)
+    noisy, mean, restoration = _erring(1.0)
+    blend = _choose(monkeypatch, noisy, lambda plane: restoration)
     assert 0.0 < blend.share < 1.0 and blend.gain == blend.best_gain >= MIN_GAIN
-    assert len(blend.errors) == len(SHARES) and blend.errors[-1] == 0.0
-    mixed = blended(restored, noisy, "YX", blend)
+    assert len(blend.errors) == len(blend.standard_errors) == len(SHARES) and blend.errors[-1] == 0.0
+    restored = _units(restoration, noisy)
+    mixed = blended(restored, noisy, "YX", (blend,), _StandIn.spec)
+    classical = in_model_units(denoised(noisy, blend.classical), noisy, _StandIn.spec)
     true_error = {name: fitted_error(image, mean) for name, image in
-                  (("model", restored), ("classical", denoised(noisy, blend.classical)), ("mix", mixed))}
+                  (("model", restored), ("classical", classical), ("mix", mixed))}
     assert true_error["mix"] < 0.8 * min(true_error["model"], true_error["classical"]), true_error
     assert blend.summary().startswith(f"blended {blend.share:.1f} model + {1 - blend.share:.1f} {blend.classical}")
 
 
 def test_a_small_estimated_gain_keeps_the_model_alone(monkeypatch):
-    noisy, _, restored = _erring(0.5)  # half the classical denoiser's error: a mix would gain little
-    blend = _choose(monkeypatch, noisy, lambda plane: restored)
+    noisy, _, restoration = _erring(0.5)  # half the classical denoiser's error: a mix would gain little
+    blend = _choose(monkeypatch, noisy, lambda plane: restoration)
     assert blend.share == 1.0 and blend.gain == 0.0 and 0.0 < blend.best_gain < MIN_GAIN
     assert blend.summary().startswith(f"not blended: mixing in {blend.classical} was estimated to lower the squared "
                                       "error by only 0.")
-    assert blended(restored, noisy, "YX", blend) is restored
 
 
-def test_every_plane_is_mixed_alike_whatever_the_axis_order():
-    planes = [_noisy(seed=s)[1] for s in (6, 7)]
-    noisy = np.stack(planes, axis=1)  # Y, C, X
-    restored = ndimage.gaussian_filter(noisy, (1, 0, 1))
-    blend = ClassicalBlend("NLM strength 0.9", 0.4, tuple(0.0 for _ in SHARES))
-    out = blended(restored, noisy, "YCX", blend)
-    assert out.shape == noisy.shape and out.dtype == np.float32
-    for c in range(2):
-        expected = mix(restored[:, c], denoised(noisy[:, c], "NLM strength 0.9"), 0.4)
-        np.testing.assert_allclose(out[:, c], expected, rtol=1e-6, atol=1e-6)
-
-
-def test_a_flat_image_is_not_blended(monkeypatch):
-    flat = np.full((64, 64), 100.0, np.float32)
-    blend = _choose(monkeypatch, flat, lambda plane: plane)
-    assert blend.unjudged and blend.summary().startswith("not blended with classical denoising: ")
-    assert blended(flat, flat, "YX", blend) is flat
+def test_each_channel_gets_its_own_choice_and_every_plane_of_it_is_mixed(monkeypatch):
+    good = _noisy(seed=6)[1]
+    flat = np.full(good.shape, 100.0, np.float32)
+    noisy = np.stack([np.stack([flat, good]), np.stack([good, good]), np.stack([good, good])])  # T, C, Y, X
+    monkeypatch.setattr(classical_blend, "restored_plane", lambda runner, plane, factor: _units(plane, plane))
+    blends = choose_blends(_StandIn(), noisy, "TCYX")
+    assert len(blends) == 2 and all(blend.share == 0.0 for blend in blends)  # no denoising: classical alone
+    restored = _units(noisy, noisy)
     with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        assert warn_if_classical_alone(blend) is None
+        warnings.simplefilter("error")  # no warning from denoising the flat plane: it keeps its own restoration
+        out = blended(restored, noisy, "TCYX", blends, _StandIn.spec)
+    np.testing.assert_array_equal(out[0, 0], restored[0, 0])  # the flat plane
+    for t, c in ((0, 1), (1, 0), (1, 1), (2, 0)):
+        expected = in_model_units(denoised(noisy[t, c], blends[c].classical), noisy[t, c], _StandIn.spec)
+        np.testing.assert_allclose(out[t, c], expected, rtol=1e-5, atol=1e-5)
+    assert blend_note(blends, uncertainty=True).startswith("channel 1: replaced by ")
+    assert blend_note(blends, uncertainty=True).endswith("; the uncertainty output is the model's alone")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warn_if_behind(blends)
+    assert [str(w.message)[:46] for w in caught] == [f"channel {c}: the model alone is estimated behind" for c in (1, 2)]
 
 
-@pytest.mark.parametrize("share", [0.0, 0.3, 1.0])
-def test_a_mix_stays_in_the_models_units(share):
-    rng = np.random.default_rng(0)
-    model = rng.random((32, 32)).astype(np.float32)
-    classical = 50 * model + 7  # the same image in other units
-    np.testing.assert_allclose(mix(model, classical, share), model, rtol=1e-5, atol=1e-5)
+def test_axes_in_any_order():
+    planes = [_noisy(seed=s)[1] for s in (6, 7)]
+    noisy = np.stack(planes, axis=1)  # Y, T, X
+    restored = _units(ndimage.gaussian_filter(noisy, (1, 0, 1)), noisy)
+    blend = ClassicalBlend("NLM strength 0.9", 0.4, tuple(0.0 for _ in SHARES), tuple(0.0 for _ in SHARES))
+    out = blended(restored, noisy, "YTX", (blend,), _StandIn.spec)
+    assert out.shape == noisy.shape and out.dtype == np.float32
+    for t in range(2):
+        classical = in_model_units(denoised(noisy[:, t], "NLM strength 0.9"), noisy[:, t], _StandIn.spec)
+        np.testing.assert_allclose(out[:, t], mix(restored[:, t], classical, 0.4), rtol=1e-5, atol=1e-5)
+
+
+def test_images_that_cannot_be_judged_are_not_blended(monkeypatch):
+    for image in (np.full((64, 64), 100.0, np.float32), np.zeros((96, 96), np.float32)):
+        blend = _choose(monkeypatch, image, lambda plane: plane)
+        assert blend.unjudged and blend.summary().startswith("not blended with classical denoising: ")
+        assert blended(image, image, "YX", (blend,), _StandIn.spec) is image and not blend.model_is_behind

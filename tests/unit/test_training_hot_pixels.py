@@ -50,3 +50,10 @@ def test_stacks_are_cleaned_plane_by_plane_and_a_bad_choice_is_refused():
     assert replaced > 0 and all((out[0][z] != stack[z]).any() for z in range(3))
     with pytest.raises(InputError, match="hot_pixels must be one of keep, replace, got 'remove'"):
         training_images([stack], "ZYX", "remove")
+
+
+def test_images_of_another_dimensionality_are_left_for_training_to_refuse():
+    odd = np.zeros((3, 64, 64), np.float32)  # a stack given to a 2D model
+    for choice in ("keep", "replace"):
+        out, replaced, warned = _trained_on([odd], "YX", choice)
+        assert out[0] is odd and replaced == 0 and warned == []

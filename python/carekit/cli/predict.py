@@ -60,7 +60,7 @@ def output_plan(inputs: list[str], out_dir: Path, extras: tuple[str, ...] = (),
 def run(args) -> int:
     from ..models import load_model
     from ..models.runner import PipelineRunner
-    from ..predict.rescale import parse_rescale
+    from ..predict.rescale import parse_rescale, refuse_unless_2d_denoising
     from ..safe_write import check_targets, prepare_output_folder
 
     rescale = parse_rescale(args.rescale)
@@ -70,6 +70,8 @@ def run(args) -> int:
     out_dir = prepare_output_folder(args.out)
     try:
         model = load_model(args.model, engine=args.engine, precision=args.precision)
+        if args.classical_blend:  # once, before any file
+            refuse_unless_2d_denoising(model, "--classical-blend")
         spec = model.spec
         extras = ("disagreement",) if spec.ensemble_members else ("scale",) if spec.probabilistic else ()
         output_ids = tuple(getattr(model, "output_ids", ()))
@@ -87,6 +89,7 @@ def run(args) -> int:
 def _restore_files(model, args, out_dir: Path, rescale) -> None:
     from ..io import read_image
     from ..predict import restore
+    from ..predict.classical_blend import blend_note
     from ..predict.hot_pixels import replaced_note
     from ..predict.rescale import chosen_factor_note
 
@@ -96,9 +99,10 @@ def _restore_files(model, args, out_dir: Path, rescale) -> None:
             result = restore(model, image, tile=tuple(args.tile) if args.tile else None, progress=not args.quiet,
                              z_factor=args.z_factor, rescale=rescale, hot_pixels=args.hot_pixels,
                              classical_blend=args.classical_blend)
+        extra = result.scale if result.scale is not None else result.disagreement
         notes = (chosen_factor_note(rescale, result.factor, model.spec),
                  replaced_note(args.hot_pixels, result.hot_pixels_replaced),
-                 result.classical_blend and result.classical_blend.summary())
+                 result.classical_blend and blend_note(result.classical_blend, extra is not None))
         _write_result(result, out_dir, path, ", ".join(note for note in notes if note))
         if args.classical_check and not args.classical_blend:  # after the result is safe: the check only advises
             compare_and_report(model, image, result.factor, path, args.quiet, args.hot_pixels)

@@ -1,6 +1,7 @@
 """The central crop of an image's middle plane (the middle index of every axis but Y and X): the sample the estimates
-from the noisy image (the classical check, rescale 'search') judge, ESTIMATE_SIDE px wide, the same pixels in memory
-and on large data; 'auto' on large data judges a wider one (domain_check.MAX_SIDE)."""
+from the noisy image (the classical check and blend, rescale 'search', the model comparison, the hot-pixel criteria)
+judge, ESTIMATE_SIDE px wide, the same pixels in memory and on large data; 'auto' on large data judges a wider one
+(domain_check.MAX_SIDE)."""
 
 from __future__ import annotations
 
@@ -19,8 +20,9 @@ def middle_plane(image: np.ndarray | Image, axes: str | None = None, max_side: i
         image, axes = image.data, image.axes
     axes = (axes or {2: "YX"}.get(np.ndim(image), "")).upper()
     if len(axes) != np.ndim(image) or "Y" not in axes or "X" not in axes:
-        raise InputError(f"estimating errors from the noisy image (the classical check, rescale search) needs the "
-                         f"image's axes (YX, TYX, ZYX...); got {axes!r} for shape {np.shape(image)}")
+        raise InputError(f"estimating errors from the noisy image (the classical check, rescale search, carekit "
+                         f"compare) needs the image's axes (YX, TYX, ZYX...); got {axes!r} for shape "
+                         f"{np.shape(image)}")
     image = np.asarray(image)
     return middle_plane_crop(image.__getitem__, axes, image.shape, max_side).astype(np.float32)
 

@@ -88,12 +88,13 @@ def sample_hot_pixels(samples: list[np.ndarray]) -> tuple[int, bool]:
 def training_images(images: list[np.ndarray], axes: str, hot_pixels: str) -> tuple[list[np.ndarray], int]:
     """Noisy training images (each with `axes`, YX or ZYX) as self-supervised training takes them, and how many hot
     pixels were replaced: with 'replace', each without_hot_pixels (judged on its own middle plane); with 'keep', as
-    they are, with a TrainingHotPixelWarning when the middle planes' central crops have many hot pixels."""
+    they are, with a TrainingHotPixelWarning when the middle planes' central crops have many hot pixels. Images of
+    another dimensionality are left as they are, for training to refuse with its own message."""
     if check_choice(hot_pixels) == REPLACE:
-        cleaned = [without_hot_pixels(image, axes) for image in images]
+        cleaned = [without_hot_pixels(image, axes) if np.ndim(image) == len(axes) else (image, 0) for image in images]
         return [image for image, _ in cleaned], sum(count or 0 for _, count in cleaned)
     found = [sample_hot_pixels(channel_samples(np.asarray(image).__getitem__, axes, np.shape(image)))
-             for image in images]
+             for image in images if np.ndim(image) == len(axes)]
     hot = [count for count, many in found if many]
     if hot:
         warnings.warn(f"{len(hot)} of the {len(images)} noisy training images have many isolated hot (or dead) pixels "

@@ -35,7 +35,7 @@ RESCALE_AUTO = "auto"  # as carekit.predict.rescale.AUTO, SEARCH, MODEL and MAX_
 RESCALE_SEARCH = "search"
 RESCALE_MODEL = "model"
 RESCALE_MAX = 8.0
-HOT_PIXELS = ("keep", "replace")  # as carekit.predict.hot_pixels.CHOICES (a test checks they agree)
+HOT_PIXELS = ("keep", "replace")  # as carekit.data.hot_pixel_images.CHOICES (a test checks they agree)
 
 
 def rescale_value(text):

@@ -58,6 +58,8 @@ def run_in_fiji(model: str | Path, image, axes: str | None = None, *, engine: st
     from jpype import JVMNotRunning
     from scyjava import jimport
 
+    if engine == contract.ENGINES[1] and classical_blend:  # refused before ImageJ starts
+        raise InputError("classical_blend=True needs engine='python' (deepImageJ restores with the model alone)")
     array, axes, pixel_size = _as_array(image, axes)
     _check_fits_memory(array)
     if not Path(model).exists():

@@ -78,8 +78,6 @@ def restore_array(image: np.ndarray, axes: str, model: str, backend: str = "onnx
     from ..io import Image
     from ..predict import restore
     from ..predict.domain_check import PredictionWarning
-    from ..predict.hot_pixels import replaced_note
-    from ..predict.rescale import chosen_factor_note
 
     runner = _model(model, backend, precision)
     spatial = len(runner.spec.axes)
@@ -92,10 +90,8 @@ def restore_array(image: np.ndarray, axes: str, model: str, backend: str = "onnx
                          classical_blend=classical_blend)
         if classical_check and not classical_blend:  # at the factor restore chose
             unchecked = _classical_check(runner, Image(image, axes), result.factor, hot_pixels)
-    for note in (chosen_factor_note(rescale, result.factor, runner.spec),
-                 replaced_note(hot_pixels, result.hot_pixels_replaced),
-                 result.classical_blend and result.classical_blend.summary()):
-        if note and on_note is not None:
+    for note in _notes(result, runner, rescale, hot_pixels, uncertainty):
+        if on_note is not None:
             on_note(note)
     for message in [str(w.message) for w in caught if issubclass(w.category, PredictionWarning)] + unchecked:
         if on_warning is not None:
@@ -112,6 +108,19 @@ def restore_array(image: np.ndarray, axes: str, model: str, backend: str = "onnx
         return merged, axes, [f"{kind} {i + 1}" for i in range(image.shape[c]) for kind in ("mean", name)]
     c = max(axes.find("Z"), axes.find("T")) + 1
     return np.stack([result.image, extra], axis=c), axes[:c] + "C" + axes[c:], ["mean", name]
+
+
+def _notes(result, runner, rescale, hot_pixels: str, uncertainty: bool) -> list[str]:
+    """The Log's notes on a restoration: the rescale factor chosen, the hot pixels replaced, how it was blended."""
+    from ..predict.classical_blend import blend_note
+    from ..predict.hot_pixels import replaced_note
+    from ..predict.rescale import chosen_factor_note
+
+    extra = result.scale is not None or result.disagreement is not None
+    notes = (chosen_factor_note(rescale, result.factor, runner.spec), replaced_note(hot_pixels,
+                                                                                     result.hot_pixels_replaced),
+             result.classical_blend and blend_note(result.classical_blend, uncertainty and extra))
+    return [note for note in notes if note]
 
 
 def _classical_check(runner, image, rescale, hot_pixels) -> list[str]:

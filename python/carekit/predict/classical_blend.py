@@ -4,16 +4,17 @@ alone (restore(..., classical_blend=True), `carekit predict --classical-blend`).
 A model and a classical denoiser err differently: the model in detail it invents or misses, the classical denoiser in
 detail it blurs. So a weighted mean of the two has a smaller error than the better of them wherever neither is far
 ahead (benchmarks/results/classical_blend.md). Shares and denoiser are chosen as the classical check chooses, with
-the estimate of predict.recorrupted_error on the central crop of the middle plane: the best classical setting on one
-recorrupted pair (predict.classical_settings, the classical check's choice), then the model's share among SHARES with
-the smallest estimated error summed over two more pairs (BLEND_SEEDS). The classical restoration is fitted (affine,
-least squares) to the model's before mixing, so the mix stays in the model's units. The same denoiser and shares
-then mix every YX plane of the image (each plane denoised on its own).
+the estimate of predict.recorrupted_error on the central crop of the middle plane of each channel: the best
+classical setting on one recorrupted pair (predict.classical_settings, the classical check's choice), then the
+model's share among SHARES with the smallest estimated error summed over two more pairs (BLEND_SEEDS). The classical
+restoration is put into the units the model restores in (the input plane's normalization: an affine fit to the
+normalized noisy plane, which does not depend on how good the model is) before mixing. The same denoiser and shares
+then mix every YX plane of the channel (each plane denoised on its own; a flat plane keeps the model's).
 
 A mix is used only where it is estimated to lower the squared error by at least MIN_GAIN of the input's noise
-variance. Below that, the gains in PSNR were small (up to ~0.4 dB, mostly ~0.2) and the classical denoiser's residual
-noise in dark backgrounds cost SSIM, up to 0.27 (the shipped generalist at 3 photons; benchmarks/results/
-classical_blend.md, where the level was chosen after those numbers were seen).
+variance and by STANDARD_ERRORS standard errors. Below MIN_GAIN the gains in PSNR were small (up to ~0.4 dB, mostly
+~0.2) and the classical denoiser's residual noise in dark backgrounds cost SSIM, up to 0.27 (the shipped generalist at
+3 photons; benchmarks/results/classical_blend.md, where the level was chosen after those numbers were seen).
 """
 
 from __future__ import annotations
@@ -23,13 +24,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..data.hot_pixel_images import channel_samples
 from ..data.recorrupt import variance_map
 from ..errors import InputError
-from ..normalize import affine_fit
+from ..normalize import affine_fit, normalize_percentile
 from .classical_check import WorseThanClassicalWarning
 from .classical_settings import classical_errors, denoised
 from .plane_restore import restored_plane
-from .recorrupted_error import CHOOSING_SEED, fitted_error, recorrupted_pair, spike_weights
+from .recorrupted_error import (CHOOSING_SEED, STANDARD_ERRORS, block_standard_error, fitted_residual,
+                                recorrupted_pair, spike_weights)
 
 BLEND_SEEDS = (5, 6)  # pairs of their own: not the classical check's comparison pair nor rescale search's
 SHARES = tuple(round(share, 1) for share in np.linspace(0.0, 1.0, 11))  # the model's share of the output
@@ -38,13 +41,14 @@ MIN_GAIN = 0.002  # of the input's noise variance: a smaller estimated gain keep
 
 @dataclass(frozen=True)
 class ClassicalBlend:
-    """The model's share of the output and the classical denoiser that makes up the rest; `errors`: the estimated
-    squared error at each of SHARES minus the model's alone, over the input's noise variance. `unjudged`: why the
-    image could not be judged (then the model's restoration is kept as it is)."""
+    """The model's share of the output and the classical denoiser that makes up the rest. `errors`: the estimated
+    squared error at each of SHARES minus the model's alone, over the input's noise variance, and `standard_errors`
+    their standard errors. `unjudged`: why the image could not be judged (the model's restoration is then kept)."""
 
     classical: str = ""
     share: float = 1.0
     errors: tuple[float, ...] = ()
+    standard_errors: tuple[float, ...] = ()
     unjudged: str | None = None
 
     @property
@@ -54,16 +58,22 @@ class ClassicalBlend:
 
     @property
     def best_gain(self) -> float:
-        """The largest estimated gain of any share (the mix not used where it is below MIN_GAIN)."""
+        """The largest estimated gain of any share (not used below MIN_GAIN or within chance)."""
         return -min(self.errors) if self.errors else 0.0
+
+    @property
+    def model_is_behind(self) -> bool:
+        """The classical denoiser alone is estimated better than the model alone, beyond chance."""
+        return bool(self.errors) and -self.errors[0] > STANDARD_ERRORS * self.standard_errors[0] > 0
 
     def summary(self) -> str:
         if self.unjudged:
             return f"not blended with classical denoising: {self.unjudged}"
         if self.share == 1.0 and self.best_gain > 0:
+            spread = self.standard_errors[int(np.argmin(self.errors))]
             return (f"not blended: mixing in {self.classical} was estimated to lower the squared error by only "
-                    f"{self.best_gain:.2%} of the noise variance (less than {MIN_GAIN:.1%}, too little for its "
-                    "residual noise)")
+                    f"{self.best_gain:.2%} of the noise variance (standard error {spread:.2%}; a mix needs "
+                    f"{MIN_GAIN:.1%} and {STANDARD_ERRORS:g} standard errors)")
         if self.share == 1.0:
             return f"not blended: the model alone was estimated best (the best classical denoiser: {self.classical})"
         lower = (f"estimated from the noisy image alone to lower the squared error by {self.gain:.2%} of its noise "
@@ -73,56 +83,96 @@ class ClassicalBlend:
         return f"blended {self.share:.1f} model + {1 - self.share:.1f} {self.classical} ({lower})"
 
 
-def choose_blend(runner, crop: np.ndarray, factor: float = 1.0) -> ClassicalBlend:
-    """The classical denoiser and the model's share that mix best on a 2D `crop` of a noisy image, the model (a 2D
-    CARE model's runner) restoring at the rescale `factor` (the model alone where no share gains MIN_GAIN); an
-    unjudged blend where the crop is too small or flat to estimate its noise."""
-    crop = np.asarray(crop, np.float32)
-    try:
-        variance = variance_map(crop)
-    except InputError as error:
-        return ClassicalBlend(unjudged=str(error))
-    weights = spike_weights(crop, variance)
-    errors = classical_errors(crop, variance, weights, CHOOSING_SEED)
-    best = min(errors, key=errors.get)
-    totals = np.zeros(len(SHARES))
-    for seed in BLEND_SEEDS:
-        noisier, target = recorrupted_pair(crop, variance, seed)
-        model, classical = restored_plane(runner, noisier, factor), denoised(noisier, best)
-        totals += [fitted_error(mix(model, classical, share), target, weights) for share in SHARES]
-    relative = (totals - totals[-1]) / len(BLEND_SEEDS) / float(np.average(variance, weights=weights))
-    share = SHARES[int(np.argmin(totals))] if -relative.min() >= MIN_GAIN else 1.0
-    return ClassicalBlend(best, share, tuple(float(e) for e in relative))
+def in_model_units(classical: np.ndarray, noisy: np.ndarray, spec) -> np.ndarray:
+    """A classical restoration of the 2D plane `noisy` in the units the model restores that plane in (its percentiles
+    `spec.pmin`/`spec.pmax` mapped to 0/1): affinely fitted to the normalized noisy plane."""
+    return affine_fit(classical, normalize_percentile(noisy, spec.pmin, spec.pmax, spec.eps)).astype(np.float32)
 
 
 def mix(model: np.ndarray, classical: np.ndarray, share: float) -> np.ndarray:
-    """`share` of the model's restoration plus the rest of the classical one fitted (affine) to it."""
+    """`share` of the model's restoration plus the rest of the classical one (both in the model's units)."""
     if share == 1.0:
         return model
-    return (share * model + (1 - share) * affine_fit(classical, model)).astype(np.float32)
+    return (share * model + (1 - share) * classical).astype(np.float32)
 
 
-def blended(restored: np.ndarray, noisy: np.ndarray, axes: str, blend: ClassicalBlend) -> np.ndarray:
-    """The restoration `restored` of `noisy` (both with `axes`) mixed YX plane by YX plane with `blend`'s classical
-    denoiser's restoration of each plane of `noisy` (restored itself where the blend keeps the model alone)."""
-    if blend.unjudged or blend.share == 1.0:
+def choose_blend(runner, crop: np.ndarray, factor: float = 1.0) -> ClassicalBlend:
+    """The classical denoiser and the model's share that mix best on a 2D `crop` of a noisy image, the model (a 2D
+    CARE model's runner) restoring at the rescale `factor` (the model alone where no share gains MIN_GAIN beyond
+    chance); an unjudged blend where the crop cannot be judged (too small or flat to estimate its noise)."""
+    crop = np.asarray(crop, np.float32)
+    try:
+        variance = variance_map(crop)
+        weights = spike_weights(crop, variance)
+        errors = classical_errors(crop, variance, weights, CHOOSING_SEED)
+    except InputError as error:
+        return ClassicalBlend(unjudged=str(error))
+    best = min(errors, key=errors.get)
+    differences = np.zeros((len(SHARES),) + crop.shape)  # squared residual of each mix minus the model's alone
+    for seed in BLEND_SEEDS:
+        noisier, target = recorrupted_pair(crop, variance, seed)
+        model = restored_plane(runner, noisier, factor)
+        classical = in_model_units(denoised(noisier, best), noisier, runner.spec)
+        squared = [fitted_residual(mix(model, classical, share), target) ** 2 for share in SHARES]
+        differences += np.stack([sq - squared[-1] for sq in squared]) / len(BLEND_SEEDS)
+    noise = float(np.average(variance, weights=weights))
+    relative = np.array([np.average(d, weights=weights) for d in differences]) / noise
+    spread = tuple(block_standard_error(d, weights=weights) / noise for d in differences)
+    index = int(np.argmin(relative))
+    decided = -relative[index] >= MIN_GAIN and -relative[index] > STANDARD_ERRORS * spread[index]
+    return ClassicalBlend(best, SHARES[index] if decided else 1.0, tuple(float(e) for e in relative), spread)
+
+
+def choose_blends(runner, image: np.ndarray, axes: str, factor: float = 1.0) -> tuple[ClassicalBlend, ...]:
+    """choose_blend on the central crop of the middle plane of each channel of `image` (with `axes`; one without a C
+    axis), as data.hot_pixel_images.channel_samples takes them."""
+    image = np.asarray(image)
+    return tuple(choose_blend(runner, crop, factor) for crop in channel_samples(image.__getitem__, axes, image.shape))
+
+
+def blended(restored: np.ndarray, noisy: np.ndarray, axes: str, blends: tuple[ClassicalBlend, ...], spec
+            ) -> np.ndarray:
+    """The restoration `restored` of `noisy` (both with `axes`) mixed YX plane by YX plane with the classical
+    restoration its channel's blend chose (`blends`: one per C index, one without C; the model's `spec` gives the
+    units); `restored` itself where no blend mixes, and a plane's own restoration where that plane is flat."""
+    if all(blend.unjudged or blend.share == 1.0 for blend in blends):
         return restored
     y, x = axes.index("Y"), axes.index("X")
-    model_planes = np.moveaxis(restored, [y, x], [-2, -1])
+    model_planes = np.moveaxis(np.asarray(restored, np.float32), [y, x], [-2, -1])
     noisy_planes = np.moveaxis(np.asarray(noisy, np.float32), [y, x], [-2, -1])
-    out = np.empty(model_planes.shape, np.float32)
+    channel = ("".join(a for a in axes if a not in "YX")).find("C")
+    out = model_planes.copy()
     for index in np.ndindex(model_planes.shape[:-2]):
-        out[index] = mix(model_planes[index], denoised(noisy_planes[index], blend.classical), blend.share)
+        blend, plane = blends[index[channel] if channel >= 0 else 0], noisy_planes[index]
+        if blend.unjudged or blend.share == 1.0 or np.ptp(plane) == 0:
+            continue
+        classical = in_model_units(denoised(plane, blend.classical), plane, spec)
+        out[index] = mix(model_planes[index], classical, blend.share)
     return np.moveaxis(out, [-2, -1], [y, x])
 
 
-def warn_if_classical_alone(blend: ClassicalBlend) -> str | None:
-    """Warn (WorseThanClassicalWarning) when the blend gives the model no share: the output is the classical
-    denoiser's; the message is returned too."""
-    if blend.unjudged or blend.share > 0.0:
-        return None
-    message = (f"the output is {blend.classical}'s restoration alone: mixing in any share of the model was estimated "
-               "to make it worse, so the model is likely out of its depth on this image; fine-tune it on your data "
-               "(`carekit train --from`, `carekit finetune`)")
-    warnings.warn(message, WorseThanClassicalWarning, stacklevel=3)
-    return message
+def blend_note(blends: tuple[ClassicalBlend, ...], uncertainty: bool = False) -> str:
+    """What the blend did, for the output next to the restored file (per channel where there are several); with
+    `uncertainty` (the model's scale or disagreement is written too), that it is the model's alone."""
+    if len(blends) == 1:
+        note = blends[0].summary()
+    else:
+        note = "; ".join(f"channel {c + 1}: {blend.summary()}" for c, blend in enumerate(blends))
+    mixed = any(not blend.unjudged and blend.share < 1.0 for blend in blends)
+    return note + ("; the uncertainty output is the model's alone" if uncertainty and mixed else "")
+
+
+def warn_if_behind(blends: tuple[ClassicalBlend, ...]) -> list[str]:
+    """Warn (WorseThanClassicalWarning) for each channel whose classical denoiser alone is estimated better than the
+    model alone, as the classical check would; the messages are returned too."""
+    messages = []
+    for c, blend in enumerate(blends):
+        if not blend.model_is_behind:
+            continue
+        where = f"channel {c + 1}: " if len(blends) > 1 else ""
+        messages.append(f"{where}the model alone is estimated behind {blend.classical} (its squared error exceeds that "
+                        f"denoiser's by {-blend.errors[0]:.2%} of the input's noise variance; the output is "
+                        f"{1 - blend.share:.0%} that denoiser's): the model is likely out of its depth on this image; "
+                        "fine-tune it on your data (`carekit train --from`, `carekit finetune`)")
+        warnings.warn(messages[-1], WorseThanClassicalWarning, stacklevel=3)
+    return messages

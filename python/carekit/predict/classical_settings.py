@@ -8,6 +8,7 @@ import numpy as np
 
 from .. import classical
 from ..data.noise_model import estimate_camera
+from ..errors import InputError
 from .recorrupted_error import fitted_residual, recorrupted_pair, target_noise
 
 FAMILIES = {  # name: (its candidates for a noisy image and settings, its settings)
@@ -20,11 +21,18 @@ FAMILIES = {  # name: (its candidates for a noisy image and settings, its settin
 
 
 def candidates(noisy: np.ndarray, settings: dict[str, tuple] | None = None) -> dict[str, np.ndarray]:
-    """{'Gaussian sigma 1.5': image, ...}: the classical denoisers on `noisy`, at every setting or at `settings`
-    ({family: values})."""
-    settings = settings or {name: values for name, (_, values) in FAMILIES.items()}
-    return {f"{name} {value:g}": candidate for name, values in settings.items()
-            for value, candidate in zip(values, FAMILIES[name][0](noisy, values))}
+    """{'Gaussian sigma 1.5': image, ...}: the classical denoisers on `noisy`, at `settings` ({family: values}), or
+    at every setting of every family that can run on it (GAT+NLM needs a camera gain estimated above 0)."""
+    out = {}
+    for name, values in (settings or {name: values for name, (_, values) in FAMILIES.items()}).items():
+        try:
+            images = FAMILIES[name][0](noisy, values)
+        except InputError:
+            if settings:
+                raise
+            continue
+        out.update((f"{name} {value:g}", image) for value, image in zip(values, images))
+    return out
 
 
 def setting_of(name: str) -> dict[str, tuple]:

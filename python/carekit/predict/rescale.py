@@ -1,5 +1,6 @@
 """Restoring at the model's object scale: an image whose objects are larger than those a 2D model was trained on is
-restored downsampled (YX) and the results upsampled back to the input's shape (predict.restore, plane by plane).
+restored downsampled (YX) and the results upsampled back to the input's shape (predict.plane_restore, plane by
+plane).
 
 A denoiser sees a window of a few tens of pixels; objects larger than it fill that window with flat, noisy interior,
 and the model compresses their contrast. Downsampling brings them back into the window and averages their noise.

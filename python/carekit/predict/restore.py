@@ -17,8 +17,7 @@ from ..models.runner import ModelRunner, PipelineRunner
 from ..models.spec import NetworkSpec
 from .input_checks import check_input, check_tile, default_axes
 from .domain_check import predicted_uncertainty, warn_input, warn_uncertainty
-from .classical_blend import ClassicalBlend, blended, choose_blend, warn_if_classical_alone
-from ..data.crops import middle_plane
+from .classical_blend import ClassicalBlend, blended, choose_blends, warn_if_behind
 from ..data.hot_pixel_images import KEEP
 from .hot_pixels import cleaned_input, warn_if_hot
 from .projection import project
@@ -34,7 +33,8 @@ class Restoration:
     `outputs` holds every output tensor of a package not made by carekit, by output id (`image` is the first).
     `factor`: the YX downsampling factor it was restored at (1: none; `rescale`); `hot_pixels_replaced`: how many
     hot pixels were replaced before restoring (`hot_pixels`; None: the image could not be judged);
-    `classical_blend`: the classical denoiser and shares the image was mixed with (`classical_blend`), else None."""
+    `classical_blend`: the classical denoiser and shares each channel was mixed with (`classical_blend`), else
+    None."""
 
     image: np.ndarray
     axes: str
@@ -44,7 +44,7 @@ class Restoration:
     outputs: dict[str, Image] | None = None
     factor: float = 1.0
     hot_pixels_replaced: int | None = 0
-    classical_blend: ClassicalBlend | None = None
+    classical_blend: tuple[ClassicalBlend, ...] | None = None
 
     def as_image(self) -> Image:
         return Image(self.image, self.axes, self.pixel_size or {})
@@ -78,8 +78,8 @@ def restore(model: str | Path | ModelRunner, image: np.ndarray | Image, axes: st
     of their 8 neighbours first (predict.hot_pixels; Restoration.hot_pixels_replaced counts them); with 'keep' and
     `check_domain`, many of them give a HotPixelWarning (every kind of model).
     `classical_blend` (carekit's 2D denoising models): mix the restoration with the best classical denoiser's in the
-    shares estimated best from the noisy image (predict.classical_blend; Restoration.classical_blend says which);
-    a WorseThanClassicalWarning where the model gets no share.
+    shares estimated best from the noisy image, per channel (predict.classical_blend; Restoration.classical_blend
+    says which); a WorseThanClassicalWarning where the model alone is estimated behind that denoiser.
     """
     runner = load_model(model, engine) if isinstance(model, (str, Path)) else model
     spec = runner.spec
@@ -100,9 +100,10 @@ def restore(model: str | Path | ModelRunner, image: np.ndarray | Image, axes: st
     result = _restore_as_kind(runner, image, axes, pixel_size, tile, progress, on_progress, z_factor, rescale,
                               check_domain)
     if classical_blend:
-        blend = choose_blend(runner, middle_plane(image, axes), result.factor)
-        warn_if_classical_alone(blend)
-        result = dataclasses.replace(result, image=blended(result.image, image, axes, blend), classical_blend=blend)
+        blends = choose_blends(runner, image, axes, result.factor)
+        warn_if_behind(blends)
+        result = dataclasses.replace(result, image=blended(result.image, image, axes, blends, spec),
+                                     classical_blend=blends)
     return dataclasses.replace(result, hot_pixels_replaced=replaced)
 
 
