@@ -49,20 +49,21 @@ def model_row(runner, low: np.ndarray, high: np.ndarray) -> tuple[dict, dict]:
     """Scores of one model on one image without and with the blend, the blend's choice and its ceiling; and the
     images (for the figure)."""
     from carekit.evaluate.metrics import score
-    from carekit.predict.classical_blend import SHARES, mix
+    from carekit.predict.classical_blend import SHARES, in_model_units, mix
     from carekit.predict.classical_settings import denoised
 
     plain, plain_seconds = restored(runner, low, False)
     mixed, mixed_seconds = restored(runner, low, True)
-    blend = mixed.classical_blend
-    classical = denoised(low, blend.classical)
+    (blend,) = mixed.classical_blend
+    classical = in_model_units(denoised(low, blend.classical), low, runner.spec)
     ceiling = {share: score(high, mix(plain.image, classical, share)).psnr for share in SHARES}
     best_share = max(ceiling, key=ceiling.get)
     row = {"psnr": score(high, plain.image).psnr, "ssim": score(high, plain.image).ssim,
            "blend_psnr": score(high, mixed.image).psnr, "blend_ssim": score(high, mixed.image).ssim,
-           "share": blend.share, "classical": blend.classical, "estimated_gain": blend.gain,
-           "classical_psnr": score(high, classical).psnr, "best_share": best_share,
-           "best_share_psnr": ceiling[best_share], "factor": plain.factor,
+           "share": blend.share, "classical": blend.classical, "estimated_gain": blend.best_gain,
+           "standard_error": blend.standard_errors[int(np.argmin(blend.errors))],
+           "model_is_behind": blend.model_is_behind, "classical_psnr": score(high, classical).psnr,
+           "best_share": best_share, "best_share_psnr": ceiling[best_share], "factor": plain.factor,
            "blend_seconds": mixed_seconds - plain_seconds}
     return row, {"model": plain.image, "blend": mixed.image, "classical": classical}
 
@@ -95,20 +96,24 @@ def run(datasets) -> list[dict]:
 
 
 def markdown(rows: list[dict]) -> str:
+    from carekit.predict.classical_blend import MIN_GAIN
+
     lines = ["# The classical blend (`--classical-blend`)", "",
              "Mean PSNR in dB over the held-out images (margin over the best oracle-tuned baseline; worst image in "
              "brackets). Blend: the model mixed with the classical denoiser in the share chosen from the noisy image "
-             "alone; best share: the share that is best against the truth, same denoiser (the choice's ceiling). "
-             "Shares: the model's share chosen per image.", "",
+             f"alone, where that is estimated to lower the squared error by at least {MIN_GAIN:.1%} of the noise "
+             "variance (else the model alone); best share: the share that is best against the truth, same denoiser "
+             "(the choice's ceiling). Shares: the model's share per image (1: not blended). SSIM: mean, model -> "
+             "blend.", "",
              "| model | dataset | photons | images | best baseline | model | + blend | best share | blend - model "
-             "(worst) | shares | classical | s per image |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- "
-             "| --- | --- | --- |"]
+             "(worst) | SSIM | shares | classical | s per image |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for model in MODELS:
         for key in dict.fromkeys((r["dataset"], r["photons"]) for r in rows):
             group = [r for r in rows if (r["dataset"], r["photons"]) == key]
             base = np.array([r["baseline_psnr"] for r in group])
-            got = {k: np.array([r["models"][model][k] for r in group]) for k in ("psnr", "blend_psnr",
-                                                                               "best_share_psnr", "blend_seconds")}
+            got = {k: np.array([r["models"][model][k] for r in group])
+                   for k in ("psnr", "blend_psnr", "best_share_psnr", "blend_seconds", "ssim", "blend_ssim")}
             gain = got["blend_psnr"] - got["psnr"]
             classical = ", ".join(sorted({r["models"][model]["classical"] for r in group}))
             shares = ", ".join(f"{r['models'][model]['share']:g}" for r in group)
@@ -117,7 +122,8 @@ def markdown(rows: list[dict]) -> str:
                          + " | ".join(f"{got[k].mean():.2f} ({(got[k] - base).mean():+.2f}, worst "
                                       f"{(got[k] - base).min():+.2f})" for k in ("psnr", "blend_psnr",
                                                                                 "best_share_psnr"))
-                         + f" | {gain.mean():+.2f} ({gain.min():+.2f}) | {shares} | {classical} | "
+                         + f" | {gain.mean():+.2f} ({gain.min():+.2f}) | {got['ssim'].mean():.3f} -> "
+                         f"{got['blend_ssim'].mean():.3f} | {shares} | {classical} | "
                          f"{got['blend_seconds'].mean():.1f} |")
     return "\n".join(lines) + "\n"
 
