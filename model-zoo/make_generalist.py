@@ -144,7 +144,10 @@ def search_advice(search: dict) -> list[str]:
             "comparison after training and keeps whichever restores those images better "
             "(benchmarks/compare_on_benchmark.py). Images with hot camera pixels: `carekit predict --hot-pixels "
             "replace` (the Fiji plugin's hot_pixels=replace) replaces them by their neighbours' median first; a "
-            "model restores each as a spot, and carekit warns when it finds many."]
+            "model restores each as a spot, and carekit warns when it finds many. Where it is near classical "
+            "denoising (confocal planes, higher light levels), `carekit predict --classical-blend` (the plugin's "
+            "classical_blend=true) mixes the best classical denoiser into its restoration in the share estimated "
+            "best from the noisy image, only where that is estimated to help (benchmarks/classical_blend_benchmark.py)."]
 
 
 def main() -> None:
