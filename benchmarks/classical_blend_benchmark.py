@@ -55,7 +55,7 @@ def model_row(runner, low: np.ndarray, high: np.ndarray) -> tuple[dict, dict]:
     plain, plain_seconds = restored(runner, low, False)
     mixed, mixed_seconds = restored(runner, low, True)
     (blend,) = mixed.classical_blend
-    classical = in_model_units(denoised(low, blend.classical), low, runner.spec)
+    classical = in_model_units(blend.classical, denoised(low, blend.classical), low, runner.spec)
     ceiling = {share: score(high, mix(plain.image, classical, share)).psnr for share in SHARES}
     best_share = max(ceiling, key=ceiling.get)
     row = {"psnr": score(high, plain.image).psnr, "ssim": score(high, plain.image).ssim,
@@ -102,7 +102,7 @@ def markdown(rows: list[dict]) -> str:
              "Mean PSNR in dB over the held-out images (margin over the best oracle-tuned baseline; worst image in "
              "brackets). Blend: the model mixed with the classical denoiser in the share chosen from the noisy image "
              f"alone, where that is estimated to lower the squared error by at least {MIN_GAIN:.1%} of the noise "
-             "variance (else the model alone); best share: the share that is best against the truth, same denoiser "
+             "variance and 2 standard errors (else the model alone); best share: the share that is best against the truth, same denoiser "
              "(the choice's ceiling). Shares: the model's share per image (1: not blended). SSIM: mean, model -> "
              "blend.", "",
              "| model | dataset | photons | images | best baseline | model | + blend | best share | blend - model "

@@ -14,6 +14,7 @@ from .normalize import normalize_percentile
 GAUSSIAN_SIGMAS = (0.5, 1.0, 1.5, 2.0, 3.0)
 NLM_STRENGTHS = (0.6, 0.9, 1.2)
 TV_WEIGHTS = (0.05, 0.1, 0.2, 0.4)
+NORMALIZATION = (1.0, 99.8)  # the percentiles NLM and TV normalize their input with (mapped to 0 and 1)
 
 
 def gaussian_candidates(image: np.ndarray, sigmas=GAUSSIAN_SIGMAS) -> list[np.ndarray]:
@@ -31,7 +32,7 @@ def nlm(normalized: np.ndarray, sigma: float, strength: float) -> np.ndarray:
 def nlm_candidates(image: np.ndarray, strengths=NLM_STRENGTHS) -> list[np.ndarray]:
     from skimage.restoration import estimate_sigma
 
-    normalized = normalize_percentile(image, 1, 99.8)
+    normalized = normalize_percentile(image, *NORMALIZATION)
     sigma = float(estimate_sigma(normalized))
     return [nlm(normalized, sigma, k) for k in strengths]
 
@@ -39,7 +40,7 @@ def nlm_candidates(image: np.ndarray, strengths=NLM_STRENGTHS) -> list[np.ndarra
 def tv_candidates(image: np.ndarray, weights=TV_WEIGHTS) -> list[np.ndarray]:
     from skimage.restoration import denoise_tv_chambolle
 
-    normalized = normalize_percentile(image, 1, 99.8)
+    normalized = normalize_percentile(image, *NORMALIZATION)
     return [denoise_tv_chambolle(normalized, weight=w).astype(np.float32) for w in weights]
 
 

@@ -40,6 +40,11 @@ def normalize_range(image: np.ndarray, lo, hi, eps: float = 1e-6) -> np.ndarray:
     return ((image - lo) / (hi - lo + eps)).astype(np.float32)
 
 
+def denormalize_range(image: np.ndarray, lo, hi, eps: float = 1e-6) -> np.ndarray:
+    """The inverse of normalize_range: 0 back to `lo`, 1 to `hi`."""
+    return (np.asarray(image, dtype=np.float32) * (hi - lo + eps) + lo).astype(np.float32)
+
+
 def normalize_ground_truth(gt: np.ndarray, pmin: float = GT_PERCENTILES[0], pmax: float = GT_PERCENTILES[1]) -> np.ndarray:
     """Ground truth scaled for metrics: percentile `pmin` -> 0, `pmax` -> 1 (float64, not clipped)."""
     gt = np.asarray(gt, dtype=np.float64)

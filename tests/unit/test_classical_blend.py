@@ -62,7 +62,7 @@ def test_no_denoising_gets_no_share_a_warning_and_the_classical_restoration_in_t
     assert [w.category for w in caught] == [WorseThanClassicalWarning] and blend.classical in messages[0]
     out = blended(_units(noisy, noisy), noisy, "YX", (blend,), _StandIn.spec)
     classical = denoised(noisy, blend.classical)
-    np.testing.assert_allclose(out, in_model_units(classical, noisy, _StandIn.spec), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(out, in_model_units(blend.classical, classical, noisy, _StandIn.spec), rtol=1e-5, atol=1e-5)
     # in the input normalization's units whatever the model gave (a poor model's output does not shrink it): the
     # range of the camera's mean in those units
     poor = blended(np.full(noisy.shape, 0.5, np.float32), noisy, "YX", (blend,), _StandIn.spec)
@@ -88,7 +88,7 @@ def test_two_restorations_that_err_differently_mix_to_better_than_either(monkeyp
     assert len(blend.errors) == len(blend.standard_errors) == len(SHARES) and blend.errors[-1] == 0.0
     restored = _units(restoration, noisy)
     mixed = blended(restored, noisy, "YX", (blend,), _StandIn.spec)
-    classical = in_model_units(denoised(noisy, blend.classical), noisy, _StandIn.spec)
+    classical = in_model_units(blend.classical, denoised(noisy, blend.classical), noisy, _StandIn.spec)
     true_error = {name: fitted_error(image, mean) for name, image in
                   (("model", restored), ("classical", classical), ("mix", mixed))}
     assert true_error["mix"] < 0.8 * min(true_error["model"], true_error["classical"]), true_error
@@ -104,19 +104,21 @@ def test_a_small_estimated_gain_keeps_the_model_alone(monkeypatch):
 
 
 def test_each_channel_gets_its_own_choice_and_every_plane_of_it_is_mixed(monkeypatch):
-    good = _noisy(seed=6)[1]
-    flat = np.full(good.shape, 100.0, np.float32)
-    noisy = np.stack([np.stack([flat, good]), np.stack([good, good]), np.stack([good, good])])  # T, C, Y, X
+    dim, bright = _noisy(seed=6, photons=10.0)[1], _noisy(seed=7, photons=100.0)[1]
+    flat = np.full(dim.shape, 100.0, np.float32)
+    noisy = np.stack([np.stack([flat, bright]), np.stack([dim, bright]), np.stack([dim, bright])])  # T, C, Y, X
     monkeypatch.setattr(classical_blend, "restored_plane", lambda runner, plane, factor: _units(plane, plane))
     blends = choose_blends(_StandIn(), noisy, "TCYX")
     assert len(blends) == 2 and all(blend.share == 0.0 for blend in blends)  # no denoising: classical alone
+    assert blends[0].classical != blends[1].classical  # each channel judged on its own crop
     restored = _units(noisy, noisy)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no warning from denoising the flat plane: it keeps its own restoration
         out = blended(restored, noisy, "TCYX", blends, _StandIn.spec)
     np.testing.assert_array_equal(out[0, 0], restored[0, 0])  # the flat plane
     for t, c in ((0, 1), (1, 0), (1, 1), (2, 0)):
-        expected = in_model_units(denoised(noisy[t, c], blends[c].classical), noisy[t, c], _StandIn.spec)
+        name = blends[c].classical
+        expected = in_model_units(name, denoised(noisy[t, c], name), noisy[t, c], _StandIn.spec)
         np.testing.assert_allclose(out[t, c], expected, rtol=1e-5, atol=1e-5)
     assert blend_note(blends, uncertainty=True).startswith("channel 1: replaced by ")
     assert blend_note(blends, uncertainty=True).endswith("; the uncertainty output is the model's alone")
@@ -134,7 +136,8 @@ def test_axes_in_any_order():
     out = blended(restored, noisy, "YTX", (blend,), _StandIn.spec)
     assert out.shape == noisy.shape and out.dtype == np.float32
     for t in range(2):
-        classical = in_model_units(denoised(noisy[:, t], "NLM strength 0.9"), noisy[:, t], _StandIn.spec)
+        classical = in_model_units("NLM strength 0.9", denoised(noisy[:, t], "NLM strength 0.9"), noisy[:, t],
+                                   _StandIn.spec)
         np.testing.assert_allclose(out[:, t], mix(restored[:, t], classical, 0.4), rtol=1e-5, atol=1e-5)
 
 
@@ -143,3 +146,23 @@ def test_images_that_cannot_be_judged_are_not_blended(monkeypatch):
         blend = _choose(monkeypatch, image, lambda plane: plane)
         assert blend.unjudged and blend.summary().startswith("not blended with classical denoising: ")
         assert blended(image, image, "YX", (blend,), _StandIn.spec) is image and not blend.model_is_behind
+
+
+@pytest.mark.parametrize("name", ["Gaussian sigma 1", "NLM strength 0.6", "TV weight 0.05", "GAT+NLM strength 0.6"])
+def test_every_classical_restoration_comes_in_the_units_of_the_models_input(name):
+    truth, noisy = _noisy(seed=4, photons=30.0)
+    restored = in_model_units(name, denoised(noisy, name), noisy, _StandIn.spec)
+    mean = _units(truth / truth.max() * 30 + 101, noisy)  # the camera's mean, normalized as the model's input is
+    slope, offset = np.polyfit(mean.ravel(), restored.ravel(), 1)
+    assert slope == pytest.approx(1.0, abs=0.15) and offset == pytest.approx(0.0, abs=0.05)
+
+
+def test_a_plane_the_chosen_denoiser_cannot_restore_keeps_the_models_restoration():
+    good = _noisy(seed=5)[1]
+    sparse = np.zeros_like(good)
+    sparse[10, 10] = sparse[50, 80] = 7.0  # no camera to estimate: GAT+NLM cannot run here
+    noisy, restored = np.stack([good, sparse]), _units(np.stack([good, sparse]), good)
+    blend = ClassicalBlend("GAT+NLM strength 0.9", 0.5, tuple(0.0 for _ in SHARES), tuple(0.0 for _ in SHARES))
+    out = blended(restored, noisy, "ZYX", (blend,), _StandIn.spec)
+    np.testing.assert_array_equal(out[1], restored[1])
+    assert not np.array_equal(out[0], restored[0]) and np.isfinite(out).all()

@@ -7,14 +7,15 @@ ahead (benchmarks/results/classical_blend.md). Shares and denoiser are chosen as
 the estimate of predict.recorrupted_error on the central crop of the middle plane of each channel: the best
 classical setting on one recorrupted pair (predict.classical_settings, the classical check's choice), then the
 model's share among SHARES with the smallest estimated error summed over two more pairs (BLEND_SEEDS). The classical
-restoration is put into the units the model restores in (the input plane's normalization: an affine fit to the
-normalized noisy plane, which does not depend on how good the model is) before mixing. The same denoiser and shares
-then mix every YX plane of the channel (each plane denoised on its own; a flat plane keeps the model's).
+restoration is put into the units the model restores in (the plane normalized as the model's input is: its own
+units, which do not depend on how good the model is) before mixing. The same denoiser and shares then mix every YX
+plane of the channel (each plane denoised on its own; a plane it cannot denoise keeps the model's restoration).
 
-A mix is used only where it is estimated to lower the squared error by at least MIN_GAIN of the input's noise
-variance and by STANDARD_ERRORS standard errors. Below MIN_GAIN the gains in PSNR were small (up to ~0.4 dB, mostly
-~0.2) and the classical denoiser's residual noise in dark backgrounds cost SSIM, up to 0.27 (the shipped generalist at
-3 photons; benchmarks/results/classical_blend.md, where the level was chosen after those numbers were seen).
+A share is used only where it is estimated to lower the squared error by at least MIN_GAIN of the input's noise
+variance and by STANDARD_ERRORS standard errors (the best such share). Below MIN_GAIN the gains in PSNR were small
+(up to ~0.4 dB, mostly ~0.2) and the classical denoiser's residual noise in dark backgrounds cost SSIM, up to 0.27
+(the shipped generalist at 3 photons, in a first version that mixed everywhere; benchmarks/results/
+classical_blend.md, where the level was chosen after those numbers were seen).
 """
 
 from __future__ import annotations
@@ -27,9 +28,9 @@ import numpy as np
 from ..data.hot_pixel_images import channel_samples
 from ..data.recorrupt import variance_map
 from ..errors import InputError
-from ..normalize import affine_fit, normalize_percentile
+from ..normalize import normalize_range
 from .classical_check import WorseThanClassicalWarning
-from .classical_settings import classical_errors, denoised
+from .classical_settings import classical_errors, denoised, in_input_units
 from .plane_restore import restored_plane
 from .recorrupted_error import (CHOOSING_SEED, STANDARD_ERRORS, block_standard_error, fitted_residual,
                                 recorrupted_pair, spike_weights)
@@ -63,8 +64,8 @@ class ClassicalBlend:
 
     @property
     def model_is_behind(self) -> bool:
-        """The classical denoiser alone is estimated better than the model alone, beyond chance."""
-        return bool(self.errors) and -self.errors[0] > STANDARD_ERRORS * self.standard_errors[0] > 0
+        """The classical denoiser alone is estimated better than the model alone, by MIN_GAIN and beyond chance."""
+        return bool(self.errors) and _decided(self.errors[0], self.standard_errors[0])
 
     def summary(self) -> str:
         if self.unjudged:
@@ -83,10 +84,17 @@ class ClassicalBlend:
         return f"blended {self.share:.1f} model + {1 - self.share:.1f} {self.classical} ({lower})"
 
 
-def in_model_units(classical: np.ndarray, noisy: np.ndarray, spec) -> np.ndarray:
-    """A classical restoration of the 2D plane `noisy` in the units the model restores that plane in (its percentiles
-    `spec.pmin`/`spec.pmax` mapped to 0/1): affinely fitted to the normalized noisy plane."""
-    return affine_fit(classical, normalize_percentile(noisy, spec.pmin, spec.pmax, spec.eps)).astype(np.float32)
+def _decided(error: float, standard_error: float) -> bool:
+    """Whether a share's estimated error below the model's alone (`error`, negative) counts: by MIN_GAIN, and by
+    STANDARD_ERRORS standard errors."""
+    return -error >= MIN_GAIN and -error > STANDARD_ERRORS * standard_error
+
+
+def in_model_units(name: str, classical: np.ndarray, noisy: np.ndarray, spec) -> np.ndarray:
+    """The classical candidate `name`'s restoration `classical` of the 2D plane `noisy` in the units the model
+    restores that plane in: the plane's percentiles `spec.pmin` / `spec.pmax` mapped to 0 / 1, as its input is."""
+    lo, hi = np.percentile(np.asarray(noisy, np.float32), [spec.pmin, spec.pmax])
+    return normalize_range(in_input_units(name, classical, noisy), lo, hi, spec.eps)
 
 
 def mix(model: np.ndarray, classical: np.ndarray, share: float) -> np.ndarray:
@@ -105,22 +113,29 @@ def choose_blend(runner, crop: np.ndarray, factor: float = 1.0) -> ClassicalBlen
         variance = variance_map(crop)
         weights = spike_weights(crop, variance)
         errors = classical_errors(crop, variance, weights, CHOOSING_SEED)
+        best = min(errors, key=errors.get)
+        differences = _differences(runner, crop, variance, factor, best)
     except InputError as error:
         return ClassicalBlend(unjudged=str(error))
-    best = min(errors, key=errors.get)
-    differences = np.zeros((len(SHARES),) + crop.shape)  # squared residual of each mix minus the model's alone
+    noise = float(np.average(variance, weights=weights))
+    relative = tuple(float(np.average(d, weights=weights)) / noise for d in differences)
+    spread = tuple(block_standard_error(d, weights=weights) / noise for d in differences)
+    counted = [i for i in range(len(SHARES)) if _decided(relative[i], spread[i])]
+    share = SHARES[min(counted, key=lambda i: relative[i])] if counted else 1.0
+    return ClassicalBlend(best, share, relative, spread)
+
+
+def _differences(runner, crop: np.ndarray, variance: np.ndarray, factor: float, classical_name: str) -> np.ndarray:
+    """Per share of SHARES and pixel, the squared residual of the mix minus the model's alone on the recorrupted
+    pairs BLEND_SEEDS of `crop` (their mean)."""
+    differences = np.zeros((len(SHARES),) + crop.shape)
     for seed in BLEND_SEEDS:
         noisier, target = recorrupted_pair(crop, variance, seed)
         model = restored_plane(runner, noisier, factor)
-        classical = in_model_units(denoised(noisier, best), noisier, runner.spec)
+        classical = in_model_units(classical_name, denoised(noisier, classical_name), noisier, runner.spec)
         squared = [fitted_residual(mix(model, classical, share), target) ** 2 for share in SHARES]
         differences += np.stack([sq - squared[-1] for sq in squared]) / len(BLEND_SEEDS)
-    noise = float(np.average(variance, weights=weights))
-    relative = np.array([np.average(d, weights=weights) for d in differences]) / noise
-    spread = tuple(block_standard_error(d, weights=weights) / noise for d in differences)
-    index = int(np.argmin(relative))
-    decided = -relative[index] >= MIN_GAIN and -relative[index] > STANDARD_ERRORS * spread[index]
-    return ClassicalBlend(best, SHARES[index] if decided else 1.0, tuple(float(e) for e in relative), spread)
+    return differences
 
 
 def choose_blends(runner, image: np.ndarray, axes: str, factor: float = 1.0) -> tuple[ClassicalBlend, ...]:
@@ -134,7 +149,8 @@ def blended(restored: np.ndarray, noisy: np.ndarray, axes: str, blends: tuple[Cl
             ) -> np.ndarray:
     """The restoration `restored` of `noisy` (both with `axes`) mixed YX plane by YX plane with the classical
     restoration its channel's blend chose (`blends`: one per C index, one without C; the model's `spec` gives the
-    units); `restored` itself where no blend mixes, and a plane's own restoration where that plane is flat."""
+    units); `restored` itself where no blend mixes, and a plane's own restoration where that plane is flat or the
+    classical denoiser cannot restore it."""
     if all(blend.unjudged or blend.share == 1.0 for blend in blends):
         return restored
     y, x = axes.index("Y"), axes.index("X")
@@ -146,8 +162,12 @@ def blended(restored: np.ndarray, noisy: np.ndarray, axes: str, blends: tuple[Cl
         blend, plane = blends[index[channel] if channel >= 0 else 0], noisy_planes[index]
         if blend.unjudged or blend.share == 1.0 or np.ptp(plane) == 0:
             continue
-        classical = in_model_units(denoised(plane, blend.classical), plane, spec)
-        out[index] = mix(model_planes[index], classical, blend.share)
+        try:
+            classical = in_model_units(blend.classical, denoised(plane, blend.classical), plane, spec)
+        except InputError:  # e.g. GAT+NLM on a plane whose camera cannot be estimated
+            continue
+        if np.isfinite(classical).all():
+            out[index] = mix(model_planes[index], classical, blend.share)
     return np.moveaxis(out, [-2, -1], [y, x])
 
 

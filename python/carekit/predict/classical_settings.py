@@ -9,8 +9,10 @@ import numpy as np
 from .. import classical
 from ..data.noise_model import estimate_camera
 from ..errors import InputError
+from ..normalize import denormalize_range
 from .recorrupted_error import fitted_residual, recorrupted_pair, target_noise
 
+NORMALIZED = ("NLM strength", "TV weight")  # families whose images are in classical.NORMALIZATION's units
 FAMILIES = {  # name: (its candidates for a noisy image and settings, its settings)
     "Gaussian sigma": (classical.gaussian_candidates, classical.GAUSSIAN_SIGMAS),
     "NLM strength": (classical.nlm_candidates, classical.NLM_STRENGTHS),
@@ -44,6 +46,14 @@ def setting_of(name: str) -> dict[str, tuple]:
 def denoised(noisy: np.ndarray, name: str) -> np.ndarray:
     """`noisy` (2D) restored by the classical candidate `name` ('NLM strength 1.2')."""
     return candidates(noisy, setting_of(name))[name]
+
+
+def in_input_units(name: str, restored: np.ndarray, noisy: np.ndarray) -> np.ndarray:
+    """The classical candidate `name`'s restoration of the 2D `noisy` in the units of `noisy` itself (NLM and TV
+    restore it normalized by its classical.NORMALIZATION percentiles; the others in its own units)."""
+    if name.rsplit(" ", 1)[0] not in NORMALIZED:
+        return np.asarray(restored, np.float32)
+    return denormalize_range(restored, *np.percentile(np.asarray(noisy, np.float32), classical.NORMALIZATION))
 
 
 def classical_errors(crop: np.ndarray, variance: np.ndarray, weights: np.ndarray, seed: int) -> dict[str, float]:
