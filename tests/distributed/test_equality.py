@@ -41,3 +41,14 @@ def test_3d_probabilistic_stacks_equal_in_memory_restore(tmp_path, client):
     assert out["0"].chunks == (1, 12, 50, 48)  # X chunks grown to twice the 24 px halo
     assert np.abs(out["0"][:] - expected.image).max() <= 1e-5
     assert np.abs(out["scale/0"][:] - expected.scale).max() <= 1e-5
+
+
+def test_test_time_augmentation_chunk_by_chunk_equals_in_memory(tmp_path, client):
+    image = nuclei_like((2, 150, 170), seed=3)
+    source = open_source(write_ngff(tmp_path / "in.ome.zarr", image, "TYX", {"Y": 0.2, "X": 0.2}, (1, 50, 66)))
+    restore_large(client, HELA_MODEL, source, tmp_path / "out.ome.zarr", progress=False, tta=True)
+    expected = restore(HELA_MODEL, image, "TYX", progress=False, tta=True).image
+    plain = restore(HELA_MODEL, image, "TYX", progress=False).image
+    restored = zarr.open_group(str(tmp_path / "out.ome.zarr"), mode="r")["0"][:]
+    assert np.abs(restored - expected).max() <= 1e-5
+    assert np.abs(expected - plain).max() > 1e-3  # the transforms changed something

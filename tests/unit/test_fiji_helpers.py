@@ -61,24 +61,24 @@ def test_defaults_fill_what_the_macro_leaves_out(helpers):
     assert helpers.options.from_macro_string("model=[/m.zip] headless") == {
         "model": "/m.zip", "input": "", "output": "", "engine": "python", "backend": "onnx", "tile": 0,
         "uncertainty": True, "python": "", "timeout": 600.0, "precision": "fp32", "rescale": "model",
-        "classical_check": True, "hot_pixels": "keep", "classical_blend": False}
+        "classical_check": True, "hot_pixels": "keep", "classical_blend": False, "tta": False}
 
 
 def test_bracket_quote_and_plain_values(helpers):
     values = helpers.options.from_macro_string(
         " model=[/data/a b [x]/m.zip] input='/in [put.tif' output=/out.tif tile=64 uncertainty=false "
         "timeout=2.5 engine=DeepImageJ backend=KERAS python=[] precision=BF16 rescale=AUTO classical_check=false "
-        "hot_pixels=Replace classical_blend=TRUE")
+        "hot_pixels=Replace classical_blend=TRUE tta=yes")
     assert values == {"model": "/data/a b [x]/m.zip", "input": "/in [put.tif", "output": "/out.tif",
                       "engine": "deepimagej", "backend": "keras", "tile": 64, "uncertainty": False,
                       "python": "", "timeout": 2.5, "precision": "bf16", "rescale": "auto",
-                      "classical_check": False, "hot_pixels": "replace", "classical_blend": True}
+                      "classical_check": False, "hot_pixels": "replace", "classical_blend": True, "tta": True}
 
 
 @pytest.mark.parametrize("macro, message", [
     ("model=[/m.zip] colour=red", "unknown option 'colour'; known options: backend, classical_blend, "
                                   "classical_check, engine, hot_pixels, input, model, output, precision, python, "
-                                  "rescale, tile, timeout, uncertainty"),
+                                  "rescale, tile, timeout, tta, uncertainty"),
     ("model=[/a/m.zip", "the value of model= has no closing ]: a path whose [ ] do not pair up"),
     ("model='/a/m.zip", "the value of model= has no closing quote"),
     ("model=[/run]2/m.zip] tile=4", "model=[/run] is followed by '2/m.zip]': a path whose [ ] do not pair up cannot "
@@ -105,13 +105,13 @@ def test_what_run_in_fiji_writes_the_plugin_reads_back(helpers, tmp_path):
     written = plugin_options(model, engine="deepimagej", backend="keras", tile=32, uncertainty=False,
                              python="/opt/py thon/bin/python", timeout=12.5, input_path=image,
                              output_path=tmp_path / "out'.tif", rescale=2.5, classical_check=False,
-                             hot_pixels="replace", classical_blend=True)
+                             hot_pixels="replace", classical_blend=True, tta=True)
     assert "file:" in written  # the model path has unpaired brackets and a quote
     assert helpers.options.from_macro_string(written) == {
         "model": str(model), "input": str(image), "output": str(tmp_path / "out'.tif"), "engine": "deepimagej",
         "backend": "keras", "tile": 32, "uncertainty": False, "python": "/opt/py thon/bin/python", "timeout": 12.5,
         "precision": "fp32", "rescale": "2.5", "classical_check": False, "hot_pixels": "replace",
-        "classical_blend": True}
+        "classical_blend": True, "tta": True}
     defaults = helpers.options.normalize({"model": str(model)})
     assert helpers.options.from_macro_string(plugin_options(model)) == defaults
     assert helpers.options.from_macro_string(plugin_options(model, rescale=None))["rescale"] == "1"  # off, said
@@ -185,6 +185,29 @@ def test_rescale_option_reaches_restore_as_it_takes_it():
                                                                                              None, MODEL]
     with pytest.raises(ValueError):
         contract.rescale_value("twice")
+
+
+@pytest.mark.parametrize("changed, refused", [
+    ({}, None), ({"rescale": "1"}, None), ({"rescale": None}, None),
+    ({"rescale": "auto"}, "rescale=auto needs engine=python"), ({"rescale": 2.0}, "rescale=2.0 needs engine=python"),
+    ({"hot_pixels": "replace"}, "hot_pixels=replace needs engine=python"),
+    ({"classical_blend": True}, "classical_blend=true needs engine=python"),
+    ({"tta": True}, "tta=true needs engine=python")])
+def test_deepimagej_refuses_what_it_cannot_do_on_both_sides(helpers, changed, refused):
+    """One refusal for the plugin (its options) and run_in_fiji (restore()'s values), before ImageJ starts."""
+    from carekit.errors import InputError
+    from carekit.fiji.run import run_in_fiji
+
+    options = {"rescale": "model", "hot_pixels": "keep", "classical_blend": False, "tta": False, **changed}
+    refusal = contract.engine_refusal("deepimagej", options)
+    assert (refusal is None) if refused is None else refusal.startswith(refused)
+    assert contract.engine_refusal("python", {**options, "rescale": "auto", "tta": True}) is None
+    if refused is None:
+        return
+    with pytest.raises(helpers.engines.EngineError, match=refused.split()[0]):
+        helpers.engines.restore_deepimagej(None, {**options, "rescale": str(options["rescale"])})
+    with pytest.raises(InputError, match=refused.split()[0]):  # no model, no ImageJ: refused first
+        run_in_fiji("/no/such/model.zip", np.zeros((8, 8), np.float32), engine="deepimagej", **options)
 
 
 def test_worker_command_starts_the_worker_which_exits_when_stdin_closes():

@@ -97,15 +97,9 @@ def _calibration(imp, shape, axes, outputs):
 
 
 def restore_deepimagej(imp, opts):
-    rescale = contract.rescale_value(opts["rescale"])
-    if rescale not in (None, contract.RESCALE_MODEL):  # deepImageJ: at full size
-        raise EngineError("rescale=%s needs engine=python (deepImageJ runs the model at the image's own scale)"
-                          % opts["rescale"])
-    if opts["hot_pixels"] != contract.OPTION_DEFAULTS["hot_pixels"]:
-        raise EngineError("hot_pixels=%s needs engine=python (deepImageJ restores the image as it is)"
-                          % opts["hot_pixels"])
-    if opts["classical_blend"]:
-        raise EngineError("classical_blend=true needs engine=python (deepImageJ restores with the model alone)")
+    refusal = contract.engine_refusal("deepimagej", opts)
+    if refusal:
+        raise EngineError(refusal)
     if Menus.getCommands().get("DeepImageJ Run") is None:
         raise EngineError("deepImageJ is not installed here: in Fiji, Help > Update... > Manage update sites > "
                           "DeepImageJ, then restart; or use engine=python.")
@@ -121,7 +115,8 @@ def restore_deepimagej(imp, opts):
     problem = package_kind.deepimagej_problem(description)
     if problem:
         raise EngineError(problem)
-    note = package_kind.deepimagej_rescale_note(description, rescale == contract.RESCALE_MODEL)
+    model_mode = contract.rescale_value(opts["rescale"]) == contract.RESCALE_MODEL
+    note = package_kind.deepimagej_rescale_note(description, model_mode)
     if note:
         IJ.log("CARE Restore: %s" % note)
     work = File.createTempFile("carekit-dij-", "")

@@ -86,6 +86,7 @@ def normalize(values):
     out["uncertainty"] = str(out["uncertainty"]).lower() in contract.TRUE_WORDS
     out["classical_check"] = str(out["classical_check"]).lower() in contract.TRUE_WORDS
     out["classical_blend"] = str(out["classical_blend"]).lower() in contract.TRUE_WORDS
+    out["tta"] = str(out["tta"]).lower() in contract.TRUE_WORDS
     out["hot_pixels"] = str(out["hot_pixels"]).strip().lower()
     try:
         out["tile"] = int(float(out["tile"] or 0))

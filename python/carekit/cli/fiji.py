@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ..fiji.contract import BACKENDS, ENGINES
 from .args import (add_classical_blend_arg, add_classical_check_arg, add_hot_pixels_arg, add_precision_arg,
-                   add_rescale_arg, at_least_one)
+                   add_rescale_arg, add_tta_arg, at_least_one)
 from .predict import output_plan
 
 
@@ -30,6 +30,7 @@ def add_parser(sub) -> None:
     add_classical_check_arg(q)
     add_classical_blend_arg(q)
     add_hot_pixels_arg(q)
+    add_tta_arg(q)
     q.add_argument("--no-uncertainty", action="store_true", help="leave out the scale channel of probabilistic models")
     q.add_argument("--python", help="Python for the model worker (default: this one)")
     q.add_argument("--fiji", help="local Fiji.app to use via PyImageJ (default: $FIJI_HOME, else ImageJ 1.x)")
@@ -61,7 +62,7 @@ def run_restore(args) -> int:
         result = run_in_fiji(args.model, image, engine=args.engine, backend=args.backend, tile=args.tile,
                              uncertainty=not args.no_uncertainty, python=args.python, fiji=args.fiji,
                              precision=args.precision, rescale=rescale, classical_check=args.classical_check,
-                             hot_pixels=args.hot_pixels, classical_blend=args.classical_blend,
+                             hot_pixels=args.hot_pixels, classical_blend=args.classical_blend, tta=args.tta,
                              macro_before=args.macro_before, macro_after=args.macro_after)
         target = write_image(out_dir / Path(path).name, Image(result.values, "".join(result.dims),
                                                                result.attrs.get("pixel_size", {})))

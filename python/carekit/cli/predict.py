@@ -8,7 +8,7 @@ from pathlib import Path
 from ..outputs import extra_path
 from ..models.weights import ENGINES, WEIGHT_PRIORITY
 from .args import (add_classical_blend_arg, add_classical_check_arg, add_hot_pixels_arg, add_precision_arg,
-                   add_rescale_arg, at_least_one)
+                   add_rescale_arg, add_tta_arg, at_least_one)
 from .predict_checks import compare_and_report, warnings_reported
 from .predict_large import add_cluster_args, is_large, run_large
 
@@ -32,6 +32,7 @@ def add_parser(sub) -> None:
     add_classical_check_arg(p)
     add_classical_blend_arg(p)
     add_hot_pixels_arg(p)
+    add_tta_arg(p)
     p.add_argument("--quiet", action="store_true")
     add_cluster_args(p)
     p.set_defaults(func=run)
@@ -59,6 +60,7 @@ def output_plan(inputs: list[str], out_dir: Path, extras: tuple[str, ...] = (),
 
 def run(args) -> int:
     from ..models import load_model
+    from ..models.augmentation import with_tta
     from ..models.runner import PipelineRunner
     from ..predict.rescale import parse_rescale, refuse_unless_2d_denoising
     from ..safe_write import check_targets, prepare_output_folder
@@ -69,7 +71,7 @@ def run(args) -> int:
     created = not Path(args.out).exists()
     out_dir = prepare_output_folder(args.out)
     try:
-        model = load_model(args.model, engine=args.engine, precision=args.precision)
+        model = with_tta(load_model(args.model, engine=args.engine, precision=args.precision), args.tta)
         if args.classical_blend:  # once, before any file
             refuse_unless_2d_denoising(model, "--classical-blend")
         spec = model.spec

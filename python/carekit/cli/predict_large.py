@@ -73,7 +73,7 @@ def run_large(args, rescale=None) -> int:
     source = open_source(args.inputs[0], args.axes)
     with warnings_reported(args.inputs[0]):  # before a cluster starts: the user can still stop
         job = plan_large(args.model, source, args.out, args.engine, args.precision, args.z_factor,
-                         args.ngff_version, rescale, args.hot_pixels)
+                         args.ngff_version, rescale, args.hot_pixels, args.tta)
     check_output(job.plan, args.overwrite)
     with dask_client(args.scheduler, args.scheduler_file, args.workers, args.threads_per_worker,
                      args.memory_limit) as client, warnings_reported(args.inputs[0]):

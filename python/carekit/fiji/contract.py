@@ -25,6 +25,7 @@ OPTION_DEFAULTS = {
     "classical_check": "true",
     "hot_pixels": "keep",
     "classical_blend": "false",
+    "tta": "false",
 }
 PATH_OPTIONS = ("model", "input", "output", "python")
 ENGINES = ("python", "deepimagej")
@@ -48,6 +49,23 @@ def rescale_value(text):
     if not 1 <= factor <= RESCALE_MAX:
         raise ValueError("rescale factor %s is outside 1-%g" % (text, RESCALE_MAX))
     return None if factor == 1 else factor
+
+
+def engine_refusal(engine, options):
+    """Why `engine` cannot restore with `options` (rescale, hot_pixels, classical_blend, tta), as one line; None
+    when it can. deepImageJ runs the model alone, once, at the image's own scale. rescale: the option's text or
+    rescale_value's value; hot_pixels: its text; classical_blend and tta: booleans."""
+    if engine != ENGINES[1]:
+        return None
+    if rescale_value(options["rescale"]) not in (None, RESCALE_MODEL):
+        return ("rescale=%s needs engine=python (deepImageJ runs the model at the image's own scale)"
+                % options["rescale"])
+    if options["hot_pixels"] != OPTION_DEFAULTS["hot_pixels"]:
+        return "hot_pixels=%s needs engine=python (deepImageJ restores the image as it is)" % options["hot_pixels"]
+    for flag, why in (("classical_blend", "restores with the model alone"), ("tta", "runs the model once")):
+        if options[flag]:
+            return "%s=true needs engine=python (deepImageJ %s)" % (flag, why)
+    return None
 
 COMMAND = "CARE Restore"  # the menu command ImageJ makes of plugins/CARE/CARE_Restore.py
 ERROR_PREFIX = "ERROR:"  # the plugin's result when it failed: this prefix, a space, the one-line message
@@ -101,7 +119,7 @@ WORKER_COMMAND = "from carekit.fiji.worker import main; main()"
 WORKER_KEY = "carekit.appose.worker"  # JVM system property holding the warm worker (stopped when Python exits)
 SEGMENT_PREFIX = "psm_carekit_"  # shared-memory segments in /dev/shm: psm_carekit_<JVM pid>_<id>
 TASK_INPUTS = ("image", "output", "axes", "model", "backend", "tile", "uncertainty", "precision", "pixel_size",
-               "rescale", "classical_check", "hot_pixels", "classical_blend")
+               "rescale", "classical_check", "hot_pixels", "classical_blend", "tta")
 # warnings and notes: lines for ImageJ's Log, with and without "warning:"
 TASK_OUTPUTS = ("shape", "axes", "channels", "seconds", "warnings", "notes")
 TASK_SCRIPT = """
@@ -142,4 +160,4 @@ def task_inputs(image, output, axes, options, pixel_size=None):
             "backend": options["backend"], "tile": options["tile"], "uncertainty": options["uncertainty"],
             "precision": options["precision"], "pixel_size": pixel_size, "rescale": options["rescale"],
             "classical_check": options["classical_check"], "hot_pixels": options["hot_pixels"],
-            "classical_blend": options["classical_blend"]}
+            "classical_blend": options["classical_blend"], "tta": options["tta"]}

@@ -24,12 +24,13 @@ def plugin_options(model: str | Path, engine: str = "python", backend: str = "on
                    input_path: str | Path | None = None, output_path: str | Path | None = None,
                    precision: str = "fp32", rescale: str | float | None = contract.RESCALE_MODEL,
                    classical_check: bool = True, hot_pixels: str = contract.OPTION_DEFAULTS["hot_pixels"],
-                   classical_blend: bool = False) -> str:
+                   classical_blend: bool = False, tta: bool = False) -> str:
     """The macro options string of CARE Restore (what a macro would pass to run("CARE Restore", ...))."""
     parts = [f"model={_macro_value(Path(model).resolve())}", f"engine={engine}", f"backend={backend}",
              f"tile={int(tile)}", f"uncertainty={str(bool(uncertainty)).lower()}", f"timeout={timeout:g}",
              f"precision={precision}", f"classical_check={str(bool(classical_check)).lower()}",
-             f"hot_pixels={hot_pixels}", f"classical_blend={str(bool(classical_blend)).lower()}"]
+             f"hot_pixels={hot_pixels}", f"classical_blend={str(bool(classical_blend)).lower()}",
+             f"tta={str(bool(tta)).lower()}"]
     parts.append(f"rescale={1 if rescale is None else rescale}")  # None is off, not the plugin's default
     if python:
         parts.append(f"python={_macro_value(python)}")
@@ -46,20 +47,24 @@ def run_in_fiji(model: str | Path, image, axes: str | None = None, *, engine: st
                 fiji: str | Path | None = None, precision: str = "fp32",
                 rescale: str | float | None = contract.RESCALE_MODEL,
                 classical_check: bool = True, hot_pixels: str = contract.OPTION_DEFAULTS["hot_pixels"],
-                classical_blend: bool = False):
+                classical_blend: bool = False, tta: bool = False):
     """Push `image` (numpy array or xarray.DataArray) into ImageJ, run CARE Restore on it, pull the result back.
 
     Returns an xarray.DataArray with the ImageJ axes of the result (T, Z, C, Y, X without singletons; with
     `uncertainty`, C holds [mean, scale] for probabilistic models and [mean, disagreement] for ensembles). `macro_before`/`macro_after` are ImageJ macro
     code run on the current image before and after restoring. ImageJ starts once per Python process: Fiji via
-    PyImageJ when `fiji` or $FIJI_HOME names a local Fiji.app, else the local ImageJ 1.x with Jython.
+    PyImageJ when `fiji` or $FIJI_HOME names a local Fiji.app, else the local ImageJ 1.x with Jython. `rescale`,
+    `hot_pixels`, `classical_blend` and `tta` are restore()'s; deepImageJ (`engine`) refuses them before ImageJ
+    starts.
     """
     import xarray as xr
     from jpype import JVMNotRunning
     from scyjava import jimport
 
-    if engine == contract.ENGINES[1] and classical_blend:  # refused before ImageJ starts
-        raise InputError("classical_blend=True needs engine='python' (deepImageJ restores with the model alone)")
+    refusal = contract.engine_refusal(engine, {"rescale": rescale, "hot_pixels": hot_pixels,
+                                               "classical_blend": classical_blend, "tta": tta})
+    if refusal:  # before ImageJ starts
+        raise InputError(refusal)
     array, axes, pixel_size = _as_array(image, axes)
     _check_fits_memory(array)
     if not Path(model).exists():
@@ -74,7 +79,7 @@ def run_in_fiji(model: str | Path, image, axes: str | None = None, *, engine: st
         WindowManager.setTempCurrentImage(imp)
     options = plugin_options(model, engine, backend, tile, uncertainty, python or sys.executable, timeout,
                              precision=precision, rescale=rescale, classical_check=classical_check,
-                             hot_pixels=hot_pixels, classical_blend=classical_blend)
+                             hot_pixels=hot_pixels, classical_blend=classical_blend, tta=tta)
     try:
         outcome = _run_plugin(IJ, active, options)
     except JVMNotRunning:  # ^C: the JVM exits on SIGINT while this thread still waits for the plugin

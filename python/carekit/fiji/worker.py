@@ -62,8 +62,8 @@ def restore_array(image: np.ndarray, axes: str, model: str, backend: str = "onnx
                   uncertainty: bool = True, on_progress=None, precision: str = "fp32",
                   pixel_size: dict | None = None, on_warning=None, rescale: str | float | None = RESCALE_MODEL,
                   classical_check: bool = True, on_note=None,
-                  hot_pixels: str = OPTION_DEFAULTS["hot_pixels"], classical_blend: bool = False
-                  ) -> tuple[np.ndarray, str, list[str]]:
+                  hot_pixels: str = OPTION_DEFAULTS["hot_pixels"], classical_blend: bool = False,
+                  tta: bool = False) -> tuple[np.ndarray, str, list[str]]:
     """Restore `image` (axes like 'TZCYX' without singleton axes); returns (result, result axes, channel names).
 
     With `uncertainty`, a probabilistic model adds a channel with the Laplace scale and an ensemble one with the
@@ -71,9 +71,9 @@ def restore_array(image: np.ndarray, axes: str, model: str, backend: str = "onnx
     input channel, which ImageJ shows as channels of one hyperstack. Out-of-range warnings (the input unlike the
     model's training data) go to `on_warning(message)`, and so does, with `classical_check`, the warning that a
     classical denoiser is estimated to restore the image better (predict.classical_check; 2D denoising models).
-    `rescale`, `hot_pixels` and `classical_blend`: as restore() takes them; the factor 'auto' or 'search' chose, how
-    many hot pixels were replaced and how the restoration was blended go to `on_note(message)` (blended, the classical
-    check does not run: the blend's estimate includes it).
+    `rescale`, `hot_pixels`, `classical_blend` and `tta`: as restore() takes them; the factor 'auto' or 'search'
+    chose, how many hot pixels were replaced and how the restoration was blended go to `on_note(message)` (blended,
+    the classical check does not run: the blend's estimate includes it).
     """
     from ..io import Image
     from ..predict import restore
@@ -87,7 +87,7 @@ def restore_array(image: np.ndarray, axes: str, model: str, backend: str = "onnx
         warnings.simplefilter("always", PredictionWarning)
         result = restore(runner, Image(image, axes, pixel_size or {}), tile=tile_shape, progress=False,
                          on_progress=on_progress, rescale=rescale, hot_pixels=hot_pixels,
-                         classical_blend=classical_blend)
+                         classical_blend=classical_blend, tta=tta)
         if classical_check and not classical_blend:  # at the factor restore chose
             unchecked = _classical_check(runner, Image(image, axes), result.factor, hot_pixels)
     for note in _notes(result, runner, rescale, hot_pixels, uncertainty):
@@ -157,7 +157,7 @@ def _output_channels(outputs: dict, axes: str) -> tuple[np.ndarray, str, list[st
 def restore_task(task, image, output, axes: str, model: str, backend: str, tile: int, uncertainty: bool,
                  precision: str = "fp32", pixel_size: dict | None = None, rescale: str = RESCALE_MODEL,
                  classical_check: bool = True, hot_pixels: str = OPTION_DEFAULTS["hot_pixels"],
-                 classical_blend: bool = False) -> None:
+                 classical_blend: bool = False, tta: bool = False) -> None:
     """Appose task body: read `image` (NDArray), write the restoration into `output` (NDArray) when it fits,
     report progress, return the result's shape and axes. A result larger than `output` (more Z planes, or more
     output channels) is kept and only NEEDS_VALUES returned: FETCH_SCRIPT then copies it into a larger segment."""
@@ -171,7 +171,7 @@ def restore_task(task, image, output, axes: str, model: str, backend: str, tile:
         restored, out_axes, channels = restore_array(np.array(source, dtype=np.float32), axes, model, backend,
                                                      tile, uncertainty, progress, precision, pixel_size,
                                                      messages.append, rescale_value(rescale), classical_check,
-                                                     notes.append, hot_pixels, classical_blend)
+                                                     notes.append, hot_pixels, classical_blend, tta)
         outputs = dict(zip(TASK_OUTPUTS, (list(restored.shape), out_axes, channels,
                                            round(time.perf_counter() - started, 4), messages, notes)))
         if restored.size > int(np.prod(output.shape)):

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..models import load_model
+from ..models.augmentation import with_tta
 from ..models.runner import ModelRunner, PipelineRunner
 from ..ngff import ArraySource
 from ..ngff_write import OutputPlan, write_chunk
@@ -36,6 +37,7 @@ class ModelRef:
     path: str
     engine: str | None = None
     precision: str = "fp32"
+    tta: bool = False
 
 
 def _worker_share() -> tuple[int | None, bool]:
@@ -55,13 +57,14 @@ def _worker_share() -> tuple[int | None, bool]:
 
 
 def cached_model(ref: ModelRef) -> ModelRunner:
-    """The model, loaded at most once per process (per thread count and memory mode)."""
+    """The model, loaded at most once per process (per thread count and memory mode), with test-time augmentation
+    when `ref.tta`."""
     threads, lean_memory = _worker_share()
     key = (ref.path, ref.engine, ref.precision, threads, lean_memory)
     with _MODELS_LOCK:
         if key not in _MODELS:
             _MODELS[key] = load_model(ref.path, ref.engine, ref.precision, threads, lean_memory)
-        return _MODELS[key]
+        return with_tta(_MODELS[key], ref.tta)
 
 
 def check_distributable(runner: ModelRunner, several_planes: bool) -> None:

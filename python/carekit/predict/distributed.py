@@ -120,18 +120,18 @@ class LargeJob:
 
 def plan_large(model: str | Path, source: ArraySource, out: str | Path, engine: str | None = None,
                precision: str = "fp32", z_factor: float | None = None, ngff_version: str = "0.4",
-               rescale: str | float | None = MODEL, hot_pixels: str = KEEP) -> LargeJob:
+               rescale: str | float | None = MODEL, hot_pixels: str = KEEP, tta: bool = False) -> LargeJob:
     """Load the model here (once per process) and check that it can restore `source` into `out`, an OME-Zarr of
     `ngff_version` (`z_factor`: isotropic models, the stack's Z/XY pixel-size ratio when the metadata lack it;
     `rescale`: as restore's, 'auto' and 'search' judged on a sample: rescale_large.large_factor; `hot_pixels`:
-    'replace' reads the source through hot_pixels.WithoutHotPixels, for every pass)."""
+    'replace' reads the source through hot_pixels.WithoutHotPixels, for every pass; `tta`: as restore's)."""
     if ngff_version not in NGFF_VERSIONS:
         raise InputError(f"NGFF version {ngff_version!r} cannot be written; choose one of {NGFF_VERSIONS}")
     out = Path(out).resolve()  # the workers' working directory is theirs, not the caller's
     check_paths(source, out)
     if check_choice(hot_pixels) == REPLACE:
         source = source_without_hot_pixels(source)
-    ref = ModelRef(str(Path(model).resolve()), engine, precision)
+    ref = ModelRef(str(Path(model).resolve()), engine, precision, tta)
     runner = cached_model(ref)
     spec = runner.spec
     if not set(spec.axes) <= set(source.axes):
@@ -152,6 +152,8 @@ def plan_large(model: str | Path, source: ArraySource, out: str | Path, engine: 
         about["rescale"] = factor  # a run with another factor is not resumed into this output
     if hot_pixels == REPLACE:
         about["hot_pixels"] = REPLACE  # ... nor a run that kept them
+    if tta:
+        about["tta"] = True  # ... nor one without test-time augmentation
     plan = output_plan(out, source, layout, grid, output_names(runner), about, ngff_version)
     return LargeJob(ref, source, layout, grid, halo, plan, factor, effective_rescale(rescale, spec) == SEARCH,
                     hot_pixels)
@@ -168,11 +170,12 @@ def _rescale_factor(rescale, runner, source: ArraySource) -> float:
 def restore_large(client, model: str | Path, source: ArraySource, out: str | Path, engine: str | None = None,
                   precision: str = "fp32", tile: tuple[int, ...] | None = None, overwrite: bool = False,
                   progress: bool = True, exact_bytes: int = EXACT_BYTES, z_factor: float | None = None,
-                  ngff_version: str = "0.4", rescale: str | float | None = MODEL, hot_pixels: str = KEEP
-                  ) -> LargeRestoration:
+                  ngff_version: str = "0.4", rescale: str | float | None = MODEL, hot_pixels: str = KEEP,
+                  tta: bool = False) -> LargeRestoration:
     """Restore `source` with `model` into the OME-Zarr `out` (NGFF `ngff_version`) on the cluster behind `client`
-    (`rescale`: 2D models, as restore's; `hot_pixels`: as restore's, with the same pixels replaced)."""
-    job = plan_large(model, source, out, engine, precision, z_factor, ngff_version, rescale, hot_pixels)
+    (`rescale`: 2D models, as restore's; `hot_pixels`: as restore's, with the same pixels replaced; `tta`: as
+    restore's, chunk by chunk)."""
+    job = plan_large(model, source, out, engine, precision, z_factor, ngff_version, rescale, hot_pixels, tta)
     return run_large_job(client, job, tile, overwrite, progress, exact_bytes)
 
 

@@ -13,6 +13,7 @@ from ..data.patches import real_array
 from ..errors import InputError
 from ..io import Image, check_axes, check_image
 from ..models import load_model
+from ..models.augmentation import with_tta
 from ..models.runner import ModelRunner, PipelineRunner
 from ..models.spec import NetworkSpec
 from .input_checks import check_input, check_tile, default_axes
@@ -54,7 +55,7 @@ def restore(model: str | Path | ModelRunner, image: np.ndarray | Image, axes: st
             tile: tuple[int, ...] | None = None, progress: bool = True, engine: str | None = None,
             on_progress: Callable[[int, int], None] | None = None, check_domain: bool = True,
             z_factor: float | None = None, rescale: str | float | None = MODEL, hot_pixels: str = KEEP,
-            classical_blend: bool = False) -> Restoration:
+            classical_blend: bool = False, tta: bool = False) -> Restoration:
     """Restore a 2D/3D image, or each plane/stack of a larger one (e.g. TYX, CZYX), with a CARE model
     (a model directory, a bioimage.io package path, or a runner from carekit.models.load_model).
 
@@ -80,8 +81,12 @@ def restore(model: str | Path | ModelRunner, image: np.ndarray | Image, axes: st
     `classical_blend` (carekit's 2D denoising models): mix the restoration with the best classical denoiser's in the
     shares estimated best from the noisy image, per channel (predict.classical_blend; Restoration.classical_blend
     says which); a WorseThanClassicalWarning where the model alone is estimated behind that denoiser.
+    `tta` (carekit's own models): test-time augmentation, every network output averaged over the input rotated
+    and flipped in YX (isotropic models: flipped only; models.augmentation), 8x (4x) the network's work, for the
+    estimates above too.
     """
     runner = load_model(model, engine) if isinstance(model, (str, Path)) else model
+    runner = with_tta(runner, tta)
     spec = runner.spec
     pixel_size = None
     if isinstance(image, Image):
