@@ -60,7 +60,7 @@ def output_plan(inputs: list[str], out_dir: Path, extras: tuple[str, ...] = (),
 
 def run(args) -> int:
     from ..models import load_model
-    from ..models.augmentation import with_tta
+    from ..models.augmentation import refuse_unless_augmentable
     from ..models.runner import PipelineRunner
     from ..predict.rescale import parse_rescale, refuse_unless_2d_denoising
     from ..safe_write import check_targets, prepare_output_folder
@@ -71,7 +71,9 @@ def run(args) -> int:
     created = not Path(args.out).exists()
     out_dir = prepare_output_folder(args.out)
     try:
-        model = with_tta(load_model(args.model, engine=args.engine, precision=args.precision), args.tta)
+        model = load_model(args.model, engine=args.engine, precision=args.precision)
+        if args.tta:  # once, before any file
+            refuse_unless_augmentable(model)
         if args.classical_blend:  # once, before any file
             refuse_unless_2d_denoising(model, "--classical-blend")
         spec = model.spec
@@ -100,7 +102,7 @@ def _restore_files(model, args, out_dir: Path, rescale) -> None:
         with warnings_reported(path):
             result = restore(model, image, tile=tuple(args.tile) if args.tile else None, progress=not args.quiet,
                              z_factor=args.z_factor, rescale=rescale, hot_pixels=args.hot_pixels,
-                             classical_blend=args.classical_blend)
+                             classical_blend=args.classical_blend, tta=args.tta)
         extra = result.scale if result.scale is not None else result.disagreement
         notes = (chosen_factor_note(rescale, result.factor, model.spec),
                  replaced_note(args.hot_pixels, result.hot_pixels_replaced),

@@ -32,13 +32,18 @@ def averaged(forward, batch: np.ndarray, transforms: tuple[tuple[int, bool], ...
     return total / len(transforms)
 
 
+def refuse_unless_augmentable(runner: ModelRunner) -> None:
+    """One line for a model test-time augmentation cannot run: a package that normalizes and tiles by itself."""
+    if isinstance(runner, PipelineRunner):
+        raise InputError("test-time augmentation (tta) runs carekit's own models only: this package brings its own "
+                         "pre/postprocessing and tiling; restore without tta")
+
+
 class AugmentedRunner(ModelRunner):
     """`runner` with test-time augmentation: the same spec, forward averaged over transforms_for(its kind)."""
 
     def __init__(self, runner: ModelRunner):
-        if isinstance(runner, PipelineRunner):
-            raise InputError("test-time augmentation (tta) runs carekit's own models only: this package brings its "
-                             "own pre/postprocessing and tiling; restore without tta")
+        refuse_unless_augmentable(runner)
         self.runner, self.spec = runner, runner.spec
         self.transforms = transforms_for(runner.spec.kind)
 

@@ -57,14 +57,14 @@ def _worker_share() -> tuple[int | None, bool]:
 
 
 def cached_model(ref: ModelRef) -> ModelRunner:
-    """The model, loaded at most once per process (per thread count and memory mode), with test-time augmentation
-    when `ref.tta`."""
+    """The model, loaded at most once per process (per thread count and memory mode); without test-time
+    augmentation, which run_chunk adds where `ref.tta` asks for it."""
     threads, lean_memory = _worker_share()
     key = (ref.path, ref.engine, ref.precision, threads, lean_memory)
     with _MODELS_LOCK:
         if key not in _MODELS:
             _MODELS[key] = load_model(ref.path, ref.engine, ref.precision, threads, lean_memory)
-        return with_tta(_MODELS[key], ref.tta)
+        return _MODELS[key]
 
 
 def check_distributable(runner: ModelRunner, several_planes: bool) -> None:
@@ -108,7 +108,7 @@ def run_chunk(ref: ModelRef, source: ArraySource, plan: OutputPlan, task: ChunkT
     its predicted uncertainty in the network's units (large_checks.summarize; a rescaled chunk's before upsampling,
     as restore judges it in memory)."""
     start = time.perf_counter()
-    runner = cached_model(ref)
+    runner = with_tta(cached_model(ref), ref.tta)
     layout = layout_of(runner.spec)
     axes = source.axes
     extra = "".join(a for a in axes if a not in layout.stack_axes)

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..models.augmentation import refuse_unless_augmentable
 from ..models.runner import PipelineRunner
 from ..ngff import ArraySource
 from ..ngff_write import NGFF_VERSIONS, OutputPlan, finish, prepare_output
@@ -133,6 +134,8 @@ def plan_large(model: str | Path, source: ArraySource, out: str | Path, engine: 
         source = source_without_hot_pixels(source)
     ref = ModelRef(str(Path(model).resolve()), engine, precision, tta)
     runner = cached_model(ref)
+    if tta:
+        refuse_unless_augmentable(runner)
     spec = runner.spec
     if not set(spec.axes) <= set(source.axes):
         raise InputError(f"the model needs axes {spec.axes}, the input {source.path} has axes {source.axes!r} "

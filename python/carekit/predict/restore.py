@@ -13,7 +13,7 @@ from ..data.patches import real_array
 from ..errors import InputError
 from ..io import Image, check_axes, check_image
 from ..models import load_model
-from ..models.augmentation import with_tta
+from ..models.augmentation import refuse_unless_augmentable, with_tta
 from ..models.runner import ModelRunner, PipelineRunner
 from ..models.spec import NetworkSpec
 from .input_checks import check_input, check_tile, default_axes
@@ -81,12 +81,13 @@ def restore(model: str | Path | ModelRunner, image: np.ndarray | Image, axes: st
     `classical_blend` (carekit's 2D denoising models): mix the restoration with the best classical denoiser's in the
     shares estimated best from the noisy image, per channel (predict.classical_blend; Restoration.classical_blend
     says which); a WorseThanClassicalWarning where the model alone is estimated behind that denoiser.
-    `tta` (carekit's own models): test-time augmentation, every network output averaged over the input rotated
-    and flipped in YX (isotropic models: flipped only; models.augmentation), 8x (4x) the network's work, for the
-    estimates above too.
+    `tta` (carekit's own models): test-time augmentation, the restoration averaged over the input rotated and
+    flipped in YX (isotropic models: flipped only; models.augmentation), 8x (4x) the network's work; what is
+    estimated from the noisy image (rescale 'search', the blend's shares) runs the model alone.
     """
     runner = load_model(model, engine) if isinstance(model, (str, Path)) else model
-    runner = with_tta(runner, tta)
+    if tta:
+        refuse_unless_augmentable(runner)
     spec = runner.spec
     pixel_size = None
     if isinstance(image, Image):
@@ -103,7 +104,7 @@ def restore(model: str | Path | ModelRunner, image: np.ndarray | Image, axes: st
     if check_domain and hot_pixels == KEEP:
         warn_if_hot(image, axes)
     result = _restore_as_kind(runner, image, axes, pixel_size, tile, progress, on_progress, z_factor, rescale,
-                              check_domain)
+                              check_domain, tta)
     if classical_blend:
         blends = choose_blends(runner, image, axes, result.factor)
         warn_if_behind(blends)
@@ -113,13 +114,13 @@ def restore(model: str | Path | ModelRunner, image: np.ndarray | Image, axes: st
 
 
 def _restore_as_kind(runner, image, axes, pixel_size, tile, progress, on_progress, z_factor, rescale,
-                     check_domain) -> Restoration:
-    spec = runner.spec
+                     check_domain, tta) -> Restoration:
+    spec, network = runner.spec, with_tta(runner, tta)
     if spec.kind == "projection":
-        projected = project(runner, image, axes, tile, progress, on_progress)
+        projected = project(network, image, axes, tile, progress, on_progress)
         return Restoration(projected, "YX", None, {a: s for a, s in (pixel_size or {}).items() if a in "YX"})
     if spec.kind == "isotropic":
-        return _isotropic_restoration(runner, image, axes, pixel_size, tile, progress, on_progress, z_factor,
+        return _isotropic_restoration(network, image, axes, pixel_size, tile, progress, on_progress, z_factor,
                                       check_domain)
     check_input(image, axes, spec)
     if spec.z_factor > 1:
@@ -135,7 +136,7 @@ def _restore_as_kind(runner, image, axes, pixel_size, tile, progress, on_progres
         warn_input(spec, work, pixel_size, factor, searched=effective_rescale(rescale, spec) == SEARCH)
     # rescaled, the uncertainty is judged as the network gave it (its validation level's units), plane by plane
     network_uncertainty = [] if check_domain and factor > 1 else None
-    outputs = restore_planes(runner, work, work_axes, tile, progress, on_progress, factor, network_uncertainty)
+    outputs = restore_planes(network, work, work_axes, tile, progress, on_progress, factor, network_uncertainty)
     inverse = np.argsort(order)
     mean, scale, disagreement = (None if a is None else np.transpose(a, inverse) for a in outputs)
     if network_uncertainty:
