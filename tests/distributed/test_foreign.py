@@ -121,3 +121,10 @@ def test_threads_of_a_worker_share_one_package(package):
     assert not errors
     for i, image in enumerate(images):
         assert np.abs(results[i][OUTPUTS[0]] - reference_outputs(image.astype(np.float64))[OUTPUTS[0]]).max() <= 1e-5
+
+
+def test_test_time_augmentation_is_refused_before_any_output(package, tmp_path):
+    source = open_source(write_ngff(tmp_path / "in.ome.zarr", planes(1), "TYX", {}, (1, 64, 64)))
+    with pytest.raises(InputError, match="test-time augmentation \\(tta\\) runs carekit's own models only"):
+        plan_large(package, source, tmp_path / "out.ome.zarr", tta=True)
+    assert not (tmp_path / "out.ome.zarr").exists()

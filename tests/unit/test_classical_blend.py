@@ -103,7 +103,7 @@ def test_a_small_estimated_gain_keeps_the_model_alone(monkeypatch):
                                       "error by only 0.")
 
 
-def test_each_channel_gets_its_own_choice_and_every_plane_of_it_is_mixed(monkeypatch):
+def test_each_channel_gets_its_own_choice_and_every_plane_of_it_is_mixed(monkeypatch, capsys):
     dim, bright = _noisy(seed=6, photons=10.0)[1], _noisy(seed=7, photons=100.0)[1]
     flat = np.full(dim.shape, 100.0, np.float32)
     noisy = np.stack([np.stack([flat, bright]), np.stack([dim, bright]), np.stack([dim, bright])])  # T, C, Y, X
@@ -114,7 +114,9 @@ def test_each_channel_gets_its_own_choice_and_every_plane_of_it_is_mixed(monkeyp
     restored = _units(noisy, noisy)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no warning from denoising the flat plane: it keeps its own restoration
-        out = blended(restored, noisy, "TCYX", blends, _StandIn.spec)
+        out = blended(restored, noisy, "TCYX", blends, _StandIn.spec, progress=True)
+    bar = capsys.readouterr().err
+    assert "blending: 100%" in bar and "6/6" in bar, bar  # T x C planes
     np.testing.assert_array_equal(out[0, 0], restored[0, 0])  # the flat plane
     for t, c in ((0, 1), (1, 0), (1, 1), (2, 0)):
         name = blends[c].classical

@@ -29,6 +29,7 @@ from ..data.hot_pixel_images import channel_samples
 from ..data.recorrupt import variance_map
 from ..errors import InputError
 from ..normalize import normalize_range
+from ..progress import progress_bar
 from .classical_check import WorseThanClassicalWarning
 from .classical_settings import classical_errors, denoised, in_input_units
 from .plane_restore import restored_plane
@@ -145,12 +146,12 @@ def choose_blends(runner, image: np.ndarray, axes: str, factor: float = 1.0) -> 
     return tuple(choose_blend(runner, crop, factor) for crop in channel_samples(image.__getitem__, axes, image.shape))
 
 
-def blended(restored: np.ndarray, noisy: np.ndarray, axes: str, blends: tuple[ClassicalBlend, ...], spec
-            ) -> np.ndarray:
+def blended(restored: np.ndarray, noisy: np.ndarray, axes: str, blends: tuple[ClassicalBlend, ...], spec,
+            progress: bool = False) -> np.ndarray:
     """The restoration `restored` of `noisy` (both with `axes`) mixed YX plane by YX plane with the classical
     restoration its channel's blend chose (`blends`: one per C index, one without C; the model's `spec` gives the
     units); `restored` itself where no blend mixes, and a plane's own restoration where that plane is flat or the
-    classical denoiser cannot restore it."""
+    classical denoiser cannot restore it. `progress`: a bar over the planes of a stack."""
     if all(blend.unjudged or blend.share == 1.0 for blend in blends):
         return restored
     y, x = axes.index("Y"), axes.index("X")
@@ -158,16 +159,19 @@ def blended(restored: np.ndarray, noisy: np.ndarray, axes: str, blends: tuple[Cl
     noisy_planes = np.moveaxis(np.asarray(noisy, np.float32), [y, x], [-2, -1])
     channel = ("".join(a for a in axes if a not in "YX")).find("C")
     out = model_planes.copy()
-    for index in np.ndindex(model_planes.shape[:-2]):
-        blend, plane = blends[index[channel] if channel >= 0 else 0], noisy_planes[index]
-        if blend.unjudged or blend.share == 1.0 or np.ptp(plane) == 0:
-            continue
-        try:
-            classical = in_model_units(blend.classical, denoised(plane, blend.classical), plane, spec)
-        except InputError:  # e.g. GAT+NLM on a plane whose camera cannot be estimated
-            continue
-        if np.isfinite(classical).all():
-            out[index] = mix(model_planes[index], classical, blend.share)
+    indices = list(np.ndindex(model_planes.shape[:-2]))
+    with progress_bar(len(indices), "blending", unit="plane", disable=not progress or len(indices) < 2) as bar:
+        for index in indices:
+            bar.update(1)
+            blend, plane = blends[index[channel] if channel >= 0 else 0], noisy_planes[index]
+            if blend.unjudged or blend.share == 1.0 or np.ptp(plane) == 0:
+                continue
+            try:
+                classical = in_model_units(blend.classical, denoised(plane, blend.classical), plane, spec)
+            except InputError:  # e.g. GAT+NLM on a plane whose camera cannot be estimated
+                continue
+            if np.isfinite(classical).all():
+                out[index] = mix(model_planes[index], classical, blend.share)
     return np.moveaxis(out, [-2, -1], [y, x])
 
 

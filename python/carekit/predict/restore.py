@@ -108,7 +108,7 @@ def restore(model: str | Path | ModelRunner, image: np.ndarray | Image, axes: st
     if classical_blend:
         blends = choose_blends(runner, image, axes, result.factor)
         warn_if_behind(blends)
-        result = dataclasses.replace(result, image=blended(result.image, image, axes, blends, spec),
+        result = dataclasses.replace(result, image=blended(result.image, image, axes, blends, spec, progress),
                                      classical_blend=blends)
     return dataclasses.replace(result, hot_pixels_replaced=replaced)
 
