@@ -91,9 +91,9 @@ def fine_tuned_rows(datasets, epochs: int) -> list[dict]:
             runner = load_model(kept)
             scores = [arm_scores(runner, low.astype(np.float32), high, {k: ARMS[k] for k in ("alone", "tta")})
                       for low, high in zip(lows, highs)]
+            kept_name = "generalist (validation)" if result.kept_start else "generalist" if returned else "fine-tuned"
             rows.append({"dataset": dataset, "photons": photons, "images": len(lows),
-                         "best_baseline": best_baseline(lows, highs), "kept": "generalist (validation)" if result.kept_start
-                         else "generalist" if returned else "fine-tuned",
+                         "best_baseline": best_baseline(lows, highs), "kept": kept_name,
                          **{arm: float(np.mean([s[arm]["psnr"] for s in scores])) for arm in ("alone", "tta")}})
             print(json.dumps(rows[-1]), flush=True)
     return rows

@@ -62,3 +62,32 @@ def test_isotropic_models_are_flipped_only_and_packages_made_elsewhere_refused()
     with pytest.raises(InputError, match="carekit's own models only"):
         AugmentedRunner(object.__new__(type("Foreign", (PipelineRunner,), {
             **{name: None for name in PipelineRunner.__abstractmethods__}})))
+
+
+def test_ensembles_are_refused_their_disagreement_would_shrink():
+    ensemble = _Recording(_blur_with_scale)
+    ensemble.spec = NetworkSpec("YX", 1.0, 99.8, 8, 4, True, ensemble_members=2)
+    with pytest.raises(InputError, match="not for ensembles"):
+        with_tta(ensemble, True)
+
+
+@pytest.mark.parametrize("kind, image, axes, options", [
+    ("care", (70, 90), "YX", {}),
+    ("care", (2, 120, 100), "TYX", {"rescale": 2.0}),  # restored downsampled, then upsampled back
+    ("isotropic", (6, 40, 48), "ZYX", {"z_factor": 2.0}),  # flipped in its XZ and YZ planes
+])
+def test_restore_runs_every_path_with_tta_as_without_for_a_network_that_commutes(rng, kind, image, axes, options):
+    """restore()'s plane, rescaled and isotropic paths with tta: the stand-in network commutes with every transform,
+    so the result is the plain one, and the network saw every transformed tile."""
+    from carekit.predict import restore
+
+    runner = _Recording(_blur_with_scale, kind)
+    if kind == "isotropic":
+        runner.spec = NetworkSpec("YX", 1.0, 99.8, 8, 4, True, kind="isotropic", z_factor=2.0)
+    noisy = rng.gamma(4.0, 25.0, size=image).astype(np.float32)
+    plain = restore(runner, noisy, axes, progress=False, check_domain=False, **options)
+    calls = len(runner.seen)
+    augmented = restore(runner, noisy, axes, progress=False, check_domain=False, tta=True, **options)
+    assert len(runner.seen) - calls == calls * len(transforms_for(kind))
+    np.testing.assert_allclose(augmented.image, plain.image, atol=2e-4)
+    np.testing.assert_allclose(augmented.scale, plain.scale, atol=2e-4)

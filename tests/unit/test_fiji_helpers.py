@@ -188,7 +188,7 @@ def test_rescale_option_reaches_restore_as_it_takes_it():
 
 
 @pytest.mark.parametrize("changed, refused", [
-    ({}, None), ({"rescale": "1"}, None), ({"rescale": None}, None),
+    ({}, None), ({"rescale": "1"}, None), ({"rescale": None}, None), ({"hot_pixels": " KEEP"}, None),
     ({"rescale": "auto"}, "rescale=auto needs engine=python"), ({"rescale": 2.0}, "rescale=2.0 needs engine=python"),
     ({"hot_pixels": "replace"}, "hot_pixels=replace needs engine=python"),
     ({"classical_blend": True}, "classical_blend=true needs engine=python"),
@@ -207,7 +207,9 @@ def test_deepimagej_refuses_what_it_cannot_do_on_both_sides(helpers, changed, re
     with pytest.raises(helpers.engines.EngineError, match=refused.split()[0]):
         helpers.engines.restore_deepimagej(None, {**options, "rescale": str(options["rescale"])})
     with pytest.raises(InputError, match=refused.split()[0]):  # no model, no ImageJ: refused first
-        run_in_fiji("/no/such/model.zip", np.zeros((8, 8), np.float32), engine="deepimagej", **options)
+        run_in_fiji("/no/such/model.zip", np.zeros((8, 8), np.float32), engine="DeepImageJ", **options)
+    with pytest.raises(InputError, match="rescale='twice': could not convert"):
+        run_in_fiji("/no/such/model.zip", np.zeros((8, 8), np.float32), engine="deepimagej", rescale="twice")
 
 
 def test_worker_command_starts_the_worker_which_exits_when_stdin_closes():

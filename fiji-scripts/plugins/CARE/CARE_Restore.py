@@ -12,7 +12,7 @@
 #@ Boolean (label="Warn if classical denoising is estimated better (python engine)", value=true) classical_check
 #@ String (label="Hot (or dead) camera pixels (replace: by their neighbours' median first; python engine)", choices={"keep", "replace"}, value="keep") hot_pixels
 #@ Boolean (label="Blend with the best classical denoiser in the shares estimated best (python engine)", value=false) classical_blend
-#@ Boolean (label="Test-time augmentation: average over 8 rotations and flips, 8x slower (python engine)", value=false) tta
+#@ Boolean (label="Test-time augmentation: average over turns and flips, 8x slower (python engine)", value=false) tta
 # CARE Restore: restore the image with a CARE model packaged by carekit (bioimage.io format).
 # Macro: run("CARE Restore", "model=[/path/model.zip] input=[/path/in.tif] output=[/path/out.tif]");
 # Plain ImageJ 1.x has no #@ parameters: the same keys are read from the macro options.

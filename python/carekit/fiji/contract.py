@@ -55,17 +55,18 @@ def engine_refusal(engine, options):
     """Why `engine` cannot restore with `options` (rescale, hot_pixels, classical_blend, tta), as one line; None
     when it can. deepImageJ runs the model alone, once, at the image's own scale. rescale: the option's text or
     rescale_value's value; hot_pixels: its text; classical_blend and tta: booleans."""
-    if engine != ENGINES[1]:
+    if str(engine).lower() != ENGINES[1]:
         return None
     if rescale_value(options["rescale"]) not in (None, RESCALE_MODEL):
         return ("rescale=%s needs engine=python (deepImageJ runs the model at the image's own scale)"
                 % options["rescale"])
-    if options["hot_pixels"] != OPTION_DEFAULTS["hot_pixels"]:
+    if str(options["hot_pixels"]).strip().lower() != OPTION_DEFAULTS["hot_pixels"]:
         return "hot_pixels=%s needs engine=python (deepImageJ restores the image as it is)" % options["hot_pixels"]
     for flag, why in (("classical_blend", "restores with the model alone"), ("tta", "runs the model once")):
         if options[flag]:
             return "%s=true needs engine=python (deepImageJ %s)" % (flag, why)
     return None
+
 
 COMMAND = "CARE Restore"  # the menu command ImageJ makes of plugins/CARE/CARE_Restore.py
 ERROR_PREFIX = "ERROR:"  # the plugin's result when it failed: this prefix, a space, the one-line message

@@ -61,8 +61,11 @@ def run_in_fiji(model: str | Path, image, axes: str | None = None, *, engine: st
     from jpype import JVMNotRunning
     from scyjava import jimport
 
-    refusal = contract.engine_refusal(engine, {"rescale": rescale, "hot_pixels": hot_pixels,
-                                               "classical_blend": classical_blend, "tta": tta})
+    try:
+        refusal = contract.engine_refusal(engine, {"rescale": rescale, "hot_pixels": hot_pixels,
+                                                   "classical_blend": classical_blend, "tta": tta})
+    except ValueError as error:  # a rescale value the plugin would refuse too
+        raise InputError(f"rescale={rescale!r}: {error}") from None
     if refusal:  # before ImageJ starts
         raise InputError(refusal)
     array, axes, pixel_size = _as_array(image, axes)

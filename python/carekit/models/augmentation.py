@@ -1,7 +1,9 @@
 """Test-time augmentation (`tta`): a runner whose forward averages the network's outputs over its input rotated and
 flipped in the two spatial axes before the channel (YX; as n2v's predict(tta=True) does), each output turned back
 first. Isotropic models restore XZ/YZ planes whose blur runs along Z only, so for them only flips (a quarter turn
-would put the blur across). Means, Laplace scales and every ensemble member's outputs are averaged alike."""
+would put the blur across). Means and Laplace scales are averaged alike (the scale's median stays where it was).
+Ensembles are refused: averaging each member over the transforms removes part of their disagreement, which is
+judged against its level on validation data restored without them."""
 
 from __future__ import annotations
 
@@ -33,10 +35,15 @@ def averaged(forward, batch: np.ndarray, transforms: tuple[tuple[int, bool], ...
 
 
 def refuse_unless_augmentable(runner: ModelRunner) -> None:
-    """One line for a model test-time augmentation cannot run: a package that normalizes and tiles by itself."""
+    """One line for a model test-time augmentation cannot run: a package that normalizes and tiles by itself, or an
+    ensemble (whose disagreement it would shrink)."""
     if isinstance(runner, PipelineRunner):
         raise InputError("test-time augmentation (tta) runs carekit's own models only: this package brings its own "
                          "pre/postprocessing and tiling; restore without tta")
+    if runner.spec.ensemble_members:
+        raise InputError("test-time augmentation (tta) is not for ensembles: averaging each member over turned and "
+                         "flipped inputs shrinks their disagreement below what its warning is judged against; an "
+                         "ensemble already averages its members: restore without tta")
 
 
 class AugmentedRunner(ModelRunner):

@@ -81,9 +81,10 @@ def restore(model: str | Path | ModelRunner, image: np.ndarray | Image, axes: st
     `classical_blend` (carekit's 2D denoising models): mix the restoration with the best classical denoiser's in the
     shares estimated best from the noisy image, per channel (predict.classical_blend; Restoration.classical_blend
     says which); a WorseThanClassicalWarning where the model alone is estimated behind that denoiser.
-    `tta` (carekit's own models): test-time augmentation, the restoration averaged over the input rotated and
-    flipped in YX (isotropic models: flipped only; models.augmentation), 8x (4x) the network's work; what is
-    estimated from the noisy image (rescale 'search', the blend's shares) runs the model alone.
+    `tta` (carekit's own models, not ensembles): test-time augmentation, the restoration averaged over the input
+    turned and flipped in YX (isotropic models: flipped in their XZ/YZ planes; models.augmentation), 8x (4x) the
+    network's work; what is estimated from the noisy image (rescale 'search', the blend's shares, the classical
+    check) runs the model alone.
     """
     runner = load_model(model, engine) if isinstance(model, (str, Path)) else model
     if tta:
