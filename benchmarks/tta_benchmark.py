@@ -8,7 +8,7 @@ Shipped models: per held-out image of every built-in 2D dataset and gowt1 (gener
 model (no rescaling) restore alone, with tta, and with tta and the classical blend; PSNR and SSIM against the truth,
 beside the best oracle-tuned baseline of the same image (read from results/classical_blend.json, which scored these
 images, model alone and with the blend alone too), and the seconds restore() took. Results:
-benchmarks/results/tta.{json,md}.
+benchmarks/results/tta.{json,md,png} (`--figure` redraws the figure alone).
 Fine-tuned: the shipped generalist fine-tuned on the dataset's training images and kept or returned by `--compare-on`
 on the held-out noisy images of each light level, exactly as compare_on_benchmark.py does it (trained again here:
 its models are not in the repository), then the model kept restores alone and with tta. Results:
@@ -142,18 +142,54 @@ def fine_tuned_markdown(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def figure(rows: list[dict], path: Path) -> None:
+    """Per image, the gain of tta over the model alone against the model's margin over the best baseline, one
+    colour per model, and the gain of tta + blend over the blend alone as open markers."""
+    import matplotlib
+
+    backend = matplotlib.get_backend()
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    try:
+        fig, ax = plt.subplots(figsize=(7.5, 4.6))
+        for (model, colour) in zip(MODELS, ("tab:blue", "tab:orange")):
+            runs = [r["models"][model] for r in rows]
+            margin = [m["alone"]["psnr"] - r["baseline_psnr"] for m, r in zip(runs, rows)]
+            ax.scatter(margin, [m["tta"]["psnr"] - m["alone"]["psnr"] for m in runs], color=colour, s=22,
+                       label=f"{model}: tta - alone")
+            ax.scatter(margin, [m["tta + blend"]["psnr"] - m["blend"]["psnr"] for m in runs], s=30,
+                       facecolors="none", edgecolors=colour, label=f"{model}: tta + blend - blend")
+        ax.axhline(0, color="grey", lw=0.8)
+        ax.set_xlabel("model alone: PSNR margin over the best baseline (dB)")
+        ax.set_ylabel("PSNR gain with tta (dB)")
+        ax.set_title(f"Test-time augmentation on {len(rows)} held-out images (5 datasets, 3 and 10 photons)",
+                     fontsize=9)
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+    finally:
+        matplotlib.use(backend)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
     parser.add_argument("--fine-tuned", nargs="+", metavar="DATASET", help="fine-tune on these datasets instead")
     parser.add_argument("--epochs", type=int, default=10, help="fine-tuning epochs of 40 steps")
+    parser.add_argument("--figure", action="store_true", help="redraw results/tta.png from results/tta.json only")
     args = parser.parse_args()
+    if args.figure:
+        return figure(json.loads((RESULTS / "tta.json").read_text())["rows"], RESULTS / "tta.png")
     if args.fine_tuned:
         rows, name, markdown = fine_tuned_rows(args.fine_tuned, args.epochs), "tta_fine_tuned", fine_tuned_markdown
     else:
         rows, name, markdown = shipped_rows(args.datasets), "tta", shipped_markdown
     (RESULTS / f"{name}.json").write_text(json.dumps({"machine": machine(), "rows": rows}, indent=2))
     (RESULTS / f"{name}.md").write_text(markdown(rows))
+    if not args.fine_tuned:
+        figure(rows, RESULTS / "tta.png")
     print(markdown(rows))
 
 
