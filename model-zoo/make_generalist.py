@@ -149,7 +149,7 @@ def search_advice(search: dict) -> list[str]:
             "classical_blend=true) mixes the best classical denoiser into its restoration in the share estimated "
             "best from the noisy image, only where that is estimated to help (benchmarks/classical_blend_benchmark.py). "
             "`--tta` (the plugin's tta=true) averages its restoration over the image turned and flipped 8 ways: "
-            "+0.03 to +0.40 dB and a higher SSIM on every held-out image tested (benchmarks/tta_benchmark.py), for 8x "
+            "+0.03 to +0.41 dB and a higher SSIM on every held-out image tested (benchmarks/tta_benchmark.py), for 8x "
             "the network's work."]
 
 

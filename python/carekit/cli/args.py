@@ -80,8 +80,8 @@ def add_classical_blend_arg(parser: argparse.ArgumentParser) -> None:
 def add_tta_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tta", action="store_true", help="carekit's models but ensembles: test-time augmentation, "
                         "the restoration averaged over the input turned and flipped in YX, 8 ways (isotropic models: "
-                        "flipped in their XZ/YZ planes, 4 ways): 8x (4x) the network's work, 0.1-0.4 dB better on "
-                        "the benchmark's images; for images with no preferred direction (not for stripe or scan-line "
+                        "flipped in their XZ/YZ planes, 4 ways): 8x (4x) the network's work, +0.01 to +0.4 dB (about "
+                        "+0.2 on average) on the benchmark's images; for images with no preferred direction (not for stripe or scan-line "
                         "noise, or pixels longer in Y than X)")
 
 
