@@ -43,12 +43,19 @@ def test_3d_probabilistic_stacks_equal_in_memory_restore(tmp_path, client):
     assert np.abs(out["scale/0"][:] - expected.scale).max() <= 1e-5
 
 
-def test_test_time_augmentation_chunk_by_chunk_equals_in_memory(tmp_path, client):
+def test_test_time_augmentation_chunk_by_chunk_equals_in_memory(tmp_path, client, capsys):
+    from carekit.cli import main
+
     image = nuclei_like((2, 150, 170), seed=3)
-    source = open_source(write_ngff(tmp_path / "in.ome.zarr", image, "TYX", {"Y": 0.2, "X": 0.2}, (1, 50, 66)))
+    path = write_ngff(tmp_path / "in.ome.zarr", image, "TYX", {"Y": 0.2, "X": 0.2}, (1, 50, 66))
+    source = open_source(path)
     restore_large(client, HELA_MODEL, source, tmp_path / "out.ome.zarr", progress=False, tta=True)
     expected = restore(HELA_MODEL, image, "TYX", progress=False, tta=True).image
     plain = restore(HELA_MODEL, image, "TYX", progress=False).image
     restored = zarr.open_group(str(tmp_path / "out.ome.zarr"), mode="r")["0"][:]
     assert np.abs(restored - expected).max() <= 1e-5
     assert np.abs(expected - plain).max() > 1e-3  # the transforms changed something
+    assert main(["predict", "--model", str(HELA_MODEL), str(path), "--out", str(tmp_path / "cli.ome.zarr"), "--tta",
+                 "--quiet", "--no-classical-check", "--workers", "1"]) == 0
+    assert "test-time augmented: averaged over 8 turns and flips)" in capsys.readouterr().out
+    assert np.array_equal(zarr.open_group(str(tmp_path / "cli.ome.zarr"), mode="r")["0"][:], restored)

@@ -26,6 +26,7 @@ def test_tta_in_a_macro_restores_as_python_does(imagej_home, tiny_package, tmp_p
     expected = restore(tiny_package, low, progress=False, engine="onnx", tta=True).image
     plain = restore(tiny_package, low, progress=False, engine="onnx").image
     assert "plugin said: python.tif" in logs["python"], logs["python"]
+    assert "CARE Restore: test-time augmented: averaged over 8 turns and flips" in logs["python"], logs["python"]
     np.testing.assert_allclose(read_image(tmp_path / "python.tif").data, expected, atol=1e-4)
     assert np.abs(expected - plain).max() > 1e-3
     assert "plugin said: ERROR: tta=true needs engine=python" in logs["deepimagej"], logs["deepimagej"]

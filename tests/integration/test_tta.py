@@ -44,11 +44,12 @@ def test_the_generalist_with_tta_beats_itself_alone_on_held_out_planes():
         assert with_tta > alone + 0.05, (dataset, alone, with_tta)
 
 
-def test_predict_tta_writes_the_averaged_restoration(tiny_model, tmp_path):
+def test_predict_tta_writes_the_averaged_restoration_and_says_so(tiny_model, tmp_path, capsys):
     low = synthetic_pairs(1, shape=(64, 64), seed=6)[0][0].astype(np.float32)
     write_image(tmp_path / "in.tif", Image(low, "YX"))
     assert main(["predict", "--model", str(tiny_model), str(tmp_path / "in.tif"), "--out", str(tmp_path / "out"),
                  "--tta", "--quiet", "--no-classical-check"]) == 0
+    assert "(test-time augmented: averaged over 8 turns and flips)" in capsys.readouterr().out
     expected = restore(tiny_model, low, progress=False, tta=True).image
     np.testing.assert_allclose(read_image(tmp_path / "out" / "in.tif").data, expected, atol=1e-5)
 

@@ -92,6 +92,7 @@ def run(args) -> int:
 
 def _restore_files(model, args, out_dir: Path, rescale) -> None:
     from ..io import read_image
+    from ..models.augmentation import tta_note
     from ..predict import restore
     from ..predict.classical_blend import blend_note
     from ..predict.hot_pixels import replaced_note
@@ -105,7 +106,7 @@ def _restore_files(model, args, out_dir: Path, rescale) -> None:
                              classical_blend=args.classical_blend, tta=args.tta)
         extra = result.scale if result.scale is not None else result.disagreement
         notes = (chosen_factor_note(rescale, result.factor, model.spec),
-                 replaced_note(args.hot_pixels, result.hot_pixels_replaced),
+                 replaced_note(args.hot_pixels, result.hot_pixels_replaced), tta_note(args.tta, model.spec.kind),
                  result.classical_blend and blend_note(result.classical_blend, extra is not None))
         _write_result(result, out_dir, path, ", ".join(note for note in notes if note))
         if args.classical_check and not args.classical_blend:  # after the result is safe: the check only advises

@@ -61,6 +61,7 @@ def run_large(args, rescale=None) -> int:
     from ..ngff_write import check_output
     from ..predict.distributed import plan_large, run_large_job
     from ..predict.chunks import cached_model
+    from ..models.augmentation import tta_note
     from ..predict.hot_pixels import source_note
     from ..predict.rescale import chosen_factor_note
 
@@ -84,8 +85,9 @@ def run_large(args, rescale=None) -> int:
     if args.classical_check:
         _compare_middle_plane(args, job)
     resumed = f" ({result.chunks_done_before} done before, resumed)" if result.chunks_done_before else ""
-    notes = (chosen_factor_note(rescale, job.factor, cached_model(job.ref).spec),
-             source_note(job.hot_pixels, job.source))
+    spec = cached_model(job.ref).spec
+    notes = (chosen_factor_note(rescale, job.factor, spec), source_note(job.hot_pixels, job.source),
+             tta_note(job.ref.tta, spec.kind))
     note = ", ".join(n for n in notes if n)
     print(f"restored {args.inputs[0]} -> {Path(args.out)} ({result.chunks_total} chunks{resumed}"
           f"{f', {note}' if note else ''})")

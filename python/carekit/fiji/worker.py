@@ -90,7 +90,7 @@ def restore_array(image: np.ndarray, axes: str, model: str, backend: str = "onnx
                          classical_blend=classical_blend, tta=tta)
         if classical_check and not classical_blend:  # at the factor restore chose
             unchecked = _classical_check(runner, Image(image, axes), result.factor, hot_pixels)
-    for note in _notes(result, runner, rescale, hot_pixels, uncertainty):
+    for note in _notes(result, runner, rescale, hot_pixels, uncertainty, tta):
         if on_note is not None:
             on_note(note)
     for message in [str(w.message) for w in caught if issubclass(w.category, PredictionWarning)] + unchecked:
@@ -110,8 +110,10 @@ def restore_array(image: np.ndarray, axes: str, model: str, backend: str = "onnx
     return np.stack([result.image, extra], axis=c), axes[:c] + "C" + axes[c:], ["mean", name]
 
 
-def _notes(result, runner, rescale, hot_pixels: str, uncertainty: bool) -> list[str]:
-    """The Log's notes on a restoration: the rescale factor chosen, the hot pixels replaced, how it was blended."""
+def _notes(result, runner, rescale, hot_pixels: str, uncertainty: bool, tta: bool) -> list[str]:
+    """The Log's notes on a restoration: the rescale factor chosen, the hot pixels replaced, how it was blended,
+    test-time augmentation."""
+    from ..models.augmentation import tta_note
     from ..predict.classical_blend import blend_note
     from ..predict.hot_pixels import replaced_note
     from ..predict.rescale import chosen_factor_note
@@ -119,7 +121,8 @@ def _notes(result, runner, rescale, hot_pixels: str, uncertainty: bool) -> list[
     extra = result.scale is not None or result.disagreement is not None
     notes = (chosen_factor_note(rescale, result.factor, runner.spec), replaced_note(hot_pixels,
                                                                                      result.hot_pixels_replaced),
-             result.classical_blend and blend_note(result.classical_blend, uncertainty and extra))
+             result.classical_blend and blend_note(result.classical_blend, uncertainty and extra),
+             tta_note(tta, runner.spec.kind))
     return [note for note in notes if note]
 
 

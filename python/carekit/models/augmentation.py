@@ -58,6 +58,11 @@ class AugmentedRunner(ModelRunner):
         return averaged(self.runner.forward, batch, self.transforms)
 
 
+def tta_note(tta: bool, kind: str) -> str | None:
+    """What the output line says of test-time augmentation for a model of `kind` (None without it)."""
+    return f"test-time augmented: averaged over {len(transforms_for(kind))} turns and flips" if tta else None
+
+
 def with_tta(runner: ModelRunner, tta: bool) -> ModelRunner:
     """`runner` with test-time augmentation when `tta`, else `runner` itself (never wrapped twice)."""
     return AugmentedRunner(runner) if tta and not isinstance(runner, AugmentedRunner) else runner
