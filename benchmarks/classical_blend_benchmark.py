@@ -27,7 +27,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from generalist_benchmark import CAMERA, PHOTONS, RESULTS, SHIPPED, ZOO, test_pairs  # noqa: E402
+from generalist_benchmark import CAMERA, PHOTONS, RESULTS, SHIPPED, ZOO, held_out_images, test_pairs  # noqa: E402
 from precision_benchmark import machine  # noqa: E402
 
 DATASETS = ("hela", "bbbc007", "mahotas", "nuclei3d", "gowt1")
@@ -85,13 +85,10 @@ def run(datasets) -> list[dict]:
 
     runners = {name: load_model(path) for name, path in MODELS.items()}
     rows = []
-    for dataset in datasets:
-        for photons in PHOTONS:
-            lows, highs = test_pairs(dataset, photons)
-            for index, (low, high) in enumerate(zip(lows, highs)):
-                row, _ = image_row(low.astype(np.float32), high, runners)
-                rows.append({"dataset": dataset, "photons": photons, "image": index, **row})
-                print(json.dumps(rows[-1]), flush=True)
+    for dataset, photons, index, low, high in held_out_images(datasets):
+        row, _ = image_row(low, high, runners)
+        rows.append({"dataset": dataset, "photons": photons, "image": index, **row})
+        print(json.dumps(rows[-1]), flush=True)
     return rows
 
 

@@ -145,6 +145,15 @@ def test_pairs(name: str, photons: float):
     return make_pairs(held_out, SynthConfig(photons=[photons], seed=2026))
 
 
+def held_out_images(datasets):
+    """(dataset, photons, index, low as float32, high) for every held-out image of `datasets` at every level."""
+    for dataset in datasets:
+        for photons in PHOTONS:
+            lows, highs = test_pairs(dataset, photons)
+            for index, (low, high) in enumerate(zip(lows, highs)):
+                yield dataset, photons, index, low.astype(np.float32), high
+
+
 def _central(image: np.ndarray, size: int) -> np.ndarray:
     top, left = max(image.shape[0] - size, 0) // 2, max(image.shape[1] - size, 0) // 2
     return image[top:top + size, left:left + size]

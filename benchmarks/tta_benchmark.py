@@ -28,7 +28,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from classical_blend_benchmark import DATASETS, MODELS  # noqa: E402
-from generalist_benchmark import PHOTONS, RESULTS, test_pairs  # noqa: E402
+from generalist_benchmark import PHOTONS, RESULTS, held_out_images, test_pairs  # noqa: E402
 from precision_benchmark import machine  # noqa: E402
 
 ARMS = {"alone": {}, "tta": {"tta": True}, "tta + blend": {"tta": True, "classical_blend": True}}
@@ -60,19 +60,16 @@ def shipped_rows(datasets) -> list[dict]:
     from carekit.models import load_model
 
     runners, known, rows = {name: load_model(path) for name, path in MODELS.items()}, baselines(), []
-    for dataset in datasets:
-        for photons in PHOTONS:
-            lows, highs = test_pairs(dataset, photons)
-            for index, (low, high) in enumerate(zip(lows, highs)):
-                before = known[(dataset, photons, index)]
-                row = {"dataset": dataset, "photons": photons, "image": index,
-                       "baseline_psnr": before["baseline_psnr"], "models": {}}
-                for name, runner in runners.items():
-                    row["models"][name] = arm_scores(runner, low.astype(np.float32), high)
-                    blend_alone = before["models"][name]["blend_psnr"]
-                    row["models"][name]["blend"] = {"psnr": blend_alone, "ssim": before["models"][name]["blend_ssim"]}
-                rows.append(row)
-                print(json.dumps(row), flush=True)
+    for dataset, photons, index, low, high in held_out_images(datasets):
+        before = known[(dataset, photons, index)]
+        row = {"dataset": dataset, "photons": photons, "image": index, "baseline_psnr": before["baseline_psnr"],
+               "models": {}}
+        for name, runner in runners.items():
+            row["models"][name] = arm_scores(runner, low, high)
+            row["models"][name]["blend"] = {"psnr": before["models"][name]["blend_psnr"],
+                                            "ssim": before["models"][name]["blend_ssim"]}
+        rows.append(row)
+        print(json.dumps(row), flush=True)
     return rows
 
 
