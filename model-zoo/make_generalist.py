@@ -147,8 +147,8 @@ def search_advice(search: dict) -> list[str]:
             "model restores each as a spot, and carekit warns when it finds many. Where it is near classical "
             "denoising (confocal planes, higher light levels), `carekit predict --classical-blend` (the plugin's "
             "classical_blend=true) mixes the best classical denoiser into its restoration in the share estimated "
-            "best from the noisy image, only where that is estimated to help (benchmarks/classical_blend_benchmark.py). "
-            "`--tta` (the plugin's tta=true) averages its restoration over the image turned and flipped 8 ways: "
+            "best from the noisy image, only where that is estimated to help "
+            "(benchmarks/classical_blend_benchmark.py). `--tta` (the plugin's tta=true) averages its restoration over the image turned and flipped 8 ways: "
             "+0.03 to +0.41 dB and a higher SSIM on every held-out image tested (benchmarks/tta_benchmark.py), for 8x "
             "the network's work."]
 

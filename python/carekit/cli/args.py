@@ -81,8 +81,9 @@ def add_tta_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tta", action="store_true", help="carekit's models but ensembles: test-time augmentation, "
                         "the restoration averaged over the input turned and flipped in YX, 8 ways (isotropic models: "
                         "flipped in their XZ/YZ planes, 4 ways): 8x (4x) the network's work, +0.01 to +0.4 dB (about "
-                        "+0.2 on average) on the benchmark's images; for images with no preferred direction (not for stripe or scan-line "
-                        "noise, or pixels longer in Y than X)")
+                        "+0.2 on average) on the benchmark's images (a model trained on non-square patches never saw "
+                        "them transposed: check images with a preferred direction, e.g. stripe noise, before relying "
+                        "on it)")
 
 
 def add_classical_check_arg(parser: argparse.ArgumentParser) -> None:
