@@ -41,6 +41,7 @@ def test_it_warns_where_classical_denoising_wins_and_not_where_the_model_does(ge
         message = warn_if_worse(behind)
     assert [w.category for w in caught] == [WorseThanClassicalWarning]
     assert "likely out of its depth" in message and behind.classical in message and "--rescale search" in message
+    assert "--classical-blend" in message
 
 
 def test_the_cli_reports_the_comparison_per_input_unless_told_not_to(tmp_path, capsys):

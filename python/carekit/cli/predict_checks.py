@@ -46,9 +46,10 @@ def report_not_compared(error: Exception, path, quiet: bool) -> None:
         print(f"{path}: {not_compared(error)}")
 
 
-def compare_and_report(model, image, rescale, path, quiet: bool, hot_pixels: str) -> None:
+def compare_and_report(model, image, rescale, path, quiet: bool, hot_pixels: str, blend: bool = True) -> None:
     """Warn (one line on stderr) when a classical denoiser is estimated to do better on `image`; say how the model
-    compares otherwise, unless `quiet`. Only carekit's 2D denoising models are compared."""
+    compares otherwise, unless `quiet`. Only carekit's 2D denoising models are compared. `blend`: the warning
+    offers --classical-blend (not for large data)."""
     from ..predict.classical_check import compare_with_classical, warn_if_worse
     from ..predict.rescale import is_2d_restoration
 
@@ -60,6 +61,6 @@ def compare_and_report(model, image, rescale, path, quiet: bool, hot_pixels: str
         report_not_compared(error, path, quiet)
         return
     with warnings_reported(path):
-        warn_if_worse(comparison)
+        warn_if_worse(comparison, blend)
     if not comparison.model_is_worse and not quiet:
         print(f"{path}: the model is {comparison.summary()}")

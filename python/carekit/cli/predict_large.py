@@ -51,7 +51,7 @@ def _compare_middle_plane(args, job) -> None:
         report_not_compared(error, args.inputs[0], args.quiet)
         return
     # job.source already replaced the hot pixels where asked
-    compare_and_report(runner, Image(crop, "YX"), job.factor, args.inputs[0], args.quiet, KEEP)
+    compare_and_report(runner, Image(crop, "YX"), job.factor, args.inputs[0], args.quiet, KEEP, blend=False)
 
 
 def run_large(args, rescale=None) -> int:
