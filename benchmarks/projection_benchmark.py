@@ -45,15 +45,14 @@ def main() -> None:
     parser.add_argument("--head", choices=("coarse", "unet"), default="coarse")
     parser.add_argument("--init-unet", default=str(HERE.parent / "model-zoo" / "care-generalist-nuclei-denoising.zip"),
                         help="2D CARE model or package to start the U-Net from ('' for none)")
-    parser.add_argument("--unet-depth", type=int, default=3)
+    parser.add_argument("--unet-depth", type=int, default=None,
+                        help="U-Net depth (default: the starting model's, 3 without one)")
     parser.add_argument("--patch", type=int, default=48)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--learning-rate", type=float, default=4e-4)
     parser.add_argument("--out", default=str(HERE / "results"))
     args = parser.parse_args()
 
-    from carekit.cli.train_from import resolve
-    from carekit.config import TrainConfig
     from carekit.evaluate.metrics import score
     from carekit.evaluate.projection_baselines import run_projection_baselines
     from carekit.predict.restore import restore
@@ -63,10 +62,8 @@ def main() -> None:
     settings = SurfaceSettings(n_planes=12)
     train_images, test_images = images()
     stacks, targets = surface_pairs(train_images * 2, list(PHOTONS), settings, seed=0)
-    config = TrainConfig(axes="YX", patch_size=(args.patch, args.patch), patches_per_image=64, epochs=1000,
-                         steps_per_epoch=25, batch_size=args.batch, unet_depth=args.unet_depth, unet_first=16,
-                         learning_rate=args.learning_rate, seed=0)
-    init_unet = resolve(args.init_unet)[1] if args.init_unet else None
+    config, init_unet = network(args.init_unet, epochs=1000, patch=args.patch, batch=args.batch,
+                                learning_rate=args.learning_rate, unet_depth=args.unet_depth)
     budget_s = args.budget_minutes * 60
 
     class Budget(keras.callbacks.Callback):
@@ -110,6 +107,24 @@ def main() -> None:
     (out / "projection.md").write_text(markdown(result))
     figure(example, out / "projection.png", summary[str(PHOTONS[0])]["best_baseline"])
     print(markdown(result))
+
+
+def network(init_unet: str, epochs: int, patch: int = 48, batch: int = 8, learning_rate: float = 4e-4,
+            unet_depth: int | None = None):
+    """(TrainConfig, Keras weights to start the U-Net from or None): 25 steps per epoch, the U-Net's settings taken
+    from the starting model `init_unet` ('' for none: depth 3, 16 filters) as `carekit train --projection --from`
+    takes them (its mean output), `unet_depth` replacing its depth where given."""
+    from carekit.cli.train_from import config_from, resolve
+    from carekit.config import TrainConfig
+
+    config = TrainConfig(axes="YX", patch_size=(patch, patch), patches_per_image=64, epochs=epochs,
+                         steps_per_epoch=25, batch_size=batch, unet_depth=unet_depth or 3, unet_first=16,
+                         learning_rate=learning_rate, seed=0)
+    if not init_unet:
+        return config, None
+    source_dir, weights = resolve(init_unet)
+    config = config_from(config, source_dir, {"unet_depth"} if unet_depth else set())
+    return config.model_copy(update={"probabilistic": False}), weights
 
 
 def summarize(rows: list[dict]) -> dict:
