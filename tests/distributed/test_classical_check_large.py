@@ -33,7 +33,4 @@ def test_large_input_is_compared_like_a_tiff(tmp_path, capsys):
                  "--quiet", "--rescale", "1"]) == 0
     small = [line for line in capsys.readouterr().err.splitlines() if "out of its depth" in line]
     assert len(large) == 1 and large[0].startswith(f"warning: {zarr_path}: the model is behind")
-    large_message, small_message = large[0].split(": ", 2)[2], small[0].split(": ", 2)[2]
-    verdict = small_message.split(": it is likely")[0]
-    assert large_message.startswith(verdict + ": it is likely")  # the same plane, the same verdict and numbers
-    assert "--classical-blend" in small_message and "--classical-blend" not in large_message  # in memory only
+    assert large[0].split(": ", 2)[2] == small[0].split(": ", 2)[2]  # the same plane, the same message

@@ -1,5 +1,6 @@
 """The classical blend with a real model: restore(..., classical_blend=True) mixes every plane as chosen on the middle
-one, carekit predict --classical-blend says how (instead of the classical check), and what it is not for is refused."""
+one, carekit predict --classical-blend says how (instead of the classical check), and what it is not for is refused
+(large data: tests/distributed/test_classical_blend_large.py)."""
 
 import warnings
 
@@ -53,12 +54,7 @@ def test_predict_cli_says_how_it_blended_instead_of_checking(tiny_model, tmp_pat
     np.testing.assert_allclose(written, expected, rtol=1e-6, atol=1e-6)
 
 
-def test_large_data_and_other_kinds_of_model_are_refused(tiny_model, tiny_model_3d, tmp_path, capsys):
-    write_image(tmp_path / "a.tif", Image(_noisy_stack(1)[0], "YX"))
-    assert main(["predict", "--model", str(tiny_model), str(tmp_path / "a.tif"), "--out",
-                 str(tmp_path / "out.ome.zarr"), "--classical-blend"]) == 2
-    assert "--classical-blend restores images in memory only" in capsys.readouterr().err
-    assert not (tmp_path / "out.ome.zarr").exists()
+def test_other_kinds_of_model_are_refused(tiny_model_3d, tmp_path, capsys):
     with pytest.raises(InputError, match="the classical blend is for carekit's 2D denoising models"):
         restore(tiny_model_3d, np.zeros((16, 64, 64), np.float32), progress=False, classical_blend=True)
     write_image(tmp_path / "stack.tif", Image(np.zeros((16, 64, 64), np.float32), "ZYX"))

@@ -46,10 +46,9 @@ def report_not_compared(error: Exception, path, quiet: bool) -> None:
         print(f"{path}: {not_compared(error)}")
 
 
-def compare_and_report(model, image, rescale, path, quiet: bool, hot_pixels: str, blend: bool = True) -> None:
+def compare_and_report(model, image, rescale, path, quiet: bool, hot_pixels: str) -> None:
     """Warn (one line on stderr) when a classical denoiser is estimated to do better on `image`; say how the model
-    compares otherwise, unless `quiet`. Only carekit's 2D denoising models are compared. `blend`: the warning
-    offers --classical-blend (not for large data)."""
+    compares otherwise, unless `quiet`. Only carekit's 2D denoising models are compared."""
     from ..predict.classical_check import compare_with_classical, warn_if_worse
     from ..predict.rescale import is_2d_restoration
 
@@ -61,6 +60,6 @@ def compare_and_report(model, image, rescale, path, quiet: bool, hot_pixels: str
         report_not_compared(error, path, quiet)
         return
     with warnings_reported(path):
-        warn_if_worse(comparison, blend)
+        warn_if_worse(comparison)
     if not comparison.model_is_worse and not quiet:
         print(f"{path}: the model is {comparison.summary()}")

@@ -51,7 +51,7 @@ def _compare_middle_plane(args, job) -> None:
         report_not_compared(error, args.inputs[0], args.quiet)
         return
     # job.source already replaced the hot pixels where asked
-    compare_and_report(runner, Image(crop, "YX"), job.factor, args.inputs[0], args.quiet, KEEP, blend=False)
+    compare_and_report(runner, Image(crop, "YX"), job.factor, args.inputs[0], args.quiet, KEEP)
 
 
 def run_large(args, rescale=None) -> int:
@@ -63,18 +63,16 @@ def run_large(args, rescale=None) -> int:
     from ..predict.chunks import cached_model
     from ..models.augmentation import tta_note
     from ..predict.hot_pixels import source_note
+    from ..predict.classical_blend import blend_note
     from ..predict.rescale import chosen_factor_note
 
     if len(args.inputs) != 1 or not args.out.rstrip("/").lower().endswith(".zarr"):
         raise InputError("large data: give one input (OME-Zarr, Zarr or TIFF) and an --out ending in .ome.zarr, "
                          "e.g. carekit predict --model M big.ome.zarr --out restored.ome.zarr")
-    if args.classical_blend:
-        raise InputError("--classical-blend restores images in memory only (TIFF in, TIFF out), not large data "
-                         "chunk by chunk yet: leave it out, or restore the planes you need as TIFFs")
     source = open_source(args.inputs[0], args.axes)
     with warnings_reported(args.inputs[0]):  # before a cluster starts: the user can still stop
         job = plan_large(args.model, source, args.out, args.engine, args.precision, args.z_factor,
-                         args.ngff_version, rescale, args.hot_pixels, args.tta)
+                         args.ngff_version, rescale, args.hot_pixels, args.tta, args.classical_blend)
     check_output(job.plan, args.overwrite)
     with dask_client(args.scheduler, args.scheduler_file, args.workers, args.threads_per_worker,
                      args.memory_limit) as client, warnings_reported(args.inputs[0]):
@@ -82,12 +80,13 @@ def run_large(args, rescale=None) -> int:
             print(f"dask dashboard: {client.dashboard_link}")
         result = run_large_job(client, job, tile=tuple(args.tile) if args.tile else None, overwrite=args.overwrite,
                                progress=not args.quiet)
-    if args.classical_check:
+    if args.classical_check and not job.blends:  # blended, the blend's own estimate replaces the check
         _compare_middle_plane(args, job)
     resumed = f" ({result.chunks_done_before} done before, resumed)" if result.chunks_done_before else ""
     spec = cached_model(job.ref).spec
     notes = (chosen_factor_note(rescale, job.factor, spec), source_note(job.hot_pixels, job.source),
-             tta_note(job.ref.tta, spec.kind))
+             tta_note(job.ref.tta, spec.kind),
+             job.blends and blend_note(job.blends, spec.probabilistic or bool(spec.ensemble_members)))
     note = ", ".join(n for n in notes if n)
     print(f"restored {args.inputs[0]} -> {Path(args.out)} ({result.chunks_total} chunks{resumed}"
           f"{f', {note}' if note else ''})")

@@ -20,6 +20,7 @@ from ..models.runner import ModelRunner, PipelineRunner
 from ..ngff import ArraySource
 from ..ngff_write import OutputPlan, write_chunk
 from ..tiling import round_up
+from .blend_large import blended_plane
 from .domain_check import predicted_uncertainty
 from .large_checks import summarize
 from .layouts import layout_of, restore_stack
@@ -103,10 +104,11 @@ class ChunkTask:
 
 
 def run_chunk(ref: ModelRef, source: ArraySource, plan: OutputPlan, task: ChunkTask,
-              tile: tuple[int, ...] | None = None) -> tuple[float, np.ndarray | None]:
+              tile: tuple[int, ...] | None = None, blends: tuple = ()) -> tuple[float, np.ndarray | None]:
     """Restore and write one chunk; returns the seconds it took (reading, network, writing) and the histogram of
     its predicted uncertainty in the network's units (large_checks.summarize; a rescaled chunk's before upsampling,
-    as restore judges it in memory)."""
+    as restore judges it in memory). `blends` (one per channel): the chunk's whole YX planes are mixed with
+    classical denoising as they say (blend_large)."""
     start = time.perf_counter()
     runner = with_tta(cached_model(ref), ref.tta)
     layout = layout_of(runner.spec)
@@ -117,12 +119,16 @@ def run_chunk(ref: ModelRef, source: ArraySource, plan: OutputPlan, task: ChunkT
     work = np.transpose(reader.read(task.read), order)
     out_axes = layout.out_axes(extra + layout.stack_axes)
     results = {name: [] for name in output_names(runner)}
+    noisy = work if task.factor == 1 or not blends else np.transpose(source.read(task.core), order)
     network = []  # the uncertainty as the network gave it (a rescaled chunk's is not the written one)
     for number, index in enumerate(np.ndindex(*work.shape[:len(extra)])):
         if task.factor > 1:
             outputs = _restore_rescaled(runner, layout, source, task, work[index], number, tile)
         else:
             outputs = _restore_core(runner, layout, axes, task.core, task.read, work[index], task.levels[number], tile)
+        if blends:
+            channel = task.core[axes.index("C")].start + index[extra.index("C")] if "C" in extra else 0
+            outputs["restored"] = blended_plane(outputs["restored"], noisy[index], channel, blends, runner.spec)
         written = predicted_uncertainty(outputs.get("scale"), outputs.get("disagreement"))
         uncertainty = outputs.pop(NETWORK_UNCERTAINTY, written)
         if uncertainty is not None:

@@ -143,7 +143,17 @@ def choose_blends(runner, image: np.ndarray, axes: str, factor: float = 1.0) -> 
     """choose_blend on the central crop of the middle plane of each channel of `image` (with `axes`; one without a C
     axis), as data.hot_pixel_images.channel_samples takes them."""
     image = np.asarray(image)
-    return tuple(choose_blend(runner, crop, factor) for crop in channel_samples(image.__getitem__, axes, image.shape))
+    return blends_from_samples(runner, channel_samples(image.__getitem__, axes, image.shape), factor)
+
+
+def blends_from_samples(runner, samples: list[np.ndarray], factor: float = 1.0) -> tuple[ClassicalBlend, ...]:
+    """choose_blend on each channel's sample crop (channel_samples: from an array, or a large image's source)."""
+    return tuple(choose_blend(runner, crop, factor) for crop in samples)
+
+
+def mixes(blends: tuple[ClassicalBlend, ...]) -> bool:
+    """Whether any channel's blend mixes in classical denoising."""
+    return any(not blend.unjudged and blend.share < 1.0 for blend in blends)
 
 
 def blended(restored: np.ndarray, noisy: np.ndarray, axes: str, blends: tuple[ClassicalBlend, ...], spec,
@@ -152,7 +162,7 @@ def blended(restored: np.ndarray, noisy: np.ndarray, axes: str, blends: tuple[Cl
     restoration its channel's blend chose (`blends`: one per C index, one without C; the model's `spec` gives the
     units); `restored` itself where no blend mixes, and a plane's own restoration where that plane is flat or the
     classical denoiser cannot restore it. `progress`: a bar over the planes of a stack."""
-    if all(blend.unjudged or blend.share == 1.0 for blend in blends):
+    if not mixes(blends):
         return restored
     y, x = axes.index("Y"), axes.index("X")
     model_planes = np.moveaxis(np.asarray(restored, np.float32), [y, x], [-2, -1])
@@ -182,8 +192,7 @@ def blend_note(blends: tuple[ClassicalBlend, ...], uncertainty: bool = False) ->
         note = blends[0].summary()
     else:
         note = "; ".join(f"channel {c + 1}: {blend.summary()}" for c, blend in enumerate(blends))
-    mixed = any(not blend.unjudged and blend.share < 1.0 for blend in blends)
-    return note + ("; the uncertainty output is the model's alone" if uncertainty and mixed else "")
+    return note + ("; the uncertainty output is the model's alone" if uncertainty and mixes(blends) else "")
 
 
 def warn_if_behind(blends: tuple[ClassicalBlend, ...]) -> list[str]:

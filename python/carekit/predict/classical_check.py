@@ -134,16 +134,14 @@ def not_compared(error: Exception) -> str:
     return f"not compared with classical denoising, the comparison failed: {type(error).__name__}: {error}"
 
 
-def warn_if_worse(comparison: ClassicalComparison, blend: bool = True) -> str | None:
-    """Warn (WorseThanClassicalWarning) when the model is estimated to be behind; the message is returned too.
-    `blend`: the classical blend can restore this image (in memory, not large data), so the message offers it."""
+def warn_if_worse(comparison: ClassicalComparison) -> str | None:
+    """Warn (WorseThanClassicalWarning) when the model is estimated to be behind; the message is returned too."""
     if not comparison.model_is_worse:
         return None
-    offer = ("mix in classical denoising where that is estimated to help (--classical-blend; classical_blend in "
-             "Python and Fiji); " if blend else "")
     message = (f"the model is {comparison.summary()}: it is likely out of its depth on this image. Where you have "
                "ground truth, compare with `carekit evaluate --baselines`; unless it was already used, try "
-               f"--rescale search (the scale estimated to restore best); {offer}or fine-tune the model on your "
-               "data (`carekit train --from`, `carekit finetune`)")
+               "--rescale search (the scale estimated to restore best); mix in classical denoising where that is "
+               "estimated to help (--classical-blend; classical_blend in Python and Fiji); or fine-tune the model "
+               "on your data (`carekit train --from`, `carekit finetune`)")
     warnings.warn(message, WorseThanClassicalWarning, stacklevel=2)
     return message

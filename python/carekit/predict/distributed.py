@@ -27,6 +27,8 @@ from ..normalize import DEGENERATE_RANGE_EPS
 from ..progress import progress_bar
 from ..resample import SPLINE_MARGIN
 from ..tiling import round_up
+from .blend_large import blend_record, large_blends, whole_plane_grid
+from .classical_blend import mixes, warn_if_behind
 from .cluster import wait_tasks
 from .chunks import ChunkTask, ModelRef, cached_model, check_distributable, output_names, run_chunk
 from ..data.hot_pixel_images import KEEP, REPLACE, channel_samples, check_choice
@@ -117,15 +119,18 @@ class LargeJob:
     factor: float = 1.0
     searched: bool = False
     hot_pixels: str = KEEP
+    blends: tuple = ()
 
 
 def plan_large(model: str | Path, source: ArraySource, out: str | Path, engine: str | None = None,
                precision: str = "fp32", z_factor: float | None = None, ngff_version: str = "0.4",
-               rescale: str | float | None = MODEL, hot_pixels: str = KEEP, tta: bool = False) -> LargeJob:
+               rescale: str | float | None = MODEL, hot_pixels: str = KEEP, tta: bool = False,
+               classical_blend: bool = False) -> LargeJob:
     """Load the model here (once per process) and check that it can restore `source` into `out`, an OME-Zarr of
     `ngff_version` (`z_factor`: isotropic models, the stack's Z/XY pixel-size ratio when the metadata lack it;
     `rescale`: as restore's, 'auto' and 'search' judged on a sample: rescale_large.large_factor; `hot_pixels`:
-    'replace' reads the source through hot_pixels.WithoutHotPixels, for every pass; `tta`: as restore's)."""
+    'replace' reads the source through hot_pixels.WithoutHotPixels, for every pass; `tta`: as restore's;
+    `classical_blend`: as restore's, one whole YX plane per task: blend_large)."""
     if ngff_version not in NGFF_VERSIONS:
         raise InputError(f"NGFF version {ngff_version!r} cannot be written; choose one of {NGFF_VERSIONS}")
     out = Path(out).resolve()  # the workers' working directory is theirs, not the caller's
@@ -150,6 +155,10 @@ def plan_large(model: str | Path, source: ArraySource, out: str | Path, engine: 
     factor = _rescale_factor(rescale, runner, source)
     # rescaled, a chunk reads the halo and the upsampling's margin in downsampled pixels: factor times as wide
     grid = output_chunks(source, layout, halo if factor == 1 else math.ceil(factor * (halo + SPLINE_MARGIN)))
+    blends = large_blends(runner, source, factor) if classical_blend else ()
+    warn_if_behind(blends)
+    if mixes(blends):
+        grid = whole_plane_grid(source)
     about = {"input": str(Path(source.path).resolve()), "model": ref.path, "engine": engine, "ngff": ngff_version}
     if factor > 1:
         about["rescale"] = factor  # a run with another factor is not resumed into this output
@@ -157,9 +166,11 @@ def plan_large(model: str | Path, source: ArraySource, out: str | Path, engine: 
         about["hot_pixels"] = REPLACE  # ... nor a run that kept them
     if tta:
         about["tta"] = True  # ... nor one without test-time augmentation
+    if blends:
+        about["classical_blend"] = blend_record(blends)  # ... nor one blended otherwise
     plan = output_plan(out, source, layout, grid, output_names(runner), about, ngff_version)
     return LargeJob(ref, source, layout, grid, halo, plan, factor, effective_rescale(rescale, spec) == SEARCH,
-                    hot_pixels)
+                    hot_pixels, blends)
 
 
 def _rescale_factor(rescale, runner, source: ArraySource) -> float:
@@ -174,11 +185,12 @@ def restore_large(client, model: str | Path, source: ArraySource, out: str | Pat
                   precision: str = "fp32", tile: tuple[int, ...] | None = None, overwrite: bool = False,
                   progress: bool = True, exact_bytes: int = EXACT_BYTES, z_factor: float | None = None,
                   ngff_version: str = "0.4", rescale: str | float | None = MODEL, hot_pixels: str = KEEP,
-                  tta: bool = False) -> LargeRestoration:
+                  tta: bool = False, classical_blend: bool = False) -> LargeRestoration:
     """Restore `source` with `model` into the OME-Zarr `out` (NGFF `ngff_version`) on the cluster behind `client`
-    (`rescale`: 2D models, as restore's; `hot_pixels`: as restore's, with the same pixels replaced; `tta`: as
-    restore's, chunk by chunk)."""
-    job = plan_large(model, source, out, engine, precision, z_factor, ngff_version, rescale, hot_pixels, tta)
+    (`rescale`: 2D models, as restore's; `hot_pixels`: as restore's, with the same pixels replaced; `tta` and
+    `classical_blend`: as restore's, chunk by chunk and plane by plane)."""
+    job = plan_large(model, source, out, engine, precision, z_factor, ngff_version, rescale, hot_pixels, tta,
+                     classical_blend)
     return run_large_job(client, job, tile, overwrite, progress, exact_bytes)
 
 
@@ -207,7 +219,8 @@ def run_large_job(client, job: LargeJob, tile: tuple[int, ...] | None = None, ov
     todo = [t for t in tasks if t.key not in done]
     result = LargeRestoration(Path(job.plan.path), len(tasks), len(tasks) - len(todo))
     run = secrets.token_hex(4)  # task names unique per run, readable on the dashboard
-    futures = [client.submit(run_chunk, job.ref, source, job.plan, t, tile, key=f"carekit-chunk-{t.key}-{run}")
+    blends = job.blends if mixes(job.blends) else ()  # only a blend that mixes needs the classical denoiser
+    futures = [client.submit(run_chunk, job.ref, source, job.plan, t, tile, blends, key=f"carekit-chunk-{t.key}-{run}")
                for t in todo]
     uncertainty = _gather(client, futures, result, progress)
     finish(job.plan)
