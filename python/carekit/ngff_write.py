@@ -66,6 +66,7 @@ def _ngff_attributes(plan: OutputPlan, name: str, n_levels: int) -> dict:
 
 
 RUN_IDENTITY = {"input", "model"}  # what an output restored: another input or model is not the same restoration
+ESTIMATED = {"classical_blend"}  # chosen from the image by the run: no setting makes another run choose the same
 
 
 def check_output(plan: OutputPlan, overwrite: bool) -> bool:
@@ -83,7 +84,8 @@ def check_output(plan: OutputPlan, overwrite: bool) -> bool:
         keys = [key for key in sorted(set(recorded) | set(plan.source)) if recorded.get(key) != plan.source.get(key)]
         differ = "; ".join(f"{key}: {recorded.get(key, 'not recorded')} there, {plan.source.get(key, 'not given')} "
                            "now" for key in keys)
-        same_run = state.get("source") and not set(keys) & RUN_IDENTITY  # only settings differ: it can be resumed
+        estimated_again = [key for key in keys if key in ESTIMATED and key in recorded and key in plan.source]
+        same_run = state.get("source") and not set(keys) & RUN_IDENTITY and not estimated_again  # settings only
         resume = ("to resume it give the settings it was started with (a setting not recorded there was off), "
                   if same_run else "")
         raise InputError(f"{path} already exists and is not an unfinished restoration of this input with this "

@@ -2,6 +2,7 @@
 the same output as restore(classical_blend=True); said on the CLI's line, recorded in the output so that another blend
 is not resumed into it, and refused where planes are too large to blend whole."""
 
+import dataclasses
 import warnings
 
 import numpy as np
@@ -29,19 +30,26 @@ def two_channels() -> np.ndarray:
     return np.stack([np.stack([confocal, confocal[::-1]]), np.stack([blobs, blobs.T])])
 
 
-@pytest.mark.parametrize("rescale", [1, 2])  # 2: each plane restored downsampled, mixed at full size
-def test_blended_plane_by_plane_equals_in_memory(tmp_path, client, two_channels, rescale):
-    path = write_ngff(tmp_path / "in.ome.zarr", two_channels, "CTYX", {"Y": 0.3, "X": 0.3}, (1, 1, 128, 128))
+@pytest.mark.parametrize("options", [{}, {"rescale": 2}, {"hot_pixels": "replace", "tta": True}],
+                         ids=["plain", "rescaled", "hot-pixels-tta"])  # rescaled: mixed at full size
+def test_blended_plane_by_plane_equals_in_memory(tmp_path, client, two_channels, options):
+    image = two_channels.copy()
+    image[:, :, 40:200:37, 30:220:41] += 4000  # hot pixels (replaced where asked, on both paths)
+    path = write_ngff(tmp_path / "in.ome.zarr", image, "CTYX", {"Y": 0.3, "X": 0.3}, (1, 1, 128, 128))
+    options = {"rescale": 1, **options}
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", WorseThanClassicalWarning)
-        expected = restore(HELA_MODEL, two_channels, "CTYX", progress=False, classical_blend=True, rescale=rescale)
+        warnings.simplefilter("ignore", UserWarning)  # behind classical denoising; hot pixels kept
+        expected = restore(HELA_MODEL, image, "CTYX", progress=False, classical_blend=True, **options)
         result = restore_large(client, HELA_MODEL, open_source(path), tmp_path / "out.ome.zarr", progress=False,
-                               classical_blend=True, rescale=rescale)
+                               classical_blend=True, **options)
     assert mixes(expected.classical_blend) and expected.classical_blend[0].share < 1.0
-    assert result.chunks_total == 4  # one whole plane per task, not the input's 128 px chunks
-    restored = zarr.open_group(str(tmp_path / "out.ome.zarr"), mode="r")["0"][:]
+    assert result.chunks_total == 4  # one whole plane per task, not the input's 128 px chunks ...
+    out = zarr.open_group(str(tmp_path / "out.ome.zarr"), mode="r")
+    if options["rescale"] == 1:  # (rescaled, the grid grows to whole planes anyway)
+        assert out["0"].chunks == (1, 1, 128, 128) and out["1"].shape == (2, 2, 128, 128)  # ... the output's
+    restored = out["0"][:]
     assert np.abs(restored - expected.image).max() <= 1e-5
-    plain = restore(HELA_MODEL, two_channels, "CTYX", progress=False, check_domain=False, rescale=rescale).image
+    plain = restore(HELA_MODEL, image, "CTYX", progress=False, check_domain=False, **options).image
     assert np.abs(restored[0] - plain[0]).max() > 0.05  # the mixed channel differs from the model alone
 
 
@@ -67,17 +75,34 @@ def test_an_unfinished_blended_output_is_not_resumed_without_the_blend(tmp_path,
     assert blended.plan.source["classical_blend"] == [[blend.share, blend.classical]]
     prepare_output(blended.plan, overwrite=False)  # as a run stopped before its first chunk leaves it
     assert check_output(blended.plan, overwrite=False)  # the same run resumes it
-    with pytest.raises(InputError, match="classical_blend: "):
+    with pytest.raises(InputError, match="classical_blend: .* to resume it give the settings it was started with"):
         check_output(plain.plan, overwrite=False)
+    estimated_otherwise = dataclasses.replace(blended.plan, source={**blended.plan.source,
+                                                                    "classical_blend": [[0.5, "TV weight 0.4"]]})
+    with pytest.raises(InputError, match="classical_blend: ") as refused:
+        check_output(estimated_otherwise, overwrite=False)
+    assert "to resume it" not in str(refused.value)  # no setting makes a run estimate the same blend
 
 
-def test_planes_too_large_to_blend_whole_and_other_models_are_refused(tmp_path, monkeypatch, tiny_model_3d):
-    image = nuclei_like((1, 96, 96))
-    path = write_ngff(tmp_path / "in.ome.zarr", image, "TYX", {}, (1, 48, 48))
-    monkeypatch.setattr(blend_large, "BLEND_PLANE_BYTES", 96 * 96 * 4 - 1)
-    with pytest.raises(InputError, match="denoises whole YX planes, and this input's are 96 x 96 px"):
+def test_tasks_hold_whole_planes_and_the_memory_they_need_is_checked(tmp_path, client, monkeypatch):
+    small = open_source(write_ngff(tmp_path / "s.ome.zarr", nuclei_like((100, 64, 64)), "TYX", {}, (50, 32, 32)))
+    assert blend_large.blend_grids(small, (50, 32, 32)) == ((50, 32, 32), (50, 64, 64))
+    monkeypatch.setattr(blend_large, "TASK_PLANE_BYTES", 64 * 64 * 4)
+    assert blend_large.blend_grids(small, (50, 32, 32)) == ((1, 32, 32), (1, 64, 64))  # one plane per task
+    blend_large.check_blend_memory(client, small, (1, 64, 64))  # the test cluster has GiBs per thread
+    monkeypatch.setattr(blend_large, "WORK_PLANES", 10**6)
+    with pytest.raises(InputError, match=r"a task needs about .* GiB per thread; give --memory-limit \d+GiB"):
+        blend_large.check_blend_memory(client, small, (1, 64, 64))
+
+
+def test_planes_too_large_to_blend_whole_and_other_models_are_refused(tmp_path, monkeypatch, tiny_model_3d,
+                                                                      two_channels):
+    path = write_ngff(tmp_path / "in.ome.zarr", two_channels[0], "TYX", {}, (1, 128, 128))  # a channel that mixes
+    monkeypatch.setattr(blend_large, "BLEND_PLANE_BYTES", 256 * 256 * 4 - 1)
+    with warnings.catch_warnings(), pytest.raises(InputError, match="this input's are 256 x 256 px"):
+        warnings.simplefilter("ignore", WorseThanClassicalWarning)
         plan_large(HELA_MODEL, open_source(path), tmp_path / "out.ome.zarr", classical_blend=True)
     stack = write_ngff(tmp_path / "stack.ome.zarr", nuclei_like((16, 64, 64)), "ZYX", {}, (16, 64, 64))
-    with pytest.raises(InputError, match="the classical blend is for carekit's 2D denoising models"):
+    with pytest.raises(InputError, match="--classical-blend is for carekit's 2D denoising models"):
         plan_large(tiny_model_3d, open_source(stack), tmp_path / "out3.ome.zarr", classical_blend=True)
     assert not (tmp_path / "out.ome.zarr").exists() and not (tmp_path / "out3.ome.zarr").exists()

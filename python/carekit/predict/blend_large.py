@@ -1,10 +1,13 @@
 """The classical blend (predict.classical_blend) on the distributed path, the same as in memory: the shares are
 chosen by the client on the central crop of the middle plane of each channel, read from the source as in-memory
-restore() crops it, and every task then restores one whole YX plane and mixes it with the classical denoiser run on
-that whole plane. The classical denoisers normalize and estimate their noise over the whole plane (and TV is not
-local), so a plane is never cut: planes must fit a worker's memory (BLEND_PLANE_BYTES)."""
+restore() crops it, and where a channel mixes every task then restores whole YX planes and mixes each with the
+classical denoiser run on that whole plane. The classical denoisers normalize and estimate their noise over the
+whole plane (and TV is not local), so a plane is never cut: it must fit a worker's memory several times over
+(WORK_PLANES: skimage's NLM holds about 17 float32 copies of the plane it denoises, measured on 1024² px)."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -12,26 +15,52 @@ from ..data.hot_pixel_images import channel_samples
 from ..errors import InputError
 from ..ngff import ArraySource
 from .classical_blend import ClassicalBlend, blended, blends_from_samples
-from .rescale import refuse_unless_2d_denoising
+from .cluster import smallest_worker_memory
 
-BLEND_PLANE_BYTES = 2**28  # one YX plane as float32 (8192 x 8192); a task holds a few copies of it
+BLEND_PLANE_BYTES = 2**28  # the largest YX plane blended, as float32 (8192 x 8192)
+TASK_PLANE_BYTES = 2**26  # a task holds several planes of the source's chunk while they take at most this together
+WORK_PLANES = 20  # a task's working memory beyond the planes it holds, in float32 planes (NLM's copies and more)
 
 
 def large_blends(runner, source: ArraySource, factor: float) -> tuple[ClassicalBlend, ...]:
-    """The blend of each channel of `source`, chosen as restore(classical_blend=True) chooses it in memory (the
-    model restoring at the rescale `factor`); an InputError for a model or image it cannot blend."""
-    refuse_unless_2d_denoising(runner, "the classical blend")
-    y, x = source.shape[source.axes.index("Y")], source.shape[source.axes.index("X")]
-    if y * x * 4 > BLEND_PLANE_BYTES:
-        raise InputError(f"the classical blend denoises whole YX planes, and this input's are {y} x {x} px "
-                         f"({y * x * 4 / 2**20:.1f} MiB as float32; at most {BLEND_PLANE_BYTES / 2**20:.0f} MiB): "
-                         "leave --classical-blend out, or blend regions of it as TIFFs")
+    """The blend of each channel of `source` (a carekit 2D denoising model's input), chosen as
+    restore(classical_blend=True) chooses it in memory (the model restoring at the rescale `factor`)."""
     return blends_from_samples(runner, channel_samples(source.read, source.axes, source.shape), factor)
 
 
-def whole_plane_grid(source: ArraySource) -> tuple[int, ...]:
-    """The task grid for blending: one whole YX plane per task."""
-    return tuple(n if a in "YX" else 1 for a, n in zip(source.axes, source.shape))
+def _plane_bytes(source: ArraySource) -> int:
+    return source.shape[source.axes.index("Y")] * source.shape[source.axes.index("X")] * 4
+
+
+def blend_grids(source: ArraySource, grid: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(output chunks, task grid) for a blend that mixes: the output keeps `grid`'s chunks in Y and X (and so its
+    pyramid), a task spans whole YX planes; on the other axes both keep `grid`'s extent while a task's planes take
+    at most TASK_PLANE_BYTES, else 1. An InputError for planes above BLEND_PLANE_BYTES."""
+    y, x = source.shape[source.axes.index("Y")], source.shape[source.axes.index("X")]
+    if _plane_bytes(source) > BLEND_PLANE_BYTES:
+        raise InputError(f"the classical blend denoises whole YX planes, and this input's are {y} x {x} px "
+                         f"({y * x * 4 / 2**20:.1f} MiB as float32; at most {BLEND_PLANE_BYTES / 2**20:.0f} MiB): "
+                         "leave --classical-blend out, or blend regions of it as TIFFs")
+    others = math.prod(g for a, g in zip(source.axes, grid) if a not in "YX")
+    keep = others * _plane_bytes(source) <= TASK_PLANE_BYTES
+    extents = [g if keep else 1 for g in grid]
+    chunks = tuple(g if a in "YX" else e for a, g, e in zip(source.axes, grid, extents))
+    tasks = tuple(n if a in "YX" else e for a, n, e in zip(source.axes, source.shape, extents))
+    return chunks, tasks
+
+
+def check_blend_memory(client, source: ArraySource, task_grid: tuple[int, ...]) -> None:
+    """An InputError, before anything is written, where a worker's memory limit per thread is below what a blended
+    task needs: its planes (input and outputs) and WORK_PLANES more."""
+    limit = smallest_worker_memory(client)
+    threads = max((w.get("nthreads") or 1 for w in client.scheduler_info().get("workers", {}).values()), default=1)
+    planes = math.prod(g for a, g in zip(source.axes, task_grid) if a not in "YX")
+    need = (3 * planes + WORK_PLANES) * _plane_bytes(source)
+    if limit and limit / threads < need:
+        raise InputError(f"the classical blend denoises whole YX planes: a task needs about {need / 2**30:.1f} GiB "
+                         f"and the workers have {limit / threads / 2**30:.1f} GiB per thread; give --memory-limit "
+                         f"{math.ceil(need * threads / 2**30)}GiB (or fewer --threads-per-worker), or leave "
+                         "--classical-blend out")
 
 
 def blended_plane(restored: np.ndarray, noisy: np.ndarray, channel: int, blends: tuple[ClassicalBlend, ...],

@@ -27,7 +27,7 @@ from ..normalize import DEGENERATE_RANGE_EPS
 from ..progress import progress_bar
 from ..resample import SPLINE_MARGIN
 from ..tiling import round_up
-from .blend_large import blend_record, large_blends, whole_plane_grid
+from .blend_large import blend_grids, blend_record, check_blend_memory, large_blends
 from .classical_blend import mixes, warn_if_behind
 from .cluster import wait_tasks
 from .chunks import ChunkTask, ModelRef, cached_model, check_distributable, output_names, run_chunk
@@ -37,7 +37,7 @@ from .large_checks import check_input, warn_summed
 from .layouts import Layout, check_source, layout_of
 from .package_stats import compute_package_stats
 from .percentiles import EXACT_BYTES, compute_levels, plane_regions
-from .rescale import MODEL, SEARCH, effective_rescale, refuse_unless_rescalable
+from .rescale import MODEL, SEARCH, effective_rescale, refuse_unless_2d_denoising, refuse_unless_rescalable
 from .rescale_large import DownscaledSource, large_factor, rescaled_task
 
 
@@ -106,9 +106,10 @@ def check_paths(source: ArraySource, out: Path) -> None:
 
 @dataclass(frozen=True)
 class LargeJob:
-    """A checked plan: the model to load on the workers, how its kind is chunked, the task grid (input
-    coordinates) and halo, the output to write, the rescale factor (1: off), whether search chose it, and
-    hot_pixels (with "replace", `source` is read through hot_pixels.WithoutHotPixels)."""
+    """A checked plan: the model to load on the workers, how its kind is chunked, the output's chunks (input
+    coordinates) and halo, the output to write, the rescale factor (1: off), whether search chose it, hot_pixels
+    (with "replace", `source` is read through hot_pixels.WithoutHotPixels), the classical blend of each channel and
+    the task grid (the output's chunks, or whole YX planes where the blend mixes)."""
 
     ref: ModelRef
     source: ArraySource
@@ -120,6 +121,11 @@ class LargeJob:
     searched: bool = False
     hot_pixels: str = KEEP
     blends: tuple = ()
+    task_grid: tuple[int, ...] | None = None
+
+    @property
+    def tasks(self) -> tuple[int, ...]:
+        return self.task_grid or self.grid
 
 
 def plan_large(model: str | Path, source: ArraySource, out: str | Path, engine: str | None = None,
@@ -130,7 +136,7 @@ def plan_large(model: str | Path, source: ArraySource, out: str | Path, engine: 
     `ngff_version` (`z_factor`: isotropic models, the stack's Z/XY pixel-size ratio when the metadata lack it;
     `rescale`: as restore's, 'auto' and 'search' judged on a sample: rescale_large.large_factor; `hot_pixels`:
     'replace' reads the source through hot_pixels.WithoutHotPixels, for every pass; `tta`: as restore's;
-    `classical_blend`: as restore's, one whole YX plane per task: blend_large)."""
+    `classical_blend`: as restore's, whole YX planes per task where it mixes: blend_large)."""
     if ngff_version not in NGFF_VERSIONS:
         raise InputError(f"NGFF version {ngff_version!r} cannot be written; choose one of {NGFF_VERSIONS}")
     out = Path(out).resolve()  # the workers' working directory is theirs, not the caller's
@@ -151,26 +157,34 @@ def plan_large(model: str | Path, source: ArraySource, out: str | Path, engine: 
                       "if they do, predict in memory or ask its authors to declare the halo", stacklevel=2)
     layout = layout_of(spec)
     check_source(layout, spec, source.axes, source.shape, source.pixel_size, z_factor)
+    if classical_blend:  # before the rescale search runs the model
+        refuse_unless_2d_denoising(runner, "--classical-blend")
     halo = round_up(spec.halo, spec.divisor)
     factor = _rescale_factor(rescale, runner, source)
     # rescaled, a chunk reads the halo and the upsampling's margin in downsampled pixels: factor times as wide
     grid = output_chunks(source, layout, halo if factor == 1 else math.ceil(factor * (halo + SPLINE_MARGIN)))
     blends = large_blends(runner, source, factor) if classical_blend else ()
     warn_if_behind(blends)
-    if mixes(blends):
-        grid = whole_plane_grid(source)
-    about = {"input": str(Path(source.path).resolve()), "model": ref.path, "engine": engine, "ngff": ngff_version}
+    grid, task_grid = blend_grids(source, grid) if mixes(blends) else (grid, None)
+    about = _about(source, ref, ngff_version, factor, hot_pixels, blends)
+    plan = output_plan(out, source, layout, grid, output_names(runner), about, ngff_version)
+    return LargeJob(ref, source, layout, grid, halo, plan, factor, effective_rescale(rescale, spec) == SEARCH,
+                    hot_pixels, blends, task_grid)
+
+
+def _about(source: ArraySource, ref: ModelRef, ngff_version: str, factor: float, hot_pixels: str,
+           blends: tuple) -> dict:
+    """What the output records of what restored it (OutputPlan.source): a run that differs is not resumed into it."""
+    about = {"input": str(Path(source.path).resolve()), "model": ref.path, "engine": ref.engine, "ngff": ngff_version}
     if factor > 1:
         about["rescale"] = factor  # a run with another factor is not resumed into this output
     if hot_pixels == REPLACE:
         about["hot_pixels"] = REPLACE  # ... nor a run that kept them
-    if tta:
+    if ref.tta:
         about["tta"] = True  # ... nor one without test-time augmentation
     if blends:
         about["classical_blend"] = blend_record(blends)  # ... nor one blended otherwise
-    plan = output_plan(out, source, layout, grid, output_names(runner), about, ngff_version)
-    return LargeJob(ref, source, layout, grid, halo, plan, factor, effective_rescale(rescale, spec) == SEARCH,
-                    hot_pixels, blends)
+    return about
 
 
 def _rescale_factor(rescale, runner, source: ArraySource) -> float:
@@ -200,6 +214,8 @@ def run_large_job(client, job: LargeJob, tile: tuple[int, ...] | None = None, ov
     source = job.source
     runner, layout = cached_model(job.ref), job.layout
     spec = runner.spec
+    if job.task_grid:
+        check_blend_memory(client, source, job.task_grid)
     done = prepare_output(job.plan, overwrite)
     if isinstance(runner, PipelineRunner):
         levels = compute_package_stats(client, job.ref, source, layout.stack_axes)
@@ -210,7 +226,7 @@ def run_large_job(client, job: LargeJob, tile: tuple[int, ...] | None = None, ov
     check_input(source, layout, spec, job.factor, job.searched)
     if job.hot_pixels == KEEP:
         warn_hot_pixels(channel_samples(source.read, source.axes, source.shape))
-    tasks = chunk_tasks(source, layout, job.grid, job.halo, spec.divisor, levels)
+    tasks = chunk_tasks(source, layout, job.tasks, job.halo, spec.divisor, levels)
     if job.factor > 1:
         small_levels = compute_levels(client, DownscaledSource(source, job.factor), layout.stack_axes, spec.pmin,
                                       spec.pmax, exact_bytes, read_factor=job.factor**2)
