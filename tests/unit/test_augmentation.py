@@ -75,15 +75,18 @@ def test_ensembles_are_refused_their_disagreement_would_shrink():
     ("care", (70, 90), "YX", {}),
     ("care", (2, 120, 100), "TYX", {"rescale": 2.0}),  # restored downsampled, then upsampled back
     ("isotropic", (6, 40, 48), "ZYX", {"z_factor": 2.0}),  # flipped in its XZ and YZ planes
+    ("care 3D", (2, 12, 40, 48), "TZYX", {}),  # stacks turned and flipped in YX
 ])
 def test_restore_runs_every_path_with_tta_as_without_for_a_network_that_commutes(rng, kind, image, axes, options):
-    """restore()'s plane, rescaled and isotropic paths with tta: the stand-in network commutes with every transform,
-    so the result is the plain one, and the network saw every transformed tile."""
+    """restore()'s plane, rescaled, isotropic and 3D paths with tta: the stand-in network commutes with every
+    transform, so the result is the plain one, and the network saw every transformed tile."""
     from carekit.predict import restore
 
     runner = _Recording(_blur_with_scale, kind)
     if kind == "isotropic":
         runner.spec = NetworkSpec("YX", 1.0, 99.8, 8, 4, True, kind="isotropic", z_factor=2.0)
+    if kind == "care 3D":
+        runner.spec, kind = NetworkSpec("ZYX", 1.0, 99.8, 4, 4, True), "care"
     noisy = rng.gamma(4.0, 25.0, size=image).astype(np.float32)
     plain = restore(runner, noisy, axes, progress=False, check_domain=False, **options)
     calls = len(runner.seen)

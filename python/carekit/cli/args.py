@@ -74,8 +74,8 @@ def add_classical_blend_arg(parser: argparse.ArgumentParser) -> None:
                         "from the noisy input alone, judged per channel on a central crop of its middle plane (a few "
                         "seconds per input on 2 CPU cores, plus the classical denoiser on every plane), only where "
                         "that is estimated to lower the error by 0.2%% of the noise variance and 2 standard errors; "
-                        "replaces the classical check, whose warning it gives (large data: one whole YX plane per "
-                        "task, planes up to 8192x8192)")
+                        "replaces the classical check, whose warning it gives (large data: whole YX planes per task "
+                        "where it mixes, planes up to 8192x8192)")
 
 
 def add_tta_arg(parser: argparse.ArgumentParser) -> None:
