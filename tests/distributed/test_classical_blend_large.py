@@ -1,6 +1,7 @@
-"""The classical blend on the large-data path: chosen on the same crops as in memory, one whole YX plane per task,
-the same output as restore(classical_blend=True); said on the CLI's line, recorded in the output so that another blend
-is not resumed into it, and refused where planes are too large to blend whole."""
+"""The classical blend on the large-data path: chosen on the same crops as in memory, whole YX planes per task (the
+output keeping its chunks), the same output as restore(classical_blend=True); said on the CLI's line, recorded in the
+output so that another blend is not resumed into it, refused where planes are too large to blend whole or workers
+have too little memory for them."""
 
 import dataclasses
 import warnings
