@@ -145,10 +145,10 @@ def test_pairs(name: str, photons: float):
     return make_pairs(held_out, SynthConfig(photons=[photons], seed=2026))
 
 
-def held_out_images(datasets):
+def held_out_images(datasets, levels=PHOTONS):
     """(dataset, photons, index, low as float32, high) for every held-out image of `datasets` at every level."""
     for dataset in datasets:
-        for photons in PHOTONS:
+        for photons in levels:
             lows, highs = test_pairs(dataset, photons)
             for index, (low, high) in enumerate(zip(lows, highs)):
                 yield dataset, photons, index, low.astype(np.float32), high
