@@ -15,7 +15,7 @@ from ..data.hot_pixel_images import channel_samples
 from ..errors import InputError
 from ..ngff import ArraySource
 from .classical_blend import ClassicalBlend, blended, blends_from_samples
-from .cluster import smallest_worker_memory
+from .cluster import most_worker_threads, smallest_worker_memory
 
 BLEND_PLANE_BYTES = 2**28  # the largest YX plane blended, as float32 (8192 x 8192)
 TASK_PLANE_BYTES = 2**26  # a task holds several planes of the source's chunk while they take at most this together
@@ -53,7 +53,7 @@ def check_blend_memory(client, source: ArraySource, task_grid: tuple[int, ...]) 
     """An InputError, before anything is written, where a worker's memory limit per thread is below what a blended
     task needs: its planes (input and outputs) and WORK_PLANES more."""
     limit = smallest_worker_memory(client)
-    threads = max((w.get("nthreads") or 1 for w in client.scheduler_info().get("workers", {}).values()), default=1)
+    threads = most_worker_threads(client)
     planes = math.prod(g for a, g in zip(source.axes, task_grid) if a not in "YX")
     need = (3 * planes + WORK_PLANES) * _plane_bytes(source)
     if limit and limit / threads < need:

@@ -92,6 +92,11 @@ def _all_paused(client) -> bool:
     return bool(workers) and all(w.get("status") == "paused" for w in workers.values())
 
 
+def most_worker_threads(client) -> int:
+    """The most threads any of the cluster's workers runs tasks on (1 without workers)."""
+    return max((w.get("nthreads") or 1 for w in client.scheduler_info().get("workers", {}).values()), default=1)
+
+
 def smallest_worker_memory(client) -> int | None:
     """The smallest memory limit of the cluster's workers in bytes (None: no worker has one)."""
     limits = [w.get("memory_limit") or 0 for w in client.scheduler_info().get("workers", {}).values()]

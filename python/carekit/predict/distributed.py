@@ -235,7 +235,7 @@ def run_large_job(client, job: LargeJob, tile: tuple[int, ...] | None = None, ov
     todo = [t for t in tasks if t.key not in done]
     result = LargeRestoration(Path(job.plan.path), len(tasks), len(tasks) - len(todo))
     run = secrets.token_hex(4)  # task names unique per run, readable on the dashboard
-    blends = job.blends if mixes(job.blends) else ()  # only a blend that mixes needs the classical denoiser
+    blends = job.blends if job.task_grid else ()  # only a blend that mixes (tasks of whole planes) needs them
     futures = [client.submit(run_chunk, job.ref, source, job.plan, t, tile, blends, key=f"carekit-chunk-{t.key}-{run}")
                for t in todo]
     uncertainty = _gather(client, futures, result, progress)
