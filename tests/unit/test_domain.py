@@ -5,7 +5,7 @@ import pytest
 from scipy import ndimage
 
 from carekit.config import PackageCarekitBlock
-from carekit.domain import (autocorrelation_width, domain_warnings, image_statistics, noise_level,
+from carekit.domain import (FULL_SIZE_NOISE, autocorrelation_width, domain_warnings, image_statistics, noise_level,
                             reference_statistics, uncertainty_warning)
 from carekit.models.spec import network_spec_from_block
 
@@ -51,6 +51,30 @@ def test_reference_range_and_warnings():
     assert "rescale=" not in domain_warnings(trained, image_statistics(similar), {"X": 2.0}, rescale_limit=8)[0]
     assert domain_warnings({**reference, "pixel_size": {"X": 0.65}}, image_statistics(similar), {"X": 0.6}) == []
     assert domain_warnings({}, image_statistics(zoomed), {"X": 1.0}) == []  # nothing recorded: nothing to say
+
+
+def test_less_noise_than_in_training_is_warned_earlier_and_judged_at_full_size():
+    reference = {"noise": [0.09, 0.15, 0.19]}
+    assert domain_warnings(reference, {"noise": 0.07}) == []  # above 0.09 / 1.5
+    (message,) = domain_warnings(reference, {"noise": 0.055})
+    assert "0.055 is below the training range" in message and "more light than in training" in message
+    # downsampled for the model (rescale): the input's own noise decides, not the lower noise the model sees
+    assert domain_warnings(reference, {"noise": 0.03, FULL_SIZE_NOISE: 0.15}) == []
+    (message,) = domain_warnings(reference, {"noise": 0.03, FULL_SIZE_NOISE: 0.05})
+    assert "at full size 0.05 is below" in message
+    assert "0.5 is outside the training range" in domain_warnings(reference, {"noise": 0.5})[0]  # above: 2x
+
+
+def test_input_statistics_add_the_full_size_noise_when_downsampled():
+    from carekit.models.spec import NetworkSpec
+    from carekit.predict.domain_check import input_statistics
+
+    image = _blobs(radius=8, seed=3) + np.random.default_rng(4).normal(0, 0.05, (256, 256))
+    spec = NetworkSpec(axes="YX", pmin=1.0, pmax=99.8, halo=8, divisor=4, probabilistic=False,
+                       domain={"noise": [0.01, 0.02, 0.03]})
+    full, halved = input_statistics(spec, image), input_statistics(spec, image, 2.0)
+    assert FULL_SIZE_NOISE not in full and halved[FULL_SIZE_NOISE] == pytest.approx(full["noise"], rel=0.02)
+    assert halved["noise"] < 0.7 * full["noise"]  # averaging 2 x 2 pixels halves white noise's deviation
 
 
 def test_uncertainty_warning_against_the_validation_level():

@@ -7,7 +7,8 @@ import warnings
 
 import numpy as np
 
-from ..domain import domain_warnings, image_statistics, sampled_planes, uncertainty_warning
+from ..domain import (FULL_SIZE_NOISE, domain_warnings, image_statistics, noise_statistic, sampled_planes,
+                      uncertainty_warning)
 from ..models.spec import NetworkSpec
 from ..normalize import DEGENERATE_RANGE_EPS
 from ..resample import downscale
@@ -44,15 +45,18 @@ def _sample(work: np.ndarray, factor: float) -> np.ndarray:
 
 
 def input_statistics(spec: NetworkSpec, work: np.ndarray, factor: float = 1.0) -> dict[str, float] | None:
-    """carekit.domain's statistics of `work` (spatial axes last) as the model sees it (downsampled by `factor`);
-    None for a model without recorded statistics, planes too small to tell, or a constant image."""
+    """carekit.domain's statistics of `work` (spatial axes last) as the model sees it (downsampled by `factor`; with
+    the full-size noise as well, FULL_SIZE_NOISE); None for a model without recorded statistics, planes too small to tell, or a constant image."""
     if not spec.domain or min(work.shape[-2:]) < MIN_SIDE * factor:
         return None
     sample = _sample(work, factor)
     low, high = np.percentile(sample, [spec.pmin, spec.pmax])
     if not high - low >= DEGENERATE_RANGE_EPS * spec.eps:  # normalization warns about that image already
         return None
-    return image_statistics(sample, spec.pmin, spec.pmax)
+    stats = image_statistics(sample, spec.pmin, spec.pmax)
+    if factor > 1:  # the input's own light level, which the check for less noise than in training compares
+        stats[FULL_SIZE_NOISE] = noise_statistic(_sample(work, 1.0), spec.pmin, spec.pmax)
+    return stats
 
 
 def warn_input(spec: NetworkSpec, work: np.ndarray, pixel_size: dict | None, factor: float = 1.0,
