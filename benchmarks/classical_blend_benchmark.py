@@ -13,7 +13,8 @@ nor gowt1 (its leave-one-dataset-out model for nuclei3d is trained as it is); it
 bbbc007 and mahotas. Results: benchmarks/results/classical_blend.{json,md,png} (the figure: a nuclei3d plane at 10
 photons, where the generalist loses to the baselines, without and with the blend; `--figure` redraws it alone).
 `--photons 5 30`: the same at light levels the blend's 0.2% level was not chosen at (classical_blend_photons-5-30.*);
-`--datasets dsb2018`: on the independent test image (added after the blend was chosen; classical_blend_dsb2018.*).
+`--datasets dsb2018`: on the independent test image (added after the blend was chosen; with `--photons 3 5 10 30`:
+classical_blend_photons-3-5-10-30_dsb2018.*).
 """
 
 from __future__ import annotations

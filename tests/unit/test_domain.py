@@ -75,6 +75,15 @@ def test_input_statistics_add_the_full_size_noise_when_downsampled():
     full, halved = input_statistics(spec, image), input_statistics(spec, image, 2.0)
     assert FULL_SIZE_NOISE not in full and halved[FULL_SIZE_NOISE] == pytest.approx(full["noise"], rel=0.02)
     assert halved["noise"] < 0.7 * full["noise"]  # averaging 2 x 2 pixels halves white noise's deviation
+    # the full-size noise comes from the crop the model's statistics come from (2048 px at factor 2), not the
+    # central 1024 px: here these hold background only, whose own percentiles would blow its noise up
+    bright = np.zeros((2304, 2304))
+    bright[::96, ::96] = 1
+    bright = ndimage.gaussian_filter(bright, 6) * 1000 / ndimage.gaussian_filter(bright, 6).max()
+    bright[640:1664, 640:1664] = 0
+    noisy = bright + np.random.default_rng(5).normal(0, 5, bright.shape)
+    stats = input_statistics(spec, noisy, 2.0)
+    assert stats[FULL_SIZE_NOISE] < 0.05 and input_statistics(spec, noisy[640:1664, 640:1664])["noise"] > 0.1
 
 
 def test_uncertainty_warning_against_the_validation_level():

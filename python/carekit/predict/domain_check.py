@@ -33,29 +33,30 @@ class OutOfRangeWarning(PredictionWarning):
     """The input is unlike the model's training data: the restoration may show structures that are not there."""
 
 
-def _sample(work: np.ndarray, factor: float) -> np.ndarray:
+def _crops(work: np.ndarray, factor: float) -> list[np.ndarray]:
     """The planes of `work` (spatial axes last) that carekit.domain samples, cropped centrally to what becomes
-    MAX_SIDE px after downsampling by `factor`, and so downsampled: only these planes are copied."""
+    MAX_SIDE px after downsampling by `factor` (views: nothing is copied)."""
     side = int(MAX_SIDE * factor)
     leading = work.shape[:-2]
     chosen = sampled_planes(int(np.prod(leading, dtype=np.int64)))
     crop = tuple(slice(max(0, (n - side) // 2), max(0, (n - side) // 2) + side) for n in work.shape[-2:])
-    planes = (work[(*np.unravel_index(i, leading), *crop)] for i in chosen)
-    return np.stack([downscale(plane, factor) if factor > 1 else plane for plane in planes])
+    return [work[(*np.unravel_index(i, leading), *crop)] for i in chosen]
 
 
 def input_statistics(spec: NetworkSpec, work: np.ndarray, factor: float = 1.0) -> dict[str, float] | None:
-    """carekit.domain's statistics of `work` (spatial axes last) as the model sees it (downsampled by `factor`; with
-    the full-size noise as well, FULL_SIZE_NOISE); None for a model without recorded statistics, planes too small to tell, or a constant image."""
+    """carekit.domain's statistics of `work` (spatial axes last) as the model sees it (downsampled by `factor`;
+    then with the noise of the same crops at full size as well, FULL_SIZE_NOISE); None for a model without recorded
+    statistics, planes too small to tell, or a constant image."""
     if not spec.domain or min(work.shape[-2:]) < MIN_SIDE * factor:
         return None
-    sample = _sample(work, factor)
+    crops = _crops(work, factor)
+    sample = np.stack([downscale(plane, factor) if factor > 1 else plane for plane in crops])
     low, high = np.percentile(sample, [spec.pmin, spec.pmax])
     if not high - low >= DEGENERATE_RANGE_EPS * spec.eps:  # normalization warns about that image already
         return None
     stats = image_statistics(sample, spec.pmin, spec.pmax)
     if factor > 1:  # the input's own light level, which the check for less noise than in training compares
-        stats[FULL_SIZE_NOISE] = noise_statistic(_sample(work, 1.0), spec.pmin, spec.pmax)
+        stats[FULL_SIZE_NOISE] = noise_statistic(np.stack(crops), spec.pmin, spec.pmax)
     return stats
 
 
