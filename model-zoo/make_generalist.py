@@ -106,7 +106,26 @@ def notes(rows: list[dict], lodo: Path) -> list[str]:
             lines.append(f"| {e['dataset']} | {e['photons']:g} | {e['best_baseline']:.2f} | {scores} | "
                          f"{'-' if searched is None else f'{searched:+.2f}'} |")
         lines += ["", *search_advice(search)]
-    return lines
+    return lines + light_levels()
+
+
+def light_levels() -> list[str]:
+    """Its margin over the best baseline by light level (benchmarks/results/light_range.json), and what to do
+    above its training range."""
+    path = RESULTS / "light_range.json"
+    if not path.exists():
+        return []
+    rows = json.loads(path.read_text())["rows"]
+    levels = sorted({r["photons"] for r in rows})
+    margins = [np.mean([r["models"][SHIPPED_NAME] - r["baseline_psnr"] for r in rows if r["photons"] == level])
+               for level in levels]
+    return ["", f"**Light levels.** It was trained at 1-50 photons (peak). Over {len({r['dataset'] for r in rows})} "
+            "datasets (one held-out image each, benchmarks/light_range_benchmark.py) its mean margin over the best "
+            "oracle-tuned baseline is " + " / ".join(f"{m:+.2f}" for m in margins) + " dB at "
+            + " / ".join(f"{level:g}" for level in levels) + " photons: with much light it smooths away real "
+            "detail, and classical denoising does better on most images. carekit warns when an input has less "
+            "noise than its training range allows, and `carekit predict --classical-blend` mixes classical "
+            "denoising in where that is estimated to help."]
 
 
 def search_margins() -> dict:
