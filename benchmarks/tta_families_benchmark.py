@@ -1,17 +1,21 @@
-"""Test-time augmentation (`--tta`) beyond 2D denoising: an isotropic model (flipped 4 ways in its XZ/YZ planes) and
-a surface projection model (turned and flipped 8 ways in YX), each trained here with a fixed number of steps and
-restoring its held-out data alone and with tta (the same weights: a paired comparison).
+"""Test-time augmentation (`--tta`) beyond 2D denoising: an isotropic model (flipped 4 ways in its XZ/YZ planes), a
+surface projection model and a 3D denoising model (turned and flipped 8 ways in YX), each trained here with a fixed
+number of steps and restoring its held-out data alone and with tta (the same weights: a paired comparison).
 
 - isotropic: isotropic_benchmark.py's data and network (nuclei3d degraded axially by `--factors`), trained
   `--iso-epochs` x 40 steps; PSNR/SSIM of the volume and of its XZ/YZ slices against the original, beside cubic
   interpolation along Z.
 - projection: projection_benchmark.py's data and network (HeLa / nuclei3d images on held-out curved surfaces, 12
-  planes, 3 and 10 photons; U-Net started from the shipped generalist, its depth and filters), trained `--projection-epochs` x 25 steps;
-  mean PSNR/SSIM beside the best oracle-tuned baseline.
+  planes, 3 and 10 photons; U-Net started from the shipped generalist, its depth and filters), trained
+  `--projection-epochs` x 25 steps; mean PSNR/SSIM beside the best oracle-tuned baseline.
+- 3D denoising: a 3D CARE model (depth 2, 16 filters) trained `--denoising3d-epochs` x 40 steps on nuclei3d's rows
+  Y < 160 at 3 and 10 photons, restoring its rows Y >= 176 (PSNR/SSIM of the volume and its XZ/YZ slices beside
+  the best of Gaussian and TV, oracle-tuned).
 
     .venv/bin/python benchmarks/tta_families_benchmark.py [--factors 4 8] [--iso-epochs 10] [--projection-epochs 24]
+                                                          [--denoising3d-epochs 10] [--families F ...]
 
-Results: benchmarks/results/tta_families.{json,md}.
+Results: benchmarks/results/tta_families.{json,md} (some families only: tta_families_F-....{json,md}).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from precision_benchmark import machine  # noqa: E402
 from projection_benchmark import PHOTONS, images, network  # noqa: E402
 
 ARMS = {"alone": False, "tta": True}
+FAMILIES = ("isotropic", "projection", "denoising3d")
 
 
 def restored_both_ways(model_dir: Path, image) -> dict:
@@ -98,11 +103,40 @@ def projection_rows(epochs: int, work: Path) -> list[dict]:
     return rows
 
 
+def denoising3d_rows(epochs: int, work: Path) -> list[dict]:
+    """3D CARE denoising (ZYX U-Net) on nuclei3d: trained on its rows Y < 160 degraded at PHOTONS, restoring rows
+    Y >= 176 (a 16-row gap) at each level alone and with tta (turned and flipped 8 ways in YX)."""
+    from carekit.config import SynthConfig, TrainConfig
+    from carekit.data import builtin
+    from carekit.evaluate.baselines import run_baselines
+    from carekit.evaluate.metrics import score
+    from carekit.io import Image
+    from carekit.synth.pairs import make_pairs
+    from carekit.train.care import train_care
+
+    stack = builtin.load("nuclei3d").data
+    lows, highs = make_pairs([stack[:, :160]], SynthConfig(photons=list(PHOTONS), seed=0))
+    config = TrainConfig(axes="ZYX", epochs=epochs, steps_per_epoch=40, patch_size=(16, 64, 64), patches_per_image=64,
+                         batch_size=4, unet_depth=2, unet_first=16, precision="fp32")
+    trained = train_care(lows, highs, config, work / "denoising3d", progress=False)
+    rows = []
+    for level in PHOTONS:
+        (low,), (high,) = make_pairs([stack[:, 176:]], SynthConfig(photons=[level], seed=1000 + int(level)))
+        low = low.astype(np.float32)
+        baselines = {k: score(high, v).psnr for k, v in run_baselines(low, high, ("Gaussian", "TV")).items()}
+        for arm, (restored, seconds) in restored_both_ways(trained.model_dir, Image(low, "ZYX")).items():
+            rows.append({"family": "3D denoising", "setting": f"{level:g} photons", "arm": arm, "seconds": seconds,
+                         "baseline": "best of Gaussian / TV", "baseline_psnr": max(baselines.values()),
+                         **metrics(high, restored)})
+    return rows
+
+
 def markdown(rows: list[dict]) -> str:
-    lines = ["# Test-time augmentation (`--tta`): isotropic and projection models", "",
-             "The same trained weights restoring alone and with tta (isotropic: flipped 4 ways in XZ/YZ; projection: "
-             "turned and flipped 8 ways in YX). PSNR in dB (margin over the baseline); isotropic: the volume, with "
-             "the mean over its XZ and YZ slices; seconds: restore() of all the test data.", "",
+    lines = ["# Test-time augmentation (`--tta`): isotropic, projection and 3D denoising models", "",
+             "The same trained weights restoring alone and with tta (isotropic: flipped 4 ways in XZ/YZ; projection "
+             "and 3D denoising: turned and flipped 8 ways in YX). PSNR in dB (margin over the baseline); isotropic "
+             "and 3D denoising: the volume, with the mean over its XZ and YZ slices; seconds: restore() of all the "
+             "test data.", "",
              "| family | setting | arm | baseline | PSNR (margin) | SSIM | PSNR XZ / YZ | seconds |",
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
@@ -118,18 +152,28 @@ def main() -> None:
     parser.add_argument("--factors", type=int, nargs="+", default=[4, 8])
     parser.add_argument("--iso-epochs", type=int, default=10)
     parser.add_argument("--projection-epochs", type=int, default=24)
+    parser.add_argument("--denoising3d-epochs", type=int, default=10)
+    parser.add_argument("--families", nargs="+", choices=FAMILIES, default=list(FAMILIES),
+                        help="results of some only go to tta_families_FAMILY-....{json,md}")
     parser.add_argument("--out", default=str(HERE / "results"))
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    result = {"machine": machine(), "iso_steps": args.iso_epochs * 40, "projection_steps": args.projection_epochs * 25}
+    steps = {"isotropic": args.iso_epochs * 40, "projection": args.projection_epochs * 25,
+             "denoising3d": args.denoising3d_epochs * 40}
+    result = {"machine": machine(), "steps": {family: steps[family] for family in args.families}, "rows": []}
     with tempfile.TemporaryDirectory() as tmp:
-        result["rows"] = isotropic_rows(args.factors, args.iso_epochs, Path(tmp))
-        result["rows"] += projection_rows(args.projection_epochs, Path(tmp))
-    (out / "tta_families.json").write_text(json.dumps(result, indent=2))
-    text = markdown(result["rows"]) + (f"\nTraining: isotropic {result['iso_steps']} steps per factor, projection "
-                                       f"{result['projection_steps']} steps; {result['machine']}.\n")
-    (out / "tta_families.md").write_text(text)
+        if "isotropic" in args.families:
+            result["rows"] += isotropic_rows(args.factors, args.iso_epochs, Path(tmp))
+        if "projection" in args.families:
+            result["rows"] += projection_rows(args.projection_epochs, Path(tmp))
+        if "denoising3d" in args.families:
+            result["rows"] += denoising3d_rows(args.denoising3d_epochs, Path(tmp))
+    name = "tta_families" + ("" if args.families == list(FAMILIES) else "_" + "-".join(args.families))
+    (out / f"{name}.json").write_text(json.dumps(result, indent=2))
+    trained = ", ".join(f"{family} {count} steps" for family, count in result["steps"].items())
+    text = markdown(result["rows"]) + f"\nTraining: {trained} (isotropic: per factor); {result['machine']}.\n"
+    (out / f"{name}.md").write_text(text)
     print(text)
 
 
