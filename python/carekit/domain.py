@@ -72,10 +72,10 @@ def noise_level(plane: np.ndarray) -> float:
     return float(MAD_TO_STD * np.median(np.abs(residual - np.median(residual))))
 
 
-def noise_statistic(image: np.ndarray, pmin: float = 1.0, pmax: float = 99.8) -> float:
-    """image_statistics' `noise` alone (cheap: no autocorrelation)."""
-    return float(np.median([noise_level(normalize_percentile(plane, pmin, pmax).astype(np.float64))
-                            for plane in _planes(image)]))
+def noise_statistic(planes: list[np.ndarray], pmin: float = 1.0, pmax: float = 99.8) -> float:
+    """image_statistics' `noise` of YX planes alone (no autocorrelation; one plane at a time, in float32: for large
+    full-size crops)."""
+    return float(np.median([noise_level(normalize_percentile(plane, pmin, pmax)) for plane in planes]))
 
 
 def image_statistics(image: np.ndarray, pmin: float = 1.0, pmax: float = 99.8) -> dict[str, float]:

@@ -56,7 +56,7 @@ def input_statistics(spec: NetworkSpec, work: np.ndarray, factor: float = 1.0) -
         return None
     stats = image_statistics(sample, spec.pmin, spec.pmax)
     if factor > 1:  # the input's own light level, which the check for less noise than in training compares
-        stats[FULL_SIZE_NOISE] = noise_statistic(np.stack(crops), spec.pmin, spec.pmax)
+        stats[FULL_SIZE_NOISE] = noise_statistic(crops, spec.pmin, spec.pmax)
     return stats
 
 
