@@ -99,11 +99,12 @@ def _outside(value: float, low: float, high: float, tolerance: float) -> bool:
 
 
 def domain_warnings(reference: dict, stats: dict[str, float], pixel_size: dict | None = None,
-                    larger_objects_hint: str = "", rescale_limit: float = 0.0) -> list[str]:
+                    larger_objects_hint: str = "", rescale_limit: float = 0.0, more_light_hint: str = "") -> list[str]:
     """One message per statistic (and the pixel size) of an input outside the model's training range; statistics
     the reference lacks (older models) are not checked. `larger_objects_hint` ends the message of an object scale
-    above the range; a pixel size finer than in training names the rescale factor that restores at the training
-    scale when the caller can rescale by that much (`rescale_limit`: its largest factor, 0 where it cannot)."""
+    above the range, `more_light_hint` that of a noise level below it; a pixel size finer than in training names
+    the rescale factor that restores at the training scale when the caller can rescale by that much
+    (`rescale_limit`: its largest factor, 0 where it cannot)."""
     names = {"scale_px": "object scale (autocorrelation width, px)", "noise": "noise level (normalized units)",
              "foreground": "bright-area fraction"}
     messages = []
@@ -125,8 +126,7 @@ def domain_warnings(reference: dict, stats: dict[str, float], pixel_size: dict |
             full_size = " at full size" if FULL_SIZE_NOISE in stats else ""
             messages.append(f"{names[key]}{full_size} {stats.get(FULL_SIZE_NOISE, stats[key]):.3g} is below the "
                             f"training range {low:.3g}-{high:.3g} (more light than in training: the model may smooth "
-                            "away real detail, and classical denoising may do better: the classical blend mixes it "
-                            "in where that is estimated to help)")
+                            f"away real detail{more_light_hint})")
         elif key != "noise" and stats[key] < low / TOLERANCE[key]:
             messages.append(f"{names[key]} {stats[key]:.3g} is outside the training range {low:.3g}-{high:.3g}")
     return messages

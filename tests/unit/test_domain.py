@@ -58,6 +58,8 @@ def test_less_noise_than_in_training_is_warned_earlier_and_judged_at_full_size()
     assert domain_warnings(reference, {"noise": 0.07}) == []  # above 0.09 / 1.5
     (message,) = domain_warnings(reference, {"noise": 0.055})
     assert "0.055 is below the training range" in message and "more light than in training" in message
+    assert message.endswith("real detail)")
+    assert domain_warnings(reference, {"noise": 0.055}, more_light_hint="; X")[0].endswith("real detail; X)")
     # downsampled for the model (rescale): the input's own noise decides, not the lower noise the model sees
     assert domain_warnings(reference, {"noise": 0.03, FULL_SIZE_NOISE: 0.15}) == []
     (message,) = domain_warnings(reference, {"noise": 0.03, FULL_SIZE_NOISE: 0.05})
@@ -84,6 +86,19 @@ def test_input_statistics_add_the_full_size_noise_when_downsampled():
     noisy = bright + np.random.default_rng(5).normal(0, 5, bright.shape)
     stats = input_statistics(spec, noisy, 2.0)
     assert stats[FULL_SIZE_NOISE] < 0.05 and input_statistics(spec, noisy[640:1664, 640:1664])["noise"] > 0.1
+
+
+@pytest.mark.parametrize("kind, blend_named", [("care", True), ("isotropic", False)])
+def test_the_more_light_warning_names_the_blend_only_where_it_runs(kind, blend_named):
+    from carekit.models.spec import NetworkSpec
+    from carekit.predict.domain_check import OutOfRangeWarning, warn_input
+
+    image = _blobs(radius=8, seed=3) + np.random.default_rng(4).normal(0, 0.001, (256, 256))
+    spec = NetworkSpec(axes="YX", pmin=1.0, pmax=99.8, halo=8, divisor=4, probabilistic=False, kind=kind,
+                       domain={"noise": [0.1, 0.15, 0.2]})
+    with pytest.warns(OutOfRangeWarning, match="more light than in training"):
+        (message,) = warn_input(spec, image, None)
+    assert ("classical_blend=True" in message) == blend_named
 
 
 def test_uncertainty_warning_against_the_validation_level():

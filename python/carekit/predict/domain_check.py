@@ -19,6 +19,9 @@ MAX_SIDE = 1024  # statistics from a central crop: enough for the object scale, 
 RESCALE_HINT = (" (objects larger than in training: rescale=auto restores them at the training scale: `carekit "
                 "predict --rescale auto`, restore(..., rescale='auto'), or the Fiji plugin's rescale=auto with the "
                 "python engine)")
+BLEND_HINT = ("; classical denoising may do better: the classical blend mixes it in where that is estimated to help "
+              "(`carekit predict --classical-blend`, restore(..., classical_blend=True), the Fiji plugin's "
+              "classical_blend=true)")
 SEARCH_KEPT_HINT = (" (rescale search kept full size; rescale=auto would restore it closer to the training scale: "
                     "`carekit predict --rescale auto`, restore(..., rescale='auto'), or the Fiji plugin's "
                     "rescale=auto)")
@@ -69,13 +72,13 @@ def warn_input(spec: NetworkSpec, work: np.ndarray, pixel_size: dict | None, fac
     stats = input_statistics(spec, work, factor)
     if stats is None:
         return []
-    hint, limit = "", 0.0
+    hint, limit, more_light = "", 0.0, ""
     if spec.axes == "YX" and spec.kind == "care":
         full_size_hint = SEARCH_KEPT_HINT if searched else RESCALE_HINT
         hint = full_size_hint if factor == 1 else (f" (still larger after downsampling by {factor:.3g}: give a larger "
                                                  f"rescale factor, up to {MAX_FACTOR:g})")
-        limit = MAX_FACTOR
-    messages = domain_warnings(spec.domain, stats, None if factor > 1 else pixel_size, hint, limit)
+        limit, more_light = MAX_FACTOR, BLEND_HINT
+    messages = domain_warnings(spec.domain, stats, None if factor > 1 else pixel_size, hint, limit, more_light)
     if messages:
         _warn("the input is unlike the model's training data: " + "; ".join(messages))
     return messages
