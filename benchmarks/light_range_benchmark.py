@@ -124,10 +124,13 @@ def add_warnings(rows: list[dict]) -> None:
 
 def alternatives(rows: list[dict], apart: tuple[str, ...]) -> list[str]:
     """How many losses and wins other rules for less noise than in training would warn on."""
-    low = rows[0]["training_noise_low"]
-    rules = {"the previous rule (2x below, on the noise the network sees)": lambda s: s["noise"] < low / 2,
-             "1.5x below, on the noise the network sees": lambda s: s["noise"] < low / 1.5,
-             "this rule (1.5x below, on the full-size noise)": lambda s: s["noise_full_size"] < low / 1.5}
+    from carekit.domain import TOLERANCE, TOLERANCE_BELOW
+
+    low, previous, below = rows[0]["training_noise_low"], TOLERANCE["noise"], TOLERANCE_BELOW["noise"]
+    rules = {f"the previous rule ({previous:g}x below, on the noise the network sees)":
+             lambda s: s["noise"] < low / previous,
+             f"{below:g}x below, on the noise the network sees": lambda s: s["noise"] < low / below,
+             f"this rule ({below:g}x below, on the full-size noise)": lambda s: s["noise_full_size"] < low / below}
     judged = [r for r in rows if r["dataset"] not in apart]
     lost = [r for r in judged if r["models"][SHIPPED_NAME] < r["baseline_psnr"]]
     won = [r for r in judged if r not in lost]
@@ -199,6 +202,13 @@ def floor_table(rows: list[dict]) -> list[str]:
               for r in rows)]
 
 
+def level_margins(rows: list[dict], name: str) -> dict[float, float]:
+    """{photons: mean margin of model `name` over the best baseline} over the rows' datasets."""
+    levels = sorted({r["photons"] for r in rows})
+    return {level: float(np.mean([r["models"][name] - r["baseline_psnr"] for r in rows if r["photons"] == level]))
+            for level in levels}
+
+
 def markdown(rows: list[dict], steps: int) -> str:
     names = list(rows[0]["models"])
     kept = [name for name in RANGES if name not in names]
@@ -222,10 +232,9 @@ def markdown(rows: list[dict], steps: int) -> str:
                      f"{base.mean():.2f} | " + " | ".join(cells) + " |")
     lines += ["", "Mean margin over the best baseline per light level (all datasets):", "",
               "| photons | " + " | ".join(names) + " |", "| --- | " + " | ".join("---" for _ in names) + " |"]
+    margins = {n: level_margins(rows, n) for n in names}
     for photons in LEVELS:
-        group = [r for r in rows if r["photons"] == photons]
-        lines.append(f"| {photons:g} | " + " | ".join(
-            f"{np.mean([r['models'][n] - r['baseline_psnr'] for r in group]):+.2f}" for n in names) + " |")
+        lines.append(f"| {photons:g} | " + " | ".join(f"{margins[n][photons]:+.2f}" for n in names) + " |")
     return "\n".join(lines + (warning_tables(rows) if "warnings" in rows[0] else [])) + "\n"
 
 

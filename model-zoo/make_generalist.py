@@ -32,6 +32,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "benchmarks"))
 from generalist_benchmark import RESULTS, SHIPPED_NAME, VARIANTS, tag  # noqa: E402
+from light_range_benchmark import level_margins  # noqa: E402
 
 NAME = "care-generalist-nuclei-denoising"
 
@@ -116,15 +117,14 @@ def light_levels() -> list[str]:
     if not path.exists():
         return []
     rows = json.loads(path.read_text())["rows"]
-    levels = sorted({r["photons"] for r in rows})
-    margins = [np.mean([r["models"][SHIPPED_NAME] - r["baseline_psnr"] for r in rows if r["photons"] == level])
-               for level in levels]
+    margins = level_margins(rows, SHIPPED_NAME)
+    levels = list(margins)
     datasets = {r["dataset"] for r in rows}
     images = max(sum(r["dataset"] == d and r["photons"] == levels[0] for r in rows) for d in datasets)
     each = "one held-out image each" if images == 1 else f"up to {images} held-out images each"
     return ["", f"**Light levels.** It was trained at 1-50 photons (peak). Over {len(datasets)} datasets ({each}, "
             "benchmarks/light_range_benchmark.py) its mean margin over the best "
-            "oracle-tuned baseline is " + " / ".join(f"{m:+.2f}" for m in margins) + " dB at "
+            "oracle-tuned baseline is " + " / ".join(f"{m:+.2f}" for m in margins.values()) + " dB at "
             + " / ".join(f"{level:g}" for level in levels) + " photons: with much light it smooths away real "
             "detail, and classical denoising does better on most images. carekit warns when an input has less "
             "noise than its training range allows, and `carekit predict --classical-blend` mixes classical "

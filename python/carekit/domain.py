@@ -122,9 +122,9 @@ def domain_warnings(reference: dict, stats: dict[str, float], pixel_size: dict |
         if stats[key] > high * TOLERANCE[key]:
             hint = larger_objects_hint if key == "scale_px" else ""
             messages.append(f"{names[key]} {stats[key]:.3g} is outside the training range {low:.3g}-{high:.3g}{hint}")
-        elif key == "noise" and stats.get(FULL_SIZE_NOISE, stats[key]) < low / TOLERANCE_BELOW[key]:
+        elif key == "noise" and (light := stats.get(FULL_SIZE_NOISE, stats[key])) < low / TOLERANCE_BELOW[key]:
             full_size = " at full size" if FULL_SIZE_NOISE in stats else ""
-            messages.append(f"{names[key]}{full_size} {stats.get(FULL_SIZE_NOISE, stats[key]):.3g} is below the "
+            messages.append(f"{names[key]}{full_size} {light:.3g} is below the "
                             f"training range {low:.3g}-{high:.3g} (more light than in training: the model may smooth "
                             f"away real detail{more_light_hint})")
         elif key != "noise" and stats[key] < low / TOLERANCE[key]:
