@@ -9,13 +9,13 @@ held-out images (generalist_benchmark.test_pairs, carekit's camera) at 3, 10, 30
 oracle-tuned baseline, each with rescale 'search' (the shipped generalist's own mode; a model fine-tuned from it
 records none, as train --from does once its weights leave the start's).
 
-    .venv/bin/python benchmarks/light_range_benchmark.py [--stage train|score|all|warnings|floor] [--epochs 10]
-                                                         [--images 1]
+    .venv/bin/python benchmarks/light_range_benchmark.py [--stage train|score|all|warnings|floor|blend]
+                                                         [--epochs 10] [--images 1]
 
 Also: the shipped generalist's out-of-range warnings on each image (with the level for less noise than in training,
-which was chosen on these images), and what it does to clean input (`--stage warnings` / `floor` add them to the
-results as they are). Models: benchmarks/_work/light_range/ (remove it to train again); results:
-benchmarks/results/light_range.{json,md}.
+which was chosen on these images), what it does to clean input, and what `--classical-blend` makes of it at each
+level (`--stage warnings` / `floor` / `blend` add them to the results as they are). Models:
+benchmarks/_work/light_range/ (remove it to train again); results: benchmarks/results/light_range.{json,md}.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ RANGES = {"fine-tuned at 1-50 photons": (1.0, 50.0), "fine-tuned at 1-1000 photo
 LEVELS = (3.0, 10.0, 30.0, 100.0)
 DATASETS = ("hela", "bbbc007", "mahotas", "nuclei3d", "gowt1", "dsb2018")
 SHIPPED_NAME = "shipped generalist"
+BLENDED_NAME = "shipped generalist + classical blend"
 
 
 def folder(name: str) -> Path:
@@ -168,6 +169,39 @@ def warning_tables(rows: list[dict]) -> list[str]:
     return lines
 
 
+def add_blend(rows: list[dict]) -> None:
+    """Each row's shipped generalist with the classical blend (restore(..., classical_blend=True) with its rescale
+    search): PSNR as a model of its own, and SSIM, the share and the seconds beside the model's alone, in place."""
+    from carekit.evaluate.metrics import score
+    from carekit.models import load_model
+    from carekit.predict import restore
+
+    runner = load_model(SHIPPED)
+    for row in rows:
+        lows, highs = test_pairs(row["dataset"], row["photons"])
+        low, high = lows[row["image"]].astype(np.float32), highs[row["image"]]
+        alone = score(high, restore(runner, low, axes="YX", progress=False, check_domain=False).image)
+        started = time.perf_counter()
+        result = restore(runner, low, axes="YX", progress=False, check_domain=False, classical_blend=True)
+        seconds = time.perf_counter() - started
+        mixed, (choice,) = score(high, result.image), result.classical_blend
+        row["models"][BLENDED_NAME] = mixed.psnr
+        row["blend"] = {"share": choice.share, "classical": choice.classical, "ssim_model": alone.ssim,
+                        "ssim_blended": mixed.ssim, "seconds": round(seconds, 1)}
+        print(json.dumps({k: row[k] for k in ("dataset", "photons", "blend")}), flush=True)
+
+
+def blend_table(rows: list[dict]) -> list[str]:
+    return ["", "The shipped generalist with `--classical-blend` (its rescale search; the share is the model's, 1: not "
+            "mixed), SSIM without and with it, and the seconds restore() took with it:", "",
+            "| dataset | photons | margin alone | margin blended | share | classical | SSIM alone -> blended | s |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- |",
+            *(f"| {r['dataset']} | {r['photons']:g} | {r['models'][SHIPPED_NAME] - r['baseline_psnr']:+.2f} | "
+              f"{r['models'][BLENDED_NAME] - r['baseline_psnr']:+.2f} | {r['blend']['share']:g} | "
+              f"{r['blend']['classical']} | {r['blend']['ssim_model']:.3f} -> {r['blend']['ssim_blended']:.3f} | "
+              f"{r['blend']['seconds']:g} |" for r in rows)]
+
+
 def floor(images: int) -> list[dict]:
     """What the shipped generalist does to a clean input (each dataset's held-out reference, restored as it is),
     and at 100 photons how much of its squared error is smooth (survives a Gaussian blur of sigma 8 px)."""
@@ -240,16 +274,18 @@ def markdown(rows: list[dict], steps: int) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--stage", choices=("train", "score", "all", "warnings", "floor"), default="all",
-                        help="warnings / floor: add the shipped generalist's out-of-range warnings / what it does to "
-                        "clean input to the results as they are (all does both)")
+    parser.add_argument("--stage", choices=("train", "score", "all", "warnings", "floor", "blend"), default="all",
+                        help="warnings / floor / blend: add the shipped generalist's out-of-range warnings / what it "
+                        "does to clean input / its classical blend to the results as they are (all does each)")
     parser.add_argument("--epochs", type=int, default=10, help="fine-tuning epochs of 40 steps")
     parser.add_argument("--images", type=int, default=1, help="held-out images per dataset")
     args = parser.parse_args()
-    if args.stage in ("warnings", "floor"):
+    if args.stage in ("warnings", "floor", "blend"):
         results = json.loads((RESULTS / "light_range.json").read_text())
         if args.stage == "warnings":
             add_warnings(results["rows"])
+        elif args.stage == "blend":
+            add_blend(results["rows"])
         else:
             results["floor"] = floor(args.images)
         write(results)
@@ -260,6 +296,7 @@ def main() -> None:
         return
     rows = score_all(args.images)
     add_warnings(rows)
+    add_blend(rows)
     floor_rows = floor(args.images)
     results = {"protocol": {"levels": LEVELS, "camera": CAMERA, "ranges": RANGES, "steps": args.epochs * 40,
                             "training_seconds": seconds, "machine": machine(), "load_average": os.getloadavg(),
@@ -271,6 +308,8 @@ def main() -> None:
 def write(results: dict) -> None:
     (RESULTS / "light_range.json").write_text(json.dumps(results, indent=1))
     text = markdown(results["rows"], results["protocol"]["steps"])
+    if "blend" in results["rows"][0]:
+        text += "\n".join(blend_table(results["rows"])) + "\n"
     if "floor" in results:
         text += "\n".join(floor_table(results["floor"])) + "\n"
     (RESULTS / "light_range.md").write_text(text + f"\n{results['protocol']['machine']}.\n")
