@@ -25,6 +25,7 @@ import argparse
 import json
 import shutil
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +33,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "benchmarks"))
 from generalist_benchmark import RESULTS, SHIPPED_NAME, VARIANTS, tag  # noqa: E402
-from light_range_benchmark import level_margins  # noqa: E402
+from light_range_benchmark import BLENDED_NAME, level_margins  # noqa: E402
 
 NAME = "care-generalist-nuclei-denoising"
 
@@ -122,13 +123,19 @@ def light_levels() -> list[str]:
     datasets = {r["dataset"] for r in rows}
     images = max(sum(r["dataset"] == d and r["photons"] == levels[0] for r in rows) for d in datasets)
     each = "one held-out image each" if images == 1 else f"up to {images} held-out images each"
-    return ["", f"**Light levels.** It was trained at 1-50 photons (peak). Over {len(datasets)} datasets ({each}, "
-            "benchmarks/light_range_benchmark.py) its mean margin over the best "
-            "oracle-tuned baseline is " + " / ".join(f"{m:+.2f}" for m in margins.values()) + " dB at "
-            + " / ".join(f"{level:g}" for level in levels) + " photons: with much light it smooths away real "
-            "detail, and classical denoising does better on most images. carekit warns when an input has less "
-            "noise than its training range allows, and `carekit predict --classical-blend` mixes classical "
-            "denoising in where that is estimated to help."]
+    text = (f"**Light levels.** It was trained at 1-50 photons (peak). Over {len(datasets)} datasets ({each}, "
+            "benchmarks/light_range_benchmark.py) the model alone has a mean margin over the best oracle-tuned "
+            f"baseline of {_levels(margins)}: with much light it smooths away real detail, and classical denoising "
+            "does better on most images. carekit warns when an input has less noise than its training range allows")
+    if BLENDED_NAME not in rows[0]["models"]:
+        return ["", text + "."]
+    return ["", text + ", and by default mixes the best classical denoiser in where that is estimated to help "
+            f"(`--classical-blend`): with it {_levels(level_margins(rows, BLENDED_NAME))}."]
+
+
+def _levels(margins: dict) -> str:
+    return (" / ".join(f"{m:+.2f}" for m in margins.values()) + " dB at "
+            + " / ".join(f"{level:g}" for level in margins) + " photons")
 
 
 def search_margins() -> dict:
@@ -167,17 +174,25 @@ def search_advice(search: dict) -> list[str]:
             "(benchmarks/compare_on_benchmark.py). Images with hot camera pixels: `carekit predict --hot-pixels "
             "replace` (the Fiji plugin's hot_pixels=replace) replaces them by their neighbours' median first; a "
             "model restores each as a spot, and carekit warns when it finds many. Where it is near classical "
-            "denoising (confocal planes, higher light levels), `carekit predict --classical-blend` (the plugin's "
-            "classical_blend=true) mixes the best classical denoiser into its restoration in the share estimated "
-            "best from the noisy image, only where that is estimated to help "
-            "(benchmarks/classical_blend_benchmark.py). `--tta` (the plugin's tta=true) averages its restoration over the image turned and flipped 8 ways: "
+            "denoising (confocal planes, higher light levels), carekit mixes the best classical denoiser into its "
+            "restoration by default (`--classical-blend`; `--no-classical-blend` or the plugin's "
+            "classical_blend=false turn it off) in the share estimated best from the noisy image, only where that "
+            "is estimated to help (benchmarks/classical_blend_benchmark.py). `--tta` (the plugin's tta=true) "
+            "averages its restoration over the image turned and flipped 8 ways: "
             "+0.03 to +0.41 dB and a higher SSIM on every held-out image tested (benchmarks/tta_benchmark.py), for 8x "
             "the network's work."]
 
 
+DESCRIPTION = ("A starting model for denoising 2D fluorescence images of nuclei from many microscopes: probabilistic "
+               "CARE trained on three real image sets (widefield HeLa, BBBC007, mahotas nuclear.png; tested on "
+               "confocal cells3d planes too) at random zoom (0.5-2x), blur, photon level (1-50), background and read "
+               "noise. carekit runs it with `--rescale search` and `--classical-blend` by default; fine-tune it on "
+               "your own data with `carekit train --from`.")
+
+
 def main() -> None:
     from carekit.config import ModelRecord
-    from carekit.generalist import OWN_RESCALE, recipe, train_generalist
+    from carekit.generalist import OWN_MODES, recipe, train_generalist
     from carekit.zoo.package import build_package
 
     default = recipe()
@@ -202,19 +217,14 @@ def main() -> None:
     if args.stage == "train":
         return
     record = ModelRecord.load(model_dir)
-    if record.rescale != OWN_RESCALE:  # a model trained before the generalist recorded its own mode
-        record.rescale = OWN_RESCALE
-        record.save(model_dir)
+    if any(getattr(record, field) != mode for field, mode in OWN_MODES.items()):  # trained before it recorded them
+        ModelRecord.model_validate({**record.model_dump(), **OWN_MODES}).save(model_dir)
     lodo, train = lodo_results(model_dir)
     rows = held_out_rows(lodo, train["epochs"], train["steps_per_epoch"])
     evaluation = {"rows": rows, "notes": notes(rows, lodo)}
     result = build_package(
         model_dir, HERE / f"{NAME}.zip", name="CARE generalist nuclei denoising",
-        description="A starting model for denoising 2D fluorescence images of nuclei from many microscopes: "
-                    "probabilistic CARE trained on three real image sets (widefield HeLa, BBBC007, mahotas "
-                    "nuclear.png; tested on confocal cells3d planes too) at random zoom (0.5-2x), blur, photon level (1-50), background "
-                    "and read noise. carekit runs it with `--rescale search` by default; fine-tune it on your own "
-                    "data with `carekit train --from`.",
+        description=DESCRIPTION,
         authors=("carekit developers",), evaluation=evaluation, unzipped_folder=False, sample=_small_sample(model_dir),
         tags=("nuclei", "denoising", "generalist", "fluorescence", "2d"))
     shutil.copy(model_dir / "carekit.json", HERE / f"{NAME}.carekit.json")
@@ -225,7 +235,8 @@ def main() -> None:
 
 def repackage_shipped() -> None:
     """The shipped zip re-packaged (zoo.repackage: same weights, test image and settings) with the Validation
-    section this script writes today."""
+    section, description and own prediction modes this script writes today."""
+    from carekit.generalist import OWN_MODES
     from carekit.zoo.repackage import repackage
 
     shipped = HERE / f"{NAME}.zip"
@@ -234,9 +245,11 @@ def repackage_shipped() -> None:
     rows = held_out_rows(lodo, train["epochs"], train["steps_per_epoch"])
     evaluation = {"rows": rows, "notes": notes(rows, lodo)}
     staged = HERE / f"{NAME}.new.zip"
-    result = repackage(shipped, staged, evaluation=evaluation)
+    result = repackage(shipped, staged, evaluation=evaluation, description=DESCRIPTION, record_update=OWN_MODES)
     staged.replace(shipped)
     (HERE / f"{NAME}.metrics.json").write_text(json.dumps(evaluation, indent=2))
+    with zipfile.ZipFile(shipped) as packaged:  # the record as the package holds it (its own modes included)
+        (HERE / f"{NAME}.carekit.json").write_bytes(packaged.read("carekit.json"))
     print(json.dumps(result.test_results), shipped)
 
 

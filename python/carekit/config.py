@@ -128,6 +128,9 @@ class ModelRecord(_Strict):
                                                   "otherwise (carekit.predict.rescale); None: it does not. A "
                                                   "fine-tuned model has its start's mode and domain while its "
                                                   "weights are best")
+    classical_blend: bool = Field(False, description="whether prediction mixes in classical denoising where that is "
+                                  "estimated to help (carekit.predict.classical_blend) unless told otherwise; like "
+                                  "rescale, a fine-tuned model has its start's while its weights are best")
     domain: dict = Field(default_factory=dict, description="reference statistics of the training inputs and the "
                                                            "validation uncertainty (carekit.domain); empty if unknown")
     start_chosen_on_images: bool = Field(False, description="fine-tuning: `--compare-on` estimated the starting weights "
@@ -159,7 +162,7 @@ class ModelRecord(_Strict):
             raise InputError(f"{path} is not a valid carekit model config ({err})") from err
 
 
-PACKAGE_BLOCK_VERSION = 4  # 2: domain, kind, z_factor; 3: network_weights; 4: rescale
+PACKAGE_BLOCK_VERSION = 5  # 2: domain, kind, z_factor; 3: network_weights; 4: rescale; 5: classical_blend
 
 
 class PackageCarekitBlock(_Strict):
@@ -191,15 +194,20 @@ class PackageCarekitBlock(_Strict):
                                           "weights hold the whole Z-zoom recipe (carekit tiles the bare network itself)")
     rescale: RescaleMode | None = Field(None, description="how carekit rescales inputs unless told otherwise "
                                                           "(ModelRecord.rescale)")
+    classical_blend: bool = Field(False, description="whether carekit mixes in classical denoising unless told "
+                                                     "otherwise (ModelRecord.classical_blend)")
 
     def for_rdf(self) -> dict:
         """The block as written into rdf.yaml: the lowest block_version that holds its content, so that an older
-        carekit still reads a package that uses no newer field (network_weights is version 3, rescale 4)."""
-        if self.rescale is not None:
+        carekit still reads a package that uses no newer field (network_weights is version 3, rescale 4, classical_blend
+        5)."""
+        if self.classical_blend:
             return self.model_dump()
+        if self.rescale is not None:
+            return {**self.model_dump(exclude={"classical_blend"}), "block_version": 4}
         if self.network_weights:
-            return {**self.model_dump(exclude={"rescale"}), "block_version": 3}
-        return {**self.model_dump(exclude={"network_weights", "rescale"}), "block_version": 2}
+            return {**self.model_dump(exclude={"rescale", "classical_blend"}), "block_version": 3}
+        return {**self.model_dump(exclude={"network_weights", "rescale", "classical_blend"}), "block_version": 2}
 
     @classmethod
     def read(cls, block, source) -> "PackageCarekitBlock":

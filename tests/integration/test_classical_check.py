@@ -49,13 +49,14 @@ def test_the_cli_reports_the_comparison_per_input_unless_told_not_to(tmp_path, c
     write_image(inputs / "confocal.tif", Image(_held_out("nuclei3d", 10.0), "YX"))
     write_image(inputs / "widefield.tif", Image(_held_out("bbbc007", 3.0), "YX"))
     files = [str(inputs / "confocal.tif"), str(inputs / "widefield.tif")]
-    assert main(["predict", "--model", str(PACKAGE), *files, "--out", str(tmp_path / "out"), "--rescale", "1"]) == 0
+    assert main(["predict", "--model", str(PACKAGE), *files, "--out", str(tmp_path / "out"), "--rescale", "1",
+                 "--no-classical-blend"]) == 0  # blended (the generalist's default), the blend's estimate judges
     out, err = capsys.readouterr()
     warned = [line for line in err.splitlines() if "out of its depth" in line]
     assert len(warned) == 1 and warned[0].startswith(f"warning: {files[0]}: the model is behind")
     assert f"{files[1]}: the model is " in out and "widefield.tif" not in err
-    assert main(["predict", "--model", str(PACKAGE), *files, "--out", str(tmp_path / "out2"), "--no-classical-check"
-                 ]) == 0
+    assert main(["predict", "--model", str(PACKAGE), *files, "--out", str(tmp_path / "out2"), "--no-classical-check",
+                 "--no-classical-blend"]) == 0
     out, err = capsys.readouterr()
     assert "classical" not in out + err and "ahead of" not in out
     assert (tmp_path / "out2" / "confocal.tif").exists()
@@ -71,7 +72,8 @@ def test_a_failing_comparison_leaves_the_restoration_written(tmp_path, capsys, m
     write_image(tmp_path / "in" / "a.tif", Image(_held_out("nuclei3d", 10.0), "YX"))
     write_image(tmp_path / "in" / "b.tif", Image(_held_out("bbbc007", 3.0), "YX"))
     inputs = [str(tmp_path / "in" / name) for name in ("a.tif", "b.tif")]
-    assert main(["predict", "--model", str(PACKAGE), *inputs, "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    assert main(["predict", "--model", str(PACKAGE), *inputs, "--out", str(tmp_path / "out"), "--quiet",
+                 "--no-classical-blend"]) == 0
     err = capsys.readouterr().err
     assert err.count("the comparison failed: RuntimeError: injected") == 2
     assert (tmp_path / "out" / "a.tif").exists() and (tmp_path / "out" / "b.tif").exists()
@@ -79,14 +81,15 @@ def test_a_failing_comparison_leaves_the_restoration_written(tmp_path, capsys, m
 
     messages = []
     restored, _, _ = restore_array(_held_out("nuclei3d", 10.0), "YX", str(PACKAGE), uncertainty=False,
-                                   on_warning=messages.append)
+                                   on_warning=messages.append, classical_blend=False)
     assert restored.shape == (256, 256) and messages == [
         "not compared with classical denoising, the comparison failed: RuntimeError: injected"]
 
 
 def test_an_image_too_small_to_judge_is_said_to_be_unchecked(tmp_path, capsys):
     write_image(tmp_path / "small.tif", Image(_held_out("bbbc007", 3.0)[:48, :48], "YX"))
-    assert main(["predict", "--model", str(PACKAGE), str(tmp_path / "small.tif"), "--out", str(tmp_path / "out")]) == 0
+    assert main(["predict", "--model", str(PACKAGE), str(tmp_path / "small.tif"), "--out", str(tmp_path / "out"),
+                 "--no-classical-blend"]) == 0
     assert "small.tif: not compared with classical denoising: need a 2D or 3D image of at least 64x64" in \
         capsys.readouterr().out
     assert (tmp_path / "out" / "small.tif").exists()
@@ -98,12 +101,12 @@ def test_the_fiji_worker_passes_the_warning_on_for_a_multichannel_image():
     channels = np.stack([_held_out("bbbc007", 3.0), _held_out("nuclei3d", 10.0), _held_out("bbbc007", 3.0)])
     messages = []
     restored, axes, _ = restore_array(channels, "CYX", str(PACKAGE), uncertainty=False, on_warning=messages.append,
-                                      rescale=None)
+                                      rescale=None, classical_blend=False)
     assert restored.shape == channels.shape and axes == "CYX"
     assert len(messages) == 1 and "the model is behind" in messages[0]  # the middle channel is the confocal plane
     messages.clear()
     restore_array(channels, "CYX", str(PACKAGE), uncertainty=False, on_warning=messages.append,
-                  classical_check=False)
+                  classical_check=False, classical_blend=False)
     assert messages == []
 
 

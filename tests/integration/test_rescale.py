@@ -154,8 +154,8 @@ def test_search_downsamples_magnified_nuclei_and_leaves_native_ones(tmp_path, ca
     assert main(["predict", "--model", str(GENERALIST), str(tmp_path / "in" / "magnified.tif"), "--out",
                  str(tmp_path / "out")]) == 0
     printed = capsys.readouterr().out
-    assert f"(rescale search (the model's default): downsampled {searched.factor:.3g}x in YX for the model)" in printed
-    assert "from the noisy image alone" in printed  # the classical check ran
+    assert (f"(rescale search (the model's default): downsampled {searched.factor:.3g}x in YX for the model, the "
+            "model's default classical blend: ") in printed  # its other own mode, which judges instead of the check
     assert main(["predict", "--model", str(GENERALIST), str(tmp_path / "in" / "magnified.tif"), "--out",
                  str(tmp_path / "off"), "--rescale", "1", "--no-classical-check"]) == 0
     assert "rescale" not in capsys.readouterr().out  # turned off
@@ -164,8 +164,8 @@ def test_search_downsamples_magnified_nuclei_and_leaves_native_ones(tmp_path, ca
     notes, warned = [], []
     restored, _, _ = restore_array(lows[0], "YX", str(GENERALIST), backend="keras", uncertainty=False,
                                    on_warning=warned.append, classical_check=False, on_note=notes.append)
-    assert notes == [f"rescale search (the model's default): downsampled {searched.factor:.3g}x in YX for the "
-                     "model"] and not warned
+    assert notes[0] == f"rescale search (the model's default): downsampled {searched.factor:.3g}x in YX for the model"
+    assert len(notes) == 2 and notes[1].startswith("the model's default classical blend: ") and not warned
     assert np.allclose(restored, searched.image, atol=1e-4)
 
 

@@ -99,6 +99,10 @@ def test_the_more_light_warning_names_the_blend_only_where_it_runs(kind, blend_n
     with pytest.warns(OutOfRangeWarning, match="more light than in training"):
         (message,) = warn_input(spec, image, None)
     assert ("classical_blend=True" in message) == blend_named
+    if blend_named:  # a run that blends already is told so, not asked to
+        with pytest.warns(OutOfRangeWarning, match="more light than in training"):
+            (message,) = warn_input(spec, image, None, blending=True)
+        assert "the classical blend, on for this run, mixes" in message and "--classical-blend" not in message
 
 
 def test_uncertainty_warning_against_the_validation_level():

@@ -61,7 +61,20 @@ def test_defaults_fill_what_the_macro_leaves_out(helpers):
     assert helpers.options.from_macro_string("model=[/m.zip] headless") == {
         "model": "/m.zip", "input": "", "output": "", "engine": "python", "backend": "onnx", "tile": 0,
         "uncertainty": True, "python": "", "timeout": 600.0, "precision": "fp32", "rescale": "model",
-        "classical_check": True, "hot_pixels": "keep", "classical_blend": False, "tta": False}
+        "classical_check": True, "hot_pixels": "keep", "classical_blend": None, "tta": False}
+
+
+@pytest.mark.parametrize("text, value", [("model", None), (" Model ", None), ("", None), ("true", True),
+                                         ("TRUE", True), ("on", True), ("false", False), ("0", False)])
+def test_the_blend_option_is_the_models_own_choice_unless_given(helpers, text, value):
+    assert helpers.options.from_macro_string(f"model=[/m.zip] classical_blend=[{text}]")["classical_blend"] is value
+    assert contract.blend_value(text) is value
+
+
+@pytest.mark.parametrize("value", [None, True, False])
+def test_run_in_fiji_passes_the_blend_choice_through_the_macro_options(helpers, value, tmp_path):
+    written = plugin_options(tmp_path / "m.zip", classical_blend=value)
+    assert helpers.options.from_macro_string(written)["classical_blend"] is value
 
 
 def test_bracket_quote_and_plain_values(helpers):
@@ -191,7 +204,7 @@ def test_rescale_option_reaches_restore_as_it_takes_it():
     ({}, None), ({"rescale": "1"}, None), ({"rescale": None}, None), ({"hot_pixels": " KEEP"}, None),
     ({"rescale": "auto"}, "rescale=auto needs engine=python"), ({"rescale": 2.0}, "rescale=2.0 needs engine=python"),
     ({"hot_pixels": "replace"}, "hot_pixels=replace needs engine=python"),
-    ({"classical_blend": True}, "classical_blend=true needs engine=python"),
+    ({"classical_blend": True}, "classical_blend=true needs engine=python"), ({"classical_blend": None}, None),
     ({"tta": True}, "tta=true needs engine=python")])
 def test_deepimagej_refuses_what_it_cannot_do_on_both_sides(helpers, changed, refused):
     """One refusal for the plugin (its options) and run_in_fiji (restore()'s values), before ImageJ starts."""

@@ -54,12 +54,15 @@ def test_the_shipped_package_runs_in_deepimagej(package_kind, tmp_path):
     assert package_kind.carekit_block(text)["axes"] == "YX" and package_kind.deepimagej_problem(text) is None
 
 
-def test_deepimagej_says_it_does_not_apply_the_generalists_own_rescale(package_kind):
+def test_deepimagej_says_it_does_not_apply_the_generalists_own_modes(package_kind):
     with zipfile.ZipFile(SHIPPED.with_name("care-generalist-nuclei-denoising.zip")) as zf:
         generalist = zf.read("rdf.yaml").decode()
     with zipfile.ZipFile(SHIPPED) as zf:
         hela = zf.read("rdf.yaml").decode()
-    note = package_kind.deepimagej_rescale_note(generalist, True)
-    assert "rescale search by default, which deepImageJ does not apply" in note and "engine=python" in note
-    assert package_kind.deepimagej_rescale_note(generalist, False) is None  # turned off: nothing to say
-    assert package_kind.deepimagej_rescale_note(hela, True) is None  # no mode of its own
+    note = package_kind.deepimagej_modes_note(generalist, True, True)
+    assert "with rescale search and the classical blend by default, which deepImageJ does not apply" in note
+    assert "restored by the model alone at the image's own scale" in note and "engine=python" in note
+    assert "rescale search by default" in package_kind.deepimagej_modes_note(generalist, True, False)
+    assert "with the classical blend by default" in package_kind.deepimagej_modes_note(generalist, False, True)
+    assert package_kind.deepimagej_modes_note(generalist, False, False) is None  # turned off: nothing to say
+    assert package_kind.deepimagej_modes_note(hela, True, True) is None  # no mode of its own

@@ -47,10 +47,14 @@ def test_blocks_are_written_at_the_lowest_version_that_holds_them_for_older_care
     zoom = PackageCarekitBlock(**{**FIRST, "kind": "isotropic", "z_factor": 4.0,
                                   "network_weights": {"onnx": "network.onnx"}}).for_rdf()
     assert zoom["block_version"] == 3 and zoom["network_weights"] == {"onnx": "network.onnx"} and "rescale" not in zoom
-    assert PackageCarekitBlock.read(zoom, "zoom.zip").model_dump() == {**zoom, "rescale": None}
+    assert PackageCarekitBlock.read(zoom, "zoom.zip").model_dump() == {**zoom, "rescale": None,
+                                                                        "classical_blend": False}
     searching = PackageCarekitBlock(**{**FIRST, "rescale": "search"}).for_rdf()
-    assert searching["block_version"] == PACKAGE_BLOCK_VERSION == 4 and searching["rescale"] == "search"
-    assert PackageCarekitBlock.read(searching, "generalist.zip").model_dump() == searching
+    assert searching["block_version"] == 4 and searching["rescale"] == "search" and "classical_blend" not in searching
+    assert PackageCarekitBlock.read(searching, "search.zip").model_dump() == {**searching, "classical_blend": False}
+    blending = PackageCarekitBlock(**{**FIRST, "rescale": "search", "classical_blend": True}).for_rdf()
+    assert blending["block_version"] == PACKAGE_BLOCK_VERSION == 5 and blending["classical_blend"] is True
+    assert PackageCarekitBlock.read(blending, "generalist.zip").model_dump() == blending
     with pytest.raises(InputError, match="rescale"):
         PackageCarekitBlock.read({**FIRST, "rescale": "sometimes"}, "bad.zip")
 
@@ -64,3 +68,16 @@ def test_the_package_readme_says_how_carekit_rescales_a_model_with_its_own_mode(
     assert "restores it at the scale estimated to restore each image best (downsampled or not) by default" in text
     assert "`--rescale search`" in text and "bioimageio.core and deepImageJ run it at the image's own scale" in text
     assert "--rescale" not in readme(record.model_copy(update={"rescale": None}), "m", "a model", None, ("onnx",))
+
+
+def test_the_package_readme_says_when_carekit_blends_by_default():
+    from carekit.config import ModelRecord, TrainConfig
+    from carekit.zoo.docs import readme
+
+    record = ModelRecord(carekit_version="test", name="m", train=TrainConfig(), classical_blend=True)
+    text = readme(record, "m", "a model", None, ("onnx",))
+    assert "mixes the best classical denoiser into its restoration by default" in text
+    assert "`--no-classical-blend` turns it off" in text
+    assert "bioimageio.core and deepImageJ run the model alone" in text
+    assert "classical" not in readme(record.model_copy(update={"classical_blend": False}), "m", "a model", None,
+                                     ("onnx",))

@@ -115,8 +115,8 @@ def restore_deepimagej(imp, opts):
     problem = package_kind.deepimagej_problem(description)
     if problem:
         raise EngineError(problem)
-    model_mode = contract.rescale_value(opts["rescale"]) == contract.RESCALE_MODEL
-    note = package_kind.deepimagej_rescale_note(description, model_mode)
+    note = package_kind.deepimagej_modes_note(description, contract.rescale_value(opts["rescale"]) ==
+                                              contract.RESCALE_MODEL, opts["classical_blend"] is None)
     if note:
         IJ.log("CARE Restore: %s" % note)
     work = File.createTempFile("carekit-dij-", "")

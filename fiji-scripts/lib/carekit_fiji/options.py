@@ -85,7 +85,7 @@ def normalize(values):
     out["precision"] = str(out["precision"]).lower()
     out["uncertainty"] = str(out["uncertainty"]).lower() in contract.TRUE_WORDS
     out["classical_check"] = str(out["classical_check"]).lower() in contract.TRUE_WORDS
-    out["classical_blend"] = str(out["classical_blend"]).lower() in contract.TRUE_WORDS
+    out["classical_blend"] = contract.blend_value(out["classical_blend"])
     out["tta"] = str(out["tta"]).lower() in contract.TRUE_WORDS
     out["hot_pixels"] = str(out["hot_pixels"]).strip().lower()
     try:

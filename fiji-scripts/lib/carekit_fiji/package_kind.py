@@ -43,14 +43,20 @@ def deepimagej_problem(text):
     return None
 
 
-def deepimagej_rescale_note(text, own_mode_asked):
-    """The Log line for a package with its own rescale mode run by deepImageJ when that mode was asked for (the
-    default rescale=model), which deepImageJ cannot apply (it restores at the image's own scale); None otherwise."""
-    own = carekit_block(text).get("rescale")
-    if not own or not own_mode_asked:
+def deepimagej_modes_note(text, rescale_asked, blend_asked):
+    """The Log line for a package with its own prediction modes (rescale, classical blend) run by deepImageJ when
+    they were asked for (the defaults rescale=model, classical_blend=model), which deepImageJ cannot apply (it runs
+    the model alone at the image's own scale); None otherwise."""
+    block = carekit_block(text)
+    modes = []
+    if rescale_asked and block.get("rescale"):
+        modes.append("rescale %s" % block["rescale"])
+    if blend_asked and block.get("classical_blend", "").lower() == "true":
+        modes.append("the classical blend")
+    if not modes:
         return None
-    return ("this model restores with rescale %s by default, which deepImageJ does not apply: restored at the "
-            "image's own scale; use engine=python for it" % own)
+    return ("this model restores with %s by default, which deepImageJ does not apply: restored by the model alone "
+            "at the image's own scale; use engine=python for it" % " and ".join(modes))
 
 
 def description_text(folder):

@@ -69,13 +69,15 @@ def add_hot_pixels_arg(parser: argparse.ArgumentParser, training: bool = False) 
 
 
 def add_classical_blend_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--classical-blend", action="store_true", help="2D denoising models: mix the restoration "
-                        "with the best classical denoiser's (Gaussian, NLM, TV, GAT+NLM) in the share estimated best "
-                        "from the noisy input alone, judged per channel on a central crop of its middle plane (a few "
-                        "seconds per input on 2 CPU cores, plus the classical denoiser on every plane), only where "
-                        "that is estimated to lower the error by 0.2%% of the noise variance and 2 standard errors; "
-                        "replaces the classical check, whose warning it gives (large data: whole YX planes per task "
-                        "where it mixes, planes up to 8192x8192)")
+    parser.add_argument("--classical-blend", action=argparse.BooleanOptionalAction, default=None,
+                        help="2D denoising models: mix the restoration with the best classical denoiser's (Gaussian, "
+                        "NLM, TV, GAT+NLM) in the share estimated best from the noisy input alone, judged per channel "
+                        "on a central crop of its middle plane (a few seconds per input on 2 CPU cores, plus the "
+                        "classical denoiser on every plane), only where that is estimated to lower the error by 0.2%% "
+                        "of the noise variance and 2 standard errors; replaces the classical check, whose warning it "
+                        "gives (large data: whole YX planes per task where it mixes, planes up to 8192x8192). "
+                        "Default: the model's own choice (the shipped generalist blends, other models do not); "
+                        "--no-classical-blend turns it off")
 
 
 def add_tta_arg(parser: argparse.ArgumentParser) -> None:

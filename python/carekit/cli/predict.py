@@ -74,7 +74,7 @@ def run(args) -> int:
         model = load_model(args.model, engine=args.engine, precision=args.precision)
         if args.tta:  # once, before any file
             refuse_unless_augmentable(model)
-        if args.classical_blend:  # once, before any file
+        if args.classical_blend:  # once, before any file (a model's own blend is for the models it applies to)
             refuse_unless_2d_denoising(model, "--classical-blend")
         spec = model.spec
         extras = ("disagreement",) if spec.ensemble_members else ("scale",) if spec.probabilistic else ()
@@ -107,9 +107,10 @@ def _restore_files(model, args, out_dir: Path, rescale) -> None:
         extra = result.scale if result.scale is not None else result.disagreement
         notes = (chosen_factor_note(rescale, result.factor, model.spec),
                  replaced_note(args.hot_pixels, result.hot_pixels_replaced), tta_note(args.tta, model.spec.kind),
-                 result.classical_blend and blend_note(result.classical_blend, extra is not None))
+                 result.classical_blend and blend_note(result.classical_blend, extra is not None,
+                                                       args.classical_blend is None))
         _write_result(result, out_dir, path, ", ".join(note for note in notes if note))
-        if args.classical_check and not args.classical_blend:  # after the result is safe: the check only advises
+        if args.classical_check and not result.classical_blend:  # after the result is safe: the check only advises
             compare_and_report(model, image, result.factor, path, args.quiet, args.hot_pixels)
 
 

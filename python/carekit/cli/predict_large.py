@@ -86,7 +86,7 @@ def run_large(args, rescale=None) -> int:
     spec = cached_model(job.ref).spec
     notes = (chosen_factor_note(rescale, job.factor, spec), source_note(job.hot_pixels, job.source),
              tta_note(job.ref.tta, spec.kind),
-             job.blends and blend_note(job.blends, uncertainty=len(job.plan.images) > 1))
+             job.blends and blend_note(job.blends, len(job.plan.images) > 1, args.classical_blend is None))
     note = ", ".join(n for n in notes if n)
     print(f"restored {args.inputs[0]} -> {Path(args.out)} ({result.chunks_total} chunks{resumed}"
           f"{f', {note}' if note else ''})")

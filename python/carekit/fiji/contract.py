@@ -24,7 +24,7 @@ OPTION_DEFAULTS = {
     "rescale": "model",
     "classical_check": "true",
     "hot_pixels": "keep",
-    "classical_blend": "false",
+    "classical_blend": "model",
     "tta": "false",
 }
 PATH_OPTIONS = ("model", "input", "output", "python")
@@ -36,6 +36,7 @@ RESCALE_AUTO = "auto"  # as carekit.predict.rescale.AUTO, SEARCH, MODEL and MAX_
 RESCALE_SEARCH = "search"
 RESCALE_MODEL = "model"
 RESCALE_MAX = 8.0
+BLEND_MODEL = "model"  # classical_blend: the model's own choice (restore()'s None)
 HOT_PIXELS = ("keep", "replace")  # as carekit.data.hot_pixel_images.CHOICES (a test checks they agree)
 
 
@@ -51,10 +52,17 @@ def rescale_value(text):
     return None if factor == 1 else factor
 
 
+def blend_value(text):
+    """The classical_blend option as restore() takes it: None for 'model' (the model's own choice) or empty, else
+    whether it is one of TRUE_WORDS."""
+    text = ("" if text is None else str(text)).strip().lower()
+    return None if text in ("", BLEND_MODEL) else text in TRUE_WORDS
+
+
 def engine_refusal(engine, options):
     """Why `engine` cannot restore with `options` (rescale, hot_pixels, classical_blend, tta), as one line; None
     when it can. deepImageJ runs the model alone, once, at the image's own scale. rescale: the option's text or
-    rescale_value's value; hot_pixels: its text; classical_blend and tta: booleans."""
+    rescale_value's value; hot_pixels: its text; classical_blend: blend_value's value; tta: a boolean."""
     if str(engine).lower() != ENGINES[1]:
         return None
     if rescale_value(options["rescale"]) not in (None, RESCALE_MODEL):

@@ -24,12 +24,12 @@ def plugin_options(model: str | Path, engine: str = "python", backend: str = "on
                    input_path: str | Path | None = None, output_path: str | Path | None = None,
                    precision: str = "fp32", rescale: str | float | None = contract.RESCALE_MODEL,
                    classical_check: bool = True, hot_pixels: str = contract.OPTION_DEFAULTS["hot_pixels"],
-                   classical_blend: bool = False, tta: bool = False) -> str:
+                   classical_blend: bool | None = None, tta: bool = False) -> str:
     """The macro options string of CARE Restore (what a macro would pass to run("CARE Restore", ...))."""
     parts = [f"model={_macro_value(Path(model).resolve())}", f"engine={engine}", f"backend={backend}",
              f"tile={int(tile)}", f"uncertainty={str(bool(uncertainty)).lower()}", f"timeout={timeout:g}",
              f"precision={precision}", f"classical_check={str(bool(classical_check)).lower()}",
-             f"hot_pixels={hot_pixels}", f"classical_blend={str(bool(classical_blend)).lower()}",
+             f"hot_pixels={hot_pixels}", f"classical_blend={_blend_option(classical_blend)}",
              f"tta={str(bool(tta)).lower()}"]
     parts.append(f"rescale={1 if rescale is None else rescale}")  # None is off, not the plugin's default
     if python:
@@ -41,21 +41,26 @@ def plugin_options(model: str | Path, engine: str = "python", backend: str = "on
     return " ".join(parts)
 
 
+def _blend_option(classical_blend: bool | None) -> str:
+    """restore()'s classical_blend as the plugin's option (contract.blend_value reads it back)."""
+    return contract.BLEND_MODEL if classical_blend is None else str(bool(classical_blend)).lower()
+
+
 def run_in_fiji(model: str | Path, image, axes: str | None = None, *, engine: str = "python", backend: str = "onnx",
                 tile: int = 0, uncertainty: bool = True, macro_before: str | None = None,
                 macro_after: str | None = None, python: str | None = None, timeout: float = 600,
                 fiji: str | Path | None = None, precision: str = "fp32",
                 rescale: str | float | None = contract.RESCALE_MODEL,
                 classical_check: bool = True, hot_pixels: str = contract.OPTION_DEFAULTS["hot_pixels"],
-                classical_blend: bool = False, tta: bool = False):
+                classical_blend: bool | None = None, tta: bool = False):
     """Push `image` (numpy array or xarray.DataArray) into ImageJ, run CARE Restore on it, pull the result back.
 
     Returns an xarray.DataArray with the ImageJ axes of the result (T, Z, C, Y, X without singletons; with
     `uncertainty`, C holds [mean, scale] for probabilistic models and [mean, disagreement] for ensembles). `macro_before`/`macro_after` are ImageJ macro
     code run on the current image before and after restoring. ImageJ starts once per Python process: Fiji via
     PyImageJ when `fiji` or $FIJI_HOME names a local Fiji.app, else the local ImageJ 1.x with Jython. `rescale`,
-    `hot_pixels`, `classical_blend` and `tta` are restore()'s; deepImageJ (`engine`) refuses them before ImageJ
-    starts.
+    `hot_pixels`, `classical_blend` (None: the model's own choice) and `tta` are restore()'s; deepImageJ (`engine`)
+    refuses them before ImageJ starts.
     """
     import xarray as xr
     from jpype import JVMNotRunning

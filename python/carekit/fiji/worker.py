@@ -62,7 +62,7 @@ def restore_array(image: np.ndarray, axes: str, model: str, backend: str = "onnx
                   uncertainty: bool = True, on_progress=None, precision: str = "fp32",
                   pixel_size: dict | None = None, on_warning=None, rescale: str | float | None = RESCALE_MODEL,
                   classical_check: bool = True, on_note=None,
-                  hot_pixels: str = OPTION_DEFAULTS["hot_pixels"], classical_blend: bool = False,
+                  hot_pixels: str = OPTION_DEFAULTS["hot_pixels"], classical_blend: bool | None = None,
                   tta: bool = False) -> tuple[np.ndarray, str, list[str]]:
     """Restore `image` (axes like 'TZCYX' without singleton axes); returns (result, result axes, channel names).
 
@@ -88,9 +88,9 @@ def restore_array(image: np.ndarray, axes: str, model: str, backend: str = "onnx
         result = restore(runner, Image(image, axes, pixel_size or {}), tile=tile_shape, progress=False,
                          on_progress=on_progress, rescale=rescale, hot_pixels=hot_pixels,
                          classical_blend=classical_blend, tta=tta)
-        if classical_check and not classical_blend:  # at the factor restore chose
+        if classical_check and not result.classical_blend:  # at the factor restore chose
             unchecked = _classical_check(runner, Image(image, axes), result.factor, hot_pixels)
-    for note in _notes(result, runner, rescale, hot_pixels, uncertainty, tta):
+    for note in _notes(result, runner, rescale, hot_pixels, uncertainty, tta, classical_blend is None):
         if on_note is not None:
             on_note(note)
     for message in [str(w.message) for w in caught if issubclass(w.category, PredictionWarning)] + unchecked:
@@ -110,9 +110,9 @@ def restore_array(image: np.ndarray, axes: str, model: str, backend: str = "onnx
     return np.stack([result.image, extra], axis=c), axes[:c] + "C" + axes[c:], ["mean", name]
 
 
-def _notes(result, runner, rescale, hot_pixels: str, uncertainty: bool, tta: bool) -> list[str]:
-    """The Log's notes on a restoration: the rescale factor chosen, the hot pixels replaced, how it was blended,
-    test-time augmentation."""
+def _notes(result, runner, rescale, hot_pixels: str, uncertainty: bool, tta: bool, blend_by_default: bool) -> list[str]:
+    """The Log's notes on a restoration: the rescale factor chosen, the hot pixels replaced, how it was blended (and
+    whether by the model's default), test-time augmentation."""
     from ..models.augmentation import tta_note
     from ..predict.classical_blend import blend_note
     from ..predict.hot_pixels import replaced_note
@@ -121,7 +121,7 @@ def _notes(result, runner, rescale, hot_pixels: str, uncertainty: bool, tta: boo
     extra = result.scale is not None or result.disagreement is not None
     notes = (chosen_factor_note(rescale, result.factor, runner.spec), replaced_note(hot_pixels,
                                                                                      result.hot_pixels_replaced),
-             result.classical_blend and blend_note(result.classical_blend, uncertainty and extra),
+             result.classical_blend and blend_note(result.classical_blend, uncertainty and extra, blend_by_default),
              tta_note(tta, runner.spec.kind))
     return [note for note in notes if note]
 
@@ -160,7 +160,7 @@ def _output_channels(outputs: dict, axes: str) -> tuple[np.ndarray, str, list[st
 def restore_task(task, image, output, axes: str, model: str, backend: str, tile: int, uncertainty: bool,
                  precision: str = "fp32", pixel_size: dict | None = None, rescale: str = RESCALE_MODEL,
                  classical_check: bool = True, hot_pixels: str = OPTION_DEFAULTS["hot_pixels"],
-                 classical_blend: bool = False, tta: bool = False) -> None:
+                 classical_blend: bool | None = None, tta: bool = False) -> None:
     """Appose task body: read `image` (NDArray), write the restoration into `output` (NDArray) when it fits,
     report progress, return the result's shape and axes. A result larger than `output` (more Z planes, or more
     output channels) is kept and only NEEDS_VALUES returned: FETCH_SCRIPT then copies it into a larger segment."""

@@ -31,6 +31,7 @@ class NetworkSpec:
     kind: str = "care"  # care | isotropic | projection (input (Z, Y, X), any number of planes -> (Y, X))
     z_factor: float = 1.0
     rescale: str | None = None  # how prediction rescales inputs unless told otherwise (ModelRecord.rescale)
+    classical_blend: bool = False  # whether prediction blends unless told otherwise (ModelRecord.classical_blend)
 
     @property
     def projection(self) -> bool:
@@ -54,7 +55,7 @@ def network_spec_from_record(record: ModelRecord) -> NetworkSpec:
                        ensemble_members=len(record.members) if record.kind == "ensemble" else 0,
                        domain=_record_domain(record),
                        kind="isotropic" if record.kind == "isotropic" else "care", z_factor=record.z_factor,
-                       rescale=record.rescale)
+                       rescale=record.rescale, classical_blend=record.classical_blend)
 
 
 def _record_domain(record: ModelRecord) -> dict:
@@ -66,7 +67,7 @@ def _record_domain(record: ModelRecord) -> dict:
 def network_spec_from_block(block: PackageCarekitBlock) -> NetworkSpec:
     return NetworkSpec(block.axes, block.norm_pmin, block.norm_pmax, block.halo, block.step, block.probabilistic,
                        ensemble_members=block.ensemble_members, domain=block.domain, kind=block.kind,
-                       z_factor=block.z_factor, rescale=block.rescale)
+                       z_factor=block.z_factor, rescale=block.rescale, classical_blend=block.classical_blend)
 
 
 def projection_spec(unet_depth: int, kern_size: int, head_depth: int, pmin: float, pmax: float) -> NetworkSpec:

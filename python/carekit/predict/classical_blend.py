@@ -151,6 +151,12 @@ def blends_from_samples(runner, samples: list[np.ndarray], factor: float = 1.0) 
     return tuple(choose_blend(runner, crop, factor) for crop in samples)
 
 
+def effective_blend(classical_blend: bool | None, spec) -> bool:
+    """`classical_blend` as given, or for None the model's own choice (NetworkSpec.classical_blend, from
+    ModelRecord.classical_blend: the shipped generalist blends by default; other models do not)."""
+    return bool(spec.classical_blend) if classical_blend is None else bool(classical_blend)
+
+
 def mixes(blends: tuple[ClassicalBlend, ...]) -> bool:
     """Whether any channel's blend mixes in classical denoising."""
     return any(not blend.unjudged and blend.share < 1.0 for blend in blends)
@@ -185,14 +191,16 @@ def blended(restored: np.ndarray, noisy: np.ndarray, axes: str, blends: tuple[Cl
     return np.moveaxis(out, [-2, -1], [y, x])
 
 
-def blend_note(blends: tuple[ClassicalBlend, ...], uncertainty: bool = False) -> str:
+def blend_note(blends: tuple[ClassicalBlend, ...], uncertainty: bool = False, by_default: bool = False) -> str:
     """What the blend did, for the output next to the restored file (per channel where there are several); with
-    `uncertainty` (the model's scale or disagreement is written too), that it is the model's alone."""
+    `uncertainty` (the model's scale or disagreement is written too), that it is the model's alone; `by_default`:
+    the blend was the model's own choice (effective_blend), not asked for."""
     if len(blends) == 1:
         note = blends[0].summary()
     else:
         note = "; ".join(f"channel {c + 1}: {blend.summary()}" for c, blend in enumerate(blends))
-    return note + ("; the uncertainty output is the model's alone" if uncertainty and mixes(blends) else "")
+    return (("the model's default classical blend: " if by_default else "") + note
+            + ("; the uncertainty output is the model's alone" if uncertainty and mixes(blends) else ""))
 
 
 def warn_if_behind(blends: tuple[ClassicalBlend, ...]) -> list[str]:

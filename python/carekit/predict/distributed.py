@@ -28,7 +28,7 @@ from ..progress import progress_bar
 from ..resample import SPLINE_MARGIN
 from ..tiling import round_up
 from .blend_large import blend_grids, blend_record, check_blend_memory, large_blends
-from .classical_blend import mixes, warn_if_behind
+from .classical_blend import effective_blend, mixes, warn_if_behind
 from .cluster import wait_tasks
 from .chunks import ChunkTask, ModelRef, cached_model, check_distributable, output_names, run_chunk
 from ..data.hot_pixel_images import KEEP, REPLACE, channel_samples, check_choice
@@ -131,12 +131,13 @@ class LargeJob:
 def plan_large(model: str | Path, source: ArraySource, out: str | Path, engine: str | None = None,
                precision: str = "fp32", z_factor: float | None = None, ngff_version: str = "0.4",
                rescale: str | float | None = MODEL, hot_pixels: str = KEEP, tta: bool = False,
-               classical_blend: bool = False) -> LargeJob:
+               classical_blend: bool | None = None) -> LargeJob:
     """Load the model here (once per process) and check that it can restore `source` into `out`, an OME-Zarr of
     `ngff_version` (`z_factor`: isotropic models, the stack's Z/XY pixel-size ratio when the metadata lack it;
     `rescale`: as restore's, 'auto' and 'search' judged on a sample: rescale_large.large_factor; `hot_pixels`:
     'replace' reads the source through hot_pixels.WithoutHotPixels, for every pass; `tta`: as restore's;
-    `classical_blend`: as restore's, whole YX planes per task where it mixes: blend_large)."""
+    `classical_blend`: as restore's (None: the model's own choice), whole YX planes per task where it mixes:
+    blend_large)."""
     if ngff_version not in NGFF_VERSIONS:
         raise InputError(f"NGFF version {ngff_version!r} cannot be written; choose one of {NGFF_VERSIONS}")
     out = Path(out).resolve()  # the workers' working directory is theirs, not the caller's
@@ -157,6 +158,7 @@ def plan_large(model: str | Path, source: ArraySource, out: str | Path, engine: 
                       "if they do, predict in memory or ask its authors to declare the halo", stacklevel=2)
     layout = layout_of(spec)
     check_source(layout, spec, source.axes, source.shape, source.pixel_size, z_factor)
+    classical_blend = effective_blend(classical_blend, spec)
     if classical_blend:  # before the rescale search runs the model
         refuse_unless_2d_denoising(runner, "--classical-blend")
     halo = round_up(spec.halo, spec.divisor)
@@ -199,7 +201,7 @@ def restore_large(client, model: str | Path, source: ArraySource, out: str | Pat
                   precision: str = "fp32", tile: tuple[int, ...] | None = None, overwrite: bool = False,
                   progress: bool = True, exact_bytes: int = EXACT_BYTES, z_factor: float | None = None,
                   ngff_version: str = "0.4", rescale: str | float | None = MODEL, hot_pixels: str = KEEP,
-                  tta: bool = False, classical_blend: bool = False) -> LargeRestoration:
+                  tta: bool = False, classical_blend: bool | None = None) -> LargeRestoration:
     """Restore `source` with `model` into the OME-Zarr `out` (NGFF `ngff_version`) on the cluster behind `client`
     (`rescale`: 2D models, as restore's; `hot_pixels`: as restore's, with the same pixels replaced; `tta` and
     `classical_blend`: as restore's, chunk by chunk and plane by plane)."""
@@ -223,7 +225,7 @@ def run_large_job(client, job: LargeJob, tile: tuple[int, ...] | None = None, ov
         levels = compute_levels(client, source, layout.stack_axes, spec.pmin, spec.pmax, exact_bytes,
                                 layout.z_factor if layout.normalizes_zoomed else 1.0)
         _warn_degenerate(levels, spec)
-    check_input(source, layout, spec, job.factor, job.searched)
+    check_input(source, layout, spec, job.factor, job.searched, blending=bool(job.blends))
     if job.hot_pixels == KEEP:
         warn_hot_pixels(channel_samples(source.read, source.axes, source.shape))
     tasks = chunk_tasks(source, layout, job.tasks, job.halo, spec.divisor, levels)

@@ -22,6 +22,7 @@ RESCALE_HINT = (" (objects larger than in training: rescale=auto restores them a
 BLEND_HINT = ("; classical denoising may do better: the classical blend mixes it in where that is estimated to help "
               "(`carekit predict --classical-blend`, restore(..., classical_blend=True), the Fiji plugin's "
               "classical_blend=true)")
+BLENDING_NOTE = "; the classical blend, on for this run, mixes classical denoising in where that is estimated to help"
 SEARCH_KEPT_HINT = (" (rescale search kept full size; rescale=auto would restore it closer to the training scale: "
                     "`carekit predict --rescale auto`, restore(..., rescale='auto'), or the Fiji plugin's "
                     "rescale=auto)")
@@ -64,11 +65,12 @@ def input_statistics(spec: NetworkSpec, work: np.ndarray, factor: float = 1.0) -
 
 
 def warn_input(spec: NetworkSpec, work: np.ndarray, pixel_size: dict | None, factor: float = 1.0,
-               searched: bool = False) -> list[str]:
+               searched: bool = False, blending: bool = False) -> list[str]:
     """Warn (OutOfRangeWarning) when `work` (spatial axes last), downsampled by the rescale `factor`, lies outside
     the model's recorded training range; the messages are returned too. Models without recorded statistics say
-    nothing; a rescaled image's pixel size is not checked. Where rescaling applies (2D CARE models, in memory and
-    on the large-data path) the message names it (`searched`: the factor is rescale search's choice)."""
+    nothing; a rescaled image's pixel size is not checked. Where rescaling and the classical blend apply (2D CARE
+    models, in memory and on the large-data path) the message names them (`searched`: the factor is rescale search's
+    choice; `blending`: the blend is on for this run)."""
     stats = input_statistics(spec, work, factor)
     if stats is None:
         return []
@@ -77,7 +79,7 @@ def warn_input(spec: NetworkSpec, work: np.ndarray, pixel_size: dict | None, fac
         full_size_hint = SEARCH_KEPT_HINT if searched else RESCALE_HINT
         hint = full_size_hint if factor == 1 else (f" (still larger after downsampling by {factor:.3g}: give a larger "
                                                  f"rescale factor, up to {MAX_FACTOR:g})")
-        limit, more_light = MAX_FACTOR, BLEND_HINT
+        limit, more_light = MAX_FACTOR, BLENDING_NOTE if blending else BLEND_HINT
     messages = domain_warnings(spec.domain, stats, None if factor > 1 else pixel_size, hint, limit, more_light)
     if messages:
         _warn("the input is unlike the model's training data: " + "; ".join(messages))

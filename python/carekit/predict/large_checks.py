@@ -33,9 +33,9 @@ UNCERTAINTY_OCTAVES = 8  # each side of the threshold; values beyond go to the o
 
 
 def check_input(source: ArraySource, layout: Layout, spec: NetworkSpec, factor: float = 1.0,
-                searched: bool = False) -> None:
+                searched: bool = False, blending: bool = False) -> None:
     """OutOfRangeWarning when the sample of the middle plane/stack (downsampled by the rescale `factor`, `searched`:
-    rescale search's choice) is unlike the model's training data."""
+    rescale search's choice; `blending`: the classical blend is on) is unlike the model's training data."""
     if not spec.domain or layout.kind == "projection":  # projection models record no statistics
         return
     stack_axes = spec.axes if layout.kind == "care" else "ZYX"
@@ -56,7 +56,7 @@ def check_input(source: ArraySource, layout: Layout, spec: NetworkSpec, factor: 
     if layout.kind == "axial upsampling":
         sample_axes = "".join(a for a in source.axes if a not in stack_axes) + stack_axes
         sample = upsample_z(sample, sample_axes, layout.z_factor, None)[0]
-    warn_input(spec, sample, source.pixel_size, factor, searched)
+    warn_input(spec, sample, source.pixel_size, factor, searched, blending)
 
 
 def _edges(level: float) -> np.ndarray:

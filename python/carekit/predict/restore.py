@@ -18,7 +18,7 @@ from ..models.runner import ModelRunner, PipelineRunner
 from ..models.spec import NetworkSpec
 from .input_checks import check_input, check_tile, default_axes
 from .domain_check import predicted_uncertainty, warn_input, warn_uncertainty
-from .classical_blend import ClassicalBlend, blended, choose_blends, warn_if_behind
+from .classical_blend import ClassicalBlend, blended, choose_blends, effective_blend, warn_if_behind
 from ..data.hot_pixel_images import KEEP
 from .hot_pixels import cleaned_input, warn_if_hot
 from .projection import project
@@ -55,7 +55,7 @@ def restore(model: str | Path | ModelRunner, image: np.ndarray | Image, axes: st
             tile: tuple[int, ...] | None = None, progress: bool = True, engine: str | None = None,
             on_progress: Callable[[int, int], None] | None = None, check_domain: bool = True,
             z_factor: float | None = None, rescale: str | float | None = MODEL, hot_pixels: str = KEEP,
-            classical_blend: bool = False, tta: bool = False) -> Restoration:
+            classical_blend: bool | None = None, tta: bool = False) -> Restoration:
     """Restore a 2D/3D image, or each plane/stack of a larger one (e.g. TYX, CZYX), with a CARE model
     (a model directory, a bioimage.io package path, or a runner from carekit.models.load_model).
 
@@ -80,7 +80,8 @@ def restore(model: str | Path | ModelRunner, image: np.ndarray | Image, axes: st
     `check_domain`, many of them give a HotPixelWarning (every kind of model).
     `classical_blend` (carekit's 2D denoising models): mix the restoration with the best classical denoiser's in the
     shares estimated best from the noisy image, per channel (predict.classical_blend; Restoration.classical_blend
-    says which); a WorseThanClassicalWarning where the model alone is estimated behind that denoiser.
+    says which); a WorseThanClassicalWarning where the model alone is estimated behind that denoiser. The default,
+    None, is the model's own choice (the shipped generalist: on; off for models that record none).
     `tta` (carekit's own models, not ensembles): test-time augmentation, the restoration averaged over the input
     turned and flipped in YX (isotropic models: flipped in their XZ/YZ planes; models.augmentation), 8x (4x) the
     network's work; what is estimated from the noisy image (rescale 'search', the blend's shares, the classical
@@ -98,6 +99,7 @@ def restore(model: str | Path | ModelRunner, image: np.ndarray | Image, axes: st
         _check_z_zoom(spec, z_factor)
     if effective_rescale(rescale, spec) is not None:
         refuse_unless_rescalable(runner)
+    classical_blend = effective_blend(classical_blend, spec)
     if classical_blend:
         refuse_unless_2d_denoising(runner, "the classical blend")
     axes = (axes or default_axes(spec, image.ndim)).upper()
@@ -105,7 +107,7 @@ def restore(model: str | Path | ModelRunner, image: np.ndarray | Image, axes: st
     if check_domain and hot_pixels == KEEP:
         warn_if_hot(image, axes)
     result = _restore_as_kind(runner, image, axes, pixel_size, tile, progress, on_progress, z_factor, rescale,
-                              check_domain, tta)
+                              check_domain, tta, classical_blend)
     if classical_blend:
         blends = choose_blends(runner, image, axes, result.factor)
         warn_if_behind(blends)
@@ -115,7 +117,7 @@ def restore(model: str | Path | ModelRunner, image: np.ndarray | Image, axes: st
 
 
 def _restore_as_kind(runner, image, axes, pixel_size, tile, progress, on_progress, z_factor, rescale,
-                     check_domain, tta) -> Restoration:
+                     check_domain, tta, blending) -> Restoration:
     spec, network = runner.spec, with_tta(runner, tta)
     if spec.kind == "projection":
         projected = project(network, image, axes, tile, progress, on_progress)
@@ -134,7 +136,7 @@ def _restore_as_kind(runner, image, axes, pixel_size, tile, progress, on_progres
     work_axes = "".join(axes[i] for i in order)
     factor = resolve_factor(runner, rescale, work, work_axes)
     if check_domain:
-        warn_input(spec, work, pixel_size, factor, searched=effective_rescale(rescale, spec) == SEARCH)
+        warn_input(spec, work, pixel_size, factor, effective_rescale(rescale, spec) == SEARCH, blending)
     # rescaled, the uncertainty is judged as the network gave it (its validation level's units), plane by plane
     network_uncertainty = [] if check_domain and factor > 1 else None
     outputs = restore_planes(network, work, work_axes, tile, progress, on_progress, factor, network_uncertainty)

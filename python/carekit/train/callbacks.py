@@ -69,7 +69,7 @@ class EpochRecorder(keras.callbacks.Callback):
             save_weights(self.model, self.model_dir / BEST_WEIGHTS)
             self.best_val_loss = row["val_loss"]
             if beats_start:  # the first fine-tuned weights to be best: described by the user's training data
-                self.record.rescale, self.record.domain = None, self.own_domain
+                self.record.rescale, self.record.classical_blend, self.record.domain = None, False, self.own_domain
                 self.record.pixel_size = self.own_pixel_size
                 self.record.start_chosen_on_images = False
                 (self.model_dir / FINE_TUNED_WEIGHTS).unlink(missing_ok=True)  # superseded by this epoch's weights
@@ -81,10 +81,10 @@ class EpochRecorder(keras.callbacks.Callback):
     def start_as_best(self, keras_model, validation, start: ModelRecord) -> float | None:
         """Fine-tuning from the model `start`: its weights are the first candidate, saved as weights_best.h5; training
         must beat their validation loss (carekit.json's start_validation_loss) to replace them. While they are best,
-        the record describes them as `start` does: its own rescale mode and, where it recorded them, its training
-        statistics and pixel size (what prediction's warnings compare with). Returns that loss; None, and no
-        candidate, where it is not finite (then the first finite epoch is best, as without a start). The starting
-        weights are saved as weights_start.h5 either way (what start_choice.return_to_start returns to)."""
+        the record describes them as `start` does: its own rescale mode and classical blend and, where it recorded
+        them, its training statistics and pixel size (what prediction's warnings compare with). Returns that loss;
+        None, and no candidate, where it is not finite (then the first finite epoch is best, as without a start). The
+        starting weights are saved as weights_start.h5 either way (what start_choice.return_to_start returns to)."""
         save_weights(keras_model, self.model_dir / START_WEIGHTS)
         loss = float(keras_model.evaluate(*validation, verbose=0, return_dict=True)["loss"])
         if not np.isfinite(loss):

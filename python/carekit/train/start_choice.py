@@ -15,9 +15,9 @@ FINE_TUNED_WEIGHTS = "weights_fine_tuned.h5"
 
 
 def describe_as_start(record: ModelRecord, start: ModelRecord) -> None:
-    """The record of a model whose best weights are its start's: the start's own rescale mode and, where it recorded
-    them, its training statistics and pixel size (what prediction's warnings compare with)."""
-    record.rescale = start.rescale
+    """The record of a model whose best weights are its start's: the start's own rescale mode and classical blend
+    and, where it recorded them, its training statistics and pixel size (what prediction's warnings compare with)."""
+    record.rescale, record.classical_blend = start.rescale, start.classical_blend
     if start.domain:  # a start that recorded no statistics (older models) leaves the user's
         record.domain, record.pixel_size = dict(start.domain), dict(start.pixel_size)
 

@@ -83,6 +83,7 @@ def readme(record: ModelRecord, name: str, description: str, evaluation: dict | 
         "Fiji plugin installed (`carekit fiji install`).",
         _deepimagej(formats),
         *_rescale_note(record),
+        *_blend_note(record),
         *_recipe_note(record),
         "- Any bioimage.io consumer that runs ONNX or TensorFlow weights, e.g. bioimageio.core `predict`.", "",
         "## Limitations", "",
@@ -123,6 +124,15 @@ def _rescale_note(record: ModelRecord) -> list[str]:
     return [f"- carekit (Python and the Fiji plugin's python engine) restores it at {how} by default "
             f"(`--rescale {record.rescale}`; `--rescale 1` turns it off); bioimageio.core and deepImageJ run it at "
             "the image's own scale."]
+
+
+def _blend_note(record: ModelRecord) -> list[str]:
+    """That carekit mixes in classical denoising by default (ModelRecord.classical_blend), which others do not."""
+    if not record.classical_blend:
+        return []
+    return ["- carekit also mixes the best classical denoiser into its restoration by default, in the share estimated "
+            "best from the noisy image and only where that is estimated to help (`--classical-blend`; "
+            "`--no-classical-blend` turns it off); bioimageio.core and deepImageJ run the model alone."]
 
 
 def _deepimagej(formats: tuple[str, ...]) -> str:

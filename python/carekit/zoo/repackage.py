@@ -17,12 +17,14 @@ EVALUATION_FILE = "evaluation.json"
 
 
 def repackage(source: str | Path, out_zip: str | Path, maintainers: tuple[str, ...] = (),
-              evaluation: dict | None = None, sample: str | Path | None = None) -> PackageResult:
+              evaluation: dict | None = None, sample: str | Path | None = None, description: str | None = None,
+              record_update: dict | None = None) -> PackageResult:
     """`source` (a carekit package: zip, folder or description file) packaged again as `out_zip` with the same
     name, description, authors, tags, weights and test image; `maintainers` (GitHub user names) are added to the
     package's own. The metrics of the Validation section come from `evaluation`, else from the package's
     evaluation.json. `sample` replaces the package's test image (e.g. a stack for an isotropic package made before
-    isotropic packages held one)."""
+    isotropic packages held one), `description` its description, and `record_update` sets fields of its
+    carekit.json (ModelRecord; e.g. the generalist's own prediction modes)."""
     package = open_package(source)
     if package.carekit_block() is None or not (package.root / MODEL_CONFIG_FILE).is_file():
         raise InputError(f"{source} was not made by carekit (no config.carekit and {MODEL_CONFIG_FILE}); only carekit "
@@ -42,9 +44,12 @@ def repackage(source: str | Path, out_zip: str | Path, maintainers: tuple[str, .
     own = tuple(m.github_user for m in (descr.maintainers or ()))
     with tempfile.TemporaryDirectory(prefix="carekit-repackage-") as tmp:
         model_dir = _model_folder(package.root, weights, Path(tmp) / "model")
+        if record_update:
+            record = ModelRecord.load(model_dir)
+            ModelRecord.model_validate({**record.model_dump(), **record_update}).save(model_dir)
         own_sample = package.root / "sample_input.tif"
         sample = sample if sample is not None else (own_sample if own_sample.is_file() else None)
-        return build_package(model_dir, out_zip, name=descr.name, description=descr.description,
+        return build_package(model_dir, out_zip, name=descr.name, description=description or descr.description,
                              authors=tuple(a.name for a in descr.authors), formats=formats,
                              sample=sample, evaluation=evaluation,
                              unzipped_folder=False, tags=tuple(descr.tags),

@@ -128,7 +128,8 @@ def _config(spec: NetworkSpec, geometry: AxisGeometry, network_weights: dict | N
             version=__version__, probabilistic=spec.probabilistic, axes=spec.axes, norm_pmin=spec.pmin,
             norm_pmax=spec.pmax, halo=halo, step=step, output_channels=list(spec.output_channels),
             ensemble_members=spec.ensemble_members, domain=spec.domain, kind=spec.kind,
-            z_factor=spec.z_factor, network_weights=network_weights or {}, rescale=spec.rescale).for_rdf(),
+            z_factor=spec.z_factor, network_weights=network_weights or {}, rescale=spec.rescale,
+            classical_blend=spec.classical_blend).for_rdf(),
     }
 
 
