@@ -101,7 +101,8 @@ def mean_psnr(model, lows, highs) -> float:
     from carekit.predict.rescale import MODEL
 
     return float(np.mean([score(high, restore(model, low, axes="YX", progress=False, check_domain=False,
-                                              rescale=MODEL).image).psnr for low, high in zip(lows, highs)]))
+                                              rescale=MODEL,
+                                              classical_blend=False).image).psnr for low, high in zip(lows, highs)]))
 
 
 def best_baseline(lows, highs) -> float:

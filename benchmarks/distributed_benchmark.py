@@ -85,7 +85,8 @@ def _timed_large(client, model, source, out: Path) -> tuple[float, list[float]]:
 def _warm(client, work: Path, model=HELA) -> None:
     """Load the model on every worker (once per worker process) before timing."""
     warm = open_source(write_ngff(work / "warm.ome.zarr", nuclei_like((4, 64, 64)), "TYX", {}, (1, 64, 64)))
-    restore_large(client, model, warm, work / "warm-out.ome.zarr", progress=False, overwrite=True, rescale=None)
+    restore_large(client, model, warm, work / "warm-out.ome.zarr", progress=False, overwrite=True, rescale=None,
+                  classical_blend=False)
 
 
 def overhead_and_scaling(work: Path, planes: int, size: int) -> dict:
@@ -196,16 +197,17 @@ def rescaled(work: Path, planes: int, size: int) -> dict:
     image = np.tile(tile, (1, size // 1024, size // 1024))
     source = open_source(write_ngff(work / "r.ome.zarr", image, "TYX", {}, (1, 512, 512)))
     runner = load_model(GENERALIST)
-    restore(runner, image[0, :256, :256], progress=False, check_domain=False, rescale=None)
+    restore(runner, image[0, :256, :256], progress=False, check_domain=False, rescale=None, classical_blend=False)
     start = time.perf_counter()
-    expected = restore(runner, image, "TYX", progress=False, check_domain=False, rescale="auto")
+    expected = restore(runner, image, "TYX", progress=False, check_domain=False, rescale="auto",
+                       classical_blend=False)
     record = {"image": list(image.shape), "chunks": [1, 512, 512], "in_process_s": time.perf_counter() - start}
     with dask_client(workers=1, threads_per_worker=2) as client:
         _warm(client, work, GENERALIST)
         for name, rescale in (("dask_rescaled", "auto"), ("dask_plain", None)):
             start = time.perf_counter()
             result = restore_large(client, GENERALIST, source, work / f"r-{name}.ome.zarr", progress=False,
-                                   rescale=rescale)
+                                   rescale=rescale, classical_blend=False)
             record[f"{name}_s"] = time.perf_counter() - start
             record[f"{name}_chunks"] = result.chunks_total
     out = zarr.open_group(str(work / "r-dask_rescaled.ome.zarr"), mode="r")

@@ -157,7 +157,7 @@ def psnr_of(model, tests: dict, rescale: str | None = None) -> dict:
 
     def psnr(low, high):
         return score(high, restore(model, low, axes="YX", progress=False, check_domain=False,
-                                   rescale=rescale).image).psnr
+                                   rescale=rescale, classical_blend=False).image).psnr
 
     return {p: round(float(np.mean([psnr(low, high) for low, high in zip(*tests[p])])), 2) for p in tests}
 

@@ -202,7 +202,8 @@ def score_model(row: dict, name: str, runner, low, high) -> np.ndarray:
     from carekit.evaluate.metrics import score
     from carekit.predict import restore
 
-    restored = restore(runner, low, axes="YX", progress=False, check_domain=False, rescale=RESCALES.get(name)).image
+    restored = restore(runner, low, axes="YX", progress=False, check_domain=False, rescale=RESCALES.get(name),
+                       classical_blend=False).image
     row["model_scores"][name] = score(high, restored).as_dict()
     row["models"][name] = round(row["model_scores"][name]["psnr"], 2)
     return restored

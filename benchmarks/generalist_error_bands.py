@@ -84,7 +84,8 @@ def measure(tags: list[str], datasets: list[str]) -> list[dict]:
             model = load_model(folder)
             for photons in PHOTONS:
                 for index, (low, high) in enumerate(zip(*test_pairs(name, photons))):
-                    restored = restore(model, low, axes="YX", progress=False, check_domain=False, rescale=None).image
+                    restored = restore(model, low, axes="YX", progress=False, check_domain=False, rescale=None,
+                                       classical_blend=False).image
                     rows.append({"tag": protocol_tag, "dataset": name, "photons": photons, "image": index,
                                  "psnr": round(score(high, restored).psnr, 2), **error_bands(high, restored)})
                     print(json.dumps(rows[-1]), flush=True)

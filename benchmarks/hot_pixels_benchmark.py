@@ -64,7 +64,8 @@ def restored(runner, image: np.ndarray, hot_pixels: str):
     started = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = restore(runner, image, axes="YX", progress=False, rescale=None, hot_pixels=hot_pixels)
+        result = restore(runner, image, axes="YX", progress=False, rescale=None, hot_pixels=hot_pixels,
+                         classical_blend=False)
     return result, any(issubclass(w.category, HotPixelWarning) for w in caught), time.perf_counter() - started
 
 

@@ -90,7 +90,7 @@ def score_all(images: int) -> list[dict]:
                 low = low.astype(np.float32)
                 baselines = {k: score(high, v).psnr for k, v in run_baselines(low, high, camera=CAMERA).items()}
                 models = {name: score(high, restore(runner, low, axes="YX", progress=False, check_domain=False,
-                                                    rescale="search").image).psnr
+                                                    rescale="search", classical_blend=False).image).psnr
                           for name, runner in runners.items()}
                 rows.append({"dataset": dataset, "photons": photons, "image": index, "noisy": score(high, low).psnr,
                              "best_baseline": max(baselines, key=baselines.get),
@@ -180,7 +180,8 @@ def add_blend(rows: list[dict]) -> None:
     for row in rows:
         lows, highs = test_pairs(row["dataset"], row["photons"])
         low, high = lows[row["image"]].astype(np.float32), highs[row["image"]]
-        alone = score(high, restore(runner, low, axes="YX", progress=False, check_domain=False).image)
+        alone = score(high, restore(runner, low, axes="YX", progress=False, check_domain=False,
+                                    classical_blend=False).image)
         started = time.perf_counter()
         result = restore(runner, low, axes="YX", progress=False, check_domain=False, classical_blend=True)
         seconds = time.perf_counter() - started
@@ -217,8 +218,10 @@ def floor(images: int) -> list[dict]:
     for dataset in DATASETS:
         lows, highs = test_pairs(dataset, 100.0)
         for index, (low, high) in enumerate(zip(lows[:images], highs[:images])):
-            clean = restore(runner, high.astype(np.float32), axes="YX", progress=False, check_domain=False)
-            noisy = restore(runner, low.astype(np.float32), axes="YX", progress=False, check_domain=False)
+            clean = restore(runner, high.astype(np.float32), axes="YX", progress=False, check_domain=False,
+                            classical_blend=False)
+            noisy = restore(runner, low.astype(np.float32), axes="YX", progress=False, check_domain=False,
+                            classical_blend=False)
             truth = normalize_ground_truth(high)
             error = affine_fit(noisy.image, truth) - truth
             rows.append({"dataset": dataset, "image": index, "clean_input_psnr": score(high, clean.image).psnr,

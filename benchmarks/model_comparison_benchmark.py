@@ -79,7 +79,8 @@ def case(runners, modes, low, high) -> dict:
     start = time.perf_counter()
     comparison = compare_models(*runners, low, rescale=modes)
     seconds = time.perf_counter() - start
-    psnr = [score(high, restore(r, low, progress=False, check_domain=False, rescale=m).image).psnr
+    psnr = [score(high, restore(r, low, progress=False, check_domain=False, rescale=m,
+                                classical_blend=False).image).psnr
             for r, m in zip(runners, modes)]
     return {"true_difference_db": round(psnr[0] - psnr[1], 2), "better": comparison.better,
             "difference": comparison.difference, "standard_error": comparison.standard_error

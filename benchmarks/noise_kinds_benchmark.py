@@ -69,8 +69,9 @@ def evaluate(runner, low: np.ndarray, high: np.ndarray) -> dict:
     from carekit.predict.classical_check import compare_with_classical
 
     low = low.astype(np.float32)
-    plain = restore(runner, low, axes="YX", progress=False, check_domain=False, rescale=None)
-    searched = restore(runner, low, axes="YX", progress=False, check_domain=False, rescale="search")
+    plain = restore(runner, low, axes="YX", progress=False, check_domain=False, rescale=None, classical_blend=False)
+    searched = restore(runner, low, axes="YX", progress=False, check_domain=False, rescale="search",
+                       classical_blend=False)
     baselines = {k: score(high, v).psnr for k, v in run_baselines(low, high, camera=CAMERA).items()}
     best = max(baselines, key=baselines.get)
     check = compare_with_classical(runner, low, "YX", rescale=None)

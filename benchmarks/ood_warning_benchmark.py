@@ -95,7 +95,7 @@ def evaluate_image(runner, low, high, pixel_size, camera) -> tuple[dict, object]
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", OutOfRangeWarning)
-        restoration = restore(runner, Image(low, "YX", pixel_size), progress=False, rescale=None)
+        restoration = restore(runner, Image(low, "YX", pixel_size), progress=False, rescale=None, classical_blend=False)
     messages = [str(w.message) for w in caught if issubclass(w.category, OutOfRangeWarning)]
     baselines = {k: score(high, v).psnr for k, v in run_baselines(low, high, camera=camera).items()}
     best = max(baselines, key=baselines.get)

@@ -43,7 +43,8 @@ def scores(runner, low: np.ndarray, high: np.ndarray) -> dict:
     from carekit.predict.rescale import AUTO, rescale_factor
 
     def psnr(rescale) -> float:
-        restored = restore(runner, low, axes="YX", progress=False, check_domain=False, rescale=rescale).image
+        restored = restore(runner, low, axes="YX", progress=False, check_domain=False, rescale=rescale,
+                           classical_blend=False).image
         return round(score(high, restored).psnr, 2)
 
     ratio = input_statistics(runner.spec, low)["scale_px"] / runner.spec.domain["scale_px"][1]

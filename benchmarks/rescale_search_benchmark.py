@@ -60,14 +60,15 @@ def searched(runner, low: np.ndarray, high: np.ndarray) -> dict:
     from carekit.predict.plane_restore import restored_plane
 
     start = time.perf_counter()
-    result = restore(runner, low, axes="YX", progress=False, check_domain=False, rescale="search")
+    result = restore(runner, low, axes="YX", progress=False, check_domain=False, rescale="search",
+                     classical_blend=False)
     seconds = time.perf_counter() - start
     one_pair = {str(seed): search_factor(lambda plane, factor: restored_plane(runner, plane, factor),
                                          middle_plane(low, "YX"), (seed,))[0] for seed in ONE_PAIR_SEEDS}
     check = compare_with_classical(runner, low, "YX", rescale=result.factor)  # as carekit predict runs it
     with warnings.catch_warnings(record=True) as caught:  # restore()'s own checks, at the factor search chose
         warnings.simplefilter("always", OutOfRangeWarning)
-        restore(runner, low, axes="YX", progress=False, rescale=result.factor)
+        restore(runner, low, axes="YX", progress=False, rescale=result.factor, classical_blend=False)
     return {"factor": result.factor, "psnr_search": round(score(high, result.image).psnr, 2),
             "seconds": round(seconds, 2), "one_pair_factor": one_pair,
             "classical_check": {"verdict": check.verdict, "warned": check.model_is_worse},

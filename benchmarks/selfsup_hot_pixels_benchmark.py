@@ -99,7 +99,8 @@ def scores(model, tests: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> dic
 
     def mean_psnr(index: int, hot_pixels: str) -> float:
         return float(np.mean([score(truth, restore(model, case[index], axes="YX", progress=False, check_domain=False,
-                                                   rescale=None, hot_pixels=hot_pixels).image).psnr
+                                                   rescale=None, hot_pixels=hot_pixels,
+                                                   classical_blend=False).image).psnr
                               for *case, truth in tests]))
 
     return {"replaced at prediction": mean_psnr(1, "replace"), "kept at prediction": mean_psnr(1, "keep"),

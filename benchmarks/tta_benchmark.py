@@ -31,7 +31,8 @@ from classical_blend_benchmark import DATASETS, MODELS  # noqa: E402
 from generalist_benchmark import PHOTONS, RESULTS, held_out_images, test_pairs  # noqa: E402
 from precision_benchmark import machine  # noqa: E402
 
-ARMS = {"alone": {}, "tta": {"tta": True}, "tta + blend": {"tta": True, "classical_blend": True}}
+ARMS = {"alone": {"classical_blend": False}, "tta": {"tta": True, "classical_blend": False},
+        "tta + blend": {"tta": True, "classical_blend": True}}
 
 
 def baselines() -> dict:
