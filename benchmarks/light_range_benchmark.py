@@ -34,14 +34,12 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from generalist_benchmark import CAMERA, RESULTS, SHIPPED, test_pairs  # noqa: E402
+from light_range_tables import (BLENDED_NAME, LEVELS, RANGES, SHIPPED_NAME, blend_table, floor_table,  # noqa: E402
+                                markdown)
 from precision_benchmark import machine  # noqa: E402
 
 WORK = HERE / "_work" / "light_range"
-RANGES = {"fine-tuned at 1-50 photons": (1.0, 50.0), "fine-tuned at 1-1000 photons": (1.0, 1000.0)}
-LEVELS = (3.0, 10.0, 30.0, 100.0)
 DATASETS = ("hela", "bbbc007", "mahotas", "nuclei3d", "gowt1", "dsb2018")
-SHIPPED_NAME = "shipped generalist"
-BLENDED_NAME = "shipped generalist + classical blend"
 
 
 def folder(name: str) -> Path:
@@ -101,7 +99,8 @@ def score_all(images: int) -> list[dict]:
 
 def add_warnings(rows: list[dict]) -> None:
     """Each row's out-of-range warnings for the shipped generalist (restore() as carekit predicts: its rescale
-    search, checks on), the statistics they came from (at search's factor; the noise at full size too) and the
+    search, checks on; without its blend, as when they were recorded: the blend changes their hint, not whether
+    they fire), the statistics they came from (at search's factor; the noise at full size too) and the
     noise of the reference itself, in place."""
     from carekit.domain import FULL_SIZE_NOISE, noise_statistic
     from carekit.models import load_model
@@ -114,59 +113,13 @@ def add_warnings(rows: list[dict]) -> None:
         low = lows[row["image"]].astype(np.float32)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", OutOfRangeWarning)
-            factor = restore(runner, low, axes="YX", progress=False).factor
+            factor = restore(runner, low, axes="YX", progress=False, classical_blend=False).factor
         row["warnings"] = [str(w.message) for w in caught if issubclass(w.category, OutOfRangeWarning)]
         stats = input_statistics(runner.spec, low, factor)
         row["statistics"] = {"factor": factor, "noise": stats["noise"],
                              "noise_full_size": stats.get(FULL_SIZE_NOISE, stats["noise"]),
                              "reference_noise": noise_statistic([highs[row["image"]]])}
     rows[0]["training_noise_low"] = runner.spec.domain["noise"][0]
-
-
-def alternatives(rows: list[dict], apart: tuple[str, ...]) -> list[str]:
-    """How many losses and wins other rules for less noise than in training would warn on."""
-    from carekit.domain import TOLERANCE, TOLERANCE_BELOW
-
-    low, previous, below = rows[0]["training_noise_low"], TOLERANCE["noise"], TOLERANCE_BELOW["noise"]
-    rules = {f"the previous rule ({previous:g}x below, on the noise the network sees)":
-             lambda s: s["noise"] < low / previous,
-             f"{below:g}x below, on the noise the network sees": lambda s: s["noise"] < low / below,
-             f"this rule ({below:g}x below, on the full-size noise)": lambda s: s["noise_full_size"] < low / below}
-    judged = [r for r in rows if r["dataset"] not in apart]
-    lost = [r for r in judged if r["models"][SHIPPED_NAME] < r["baseline_psnr"]]
-    won = [r for r in judged if r not in lost]
-    return [f"- {name}: {sum(rule(r['statistics']) for r in lost)} of {len(lost)} losses, "
-            f"{sum(rule(r['statistics']) for r in won)} of {len(won)} wins" for name, rule in rules.items()]
-
-
-def confusion(rows: list[dict], apart: tuple[str, ...]) -> list[str]:
-    """The shipped generalist's out-of-range warnings (any OutOfRangeWarning) against its losses to the best
-    baseline, the datasets `apart` left out."""
-    cells = {(lost, warned): 0 for lost in (True, False) for warned in (True, False)}
-    for row in rows:
-        if row["dataset"] not in apart:
-            cells[(row["models"][SHIPPED_NAME] < row["baseline_psnr"], bool(row["warnings"]))] += 1
-    return ["", f"Every level, all datasets but {' and '.join(apart)}:", "",
-            "| | warned | quiet |", "| --- | --- | --- |",
-            f"| lost | {cells[(True, True)]} | {cells[(True, False)]} |",
-            f"| won | {cells[(False, True)]} | {cells[(False, False)]} |"]
-
-
-def warning_tables(rows: list[dict]) -> list[str]:
-    """The confusion tables, also without the references that hold noise of their own (nuclei3d, a raw confocal
-    plane; dsb2018), which no denoiser reproduces at high light."""
-    lines = ["", "The shipped generalist's out-of-range warnings (restore() as carekit predicts, any "
-             "OutOfRangeWarning) against its losses to the best baseline. The level for less noise than in "
-             "training was chosen on these images.",
-             *confusion(rows, ("nuclei3d",)), *confusion(rows, ("nuclei3d", "dsb2018"))]
-    if "statistics" in rows[0]:
-        lines += ["", "Noise of the references themselves (normalized units, as the statistic): " + ", ".join(
-            f"{r['dataset']} {r['statistics']['reference_noise']:.3f}" for r in rows if r["photons"] == LEVELS[0])
-            + "."]
-        for apart in (("nuclei3d",), ("nuclei3d", "dsb2018")):
-            lines += ["", f"Rules for less noise than in training alone, all datasets but {' and '.join(apart)} "
-                      f"(training range from {rows[0]['training_noise_low']:.4f}):", "", *alternatives(rows, apart)]
-    return lines
 
 
 def add_blend(rows: list[dict]) -> None:
@@ -190,17 +143,6 @@ def add_blend(rows: list[dict]) -> None:
         row["blend"] = {"share": choice.share, "classical": choice.classical, "ssim_model": alone.ssim,
                         "ssim_blended": mixed.ssim, "seconds": round(seconds, 1)}
         print(json.dumps({k: row[k] for k in ("dataset", "photons", "blend")}), flush=True)
-
-
-def blend_table(rows: list[dict]) -> list[str]:
-    return ["", "The shipped generalist with `--classical-blend` (its rescale search; the share is the model's, 1: not "
-            "mixed), SSIM without and with it, and the seconds restore() took with it:", "",
-            "| dataset | photons | margin alone | margin blended | share | classical | SSIM alone -> blended | s |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- |",
-            *(f"| {r['dataset']} | {r['photons']:g} | {r['models'][SHIPPED_NAME] - r['baseline_psnr']:+.2f} | "
-              f"{r['models'][BLENDED_NAME] - r['baseline_psnr']:+.2f} | {r['blend']['share']:g} | "
-              f"{r['blend']['classical']} | {r['blend']['ssim_model']:.3f} -> {r['blend']['ssim_blended']:.3f} | "
-              f"{r['blend']['seconds']:g} |" for r in rows)]
 
 
 def floor(images: int) -> list[dict]:
@@ -229,50 +171,6 @@ def floor(images: int) -> list[dict]:
                                                                  / np.mean(error ** 2))})
             print(json.dumps(rows[-1]), flush=True)
     return rows
-
-
-def floor_table(rows: list[dict]) -> list[str]:
-    return ["", "The shipped generalist given the clean reference as input (PSNR against it), and at 100 photons the "
-            "share of its squared error left after a Gaussian blur of sigma 8 px (smooth, large-scale error):", "",
-            "| dataset | clean input -> PSNR | smooth share of the error at 100 photons |", "| --- | --- | --- |",
-            *(f"| {r['dataset']} | {r['clean_input_psnr']:.2f} | {r['smooth_error_share_100_photons']:.0%} |"
-              for r in rows)]
-
-
-def level_margins(rows: list[dict], name: str) -> dict[float, float]:
-    """{photons: mean margin of model `name` over the best baseline} over the rows' datasets."""
-    levels = sorted({r["photons"] for r in rows})
-    return {level: float(np.mean([r["models"][name] - r["baseline_psnr"] for r in rows if r["photons"] == level]))
-            for level in levels}
-
-
-def markdown(rows: list[dict], steps: int) -> str:
-    names = list(rows[0]["models"])
-    kept = [name for name in RANGES if name not in names]
-    lines = ["# The shipped generalist across light levels, and its training photon range", "",
-             f"Mean PSNR in dB over the held-out images (margin over the best oracle-tuned baseline). Fine-tuned: "
-             f"the shipped generalist trained {steps} more steps on generalist pairs of its own training images with "
-             "that photon range (1-50 is the recipe's: the control). Each restores with rescale 'search' (the "
-             "shipped generalist's own mode; a fine-tuned model records none)."
-             + "".join(f" {name}: no epoch beat the shipped weights on validation, so it kept them (its scores are "
-                       "the shipped model's)." for name in kept), "",
-             "| dataset | photons | images | noisy | best baseline | " + " | ".join(names) + " |",
-             "| --- | --- | --- | --- | --- | " + " | ".join("---" for _ in names) + " |"]
-    for key in dict.fromkeys((r["dataset"], r["photons"]) for r in rows):
-        group = [r for r in rows if (r["dataset"], r["photons"]) == key]
-        base = np.array([r["baseline_psnr"] for r in group])
-        cells = []
-        for name in names:
-            got = np.array([r["models"][name] for r in group])
-            cells.append(f"{got.mean():.2f} ({(got - base).mean():+.2f})")
-        lines.append(f"| {key[0]} | {key[1]:g} | {len(group)} | {np.mean([r['noisy'] for r in group]):.2f} | "
-                     f"{base.mean():.2f} | " + " | ".join(cells) + " |")
-    lines += ["", "Mean margin over the best baseline per light level (all datasets):", "",
-              "| photons | " + " | ".join(names) + " |", "| --- | " + " | ".join("---" for _ in names) + " |"]
-    margins = {n: level_margins(rows, n) for n in names}
-    for photons in LEVELS:
-        lines.append(f"| {photons:g} | " + " | ".join(f"{margins[n][photons]:+.2f}" for n in names) + " |")
-    return "\n".join(lines + (warning_tables(rows) if "warnings" in rows[0] else [])) + "\n"
 
 
 def main() -> None:

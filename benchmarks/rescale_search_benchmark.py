@@ -11,8 +11,8 @@ restore(rescale="search") and its PSNR against the truth, and the factor a singl
 factor sweeps those benchmarks measured (benchmarks/results/rescale.json, unseen.json), the PSNR without rescaling,
 with `auto` and at the best of the factors search tries, and the per-image best oracle-tuned baseline
 (generalist-100x40-f32.json, unseen.json). And the comparison with classical denoising and restore()'s out-of-range
-warnings at the chosen factor, as `carekit predict` runs them with search (the shipped generalist's default), against
-the true margin.
+warnings at the chosen factor, as `carekit predict` runs them with search and no blend (`--no-classical-blend`: the
+shipped generalist's own default blend replaces the check), against the true margin.
 Results: benchmarks/results/rescale_search.{json,md}.
 """
 

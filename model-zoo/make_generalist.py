@@ -33,7 +33,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "benchmarks"))
 from generalist_benchmark import RESULTS, SHIPPED_NAME, VARIANTS, tag  # noqa: E402
-from light_range_benchmark import BLENDED_NAME, level_margins  # noqa: E402
+from light_range_tables import BLENDED_NAME, level_margins  # noqa: E402
 
 NAME = "care-generalist-nuclei-denoising"
 
@@ -167,7 +167,8 @@ def search_advice(search: dict) -> list[str]:
             "its level on the model's validation data (recorded in carekit.json), and a classical denoiser "
             "estimated from the noisy image itself to do better. Fine-tune it on your own data with `carekit train "
             "--from` (high-SNR images or pairs) or `carekit finetune` (noisy images only); both keep its weights, "
-            "and with them its search and its recorded statistics, unless fine-tuning beats them on validation.", "",
+            "and with them its search, its blend and its recorded statistics, unless fine-tuning beats them on "
+            "validation.", "",
             "Whether it or a model of your own restores your images better, without ground truth: `carekit compare "
             f"--model {NAME}.zip models/mine images/*.tif`. Fine-tuning with `--compare-on images/*.tif` makes that "
             "comparison after training and keeps whichever restores those images better "

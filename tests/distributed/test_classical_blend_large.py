@@ -1,7 +1,8 @@
 """The classical blend on the large-data path: chosen on the same crops as in memory, whole YX planes per task (the
 output keeping its chunks), the same output as restore(classical_blend=True); said on the CLI's line, recorded in the
 output so that another blend is not resumed into it, refused where planes are too large to blend whole or workers
-have too little memory for them."""
+have too little memory for them; the shipped generalist's own blend, left out (with a warning) where planes are too
+large."""
 
 import dataclasses
 import warnings
@@ -19,7 +20,9 @@ from carekit.predict.classical_check import WorseThanClassicalWarning
 from carekit.predict.distributed import plan_large, restore_large
 from tests.integration.test_classical_check import _held_out
 
-from .conftest import HELA_MODEL, nuclei_like, write_ngff
+from .conftest import HELA_MODEL, ROOT, nuclei_like, write_ngff
+
+GENERALIST = ROOT / "model-zoo" / "care-generalist-nuclei-denoising.zip"
 
 
 @pytest.fixture(scope="module")
@@ -107,3 +110,17 @@ def test_planes_too_large_to_blend_whole_and_other_models_are_refused(tmp_path, 
     with pytest.raises(InputError, match="--classical-blend is for carekit's 2D denoising models"):
         plan_large(tiny_model_3d, open_source(stack), tmp_path / "out3.ome.zarr", classical_blend=True)
     assert not (tmp_path / "out.ome.zarr").exists() and not (tmp_path / "out3.ome.zarr").exists()
+
+
+def test_the_generalists_own_blend_runs_on_large_data_and_is_left_out_where_planes_are_too_large(
+        tmp_path, monkeypatch, two_channels):
+    path = write_ngff(tmp_path / "in.ome.zarr", two_channels[0], "TYX", {}, (1, 128, 128))  # it mixes on these
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", WorseThanClassicalWarning)
+        job = plan_large(GENERALIST, open_source(path), tmp_path / "out.ome.zarr")
+    assert mixes(job.blends) and job.task_grid is not None  # not asked for: the model's own choice
+    assert plan_large(GENERALIST, open_source(path), tmp_path / "off.ome.zarr", classical_blend=False).blends == ()
+    monkeypatch.setattr(blend_large, "BLEND_PLANE_BYTES", 256 * 256 * 4 - 1)
+    with pytest.warns(UserWarning, match="restored by the model alone: its default classical blend denoises whole"):
+        job = plan_large(GENERALIST, open_source(path), tmp_path / "big.ome.zarr")
+    assert job.blends == () and job.task_grid is None  # not refused: the user did not ask for it

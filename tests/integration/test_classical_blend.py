@@ -92,7 +92,11 @@ def test_the_generalist_blends_by_default_and_says_so(tmp_path, capsys):
     captured = capsys.readouterr()
     assert f"the model's default classical blend: blended {blend.share:g} model + " in captured.out
     assert "the model alone is estimated behind" in captured.err  # the blend's warning, not the check's
+    assert "the model is behind" not in captured.err  # the classical check did not run: the blend judged
     assert "more light than in training" in captured.err and "on for this run" in captured.err
+    assert main(args + ["--out", str(tmp_path / "asked"), "--classical-blend", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert f"blended {blend.share:g} model + " in out and "the model's default classical blend" not in out
     assert main(args + ["--out", str(tmp_path / "off"), "--no-classical-blend"]) == 0
     captured = capsys.readouterr()
     assert "classical blend" not in captured.out and "the model is behind" in captured.err  # the check ran instead

@@ -55,7 +55,7 @@ def test_a_model_worse_on_the_users_images_returns_to_its_start(tmp_path, noisy_
     assert "mine returns to the starting weights and now restores as care-generalist-nuclei-denoising.zip does, " \
            "with its default rescale search" in out
     record = ModelRecord.load(model)
-    assert record.start_chosen_on_images and record.rescale == "search"
+    assert record.start_chosen_on_images and record.rescale == "search" and record.classical_blend
     assert record.domain == ModelRecord.load(resolve(str(GENERALIST))[0]).domain  # its uncertainty level included
     assert _max_difference(model / "weights_best.h5", model / START_WEIGHTS) == 0
     assert _max_difference(model / FINE_TUNED_WEIGHTS, model / "weights_last.h5") == 0  # one epoch: its best

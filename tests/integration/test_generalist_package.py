@@ -32,6 +32,7 @@ def test_generalist_package_is_small_probabilistic_and_documents_its_protocol():
     assert {k: getattr(record.train, k) for k in recipe_fields} == {k: getattr(recipe(), k) for k in recipe_fields}
     assert record.data["datasets"] == list(TRAINING_DATASETS) and record.data["left_out"] is None
     assert record.rescale == "search" and load_model(PACKAGE).spec.rescale == "search"  # its own mode, in the rdf too
+    assert record.classical_blend and load_model(PACKAGE).spec.classical_blend  # and its own blend
 
 
 @pytest.mark.parametrize("dataset", DATASETS + UNSEEN_DATASETS + INDEPENDENT_DATASETS)
@@ -54,4 +55,4 @@ def test_train_from_the_generalist_zip(tmp_path):
     assert record.data["initialized_from"] == str(PACKAGE)  # what the user named, not the unpacked cache copy
     # fine-tuned weights learnt the user's images at their own scale; the generalist's, if kept, keep its mode
     kept = best_value(model / "history.csv", "val_loss") >= record.start_validation_loss
-    assert record.rescale == ("search" if kept else None)
+    assert (record.rescale, record.classical_blend) == (("search", True) if kept else (None, False))

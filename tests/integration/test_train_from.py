@@ -95,9 +95,10 @@ def test_the_recorded_start_stays_the_loss_to_beat_and_the_cli_says_whether_it_w
 
 
 def test_a_start_with_its_own_rescale_mode_passes_it_on_while_its_weights_are_best(tmp_path, tiny_model, capsys):
-    from carekit.cli.train_from import own_rescale, resolve
+    from carekit.cli.train_from import own_modes, resolve
 
-    assert own_rescale(resolve(str(GENERALIST))[0]) == "search" and own_rescale(tiny_model) is None
+    assert own_modes(resolve(str(GENERALIST))[0]) == "rescale search and the classical blend"
+    assert own_modes(tiny_model) == ""
     start = shutil.copytree(tiny_model, tmp_path / "start")
     record = ModelRecord.load(start)
     record.rescale = "search"  # as the generalist's
@@ -141,14 +142,14 @@ def test_a_kept_probabilistic_start_keeps_its_validation_uncertainty_level(tmp_p
     assert kept.domain["scale"] == start.domain["scale"] and kept.domain == start.domain
 
 
-def test_the_rescale_mode_and_domain_follow_the_best_weights(tmp_path, tiny_model):
+def test_the_own_modes_and_domain_follow_the_best_weights(tmp_path, tiny_model):
     from carekit.train.callbacks import EpochRecorder
     from carekit.train.care import load_care
 
     care = load_care(tiny_model)
     care.keras_model.compile(optimizer="adam", loss="mae")
     start = ModelRecord.load(tiny_model)
-    start.rescale, start.domain = "search", {"noise": [0.1, 0.2, 0.3]}  # as the generalist's
+    start.rescale, start.classical_blend, start.domain = "search", True, {"noise": [0.1, 0.2, 0.3]}  # the generalist
     own = {"noise": [0.01, 0.02, 0.03]}  # the fine-tuning data's
     model_dir = tmp_path / "fine-tuned"
     model_dir.mkdir()
@@ -158,12 +159,13 @@ def test_the_rescale_mode_and_domain_follow_the_best_weights(tmp_path, tiny_mode
     patches = np.zeros((2, 32, 32, 1), np.float32)
     start_loss = recorder.start_as_best(care.keras_model, (patches, patches), start)
     saved = ModelRecord.load(model_dir)
-    assert (saved.rescale, saved.domain) == ("search", start.domain) and recorder.start_is_best
+    assert (saved.rescale, saved.classical_blend, saved.domain) == ("search", True, start.domain)
+    assert recorder.start_is_best
     recorder.on_epoch_end(0, {"loss": 1.0, "val_loss": start_loss + 1})  # worse: the start's weights stay best
-    assert ModelRecord.load(model_dir).rescale == "search"
+    assert (ModelRecord.load(model_dir).rescale, ModelRecord.load(model_dir).classical_blend) == ("search", True)
     recorder.on_epoch_end(1, {"loss": 1.0, "val_loss": start_loss - 1})  # fine-tuned weights: the user's images
     saved = ModelRecord.load(model_dir)
-    assert (saved.rescale, saved.domain) == (None, own) and not recorder.start_is_best
+    assert (saved.rescale, saved.classical_blend, saved.domain) == (None, False, own) and not recorder.start_is_best
 
 
 def test_an_improving_epoch_keeps_the_mode_of_a_model_not_fine_tuned(tmp_path, tiny_model):
@@ -184,17 +186,19 @@ def test_fine_tuning_the_generalist_says_whether_it_keeps_its_default_rescale(tm
     from carekit.train.care import TrainResult
 
     mine = tmp_path / "my model"
+    modes = "rescale search and the classical blend"
     improved = summary(TrainResult(mine, tmp_path / "h.csv", tmp_path / "h.png", 2, 0.45, 0.5),
-                       start_rescale="search", start="generalist.zip").splitlines()[3]
-    assert improved.startswith("  the starting model restores with rescale search by default, this one at your "
-                               "images'") and f"carekit compare --model generalist.zip '{mine}' IMAGES" in improved
+                       start_modes=modes, start="generalist.zip").splitlines()[3]
+    assert improved.startswith("  the starting model restores with rescale search and the classical blend by "
+                               "default, this one with neither (ask for them: --rescale search, --classical-blend)")
+    assert f"carekit compare --model generalist.zip '{mine}' IMAGES" in improved
     compared = summary(TrainResult(mine, tmp_path / "h.csv", tmp_path / "h.png", 2, 0.45, 0.5),
-                       start_rescale="search", start="generalist.zip", compared=True)
+                       start_modes=modes, start="generalist.zip", compared=True)
     assert "improved on" in compared and "carekit compare" not in compared  # --compare-on compares them next
     kept = summary(TrainResult(tmp_path, tmp_path / "h.csv", tmp_path / "h.png", 2, 0.5, 0.5, True),
-                   start_rescale="search")
-    assert "still theirs, and so is its default rescale search" in kept and "restores with rescale" not in kept
-    assert summary(TrainResult(tmp_path, tmp_path / "h.csv", tmp_path / "h.png", 2, 0.45), start_rescale="search"
+                   start_modes=modes)
+    assert f"still theirs, and so is its default {modes}" in kept and "restores with rescale" not in kept
+    assert summary(TrainResult(tmp_path, tmp_path / "h.csv", tmp_path / "h.png", 2, 0.45), start_modes=modes
                    ).count("\n") == 2  # not fine-tuned: nothing to compare
 
 
@@ -204,9 +208,10 @@ def test_a_resumed_model_names_the_start_and_the_mode_it_held_before_resuming(tm
     model = shutil.copytree(tiny_model, tmp_path / "mine")
     record = ModelRecord.load(model)
     record.rescale, record.data = "search", {**record.data, "initialized_from": "generalist.zip"}
+    record.classical_blend = True
     record.save(model)
-    assert resumed_start(str(model)) == ("search", "generalist.zip", False)  # what the improved-start line needs
-    assert resumed_start(str(tmp_path / "missing")) == (None, None, False)  # resume() itself refuses it
+    assert resumed_start(str(model)) == ("rescale search and the classical blend", "generalist.zip", False)
+    assert resumed_start(str(tmp_path / "missing")) == ("", None, False)  # resume() itself refuses it
 
 
 def test_train_from_a_package_zip_takes_its_probabilistic_network(tmp_path, prob_package):

@@ -168,3 +168,16 @@ def test_a_plane_the_chosen_denoiser_cannot_restore_keeps_the_models_restoration
     out = blended(restored, noisy, "ZYX", (blend,), _StandIn.spec)
     np.testing.assert_array_equal(out[1], restored[1])
     assert not np.array_equal(out[0], restored[0]) and np.isfinite(out).all()
+
+
+def test_the_blend_is_the_models_own_choice_unless_given_and_only_a_bool_is_taken():
+    from carekit.errors import InputError
+    from carekit.models.spec import NetworkSpec
+    from carekit.predict.classical_blend import effective_blend
+
+    own, other = (NetworkSpec("YX", 1.0, 99.8, 8, 4, True, classical_blend=blends) for blends in (True, False))
+    assert effective_blend(None, own) is True and effective_blend(None, other) is False
+    assert effective_blend(False, own) is False and effective_blend(True, other) is True
+    for value in ("false", "model", 0):
+        with pytest.raises(InputError, match="classical_blend must be True, False or None"):
+            effective_blend(value, own)

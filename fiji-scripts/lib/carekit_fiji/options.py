@@ -85,7 +85,6 @@ def normalize(values):
     out["precision"] = str(out["precision"]).lower()
     out["uncertainty"] = str(out["uncertainty"]).lower() in contract.TRUE_WORDS
     out["classical_check"] = str(out["classical_check"]).lower() in contract.TRUE_WORDS
-    out["classical_blend"] = contract.blend_value(out["classical_blend"])
     out["tta"] = str(out["tta"]).lower() in contract.TRUE_WORDS
     out["hot_pixels"] = str(out["hot_pixels"]).strip().lower()
     try:
@@ -104,6 +103,10 @@ def normalize(values):
     if out["hot_pixels"] not in contract.HOT_PIXELS:
         raise OptionError("hot_pixels must be one of %s, got '%s'"
                           % (", ".join(contract.HOT_PIXELS), out["hot_pixels"]))
+    try:
+        out["classical_blend"] = contract.blend_value(out["classical_blend"])
+    except ValueError as error:
+        raise OptionError(str(error))
     out["rescale"] = str(out["rescale"]).strip().lower() or "1"
     try:
         contract.rescale_value(out["rescale"])

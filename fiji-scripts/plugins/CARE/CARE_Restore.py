@@ -11,7 +11,7 @@
 #@ String (label="Rescale to the model's object scale (model: the model's own; 1: off; auto; search; or a factor up to 8)", value="model") rescale
 #@ Boolean (label="Warn if classical denoising is estimated better (python engine)", value=true) classical_check
 #@ String (label="Hot (or dead) camera pixels (replace: by their neighbours' median first; python engine)", choices={"keep", "replace"}, value="keep") hot_pixels
-#@ String (label="Blend with the best classical denoiser in the shares estimated best (model: the model's own choice; true; false; python engine)", choices={"model", "true", "false"}, value="model") classical_blend
+#@ String (label="Blend with the best classical denoiser in the shares estimated best (model: the model's own choice; true; false; python engine)", choices={"model", "true", "false"}, value="model", persist=false) classical_blend
 #@ Boolean (label="Test-time augmentation: average over turns and flips, 8x slower (python engine)", value=false) tta
 # CARE Restore: restore the image with a CARE model packaged by carekit (bioimage.io format).
 # Macro: run("CARE Restore", "model=[/path/model.zip] input=[/path/in.tif] output=[/path/out.tif]");

@@ -76,8 +76,9 @@ def add_classical_blend_arg(parser: argparse.ArgumentParser) -> None:
                         "classical denoiser on every plane), only where that is estimated to lower the error by 0.2%% "
                         "of the noise variance and 2 standard errors; replaces the classical check, whose warning it "
                         "gives (large data: whole YX planes per task where it mixes, planes up to 8192x8192). "
-                        "Default: the model's own choice (the shipped generalist blends, other models do not); "
-                        "--no-classical-blend turns it off")
+                        "Default: the model's own choice (the shipped generalist blends, and so does a model "
+                        "fine-tuned from it that kept its weights; other models do not); --no-classical-blend turns "
+                        "it off")
 
 
 def add_tta_arg(parser: argparse.ArgumentParser) -> None:

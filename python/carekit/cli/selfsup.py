@@ -76,18 +76,18 @@ def run(args) -> int:
                                          hot_pixels=args.hot_pixels)
     else:
         data = workflows.data_from_noisy(folder=args.noisy, max_images=args.max_images, hot_pixels=args.hot_pixels)
-    source, start_rescale = (None, None), None
+    source, start_modes = (None, None), ""
     if args.pretrained:
-        from .train_from import own_rescale, resolve
+        from .train_from import own_modes, resolve
 
         source = resolve(args.pretrained)
-        start_rescale = own_rescale(source[0])
+        start_modes = own_modes(source[0])
         data = {**data, "pretrained_from": args.pretrained}  # the path given, not the unpacked copy
     with _data_warnings_shown():
         result = workflows.selfsupervised(data, args.model, method=args.method, pretrained=source[0],
                                           pretrained_weights_file=source[1], mask_fraction=args.mask_fraction,
                                           patience=args.patience, progress=not args.quiet, **_overrides(args))
-    print(summary(result, " (early stopping)", f"{args.method} validation loss", start_rescale, args.pretrained,
+    print(summary(result, " (early stopping)", f"{args.method} validation loss", start_modes, args.pretrained,
                   compared=comparison is not None) + _replaced_note(result, args.hot_pixels))
     if comparison:
         print(choose_on_images(result, comparison))

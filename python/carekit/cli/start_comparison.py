@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from ..data.hot_pixel_images import KEEP
 from .compare import UNITS, judged_image, middle_crop, model_names, verdict
+from .train_report import modes_text
 
 
 def add_compare_on_arg(p) -> None:
@@ -89,7 +90,8 @@ def choose_on_images(result, comparison: StartComparison) -> str:
              f"on {tally[1]}")
     if start_wins(tally):
         set_aside = return_to_start(result.model_dir, comparison.record)
-        mode = f", with its default rescale {comparison.record.rescale}" if comparison.record.rescale else ""
+        modes = modes_text(comparison.record)
+        mode = f", with its default {modes}" if modes else ""
         lines.append(f"{votes}: {result.model_dir} returns to the starting weights and now restores as {names[0]} "
                      f"does{mode} (weights_best.h5 are theirs again; the fine-tuned ones: {set_aside.name})")
     else:

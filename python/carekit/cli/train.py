@@ -141,7 +141,7 @@ def run(args) -> int:
     from ..config import ModelRecord
     from ..errors import InputError
     from .start_comparison import choose_on_images, prepared
-    from .train_from import own_rescale
+    from .train_from import own_modes
     from .train_report import summary
 
     if args.compare_on and (args.projection or args.ensemble or args.isotropic):
@@ -158,7 +158,7 @@ def run(args) -> int:
     if args.resume == has_source:
         raise InputError("give training data (--pairs, --builtin, --clean or --synthetic), or --resume to continue a "
                          "model")
-    start_rescale, start, chosen = resumed_start(args.model) if args.resume else (None, args.init_from, False)
+    start_modes, start, chosen = resumed_start(args.model) if args.resume else ("", args.init_from, False)
     if args.resume and args.compare_on and not start:
         ModelRecord.load(args.model)  # a folder that is not a model: its own error, not the one below
         raise InputError(f"--compare-on: {args.model} records no model it was fine-tuned from (carekit train --from), "
@@ -176,8 +176,8 @@ def run(args) -> int:
     else:
         config, data, source = _started_from(args)
         result = workflows.train(data, args.model, config, progress=not args.quiet, init_from=source)
-        start_rescale = own_rescale(source[0]) if source else None
-    print(summary(result, start_rescale=start_rescale, start=start, compared=comparison is not None))
+        start_modes = own_modes(source[0]) if source else ""
+    print(summary(result, start_modes=start_modes, start=start, compared=comparison is not None))
     if chosen and not result.kept_start and not comparison:
         print(f"  a resumed epoch beat the fine-tuned weights set aside by --compare-on: it replaces the starting "
               f"weights chosen on your images; to compare them again: carekit compare --model {quote(start)} "
@@ -187,15 +187,16 @@ def run(args) -> int:
     return 0
 
 
-def resumed_start(model_dir: str) -> tuple[str | None, str | None, bool]:
-    """(the rescale mode a fine-tuned model holds from its start while the start's weights are still its best, the
-    start as the user named it, whether --compare-on returned it to the start), read before resuming: an epoch that
-    beats the start replaces that mode."""
+def resumed_start(model_dir: str) -> tuple[str, str | None, bool]:
+    """(the prediction modes a fine-tuned model holds from its start while the start's weights are still its best
+    (train_report.modes_text), the start as the user named it, whether --compare-on returned it to the start), read
+    before resuming: an epoch that beats the start replaces those modes."""
     from ..config import ModelRecord
     from ..errors import InputError
+    from .train_report import modes_text
 
     try:
         record = ModelRecord.load(model_dir)
     except InputError:
-        return None, None, False  # resume() says what is wrong with the folder
-    return record.rescale, record.data.get("initialized_from"), record.start_chosen_on_images
+        return "", None, False  # resume() says what is wrong with the folder
+    return modes_text(record), record.data.get("initialized_from"), record.start_chosen_on_images

@@ -7,6 +7,7 @@ from pathlib import Path
 from ..config import BEST_WEIGHTS, MODEL_CONFIG_FILE, ModelRecord, TrainConfig, validated
 from ..errors import InputError
 from ..train.care import NETWORK_FIELDS
+from .train_report import modes_text
 
 
 def resolve(source: str) -> tuple[Path, Path]:
@@ -39,10 +40,11 @@ def _check_kind(source_dir: Path, source: str) -> None:
                          "--from starts a CARE denoising/deconvolution model from a CARE model only")
 
 
-def own_rescale(source_dir: Path) -> str | None:
-    """The source model's own rescale mode (ModelRecord.rescale: the shipped generalist's is 'search'), which the
-    model trained from it keeps only while the source's weights stay its best."""
-    return ModelRecord.load(source_dir).rescale
+def own_modes(source_dir: Path) -> str:
+    """The source model's own prediction modes as the output names them (train_report.modes_text: the shipped
+    generalist's are rescale search and the classical blend), which the model trained from it keeps only while the
+    source's weights stay its best."""
+    return modes_text(ModelRecord.load(source_dir))
 
 
 def config_from(config: TrainConfig, source_dir: Path, given: set[str]) -> TrainConfig:

@@ -32,6 +32,7 @@ ENGINES = ("python", "deepimagej")
 BACKENDS = ("onnx", "tensorflow", "keras")
 PRECISIONS = ("auto", "fp32", "bf16")  # as carekit.precision.CHOICES (a test checks they agree)
 TRUE_WORDS = ("true", "1", "yes", "on")
+FALSE_WORDS = ("false", "0", "no", "off")
 RESCALE_AUTO = "auto"  # as carekit.predict.rescale.AUTO, SEARCH, MODEL and MAX_FACTOR (a test checks they agree)
 RESCALE_SEARCH = "search"
 RESCALE_MODEL = "model"
@@ -52,11 +53,15 @@ def rescale_value(text):
     return None if factor == 1 else factor
 
 
-def blend_value(text):
-    """The classical_blend option as restore() takes it: None for 'model' (the model's own choice) or empty, else
-    whether it is one of TRUE_WORDS."""
-    text = ("" if text is None else str(text)).strip().lower()
-    return None if text in ("", BLEND_MODEL) else text in TRUE_WORDS
+def blend_value(value):
+    """The classical_blend option (text, or restore()'s None / bool) as restore() takes it: None for 'model' (the
+    model's own choice) or empty, True for TRUE_WORDS, False for FALSE_WORDS; ValueError for anything else."""
+    text = ("" if value is None else str(value)).strip().lower()
+    if text in ("", BLEND_MODEL):
+        return None
+    if text in TRUE_WORDS or text in FALSE_WORDS:
+        return text in TRUE_WORDS
+    raise ValueError("classical_blend must be model (the model's own choice), true or false, got '%s'" % value)
 
 
 def engine_refusal(engine, options):

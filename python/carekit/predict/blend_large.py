@@ -32,12 +32,17 @@ def _plane_bytes(source: ArraySource) -> int:
     return source.shape[source.axes.index("Y")] * source.shape[source.axes.index("X")] * 4
 
 
+def planes_fit(source: ArraySource) -> bool:
+    """Whether `source`'s YX planes are small enough to blend whole (BLEND_PLANE_BYTES)."""
+    return _plane_bytes(source) <= BLEND_PLANE_BYTES
+
+
 def blend_grids(source: ArraySource, grid: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """(output chunks, task grid) for a blend that mixes: the output keeps `grid`'s chunks in Y and X (and so its
     pyramid), a task spans whole YX planes; on the other axes both keep `grid`'s extent while a task's planes take
     at most TASK_PLANE_BYTES, else 1. An InputError for planes above BLEND_PLANE_BYTES."""
     y, x = source.shape[source.axes.index("Y")], source.shape[source.axes.index("X")]
-    if _plane_bytes(source) > BLEND_PLANE_BYTES:
+    if not planes_fit(source):
         raise InputError(f"the classical blend denoises whole YX planes, and this input's are {y} x {x} px "
                          f"({y * x * 4 / 2**20:.1f} MiB as float32; at most {BLEND_PLANE_BYTES / 2**20:.0f} MiB): "
                          "leave --classical-blend out, or blend regions of it as TIFFs")
@@ -59,8 +64,9 @@ def check_blend_memory(client, source: ArraySource, task_grid: tuple[int, ...]) 
     if limit and limit / threads < need:
         raise InputError(f"the classical blend denoises whole YX planes: a task needs about {need / 2**30:.1f} GiB "
                          f"and the workers have {limit / threads / 2**30:.1f} GiB per thread; give --memory-limit "
-                         f"{math.ceil(need * threads / 2**30)}GiB (or fewer --threads-per-worker), or leave "
-                         "--classical-blend out")
+                         f"{math.ceil(need * threads / 2**30)}GiB (or fewer --threads-per-worker), or turn the "
+                         "blend off: --no-classical-blend (some models, the shipped generalist among them, blend by "
+                         "default)")
 
 
 def blended_plane(restored: np.ndarray, noisy: np.ndarray, channel: int, blends: tuple[ClassicalBlend, ...],

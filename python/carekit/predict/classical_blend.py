@@ -152,9 +152,14 @@ def blends_from_samples(runner, samples: list[np.ndarray], factor: float = 1.0) 
 
 
 def effective_blend(classical_blend: bool | None, spec) -> bool:
-    """`classical_blend` as given, or for None the model's own choice (NetworkSpec.classical_blend, from
-    ModelRecord.classical_blend: the shipped generalist blends by default; other models do not)."""
-    return bool(spec.classical_blend) if classical_blend is None else bool(classical_blend)
+    """`classical_blend` as given (True or False), or for None the model's own choice (NetworkSpec.classical_blend,
+    from ModelRecord.classical_blend: the shipped generalist blends by default; other models do not)."""
+    if classical_blend is None:
+        return bool(spec.classical_blend)
+    if not isinstance(classical_blend, (bool, np.bool_)):
+        raise InputError(f"classical_blend must be True, False or None (the model's own choice), got "
+                         f"{classical_blend!r}")
+    return bool(classical_blend)
 
 
 def mixes(blends: tuple[ClassicalBlend, ...]) -> bool:

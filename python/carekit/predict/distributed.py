@@ -27,7 +27,7 @@ from ..normalize import DEGENERATE_RANGE_EPS
 from ..progress import progress_bar
 from ..resample import SPLINE_MARGIN
 from ..tiling import round_up
-from .blend_large import blend_grids, blend_record, check_blend_memory, large_blends
+from .blend_large import blend_grids, blend_record, check_blend_memory, large_blends, planes_fit
 from .classical_blend import effective_blend, mixes, warn_if_behind
 from .cluster import wait_tasks
 from .chunks import ChunkTask, ModelRef, cached_model, check_distributable, output_names, run_chunk
@@ -158,7 +158,7 @@ def plan_large(model: str | Path, source: ArraySource, out: str | Path, engine: 
                       "if they do, predict in memory or ask its authors to declare the halo", stacklevel=2)
     layout = layout_of(spec)
     check_source(layout, spec, source.axes, source.shape, source.pixel_size, z_factor)
-    classical_blend = effective_blend(classical_blend, spec)
+    classical_blend = _large_blend(classical_blend, spec, source)
     if classical_blend:  # before the rescale search runs the model
         refuse_unless_2d_denoising(runner, "--classical-blend")
     halo = round_up(spec.halo, spec.divisor)
@@ -172,6 +172,16 @@ def plan_large(model: str | Path, source: ArraySource, out: str | Path, engine: 
     plan = output_plan(out, source, layout, grid, output_names(runner), about, ngff_version)
     return LargeJob(ref, source, layout, grid, halo, plan, factor, effective_rescale(rescale, spec) == SEARCH,
                     hot_pixels, blends, task_grid)
+
+
+def _large_blend(classical_blend: bool | None, spec, source: ArraySource) -> bool:
+    """Whether to blend (effective_blend): a model's own blend is left out, with a warning, where the planes are too
+    large to blend whole (asked for, blend_grids refuses them)."""
+    if classical_blend is None and spec.classical_blend and not planes_fit(source):
+        warnings.warn("restored by the model alone: its default classical blend denoises whole YX planes, and this "
+                      "input's are too large for it (blend regions of it as TIFFs)", stacklevel=3)
+        return False
+    return effective_blend(classical_blend, spec)
 
 
 def _about(source: ArraySource, ref: ModelRef, ngff_version: str, factor: float, hot_pixels: str,
