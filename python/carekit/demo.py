@@ -181,7 +181,8 @@ def _print_where(summary: dict) -> None:
           "and keeps the generalist's weights where they restore those better:\n           carekit train --from "
           "model-zoo/care-generalist-nuclei-denoising.zip --model models/mine --clean YOUR_HIGH_SNR_DIR --photons 3 "
           "10 --epochs 8 --steps 40 --compare-on YOUR_IMAGES\n           or use it as it is (it restores at the scale "
-          "estimated to restore best, its own --rescale search):\n           carekit predict --model "
+          "estimated to restore best and mixes in classical denoising where that is estimated to help, its own "
+          "--rescale search and --classical-blend):\n           carekit predict --model "
           "model-zoo/care-generalist-nuclei-denoising.zip YOUR_IMAGES --out restored\n           (carekit compare "
           "--model A B YOUR_IMAGES: the same choice between any two denoising models)")
 
