@@ -102,3 +102,38 @@ def test_the_generalist_blends_by_default_and_says_so(tmp_path, capsys):
     assert "classical blend" not in captured.out and "the model is behind" in captured.err  # the check ran instead
     assert "--classical-blend" in captured.err  # and the out-of-range warning points to the blend
     np.testing.assert_allclose(read_image(tmp_path / "off" / "bright.tif").data, alone.image, rtol=1e-6, atol=1e-6)
+
+
+def test_a_models_own_blend_never_costs_the_restoration(tiny_model, tmp_path, monkeypatch):
+    """A model's own blend (not asked for) is left out on planes too large to blend whole, with a warning, and a
+    failure inside it leaves the restoration as the model made it, with the failure as its note; asked for, the
+    failure is raised."""
+    import importlib
+    import shutil
+
+    import carekit.predict.classical_blend as classical_blend_module
+    from carekit.config import ModelRecord
+    from carekit.predict.domain_check import PredictionWarning
+
+    own = shutil.copytree(tiny_model, tmp_path / "own")
+    record = ModelRecord.load(own)
+    record.classical_blend = True
+    record.save(own)
+    image = _noisy_stack(1)[0]
+    alone = restore(tiny_model, image, progress=False, check_domain=False).image
+    monkeypatch.setattr(classical_blend_module, "MAX_PLANE_PIXELS", 128 * 128 - 1)
+    with pytest.warns(PredictionWarning, match="restored by the model alone: its default classical blend"):
+        skipped = restore(own, image, progress=False, check_domain=False)
+    assert skipped.classical_blend is None and np.array_equal(skipped.image, alone)
+    monkeypatch.undo()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("injected")
+
+    monkeypatch.setattr(importlib.import_module("carekit.predict.restore"), "choose_blends", broken)
+    failed = restore(own, image, progress=False, check_domain=False)
+    assert np.array_equal(failed.image, alone)
+    assert failed.classical_blend[0].summary() == ("not blended with classical denoising: the blend failed: "
+                                                   "RuntimeError: injected")
+    with pytest.raises(RuntimeError, match="injected"):
+        restore(own, image, progress=False, check_domain=False, classical_blend=True)

@@ -108,7 +108,8 @@ def test_a_start_with_its_own_rescale_mode_passes_it_on_while_its_weights_are_be
     kept = ModelRecord.load(tmp_path / "kept")
     assert kept.rescale == "search"  # still the start's weights: its mode and training domain too
     assert kept.domain == record.domain
-    assert "weights_best.h5 are still theirs, and so is its default rescale search" in capsys.readouterr().out
+    assert "weights_best.h5 are still theirs, and so is what it does by default (rescale search)" in \
+        capsys.readouterr().out
 
 
 def test_fine_tuning_that_beats_its_start_is_described_by_the_users_data(tmp_path, tiny_model):
@@ -190,14 +191,14 @@ def test_fine_tuning_the_generalist_says_whether_it_keeps_its_default_rescale(tm
     improved = summary(TrainResult(mine, tmp_path / "h.csv", tmp_path / "h.png", 2, 0.45, 0.5),
                        start_modes=modes, start="generalist.zip").splitlines()[3]
     assert improved.startswith("  the starting model restores with rescale search and the classical blend by "
-                               "default, this one with neither (ask for them: --rescale search, --classical-blend)")
+                               "default, this one without (carekit predict's --rescale and --classical-blend ask")
     assert f"carekit compare --model generalist.zip '{mine}' IMAGES" in improved
     compared = summary(TrainResult(mine, tmp_path / "h.csv", tmp_path / "h.png", 2, 0.45, 0.5),
                        start_modes=modes, start="generalist.zip", compared=True)
     assert "improved on" in compared and "carekit compare" not in compared  # --compare-on compares them next
     kept = summary(TrainResult(tmp_path, tmp_path / "h.csv", tmp_path / "h.png", 2, 0.5, 0.5, True),
                    start_modes=modes)
-    assert f"still theirs, and so is its default {modes}" in kept and "restores with rescale" not in kept
+    assert f"still theirs, and so is what it does by default ({modes})" in kept and "restores with rescale" not in kept
     assert summary(TrainResult(tmp_path, tmp_path / "h.csv", tmp_path / "h.png", 2, 0.45), start_modes=modes
                    ).count("\n") == 2  # not fine-tuned: nothing to compare
 

@@ -18,8 +18,8 @@ def add_parser(sub) -> None:
     p = sub.add_parser("compare", help="which of two 2D denoising models restores noisy images better, estimated from "
                        "the images alone (no ground truth): e.g. the generalist and a model fine-tuned from it")
     p.add_argument("--model", required=True, nargs=2, metavar=("FIRST", "SECOND"),
-                   help="two model folders or carekit packages, each run as `carekit predict` runs it (its own "
-                   "rescale mode: the generalist's is search)")
+                   help="two model folders or carekit packages, each run at its own rescale mode as `carekit "
+                   "predict` runs it (the generalist's is search), the model alone (without the classical blend)")
     p.add_argument("inputs", nargs="+", help="noisy TIFFs or OME-Zarr/Zarr images, best ones neither model was "
                    f"trained on (those you will restore): the central {ESTIMATE_SIDE}x{ESTIMATE_SIDE} px of each "
                    "one's middle plane (the middle index of T, Z, C) are read and compared, nothing more. Exit status "

@@ -33,16 +33,16 @@ def start_note(result, start_modes: str = "", start: str | None = None, compared
                 f"fine-tuned weights of validation loss {result.best_val_loss:.4f} (the best above, kept as "
                 f"weights_fine_tuned.h5), which no epoch since beat{kept_mode}")
     if result.kept_start:
-        mode = f", and so is its default {start_modes}" if start_modes else ""
+        mode = f", and so is what it does by default ({start_modes})" if start_modes else ""
         return (f"\n  fine-tuning never beat the starting weights' validation loss {result.start_val_loss:.4f}: "
                 f"weights_best.h5 are still theirs{mode} (more or more varied data, more epochs or a lower learning "
                 "rate may help)")
     note = f"\n  improved on the starting weights' validation loss {result.start_val_loss:.4f}"
     if start_modes and not compared:
-        note += (f"\n  the starting model restores with {start_modes} by default, this one with neither (ask for "
-                 "them: --rescale search, --classical-blend), and the validation loss compares the models alone at "
-                 "your images' own scale, on patches of the training images: to choose, compare them on noisy "
-                 "images neither was trained on (estimated from the images "
+        note += (f"\n  the starting model restores with {start_modes} by default, this one without (carekit "
+                 "predict's --rescale and --classical-blend ask for them), and the validation loss compares the "
+                 "models alone at your images' own scale, on patches of the training images: to choose, compare "
+                 "them on noisy images neither was trained on (estimated from the images "
                  f"alone): carekit compare --model {quote(start or 'STARTING_MODEL')} {quote(str(result.model_dir))} "
                  "IMAGES... (`carekit evaluate` where you have clean references)")
     return note

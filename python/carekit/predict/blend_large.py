@@ -14,10 +14,10 @@ import numpy as np
 from ..data.hot_pixel_images import channel_samples
 from ..errors import InputError
 from ..ngff import ArraySource
-from .classical_blend import ClassicalBlend, blended, blends_from_samples
+from .classical_blend import MAX_PLANE_PIXELS, ClassicalBlend, blended, blends_from_samples
 from .cluster import most_worker_threads, smallest_worker_memory
 
-BLEND_PLANE_BYTES = 2**28  # the largest YX plane blended, as float32 (8192 x 8192)
+BLEND_PLANE_BYTES = 4 * MAX_PLANE_PIXELS  # the largest YX plane blended, as float32
 TASK_PLANE_BYTES = 2**26  # a task holds several planes of the source's chunk while they take at most this together
 WORK_PLANES = 20  # a task's working memory beyond the planes it holds, in float32 planes (NLM's copies and more)
 

@@ -31,6 +31,7 @@ from ..errors import InputError
 from ..normalize import normalize_range
 from ..progress import progress_bar
 from .classical_check import WorseThanClassicalWarning
+from .domain_check import PredictionWarning
 from .classical_settings import classical_errors, denoised, in_input_units
 from .plane_restore import restored_plane
 from .recorrupted_error import (CHOOSING_SEED, STANDARD_ERRORS, block_standard_error, fitted_residual,
@@ -39,6 +40,7 @@ from .recorrupted_error import (CHOOSING_SEED, STANDARD_ERRORS, block_standard_e
 BLEND_SEEDS = (5, 6)  # pairs of their own: not the classical check's comparison pair nor rescale search's
 SHARES = tuple(round(share, 1) for share in np.linspace(0.0, 1.0, 11))  # the model's share of the output
 MIN_GAIN = 0.002  # of the input's noise variance: a smaller estimated gain keeps the model alone
+MAX_PLANE_PIXELS = 8192 * 8192  # the largest YX plane blended whole
 
 
 @dataclass(frozen=True)
@@ -160,6 +162,18 @@ def effective_blend(classical_blend: bool | None, spec) -> bool:
         raise InputError(f"classical_blend must be True, False or None (the model's own choice), got "
                          f"{classical_blend!r}")
     return bool(classical_blend)
+
+
+def own_blend_fits(y: int, x: int) -> bool:
+    """Whether a model's own blend (not asked for) runs on YX planes of `y` x `x` px: above MAX_PLANE_PIXELS (its
+    classical denoiser works on whole planes: NLM holds ~17 copies of one) it is left out, with a PredictionWarning.
+    Asked for, large data refuses such planes (blend_large.blend_grids)."""
+    if y * x <= MAX_PLANE_PIXELS:
+        return True
+    warnings.warn(f"restored by the model alone: its default classical blend denoises whole YX planes, and this "
+                  f"input's are {y} x {x} px (at most {MAX_PLANE_PIXELS} px; blend regions of it as TIFFs)",
+                  PredictionWarning, stacklevel=3)
+    return False
 
 
 def mixes(blends: tuple[ClassicalBlend, ...]) -> bool:

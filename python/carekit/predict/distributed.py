@@ -33,6 +33,7 @@ from .cluster import wait_tasks
 from .chunks import ChunkTask, ModelRef, cached_model, check_distributable, output_names, run_chunk
 from ..data.hot_pixel_images import KEEP, REPLACE, channel_samples, check_choice
 from .hot_pixels import source_without_hot_pixels, warn_hot_pixels
+from .domain_check import PredictionWarning
 from .large_checks import check_input, warn_summed
 from .layouts import Layout, check_source, layout_of
 from .package_stats import compute_package_stats
@@ -179,7 +180,7 @@ def _large_blend(classical_blend: bool | None, spec, source: ArraySource) -> boo
     large to blend whole (asked for, blend_grids refuses them)."""
     if classical_blend is None and spec.classical_blend and not planes_fit(source):
         warnings.warn("restored by the model alone: its default classical blend denoises whole YX planes, and this "
-                      "input's are too large for it (blend regions of it as TIFFs)", stacklevel=3)
+                      "input's are too large for it (blend regions of it as TIFFs)", PredictionWarning, stacklevel=3)
         return False
     return effective_blend(classical_blend, spec)
 

@@ -1,9 +1,9 @@
 """Which of two models restores an image better? Estimated from the noisy image alone.
 
 The estimate is predict.recorrupted_error's, as in the comparison with classical denoising (predict.classical_check):
-on a recorrupted pair (u, t) drawn from the image's own noise model, each model restores u as restore() would restore
-the image (at the rescale factor it would use on the whole image: by default its own mode, `search` for the
-generalist), and the difference of their squared errors to t after the affine fit estimates the difference of their
+on a recorrupted pair (u, t) drawn from the image's own noise model, each model alone (no classical blend) restores u
+at the rescale factor restore() would use on the whole image (by default its own mode, `search` for the generalist),
+and the difference of their squared errors to t after the affine fit estimates the difference of their
 errors against the truth, with no ground truth. The verdict names a better model only where neither chance (the
 standard error of the difference) nor the noise model's error (the variance scaled by each of MISFITS) could flip it.
 
@@ -82,8 +82,8 @@ def comparable_runners(first, second) -> list:
 def compare_models(first, second, image: np.ndarray | Image, axes: str | None = None,
                    rescale: tuple = (MODEL, MODEL), seed: int = COMPARING_SEED, hot_pixels: str = KEEP
                    ) -> ModelComparison:
-    """Two 2D CARE models (folders, packages or runners), each restoring as restore() would with its `rescale` (a
-    pair: by default each model's own mode) and `hot_pixels`, compared on the middle plane of `image` (central crop
+    """Two 2D CARE models (folders, packages or runners), each alone (no classical blend) restoring as restore()
+    would with its `rescale` (a pair: by default each model's own mode) and `hot_pixels`, compared on the middle plane of `image` (central crop
     of at most crops.ESTIMATE_SIDE^2 px)."""
     if not isinstance(rescale, tuple) or len(rescale) != 2:
         raise InputError(f"rescale must be a pair, one mode per model (e.g. ('model', 1)); got {rescale!r}")

@@ -18,7 +18,8 @@ from ..models.runner import ModelRunner, PipelineRunner
 from ..models.spec import NetworkSpec
 from .input_checks import check_input, check_tile, default_axes
 from .domain_check import predicted_uncertainty, warn_input, warn_uncertainty
-from .classical_blend import ClassicalBlend, blended, choose_blends, effective_blend, warn_if_behind
+from .classical_blend import (ClassicalBlend, blended, choose_blends, effective_blend, own_blend_fits,
+                              warn_if_behind)
 from ..data.hot_pixel_images import KEEP
 from .hot_pixels import cleaned_input, warn_if_hot
 from .projection import project
@@ -99,21 +100,35 @@ def restore(model: str | Path | ModelRunner, image: np.ndarray | Image, axes: st
         _check_z_zoom(spec, z_factor)
     if effective_rescale(rescale, spec) is not None:
         refuse_unless_rescalable(runner)
-    classical_blend = effective_blend(classical_blend, spec)
+    own_blend, classical_blend = classical_blend is None, effective_blend(classical_blend, spec)
     if classical_blend:
         refuse_unless_2d_denoising(runner, "the classical blend")
     axes = (axes or default_axes(spec, image.ndim)).upper()
+    if classical_blend and own_blend:  # too large planes leave a model's own blend out, with a warning
+        classical_blend = own_blend_fits(image.shape[axes.index("Y")], image.shape[axes.index("X")])
     image, replaced = cleaned_input(image, axes, hot_pixels)
     if check_domain and hot_pixels == KEEP:
         warn_if_hot(image, axes)
     result = _restore_as_kind(runner, image, axes, pixel_size, tile, progress, on_progress, z_factor, rescale,
                               check_domain, tta, classical_blend)
     if classical_blend:
+        result = _blended(runner, image, axes, result, progress, own_blend)
+    return dataclasses.replace(result, hot_pixels_replaced=replaced)
+
+
+def _blended(runner, image: np.ndarray, axes: str, result: Restoration, progress: bool, own: bool) -> Restoration:
+    """`result` mixed as its channels' blends choose (predict.classical_blend). Where the blend is the model's own
+    choice (`own`: not asked for), a failure inside it leaves the restoration as it is, the failure its note, as the
+    classical check's failures do."""
+    try:
         blends = choose_blends(runner, image, axes, result.factor)
         warn_if_behind(blends)
-        result = dataclasses.replace(result, image=blended(result.image, image, axes, blends, spec, progress),
-                                     classical_blend=blends)
-    return dataclasses.replace(result, hot_pixels_replaced=replaced)
+        mixed = blended(result.image, image, axes, blends, runner.spec, progress)
+    except Exception as error:  # noqa: BLE001 - the restoration stands: the blend only refines it
+        if not own:
+            raise
+        blends, mixed = (ClassicalBlend(unjudged=f"the blend failed: {type(error).__name__}: {error}"),), result.image
+    return dataclasses.replace(result, image=mixed, classical_blend=blends)
 
 
 def _restore_as_kind(runner, image, axes, pixel_size, tile, progress, on_progress, z_factor, rescale,
