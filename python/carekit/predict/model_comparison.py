@@ -83,8 +83,8 @@ def compare_models(first, second, image: np.ndarray | Image, axes: str | None = 
                    rescale: tuple = (MODEL, MODEL), seed: int = COMPARING_SEED, hot_pixels: str = KEEP
                    ) -> ModelComparison:
     """Two 2D CARE models (folders, packages or runners), each alone (no classical blend) restoring as restore()
-    would with its `rescale` (a pair: by default each model's own mode) and `hot_pixels`, compared on the middle plane of `image` (central crop
-    of at most crops.ESTIMATE_SIDE^2 px)."""
+    would with its `rescale` (a pair: by default each model's own mode) and `hot_pixels`, compared on the middle
+    plane of `image` (central crop of at most crops.ESTIMATE_SIDE^2 px)."""
     if not isinstance(rescale, tuple) or len(rescale) != 2:
         raise InputError(f"rescale must be a pair, one mode per model (e.g. ('model', 1)); got {rescale!r}")
     runners = comparable_runners(first, second)
