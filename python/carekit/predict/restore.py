@@ -104,7 +104,7 @@ def restore(model: str | Path | ModelRunner, image: np.ndarray | Image, axes: st
     if classical_blend:
         refuse_unless_2d_denoising(runner, "the classical blend")
     axes = (axes or default_axes(spec, image.ndim)).upper()
-    if classical_blend and own_blend:  # too large planes leave a model's own blend out, with a warning
+    if classical_blend and own_blend and {"Y", "X"} <= set(axes):  # too large planes leave it out, with a warning
         classical_blend = own_blend_fits(image.shape[axes.index("Y")], image.shape[axes.index("X")])
     image, replaced = cleaned_input(image, axes, hot_pixels)
     if check_domain and hot_pixels == KEEP:
