@@ -14,7 +14,7 @@ import zarr
 from carekit.cli import main
 from carekit.errors import InputError
 from carekit.ngff import open_source
-from carekit.predict import blend_large, restore
+from carekit.predict import blend_large, classical_blend, restore
 from carekit.predict.classical_blend import mixes
 from carekit.predict.classical_check import WorseThanClassicalWarning
 from carekit.predict.distributed import plan_large, restore_large
@@ -120,7 +120,7 @@ def test_the_generalists_own_blend_runs_on_large_data_and_is_left_out_where_plan
         job = plan_large(GENERALIST, open_source(path), tmp_path / "out.ome.zarr")
     assert mixes(job.blends) and job.task_grid is not None  # not asked for: the model's own choice
     assert plan_large(GENERALIST, open_source(path), tmp_path / "off.ome.zarr", classical_blend=False).blends == ()
-    monkeypatch.setattr(blend_large, "BLEND_PLANE_BYTES", 256 * 256 * 4 - 1)
+    monkeypatch.setattr(classical_blend, "MAX_PLANE_PIXELS", 256 * 256 - 1)
     with pytest.warns(UserWarning, match="restored by the model alone: its default classical blend denoises whole"):
         job = plan_large(GENERALIST, open_source(path), tmp_path / "big.ome.zarr")
     assert job.blends == () and job.task_grid is None  # not refused: the user did not ask for it

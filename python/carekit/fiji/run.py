@@ -42,11 +42,12 @@ def plugin_options(model: str | Path, engine: str = "python", backend: str = "on
 
 
 def _blend_option(classical_blend: bool | None) -> str:
-    """restore()'s classical_blend as the plugin's option (contract.blend_value reads it back)."""
-    if classical_blend is not None and not isinstance(classical_blend, (bool, np.bool_)):
-        raise InputError(f"classical_blend must be True, False or None (the model's own choice), got "
-                         f"{classical_blend!r}")
-    return contract.BLEND_MODEL if classical_blend is None else str(bool(classical_blend)).lower()
+    """restore()'s classical_blend (checked as restore() checks it) as the plugin's option (contract.blend_value
+    reads it back)."""
+    from ..predict.classical_blend import checked_blend
+
+    given = checked_blend(classical_blend)
+    return contract.BLEND_MODEL if given is None else str(given).lower()
 
 
 def run_in_fiji(model: str | Path, image, axes: str | None = None, *, engine: str = "python", backend: str = "onnx",

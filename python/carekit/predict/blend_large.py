@@ -32,17 +32,12 @@ def _plane_bytes(source: ArraySource) -> int:
     return source.shape[source.axes.index("Y")] * source.shape[source.axes.index("X")] * 4
 
 
-def planes_fit(source: ArraySource) -> bool:
-    """Whether `source`'s YX planes are small enough to blend whole (BLEND_PLANE_BYTES)."""
-    return _plane_bytes(source) <= BLEND_PLANE_BYTES
-
-
 def blend_grids(source: ArraySource, grid: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """(output chunks, task grid) for a blend that mixes: the output keeps `grid`'s chunks in Y and X (and so its
     pyramid), a task spans whole YX planes; on the other axes both keep `grid`'s extent while a task's planes take
     at most TASK_PLANE_BYTES, else 1. An InputError for planes above BLEND_PLANE_BYTES."""
     y, x = source.shape[source.axes.index("Y")], source.shape[source.axes.index("X")]
-    if not planes_fit(source):
+    if _plane_bytes(source) > BLEND_PLANE_BYTES:
         raise InputError(f"the classical blend denoises whole YX planes, and this input's are {y} x {x} px "
                          f"({y * x * 4 / 2**20:.1f} MiB as float32; at most {BLEND_PLANE_BYTES / 2**20:.0f} MiB): "
                          "leave --classical-blend out, or blend regions of it as TIFFs")

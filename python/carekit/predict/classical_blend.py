@@ -153,15 +153,21 @@ def blends_from_samples(runner, samples: list[np.ndarray], factor: float = 1.0) 
     return tuple(choose_blend(runner, crop, factor) for crop in samples)
 
 
-def effective_blend(classical_blend: bool | None, spec) -> bool:
-    """`classical_blend` as given (True or False), or for None the model's own choice (NetworkSpec.classical_blend,
-    from ModelRecord.classical_blend: the shipped generalist blends by default; other models do not)."""
-    if classical_blend is None:
-        return bool(spec.classical_blend)
-    if not isinstance(classical_blend, (bool, np.bool_)):
+def checked_blend(classical_blend) -> bool | None:
+    """restore()'s `classical_blend` (None: the model's own choice, True, False) as such; an InputError for any other
+    value (a string or number is not read as on or off)."""
+    if classical_blend is not None and not isinstance(classical_blend, (bool, np.bool_)):
         raise InputError(f"classical_blend must be True, False or None (the model's own choice), got "
                          f"{classical_blend!r}")
-    return bool(classical_blend)
+    return None if classical_blend is None else bool(classical_blend)
+
+
+def effective_blend(classical_blend: bool | None, spec) -> bool:
+    """`classical_blend` as given (True or False: checked_blend), or for None the model's own choice
+    (NetworkSpec.classical_blend, from ModelRecord.classical_blend: the shipped generalist blends by default; other
+    models do not)."""
+    given = checked_blend(classical_blend)
+    return bool(spec.classical_blend) if given is None else given
 
 
 def own_blend_fits(y: int, x: int) -> bool:

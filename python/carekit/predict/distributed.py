@@ -27,13 +27,12 @@ from ..normalize import DEGENERATE_RANGE_EPS
 from ..progress import progress_bar
 from ..resample import SPLINE_MARGIN
 from ..tiling import round_up
-from .blend_large import blend_grids, blend_record, check_blend_memory, large_blends, planes_fit
-from .classical_blend import effective_blend, mixes, warn_if_behind
+from .blend_large import blend_grids, blend_record, check_blend_memory, large_blends
+from .classical_blend import effective_blend, mixes, own_blend_fits, warn_if_behind
 from .cluster import wait_tasks
 from .chunks import ChunkTask, ModelRef, cached_model, check_distributable, output_names, run_chunk
 from ..data.hot_pixel_images import KEEP, REPLACE, channel_samples, check_choice
 from .hot_pixels import source_without_hot_pixels, warn_hot_pixels
-from .domain_check import PredictionWarning
 from .large_checks import check_input, warn_summed
 from .layouts import Layout, check_source, layout_of
 from .package_stats import compute_package_stats
@@ -177,12 +176,11 @@ def plan_large(model: str | Path, source: ArraySource, out: str | Path, engine: 
 
 def _large_blend(classical_blend: bool | None, spec, source: ArraySource) -> bool:
     """Whether to blend (effective_blend): a model's own blend is left out, with a warning, where the planes are too
-    large to blend whole (asked for, blend_grids refuses them)."""
-    if classical_blend is None and spec.classical_blend and not planes_fit(source):
-        warnings.warn("restored by the model alone: its default classical blend denoises whole YX planes, and this "
-                      "input's are too large for it (blend regions of it as TIFFs)", PredictionWarning, stacklevel=3)
-        return False
-    return effective_blend(classical_blend, spec)
+    large to blend whole (own_blend_fits, as in memory; asked for, blend_grids refuses them)."""
+    blend = effective_blend(classical_blend, spec)
+    if blend and classical_blend is None:
+        return own_blend_fits(source.shape[source.axes.index("Y")], source.shape[source.axes.index("X")])
+    return blend
 
 
 def _about(source: ArraySource, ref: ModelRef, ngff_version: str, factor: float, hot_pixels: str,
