@@ -8,11 +8,12 @@ every OTHER training dataset (carekit.generalist: the shipped model's recipe, st
 nuclei3d out: its left-out model is trained as the shipped one is) and tested on the held-out images of D
 (synth.generalist.split; central 512x512 crops) degraded by carekit's camera model (background 1 photon, read noise 2,
 offset 100, no blur) at 3 and 10 photons. Compared per image with the best of the oracle-tuned classical baselines
-(Gaussian, NLM, TV, GAT+NLM with the true camera; evaluate/baselines.py), the LODO model restoring with rescale search
-too (as carekit runs the generalist by default), the shipped in-domain HeLa model, and the shipped generalist (trained
-on the training images of every training dataset; its model folder in model-zoo/_work, as make_generalist.py leaves it
-before packaging; in a fresh clone the shipped zip, same weights). `--stage shipped` scores only that model again in a
-protocol's results (a candidate make_generalist.py trained, where the left-out models need not be at hand).
+(Gaussian, NLM, TV, GAT+NLM with the true camera; evaluate/baselines.py), the LODO model alone, with rescale search and
+with its own defaults (rescale search and the classical blend, as carekit runs the generalist), the shipped in-domain
+HeLa model, and the shipped generalist (trained on the training images of every training dataset; its model folder in
+model-zoo/_work, as make_generalist.py leaves it before packaging; in a fresh clone the shipped zip, same weights).
+`--stage shipped` scores only that model again in a protocol's results (a candidate make_generalist.py trained, where
+the left-out models need not be at hand).
 Models go to benchmarks/_work/generalist/; results to benchmarks/results/generalist-100x40-f32.{json,md,png} for the
 recipe (100 x 40 steps, 32 filters). Every budget or network width (--epochs/--steps/--filters) is a protocol whose
 models, rows and results carry its tag (without-hela-100x40-f32, generalist-8x40-f16.md), except the recipe's
@@ -160,25 +161,26 @@ def _central(image: np.ndarray, size: int) -> np.ndarray:
 
 
 LODO = "generalist without it (LODO)"
-LODO_SEARCH = "generalist without it (LODO), rescale search"  # as carekit runs the generalist by default
-RESCALES = {LODO_SEARCH: "search"}  # the models restored with a rescale mode; the others without rescaling
+LODO_SEARCH = "generalist without it (LODO), rescale search"
+LODO_DEFAULT = "generalist without it (LODO), its defaults"  # rescale search + classical blend, as carekit runs it
+# the models restored with a rescale mode and classical blend (restore's arguments); the others with neither
+MODES = {LODO_SEARCH: ("search", False), LODO_DEFAULT: ("model", None)}
 
 
 def models(left_out: str, protocol_tag: str) -> dict:
-    """The models compared on dataset `left_out`: never saw it (LODO), without and with rescale search (RESCALES),
-    shipped generalist, shipped HeLa model."""
+    """The models compared on dataset `left_out`: never saw it (LODO), alone, with rescale search and with its own
+    default modes (MODES), shipped generalist, shipped HeLa model."""
     from carekit.models import load_model
 
     found = {LODO: lodo_dir(left_out, protocol_tag),
              SHIPPED_NAME: SHIPPED,
              "shipped HeLa model": ZOO / "care-hela-nuclei-denoising.zip"}
     runners = {name: load_model(path) for name, path in found.items() if path.exists()}
-    return {**runners, LODO_SEARCH: runners[LODO]} if LODO in runners else runners
+    return {**runners, **{name: runners[LODO] for name in MODES}} if LODO in runners else runners
 
 
 def score_image(low, high, runners: dict) -> dict:
-    """Scores of the baselines and of each model (name: runner; restored with its RESCALES mode, else without
-    rescaling)."""
+    """Scores of the baselines and of each model (name: runner; restored with its MODES, else alone)."""
     from carekit.evaluate.baselines import run_baselines
     from carekit.evaluate.metrics import score
 
@@ -197,13 +199,14 @@ def score_image(low, high, runners: dict) -> dict:
 
 
 def score_model(row: dict, name: str, runner, low, high) -> np.ndarray:
-    """Restore `low` with the model `name` (with its RESCALES mode, else without rescaling), put its scores in `row`
-    and return the restoration."""
+    """Restore `low` with the model `name` (with its MODES, else alone), put its scores in `row` and return the
+    restoration."""
     from carekit.evaluate.metrics import score
     from carekit.predict import restore
 
-    restored = restore(runner, low, axes="YX", progress=False, check_domain=False, rescale=RESCALES.get(name),
-                       classical_blend=False).image
+    rescale, blend = MODES.get(name, (None, False))
+    restored = restore(runner, low, axes="YX", progress=False, check_domain=False, rescale=rescale,
+                       classical_blend=blend).image
     row["model_scores"][name] = score(high, restored).as_dict()
     row["models"][name] = round(row["model_scores"][name]["psnr"], 2)
     return restored
@@ -311,7 +314,7 @@ def markdown(summary: list[dict], epochs: int, steps: int, filters: int, variant
                  f"{e['models'][n]['worst_image_margin']:+.2f})" if n in e["models"] else "-" for n in names]
         lines.append(f"| {e['dataset']} | {e['photons']:g} | {e['images']} | {e['raw']:.2f} | {e['best_baseline']:.2f} "
                      f"({', '.join(e['best_baseline_names'])}) | " + " | ".join(cells) + " |")
-    for name in (LODO, LODO_SEARCH):
+    for name in (LODO, LODO_SEARCH, LODO_DEFAULT):
         lodo = [e["models"].get(name) for e in summary]
         if all(lodo):
             met = sum(m["margin"] >= 1.0 for m in lodo)
@@ -340,7 +343,7 @@ def figure(images: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
     from carekit.normalize import normalize_ground_truth
 
-    columns = ["raw", "best baseline", "shipped HeLa model", LODO, LODO_SEARCH, "truth"]
+    columns = ["raw", "best baseline", "shipped HeLa model", LODO, LODO_DEFAULT, "truth"]
     fig, axes = plt.subplots(len(images), len(columns), figsize=(2.2 * len(columns), 2.2 * len(images)))
     for row, ((name, photons), panel) in zip(axes, images.items()):
         for ax, column in zip(row, columns):

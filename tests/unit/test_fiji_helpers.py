@@ -71,11 +71,23 @@ def test_bracket_quote_and_plain_values(helpers):
                                    "downsampling factor from 1 to 8"),
     ("model=[/m.zip] hot_pixels=remove", "hot_pixels must be one of keep, replace, got 'remove'"),
     ("model=[file:m.zip]", "'file:m.zip' is not a valid file: URI (URI is not hierarchical)"),
+    ("model=[/m.zip] output tta", "output needs a value: output=[...]"),
 ])
 def test_bad_macro_options_raise_one_clear_error(helpers, macro, message):
     with pytest.raises(helpers.options.OptionError) as raised:
         helpers.options.from_macro_string(macro)
     assert str(raised.value).startswith(message), str(raised.value)
+
+
+def test_a_bare_flag_word_turns_its_option_on_as_a_ticked_imagej_checkbox(helpers):
+    """An ImageJ macro writes a ticked checkbox as its bare name: `tta` asks for test-time augmentation, and an
+    older plugin's `classical_blend` checkbox asks for the blend (not the model's own choice)."""
+    values = helpers.options.from_macro_string("model=[/m.zip]  tta classical_blend headless")
+    assert values["tta"] is True and values["classical_blend"] is True
+    assert values["uncertainty"] is True and values["classical_check"] is True  # defaults, as before
+    words = helpers.options.from_macro_string("model=[/m.zip] uncertainty=false classical_check=false")
+    assert words["uncertainty"] is False and words["classical_check"] is False
+    assert helpers.options.from_macro_string("model=[/m.zip]")["tta"] is False
 
 
 def test_what_run_in_fiji_writes_the_plugin_reads_back(helpers, tmp_path):

@@ -13,8 +13,17 @@ BRACKET_HINT = ("a path whose [ ] do not pair up cannot be written in [brackets]
 
 def from_macro_string(options):
     """Key=value pairs as ImageJ reads them (Macro.getValue): a value in [brackets] ends at the matching ']',
-    one in 'quotes' at the next quote, any other at the next space. Unknown keys are rejected."""
-    values = dict(_pairs((options or "").strip()))
+    one in 'quotes' at the next quote, any other at the next space. Unknown keys are rejected. A bare word turns a
+    flag option on (a ticked checkbox, as ImageJ writes it); one naming any other option is refused, since it lacks
+    the value; other bare words are passed over, as ImageJ does."""
+    values = {}
+    for key, value in _pairs((options or "").strip()):
+        if value is not None:
+            values[key] = value
+        elif key in contract.FLAG_OPTIONS:
+            values[key] = "true"
+        elif key in contract.OPTION_DEFAULTS:
+            raise OptionError("%s needs a value: %s=[...]" % (key, key))
     unknown = sorted(set(values) - set(contract.OPTION_DEFAULTS))
     if unknown:
         raise OptionError("unknown option '%s'; known options: %s"
@@ -28,7 +37,10 @@ def _pairs(options):
         end = options.find(" ", start)
         equals = options.find("=", start)
         if equals < 0 or (0 <= end < equals):  # a bare word (an ImageJ checkbox flag): no value
-            start = len(options) if end < 0 else end + 1
+            word_end = len(options) if end < 0 else end
+            if word_end > start:
+                pairs.append((options[start:word_end], None))
+            start = word_end + 1
             continue
         key, start = options[start:equals], equals + 1
         end = _value_end(options, start, key)

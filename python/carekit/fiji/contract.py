@@ -28,6 +28,8 @@ OPTION_DEFAULTS = {
     "tta": "false",
 }
 PATH_OPTIONS = ("model", "input", "output", "python")
+# the options a bare word in a macro turns on, as a ticked checkbox in an ImageJ macro is written ("... tta")
+FLAG_OPTIONS = ("uncertainty", "classical_check", "classical_blend", "tta")
 ENGINES = ("python", "deepimagej")
 BACKENDS = ("onnx", "tensorflow", "keras")
 PRECISIONS = ("auto", "fp32", "bf16")  # as carekit.precision.CHOICES (a test checks they agree)
