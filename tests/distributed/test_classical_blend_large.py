@@ -1,8 +1,7 @@
 """The classical blend on the large-data path: chosen on the same crops as in memory, whole YX planes per task (the
 output keeping its chunks), the same output as restore(classical_blend=True); said on the CLI's line, recorded in the
 output so that another blend is not resumed into it, refused where planes are too large to blend whole or workers
-have too little memory for them; the shipped generalist's own blend, left out (with a warning) where planes are too
-large."""
+have too little memory for them; the shipped generalist's own blend, left out (with a warning) there instead."""
 
 import dataclasses
 import warnings
@@ -93,10 +92,36 @@ def test_tasks_hold_whole_planes_and_the_memory_they_need_is_checked(tmp_path, c
     assert blend_large.blend_grids(small, (50, 32, 32)) == ((50, 32, 32), (50, 64, 64))
     monkeypatch.setattr(blend_large, "TASK_PLANE_BYTES", 64 * 64 * 4)
     assert blend_large.blend_grids(small, (50, 32, 32)) == ((1, 32, 32), (1, 64, 64))  # one plane per task
-    blend_large.check_blend_memory(client, small, (1, 64, 64))  # the test cluster has GiBs per thread
+    assert blend_large.memory_shortfall(client, small, (1, 64, 64)) is None  # the test cluster has GiBs per thread
     monkeypatch.setattr(blend_large, "WORK_PLANES", 10**6)
-    with pytest.raises(InputError, match=r"a task needs about .* GiB per thread; give --memory-limit \d+GiB"):
-        blend_large.check_blend_memory(client, small, (1, 64, 64))
+    assert blend_large.memory_shortfall(client, small, (1, 64, 64)).startswith(
+        "a task needs about 15.3 GiB and the workers have")
+
+
+def test_without_the_memory_a_blend_asked_for_is_refused_and_the_models_own_left_out(tmp_path, client,
+                                                                                      monkeypatch, two_channels):
+    """Before anything is written: asked for, the blend is refused where the workers lack the memory for its whole
+    planes; the generalist's own blend (not asked for) is left out with a warning, and the run restores with the
+    model alone, recorded so."""
+    path = write_ngff(tmp_path / "in.ome.zarr", two_channels[0, :1], "TYX", {}, (1, 128, 128))  # it mixes on it
+    monkeypatch.setattr(blend_large, "WORK_PLANES", 10**6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", WorseThanClassicalWarning)
+        with pytest.raises(InputError, match=r"GiB per thread; give --memory-limit \d+GiB .* --no-classical-blend"):
+            restore_large(client, GENERALIST, open_source(path), tmp_path / "asked.ome.zarr", progress=False,
+                          rescale=1, classical_blend=True)
+        assert not (tmp_path / "asked.ome.zarr").exists()
+        with pytest.warns(UserWarning, match="restored by the model alone: its default classical blend denoises "
+                                             r"whole YX planes, and a task needs about .* GiB .* to blend$") as said:
+            result = restore_large(client, GENERALIST, open_source(path), tmp_path / "own.ome.zarr", progress=False,
+                                   rescale=1)
+    assert result.blends == () and result.chunks_total == 4  # the input's chunks, not whole planes
+    assert not any("the output is" in str(w.message) for w in said)  # no word of a blend it did not make
+    alone = restore(GENERALIST, two_channels[0, :1], "TYX", progress=False, check_domain=False, rescale=1,
+                    classical_blend=False).image
+    restored = zarr.open_group(str(tmp_path / "own.ome.zarr"), mode="r")
+    assert np.abs(restored["0"][:] - alone).max() <= 1e-4
+    assert "classical_blend" not in restored.attrs["carekit"]["source"]  # a run with the blend does not resume it
 
 
 def test_planes_too_large_to_blend_whole_and_other_models_are_refused(tmp_path, monkeypatch, tiny_model_3d,

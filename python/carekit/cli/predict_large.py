@@ -80,13 +80,13 @@ def run_large(args, rescale=None) -> int:
             print(f"dask dashboard: {client.dashboard_link}")
         result = run_large_job(client, job, tile=tuple(args.tile) if args.tile else None, overwrite=args.overwrite,
                                progress=not args.quiet)
-    if args.classical_check and not job.blends:  # blended, the blend's own estimate replaces the check
+    if args.classical_check and not result.blends:  # blended, the blend's own estimate replaces the check
         _compare_middle_plane(args, job)
     resumed = f" ({result.chunks_done_before} done before, resumed)" if result.chunks_done_before else ""
     spec = cached_model(job.ref).spec
     notes = (chosen_factor_note(rescale, job.factor, spec), source_note(job.hot_pixels, job.source),
              tta_note(job.ref.tta, spec.kind),
-             job.blends and blend_note(job.blends, len(job.plan.images) > 1, args.classical_blend is None))
+             result.blends and blend_note(result.blends, len(job.plan.images) > 1, args.classical_blend is None))
     note = ", ".join(n for n in notes if n)
     print(f"restored {args.inputs[0]} -> {Path(args.out)} ({result.chunks_total} chunks{resumed}"
           f"{f', {note}' if note else ''})")

@@ -7,7 +7,9 @@ whole plane (and TV is not local), so a plane is never cut: it must fit a worker
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import warnings
 
 import numpy as np
 
@@ -16,6 +18,7 @@ from ..errors import InputError
 from ..ngff import ArraySource
 from .classical_blend import MAX_PLANE_PIXELS, ClassicalBlend, blended, blends_from_samples
 from .cluster import most_worker_threads, smallest_worker_memory
+from .domain_check import PredictionWarning
 
 BLEND_PLANE_BYTES = 4 * MAX_PLANE_PIXELS  # the largest YX plane blended, as float32
 TASK_PLANE_BYTES = 2**26  # a task holds several planes of the source's chunk while they take at most this together
@@ -49,19 +52,33 @@ def blend_grids(source: ArraySource, grid: tuple[int, ...]) -> tuple[tuple[int, 
     return chunks, tasks
 
 
-def check_blend_memory(client, source: ArraySource, task_grid: tuple[int, ...]) -> None:
-    """An InputError, before anything is written, where a worker's memory limit per thread is below what a blended
-    task needs: its planes (input and outputs) and WORK_PLANES more."""
+def memory_shortfall(client, source: ArraySource, task_grid: tuple[int, ...]) -> str | None:
+    """Where a worker's memory limit per thread is below what a blended task needs (its planes, input and outputs,
+    and WORK_PLANES more), what it needs and what to give, in words; None where it fits."""
     limit = smallest_worker_memory(client)
     threads = most_worker_threads(client)
     planes = math.prod(g for a, g in zip(source.axes, task_grid) if a not in "YX")
     need = (3 * planes + WORK_PLANES) * _plane_bytes(source)
-    if limit and limit / threads < need:
-        raise InputError(f"the classical blend denoises whole YX planes: a task needs about {need / 2**30:.1f} GiB "
-                         f"and the workers have {limit / threads / 2**30:.1f} GiB per thread; give --memory-limit "
-                         f"{math.ceil(need * threads / 2**30)}GiB (or fewer --threads-per-worker), or turn the "
-                         "blend off: --no-classical-blend (some models, the shipped generalist among them, blend by "
-                         "default)")
+    if not limit or limit / threads >= need:
+        return None
+    return (f"a task needs about {need / 2**30:.1f} GiB and the workers have {limit / threads / 2**30:.1f} GiB per thread; give --memory-limit "
+            f"{math.ceil(need * threads / 2**30)}GiB (or fewer --threads-per-worker)")
+
+
+def fit_to_memory(client, job):
+    """`job` (a distributed.LargeJob whose blend mixes) as it can run on the workers behind `client`: unchanged where
+    they have the memory a blended task needs; else, before anything is written, an InputError where the blend was
+    asked for, and where it is the model's own (job.own_blend) the job without it and a PredictionWarning."""
+    shortfall = memory_shortfall(client, job.source, job.task_grid)
+    if shortfall is None:
+        return job
+    if not job.own_blend:
+        raise InputError(f"the classical blend denoises whole YX planes: {shortfall}, or turn the blend off: "
+                         "--no-classical-blend")
+    warnings.warn(f"restored by the model alone: its default classical blend denoises whole YX planes, and {shortfall}"
+                  " to blend", PredictionWarning, stacklevel=3)
+    about = {key: value for key, value in job.plan.source.items() if key != "classical_blend"}
+    return dataclasses.replace(job, blends=(), task_grid=None, plan=dataclasses.replace(job.plan, source=about))
 
 
 def blended_plane(restored: np.ndarray, noisy: np.ndarray, channel: int, blends: tuple[ClassicalBlend, ...],

@@ -27,7 +27,7 @@ from ..normalize import DEGENERATE_RANGE_EPS
 from ..progress import progress_bar
 from ..resample import SPLINE_MARGIN
 from ..tiling import round_up
-from .blend_large import blend_grids, blend_record, check_blend_memory, large_blends
+from .blend_large import blend_grids, blend_record, fit_to_memory, large_blends
 from .classical_blend import effective_blend, mixes, own_blend_fits, warn_if_behind
 from .cluster import wait_tasks
 from .chunks import ChunkTask, ModelRef, cached_model, check_distributable, output_names, run_chunk
@@ -43,12 +43,14 @@ from .rescale_large import DownscaledSource, large_factor, rescaled_task
 
 @dataclass
 class LargeRestoration:
-    """What a distributed run did: chunks restored now and skipped (already done), seconds per chunk."""
+    """What a distributed run did: chunks restored now and skipped (already done), seconds per chunk, the classical
+    blend of each channel (empty: the model alone)."""
 
     path: Path
     chunks_total: int
     chunks_done_before: int
     chunk_seconds: list[float] = field(default_factory=list)
+    blends: tuple = ()
 
 
 def output_chunks(source: ArraySource, layout: Layout, halo: int) -> tuple[int, ...]:
@@ -109,7 +111,8 @@ class LargeJob:
     """A checked plan: the model to load on the workers, how its kind is chunked, the output's chunks (input
     coordinates) and halo, the output to write, the rescale factor (1: off), whether search chose it, hot_pixels
     (with "replace", `source` is read through hot_pixels.WithoutHotPixels), the classical blend of each channel and
-    the task grid (the output's chunks, or whole YX planes where the blend mixes)."""
+    the task grid (the output's chunks, or whole YX planes where the blend mixes), whether the blend is the model's
+    own (not asked for: left out where the workers lack the memory, blend_large.fit_to_memory)."""
 
     ref: ModelRef
     source: ArraySource
@@ -122,6 +125,7 @@ class LargeJob:
     hot_pixels: str = KEEP
     blends: tuple = ()
     task_grid: tuple[int, ...] | None = None
+    own_blend: bool = False
 
     @property
     def tasks(self) -> tuple[int, ...]:
@@ -158,20 +162,19 @@ def plan_large(model: str | Path, source: ArraySource, out: str | Path, engine: 
                       "if they do, predict in memory or ask its authors to declare the halo", stacklevel=2)
     layout = layout_of(spec)
     check_source(layout, spec, source.axes, source.shape, source.pixel_size, z_factor)
-    classical_blend = _large_blend(classical_blend, spec, source)
-    if classical_blend:  # before the rescale search runs the model
+    blend = _large_blend(classical_blend, spec, source)
+    if blend:  # before the rescale search runs the model
         refuse_unless_2d_denoising(runner, "--classical-blend")
     halo = round_up(spec.halo, spec.divisor)
     factor = _rescale_factor(rescale, runner, source)
     # rescaled, a chunk reads the halo and the upsampling's margin in downsampled pixels: factor times as wide
     grid = output_chunks(source, layout, halo if factor == 1 else math.ceil(factor * (halo + SPLINE_MARGIN)))
-    blends = large_blends(runner, source, factor) if classical_blend else ()
-    warn_if_behind(blends)
+    blends = large_blends(runner, source, factor) if blend else ()
     grid, task_grid = blend_grids(source, grid) if mixes(blends) else (grid, None)
     about = _about(source, ref, ngff_version, factor, hot_pixels, blends)
     plan = output_plan(out, source, layout, grid, output_names(runner), about, ngff_version)
     return LargeJob(ref, source, layout, grid, halo, plan, factor, effective_rescale(rescale, spec) == SEARCH,
-                    hot_pixels, blends, task_grid)
+                    hot_pixels, blends, task_grid, classical_blend is None)
 
 
 def _large_blend(classical_blend: bool | None, spec, source: ArraySource) -> bool:
@@ -222,11 +225,12 @@ def restore_large(client, model: str | Path, source: ArraySource, out: str | Pat
 def run_large_job(client, job: LargeJob, tile: tuple[int, ...] | None = None, overwrite: bool = False,
                   progress: bool = True, exact_bytes: int = EXACT_BYTES) -> LargeRestoration:
     """Carry out a job plan_large made (restore_large: both), for a caller that needs the plan first."""
+    if job.task_grid:
+        job = fit_to_memory(client, job)
+    warn_if_behind(job.blends)
     source = job.source
     runner, layout = cached_model(job.ref), job.layout
     spec = runner.spec
-    if job.task_grid:
-        check_blend_memory(client, source, job.task_grid)
     done = prepare_output(job.plan, overwrite)
     if isinstance(runner, PipelineRunner):
         levels = compute_package_stats(client, job.ref, source, layout.stack_axes)
@@ -244,7 +248,7 @@ def run_large_job(client, job: LargeJob, tile: tuple[int, ...] | None = None, ov
         tasks = [rescaled_task(t, levels_in(source, layout, t.core, small_levels), source, job.factor, job.halo,
                                spec.divisor) for t in tasks]
     todo = [t for t in tasks if t.key not in done]
-    result = LargeRestoration(Path(job.plan.path), len(tasks), len(tasks) - len(todo))
+    result = LargeRestoration(Path(job.plan.path), len(tasks), len(tasks) - len(todo), blends=job.blends)
     run = secrets.token_hex(4)  # task names unique per run, readable on the dashboard
     blends = job.blends if job.task_grid else ()  # only a blend that mixes (tasks of whole planes) needs them
     futures = [client.submit(run_chunk, job.ref, source, job.plan, t, tile, blends, key=f"carekit-chunk-{t.key}-{run}")
