@@ -72,6 +72,9 @@ def test_bracket_quote_and_plain_values(helpers):
     ("model=[/m.zip] hot_pixels=remove", "hot_pixels must be one of keep, replace, got 'remove'"),
     ("model=[file:m.zip]", "'file:m.zip' is not a valid file: URI (URI is not hierarchical)"),
     ("model=[/m.zip] output tta", "output needs a value: output=[...]"),
+    ("model=[/m.zip] tta=false tta", "tta is given twice"),
+    ("model=[/m.zip] tta=ture", "tta must be true or false, got 'ture'"),
+    ("model=[/m.zip] uncertainty=", "uncertainty must be true or false, got ''"),
 ])
 def test_bad_macro_options_raise_one_clear_error(helpers, macro, message):
     with pytest.raises(helpers.options.OptionError) as raised:

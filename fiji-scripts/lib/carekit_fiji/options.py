@@ -18,6 +18,8 @@ def from_macro_string(options):
     the value; other bare words are passed over, as ImageJ does."""
     values = {}
     for key, value in _pairs((options or "").strip()):
+        if key in values:
+            raise OptionError("%s is given twice" % key)
         if value is not None:
             values[key] = value
         elif key in contract.FLAG_OPTIONS:
@@ -86,6 +88,13 @@ def _from_uri(value):
         raise OptionError("'%s' is not a valid file: URI (%s)" % (value, error))
 
 
+def _flag(key, value):
+    text = str(value).strip().lower()
+    if text not in contract.TRUE_WORDS + contract.FALSE_WORDS:
+        raise OptionError("%s must be true or false, got '%s'" % (key, value))
+    return text in contract.TRUE_WORDS
+
+
 def normalize(values):
     out = dict(contract.OPTION_DEFAULTS)
     out.update(dict((k, v) for k, v in values.items() if v is not None))
@@ -95,9 +104,8 @@ def normalize(values):
     out["engine"] = str(out["engine"]).lower()
     out["backend"] = str(out["backend"]).lower()
     out["precision"] = str(out["precision"]).lower()
-    out["uncertainty"] = str(out["uncertainty"]).lower() in contract.TRUE_WORDS
-    out["classical_check"] = str(out["classical_check"]).lower() in contract.TRUE_WORDS
-    out["tta"] = str(out["tta"]).lower() in contract.TRUE_WORDS
+    for key in ("uncertainty", "classical_check", "tta"):
+        out[key] = _flag(key, out[key])
     out["hot_pixels"] = str(out["hot_pixels"]).strip().lower()
     try:
         out["tile"] = int(float(out["tile"] or 0))
