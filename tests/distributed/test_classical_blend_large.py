@@ -102,8 +102,10 @@ def test_without_the_memory_a_blend_asked_for_is_refused_and_the_models_own_left
                                                                                       monkeypatch, two_channels):
     """Before anything is written: asked for, the blend is refused where the workers lack the memory for its whole
     planes; the generalist's own blend (not asked for) is left out with a warning, and the run restores with the
-    model alone, recorded so."""
-    path = write_ngff(tmp_path / "in.ome.zarr", two_channels[0, :1], "TYX", {}, (1, 128, 128))  # it mixes on it
+    model alone, in the model alone's chunks, recorded so."""
+    image = np.stack([two_channels[0, 0]] * 2)  # two planes the generalist mixes on
+    path = write_ngff(tmp_path / "in.ome.zarr", image, "TYX", {}, (2, 128, 128))
+    monkeypatch.setattr(blend_large, "TASK_PLANE_BYTES", 256 * 256 * 4)  # blended: one plane per task and chunk
     monkeypatch.setattr(blend_large, "WORK_PLANES", 10**6)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", WorseThanClassicalWarning)
@@ -111,17 +113,42 @@ def test_without_the_memory_a_blend_asked_for_is_refused_and_the_models_own_left
             restore_large(client, GENERALIST, open_source(path), tmp_path / "asked.ome.zarr", progress=False,
                           rescale=1, classical_blend=True)
         assert not (tmp_path / "asked.ome.zarr").exists()
-        with pytest.warns(UserWarning, match="restored by the model alone: its default classical blend denoises "
-                                             r"whole YX planes, and a task needs about .* GiB .* to blend$") as said:
+        job = plan_large(GENERALIST, open_source(path), tmp_path / "own.ome.zarr", rescale=1)
+        assert job.plan.chunks == (1, 128, 128) and job.fallback.plan.chunks == (2, 128, 128)
+        with pytest.warns(UserWarning, match="restored by the model alone, not blended: its default classical blend "
+                                             r"denoises whole YX planes, and a task needs about .* GiB .* to blend$"):
             result = restore_large(client, GENERALIST, open_source(path), tmp_path / "own.ome.zarr", progress=False,
                                    rescale=1)
     assert result.blends == () and result.chunks_total == 4  # the input's chunks, not whole planes
-    assert not any("the output is" in str(w.message) for w in said)  # no word of a blend it did not make
-    alone = restore(GENERALIST, two_channels[0, :1], "TYX", progress=False, check_domain=False, rescale=1,
+    alone = restore(GENERALIST, image, "TYX", progress=False, check_domain=False, rescale=1,
                     classical_blend=False).image
     restored = zarr.open_group(str(tmp_path / "own.ome.zarr"), mode="r")
-    assert np.abs(restored["0"][:] - alone).max() <= 1e-4
+    assert np.abs(restored["0"][:] - alone).max() <= 1e-4 and restored["0"].chunks == (2, 128, 128)
     assert "classical_blend" not in restored.attrs["carekit"]["source"]  # a run with the blend does not resume it
+
+
+def test_a_run_that_left_its_models_own_blend_out_resumes_so(tmp_path, client, two_channels):
+    """An unfinished output started by the model alone (its own blend left out for memory) is finished by the model
+    alone, with a warning, even where the workers now have the memory for the blend: never two restorations in one
+    output; one that was blended is resumed blended."""
+    from carekit.ngff_write import prepare_output
+
+    path = write_ngff(tmp_path / "in.ome.zarr", two_channels[0, :1], "TYX", {}, (1, 128, 128))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", WorseThanClassicalWarning)
+        job = plan_large(GENERALIST, open_source(path), tmp_path / "out.ome.zarr", rescale=1)
+        prepare_output(job.fallback.plan, overwrite=False)  # as a run stopped before its first chunk leaves it
+        with pytest.warns(UserWarning, match="was started by the model alone .*: resumed so, not blended"):
+            result = restore_large(client, GENERALIST, open_source(path), tmp_path / "out.ome.zarr", progress=False,
+                                   rescale=1)
+        assert result.blends == ()
+        blended = plan_large(GENERALIST, open_source(path), tmp_path / "blended.ome.zarr", rescale=1)
+        prepare_output(blended.plan, overwrite=False)
+        with warnings.catch_warnings(record=True) as said:
+            warnings.simplefilter("always")
+            result = restore_large(client, GENERALIST, open_source(path), tmp_path / "blended.ome.zarr",
+                                   progress=False, rescale=1)
+    assert mixes(result.blends) and not any("resumed so" in str(w.message) for w in said)
 
 
 def test_planes_too_large_to_blend_whole_and_other_models_are_refused(tmp_path, monkeypatch, tiny_model_3d,

@@ -58,7 +58,7 @@ def run_large(args, rescale=None) -> int:
     from ..errors import InputError
     from ..ngff import open_source
     from ..predict.cluster import dask_client
-    from ..ngff_write import check_output
+    from ..predict.large_job import resumable
     from ..predict.distributed import plan_large, run_large_job
     from ..predict.chunks import cached_model
     from ..models.augmentation import tta_note
@@ -73,7 +73,7 @@ def run_large(args, rescale=None) -> int:
     with warnings_reported(args.inputs[0]):  # before a cluster starts: the user can still stop
         job = plan_large(args.model, source, args.out, args.engine, args.precision, args.z_factor,
                          args.ngff_version, rescale, args.hot_pixels, args.tta, args.classical_blend)
-    check_output(job.plan, args.overwrite)
+        job = resumable(job, args.overwrite)
     with dask_client(args.scheduler, args.scheduler_file, args.workers, args.threads_per_worker,
                      args.memory_limit) as client, warnings_reported(args.inputs[0]):
         if not args.quiet:

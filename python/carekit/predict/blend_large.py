@@ -7,9 +7,7 @@ whole plane (and TV is not local), so a plane is never cut: it must fit a worker
 
 from __future__ import annotations
 
-import dataclasses
 import math
-import warnings
 
 import numpy as np
 
@@ -18,7 +16,6 @@ from ..errors import InputError
 from ..ngff import ArraySource
 from .classical_blend import MAX_PLANE_PIXELS, ClassicalBlend, blended, blends_from_samples
 from .cluster import most_worker_threads, smallest_worker_memory
-from .domain_check import PredictionWarning
 
 BLEND_PLANE_BYTES = 4 * MAX_PLANE_PIXELS  # the largest YX plane blended, as float32
 TASK_PLANE_BYTES = 2**26  # a task holds several planes of the source's chunk while they take at most this together
@@ -61,24 +58,8 @@ def memory_shortfall(client, source: ArraySource, task_grid: tuple[int, ...]) ->
     need = (3 * planes + WORK_PLANES) * _plane_bytes(source)
     if not limit or limit / threads >= need:
         return None
-    return (f"a task needs about {need / 2**30:.1f} GiB and the workers have {limit / threads / 2**30:.1f} GiB per thread; give --memory-limit "
-            f"{math.ceil(need * threads / 2**30)}GiB (or fewer --threads-per-worker)")
-
-
-def fit_to_memory(client, job):
-    """`job` (a distributed.LargeJob whose blend mixes) as it can run on the workers behind `client`: unchanged where
-    they have the memory a blended task needs; else, before anything is written, an InputError where the blend was
-    asked for, and where it is the model's own (job.own_blend) the job without it and a PredictionWarning."""
-    shortfall = memory_shortfall(client, job.source, job.task_grid)
-    if shortfall is None:
-        return job
-    if not job.own_blend:
-        raise InputError(f"the classical blend denoises whole YX planes: {shortfall}, or turn the blend off: "
-                         "--no-classical-blend")
-    warnings.warn(f"restored by the model alone: its default classical blend denoises whole YX planes, and {shortfall}"
-                  " to blend", PredictionWarning, stacklevel=3)
-    about = {key: value for key, value in job.plan.source.items() if key != "classical_blend"}
-    return dataclasses.replace(job, blends=(), task_grid=None, plan=dataclasses.replace(job.plan, source=about))
+    return (f"a task needs about {need / 2**30:.1f} GiB and the workers have {limit / threads / 2**30:.1f} GiB per "
+            f"thread; give --memory-limit {math.ceil(need * threads / 2**30)}GiB (or fewer --threads-per-worker)")
 
 
 def blended_plane(restored: np.ndarray, noisy: np.ndarray, channel: int, blends: tuple[ClassicalBlend, ...],

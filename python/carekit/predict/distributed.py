@@ -9,6 +9,7 @@ restored from the downsampled image around it and upsampled back (rescale_large)
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import secrets
@@ -27,13 +28,14 @@ from ..normalize import DEGENERATE_RANGE_EPS
 from ..progress import progress_bar
 from ..resample import SPLINE_MARGIN
 from ..tiling import round_up
-from .blend_large import blend_grids, blend_record, fit_to_memory, large_blends
+from .blend_large import blend_grids, blend_record, large_blends
 from .classical_blend import effective_blend, mixes, own_blend_fits, warn_if_behind
 from .cluster import wait_tasks
 from .chunks import ChunkTask, ModelRef, cached_model, check_distributable, output_names, run_chunk
 from ..data.hot_pixel_images import KEEP, REPLACE, channel_samples, check_choice
 from .hot_pixels import source_without_hot_pixels, warn_hot_pixels
 from .large_checks import check_input, warn_summed
+from .large_job import LargeJob, fit_to_memory, resumable
 from .layouts import Layout, check_source, layout_of
 from .package_stats import compute_package_stats
 from .percentiles import EXACT_BYTES, compute_levels, plane_regions
@@ -106,32 +108,6 @@ def check_paths(source: ArraySource, out: Path) -> None:
                          "an output path outside it")
 
 
-@dataclass(frozen=True)
-class LargeJob:
-    """A checked plan: the model to load on the workers, how its kind is chunked, the output's chunks (input
-    coordinates) and halo, the output to write, the rescale factor (1: off), whether search chose it, hot_pixels
-    (with "replace", `source` is read through hot_pixels.WithoutHotPixels), the classical blend of each channel and
-    the task grid (the output's chunks, or whole YX planes where the blend mixes), whether the blend is the model's
-    own (not asked for: left out where the workers lack the memory, blend_large.fit_to_memory)."""
-
-    ref: ModelRef
-    source: ArraySource
-    layout: Layout
-    grid: tuple[int, ...]
-    halo: int
-    plan: OutputPlan
-    factor: float = 1.0
-    searched: bool = False
-    hot_pixels: str = KEEP
-    blends: tuple = ()
-    task_grid: tuple[int, ...] | None = None
-    own_blend: bool = False
-
-    @property
-    def tasks(self) -> tuple[int, ...]:
-        return self.task_grid or self.grid
-
-
 def plan_large(model: str | Path, source: ArraySource, out: str | Path, engine: str | None = None,
                precision: str = "fp32", z_factor: float | None = None, ngff_version: str = "0.4",
                rescale: str | float | None = MODEL, hot_pixels: str = KEEP, tta: bool = False,
@@ -170,11 +146,23 @@ def plan_large(model: str | Path, source: ArraySource, out: str | Path, engine: 
     # rescaled, a chunk reads the halo and the upsampling's margin in downsampled pixels: factor times as wide
     grid = output_chunks(source, layout, halo if factor == 1 else math.ceil(factor * (halo + SPLINE_MARGIN)))
     blends = large_blends(runner, source, factor) if blend else ()
-    grid, task_grid = blend_grids(source, grid) if mixes(blends) else (grid, None)
-    about = _about(source, ref, ngff_version, factor, hot_pixels, blends)
-    plan = output_plan(out, source, layout, grid, output_names(runner), about, ngff_version)
-    return LargeJob(ref, source, layout, grid, halo, plan, factor, effective_rescale(rescale, spec) == SEARCH,
-                    hot_pixels, blends, task_grid, classical_blend is None)
+    warn_if_behind(blends)
+    alone = LargeJob(ref, source, layout, grid, halo, None, factor, effective_rescale(rescale, spec) == SEARCH,
+                     hot_pixels)
+    alone = _planned(alone, out, output_names(runner), ngff_version)
+    if not blends:
+        return alone
+    chunks, task_grid = blend_grids(source, grid) if mixes(blends) else (grid, None)
+    fallback = alone if task_grid and classical_blend is None else None  # the model's own blend: blend_large
+    job = dataclasses.replace(alone, grid=chunks, blends=blends, task_grid=task_grid, fallback=fallback)
+    return _planned(job, out, output_names(runner), ngff_version)
+
+
+def _planned(job: LargeJob, out: Path, names: tuple[str, ...], ngff_version: str) -> LargeJob:
+    """`job` with the output plan of its grid, recording what restores it (_about)."""
+    about = _about(job.source, job.ref, ngff_version, job.factor, job.hot_pixels, job.blends)
+    return dataclasses.replace(job, plan=output_plan(out, job.source, job.layout, job.grid, names, about,
+                                                     ngff_version))
 
 
 def _large_blend(classical_blend: bool | None, spec, source: ArraySource) -> bool:
@@ -225,9 +213,9 @@ def restore_large(client, model: str | Path, source: ArraySource, out: str | Pat
 def run_large_job(client, job: LargeJob, tile: tuple[int, ...] | None = None, overwrite: bool = False,
                   progress: bool = True, exact_bytes: int = EXACT_BYTES) -> LargeRestoration:
     """Carry out a job plan_large made (restore_large: both), for a caller that needs the plan first."""
+    job = resumable(job, overwrite)
     if job.task_grid:
         job = fit_to_memory(client, job)
-    warn_if_behind(job.blends)
     source = job.source
     runner, layout = cached_model(job.ref), job.layout
     spec = runner.spec
