@@ -116,10 +116,12 @@ def test_without_the_memory_a_blend_asked_for_is_refused_and_the_models_own_left
         job = plan_large(GENERALIST, open_source(path), tmp_path / "own.ome.zarr", rescale=1)
         assert job.plan.chunks == (1, 128, 128) and job.fallback.plan.chunks == (2, 128, 128)
         with pytest.warns(UserWarning, match="restored by the model alone, not blended: its default classical blend "
-                                             r"denoises whole YX planes, and a task needs about .* GiB .* to blend$"):
+                                             r"denoises whole YX planes, and a task needs about .* GiB .* to blend$"
+                          ) as said:
             result = restore_large(client, GENERALIST, open_source(path), tmp_path / "own.ome.zarr", progress=False,
                                    rescale=1)
     assert result.blends == () and result.chunks_total == 4  # the input's chunks, not whole planes
+    assert not any("the output is" in str(w.message) for w in said)  # no word of a blend it did not make
     alone = restore(GENERALIST, image, "TYX", progress=False, check_domain=False, rescale=1,
                     classical_blend=False).image
     restored = zarr.open_group(str(tmp_path / "own.ome.zarr"), mode="r")
@@ -138,7 +140,8 @@ def test_a_run_that_left_its_models_own_blend_out_resumes_so(tmp_path, client, t
         warnings.simplefilter("ignore", WorseThanClassicalWarning)
         job = plan_large(GENERALIST, open_source(path), tmp_path / "out.ome.zarr", rescale=1)
         prepare_output(job.fallback.plan, overwrite=False)  # as a run stopped before its first chunk leaves it
-        with pytest.warns(UserWarning, match="was started by the model alone .*: resumed so, not blended"):
+        with pytest.warns(UserWarning, match="was started by the model alone, without its default classical "
+                                             "blend: resumed so, not blended"):
             result = restore_large(client, GENERALIST, open_source(path), tmp_path / "out.ome.zarr", progress=False,
                                    rescale=1)
         assert result.blends == ()
@@ -149,6 +152,20 @@ def test_a_run_that_left_its_models_own_blend_out_resumes_so(tmp_path, client, t
             result = restore_large(client, GENERALIST, open_source(path), tmp_path / "blended.ome.zarr",
                                    progress=False, rescale=1)
     assert mixes(result.blends) and not any("resumed so" in str(w.message) for w in said)
+
+
+def test_an_unfinished_blended_run_is_not_finished_by_the_model_alone(tmp_path, client, monkeypatch, two_channels):
+    from carekit.ngff_write import prepare_output
+
+    path = write_ngff(tmp_path / "in.ome.zarr", two_channels[0, :1], "TYX", {}, (1, 128, 128))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", WorseThanClassicalWarning)
+        job = plan_large(GENERALIST, open_source(path), tmp_path / "out.ome.zarr", rescale=1)
+    prepare_output(job.plan, overwrite=False)  # started blended, stopped before its first chunk
+    monkeypatch.setattr(blend_large, "WORK_PLANES", 10**6)
+    with pytest.raises(InputError, match=r"is an unfinished blended restoration, and a task needs about .* give "
+                                         r"--memory-limit \d+GiB .* to finish it so, or --overwrite"):
+        restore_large(client, GENERALIST, open_source(path), tmp_path / "out.ome.zarr", progress=False, rescale=1)
 
 
 def test_planes_too_large_to_blend_whole_and_other_models_are_refused(tmp_path, monkeypatch, tiny_model_3d,

@@ -35,7 +35,7 @@ from .chunks import ChunkTask, ModelRef, cached_model, check_distributable, outp
 from ..data.hot_pixel_images import KEEP, REPLACE, channel_samples, check_choice
 from .hot_pixels import source_without_hot_pixels, warn_hot_pixels
 from .large_checks import check_input, warn_summed
-from .large_job import LargeJob, fit_to_memory, resumable
+from .large_job import LargeJob, job_to_run
 from .layouts import Layout, check_source, layout_of
 from .package_stats import compute_package_stats
 from .percentiles import EXACT_BYTES, compute_levels, plane_regions
@@ -117,7 +117,7 @@ def plan_large(model: str | Path, source: ArraySource, out: str | Path, engine: 
     `rescale`: as restore's, 'auto' and 'search' judged on a sample: rescale_large.large_factor; `hot_pixels`:
     'replace' reads the source through hot_pixels.WithoutHotPixels, for every pass; `tta`: as restore's;
     `classical_blend`: as restore's (None: the model's own choice), whole YX planes per task where it mixes:
-    blend_large)."""
+    blend_large; the model's own blend that mixes keeps the job without it as LargeJob.fallback)."""
     if ngff_version not in NGFF_VERSIONS:
         raise InputError(f"NGFF version {ngff_version!r} cannot be written; choose one of {NGFF_VERSIONS}")
     out = Path(out).resolve()  # the workers' working directory is theirs, not the caller's
@@ -146,14 +146,15 @@ def plan_large(model: str | Path, source: ArraySource, out: str | Path, engine: 
     # rescaled, a chunk reads the halo and the upsampling's margin in downsampled pixels: factor times as wide
     grid = output_chunks(source, layout, halo if factor == 1 else math.ceil(factor * (halo + SPLINE_MARGIN)))
     blends = large_blends(runner, source, factor) if blend else ()
-    warn_if_behind(blends)
     alone = LargeJob(ref, source, layout, grid, halo, None, factor, effective_rescale(rescale, spec) == SEARCH,
                      hot_pixels)
     alone = _planned(alone, out, output_names(runner), ngff_version)
     if not blends:
         return alone
     chunks, task_grid = blend_grids(source, grid) if mixes(blends) else (grid, None)
-    fallback = alone if task_grid and classical_blend is None else None  # the model's own blend: blend_large
+    fallback = alone if task_grid and classical_blend is None else None  # the model's own blend: large_job
+    if fallback is None:  # else said once the blend is kept (large_job.job_to_run)
+        warn_if_behind(blends)
     job = dataclasses.replace(alone, grid=chunks, blends=blends, task_grid=task_grid, fallback=fallback)
     return _planned(job, out, output_names(runner), ngff_version)
 
@@ -213,9 +214,7 @@ def restore_large(client, model: str | Path, source: ArraySource, out: str | Pat
 def run_large_job(client, job: LargeJob, tile: tuple[int, ...] | None = None, overwrite: bool = False,
                   progress: bool = True, exact_bytes: int = EXACT_BYTES) -> LargeRestoration:
     """Carry out a job plan_large made (restore_large: both), for a caller that needs the plan first."""
-    job = resumable(job, overwrite)
-    if job.task_grid:
-        job = fit_to_memory(client, job)
+    job = job_to_run(client, job, overwrite)
     source = job.source
     runner, layout = cached_model(job.ref), job.layout
     spec = runner.spec

@@ -12,6 +12,7 @@ from ..ngff import ArraySource
 from ..ngff_write import OutputPlan, check_output
 from .blend_large import memory_shortfall
 from .chunks import ModelRef
+from .classical_blend import warn_if_behind
 from .domain_check import PredictionWarning
 from .layouts import Layout
 
@@ -42,24 +43,40 @@ class LargeJob:
         return self.task_grid or self.grid
 
 
-def fit_to_memory(client, job: LargeJob) -> LargeJob:
+def job_to_run(client, job: LargeJob, overwrite: bool) -> LargeJob:
+    """The job that restores into `job`'s output on the workers behind `client` (resumable, then fit_to_memory).
+    Where the model's own blend could be left out (job.fallback), the estimate that the model alone is behind
+    classical denoising is said here, once the blend is kept (plan_large says it for the others)."""
+    chosen = resumable(job, overwrite)
+    if chosen.task_grid:
+        chosen = fit_to_memory(client, chosen, overwrite)
+    if job.fallback is not None and chosen is not job.fallback:
+        warn_if_behind(chosen.blends)
+    return chosen
+
+
+def fit_to_memory(client, job: LargeJob, overwrite: bool) -> LargeJob:
     """`job` (whose blend mixes) as it can run on the workers behind `client`: itself where they have the memory a
     blended task needs; else, before anything is written, its fallback (the model's own blend left out: the job
-    plan_large made without it) with a PredictionWarning, or an InputError where the blend was asked for."""
+    plan_large made without it) with a PredictionWarning, or an InputError where the blend was asked for or the
+    output is an unfinished blended run (never two restorations in one output)."""
     shortfall = memory_shortfall(client, job.source, job.task_grid)
     if shortfall is None:
         return job
     if job.fallback is None:
         raise InputError(f"the classical blend denoises whole YX planes: {shortfall}, or turn the blend off: "
                          "--no-classical-blend")
+    if check_output(job.plan, overwrite):
+        raise InputError(f"{job.plan.path} is an unfinished blended restoration, and {shortfall} to finish it so, "
+                         "or --overwrite to restore it anew")
     warnings.warn(f"restored by the model alone, not blended: its default classical blend denoises whole YX planes, "
-                  f"and {shortfall} to blend", PredictionWarning, stacklevel=3)
+                  f"and {shortfall} to blend", PredictionWarning, stacklevel=4)
     return job.fallback
 
 
 def resumable(job: LargeJob, overwrite: bool) -> LargeJob:
     """The job to run into its output (check_output): `job`, or its fallback where the output is an unfinished run
-    of that (the model's own blend left out for memory), finished as it was started, with a PredictionWarning.
+    of that (by the model alone, without its own blend), finished as it was started, with a PredictionWarning.
     check_output's InputError where neither can resume it."""
     try:
         check_output(job.plan, overwrite)
@@ -67,8 +84,8 @@ def resumable(job: LargeJob, overwrite: bool) -> LargeJob:
     except InputError:
         if job.fallback is None or not _resumes(job.fallback.plan):
             raise
-    warnings.warn(f"{job.plan.path} was started by the model alone (its default classical blend left out for the "
-                  "workers' memory): resumed so, not blended", PredictionWarning, stacklevel=3)
+    warnings.warn(f"{job.plan.path} was started by the model alone, without its default classical blend: resumed "
+                  "so, not blended", PredictionWarning, stacklevel=3)
     return job.fallback
 
 
