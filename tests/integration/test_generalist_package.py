@@ -25,6 +25,7 @@ def test_generalist_package_is_small_probabilistic_and_documents_its_protocol():
         readme = zf.read("README.md").decode()
     assert "Leave-one-dataset-out protocol" in readme and "| mahotas | 10 |" in readme
     assert "margin with search |" in readme and "carekit runs it with `--rescale search`" in readme  # its best use
+    assert "margin with its defaults |" in readme and "with its defaults, search and the blend, in" in readme
     record = ModelRecord.model_validate_json(PACKAGE.with_suffix(".carekit.json").read_text())
     assert record.train.probabilistic and record.data["source"] == "generalist"
     recipe_fields = ("unet_depth", "unet_first", "unet_kern_size", "probabilistic", "epochs", "steps_per_epoch",
