@@ -156,11 +156,12 @@ def search_margins() -> dict:
     return {key: float(np.mean(margins)) for key, margins in groups.items()}
 
 
-def _level_in(margins: list[float], before: str = "") -> str:
-    """'N of M cases (mean margin +X dB)' after `before`; '' for no margins."""
+def _level_in(margins: list[float], before: str, after: str) -> str:
+    """'N of M cases (mean margin +X dB)' between `before` and `after`; '' for no margins."""
     if not margins:
         return ""
-    return f"{before}{sum(m >= 0 for m in margins)} of {len(margins)} cases (mean margin {np.mean(margins):+.2f} dB)"
+    return (f"{before}{sum(m >= 0 for m in margins)} of {len(margins)} cases (mean margin {np.mean(margins):+.2f} dB)"
+            f"{after}")
 
 
 def search_advice(search: dict, left_out: list[float], defaults: list[float]) -> list[str]:
@@ -172,10 +173,11 @@ def search_advice(search: dict, left_out: list[float], defaults: list[float]) ->
             "off): carekit restores recorrupted copies of a crop of the "
             "noisy image at 1-4x downsampling and keeps the scale estimated to restore best, without ground truth "
             "(about 1-2 s per image on 2 CPU cores). Other consumers (bioimageio.core, deepImageJ) run it at the "
-            "image's own scale. With it the left-out models are at least level with the best baseline in "
-            + _level_in(left_out) + " of the table above"
-            + _level_in(defaults, "; with its defaults, search and the blend, in ")
-            + "; and this model, on a dataset nothing was tuned on (Cell Tracking Challenge Fluo-N2DH-GOWT1), is "
+            "image's own scale."
+            + _level_in(left_out, " With it the left-out models are at least level with the best baseline in ",
+                        " of the table above" + ("" if defaults else "."))
+            + _level_in(defaults, "; with its defaults, search and the blend, in ", ".")
+            + " This model, on a dataset nothing was tuned on (Cell Tracking Challenge Fluo-N2DH-GOWT1), is "
             "ahead with search by " + " / ".join(f"{m:+.2f}" for _, m in sorted(unseen.items()))
             + " dB at " + " / ".join(f"{p:g}" for p in sorted(unseen)) + " photons.", "",
             "At prediction carekit warns (Python, CLI and the Fiji Log) when an input is out of the model's range: "
