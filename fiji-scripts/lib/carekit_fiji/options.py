@@ -89,10 +89,10 @@ def _from_uri(value):
 
 
 def _flag(key, value):
-    text = str(value).strip().lower()
-    if text not in contract.TRUE_WORDS + contract.FALSE_WORDS:
-        raise OptionError("%s must be true or false, got '%s'" % (key, value))
-    return text in contract.TRUE_WORDS
+    try:
+        return contract.flag_value(value)
+    except ValueError as error:
+        raise OptionError("%s %s" % (key, error))
 
 
 def normalize(values):

@@ -55,15 +55,23 @@ def rescale_value(text):
     return None if factor == 1 else factor
 
 
+def flag_value(value):
+    """A true/false option (text or bool): True for TRUE_WORDS, False for FALSE_WORDS; ValueError for anything else."""
+    text = ("" if value is None else str(value)).strip().lower()
+    if text not in TRUE_WORDS + FALSE_WORDS:
+        raise ValueError("must be true or false, got '%s'" % value)
+    return text in TRUE_WORDS
+
+
 def blend_value(value):
     """The classical_blend option (text, or restore()'s None / bool) as restore() takes it: None for 'model' (the
-    model's own choice) or empty, True for TRUE_WORDS, False for FALSE_WORDS; ValueError for anything else."""
-    text = ("" if value is None else str(value)).strip().lower()
-    if text in ("", BLEND_MODEL):
+    model's own choice) or empty, else flag_value's; ValueError for anything else."""
+    if ("" if value is None else str(value)).strip().lower() in ("", BLEND_MODEL):
         return None
-    if text in TRUE_WORDS or text in FALSE_WORDS:
-        return text in TRUE_WORDS
-    raise ValueError("classical_blend must be model (the model's own choice), true or false, got '%s'" % value)
+    try:
+        return flag_value(value)
+    except ValueError:
+        raise ValueError("classical_blend must be model (the model's own choice), true or false, got '%s'" % value)
 
 
 def engine_refusal(engine, options):

@@ -148,7 +148,8 @@ def plan_large(model: str | Path, source: ArraySource, out: str | Path, engine: 
     blends = large_blends(runner, source, factor) if blend else ()
     alone = LargeJob(ref, source, layout, grid, halo, None, factor, effective_rescale(rescale, spec) == SEARCH,
                      hot_pixels)
-    alone = _planned(alone, out, output_names(runner), ngff_version)
+    names = output_names(runner)
+    alone = _planned(alone, out, names, ngff_version)
     if not blends:
         return alone
     chunks, task_grid = blend_grids(source, grid) if mixes(blends) else (grid, None)
@@ -156,7 +157,7 @@ def plan_large(model: str | Path, source: ArraySource, out: str | Path, engine: 
     if fallback is None:  # else said once the blend is kept (large_job.job_to_run)
         warn_if_behind(blends)
     job = dataclasses.replace(alone, grid=chunks, blends=blends, task_grid=task_grid, fallback=fallback)
-    return _planned(job, out, output_names(runner), ngff_version)
+    return _planned(job, out, names, ngff_version)
 
 
 def _planned(job: LargeJob, out: Path, names: tuple[str, ...], ngff_version: str) -> LargeJob:
